@@ -1,0 +1,287 @@
+"""Scoring component kinds.
+
+Each kind is a small vectorised function over one indicator column (a float Series indexed by
+district, NaN for blank) and a template that explains its effect in Chinese. Kinds know nothing of
+files or of any particular year's targets; the rulebook gives them their numbers.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+# Tolerance for comparisons so that binary floating point never flips a threshold (0.8 - 0.75 is
+# 0.05000000000000004 in binary; it must still be exactly one 5-point step).
+EPS = 1e-9
+
+
+def fmt_number(x: float) -> str:
+    """A number as a person writes it: 2, 0.1, 1.67 (at most 2 decimals, no trailing zeros)."""
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return ""
+    text = f"{round_half_up_scalar(x):.2f}".rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
+
+
+def fmt_percent(x: float) -> str:
+    text = f"{round(x * 100, 4):.4f}".rstrip("0").rstrip(".")
+    return f"{text}%"
+
+
+def round_half_up_scalar(x: float) -> float:
+    return math.floor(abs(x) * 100 + 0.5 + 1e-6) / 100 * (1 if x >= 0 else -1)
+
+
+def parse_points(value) -> float:
+    """Points may be written as a number or as a fraction such as "5/3"."""
+    if isinstance(value, bool):
+        raise ValueError(value)
+    if isinstance(value, (int, float)):
+        return float(value)
+    return float(Fraction(str(value).strip()))
+
+
+@dataclass(frozen=True)
+class Indicator:
+    code: str
+    target: int
+    department: str
+    label: str
+    type: str
+    unit: str = ""
+    min: float | None = None
+    max: float | None = None
+    options: tuple[str, ...] = ()
+    blank_is_zero: bool = False
+
+    def show(self, value: float) -> str:
+        """A parsed value as the report shows it: 是, 2例, 85%, 预案不完善."""
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            return "（空）"
+        if self.type == "bool":
+            return "是" if value >= 0.5 else "否"
+        if self.type == "choice":
+            return self.options[int(value)]
+        if self.type == "percent":
+            return fmt_percent(value)
+        return f"{fmt_number(value) if self.type != 'amount' else _fmt_amount(value)}{self.unit}"
+
+
+def _fmt_amount(x: float) -> str:
+    return f"{x:.4f}".rstrip("0").rstrip(".")
+
+
+@dataclass(frozen=True)
+class Component:
+    """One scoring rule applied to one indicator (and, for some kinds, a second one)."""
+
+    kind: str
+    indicator: str
+    params: dict = field(default_factory=dict, hash=False, compare=False)
+
+    @property
+    def spec(self) -> "Kind":
+        return KINDS[self.kind]
+
+    def uses(self) -> list[str]:
+        extra = self.params.get("relative_to")
+        return [self.indicator] + ([extra] if extra else [])
+
+
+@dataclass(frozen=True)
+class Kind:
+    """How one component kind validates, scores, explains and bounds itself."""
+
+    name: str
+    title: str
+    types: frozenset
+    required: frozenset
+    optional: frozenset
+    score: Callable  # (params, x, other) -> Series of points
+    explain: Callable  # (params, indicator, value, points, other_value) -> str
+    best: Callable  # (params, indicator) -> float (math.inf if unbounded)
+    is_gate: bool = False
+
+
+def _award_score(p, x, other):
+    hit = x >= 0.5 if p.get("when", "是") == "是" else x < 0.5
+    return pd.Series(np.where(hit, p["points"], 0.0), index=x.index)
+
+
+def _award_explain(p, ind, value, pts, other):
+    answer = ind.show(value)
+    if pts > 0:
+        return f"{ind.label}：{answer}，得{fmt_number(pts)}分"
+    if pts < 0:
+        return f"{ind.label}：{answer}，扣{fmt_number(-pts)}分"
+    if p["points"] > 0:
+        return f"{ind.label}：{answer}，未得{fmt_number(p['points'])}分"
+    return ""
+
+
+def _per_unit_units(p, x):
+    return np.floor((np.maximum(x - p.get("free", 0), 0) + EPS) / p.get("block", 1))
+
+
+def _per_unit_score(p, x, other):
+    pts = _per_unit_units(p, x) * p["points"]
+    if "limit" in p:
+        pts = np.clip(pts, -abs(p["limit"]), abs(p["limit"]))
+    return pd.Series(pts, index=x.index)
+
+
+def _per_unit_explain(p, ind, value, pts, other):
+    if pts == 0:
+        if p["points"] > 0 and value > 0:
+            return f"{ind.label}{ind.show(value)}，不足加分条件，未加分"
+        return ""
+    rule = []
+    if p.get("free"):
+        rule.append(f"超过{fmt_number(p['free'])}{ind.unit}的部分")
+    if p.get("block", 1) != 1:
+        rule.append(f"每满{fmt_number(p['block'])}{ind.unit}")
+    prefix = "，".join(rule)
+    verb = "加" if pts > 0 else "扣"
+    each = f"{prefix}{verb}{fmt_number(abs(p['points']))}分，" if rule else ""
+    return f"{ind.label}{ind.show(value)}，{each}{verb}{fmt_number(abs(pts))}分"
+
+
+def _per_unit_best(p, ind):
+    if p["points"] <= 0:
+        return 0.0
+    if ind.max is None:
+        return math.inf
+    return math.floor((max(ind.max - p.get("free", 0), 0) + EPS) / p.get("block", 1)) * p["points"]
+
+
+def _ratio_fraction(p, x):
+    return np.minimum(x / p.get("of", 1), 1.0)
+
+
+def _ratio_score(p, x, other):
+    frac = _ratio_fraction(p, x)
+    pts = frac * p["points"]
+    if "zero_below" in p:
+        pts = np.where(x < p["zero_below"] - EPS, 0.0, pts)
+    return pd.Series(pts, index=x.index)
+
+
+def _ratio_explain(p, ind, value, pts, other):
+    full = fmt_number(p["points"])
+    if "zero_below" in p and value < p["zero_below"] - EPS:
+        return f"{ind.label}{ind.show(value)}，低于{_show_like(ind, p['zero_below'])}，不得分"
+    if pts >= p["points"] - EPS:
+        return f"{ind.label}{ind.show(value)}，得满分{full}分"
+    of = "" if p.get("of", 1) == 1 else f"（应为{_show_like(ind, p['of'])}）"
+    return f"{ind.label}{ind.show(value)}{of}，按比例得{fmt_number(pts)}分（满分{full}分）"
+
+
+def _show_like(ind, number):
+    return fmt_percent(number) if ind.type == "percent" else f"{fmt_number(number)}{ind.unit}"
+
+
+def _threshold_ratio(p, x, other):
+    if other is None:
+        return x
+    return pd.Series(np.where(other > 0, x / other.where(other > 0, 1.0), np.nan), index=x.index)
+
+
+def _threshold_score(p, x, other):
+    measured = _threshold_ratio(p, x, other)
+    return pd.Series(np.where(measured >= p["at"] - EPS, p["points"], 0.0), index=x.index)
+
+
+def _threshold_explain(p, ind, value, pts, other):
+    verb = "加" if p.get("_bonus") else "得"
+    if p.get("relative_to"):
+        if not other > 0:
+            return f"{ind.label}{ind.show(value)}，但计划指标不大于0，不{verb}分"
+        measured = f"{ind.label}为计划的{fmt_percent(value / other)}"
+        level = fmt_percent(p["at"])
+    else:
+        measured, level = f"{ind.label}{ind.show(value)}", _show_like(ind, p["at"])
+    if pts > 0:
+        return f"{measured}，达到{level}，{verb}{fmt_number(pts)}分"
+    return f"{measured}，未达到{level}，未{verb}{fmt_number(p['points'])}分"
+
+
+def _shortfall_steps(p, x):
+    shortfall = np.maximum(p["below"] - x, 0.0)
+    return np.ceil(shortfall / p["step"] - EPS)
+
+
+def _shortfall_score(p, x, other):
+    return pd.Series(_shortfall_steps(p, x) * p["points"], index=x.index)
+
+
+def _shortfall_explain(p, ind, value, pts, other):
+    if pts == 0:
+        return ""
+    return f"{ind.label}{ind.show(value)}，低于{_show_like(ind, p['below'])}，扣{fmt_number(-pts)}分"
+
+
+def _option_score(p, x, other):
+    table = np.array([p["points"][o] for o in p["_options"]], dtype=float)
+    idx = np.nan_to_num(x.to_numpy(), nan=0).astype(int).clip(0, len(table) - 1)
+    return pd.Series(table[idx], index=x.index)
+
+
+def _option_explain(p, ind, value, pts, other):
+    if pts == 0:
+        return ""
+    verb = "得" if pts > 0 else "扣"
+    return f"{ind.label}：{ind.show(value)}，{verb}{fmt_number(abs(pts))}分"
+
+
+def _gate_score(p, x, other):
+    closed = x >= 0.5 if p["zero_when"] == "是" else x < 0.5
+    return pd.Series(closed, index=x.index)
+
+
+def _gate_explain(p, ind, value, pts, other):
+    return f"{ind.label}：{ind.show(value)}，本项不得分" if pts else ""
+
+
+def _entered_score(p, x, other):
+    return x.astype(float)
+
+
+def _entered_score_explain(p, ind, value, pts, other):
+    full = f"（满分{fmt_number(ind.max)}分）" if ind.max is not None and value < ind.max else ""
+    return f"{ind.label}：评定{fmt_number(value)}分{full}"
+
+
+def _entered_deduction(p, x, other):
+    return -x.astype(float)
+
+
+def _entered_deduction_explain(p, ind, value, pts, other):
+    return f"{ind.label}：扣{fmt_number(value)}分" if value else ""
+
+
+_NUMERIC = frozenset({"count", "amount", "percent", "score", "deduction"})
+KINDS: dict[str, Kind] = {k.name: k for k in [
+    Kind("award", "是/否得分", frozenset({"bool"}), frozenset({"points"}), frozenset({"when"}),
+         _award_score, _award_explain, lambda p, ind: max(p["points"], 0.0)),
+    Kind("per_unit", "按数量加减分", frozenset({"count", "amount"}), frozenset({"points"}),
+         frozenset({"block", "free", "limit"}), _per_unit_score, _per_unit_explain, _per_unit_best),
+    Kind("ratio", "按比例得分", frozenset({"percent", "count", "amount"}), frozenset({"points"}),
+         frozenset({"of", "zero_below"}), _ratio_score, _ratio_explain, lambda p, ind: p["points"]),
+    Kind("threshold", "达到门槛得分", _NUMERIC, frozenset({"at", "points"}), frozenset({"relative_to"}),
+         _threshold_score, _threshold_explain, lambda p, ind: max(p["points"], 0.0)),
+    Kind("shortfall_steps", "低于标准按档扣分", frozenset({"percent", "count", "amount"}),
+         frozenset({"below", "step", "points"}), frozenset(), _shortfall_score, _shortfall_explain,
+         lambda p, ind: 0.0),
+    Kind("option", "按选项得分", frozenset({"choice"}), frozenset({"points"}), frozenset(),
+         _option_score, _option_explain, lambda p, ind: max(p["points"].values())),
+    Kind("gate", "否决条件", frozenset({"bool"}), frozenset({"zero_when"}), frozenset(),
+         _gate_score, _gate_explain, lambda p, ind: 0.0, is_gate=True),
+    Kind("entered_score", "部门评定得分", frozenset({"score"}), frozenset(), frozenset(),
+         _entered_score, _entered_score_explain, lambda p, ind: ind.max if ind.max is not None else math.inf),
+    Kind("entered_deduction", "部门评定扣分", frozenset({"deduction"}), frozenset(), frozenset(),
+         _entered_deduction, _entered_deduction_explain, lambda p, ind: 0.0),
+]}

@@ -1,0 +1,319 @@
+"""The rulebook (评分细则): categories, targets, indicators and scoring components, loaded from YAML
+and validated. Knows nothing of Excel or pandas."""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+import yaml
+
+from .components import KINDS, Component, Indicator, fmt_number, parse_points
+
+INDICATOR_TYPES = ("bool", "count", "percent", "amount", "score", "deduction", "choice")
+TYPE_NAMES = {"bool": "是/否", "count": "数量", "percent": "比率", "amount": "金额", "score": "得分",
+              "deduction": "扣分", "choice": "选项"}
+DEFAULT_RULEBOOK = "rulebook-2007.yaml"
+
+
+class RulebookError(Exception):
+    """The rulebook cannot be used; `messages` lists every reason, in Chinese."""
+
+    def __init__(self, messages: list[str]):
+        super().__init__("\n".join(messages))
+        self.messages = messages
+
+
+@dataclass(frozen=True)
+class Category:
+    number: int
+    name: str
+    points: float | None  # None: an uncapped bonus category
+    note: str = ""
+
+    @property
+    def bonus(self) -> bool:
+        return self.points is None
+
+
+@dataclass(frozen=True)
+class Target:
+    number: int
+    category: int
+    text: str
+    rule: str
+    max: float | None  # None: uncapped (bonus)
+    base: float = 0.0
+    note: str = ""
+    stated_points: float | None = None
+    indicators: tuple[str, ...] = ()
+    components: tuple[Component, ...] = ()
+
+
+@dataclass(frozen=True)
+class Rulebook:
+    year: int
+    title: str
+    departments: tuple[str, ...]
+    categories: tuple[Category, ...]
+    targets: tuple[Target, ...]
+    indicators: dict[str, Indicator] = field(hash=False)
+    fingerprint: str = ""
+    source: str = ""
+    warnings: tuple[str, ...] = ()
+
+    def category(self, number: int) -> Category:
+        return next(c for c in self.categories if c.number == number)
+
+    def target(self, number: int) -> Target:
+        return next(t for t in self.targets if t.number == number)
+
+    def department_indicators(self, department: str) -> list[Indicator]:
+        return [i for i in self.indicators.values() if i.department == department]
+
+    def reachable_max(self, target: Target) -> float:
+        gain = sum(c.spec.best(c.params, self.indicators[c.indicator]) for c in target.components)
+        total = target.base + gain
+        return total if target.max is None else min(total, target.max)
+
+    @property
+    def nominal_total(self) -> float:
+        return sum(c.points for c in self.categories if not c.bonus)
+
+
+def embedded_rulebook_path() -> Path:
+    return Path(str(resources.files("assess_xl.templates").joinpath(DEFAULT_RULEBOOK)))
+
+
+def load(path: str | Path | None = None) -> Rulebook:
+    """Load and validate a rulebook; raise RulebookError naming every problem at once."""
+    path = Path(path) if path else embedded_rulebook_path()
+    where = path.name
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise RulebookError([f"{path}：找不到评分细则文件。"]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RulebookError([f"{path}：无法读取评分细则（{exc}），请确认是UTF-8编码的YAML文件。"]) from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f"第{mark.line + 1}行" if mark else ""
+        raise RulebookError([f"{where}{line}：YAML格式错误（{getattr(exc, 'problem', exc)}）。"]) from None
+    return build(raw, where, fingerprint_of(raw))
+
+
+def fingerprint_of(raw) -> str:
+    canonical = json.dumps(raw, ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
+
+
+def build(raw, where: str = "评分细则", fingerprint: str = "") -> Rulebook:
+    errors: list[str] = []
+    if not isinstance(raw, dict):
+        raise RulebookError([f"{where}：内容不是评分细则（应包含 year、departments、categories、targets）。"])
+    for key in ("year", "title", "departments", "categories", "targets"):
+        if key not in raw:
+            errors.append(f"{where}：缺少“{key}”。")
+    if errors:
+        raise RulebookError(errors)
+    departments = tuple(str(d) for d in raw["departments"] or [])
+    categories = _categories(raw["categories"], where, errors)
+    category_numbers = {c.number for c in categories}
+    indicators: dict[str, Indicator] = {}
+    targets = []
+    for entry in raw["targets"] or []:
+        target = _target(entry, where, errors, indicators, departments, category_numbers)
+        if target:
+            targets.append(target)
+    _check_usage(targets, indicators, where, errors)
+    if errors:
+        raise RulebookError(errors)
+    book = Rulebook(int(raw["year"]), str(raw["title"]), departments, tuple(categories), tuple(targets),
+                    indicators, fingerprint or fingerprint_of(raw), where)
+    return Rulebook(**{**book.__dict__, "warnings": tuple(_warnings(book, where))})
+
+
+def _categories(entries, where, errors) -> list[Category]:
+    out, seen = [], set()
+    for entry in entries or []:
+        try:
+            number = int(entry["number"])
+            bonus = bool(entry.get("bonus"))
+            points = None if bonus else float(entry["points"])
+            out.append(Category(number, str(entry["name"]), points, str(entry.get("note", ""))))
+        except (KeyError, TypeError, ValueError):
+            errors.append(f"{where}：类别 {entry!r} 须有 number、name 和 points（加分类写 bonus: true）。")
+            continue
+        if number in seen:
+            errors.append(f"{where}：类别{number}重复。")
+        seen.add(number)
+    return out
+
+
+def _target(entry, where, errors, indicators, departments, category_numbers) -> Target | None:
+    try:
+        number = int(entry["number"])
+        category = int(entry["category"])
+    except (KeyError, TypeError, ValueError):
+        errors.append(f"{where}：目标 {str(entry)[:60]} 须有 number 和 category。")
+        return None
+    here = f"{where}：目标{number}"
+    if category not in category_numbers:
+        errors.append(f"{here}：所属类别{category}不存在。")
+    codes, components = [], []
+    for ind_entry in entry.get("indicators") or []:
+        indicator = _indicator(ind_entry, number, here, errors, departments)
+        if indicator is None:
+            continue
+        if indicator.code in indicators:
+            errors.append(f"{here}：指标编号“{indicator.code}”重复使用。")
+            continue
+        indicators[indicator.code] = indicator
+        codes.append(indicator.code)
+        for comp_entry in ind_entry.get("scoring") or []:
+            component = _component(comp_entry, indicator, f"{here}，指标{indicator.code}", errors)
+            if component:
+                components.append(component)
+    if not codes:
+        errors.append(f"{here}：没有填报指标。")
+    max_points = entry.get("max")
+    return Target(number, category, str(entry.get("text", "")), str(entry.get("rule", "")),
+                  None if max_points is None else float(max_points), float(entry.get("base", 0)),
+                  str(entry.get("note", "")),
+                  None if entry.get("stated_points") is None else float(entry["stated_points"]),
+                  tuple(codes), tuple(components))
+
+
+def _indicator(entry, target, here, errors, departments) -> Indicator | None:
+    code = str(entry.get("code", "")).strip() if isinstance(entry, dict) else ""
+    if not code:
+        errors.append(f"{here}：指标缺少编号（code）。")
+        return None
+    at = f"{here}，指标{code}"
+    kind = entry.get("type")
+    if kind not in INDICATOR_TYPES:
+        errors.append(f"{at}：类型“{kind}”无效，应为 {'、'.join(INDICATOR_TYPES)} 之一。")
+        return None
+    department = str(entry.get("department", ""))
+    if department not in departments:
+        errors.append(f"{at}：部门“{department}”不在 departments 列表中。")
+    options = tuple(str(o) for o in entry.get("options") or [])
+    lo, hi = entry.get("min"), entry.get("max")
+    if kind == "choice" and len(options) < 2:
+        errors.append(f"{at}：选项类指标须列出至少两个选项（options）。")
+    if kind != "choice" and options:
+        errors.append(f"{at}：只有选项类（choice）指标可以有 options。")
+    if kind in ("bool", "choice") and (lo is not None or hi is not None):
+        errors.append(f"{at}：{TYPE_NAMES[kind]}类指标不能设置上下限（min/max）。")
+    lo = None if kind in ("bool", "choice") else float(lo if lo is not None else 0)
+    hi = None if kind in ("bool", "choice") or hi is None else float(hi)
+    if kind == "percent":
+        hi = 1.0 if hi is None else hi
+        if not (0 <= lo <= hi <= 1):
+            errors.append(f"{at}：比率的上下限应在0到1之间（1即100%）。")
+    if lo is not None and lo < 0:
+        errors.append(f"{at}：下限不能为负数。")
+    if lo is not None and hi is not None and lo > hi:
+        errors.append(f"{at}：下限{fmt_number(lo)}大于上限{fmt_number(hi)}。")
+    if kind == "count" and any(v is not None and v != int(v) for v in (lo, hi)):
+        errors.append(f"{at}：数量类指标的上下限须为整数。")
+    if kind in ("score", "deduction") and hi is None:
+        errors.append(f"{at}：{TYPE_NAMES[kind]}类指标须设置上限（max）。")
+    return Indicator(code, target, department, str(entry.get("label", code)), kind,
+                     str(entry.get("unit", "") or ""), lo, hi, options, bool(entry.get("blank_is_zero")))
+
+
+def _component(entry, indicator: Indicator, at: str, errors) -> Component | None:
+    name = entry.get("kind") if isinstance(entry, dict) else None
+    if name not in KINDS:
+        errors.append(f"{at}：未知的计分方式“{name}”，可用：{'、'.join(KINDS)}。")
+        return None
+    kind = KINDS[name]
+    keys = set(entry) - {"kind"}
+    missing, unknown = kind.required - keys, keys - kind.required - kind.optional
+    if missing:
+        errors.append(f"{at}：计分方式 {name} 缺少参数 {'、'.join(sorted(missing))}。")
+    if unknown:
+        errors.append(f"{at}：计分方式 {name} 不认识参数 {'、'.join(sorted(unknown))}。")
+    if indicator.type not in kind.types:
+        errors.append(f"{at}：计分方式 {name}（{kind.title}）不适用于{TYPE_NAMES[indicator.type]}类指标。")
+    if missing or unknown or indicator.type not in kind.types:
+        return None
+    params = {}
+    try:
+        for key, value in entry.items():
+            if key in ("points",) and isinstance(value, dict):
+                params[key] = {str(k): parse_points(v) for k, v in value.items()}
+            elif key in ("kind", "relative_to", "when", "zero_when"):
+                params[key] = str(value)
+            else:
+                params[key] = parse_points(value)
+    except (ValueError, ZeroDivisionError):
+        errors.append(f"{at}：计分方式 {name} 的参数应为数字（可写分数，如 5/3）：{entry}。")
+        return None
+    if name == "option":
+        if set(params["points"]) != set(indicator.options):
+            errors.append(f"{at}：option 的分值须逐一对应指标的选项：{'、'.join(indicator.options)}。")
+            return None
+        params["_options"] = indicator.options
+    for key in ("when", "zero_when"):
+        if key in params and params[key] not in ("是", "否"):
+            errors.append(f"{at}：{key} 应为“是”或“否”。")
+            return None
+    if params.get("block", 1) <= 0 or params.get("step", 1) <= 0 or params.get("of", 1) <= 0:
+        errors.append(f"{at}：block、step、of 须大于0。")
+        return None
+    return Component(name, indicator.code, params)
+
+
+def _check_usage(targets, indicators, where, errors):
+    used = set()
+    for target in targets:
+        for component in target.components:
+            for code in component.uses():
+                if code not in indicators:
+                    errors.append(f"{where}：目标{target.number}的计分方式引用了不存在的指标“{code}”。")
+                elif indicators[code].target != target.number:
+                    errors.append(f"{where}：目标{target.number}的计分方式引用了其他目标的指标“{code}”。")
+                used.add(code)
+    for code, indicator in indicators.items():
+        if code not in used:
+            errors.append(f"{where}：目标{indicator.target}，指标{code}没有任何计分方式使用。")
+
+
+def _warnings(book: Rulebook, where: str) -> list[str]:
+    out = []
+    for target in book.targets:
+        reach = book.reachable_max(target)
+        if target.max is not None and reach < target.max - 1e-9:
+            out.append(f"{where}：目标{target.number}分值{fmt_number(target.max)}分，"
+                       f"但计分规则最多只能得{fmt_number(reach)}分。")
+        if target.stated_points is not None and abs(target.stated_points - reach) > 1e-9:
+            out.append(f"{where}：目标{target.number}原文标注({fmt_number(target.stated_points)})分，"
+                       f"但各部分合计{fmt_number(reach)}分。")
+    for category in book.categories:
+        if category.bonus:
+            continue
+        maxima = [t.max for t in book.targets if t.category == category.number]
+        if any(m is None for m in maxima):
+            out.append(f"{where}：类别{category.number}有不封顶的目标，但该类不是加分类。")
+        elif abs(sum(maxima) - category.points) > 1e-9:
+            out.append(f"{where}：类别{category.number}“{category.name}”分值{fmt_number(category.points)}分，"
+                       f"但其目标满分合计{fmt_number(sum(maxima))}分。")
+    return out
+
+
+def summary(book: Rulebook) -> dict:
+    """Figures that `rules check` prints."""
+    per_department = {d: len(book.department_indicators(d)) for d in book.departments}
+    reach = sum(book.reachable_max(t) for t in book.targets if not book.category(t.category).bonus)
+    return {"year": book.year, "title": book.title, "categories": len(book.categories),
+            "targets": len(book.targets), "indicators": len(book.indicators),
+            "per_department": per_department, "nominal": book.nominal_total,
+            "reachable": min(reach, book.nominal_total) if not math.isinf(reach) else reach,
+            "fingerprint": book.fingerprint}

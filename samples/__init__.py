@@ -1,0 +1,1 @@
+"""Sample districts and filled values for `assess-xl demo` (data only)."""

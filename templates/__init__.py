@@ -1,0 +1,1 @@
+"""Rulebooks shipped with assess-xl (data only)."""

@@ -1,0 +1,34 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from assess_xl import rulebook, scoring
+
+
+@pytest.fixture(scope="session")
+def book():
+    return rulebook.load()
+
+
+def best_value(indicator):
+    """The value that earns an indicator's full marks (hand-chosen per type, not from the engine)."""
+    if indicator.code in ("10-1", "11-1"):
+        return 2.0
+    if indicator.code == "16-1":
+        return 48.0
+    if indicator.code == "22-2":
+        return 0.0
+    return {"bool": 1.0, "count": 0.0, "percent": 1.0, "amount": 0.0, "choice": 0.0,
+            "score": indicator.max, "deduction": 0.0}[indicator.type]
+
+
+def best_frame(book, districts=("甲区",)):
+    values = scoring.empty_values(book, list(districts))
+    for code, indicator in book.indicators.items():
+        values[code] = best_value(indicator)
+    return values
+
+
+@pytest.fixture
+def best(book):
+    return best_frame(book)

@@ -1,0 +1,51 @@
+import math
+
+import pandas as pd
+import pytest
+
+from assess_xl.components import KINDS, Indicator, fmt_number, fmt_percent, parse_points
+
+
+@pytest.mark.parametrize("x,text", [(2, "2"), (0.1, "0.1"), (5 / 3, "1.67"), (2.675, "2.68"), (0, "0"), (-0.2, "-0.2")])
+def test_fmt_number(x, text):
+    assert fmt_number(x) == text
+
+
+def test_fmt_percent():
+    assert fmt_percent(0.75) == "75%" and fmt_percent(0.749) == "74.9%"
+
+
+def test_parse_points():
+    assert parse_points("5/3") == pytest.approx(5 / 3) and parse_points(2) == 2.0
+    with pytest.raises(ValueError):
+        parse_points("abc")
+
+
+def test_indicator_show():
+    rate = Indicator("x", 1, "d", "比率", "percent")
+    count = Indicator("y", 1, "d", "数量", "count", "例")
+    choice = Indicator("z", 1, "d", "选项", "choice", options=("甲", "乙"))
+    assert rate.show(0.85) == "85%" and count.show(2.0) == "2例" and choice.show(1.0) == "乙"
+    assert Indicator("b", 1, "d", "b", "bool").show(0.0) == "否"
+    assert count.show(math.nan) == "（空）"
+
+
+def test_per_unit_block_and_free():
+    x = pd.Series([0, 9.99, 10, 25, 39.999])
+    assert list(KINDS["per_unit"].score({"points": 0.2, "block": 10}, x, None)) == pytest.approx([0, 0, 0.2, 0.4, 0.6])
+    eia = pd.Series([0, 1, 2, 5])
+    assert list(KINDS["per_unit"].score({"points": 0.1, "free": 1}, eia, None)) == pytest.approx([0, 0, 0.1, 0.4])
+
+
+def test_per_unit_limit():
+    x = pd.Series([1, 10])
+    assert list(KINDS["per_unit"].score({"points": -0.5, "limit": 2}, x, None)) == [-0.5, -2]
+
+
+def test_threshold_relative_needs_positive_plan():
+    x, plan = pd.Series([110.0, 50.0, 10.0]), pd.Series([100.0, 0.0, 10.0])
+    assert list(KINDS["threshold"].score({"at": 1.1, "points": 1}, x, plan)) == [1, 0, 0]
+
+
+def test_every_kind_has_chinese_title():
+    assert all(kind.title and not kind.title.isascii() for kind in KINDS.values())
