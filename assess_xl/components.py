@@ -58,6 +58,23 @@ class Indicator:
     options: tuple[str, ...] = ()
     blank_is_zero: bool = False
 
+    def what_to_type(self) -> str:
+        """The instruction a department reads beside the input cells, and problem messages repeat."""
+        if self.type == "bool":
+            return "“是”或“否”"
+        if self.type == "choice":
+            return "以下之一：" + "／".join(self.options)
+        if self.type == "percent":
+            return "百分数，如85%"
+        upper = f"至{fmt_number(self.max)}" if self.max is not None else "及以上"
+        lower = fmt_number(self.min or 0)
+        if self.type == "count":
+            return f"{lower}{upper}的整数" + (f"（单位：{self.unit}）" if self.unit else "")
+        if self.type == "amount":
+            return f"{lower}{upper}的数字（单位：{self.unit or '万元'}）"
+        noun = "扣分" if self.type == "deduction" else "得分"
+        return f"{lower}{upper}之间的{noun}（可含小数）"
+
     def show(self, value: float) -> str:
         """A parsed value as the report shows it: 是, 2例, 85%, 预案不完善."""
         if value is None or (isinstance(value, float) and math.isnan(value)):

@@ -1,0 +1,226 @@
+"""The fill-in workbook: one sheet per department, one input column per district, written with
+xlsxwriter into memory. Knows nothing of reading forms back."""
+from __future__ import annotations
+
+import io
+import json
+import math
+from dataclasses import dataclass
+from datetime import datetime
+
+import xlsxwriter
+from xlsxwriter.utility import xl_rowcol_to_cell
+
+from .components import Indicator, fmt_number
+from .rulebook import Rulebook
+
+FORM_VERSION = 1
+TOOL = "assess-xl"
+META_SHEET = "填报表信息"
+GUIDE_SHEET = "填报说明"
+CONTEXT_HEADERS = ["编号", "项目", "环保目标", "考核细则", "填报指标", "单位", "填写说明"]
+CONTEXT_WIDTHS = [7, 11, 28, 34, 26, 5, 18]
+HEADER_ROW = 2  # zero-based: title, hint line, then the header
+FONT = "宋体"
+
+
+class FormError(Exception):
+    """xlsxwriter refused something we asked it to write (it only warns and returns a code)."""
+
+
+def checked(code: int, what: str) -> None:
+    if code not in (0, None):
+        raise FormError(f"写入{what}失败（xlsxwriter 返回 {code}）")
+
+
+@dataclass(frozen=True)
+class FormFile:
+    name: str
+    departments: tuple[str, ...]
+    content: bytes
+
+
+def file_name(book: Rulebook, department: str | None) -> str:
+    who = department or "全部部门"
+    return f"{book.year}年度目标考核填报表-{who}.xlsx"
+
+
+def build_forms(book: Rulebook, districts: list[str], password: str | None = None,
+                now: datetime | None = None) -> list[FormFile]:
+    """The full workbook, then one copy per department, in the rulebook's department order."""
+    now = now or datetime.now().replace(microsecond=0)
+    departments = [d for d in book.departments if book.department_indicators(d)]
+    files = [FormFile(file_name(book, None), tuple(departments),
+                      build_workbook(book, districts, departments, password, now))]
+    for department in departments:
+        files.append(FormFile(file_name(book, department), (department,),
+                              build_workbook(book, districts, [department], password, now)))
+    return files
+
+
+def build_workbook(book: Rulebook, districts: list[str], departments: list[str],
+                   password: str | None, now: datetime) -> bytes:
+    buffer = io.BytesIO()
+    workbook = xlsxwriter.Workbook(buffer, {"in_memory": True, "strings_to_formulas": False,
+                                            "strings_to_urls": False, "strings_to_numbers": False})
+    styles = _styles(workbook)
+    workbook.set_properties({"title": f"{book.title}填报表", "author": TOOL, "company": TOOL,
+                             "created": now, "comments": f"assess-xl form v{FORM_VERSION}"})
+    _write_guide(workbook.add_worksheet(GUIDE_SHEET), book, districts, departments, styles)
+    for department in departments:
+        _write_department(workbook.add_worksheet(department), book, department, districts, styles, password)
+    _write_metadata(workbook.add_worksheet(META_SHEET), book, districts, departments, now)
+    workbook.close()
+    return buffer.getvalue()
+
+
+def metadata(book: Rulebook, districts: list[str], departments: list[str], now: datetime) -> dict[str, str]:
+    rows = {"tool": TOOL, "form_version": str(FORM_VERSION), "year": str(book.year), "title": book.title,
+            "fingerprint": book.fingerprint, "generated_at": now.isoformat(),
+            "districts": json.dumps(districts, ensure_ascii=False),
+            "departments": json.dumps(departments, ensure_ascii=False)}
+    for department in departments:
+        codes = [i.code for i in book.department_indicators(department)]
+        rows[f"codes:{department}"] = json.dumps(codes, ensure_ascii=False)
+    return rows
+
+
+def _styles(workbook) -> dict:
+    base = {"font_name": FONT, "font_size": 10, "valign": "vcenter", "text_wrap": True, "border": 1}
+    add = workbook.add_format
+    return {
+        "title": add({"font_name": FONT, "font_size": 14, "bold": True, "align": "center", "valign": "vcenter"}),
+        "hint": add({"font_name": FONT, "font_size": 9, "font_color": "#595959", "text_wrap": True, "valign": "top"}),
+        "header": add({**base, "bold": True, "align": "center", "bg_color": "#D9E1F2"}),
+        "text": add(base),
+        "code": add({**base, "align": "center", "bold": True}),
+        "input": add({**base, "align": "center", "bg_color": "#FFF2CC", "locked": False}),
+        "input_percent": add({**base, "align": "center", "bg_color": "#FFF2CC", "locked": False,
+                              "num_format": "0.0%"}),
+        "input_number": add({**base, "align": "center", "bg_color": "#FFF2CC", "locked": False,
+                             "num_format": "General"}),
+        "plain": add({"font_name": FONT, "font_size": 10, "text_wrap": True, "valign": "top"}),
+        "bold": add({"font_name": FONT, "font_size": 11, "bold": True}),
+    }
+
+
+def _write_department(ws, book: Rulebook, department: str, districts: list[str], styles, password):
+    indicators = book.department_indicators(department)
+    last_col = len(CONTEXT_HEADERS) + len(districts) - 1
+    ws.merge_range(0, 0, 0, max(last_col, 6), f"{book.title}——{department}填报表", styles["title"])
+    ws.merge_range(1, 0, 1, max(last_col, 6),
+                   "请在黄色单元格中按区填写；是/否和选项请从下拉列表选择，比率填百分数（如85%）。"
+                   "不要修改编号列和区名，不要增删行列。空白表示缺报。", styles["hint"])
+    ws.set_row(0, 28)
+    ws.set_row(1, 30)
+    for col, (header, width) in enumerate(zip(CONTEXT_HEADERS, CONTEXT_WIDTHS)):
+        ws.write_string(HEADER_ROW, col, header, styles["header"])
+        ws.set_column(col, col, width)
+    for offset, district in enumerate(districts):
+        col = len(CONTEXT_HEADERS) + offset
+        ws.write_string(HEADER_ROW, col, district, styles["header"])
+        ws.set_column(col, col, max(10, min(24, 2 * len(district) + 2)))
+    ws.set_row(HEADER_ROW, 30)
+    row = HEADER_ROW + 1
+    for target_number, group in _by_target(indicators):
+        target = book.target(target_number)
+        category = book.category(target.category)
+        _write_group_context(ws, row, len(group), f"{category.number} {category.name}",
+                             f"{target.number}. {target.text}", target.rule, styles)
+        rule_lines = _lines(target.rule, CONTEXT_WIDTHS[3]) + _lines(target.text, CONTEXT_WIDTHS[2])
+        for indicator in group:
+            _write_indicator_row(ws, row, indicator, districts, styles)
+            lines = max(_lines(indicator.label, CONTEXT_WIDTHS[4]), _lines(indicator.what_to_type(), CONTEXT_WIDTHS[6]),
+                        math.ceil(rule_lines / len(group) / 2 + 0.5))
+            ws.set_row(row, max(20, 14 * lines))
+            row += 1
+    ws.freeze_panes(HEADER_ROW + 1, 1)
+    ws.set_landscape()
+    ws.set_paper(9)
+    ws.repeat_rows(HEADER_ROW)
+    ws.fit_to_pages(1, 0)
+    ws.set_margins(left=0.4, right=0.4, top=0.5, bottom=0.5)
+    ws.set_footer("&C第 &P 页，共 &N 页")
+    ws.protect(password or "", {"format_columns": True, "format_rows": True, "select_locked_cells": True,
+                                "select_unlocked_cells": True})
+
+
+def _by_target(indicators: list[Indicator]):
+    groups: dict[int, list[Indicator]] = {}
+    for indicator in indicators:
+        groups.setdefault(indicator.target, []).append(indicator)
+    return groups.items()
+
+
+def _lines(text: str, width: float) -> int:
+    return max(1, math.ceil(len(text) * 2 / max(width - 1, 1)))
+
+
+def _write_group_context(ws, row, height, category, target_text, rule, styles):
+    for col, text in ((1, category), (2, target_text), (3, rule)):
+        if height > 1:
+            ws.merge_range(row, col, row + height - 1, col, text, styles["text"])
+        else:
+            ws.write_string(row, col, text, styles["text"])
+
+
+def _write_indicator_row(ws, row, indicator: Indicator, districts, styles):
+    ws.write_string(row, 0, indicator.code, styles["code"])
+    ws.write_string(row, 4, indicator.label, styles["text"])
+    ws.write_string(row, 5, "" if indicator.type == "percent" else indicator.unit or "", styles["text"])
+    ws.write_string(row, 6, indicator.what_to_type(), styles["text"])
+    first, last = len(CONTEXT_HEADERS), len(CONTEXT_HEADERS) + len(districts) - 1
+    style = {"percent": "input_percent", "bool": "input", "choice": "input"}.get(indicator.type, "input_number")
+    for col in range(first, last + 1):
+        ws.write_blank(row, col, None, styles[style])
+    if districts:
+        checked(ws.data_validation(row, first, row, last, validation(indicator)), f"数据验证（{indicator.code}）")
+
+
+def validation(indicator: Indicator) -> dict:
+    """Excel data validation for one indicator's input cells, with a Chinese prompt and error."""
+    common = {"input_title": indicator.code[:32], "input_message": ("请填写" + indicator.what_to_type())[:255],
+              "error_title": "输入无效", "error_type": "stop",
+              "error_message": ("请填写" + indicator.what_to_type())[:255]}
+    if indicator.type == "bool":
+        return {**common, "validate": "list", "source": ["是", "否"]}
+    if indicator.type == "choice":
+        return {**common, "validate": "list", "source": list(indicator.options)}
+    upper = indicator.max if indicator.max is not None else 1e9
+    if indicator.type == "count":
+        return {**common, "validate": "integer", "criteria": "between",
+                "minimum": int(indicator.min or 0), "maximum": int(upper)}
+    return {**common, "validate": "decimal", "criteria": "between",
+            "minimum": indicator.min or 0, "maximum": upper}
+
+
+def _write_guide(ws, book: Rulebook, districts, departments, styles):
+    ws.set_column(0, 0, 16)
+    ws.set_column(1, 1, 90)
+    ws.write_string(0, 0, f"{book.title}——填报说明", styles["title"])
+    lines = [
+        ("年度", str(book.year)),
+        ("评分细则", f"{book.title}（指纹 {book.fingerprint}）"),
+        ("被考核区", "、".join(districts)),
+        ("本文件包含", "、".join(departments)),
+        ("怎样填写", "每个部门在本部门的工作表中，按区在黄色单元格填写各项指标；编号和区名是读取数据的依据，请勿修改、删除或移动到别处。"),
+        ("是/否", "从下拉列表选择“是”或“否”（也可填1/0、√/×）。"),
+        ("比率", "填写百分数，例如85%（单元格已设为百分比格式，直接输入85%即可）。"),
+        ("数量、金额", "填写数字，不要带单位；没有发生的填0，不要留空。"),
+        ("得分、扣分", "按考核细则评定后填写，可含小数，须在提示的范围内。"),
+        ("空白", "空白表示缺报：缺报的目标计0分。加分项目（第38项）没有可不填。"),
+        ("交回", "填好后保存（可另存为新文件名），通过电子邮件交回综合处。可以只交回本部门的工作表。"),
+    ]
+    for row, (key, text) in enumerate(lines, start=2):
+        ws.write_string(row, 0, key, styles["bold"])
+        ws.write_string(row, 1, text, styles["plain"])
+    ws.set_landscape()
+    ws.set_paper(9)
+    ws.fit_to_pages(1, 0)
+
+
+def _write_metadata(ws, book, districts, departments, now):
+    for row, (key, value) in enumerate(metadata(book, districts, departments, now).items()):
+        ws.write_string(row, 0, key)
+        ws.write_string(row, 1, value)
+    ws.hide()

@@ -1,0 +1,82 @@
+"""The catalogue of problems: one record type used by every stage, and one Chinese message
+template per kind, so wording stays consistent (the 问题清单 of the report)."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+ERROR, WARNING, INFO = "错误", "警告", "提示"
+LEVEL_ORDER = {ERROR: 0, WARNING: 1, INFO: 2}
+
+CATALOGUE: dict[str, tuple[str, str]] = {
+    # cells
+    "bool_invalid": (ERROR, "“{raw}”不是是/否，本项不计分。请从下拉列表选择“是”或“否”。"),
+    "choice_invalid": (ERROR, "“{raw}”不是可选项，本项不计分。请从下拉列表选择：{options}。"),
+    "not_a_number": (ERROR, "“{raw}”不是数字，本项不计分。请填写{expected}。"),
+    "not_integer": (ERROR, "“{raw}”不是整数，本项不计分。请填写{expected}。"),
+    "negative": (ERROR, "“{raw}”是负数，本项不计分。请填写{expected}。"),
+    "out_of_bounds": (ERROR, "“{raw}”超出允许范围，本项不计分。请填写{expected}。"),
+    "percent_out_of_range": (ERROR, "“{raw}”不是有效的比率，本项不计分。请填写0%到100%之间的百分数，如85%。"),
+    "percent_points": (WARNING, "“{raw}”按百分数理解为{value}。如不是此意，请改填百分数，如85%。"),
+    "date_in_number": (ERROR, "单元格是日期或时间（{raw}），本项不计分。请把单元格格式改为常规后填写{expected}。"),
+    "number_as_text": (INFO, "数字“{raw}”以文本形式存储，已按数字{value}读取。"),
+    "text_too_long": (ERROR, "单元格文字过长（{length}个字符），本项不计分。请填写{expected}。"),
+    "formula_cached": (WARNING, "单元格是公式（{formula}），已使用其保存的计算结果“{raw}”。请直接填写数值。"),
+    "formula_no_value": (ERROR, "单元格是公式（{formula}）且没有保存的计算结果，按缺报处理。请直接填写{expected}。"),
+    "error_value": (ERROR, "单元格是错误值{raw}，按缺报处理。请直接填写{expected}。"),
+    "missing": (ERROR, "缺报：该项未填写，本目标计0分。请填写{expected}。"),
+    "conflict": (WARNING, "同一项在两个文件中填写不同：“{old}”（{old_file}）与“{raw}”（{file}）；采用较晚提交的“{winner}”（{winner_file}）。"),
+    "conflict_strict": (ERROR, "同一项在两个文件中填写不同：“{old}”（{old_file}）与“{raw}”（{file}），本项不计分。请核实后只保留一个值。"),
+    "merged_input": (WARNING, "填报单元格被合并（{range}），只读取左上角单元格。请取消合并。"),
+    # sheets and forms
+    "department_missing": (ERROR, "没有收到{department}的填报（{count}个区），其负责的目标记为缺报。请向{department}催报。"),
+    "code_unknown": (WARNING, "编号“{raw}”不是本细则的指标，该行已忽略。请勿修改编号列。"),
+    "code_missing": (ERROR, "工作表缺少指标{code}的行，该项视为缺报。请使用原始填报表，勿删除或修改编号。"),
+    "code_duplicate": (ERROR, "指标{code}在工作表中出现多行，均不计分。请删除重复的行。"),
+    "district_unknown": (WARNING, "列标题“{raw}”不是填报表生成时的区名，该列已忽略。请勿修改区名。"),
+    "district_missing": (ERROR, "工作表缺少区“{district}”的列，视为未填报。请使用原始填报表，勿删除或修改区名。"),
+    "district_duplicate": (ERROR, "区“{district}”在工作表中出现多列，均不计分。请删除重复的列。"),
+    "no_header": (ERROR, "找不到含“编号”的标题行，无法读取该工作表。请使用原始填报表。"),
+    "sheet_hidden": (WARNING, "工作表“{sheet}”被隐藏，仍已读取。"),
+    "sheet_renamed": (WARNING, "工作表名“{sheet}”被修改过，按其中的编号识别为{department}的填报表。请勿修改工作表名。"),
+    "sheet_duplicate": (ERROR, "同一文件中有两个{department}工作表（{sheets}），均不读取。请只保留一个。"),
+    "no_metadata": (WARNING, "文件中没有填报表信息（可能不是本工具生成或已被删改），已按工作表名和编号读取。"),
+    "other_rulebook": (ERROR, "该填报表由另一份评分细则生成（{found}，指纹{found_fp}），与本次使用的细则（{expected_title}，指纹{expected_fp}）不一致，未读取。请使用本年度的填报表重新填写。"),
+    "not_a_form": (ERROR, "文件中没有任何部门填报工作表（{sheets}），不是考核填报表，已忽略。"),
+    # files
+    "file_duplicate": (INFO, "与“{other}”内容完全相同，只计一次。"),
+    "file_rejected": (ERROR, "{reason}"),
+    "file_macros": (WARNING, "文件含宏（VBA），宏未运行也未保留，仅读取单元格的值。"),
+    "file_format": (INFO, "文件为{format}格式，已读取单元格的值。"),
+}
+
+
+@dataclass(frozen=True)
+class Problem:
+    level: str
+    kind: str
+    message: str
+    file: str = ""
+    sheet: str = ""
+    cell: str = ""
+    district: str = ""
+    code: str = ""
+    raw: str = ""
+
+    def as_row(self) -> dict:
+        return asdict(self)
+
+
+def make(kind: str, *, file="", sheet="", cell="", district="", code="", raw="", level=None, **fields) -> Problem:
+    default_level, template = CATALOGUE[kind]
+    raw_text = shorten(raw)
+    message = template.format(raw=raw_text, file=file, sheet=sheet, district=district, code=code, **fields)
+    return Problem(level or default_level, kind, message, file, sheet, cell, district, code, raw_text)
+
+
+def shorten(raw, limit: int = 200) -> str:
+    text = "" if raw is None else str(raw)
+    return text if len(text) <= limit else text[:limit] + f"…（共{len(text)}字）"
+
+
+def sort_key(problem: Problem):
+    return (LEVEL_ORDER.get(problem.level, 9), problem.file, problem.sheet, problem.district, problem.code)
