@@ -67,9 +67,11 @@ def build_workbook(book: Rulebook, districts: list[str], departments: list[str],
     workbook.set_properties({"title": f"{book.title}填报表", "author": TOOL, "company": TOOL,
                              "created": now, "comments": f"assess-xl form v{FORM_VERSION}"})
     _write_guide(workbook.add_worksheet(GUIDE_SHEET), book, districts, departments, styles)
+    long_lists: dict[str, tuple[int, tuple[str, ...]]] = {}  # code → (metadata sheet column, options)
     for department in departments:
-        _write_department(workbook.add_worksheet(department), book, department, districts, styles, password)
-    _write_metadata(workbook.add_worksheet(META_SHEET), book, districts, departments, now)
+        _write_department(workbook.add_worksheet(department), book, department, districts, styles, password,
+                          long_lists)
+    _write_metadata(workbook.add_worksheet(META_SHEET), book, districts, departments, now, long_lists)
     workbook.close()
     return buffer.getvalue()
 
@@ -104,7 +106,7 @@ def _styles(workbook) -> dict:
     }
 
 
-def _write_department(ws, book: Rulebook, department: str, districts: list[str], styles, password):
+def _write_department(ws, book: Rulebook, department: str, districts: list[str], styles, password, long_lists):
     indicators = book.department_indicators(department)
     last_col = len(CONTEXT_HEADERS) + len(districts) - 1
     ws.merge_range(0, 0, 0, max(last_col, 6), f"{book.title}——{department}填报表", styles["title"])
@@ -129,7 +131,7 @@ def _write_department(ws, book: Rulebook, department: str, districts: list[str],
                              f"{target.number}. {target.text}", target.rule, styles)
         rule_lines = _lines(target.rule, CONTEXT_WIDTHS[3]) + _lines(target.text, CONTEXT_WIDTHS[2])
         for indicator in group:
-            _write_indicator_row(ws, row, indicator, districts, styles)
+            _write_indicator_row(ws, row, indicator, districts, styles, long_lists)
             lines = max(_lines(indicator.label, CONTEXT_WIDTHS[4]), _lines(indicator.what_to_type(), CONTEXT_WIDTHS[6]),
                         math.ceil(rule_lines / len(group) / 2 + 0.5))
             ws.set_row(row, max(20, 14 * lines))
@@ -164,7 +166,7 @@ def _write_group_context(ws, row, height, category, target_text, rule, styles):
             ws.write_string(row, col, text, styles["text"])
 
 
-def _write_indicator_row(ws, row, indicator: Indicator, districts, styles):
+def _write_indicator_row(ws, row, indicator: Indicator, districts, styles, long_lists):
     ws.write_string(row, 0, indicator.code, styles["code"])
     ws.write_string(row, 4, indicator.label, styles["text"])
     ws.write_string(row, 5, "" if indicator.type == "percent" else indicator.unit or "", styles["text"])
@@ -174,10 +176,13 @@ def _write_indicator_row(ws, row, indicator: Indicator, districts, styles):
     for col in range(first, last + 1):
         ws.write_blank(row, col, None, styles[style])
     if districts:
-        checked(ws.data_validation(row, first, row, last, validation(indicator)), f"数据验证（{indicator.code}）")
+        column = None
+        if indicator.type == "choice" and len(",".join(indicator.options)) > 255:
+            column = long_lists.setdefault(indicator.code, (3 + len(long_lists), indicator.options))[0]
+        checked(ws.data_validation(row, first, row, last, validation(indicator, column)), f"数据验证（{indicator.code}）")
 
 
-def validation(indicator: Indicator) -> dict:
+def validation(indicator: Indicator, options_column: int | None = None) -> dict:
     """Excel data validation for one indicator's input cells, with a Chinese prompt and error."""
     common = {"input_title": indicator.code[:32], "input_message": ("请填写" + indicator.what_to_type())[:255],
               "error_title": "输入无效", "error_type": "stop",
@@ -185,13 +190,19 @@ def validation(indicator: Indicator) -> dict:
     if indicator.type == "bool":
         return {**common, "validate": "list", "source": ["是", "否"]}
     if indicator.type == "choice":
-        return {**common, "validate": "list", "source": list(indicator.options)}
-    upper = indicator.max if indicator.max is not None else 1e9
-    if indicator.type == "count":
-        return {**common, "validate": "integer", "criteria": "between",
-                "minimum": int(indicator.min or 0), "maximum": int(upper)}
-    return {**common, "validate": "decimal", "criteria": "between",
-            "minimum": indicator.min or 0, "maximum": upper}
+        if len(",".join(indicator.options)) <= 255:
+            return {**common, "validate": "list", "source": list(indicator.options)}
+        # Excel refuses literal lists over 255 characters: the options go in the metadata sheet.
+        column = xl_rowcol_to_cell(0, options_column).split("1")[0] if options_column is not None else "D"
+        return {**common, "validate": "list",
+                "source": f"='{META_SHEET}'!${column}$1:${column}${len(indicator.options)}"}
+    upper = _tidy(indicator.max if indicator.max is not None else 1e9)
+    kind = "integer" if indicator.type == "count" else "decimal"
+    return {**common, "validate": kind, "criteria": "between", "minimum": _tidy(indicator.min or 0), "maximum": upper}
+
+
+def _tidy(number: float):
+    return int(number) if float(number).is_integer() else number
 
 
 def _write_guide(ws, book: Rulebook, districts, departments, styles):
@@ -219,8 +230,11 @@ def _write_guide(ws, book: Rulebook, districts, departments, styles):
     ws.fit_to_pages(1, 0)
 
 
-def _write_metadata(ws, book, districts, departments, now):
+def _write_metadata(ws, book, districts, departments, now, long_lists):
     for row, (key, value) in enumerate(metadata(book, districts, departments, now).items()):
         ws.write_string(row, 0, key)
         ws.write_string(row, 1, value)
+    for column, options in long_lists.values():
+        for row, option in enumerate(options):
+            ws.write_string(row, column, option)
     ws.hide()

@@ -461,6 +461,7 @@ _COLUMNS = ["district", "code", "value", "raw", "blank", "valid", "file", "sheet
 
 def _records_frame(records, districts) -> pd.DataFrame:
     frame = pd.DataFrame([r.__dict__ for r in records], columns=_COLUMNS)
+    frame = frame.astype({"value": float, "blank": bool, "valid": bool})
     return frame[frame["district"].isin(districts)]
 
 

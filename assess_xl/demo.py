@@ -1,0 +1,75 @@
+"""Filling forms as a person would (used by `demo`, the tests and the benchmark), and the demo's
+sample data. A filled value is what a person types: text that Excel would turn into a number
+becomes a number, '85%' in a rate cell becomes 0.85, anything else stays text."""
+from __future__ import annotations
+
+import csv
+import io
+import re
+from importlib import resources
+from pathlib import Path
+
+import openpyxl
+
+from .readback import _find_header, normalise_text
+
+NUMBER = re.compile(r"^-?[0-9]+(\.[0-9]+)?$")
+
+
+def as_excel_would(typed):
+    """What Excel stores when a person types `typed` into a cell (a leading ' keeps text)."""
+    if not isinstance(typed, str):
+        return typed
+    if typed.startswith("'"):
+        return typed[1:]
+    if NUMBER.match(typed):
+        number = float(typed)
+        return int(number) if number.is_integer() else number
+    if typed.endswith("%") and NUMBER.match(typed[:-1]):
+        return float(typed[:-1]) / 100
+    return typed
+
+
+def fill_workbook(source: Path | bytes, target: Path, entries: dict[str, dict[str, dict[str, object]]]) -> None:
+    """entries: department → code → district → typed value. Cells are found by code and district,
+    as a person finds them; text stays text (openpyxl would otherwise turn '=…' into a formula)."""
+    workbook = openpyxl.load_workbook(io.BytesIO(source) if isinstance(source, bytes) else source)
+    for department, codes in entries.items():
+        if department not in workbook.sheetnames:
+            continue
+        sheet = workbook[department]
+        rows = [[c.value for c in row] for row in sheet.iter_rows(max_row=min(sheet.max_row, 400))]
+        header_row, code_col = _find_header(rows)
+        columns = {normalise_text(str(v)): i for i, v in enumerate(rows[header_row]) if v}
+        row_of = {str(r[code_col]): i for i, r in enumerate(rows) if i > header_row and r[code_col]}
+        for code, by_district in codes.items():
+            for district, typed in by_district.items():
+                if code in row_of and district in columns:
+                    cell = sheet.cell(row_of[code] + 1, columns[district] + 1)
+                    cell.value = as_excel_would(typed)
+                    if isinstance(cell.value, str):
+                        cell.data_type = "s"
+    workbook.save(target)
+
+
+def sample_path(name: str) -> Path:
+    return Path(str(resources.files("assess_xl.samples").joinpath(name)))
+
+
+def sample_districts() -> list[str]:
+    return read_district_list(sample_path("districts.txt").read_text(encoding="utf-8-sig"))
+
+
+def read_district_list(text: str) -> list[str]:
+    return [line.strip() for line in text.splitlines() if line.strip() and not line.strip().startswith("#")]
+
+
+def sample_entries(book) -> dict[str, dict[str, dict[str, str]]]:
+    """department → code → district → typed text, from samples/values-2007.csv."""
+    entries: dict[str, dict[str, dict[str, str]]] = {}
+    with sample_path("values-2007.csv").open(encoding="utf-8-sig") as handle:
+        for row in csv.DictReader(handle):
+            code = row.pop("编号")
+            department = book.indicators[code].department
+            entries.setdefault(department, {})[code] = {d: v for d, v in row.items() if v != ""}
+    return entries

@@ -1,0 +1,51 @@
+"""Shared test helpers: write forms to disk and set a workbook's saved time as an office program would."""
+import io
+import os
+import re
+import shutil
+import subprocess
+import zipfile
+from datetime import datetime
+from pathlib import Path
+
+from assess_xl import forms
+
+NOW = datetime(2007, 12, 20, 9, 30)
+
+
+def write_forms(book, districts, folder: Path) -> dict[str, Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = {}
+    for form in forms.build_forms(book, districts, now=NOW):
+        path = folder / form.name
+        path.write_bytes(form.content)
+        key = form.departments[0] if len(form.departments) == 1 else "全部"
+        paths[key] = path
+    return paths
+
+
+def set_saved_time(path: Path, stamp: str, mtime: float | None = None) -> None:
+    """Rewrite docProps/core.xml's modified time (openpyxl always stamps the time of saving)."""
+    with zipfile.ZipFile(path) as source:
+        parts = {info: source.read(info.filename) for info in source.infolist()}
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as target:
+        for info, data in parts.items():
+            if info.filename == "docProps/core.xml":
+                data = re.sub(rb"(<dcterms:modified[^>]*>)[^<]+", rb"\g<1>" + stamp.encode(), data)
+            target.writestr(info, data)
+    path.write_bytes(buffer.getvalue())
+    if mtime is not None:
+        os.utime(path, (mtime, mtime))
+
+
+def soffice_resave(path: Path, out_dir: Path) -> Path:
+    """Open and re-save a workbook in LibreOffice Calc, as another office program would."""
+    soffice = shutil.which("soffice") or shutil.which("libreoffice")
+    assert soffice, "LibreOffice is required (.ci/run installs it)"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    profile = out_dir / "lo-profile"
+    subprocess.run([soffice, f"-env:UserInstallation=file://{profile}", "--headless", "--calc",
+                    "--convert-to", "xlsx:Calc MS Excel 2007 XML", "--outdir", str(out_dir), str(path)],
+                   check=True, capture_output=True, timeout=180)
+    return out_dir / (path.stem + ".xlsx")

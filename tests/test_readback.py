@@ -1,0 +1,232 @@
+import math
+from datetime import date, datetime
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from assess_xl import readback
+from assess_xl.demo import fill_workbook
+from assess_xl.readback import parse_value
+from helpers import set_saved_time, soffice_resave, write_forms
+
+DISTRICTS = ["玄武区", "秦淮区", "建邺区"]
+
+
+@pytest.fixture
+def ind(book):
+    return book.indicators
+
+
+@pytest.mark.parametrize("raw", ["是", " 是 ", "1", 1, 1.0, True, "TRUE", "true", "√", "Y", "yes", "YES", "\u00a0是\u00a0"])
+def test_bool_yes_spellings(ind, raw):
+    assert parse_value(ind["1-1"], raw) == (1.0, [])
+
+
+@pytest.mark.parametrize("raw", ["否", "0", 0, False, "FALSE", "×", "N", "no"])
+def test_bool_no_spellings(ind, raw):
+    assert parse_value(ind["1-1"], raw) == (0.0, [])
+
+
+@pytest.mark.parametrize("raw", ["可能", "2", 2, "是的吧"])
+def test_bool_invalid(ind, raw):
+    value, notes = parse_value(ind["1-1"], raw)
+    assert math.isnan(value) and notes[0][0] == "bool_invalid"
+
+
+@pytest.mark.parametrize("raw,value,kind", [
+    (0.85, 0.85, None), ("85%", 0.85, None), (" 85 %", 0.85, None), ("８５％", 0.85, None), (1, 1.0, None),
+    (85, 0.85, "percent_points"), ("74.9", 0.749, "percent_points"), (100, 1.0, "percent_points"),
+    (0, 0.0, None), (150, math.nan, "percent_out_of_range"), (-0.1, math.nan, "percent_out_of_range"),
+    ("八成", math.nan, "not_a_number"),
+])
+def test_percent(ind, raw, value, kind):
+    parsed, notes = parse_value(ind["22-1"], raw)
+    assert parsed == pytest.approx(value, nan_ok=True)
+    assert [n[0] for n in notes] == ([kind] if kind else [])
+
+
+@pytest.mark.parametrize("raw,value,kind", [
+    (2, 2.0, None), (2.0, 2.0, None), ("2", 2.0, "number_as_text"), ("２", 2.0, "number_as_text"),
+    (" 2例", 2.0, "number_as_text"), (2.5, math.nan, "not_integer"), (-1, math.nan, "negative"),
+    ("nan", math.nan, "not_a_number"), ("inf", math.nan, "not_a_number"), (float("inf"), math.nan, "not_a_number"),
+    (1e20, math.nan, "out_of_bounds"), ("两例", math.nan, "not_a_number"),
+    (date(2007, 5, 1), math.nan, "date_in_number"), (datetime(2007, 5, 1, 8), math.nan, "date_in_number"),
+    ("2" * 40000, math.nan, "text_too_long"), ("\x07", math.nan, "not_a_number"),
+])
+def test_count(ind, raw, value, kind):
+    parsed, notes = parse_value(ind["6-1"], raw)
+    assert parsed == pytest.approx(value, nan_ok=True)
+    assert [n[0] for n in notes] == ([kind] if kind else [])
+
+
+@pytest.mark.parametrize("code,raw,ok", [("14-1", 3, True), ("14-1", 3.01, False), ("14-1", 2.5, True),
+                                         ("38-4", 5, False), ("15-1", -0.5, False), ("38-1", "32.5万元", True)])
+def test_bounds(ind, code, raw, ok):
+    value, _ = parse_value(ind[code], raw)
+    assert (not math.isnan(value)) is ok
+
+
+def test_choice(ind):
+    assert parse_value(ind["21-1"], "预案不完善") == (1.0, [])
+    assert parse_value(ind["21-1"], " 预案不完善\u3000") == (1.0, [])
+    value, notes = parse_value(ind["21-1"], "还行")
+    assert math.isnan(value) and notes[0][0] == "choice_invalid"
+
+
+# ---- round trip ---------------------------------------------------------------------------
+
+@pytest.fixture
+def returned(book, tmp_path):
+    """Blank forms in out/, and the copies departments sent back in inbox/."""
+    blank = write_forms(book, DISTRICTS, tmp_path / "out")
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    return blank, inbox
+
+
+def test_round_trip(book, returned):
+    blank, inbox = returned
+    # 办公室 and 环监局 fill the full workbook; 开发处 returns its copy twice, the second with a change.
+    fill_workbook(blank["全部"], inbox / "全部-办公室环监局.xlsx", {
+        "办公室": {"1-1": {"玄武区": "是", "秦淮区": "√", "建邺区": "否"}, "1-2": {"玄武区": "1", "秦淮区": "也许"}},
+        "环监局": {"22-1": {"玄武区": "75%", "秦淮区": "74.9", "建邺区": 0.9}, "17-2": {"玄武区": "３"}},
+    })
+    fill_workbook(blank["开发处"], inbox / "开发处-初稿.xlsx",
+                  {"开发处": {"6-1": {"玄武区": "2", "秦淮区": "0", "建邺区": "1"}}})
+    fill_workbook(blank["开发处"], inbox / "开发处-修改.xlsx",
+                  {"开发处": {"6-1": {"玄武区": "2", "秦淮区": "1", "建邺区": "1"}}})
+    set_saved_time(inbox / "开发处-初稿.xlsx", "2008-01-05T08:00:00Z", mtime=1_300_000_000)
+    set_saved_time(inbox / "开发处-修改.xlsx", "2008-01-06T08:00:00Z", mtime=1_200_000_000)
+    result = readback.read_paths([inbox], book)
+    v = result.values
+    assert list(v.index) == DISTRICTS
+    assert v.loc["玄武区", "1-1"] == 1 and v.loc["秦淮区", "1-1"] == 1 and v.loc["建邺区", "1-1"] == 0
+    assert v.loc["玄武区", "1-2"] == 1 and math.isnan(v.loc["秦淮区", "1-2"]) and math.isnan(v.loc["建邺区", "1-2"])
+    assert v.loc["玄武区", "22-1"] == 0.75 and v.loc["秦淮区", "22-1"] == pytest.approx(0.749)
+    assert v.loc["建邺区", "22-1"] == 0.9 and v.loc["玄武区", "17-2"] == 3
+    assert list(v["6-1"]) == [2, 1, 1]  # the later save wins although its file time is older
+    by_kind = {}
+    for p in result.problems:
+        by_kind.setdefault(p.kind, []).append(p)
+    (invalid,) = by_kind["bool_invalid"]
+    assert (invalid.file, invalid.sheet, invalid.cell, invalid.district, invalid.code, invalid.raw) == (
+        "inbox/全部-办公室环监局.xlsx", "办公室", "I5", "秦淮区", "1-2", "也许")
+    (conflict,) = by_kind["conflict"]
+    assert (conflict.district, conflict.code, conflict.cell) == ("秦淮区", "6-1", "I4")
+    assert "“0”（inbox/开发处-初稿.xlsx）" in conflict.message and "采用较晚提交的“1”（inbox/开发处-修改.xlsx）" in conflict.message
+    (points,) = by_kind["percent_points"]
+    assert (points.cell, points.raw) == ("I22", "74.9")
+    assert {(p.cell, p.code) for p in by_kind["missing"] if p.sheet == "办公室"} == {("J5", "1-2")}
+    assert any(p.cell == "H5" and p.code == "17-2" for p in by_kind["number_as_text"])
+    missing_departments = {p.sheet for p in by_kind["department_missing"]}
+    assert "综合处" in missing_departments and "开发处" not in missing_departments
+    report = {r.info.name: r for r in result.files}
+    assert report["inbox/全部-办公室环监局.xlsx"].supplied == ["办公室", "环监局"]
+    assert report["inbox/开发处-初稿.xlsx"].superseded == 1
+    assert result.supply.loc["开发处", "秦淮区"] == "inbox/开发处-修改.xlsx"
+
+
+def test_strict_conflicts(book, returned):
+    blank, inbox = returned
+    fill_workbook(blank["开发处"], inbox / "a.xlsx", {"开发处": {"6-1": {"玄武区": "2"}}})
+    fill_workbook(blank["开发处"], inbox / "b.xlsx", {"开发处": {"6-1": {"玄武区": "3"}}})
+    result = readback.read_paths([inbox], book, strict_conflicts=True)
+    assert math.isnan(result.values.loc["玄武区", "6-1"])
+    assert [p.level for p in result.problems if p.kind == "conflict_strict"] == ["错误"]
+
+
+def _edit(path, edit):
+    workbook = openpyxl.load_workbook(path)
+    edit(workbook)
+    workbook.save(path)
+
+
+def test_moved_row_reordered_columns_extra_row(book, returned):
+    blank, inbox = returned
+    path = inbox / "环监局.xlsx"
+    fill_workbook(blank["环监局"], path, {"环监局": {"17-1": {"玄武区": "是", "秦淮区": "否"},
+                                                  "17-2": {"玄武区": 1, "秦淮区": 2}}})
+
+    def rearrange(workbook):
+        ws = workbook["环监局"]
+        ws.protection.sheet = False
+        ws.unmerge_cells("B4:B5"), ws.unmerge_cells("C4:C5"), ws.unmerge_cells("D4:D5")
+        for col in range(1, 11):  # swap rows 4 and 5
+            a, b = ws.cell(4, col), ws.cell(5, col)
+            a.value, b.value = b.value, a.value
+        for row in range(3, ws.max_row + 1):  # swap the 玄武区 and 秦淮区 columns
+            a, b = ws.cell(row, 8), ws.cell(row, 9)
+            a.value, b.value = b.value, a.value
+        ws.insert_rows(4)
+    _edit(path, rearrange)
+    values = readback.read_paths([path], book).values
+    assert values.loc["玄武区", "17-1"] == 1 and values.loc["秦淮区", "17-1"] == 0
+    assert values.loc["玄武区", "17-2"] == 1 and values.loc["秦淮区", "17-2"] == 2
+
+
+def test_code_overwritten_and_district_renamed(book, returned):
+    blank, inbox = returned
+    path = inbox / "办公室.xlsx"
+    fill_workbook(blank["办公室"], path, {"办公室": {"1-1": {d: "是" for d in DISTRICTS},
+                                                  "1-2": {d: "是" for d in DISTRICTS}}})
+
+    def vandalise(workbook):
+        ws = workbook["办公室"]
+        ws["A5"] = "1-3"
+        ws["I3"] = "秦淮"
+    _edit(path, vandalise)
+    result = readback.read_paths([path], book)
+    kinds = {(p.kind, p.cell or p.district or p.code) for p in result.problems}
+    assert ("code_unknown", "A5") in kinds and ("code_missing", "1-2") in kinds
+    assert ("district_unknown", "I3") in kinds and ("district_missing", "秦淮区") in kinds
+    assert math.isnan(result.values.loc["玄武区", "1-2"]) and math.isnan(result.values.loc["秦淮区", "1-1"])
+    assert result.values.loc["玄武区", "1-1"] == 1
+
+
+def test_form_of_another_rulebook(book, returned, tmp_path):
+    import yaml
+    from assess_xl import rulebook
+    raw = yaml.safe_load(rulebook.embedded_rulebook_path().read_text(encoding="utf-8"))
+    raw["year"] = 2008
+    other = rulebook.build(raw)
+    forms_2008 = write_forms(other, DISTRICTS, tmp_path / "2008")
+    fill_workbook(forms_2008["办公室"], returned[1] / "2008.xlsx", {"办公室": {"1-1": {"玄武区": "是"}}})
+    result = readback.read_paths([returned[1]], book)
+    (problem,) = [p for p in result.problems if p.kind == "other_rulebook"]
+    assert problem.file == "inbox/2008.xlsx" and "另一份评分细则" in problem.message
+    assert math.isnan(result.values.loc["玄武区", "1-1"]) if "玄武区" in result.values.index else True
+    assert result.files[0].status == "其他细则"
+
+
+def test_lock_and_hidden_files_skipped(book, returned):
+    blank, inbox = returned
+    fill_workbook(blank["办公室"], inbox / "~$办公室.xlsx", {"办公室": {"1-1": {"玄武区": "是"}}})
+    fill_workbook(blank["办公室"], inbox / ".办公室.xlsx", {"办公室": {"1-1": {"玄武区": "是"}}})
+    result = readback.read_paths([inbox], book)
+    assert result.files == []
+    assert {reason for _, reason in result.skipped} == {"Excel临时锁定文件，已跳过", "隐藏文件，已跳过"}
+
+
+def test_input_files_untouched(book, returned):
+    import hashlib
+    blank, inbox = returned
+    path = inbox / "办公室.xlsx"
+    fill_workbook(blank["办公室"], path, {"办公室": {"1-1": {"玄武区": "是"}}})
+    before = (hashlib.sha256(path.read_bytes()).hexdigest(), path.stat().st_mtime)
+    readback.read_paths([inbox], book)
+    assert (hashlib.sha256(path.read_bytes()).hexdigest(), path.stat().st_mtime) == before
+
+
+def test_libreoffice_resave_reads_the_same(book, returned, tmp_path):
+    blank, inbox = returned
+    entries = {"环监局": {"21-1": {"玄武区": "预案不完善"}, "22-1": {"玄武区": "85%", "秦淮区": "0.6"},
+                        "17-1": {d: "是" for d in DISTRICTS}, "17-2": {"秦淮区": "2"}}}
+    path = inbox / "环监局.xlsx"
+    fill_workbook(blank["环监局"], path, entries)
+    resaved = soffice_resave(path, tmp_path / "resaved")
+    original = readback.read_paths([path], book)
+    again = readback.read_paths([resaved], book)
+    assert again.values.equals(original.values)
+    assert again.values.loc["玄武区", "21-1"] == 1 and again.values.loc["秦淮区", "22-1"] == 0.6
+    assert not any(p.kind == "no_metadata" for p in again.problems)  # metadata survived LibreOffice
