@@ -1,0 +1,300 @@
+"""The consolidated scorecard (xlsxwriter, in memory): 汇总, one sheet per district, 得分明细,
+问题清单 and 来源. Text that came from users is always written as text, never as a formula or link."""
+from __future__ import annotations
+
+import io
+import re
+from datetime import datetime
+
+import pandas as pd
+import xlsxwriter
+
+from .components import fmt_number
+from .problems import ERROR, Problem
+from .readback import ReadResult
+from .rulebook import Rulebook
+from .scoring import MISSING, Scores
+
+SUMMARY, DETAIL, PROBLEMS, SOURCES = "汇总", "得分明细", "问题清单", "来源"
+FIXED_SHEETS = (SUMMARY, DETAIL, PROBLEMS, SOURCES)
+PROBLEM_HEADERS = ["级别", "文件", "工作表", "单元格", "区", "编号", "说明", "原始值"]
+DETAIL_HEADERS = ["区", "目标编号", "得分", "状态", "分值", "得分说明"]
+SOURCE_HEADERS = ["文件", "SHA-256", "大小（字节）", "保存时间", "文件修改时间", "格式", "处理结果",
+                  "提供数据的部门", "未填写的部门", "被较晚文件覆盖的值", "说明"]
+FONT = "宋体"
+_BAD_SHEET_CHARS = re.compile(r"[\[\]:*?/\\\x00-\x1f]")
+
+
+def safe_sheet_names(districts: list[str], reserved=FIXED_SHEETS) -> dict[str, str]:
+    """District → a valid, unique sheet name (≤31 characters, no []:*?/\\, not a fixed sheet)."""
+    taken = {name.lower() for name in reserved}
+    out = {}
+    for district in districts:
+        base = _BAD_SHEET_CHARS.sub("_", district).strip().strip("'") or "区"
+        base = base[:31]
+        name, n = base, 2
+        while name.lower() in taken or name.lower() == "history":
+            suffix = f"({n})"
+            name, n = base[: 31 - len(suffix)] + suffix, n + 1
+        taken.add(name.lower())
+        out[district] = name
+    return out
+
+
+def build(book: Rulebook, scores: Scores, explanations: pd.DataFrame, read: ReadResult,
+          generated: datetime) -> bytes:
+    buffer = io.BytesIO()
+    workbook = xlsxwriter.Workbook(buffer, {"in_memory": True, "strings_to_formulas": False,
+                                            "strings_to_urls": False, "strings_to_numbers": False,
+                                            "nan_inf_to_errors": False})
+    workbook.set_properties({"title": f"{book.title}考核结果", "author": "assess-xl", "created": generated})
+    styles = _styles(workbook)
+    names = safe_sheet_names(scores.districts)
+    reported = _reported_text(book, read)
+    _write_summary(workbook, book, scores, read, generated, styles, names)
+    for district in scores.totals.sort_values(["排名"], kind="stable").index:
+        _write_district(workbook.add_worksheet(names[district]), book, scores, explanations, district,
+                        reported, styles)
+    _write_detail(workbook.add_worksheet(DETAIL), book, scores, explanations, styles)
+    _write_problems(workbook.add_worksheet(PROBLEMS), read.problems, styles)
+    _write_sources(workbook.add_worksheet(SOURCES), read, styles)
+    workbook.close()
+    return buffer.getvalue()
+
+
+def _styles(workbook) -> dict:
+    base = {"font_name": FONT, "font_size": 10, "valign": "vcenter", "border": 1}
+    add = workbook.add_format
+    return {
+        "title": add({"font_name": FONT, "font_size": 14, "bold": True}),
+        "subtitle": add({"font_name": FONT, "font_size": 10, "font_color": "#404040"}),
+        "warn": add({"font_name": FONT, "font_size": 10, "bold": True, "font_color": "#C00000"}),
+        "header": add({**base, "bold": True, "align": "center", "text_wrap": True, "bg_color": "#D9E1F2"}),
+        "text": add({**base, "text_wrap": True}),
+        "center": add({**base, "align": "center"}),
+        "score": add({**base, "num_format": "0.00", "align": "center"}),
+        "int": add({**base, "num_format": "0", "align": "center"}),
+        "bold_text": add({**base, "bold": True, "text_wrap": True, "bg_color": "#F2F2F2"}),
+        "bold_score": add({**base, "bold": True, "num_format": "0.00", "align": "center", "bg_color": "#F2F2F2"}),
+        "missing": add({**base, "align": "center", "font_color": "#C00000", "bold": True}),
+        "red": add({"bg_color": "#FFC7CE", "font_color": "#9C0006"}),
+        "label": add({"font_name": FONT, "font_size": 11, "bold": True}),
+        "big": add({"font_name": FONT, "font_size": 12, "bold": True, "num_format": "0.00", "align": "left"}),
+    }
+
+
+def _print_setup(ws, title_rows: tuple[int, int]):
+    ws.set_landscape()
+    ws.set_paper(9)
+    ws.fit_to_pages(1, 0)
+    ws.repeat_rows(*title_rows)
+    ws.set_margins(left=0.4, right=0.4, top=0.5, bottom=0.5)
+    ws.set_footer("&C第 &P 页，共 &N 页")
+
+
+def _category_label(category) -> str:
+    return f"{category.number} {category.name}"
+
+
+def _write_summary(workbook, book, scores, read, generated, styles, names):
+    ws = workbook.add_worksheet(SUMMARY)
+    totals = scores.totals.sort_values(["排名"], kind="stable")
+    categories = list(book.categories)
+    headers = ["区"] + [_category_label(c) for c in categories] + ["基本分", "加分", "总分", "排名", "缺报项数"]
+    ws.write_string(0, 0, f"{book.title}考核结果汇总（{book.year}年度）", styles["title"])
+    errors = sum(1 for p in read.problems if p.level == ERROR)
+    ws.write_string(1, 0, f"生成时间：{generated:%Y-%m-%d %H:%M}；读取文件{len(read.files)}个；"
+                          f"问题{len(read.problems)}条（其中错误{errors}条），详见“{PROBLEMS}”。", styles["subtitle"])
+    incomplete = totals[totals["缺报项数"] > 0]
+    if len(incomplete):
+        ws.write_string(2, 0, f"注意：{len(incomplete)}个区有缺报项目（{'、'.join(incomplete.index)}），"
+                              f"其总分不完整，缺报的目标按0分计。", styles["warn"])
+    header_row = 3
+    for col, header in enumerate(headers):
+        ws.write_string(header_row, col, header, styles["header"])
+    for offset, (district, row) in enumerate(totals.iterrows()):
+        r = header_row + 1 + offset
+        sheet = names[district].replace("'", "''")
+        ws.write_url(r, 0, f"internal:'{sheet}'!A1", styles["text"], string=district)
+        for col, category in enumerate(categories, start=1):
+            ws.write_number(r, col, scores.categories.loc[district, category.number], styles["score"])
+        base = len(categories) + 1
+        for col, key in enumerate(["基本分", "加分", "总分"], start=base):
+            ws.write_number(r, col, row[key], styles["score"])
+        ws.write_number(r, base + 3, row["排名"], styles["int"])
+        ws.write_number(r, base + 4, row["缺报项数"], styles["missing" if row["缺报项数"] else "int"])
+    last = header_row + len(totals)
+    if len(totals):
+        for col, category in enumerate(categories, start=1):
+            if not category.bonus:
+                ws.conditional_format(header_row + 1, col, last, col, {
+                    "type": "cell", "criteria": "<", "value": round(category.points * 0.6, 2), "format": styles["red"]})
+        total_col = len(categories) + 3
+        ws.conditional_format(header_row + 1, total_col, last, total_col, {"type": "3_color_scale"})
+        _chart(workbook, ws, header_row, last, total_col, book)
+    ws.set_row(header_row, 48)
+    ws.set_column(0, 0, 14)
+    ws.set_column(1, len(categories), 7.5)
+    ws.set_column(len(categories) + 1, len(headers) - 1, 8)
+    ws.freeze_panes(header_row + 1, 1)
+    _print_setup(ws, (header_row, header_row))
+
+
+def _chart(workbook, ws, header_row, last, total_col, book):
+    chart = workbook.add_chart({"type": "bar"})
+    chart.add_series({"name": "总分", "categories": [SUMMARY, header_row + 1, 0, last, 0],
+                      "values": [SUMMARY, header_row + 1, total_col, last, total_col],
+                      "data_labels": {"value": True, "num_format": "0.00"}, "fill": {"color": "#4472C4"}})
+    chart.set_title({"name": "各区总分", "name_font": {"name": FONT, "size": 12}})
+    chart.set_legend({"none": True})
+    chart.set_y_axis({"reverse": True, "num_font": {"name": FONT}})
+    chart.set_x_axis({"min": 0, "num_font": {"name": FONT}})
+    chart.set_size({"width": 640, "height": max(240, 24 * (last - header_row) + 80)})
+    ws.insert_chart(last + 2, 0, chart)
+
+
+def _reported_text(book, read: ReadResult) -> dict[tuple[str, str], str]:
+    """(district, code) → what was reported, readable: '违规审批项目数：2例', or the raw text if invalid."""
+    out = {}
+    for row in read.winners.itertuples(index=False):
+        indicator = book.indicators[row.code]
+        shown = indicator.show(row.value) if row.valid else f"“{row.raw[:100]}”（无法识别，未计分）"
+        out[(row.district, row.code)] = f"{indicator.label}：{shown}"
+    return out
+
+
+def _write_district(ws, book, scores, explanations, district, reported, styles):
+    totals = scores.totals.loc[district]
+    ws.write_string(0, 0, f"{district}——{book.title}考核得分（{book.year}年度）", styles["title"])
+    facts = [("基本分", totals["基本分"]), ("加分", totals["加分"]), ("总分", totals["总分"]), ("排名", totals["排名"])]
+    for i, (label, value) in enumerate(facts):
+        ws.write_string(1, 2 * i, label, styles["label"])
+        ws.write_number(1, 2 * i + 1, value, styles["big"])
+    if totals["缺报项数"]:
+        ws.write_string(2, 0, f"注意：有{totals['缺报项数']}个目标缺报，按0分计，总分不完整。", styles["warn"])
+    headers = ["类别", "目标编号", "环保目标", "分值", "填报情况", "得分", "得分说明", "负责部门", "状态"]
+    header_row = 3
+    for col, header in enumerate(headers):
+        ws.write_string(header_row, col, header, styles["header"])
+    r = header_row + 1
+    for category in book.categories:
+        targets = [t for t in book.targets if t.category == category.number]
+        ws.write_string(r, 0, _category_label(category), styles["bold_text"])
+        ws.write_string(r, 1, "小计", styles["bold_text"])
+        ws.write_string(r, 2, category.note or "", styles["bold_text"])
+        _write_points(ws, r, 3, category.points, styles["bold_score"], styles["bold_text"])
+        ws.write_string(r, 4, "", styles["bold_text"])
+        ws.write_number(r, 5, scores.categories.loc[district, category.number], styles["bold_score"])
+        for col in (6, 7, 8):
+            ws.write_string(r, col, "", styles["bold_text"])
+        r += 1
+        for target in targets:
+            status = scores.status.loc[district, target.number]
+            lines = [reported.get((district, code), f"{book.indicators[code].label}：（未填报）")
+                     for code in target.indicators]
+            departments = "、".join(dict.fromkeys(book.indicators[c].department for c in target.indicators))
+            ws.write_string(r, 0, "", styles["text"])
+            ws.write_number(r, 1, target.number, styles["int"])
+            ws.write_string(r, 2, target.text, styles["text"])
+            _write_points(ws, r, 3, target.max, styles["score"], styles["center"])
+            ws.write_string(r, 4, "\n".join(lines), styles["text"])
+            ws.write_number(r, 5, scores.targets.loc[district, target.number], styles["score"])
+            ws.write_string(r, 6, explanations.loc[district, target.number], styles["text"])
+            ws.write_string(r, 7, departments, styles["text"])
+            ws.write_string(r, 8, status, styles["missing" if status == MISSING else "center"])
+            ws.set_row(r, max(30, 14 * max(len(lines), len(target.text) // 16 + 1,
+                                           len(explanations.loc[district, target.number]) // 20 + 1)))
+            r += 1
+    for col, width in enumerate([14, 6, 34, 6, 34, 7, 40, 10, 6]):
+        ws.set_column(col, col, width)
+    ws.freeze_panes(header_row + 1, 0)
+    _print_setup(ws, (0, header_row))
+
+
+def _write_points(ws, r, c, points, number_style, text_style):
+    if points is None:
+        ws.write_string(r, c, "不封顶", text_style)
+    else:
+        ws.write_number(r, c, points, number_style)
+
+
+def _write_detail(ws, book, scores, explanations, styles):
+    for col, header in enumerate(DETAIL_HEADERS):
+        ws.write_string(0, col, header, styles["header"])
+    r = 1
+    for district in scores.districts:
+        for target in book.targets:
+            ws.write_string(r, 0, district, styles["text"])
+            ws.write_number(r, 1, target.number, styles["int"])
+            ws.write_number(r, 2, scores.targets.loc[district, target.number], styles["score"])
+            ws.write_string(r, 3, scores.status.loc[district, target.number], styles["center"])
+            _write_points(ws, r, 4, target.max, styles["score"], styles["center"])
+            ws.write_string(r, 5, explanations.loc[district, target.number], styles["text"])
+            r += 1
+    for col, width in enumerate([14, 8, 8, 6, 6, 80]):
+        ws.set_column(col, col, width)
+    ws.autofilter(0, 0, max(r - 1, 0), len(DETAIL_HEADERS) - 1)
+    ws.freeze_panes(1, 0)
+    _print_setup(ws, (0, 0))
+
+
+def problem_rows(problems: list[Problem]) -> list[list[str]]:
+    return [[p.level, p.file, p.sheet, p.cell, p.district, p.code, p.message, p.raw] for p in problems]
+
+
+def _write_problems(ws, problems, styles):
+    write_table(ws, PROBLEM_HEADERS, problem_rows(problems), [6, 30, 10, 7, 12, 7, 70, 20], styles)
+
+
+def write_table(ws, headers, rows, widths, styles):
+    """A plain table of text (user text stays text) with a header, filter, frozen header and print setup."""
+    for col, header in enumerate(headers):
+        ws.write_string(0, col, header, styles["header"])
+    for r, row in enumerate(rows, start=1):
+        for c, value in enumerate(row):
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                ws.write_number(r, c, value, styles["center"])
+            else:
+                ws.write_string(r, c, "" if value is None else str(value), styles["text"])
+    for col, width in enumerate(widths):
+        ws.set_column(col, col, width)
+    ws.autofilter(0, 0, max(len(rows), 1), len(headers) - 1)
+    ws.freeze_panes(1, 0)
+    _print_setup(ws, (0, 0))
+
+
+def _time(stamp) -> str:
+    return stamp.astimezone().strftime("%Y-%m-%d %H:%M:%S") if stamp else ""
+
+
+def source_rows(read: ReadResult) -> list[list]:
+    rows = []
+    for report in read.files:
+        info = report.info
+        rows.append([info.name, info.sha256, info.size, _time(info.saved), _time(info.modified), info.format,
+                     report.status, "、".join(report.supplied), "、".join(report.not_submitted),
+                     report.superseded, report.reason + ("；含宏，未运行" if info.macros else "")])
+    for name, reason in read.skipped:
+        rows.append([name, "", "", "", "", "", "已跳过", "", "", 0, reason])
+    return rows
+
+
+def _write_sources(ws, read, styles):
+    write_table(ws, SOURCE_HEADERS, source_rows(read), [30, 66, 10, 18, 18, 6, 9, 26, 26, 10, 40], styles)
+
+
+def status_workbook(table: pd.DataFrame, title: str, generated: datetime) -> bytes:
+    """The `status` matrix as a workbook: departments × districts."""
+    buffer = io.BytesIO()
+    workbook = xlsxwriter.Workbook(buffer, {"in_memory": True, "strings_to_formulas": False,
+                                            "strings_to_urls": False})
+    styles = _styles(workbook)
+    ws = workbook.add_worksheet("填报情况")
+    headers = ["部门", *table.columns]
+    rows = [[department, *row] for department, row in zip(table.index, table.itertuples(index=False))]
+    write_table(ws, headers, rows, [12] + [10] * (len(headers) - 2) + [60], styles)
+    ws.conditional_format(1, 1, max(len(rows), 1), len(headers) - 2,
+                          {"type": "text", "criteria": "containing", "value": "未交", "format": styles["red"]})
+    ws.set_header(f"&C{title}填报情况（{generated:%Y-%m-%d %H:%M}）")
+    workbook.close()
+    return buffer.getvalue()
