@@ -80,6 +80,7 @@ def _styles(workbook) -> dict:
         "red": add({"bg_color": "#FFC7CE", "font_color": "#9C0006"}),
         "label": add({"font_name": FONT, "font_size": 11, "bold": True}),
         "big": add({"font_name": FONT, "font_size": 12, "bold": True, "num_format": "0.00", "align": "left"}),
+        "big_int": add({"font_name": FONT, "font_size": 12, "bold": True, "num_format": "0", "align": "left"}),
     }
 
 
@@ -169,7 +170,7 @@ def _write_district(ws, book, scores, explanations, district, reported, styles):
     facts = [("基本分", totals["基本分"]), ("加分", totals["加分"]), ("总分", totals["总分"]), ("排名", totals["排名"])]
     for i, (label, value) in enumerate(facts):
         ws.write_string(1, 2 * i, label, styles["label"])
-        ws.write_number(1, 2 * i + 1, value, styles["big"])
+        ws.write_number(1, 2 * i + 1, value, styles["big_int" if label == "排名" else "big"])
     if totals["缺报项数"]:
         ws.write_string(2, 0, f"注意：有{totals['缺报项数']}个目标缺报，按0分计，总分不完整。", styles["warn"])
     headers = ["类别", "目标编号", "环保目标", "分值", "填报情况", "得分", "得分说明", "负责部门", "状态"]
@@ -182,6 +183,8 @@ def _write_district(ws, book, scores, explanations, district, reported, styles):
         ws.write_string(r, 0, _category_label(category), styles["bold_text"])
         ws.write_string(r, 1, "小计", styles["bold_text"])
         ws.write_string(r, 2, category.note or "", styles["bold_text"])
+        if category.note:
+            ws.set_row(r, 30)
         _write_points(ws, r, 3, category.points, styles["bold_score"], styles["bold_text"])
         ws.write_string(r, 4, "", styles["bold_text"])
         ws.write_number(r, 5, scores.categories.loc[district, category.number], styles["bold_score"])
