@@ -172,7 +172,7 @@ def _write_district(ws, book, scores, explanations, district, reported, styles):
         ws.write_string(1, 2 * i, label, styles["label"])
         ws.write_number(1, 2 * i + 1, value, styles["big_int" if label == "排名" else "big"])
     if totals["缺报项数"]:
-        ws.write_string(2, 0, f"注意：有{totals['缺报项数']}个目标缺报，按0分计，总分不完整。", styles["warn"])
+        ws.write_string(2, 0, f"注意：有{int(totals['缺报项数'])}个目标缺报，按0分计，总分不完整。", styles["warn"])
     headers = ["类别", "目标编号", "环保目标", "分值", "填报情况", "得分", "得分说明", "负责部门", "状态"]
     header_row = 3
     for col, header in enumerate(headers):
@@ -183,7 +183,7 @@ def _write_district(ws, book, scores, explanations, district, reported, styles):
         ws.write_string(r, 0, _category_label(category), styles["bold_text"])
         ws.write_string(r, 1, "小计", styles["bold_text"])
         ws.write_string(r, 2, category.note or "", styles["bold_text"])
-        if category.note:
+        if category.note or len(_category_label(category)) > 8:
             ws.set_row(r, 30)
         _write_points(ws, r, 3, category.points, styles["bold_score"], styles["bold_text"])
         ws.write_string(r, 4, "", styles["bold_text"])
