@@ -46,6 +46,15 @@ class FileInfo:
         return self.saved or self.modified or datetime.min.replace(tzinfo=timezone.utc)
 
 
+def openpyxl_is_defused() -> bool:
+    """openpyxl parses XML with defusedxml only when it is installed (it is a dependency of ours)."""
+    try:
+        from openpyxl.xml import DEFUSEDXML
+    except ImportError:
+        return False
+    return bool(DEFUSEDXML)
+
+
 def gather(paths: list[str | Path]) -> tuple[list[tuple[Path, str]], list[tuple[str, str]]]:
     """Files to read from files and folders given; and (name, reason) for what was skipped.
     Symlinks inside folders are not followed; lock files (~$) and hidden files are skipped."""
@@ -145,7 +154,7 @@ def _not_a_workbook(data: bytes) -> str:
 
 _DIMENSION = re.compile(rb'<(?:\w+:)?dimension[^>]*\bref="[A-Z]*\d*:?([A-Z]+)(\d+)"')
 _CELL_REF = re.compile(rb'<(?:\w+:)?c\b[^>]*?\br="([A-Z]+)(\d+)"')
-_SST_COUNT = re.compile(rb'<(?:\w+:)?sst\b[^>]*?\b(?:uniqueCount|count)="([^"]*)"')
+_SST_TAG = re.compile(rb"<(?:\w+:)?sst\b[^>]*>")
 _ERROR_CELL = re.compile(rb'<(?:\w+:)?c\b[^>]*?\br="([A-Z]+\d+)"[^>]*?\bt="e"')
 _FORMULA_CELL = re.compile(rb'<(?:\w+:)?c\b[^>]*?\br="([A-Z]+\d+)"[^>]*>\s*<(?:\w+:)?f\b[^>]*?(?:/>|>([^<]*)</(?:\w+:)?f>)')
 
@@ -214,10 +223,11 @@ def _check_xml(info: FileInfo, archive, parts) -> None:
             info.formula_cells[part] = {ref.decode(): (text or b"").decode("utf-8", "replace")
                                         for ref, text in _FORMULA_CELL.findall(data)}
         elif part == "xl/sharedStrings.xml":
-            for count in _SST_COUNT.findall(head):
-                if not count.isdigit() or int(count) > MAX_SHARED_STRINGS:
-                    info.rejected = f"文件的共享字符串数量声称为{count.decode(errors='replace')[:20]}，远超正常填报表，已拒绝。"
-                    return
+            for tag in _SST_TAG.findall(head):
+                for count in (_attribute(tag, b"count"), _attribute(tag, b"uniqueCount")):
+                    if count and (not count.isdigit() or int(count) > MAX_SHARED_STRINGS):
+                        info.rejected = f"文件的共享字符串数量声称为{count[:20]}，远超正常填报表，已拒绝。"
+                        return
 
 
 def _column_number(letters: bytes) -> int:
@@ -254,16 +264,27 @@ def _saved_time(archive, names) -> datetime | None:
     return stamp if stamp.tzinfo else stamp.replace(tzinfo=timezone.utc)
 
 
-_SHEET = re.compile(rb'<(?:\w+:)?sheet\b[^>]*?\bname="([^"]*)"[^>]*?\br:id="([^"]*)"')
-_REL = re.compile(rb'<Relationship\b[^>]*?\bId="([^"]*)"[^>]*?\bTarget="([^"]*)"')
+_TAG_SHEET = re.compile(rb"<(?:\w+:)?sheet\b[^>]*>")
+_TAG_REL = re.compile(rb"<(?:\w+:)?Relationship\b[^>]*>")
+
+
+def _attribute(tag: bytes, name: bytes) -> str:
+    """One attribute of an XML tag, whatever the order of attributes (programs differ)."""
+    match = re.search(rb'(?:^|\s)' + name + rb'="([^"]*)"', tag)
+    return match.group(1).decode("utf-8", "replace") if match else ""
 
 
 def _sheet_parts(archive, names) -> dict[str, str]:
     """Sheet name → its XML part, from xl/workbook.xml and its relationships."""
     from html import unescape
-    rels = {rid: target for rid, target in _REL.findall(_read(archive, "xl/_rels/workbook.xml.rels"))}
+    rels = {_attribute(tag, b"Id"): _attribute(tag, b"Target")
+            for tag in _TAG_REL.findall(_read(archive, "xl/_rels/workbook.xml.rels"))}
     out = {}
-    for name, rid in _SHEET.findall(_read(archive, "xl/workbook.xml")):
-        target = rels.get(rid, b"").decode("utf-8", "replace").lstrip("/")
-        out[unescape(name.decode("utf-8", "replace"))] = target if target.startswith("xl/") else f"xl/{target}"
+    for tag in _TAG_SHEET.findall(_read(archive, "xl/workbook.xml")):
+        target = rels.get(_attribute(tag, b"r:id"), "")
+        if target.startswith("/"):
+            part = target.lstrip("/")
+        else:
+            part = f"xl/{target}"
+        out[unescape(_attribute(tag, b"name"))] = part
     return out

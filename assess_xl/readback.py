@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from xlsxwriter.utility import xl_rowcol_to_cell
 
-from . import intake, problems as P
+from . import intake, problems as P, sandbox
 from .components import Indicator, fmt_number, fmt_percent
 from .forms import CONTEXT_HEADERS, GUIDE_SHEET, META_SHEET, TOOL
 from .problems import Problem
@@ -188,8 +188,9 @@ def read_metadata(sheets: dict[str, SheetData]) -> dict[str, str] | None:
     return out if out.get("tool") == TOOL else None
 
 
-def read_file(info: intake.FileInfo, book: Rulebook, known_districts: list[str] | None = None):
-    """One file → (FileReport, records, problems). Never raises for bad input."""
+def read_file(info: intake.FileInfo, book: Rulebook, parsed=None, known_districts: list[str] | None = None):
+    """One file → (FileReport, records, problems). `parsed` is parse_workbook's result for the file
+    (or a sandbox Failure); when absent the file is parsed here. Never raises for bad input."""
     report, found = FileReport(info), []
     name = info.name
     if info.rejected:
@@ -200,10 +201,9 @@ def read_file(info: intake.FileInfo, book: Rulebook, known_districts: list[str] 
         notes.append(P.make("file_macros", file=name))
     if info.format not in ("xlsx", "xlsm"):
         notes.append(P.make("file_format", file=name, format=info.format))
-    try:
-        sheets = parse_workbook(info.data)
-    except Exception as exc:  # calamine raises its own error types for every malformed file
-        reason = _parse_failure(exc)
+    sheets = sandbox.run_isolated(parse_workbook, [info.data])[0] if parsed is None else parsed
+    if isinstance(sheets, sandbox.Failure):
+        reason = _parse_failure(sheets)
         report.status, report.reason = "已拒绝", reason
         return report, [], notes + [P.make("file_rejected", file=name, reason=reason)]
     meta = read_metadata(sheets)
@@ -234,10 +234,16 @@ def read_file(info: intake.FileInfo, book: Rulebook, known_districts: list[str] 
     return report, found, notes
 
 
-def _parse_failure(exc) -> str:
-    kind = type(exc).__name__
-    if kind == "PasswordError":
+def _parse_failure(failure: sandbox.Failure) -> str:
+    if failure.detail.startswith("PasswordError"):
         return "文件已加密（设置了打开密码），无法读取。请让该部门取消密码后重新发送。"
+    if failure.kind == "crash":
+        return "读取该文件时解析程序崩溃（文件结构异常，可能是恶意构造的文件），已拒绝。请让该部门用Excel另存为.xlsx后重新发送。"
+    if failure.kind == "timeout":
+        return f"读取该文件超过{int(sandbox.TIME_LIMIT)}秒仍未完成（文件结构异常），已拒绝。请让该部门用Excel另存为.xlsx后重新发送。"
+    if failure.kind == "memory":
+        return "读取该文件需要的内存远超正常填报表（文件结构异常），已拒绝。"
+    kind = failure.detail.split(":")[0]
     return f"文件无法解析（{kind}），可能已损坏。请用Excel打开确认后另存为.xlsx再发送。"
 
 
@@ -420,7 +426,7 @@ class ReadResult:
 def read_all(infos: list[intake.FileInfo], book: Rulebook, strict_conflicts: bool = False,
              skipped: list[tuple[str, str]] | None = None) -> ReadResult:
     """Read every file, then merge: the later submission wins each (district, code)."""
-    problems, reports, records, by_hash = [], [], [], {}
+    problems, reports, records, by_hash, unique = [], [], [], {}, []
     for name, reason in skipped or []:
         if reason.startswith("同一文件") or reason == "文件不存在":
             problems.append(P.make("file_rejected", file=name, reason=reason, level=P.WARNING))
@@ -432,7 +438,11 @@ def read_all(infos: list[intake.FileInfo], book: Rulebook, strict_conflicts: boo
             continue
         if info.sha256:
             by_hash[info.sha256] = info.name
-        report, found, notes = read_file(info, book)
+        unique.append(info)
+    parseable = [info for info in unique if not info.rejected]
+    parsed = dict(zip(map(id, parseable), sandbox.run_isolated(parse_workbook, [i.data for i in parseable])))
+    for info in unique:
+        report, found, notes = read_file(info, book, parsed.get(id(info)))
         reports.append(report)
         records.extend(found)
         problems.extend(notes)
