@@ -9,6 +9,8 @@ import math
 import re
 import unicodedata
 from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import NamedTuple
 from datetime import date, datetime, time, timedelta
 
 import numpy as np
@@ -60,6 +62,12 @@ def parse_value(indicator: Indicator, raw) -> tuple[float, list[tuple[str, dict]
     if indicator.type == "percent":
         return _check_percent(indicator, number, raw, notes)
     return _check_bounds(indicator, number, notes)
+
+
+@lru_cache(maxsize=1 << 16, typed=True)
+def _parse_cached(indicator: Indicator, raw):
+    """Forms repeat the same few entries (是, 0, 85%) thousands of times: parse each once."""
+    return parse_value(indicator, raw)
 
 
 def _parse_bool(raw):
@@ -150,8 +158,7 @@ def parse_workbook(data: bytes) -> dict[str, SheetData]:
     return sheets
 
 
-@dataclass
-class Record:
+class Record(NamedTuple):
     """One input cell of one submitted department sheet."""
     district: str
     code: str
@@ -341,7 +348,7 @@ def _read_cell(indicator, raw, district, cell, where, errors, formulas, merged_r
         problems.append(P.make("formula_cached", raw=raw, formula=f"={formula}", **at))
     if is_blank(raw):
         return (math.nan, "", True, True), problems
-    value, notes = parse_value(indicator, raw)
+    value, notes = _parse_cached(indicator, raw)
     raw_text = _raw_text(raw)
     for kind, fields in notes:
         if not kind.startswith("_"):
@@ -470,7 +477,7 @@ _COLUMNS = ["district", "code", "value", "raw", "blank", "valid", "file", "sheet
 
 
 def _records_frame(records, districts) -> pd.DataFrame:
-    frame = pd.DataFrame([r.__dict__ for r in records], columns=_COLUMNS)
+    frame = pd.DataFrame.from_records(records, columns=_COLUMNS)
     frame = frame.astype({"value": float, "blank": bool, "valid": bool})
     return frame[frame["district"].isin(districts)]
 
@@ -478,38 +485,37 @@ def _records_frame(records, districts) -> pd.DataFrame:
 def merge(frame: pd.DataFrame, book: Rulebook, districts, strict: bool, reports):
     """Latest non-blank record per (district, code); conflicts and 缺报 become problems."""
     values = pd.DataFrame(np.nan, index=pd.Index(districts, name="区"), columns=list(book.indicators))
-    problems = []
-    filled = frame[~frame["blank"]].sort_values("order", kind="stable")
-    winners = filled.groupby(["district", "code"], sort=False).tail(1)
-    counts = filled.groupby(["district", "code"], sort=False)["raw"].transform("size")
-    contested = filled[counts > 1]
-    superseded = {}
-    for (district, code), group in contested.groupby(["district", "code"], sort=False):
-        last = group.iloc[-1]
-        for _, earlier in group.iloc[:-1].iterrows():
-            if _same(earlier, last):
-                continue
-            superseded[earlier["file"]] = superseded.get(earlier["file"], 0) + 1
-            kind = "conflict_strict" if strict else "conflict"
-            problems.append(P.make(kind, file=last["file"], sheet=last["sheet"], cell=last["cell"], district=district,
-                                   code=code, raw=last["raw"], old=P.shorten(earlier["raw"]), old_file=earlier["file"],
-                                   winner=P.shorten(last["raw"]), winner_file=last["file"]))
-            if strict:
-                winners = winners[~((winners["district"] == district) & (winners["code"] == code))]
+    key = ["district", "code"]
+    filled = frame[~frame["blank"]].sort_values("order", kind="stable").reset_index(drop=True)
+    filled["_row"] = np.arange(len(filled))
+    winners = filled.groupby(key, sort=False).tail(1)
+    differing = _superseded_records(filled, winners, key)
+    problems = [P.make("conflict_strict" if strict else "conflict", file=row.file_w, sheet=row.sheet_w,
+                       cell=row.cell_w, district=row.district, code=row.code, raw=row.raw_w,
+                       old=P.shorten(row.raw), old_file=row.file, winner=P.shorten(row.raw_w),
+                       winner_file=row.file_w)
+                for row in differing.itertuples(index=False)]
+    superseded = differing["file"].value_counts().to_dict()
     for report in reports:
-        report.superseded = superseded.get(report.info.name, 0)
+        report.superseded = int(superseded.get(report.info.name, 0))
+    if strict and len(differing):
+        contested = pd.MultiIndex.from_frame(differing[key].drop_duplicates())
+        winners = winners[~pd.MultiIndex.from_frame(winners[key]).isin(contested)]
     usable = winners[winners["valid"]]
     if len(usable):
-        pivot = usable.pivot(index="district", columns="code", values="value")
-        values.update(pivot.astype(float))
+        values.update(usable.pivot(index="district", columns="code", values="value").astype(float))
     problems.extend(_blank_problems(frame, filled, book))
-    return values, winners.reset_index(drop=True), problems
+    return values, winners.drop(columns="_row").reset_index(drop=True), problems
 
 
-def _same(a, b) -> bool:
-    if a["valid"] and b["valid"]:
-        return abs(a["value"] - b["value"]) < 1e-9
-    return a["raw"] == b["raw"]
+def _superseded_records(filled, winners, key) -> pd.DataFrame:
+    """Earlier records whose value differs from the one that won, each beside its winner (suffix _w)."""
+    joined = filled.merge(winners[key + ["_row", "value", "raw", "valid", "file", "sheet", "cell"]],
+                          on=key, suffixes=("", "_w"))
+    joined = joined[joined["_row"] != joined["_row_w"]]
+    both_valid = joined["valid"] & joined["valid_w"]
+    differs = np.where(both_valid, (joined["value"] - joined["value_w"]).abs() > 1e-9, joined["raw"] != joined["raw_w"])
+    return joined[differs]
 
 
 def _blank_problems(frame, filled, book) -> list[Problem]:
@@ -542,14 +548,16 @@ def _unsupplied(frame, book, districts) -> list[Problem]:
 
 
 def _supply(winners, book, districts) -> pd.DataFrame:
+    """department × district: the file that supplied the latest values ('' if none)."""
     departments = [d for d in book.departments if book.department_indicators(d)]
     supply = pd.DataFrame("", index=pd.Index(departments, name="部门"), columns=districts)
     if len(winners):
-        dept = winners["code"].map(lambda c: book.indicators[c].department)
-        latest = winners.assign(department=dept).sort_values("order").groupby(["department", "district"]).tail(1)
-        for row in latest.itertuples(index=False):
-            supply.loc[row.department, row.district] = row.file
-    return supply
+        owner = {code: indicator.department for code, indicator in book.indicators.items()}
+        latest = (winners.assign(department=winners["code"].map(owner)).sort_values("order", kind="stable")
+                  .groupby(["department", "district"]).tail(1))
+        pivot = latest.pivot(index="department", columns="district", values="file")
+        supply.update(pivot)
+    return supply.fillna("")
 
 
 def read_paths(paths, book: Rulebook, strict_conflicts: bool = False, progress=None) -> ReadResult:

@@ -1,0 +1,242 @@
+"""Benchmark of assess-xl's stages against the libraries beneath them.
+
+    python3 benchmarks/run.py            # S, M, L and F; writes benchmarks/RESULTS.md
+    python3 benchmarks/run.py --quick    # S only (the CI smoke test)
+
+Each scenario runs in a fresh child process so its peak memory (ru_maxrss) is its own. Figures are
+medians of several runs; nothing here is asserted."""
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import multiprocessing
+import os
+import platform
+import random
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+
+SCENARIOS = {  # name: (districts, returned files, description)
+    "S": (10, None, "10 districts, full workbook + 14 department copies"),
+    "M": (100, None, "100 districts, full workbook + 14 department copies"),
+    "L": (1000, None, "1,000 districts, full workbook + 14 department copies"),
+    "F": (10, 500, "500 returned files of 10 districts (revisions of the department copies)"),
+}
+
+
+def typed_value(indicator, rng: random.Random):
+    """What a person types, by indicator type, with the spellings read-back accepts."""
+    kind = indicator.type
+    if kind == "bool":
+        return rng.choice(["是", "否", "√", "1"])
+    if kind == "choice":
+        return rng.choice(indicator.options)
+    if kind == "percent":
+        return rng.choice(["85%", "100%", "0.75", "92%"])
+    if kind == "count":
+        return str(rng.randint(0, 3 if indicator.max is None else int(indicator.max)))
+    if kind == "amount":
+        return str(rng.choice([0, 15, 32.5, 500]))
+    return str(round(rng.uniform(indicator.min or 0, indicator.max), 1))
+
+
+def entries_for(book, districts, departments, seed):
+    """The same seed gives the same entries, so a department's copy agrees with the full workbook."""
+    out = {}
+    for department in departments:
+        rng = random.Random(f"{seed}-{department}")
+        out[department] = {i.code: {x: typed_value(i, rng) for x in districts}
+                           for i in book.department_indicators(department)}
+    return out
+
+
+def prepare(scenario: str, folder: Path):
+    from assess_xl import forms, rulebook
+    from assess_xl.demo import fill_workbook
+    book = rulebook.load()
+    count, files, _ = SCENARIOS[scenario]
+    districts = [f"第{i + 1}区" for i in range(count)]
+    blank = forms.build_forms(book, districts)
+    inbox = folder / "inbox"
+    inbox.mkdir(parents=True)
+    full, copies = blank[0], blank[1:]
+    if files is None:
+        half = book.departments[:7]
+        fill_workbook(full.content, inbox / "全部.xlsx", entries_for(book, districts, half, 2007))
+        for copy in copies:
+            fill_workbook(copy.content, inbox / copy.name, entries_for(book, districts, copy.departments, 2007))
+    else:
+        for n in range(files):
+            copy = copies[n % len(copies)]
+            fill_workbook(copy.content, inbox / f"{n:03d}-{copy.name}", entries_for(book, districts, copy.departments, n // 50))
+    return book, districts, inbox
+
+
+def median_time(function, repeat):
+    times = []
+    result = None
+    for _ in range(repeat):
+        started = time.perf_counter()
+        result = function()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times), result
+
+
+def calamine_floor(paths):
+    from python_calamine import CalamineWorkbook
+    for path in paths:
+        workbook = CalamineWorkbook.from_path(str(path))
+        for name in workbook.sheet_names:
+            workbook.get_sheet_by_name(name).to_python(skip_empty_area=False)
+        workbook.close()
+
+
+def openpyxl_by_hand(paths):
+    import openpyxl
+    for path in paths:
+        workbook = openpyxl.load_workbook(path, data_only=True)
+        for sheet in workbook.worksheets:
+            for row in sheet.iter_rows():
+                for cell in row:
+                    cell.value
+
+
+def xlsxwriter_floor(book, scores, explanations, read):
+    """The same cells as the scorecard, written with plain write() and no formatting."""
+    import xlsxwriter
+    buffer = io.BytesIO()
+    workbook = xlsxwriter.Workbook(buffer, {"in_memory": True})
+    summary = workbook.add_worksheet("汇总")
+    for r, (district, row) in enumerate(scores.totals.iterrows()):
+        summary.write_row(r, 0, [district, *scores.categories.loc[district].tolist(), *row.tolist()])
+    for district in scores.districts:
+        ws = workbook.add_worksheet()
+        r = 0
+        for category in book.categories:
+            ws.write_row(r, 0, [category.name, "小计", category.note, category.points or 0, "",
+                                scores.categories.loc[district, category.number]])
+            r += 1
+            for target in (t for t in book.targets if t.category == category.number):
+                ws.write_row(r, 0, ["", target.number, target.text, target.max or 0, "reported",
+                                    scores.targets.loc[district, target.number],
+                                    explanations.loc[district, target.number], "dept", "正常"])
+                r += 1
+    detail = workbook.add_worksheet("得分明细")
+    r = 0
+    for district in scores.districts:
+        for target in book.targets:
+            detail.write_row(r, 0, [district, target.number, scores.targets.loc[district, target.number], "正常", 0,
+                                    explanations.loc[district, target.number]])
+            r += 1
+    problems = workbook.add_worksheet("问题清单")
+    for r, p in enumerate(read.problems):
+        problems.write_row(r, 0, [p.level, p.file, p.sheet, p.cell, p.district, p.code, p.message, p.raw])
+    workbook.close()
+    return buffer.getvalue()
+
+
+def run_scenario(scenario: str, repeat: int, queue):
+    from assess_xl import forms, intake, readback, report, scoring
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        book, districts, inbox = prepare(scenario, folder)
+        paths = sorted(inbox.iterdir())
+        figures = {"files": len(paths), "districts": len(districts),
+                   "input_mb": round(sum(p.stat().st_size for p in paths) / 1e6, 2)}
+        figures["forms"], _ = median_time(lambda: forms.build_forms(book, districts), repeat)
+        figures["readback"], read = median_time(lambda: readback.read_paths([inbox], book), repeat)
+        figures["scoring"], scores = median_time(lambda: scoring.score(read.values, book), repeat)
+        figures["explain"], explanations = median_time(lambda: scoring.explain(read.values, book, scores), repeat)
+        figures["report"], content = median_time(
+            lambda: report.build(book, scores, explanations, read, datetime.now()), repeat)
+        figures["calamine_floor"], _ = median_time(lambda: calamine_floor(paths), repeat)
+        figures["xlsxwriter_floor"], _ = median_time(lambda: xlsxwriter_floor(book, scores, explanations, read), repeat)
+        figures["openpyxl_by_hand"], _ = median_time(lambda: openpyxl_by_hand(paths), 1)
+        figures["problems"] = len(read.problems)
+        figures["peak_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+        exe = shutil.which("assess-xl")
+        if exe:
+            out = folder / "report.xlsx"
+            figures["collect_cli"], _ = median_time(
+                lambda: subprocess.run([exe, "collect", str(inbox), "-o", str(out)], capture_output=True), repeat)
+    queue.put(figures)
+
+
+def measure(scenario, repeat):
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    process = context.Process(target=run_scenario, args=(scenario, repeat, queue))
+    process.start()
+    figures = queue.get()
+    process.join()
+    return figures
+
+
+def versions():
+    from importlib.metadata import version
+    names = ["assess-xl", "pandas", "openpyxl", "xlsxwriter", "python-calamine", "numpy"]
+    return {n: version(n) for n in names}
+
+
+def render(results, quick):
+    lines = ["# Benchmark results", "",
+             f"Run {datetime.now():%Y-%m-%d %H:%M} with `python3 benchmarks/run.py{' --quick' if quick else ''}`; "
+             f"{os.cpu_count()} CPUs, Python {platform.python_version()}, "
+             + ", ".join(f"{k} {v}" for k, v in versions().items()) + ".",
+             "Seconds, median of several runs (the openpyxl baseline: one run). Peak memory is the scenario "
+             "process's maximum resident set (the parsing children are separate processes).", "",
+             "| | " + " | ".join(results) + " |", "|---|" + "---|" * len(results)]
+    rows = [("files", "files"), ("input MB", "input_mb"), ("forms (generate)", "forms"),
+            ("read-back", "readback"), ("python-calamine alone (floor)", "calamine_floor"),
+            ("openpyxl by hand (baseline)", "openpyxl_by_hand"), ("scoring", "scoring"),
+            ("explanations", "explain"), ("report writing", "report"),
+            ("xlsxwriter unformatted (floor)", "xlsxwriter_floor"), ("`assess-xl collect` end to end", "collect_cli"),
+            ("peak memory MB", "peak_mb"), ("problems found", "problems")]
+    for label, key in rows:
+        cells = [_fmt(results[s].get(key)) for s in results]
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    lines += ["", "| ratio | " + " | ".join(results) + " |", "|---|" + "---|" * len(results)]
+    ratios = [("read-back / calamine floor (target ≤ 2)", "readback", "calamine_floor"),
+              ("openpyxl baseline / read-back (target ≥ 10)", "openpyxl_by_hand", "readback"),
+              ("report / xlsxwriter floor (target ≤ 2)", "report", "xlsxwriter_floor")]
+    for label, a, b in ratios:
+        lines.append(f"| {label} | " + " | ".join(_fmt(results[s][a] / results[s][b]) for s in results) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _fmt(x):
+    if x is None:
+        return "—"
+    if isinstance(x, int):
+        return str(x)
+    return f"{x:.3f}" if x < 10 else f"{x:.1f}"
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="S only, one run each (CI smoke test)")
+    parser.add_argument("--output", default=str(Path(__file__).with_name("RESULTS.md")))
+    parser.add_argument("--scenarios", default="S,M,L,F")
+    args = parser.parse_args()
+    names = ["S"] if args.quick else args.scenarios.split(",")
+    results = {}
+    for name in names:
+        repeat = 1 if args.quick else (2 if name == "L" else 3)
+        started = time.perf_counter()
+        results[name] = measure(name, repeat)
+        print(f"{name}: {json.dumps(results[name], ensure_ascii=False)} ({time.perf_counter() - started:.0f}s)",
+              flush=True)
+    Path(args.output).write_text(render(results, args.quick), encoding="utf-8")
+    print(f"wrote {args.output}")
+
+
+if __name__ == "__main__":
+    main()
