@@ -51,9 +51,7 @@ def score(values: pd.DataFrame, book: Rulebook) -> Scores:
         filled = _filled(values, book, target)
         raw = pd.Series(target.base, index=index, dtype=float)
         closed = pd.Series(False, index=index)
-        for component in target.components:
-            other = filled[component.params["relative_to"]] if "relative_to" in component.params else None
-            result = component.spec.score(component.params, filled[component.indicator], other)
+        for component, result in zip(target.components, component_results(target, filled)):
             if component.spec.is_gate:
                 closed |= result.astype(bool)
             else:
@@ -68,6 +66,15 @@ def score(values: pd.DataFrame, book: Rulebook) -> Scores:
     categories, totals = _roll_up(target_cents, status_frame == MISSING, book)
     return Scores(target_cents / 100, status_frame, pd.DataFrame(raw_frame), pd.DataFrame(gated_frame),
                   categories, totals)
+
+
+def component_results(target: Target, filled: pd.DataFrame) -> list[pd.Series]:
+    """Each component's points (or, for a gate, whether it closes) for every district."""
+    results = []
+    for component in target.components:
+        other = filled[component.params["relative_to"]] if "relative_to" in component.params else None
+        results.append(component.spec.score(component.params, filled[component.indicator], other))
+    return results
 
 
 def _missing_mask(values, book, target: Target) -> pd.Series:
@@ -109,6 +116,8 @@ def explain(values: pd.DataFrame, book: Rulebook, scores: Scores) -> pd.DataFram
     out = {}
     for target in book.targets:
         frame = values[list(target.indicators)].copy()
+        for i, result in enumerate(component_results(target, _filled(values, book, target))):
+            frame[f"_c{i}"] = result.astype(float).round(9)
         frame["_missing"] = scores.status[target.number] == MISSING
         frame["_raw"] = scores.raw[target.number].round(9)
         frame["_gated"] = scores.gated[target.number]
@@ -121,6 +130,7 @@ def explain(values: pd.DataFrame, book: Rulebook, scores: Scores) -> pd.DataFram
 
 def _explain_target(book: Rulebook, target: Target, row) -> str:
     *cells, missing, raw, gated = row
+    points = cells[len(target.indicators):]
     value = {code: np.nan if cell is None else cell for code, cell in zip(target.indicators, cells)}
     if missing:
         blanks = [book.indicators[c].label for c in target.indicators
@@ -128,14 +138,11 @@ def _explain_target(book: Rulebook, target: Target, row) -> str:
         return f"缺报：{'、'.join(blanks)}未填报，本项计0分"
     parts = [f"基础分{fmt_number(target.base)}分"] if target.base else []
     gate_parts = []
-    for component in target.components:
+    for component, pts in zip(target.components, points):
         indicator = book.indicators[component.indicator]
         x = 0.0 if pd.isna(value[component.indicator]) else value[component.indicator]
         other_code = component.params.get("relative_to")
         other = None if not other_code else (0.0 if pd.isna(value[other_code]) else value[other_code])
-        single = pd.Series([x])
-        other_series = None if other is None else pd.Series([other])
-        pts = float(component.spec.score(component.params, single, other_series).iloc[0])
         params = {**component.params, "_bonus": target.max is None}
         text = component.spec.explain(params, indicator, x, pts, other)
         (gate_parts if component.spec.is_gate else parts).append(text)
