@@ -9,8 +9,6 @@ import re
 from importlib import resources
 from pathlib import Path
 
-import openpyxl
-
 from .readback import _find_header, normalise_text
 
 NUMBER = re.compile(r"^-?[0-9]+(\.[0-9]+)?$")
@@ -33,6 +31,8 @@ def as_excel_would(typed):
 def fill_workbook(source: Path | bytes, target: Path, entries: dict[str, dict[str, dict[str, object]]]) -> None:
     """entries: department → code → district → typed value. Cells are found by code and district,
     as a person finds them; text stays text (openpyxl would otherwise turn '=…' into a formula)."""
+    import openpyxl  # only the demo and the tests fill forms; collect need not pay for the import
+
     workbook = openpyxl.load_workbook(io.BytesIO(source) if isinstance(source, bytes) else source)
     for department, codes in entries.items():
         if department not in workbook.sheetnames:

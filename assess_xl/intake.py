@@ -153,7 +153,8 @@ def _not_a_workbook(data: bytes) -> str:
 
 
 _DIMENSION = re.compile(rb'<(?:\w+:)?dimension[^>]*\bref="[A-Z]*\d*:?([A-Z]+)(\d+)"')
-_CELL_REF = re.compile(rb'<(?:\w+:)?c\b[^>]*?\br="([A-Z]+)(\d+)"')
+_CELL_REF = re.compile(rb'<(?:\w+:)?c r="([A-Z]+)(\d+)"')  # every writer seen puts r first; the sandbox covers the rest
+_ROW_REF = re.compile(rb'<(?:\w+:)?row\b[^>]*?\br="(\d+)"')
 _SST_TAG = re.compile(rb"<(?:\w+:)?sst\b[^>]*>")
 _ERROR_CELL = re.compile(rb'<(?:\w+:)?c\b[^>]*?\br="([A-Z]+\d+)"[^>]*?\bt="e"')
 _FORMULA_CELL = re.compile(rb'<(?:\w+:)?c\b[^>]*?\br="([A-Z]+\d+)"[^>]*>\s*<(?:\w+:)?f\b[^>]*?(?:/>|>([^<]*)</(?:\w+:)?f>)')
@@ -219,9 +220,11 @@ def _check_xml(info: FileInfo, archive, parts) -> None:
         if part.startswith("xl/worksheets/sheet") and part.endswith(".xml"):
             if not _sheet_size_ok(info, part, data):
                 return
-            info.error_cells[part] = {m.decode() for m in _ERROR_CELL.findall(data)}
-            info.formula_cells[part] = {ref.decode(): (text or b"").decode("utf-8", "replace")
-                                        for ref, text in _FORMULA_CELL.findall(data)}
+            if b't="e"' in data:
+                info.error_cells[part] = {m.decode() for m in _ERROR_CELL.findall(data)}
+            if b"<f" in data:
+                info.formula_cells[part] = {ref.decode(): (text or b"").decode("utf-8", "replace")
+                                            for ref, text in _FORMULA_CELL.findall(data)}
         elif part == "xl/sharedStrings.xml":
             for tag in _SST_TAG.findall(head):
                 for count in (_attribute(tag, b"count"), _attribute(tag, b"uniqueCount")):
@@ -239,8 +242,8 @@ def _column_number(letters: bytes) -> int:
 
 def _sheet_size_ok(info, part, data) -> bool:
     refs = _DIMENSION.findall(data[:4096]) + _CELL_REF.findall(data)
-    max_col = max((_column_number(c) for c, _ in refs), default=0)
-    max_row = max((int(r) for _, r in refs), default=0)
+    max_col = max((_column_number(c) for c in {c for c, _ in refs}), default=0)
+    max_row = max([int(r) for r in set(_ROW_REF.findall(data))] + [int(r) for r in {r for _, r in refs}], default=0)
     if max_row > MAX_ROWS or max_col > MAX_COLS:
         info.rejected = (f"工作表部件{part}的范围达到第{max_row}行、第{max_col}列，远超正常填报表"
                          f"（可能导致读取程序崩溃），已拒绝。")

@@ -9,13 +9,12 @@ import math
 import re
 import unicodedata
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import NamedTuple
 from datetime import date, datetime, time, timedelta
 
 import numpy as np
 import pandas as pd
-from xlsxwriter.utility import xl_rowcol_to_cell
+from xlsxwriter.utility import xl_col_to_name, xl_rowcol_to_cell
 
 from . import intake, problems as P, sandbox
 from .components import Indicator, fmt_number, fmt_percent
@@ -39,7 +38,9 @@ def normalise_text(raw: str) -> str:
 
 
 def is_blank(raw) -> bool:
-    return raw is None or (isinstance(raw, str) and normalise_text(raw) == "")
+    if raw is None or raw == "":
+        return True
+    return isinstance(raw, str) and normalise_text(raw) == ""
 
 
 def parse_value(indicator: Indicator, raw) -> tuple[float, list[tuple[str, dict]]]:
@@ -62,12 +63,6 @@ def parse_value(indicator: Indicator, raw) -> tuple[float, list[tuple[str, dict]
     if indicator.type == "percent":
         return _check_percent(indicator, number, raw, notes)
     return _check_bounds(indicator, number, notes)
-
-
-@lru_cache(maxsize=1 << 16, typed=True)
-def _parse_cached(indicator: Indicator, raw):
-    """Forms repeat the same few entries (是, 0, 85%) thousands of times: parse each once."""
-    return parse_value(indicator, raw)
 
 
 def _parse_bool(raw):
@@ -313,7 +308,10 @@ def read_department_sheet(sheet: SheetData, department: str, book: Rulebook, dis
     order = (info.submitted_at.timestamp(), info.modified.timestamp() if info.modified else 0, name)
     errors = info.error_cells.get(sheet.name, set())
     formulas = info.formula_cells.get(sheet.name, {})
-    merged = _merged_lookup(sheet.merged)
+    merged = _merged_lookup([m for m in sheet.merged if m[0] > header_row])  # titles and context merges above are ours
+    letters = {district: xl_col_to_name(col) for district, col in columns.items()}
+    special = errors | set(formulas) | {xl_rowcol_to_cell(r, c) for r, c in merged}
+    interpreted: dict = {}  # (code, type, raw) → outcome: forms repeat the same few entries
     for code in wanted:
         if code not in book.indicators:
             continue
@@ -322,13 +320,32 @@ def read_department_sheet(sheet: SheetData, department: str, book: Rulebook, dis
         if row is None:
             out.append(P.make("code_missing", code=code, **where))
             continue
+        values = sheet.rows[row]
         for district, col in columns.items():
-            cell = xl_rowcol_to_cell(row, col)
-            raw = sheet.rows[row][col] if col < len(sheet.rows[row]) else ""
-            record, problems = _read_cell(indicator, raw, district, cell, where, errors, formulas, merged.get((row, col)))
-            out.extend(problems)
-            found.append(Record(district, code, record[0], record[1], record[2], record[3], name, sheet.name, cell, order))
+            cell = f"{letters[district]}{row + 1}"
+            raw = values[col] if col < len(values) else ""
+            if cell in special:
+                outcome, problems = _read_cell(indicator, raw, district, cell, where, errors, formulas,
+                                               merged.get((row, col)))
+                out.extend(problems)
+            else:
+                key = (code, raw.__class__, raw)
+                outcome = interpreted.get(key)
+                if outcome is None:
+                    outcome = interpreted[key] = _interpret(indicator, raw)
+                if outcome[4]:
+                    at = {"cell": cell, "district": district, "code": code, **where}
+                    out.extend(P.make(kind, raw=outcome[1], **fields, **at) for kind, fields in outcome[4])
+            found.append(Record(district, code, *outcome[:4], name, sheet.name, cell, order))
     return found, out
+
+
+def _interpret(indicator, raw):
+    """What a cell's raw value means, independent of where it is: (value, raw text, blank, valid, notes)."""
+    if is_blank(raw):
+        return math.nan, "", True, True, []
+    value, notes = parse_value(indicator, raw)
+    return value, _raw_text(raw), False, not math.isnan(value), [n for n in notes if not n[0].startswith("_")]
 
 
 def _read_cell(indicator, raw, district, cell, where, errors, formulas, merged_range):
@@ -346,14 +363,9 @@ def _read_cell(indicator, raw, district, cell, where, errors, formulas, merged_r
                 P.make("formula_no_value", raw=f"={formula}", formula=f"={formula}",
                        expected=indicator.what_to_type(), **at)]
         problems.append(P.make("formula_cached", raw=raw, formula=f"={formula}", **at))
-    if is_blank(raw):
-        return (math.nan, "", True, True), problems
-    value, notes = _parse_cached(indicator, raw)
-    raw_text = _raw_text(raw)
-    for kind, fields in notes:
-        if not kind.startswith("_"):
-            problems.append(P.make(kind, raw=raw_text, **fields, **at))
-    return (value, raw_text, False, not math.isnan(value)), problems
+    value, raw_text, blank, valid, notes = _interpret(indicator, raw)
+    problems.extend(P.make(kind, raw=raw_text, **fields, **at) for kind, fields in notes)
+    return (value, raw_text, blank, valid), problems
 
 
 def _raw_text(raw) -> str:
@@ -484,7 +496,6 @@ def _records_frame(records, districts) -> pd.DataFrame:
 
 def merge(frame: pd.DataFrame, book: Rulebook, districts, strict: bool, reports):
     """Latest non-blank record per (district, code); conflicts and 缺报 become problems."""
-    values = pd.DataFrame(np.nan, index=pd.Index(districts, name="区"), columns=list(book.indicators))
     key = ["district", "code"]
     filled = frame[~frame["blank"]].sort_values("order", kind="stable").reset_index(drop=True)
     filled["_row"] = np.arange(len(filled))
@@ -502,8 +513,9 @@ def merge(frame: pd.DataFrame, book: Rulebook, districts, strict: bool, reports)
         contested = pd.MultiIndex.from_frame(differing[key].drop_duplicates())
         winners = winners[~pd.MultiIndex.from_frame(winners[key]).isin(contested)]
     usable = winners[winners["valid"]]
-    if len(usable):
-        values.update(usable.pivot(index="district", columns="code", values="value").astype(float))
+    values = (usable.pivot(index="district", columns="code", values="value").astype(float)
+              .reindex(index=districts, columns=list(book.indicators)))
+    values.index.name, values.columns.name = "区", None
     problems.extend(_blank_problems(frame, filled, book))
     return values, winners.drop(columns="_row").reset_index(drop=True), problems
 
@@ -520,7 +532,7 @@ def _superseded_records(filled, winners, key) -> pd.DataFrame:
 
 def _blank_problems(frame, filled, book) -> list[Problem]:
     """缺报 for required cells left blank in submitted sheets and not filled in any other file."""
-    have = set(zip(filled["district"], filled["code"]))
+    have = set(zip(filled["district"].tolist(), filled["code"].tolist()))
     blanks = frame[frame["blank"]].sort_values("order", kind="stable").groupby(["district", "code"], sort=False).tail(1)
     out = []
     for row in blanks.itertuples(index=False):
@@ -534,7 +546,7 @@ def _blank_problems(frame, filled, book) -> list[Problem]:
 
 def _unsupplied(frame, book, districts) -> list[Problem]:
     """One problem per department that no file supplied for some district."""
-    supplied = set(zip(frame["district"], frame["code"]))
+    supplied = set(zip(frame["district"].tolist(), frame["code"].tolist()))
     out = []
     for department in book.departments:
         codes = [i.code for i in book.department_indicators(department) if not i.blank_is_zero]
@@ -550,14 +562,13 @@ def _unsupplied(frame, book, districts) -> list[Problem]:
 def _supply(winners, book, districts) -> pd.DataFrame:
     """department × district: the file that supplied the latest values ('' if none)."""
     departments = [d for d in book.departments if book.department_indicators(d)]
-    supply = pd.DataFrame("", index=pd.Index(departments, name="部门"), columns=districts)
-    if len(winners):
-        owner = {code: indicator.department for code, indicator in book.indicators.items()}
-        latest = (winners.assign(department=winners["code"].map(owner)).sort_values("order", kind="stable")
-                  .groupby(["department", "district"]).tail(1))
-        pivot = latest.pivot(index="department", columns="district", values="file")
-        supply.update(pivot)
-    return supply.fillna("")
+    owner = {code: indicator.department for code, indicator in book.indicators.items()}
+    latest = (winners.assign(department=winners["code"].map(owner)).sort_values("order", kind="stable")
+              .groupby(["department", "district"]).tail(1))
+    supply = latest.pivot(index="department", columns="district", values="file").reindex(
+        index=departments, columns=districts).astype(object).fillna("")
+    supply.index.name, supply.columns.name = "部门", None
+    return supply
 
 
 def read_paths(paths, book: Rulebook, strict_conflicts: bool = False, progress=None) -> ReadResult:
