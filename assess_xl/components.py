@@ -13,7 +13,6 @@ from fractions import Fraction
 from typing import Callable
 
 import numpy as np
-import pandas as pd
 
 # Tolerance for comparisons so that binary floating point never flips a threshold (0.8 - 0.75 is
 # 0.05000000000000004 in binary; it must still be exactly one 5-point step).
@@ -120,7 +119,7 @@ class Kind:
     types: frozenset
     required: frozenset
     optional: frozenset
-    score: Callable  # (params, x, other) -> Series of points
+    score: Callable  # (params, x, other) -> array of points (x, other: float arrays over districts)
     explain: Callable  # (params, indicator, value, points, other_value) -> str
     best: Callable  # (params, indicator) -> float (math.inf if unbounded)
     is_gate: bool = False
@@ -128,7 +127,7 @@ class Kind:
 
 def _award_score(p, x, other):
     hit = x >= 0.5 if p.get("when", "是") == "是" else x < 0.5
-    return pd.Series(np.where(hit, p["points"], 0.0), index=x.index)
+    return np.where(hit, p["points"], 0.0)
 
 
 def _award_explain(p, ind, value, pts, other):
@@ -150,7 +149,7 @@ def _per_unit_score(p, x, other):
     pts = _per_unit_units(p, x) * p["points"]
     if "limit" in p:
         pts = np.clip(pts, -abs(p["limit"]), abs(p["limit"]))
-    return pd.Series(pts, index=x.index)
+    return pts
 
 
 def _per_unit_explain(p, ind, value, pts, other):
@@ -186,7 +185,7 @@ def _ratio_score(p, x, other):
     pts = frac * p["points"]
     if "zero_below" in p:
         pts = np.where(x < p["zero_below"] - EPS, 0.0, pts)
-    return pd.Series(pts, index=x.index)
+    return pts
 
 
 def _ratio_explain(p, ind, value, pts, other):
@@ -206,12 +205,13 @@ def _show_like(ind, number):
 def _threshold_ratio(p, x, other):
     if other is None:
         return x
-    return pd.Series(np.where(other > 0, x / other.where(other > 0, 1.0), np.nan), index=x.index)
+    with np.errstate(over="ignore", divide="ignore"):  # a huge ratio is simply above any threshold
+        return np.where(other > 0, x / np.where(other > 0, other, 1.0), np.nan)
 
 
 def _threshold_score(p, x, other):
     measured = _threshold_ratio(p, x, other)
-    return pd.Series(np.where(measured >= p["at"] - EPS, p["points"], 0.0), index=x.index)
+    return np.where(measured >= p["at"] - EPS, p["points"], 0.0)
 
 
 def _threshold_explain(p, ind, value, pts, other):
@@ -234,7 +234,7 @@ def _shortfall_steps(p, x):
 
 
 def _shortfall_score(p, x, other):
-    return pd.Series(_shortfall_steps(p, x) * p["points"], index=x.index)
+    return _shortfall_steps(p, x) * p["points"]
 
 
 def _shortfall_explain(p, ind, value, pts, other):
@@ -245,8 +245,8 @@ def _shortfall_explain(p, ind, value, pts, other):
 
 def _option_score(p, x, other):
     table = np.array([p["points"][o] for o in p["_options"]], dtype=float)
-    idx = np.nan_to_num(x.to_numpy(), nan=0).astype(int).clip(0, len(table) - 1)
-    return pd.Series(table[idx], index=x.index)
+    idx = np.nan_to_num(x, nan=0).astype(int).clip(0, len(table) - 1)
+    return table[idx]
 
 
 def _option_explain(p, ind, value, pts, other):
@@ -257,8 +257,7 @@ def _option_explain(p, ind, value, pts, other):
 
 
 def _gate_score(p, x, other):
-    closed = x >= 0.5 if p["zero_when"] == "是" else x < 0.5
-    return pd.Series(closed, index=x.index)
+    return x >= 0.5 if p["zero_when"] == "是" else x < 0.5
 
 
 def _gate_explain(p, ind, value, pts, other):
@@ -266,7 +265,7 @@ def _gate_explain(p, ind, value, pts, other):
 
 
 def _entered_score(p, x, other):
-    return x.astype(float)
+    return np.asarray(x, dtype=float)
 
 
 def _entered_score_explain(p, ind, value, pts, other):
@@ -275,7 +274,7 @@ def _entered_score_explain(p, ind, value, pts, other):
 
 
 def _entered_deduction(p, x, other):
-    return -x.astype(float)
+    return -np.asarray(x, dtype=float)
 
 
 def _entered_deduction_explain(p, ind, value, pts, other):

@@ -61,7 +61,8 @@ def sample_districts() -> list[str]:
 
 
 def read_district_list(text: str) -> list[str]:
-    return [line.strip() for line in text.splitlines() if line.strip() and not line.strip().startswith("#")]
+    """One district per line, as written; blank lines are skipped."""
+    return [line.strip() for line in text.splitlines() if line.strip()]
 
 
 def sample_entries(book) -> dict[str, dict[str, dict[str, str]]]:

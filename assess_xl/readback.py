@@ -176,7 +176,6 @@ class FileReport:
     not_submitted: list[str] = field(default_factory=list)
     districts: list[str] = field(default_factory=list)
     superseded: int = 0  # values replaced by a later file
-    ignored: list[str] = field(default_factory=list)
 
 
 def read_metadata(sheets: dict[str, SheetData]) -> dict[str, str] | None:
@@ -190,7 +189,7 @@ def read_metadata(sheets: dict[str, SheetData]) -> dict[str, str] | None:
     return out if out.get("tool") == TOOL else None
 
 
-def read_file(info: intake.FileInfo, book: Rulebook, parsed=None, known_districts: list[str] | None = None):
+def read_file(info: intake.FileInfo, book: Rulebook, parsed=None):
     """One file → (FileReport, records, problems). `parsed` is parse_workbook's result for the file
     (or a sandbox Failure); when absent the file is parsed here. Never raises for bad input."""
     report, found = FileReport(info), []
@@ -226,7 +225,7 @@ def read_file(info: intake.FileInfo, book: Rulebook, parsed=None, known_district
     expected_codes = {d: json.loads(meta[f"codes:{d}"]) for d in assigned if meta and f"codes:{d}" in meta}
     for department, sheet in assigned.items():
         sheet_records, sheet_problems = read_department_sheet(
-            sheet, department, book, districts or known_districts, info, expected_codes.get(department))
+            sheet, department, book, districts, info, expected_codes.get(department))
         notes.extend(sheet_problems)
         if any(not r.blank for r in sheet_records):
             report.supplied.append(department)

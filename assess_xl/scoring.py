@@ -48,27 +48,26 @@ def score(values: pd.DataFrame, book: Rulebook) -> Scores:
     cents, status, raw_frame, gated_frame = {}, {}, {}, {}
     for target in book.targets:
         missing = _missing_mask(values, book, target)
-        filled = _filled(values, book, target)
-        raw = pd.Series(target.base, index=index, dtype=float)
-        closed = pd.Series(False, index=index)
-        for component, result in zip(target.components, component_results(target, filled)):
+        raw = np.full(len(index), target.base, dtype=float)
+        closed = np.zeros(len(index), dtype=bool)
+        for component, result in zip(target.components, component_results(target, _filled(values, target))):
             if component.spec.is_gate:
-                closed |= result.astype(bool)
+                closed |= result
             else:
                 raw = raw + result
         upper = np.inf if target.max is None else target.max
-        clamped = raw.clip(lower=0, upper=upper).where(~closed & ~missing, 0.0)
+        clamped = np.where(closed | missing, 0.0, np.clip(raw, 0, upper))
         cents[target.number] = to_cents(clamped)
         status[target.number] = np.where(missing, MISSING, NORMAL)
         raw_frame[target.number], gated_frame[target.number] = raw, closed & ~missing
     target_cents = pd.DataFrame(cents, index=index)
     status_frame = pd.DataFrame(status, index=index)
     categories, totals = _roll_up(target_cents, status_frame == MISSING, book)
-    return Scores(target_cents / 100, status_frame, pd.DataFrame(raw_frame), pd.DataFrame(gated_frame),
-                  categories, totals)
+    return Scores(target_cents / 100, status_frame, pd.DataFrame(raw_frame, index=index),
+                  pd.DataFrame(gated_frame, index=index), categories, totals)
 
 
-def component_results(target: Target, filled: pd.DataFrame) -> list[pd.Series]:
+def component_results(target: Target, filled: dict[str, np.ndarray]) -> list[np.ndarray]:
     """Each component's points (or, for a gate, whether it closes) for every district."""
     results = []
     for component in target.components:
@@ -77,15 +76,17 @@ def component_results(target: Target, filled: pd.DataFrame) -> list[pd.Series]:
     return results
 
 
-def _missing_mask(values, book, target: Target) -> pd.Series:
+def _missing_mask(values, book, target: Target) -> np.ndarray:
     required = [c for c in target.indicators if not book.indicators[c].blank_is_zero]
     if not required:
-        return pd.Series(False, index=values.index)
-    return values[required].isna().any(axis=1)
+        return np.zeros(len(values), dtype=bool)
+    return np.isnan(values[required].to_numpy()).any(axis=1)
 
 
-def _filled(values, book, target: Target) -> pd.DataFrame:
-    return values[list(target.indicators)].fillna(0.0)
+def _filled(values, target: Target) -> dict[str, np.ndarray]:
+    """The target's columns with blanks as 0 (only bonus blanks reach scoring; others are 缺报)."""
+    block = np.nan_to_num(values[list(target.indicators)].to_numpy(), nan=0.0)
+    return {code: block[:, i] for i, code in enumerate(target.indicators)}
 
 
 def _roll_up(target_cents: pd.DataFrame, missing: pd.DataFrame, book: Rulebook):
@@ -116,8 +117,8 @@ def explain(values: pd.DataFrame, book: Rulebook, scores: Scores) -> pd.DataFram
     out = {}
     for target in book.targets:
         frame = values[list(target.indicators)].copy()
-        for i, result in enumerate(component_results(target, _filled(values, book, target))):
-            frame[f"_c{i}"] = result.astype(float).round(9)
+        for i, result in enumerate(component_results(target, _filled(values, target))):
+            frame[f"_c{i}"] = np.round(np.asarray(result, dtype=float), 9)
         frame["_missing"] = scores.status[target.number] == MISSING
         frame["_raw"] = scores.raw[target.number].round(9)
         frame["_gated"] = scores.gated[target.number]
