@@ -116,16 +116,13 @@ def explain(values: pd.DataFrame, book: Rulebook, scores: Scores) -> pd.DataFram
     values = values.reindex(columns=list(book.indicators)).astype(float)
     out = {}
     for target in book.targets:
-        frame = values[list(target.indicators)].copy()
-        for i, result in enumerate(component_results(target, _filled(values, target))):
-            frame[f"_c{i}"] = np.round(np.asarray(result, dtype=float), 9)
-        frame["_missing"] = scores.status[target.number] == MISSING
-        frame["_raw"] = scores.raw[target.number].round(9)
-        frame["_gated"] = scores.gated[target.number]
-        frame = frame.astype(object).where(frame.notna(), None)  # None, unlike NaN, equals itself
-        unique = frame.drop_duplicates()
-        texts = {tuple(row): _explain_target(book, target, row) for row in unique.itertuples(index=False)}
-        out[target.number] = [texts[tuple(row)] for row in frame.itertuples(index=False)]
+        columns = [values[code].to_numpy() for code in target.indicators]
+        columns += [np.round(np.asarray(r, dtype=float), 9) for r in component_results(target, _filled(values, target))]
+        columns += [(scores.status[target.number] == MISSING).to_numpy(), scores.raw[target.number].round(9).to_numpy(),
+                    scores.gated[target.number].to_numpy()]
+        rows = list(zip(*[[None if x != x else x for x in column.tolist()] for column in columns]))  # NaN → None
+        texts = {row: _explain_target(book, target, row) for row in dict.fromkeys(rows)}
+        out[target.number] = [texts[row] for row in rows]
     return pd.DataFrame(out, index=values.index)
 
 
