@@ -144,24 +144,20 @@ def forms(districts_spec, rules_path, out_dir, password):
 
 # ---- collect and status --------------------------------------------------------------------
 
-def read_with_progress(paths, book, strict=False) -> readback.ReadResult:
-    found, skipped = intake.gather(paths)
-    infos = []
+def read_with_progress(found, skipped, book, strict=False) -> readback.ReadResult:
     with Progress(TextColumn("读取文件"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"),
                   console=console, transient=True, disable=len(found) < 5) as progress:
         task = progress.add_task("", total=len(found))
-        for path, name in found:
-            infos.append(intake.load(path, name))
-            progress.update(task, advance=1, description=name)
-    return readback.read_all(infos, book, strict, skipped)
+        return readback.read_gathered(found, skipped, book, strict,
+                                      lambda name: progress.update(task, advance=1, description=name))
 
 
 def run_collect(paths, out: Path, book, strict=False):
     """Read, score and write the scorecard; returns (read result, scores)."""
-    resolved = {Path(os.path.realpath(p)) for p, _ in intake.gather(paths)[0]}
-    if Path(os.path.realpath(out)) in resolved:
+    found, skipped = intake.gather(paths)
+    if Path(os.path.realpath(out)) in {Path(os.path.realpath(p)) for p, _ in found}:
         raise UserError(f"报告路径 {out} 是输入文件之一。请为报告另选文件名，以免覆盖交回的填报表。")
-    read = read_with_progress(paths, book, strict)
+    read = read_with_progress(found, skipped, book, strict)
     if not read.districts:
         raise UserError("没有读到任何本细则的填报表（详见下方问题）。" + _problem_lines(read.problems, 10))
     scores = scoring.score(read.values, book)
@@ -220,7 +216,7 @@ def collect(paths, out, rules_path, on_conflict):
 def status(paths, rules_path, out):
     """查看各部门对各区的填报情况：谁已交、谁未交、由哪个文件提供。"""
     book = load_rulebook(rules_path)
-    read = read_with_progress(paths, book)
+    read = read_with_progress(*intake.gather(paths), book)
     if not read.districts:
         raise UserError("没有读到任何本细则的填报表。" + _problem_lines(read.problems, 10))
     table = status_module.matrix(book, read)

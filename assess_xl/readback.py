@@ -570,12 +570,17 @@ def _supply(winners, book, districts) -> pd.DataFrame:
     return supply
 
 
-def read_paths(paths, book: Rulebook, strict_conflicts: bool = False, progress=None) -> ReadResult:
-    """Gather files from paths, load and pre-flight each, then read them all."""
-    found, skipped = intake.gather(paths)
+def read_gathered(found, skipped, book: Rulebook, strict_conflicts: bool = False, progress=None) -> ReadResult:
+    """Load and pre-flight each gathered file (calling progress(name) after each), then read them all."""
     infos = []
     for path, name in found:
         infos.append(intake.load(path, name))
         if progress:
             progress(name)
     return read_all(infos, book, strict_conflicts, skipped)
+
+
+def read_paths(paths, book: Rulebook, strict_conflicts: bool = False, progress=None) -> ReadResult:
+    """Gather files from paths (files and folders, any mix) and read them."""
+    found, skipped = intake.gather(paths)
+    return read_gathered(found, skipped, book, strict_conflicts, progress)
