@@ -153,7 +153,6 @@ def _not_a_workbook(data: bytes) -> str:
 
 
 _DIMENSION = re.compile(rb'<(?:\w+:)?dimension[^>]*\bref="[A-Z]*\d*:?([A-Z]+)(\d+)"')
-_CELL_REF = re.compile(rb'<(?:\w+:)?c r="([A-Z]+)(\d+)"')  # every writer seen puts r first; the sandbox covers the rest
 _ROW_REF = re.compile(rb'<(?:\w+:)?row\b[^>]*?\br="(\d+)"')
 _SST_TAG = re.compile(rb"<(?:\w+:)?sst\b[^>]*>")
 _ERROR_CELL = re.compile(rb'<(?:\w+:)?c\b[^>]*?\br="([A-Z]+\d+)"[^>]*?\bt="e"')
@@ -241,9 +240,11 @@ def _column_number(letters: bytes) -> int:
 
 
 def _sheet_size_ok(info, part, data) -> bool:
-    refs = _DIMENSION.findall(data[:4096]) + _CELL_REF.findall(data)
-    max_col = max((_column_number(c) for c in {c for c, _ in refs}), default=0)
-    max_row = max([int(r) for r in set(_ROW_REF.findall(data))] + [int(r) for r in {r for _, r in refs}], default=0)
+    # The declared dimension and the row numbers are cheap to check; a cell that lies beyond them
+    # can still exhaust the parser, which is why parsing runs in a memory-limited child (sandbox).
+    dimension = _DIMENSION.findall(data[:4096])
+    max_col = max((_column_number(c) for c, _ in dimension), default=0)
+    max_row = max([int(r) for _, r in dimension] + [int(r) for r in set(_ROW_REF.findall(data))], default=0)
     if max_row > MAX_ROWS or max_col > MAX_COLS:
         info.rejected = (f"工作表部件{part}的范围达到第{max_row}行、第{max_col}列，远超正常填报表"
                          f"（可能导致读取程序崩溃），已拒绝。")

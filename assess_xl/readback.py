@@ -164,7 +164,7 @@ class Record(NamedTuple):
     file: str
     sheet: str
     cell: str
-    order: tuple
+    order: int  # submission rank of the file: later saved (then later file time, then name) is higher
 
 
 @dataclass
@@ -178,6 +178,11 @@ class FileReport:
     superseded: int = 0  # values replaced by a later file
 
 
+def submission_rank(info: intake.FileInfo) -> tuple:
+    """Which of two submissions is later: the workbook's own saved time, then the file time, then the name."""
+    return (info.submitted_at.timestamp(), info.modified.timestamp() if info.modified else 0.0, info.name)
+
+
 def read_metadata(sheets: dict[str, SheetData]) -> dict[str, str] | None:
     meta = sheets.get(META_SHEET)
     if meta is None:
@@ -189,7 +194,7 @@ def read_metadata(sheets: dict[str, SheetData]) -> dict[str, str] | None:
     return out if out.get("tool") == TOOL else None
 
 
-def read_file(info: intake.FileInfo, book: Rulebook, parsed=None):
+def read_file(info: intake.FileInfo, book: Rulebook, parsed=None, order: int = 0):
     """One file → (FileReport, records, problems). `parsed` is parse_workbook's result for the file
     (or a sandbox Failure); when absent the file is parsed here. Never raises for bad input."""
     report, found = FileReport(info), []
@@ -225,7 +230,7 @@ def read_file(info: intake.FileInfo, book: Rulebook, parsed=None):
     expected_codes = {d: json.loads(meta[f"codes:{d}"]) for d in assigned if meta and f"codes:{d}" in meta}
     for department, sheet in assigned.items():
         sheet_records, sheet_problems = read_department_sheet(
-            sheet, department, book, districts, info, expected_codes.get(department))
+            sheet, department, book, districts, info, expected_codes.get(department), order)
         notes.extend(sheet_problems)
         if any(not r.blank for r in sheet_records):
             report.supplied.append(department)
@@ -293,7 +298,7 @@ def _find_header(rows) -> tuple[int, int] | None:
 
 
 def read_department_sheet(sheet: SheetData, department: str, book: Rulebook, districts: list[str] | None,
-                          info: intake.FileInfo, expected_codes: list[str] | None):
+                          info: intake.FileInfo, expected_codes: list[str] | None, order: int = 0):
     """Records for every (code, district) input cell of one department sheet, and its problems."""
     name, out, found = info.name, [], []
     where = {"file": name, "sheet": sheet.name}
@@ -304,7 +309,6 @@ def read_department_sheet(sheet: SheetData, department: str, book: Rulebook, dis
     columns = _district_columns(sheet.rows[header_row], header_row, code_col, districts, where, out)
     code_rows = _code_rows(sheet.rows, header_row, code_col, department, book, where, out)
     wanted = expected_codes or [i.code for i in book.department_indicators(department)]
-    order = (info.submitted_at.timestamp(), info.modified.timestamp() if info.modified else 0, name)
     errors = info.error_cells.get(sheet.name, set())
     formulas = info.formula_cells.get(sheet.name, {})
     merged = _merged_lookup([m for m in sheet.merged if m[0] > header_row])  # titles and context merges above are ours
@@ -387,11 +391,12 @@ def _merged_lookup(merged) -> dict:
 
 def _district_columns(header, header_row, code_col, districts, where, out) -> dict[str, int]:
     columns: dict[str, list[int]] = {}
+    expected = None if districts is None else set(districts)
     for col, cell in enumerate(header):
         text = normalise_text(str(cell)) if cell is not None else ""
         if col == code_col or not text or text in CONTEXT_HEADERS:
             continue
-        if districts is None or text in districts:
+        if expected is None or text in expected:
             columns.setdefault(text, []).append(col)
         else:
             out.append(P.make("district_unknown", raw=text, cell=xl_rowcol_to_cell(header_row, col), **where))
@@ -457,10 +462,11 @@ def read_all(infos: list[intake.FileInfo], book: Rulebook, strict_conflicts: boo
         if info.sha256:
             by_hash[info.sha256] = info.name
         unique.append(info)
+    rank = {id(info): n for n, info in enumerate(sorted(unique, key=submission_rank))}
     parseable = [info for info in unique if not info.rejected]
     parsed = dict(zip(map(id, parseable), sandbox.run_isolated(parse_workbook, [i.data for i in parseable])))
     for info in unique:
-        report, found, notes = read_file(info, book, parsed.get(id(info)))
+        report, found, notes = read_file(info, book, parsed.get(id(info)), rank[id(info)])
         reports.append(report)
         records.extend(found)
         problems.extend(notes)
