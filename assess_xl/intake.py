@@ -153,6 +153,7 @@ def _not_a_workbook(data: bytes) -> str:
 
 
 _DIMENSION = re.compile(rb'<(?:\w+:)?dimension[^>]*\bref="[A-Z]*\d*:?([A-Z]+)(\d+)"')
+_ANY_FORMULA = re.compile(rb"<(?:\w+:)?f[\s>/]")
 _ROW_REF = re.compile(rb'<(?:\w+:)?row\b[^>]*?\br="(\d+)"')
 _SST_TAG = re.compile(rb"<(?:\w+:)?sst\b[^>]*>")
 _ERROR_CELL = re.compile(rb'<(?:\w+:)?c\b[^>]*?\br="([A-Z]+\d+)"[^>]*?\bt="e"')
@@ -221,7 +222,7 @@ def _check_xml(info: FileInfo, archive, parts) -> None:
                 return
             if b't="e"' in data:
                 info.error_cells[part] = {m.decode() for m in _ERROR_CELL.findall(data)}
-            if b"<f" in data:
+            if _ANY_FORMULA.search(data):  # not "<formula1>" of a data validation
                 info.formula_cells[part] = {ref.decode(): (text or b"").decode("utf-8", "replace")
                                             for ref, text in _FORMULA_CELL.findall(data)}
         elif part == "xl/sharedStrings.xml":

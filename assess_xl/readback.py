@@ -9,7 +9,6 @@ import math
 import re
 import unicodedata
 from dataclasses import dataclass, field
-from typing import NamedTuple
 from datetime import date, datetime, time, timedelta
 
 import numpy as np
@@ -153,18 +152,9 @@ def parse_workbook(data: bytes) -> dict[str, SheetData]:
     return sheets
 
 
-class Record(NamedTuple):
-    """One input cell of one submitted department sheet."""
-    district: str
-    code: str
-    value: float
-    raw: str
-    blank: bool
-    valid: bool
-    file: str
-    sheet: str
-    cell: str
-    order: int  # submission rank of the file: later saved (then later file time, then name) is higher
+# One record per input cell of a submitted department sheet, kept as column lists per sheet:
+# order is the file's submission rank (later saved, then later file time, then name, is higher).
+RECORD_COLUMNS = ["district", "code", "value", "raw", "blank", "valid", "file", "sheet", "cell", "order"]
 
 
 @dataclass
@@ -232,9 +222,9 @@ def read_file(info: intake.FileInfo, book: Rulebook, parsed=None, order: int = 0
         sheet_records, sheet_problems = read_department_sheet(
             sheet, department, book, districts, info, expected_codes.get(department), order)
         notes.extend(sheet_problems)
-        if any(not r.blank for r in sheet_records):
+        if not all(sheet_records["blank"]):
             report.supplied.append(department)
-            found.extend(sheet_records)
+            found.append(sheet_records)
         else:
             report.not_submitted.append(department)  # shown in 来源, not a problem
     return report, found, notes
@@ -300,11 +290,11 @@ def _find_header(rows) -> tuple[int, int] | None:
 def read_department_sheet(sheet: SheetData, department: str, book: Rulebook, districts: list[str] | None,
                           info: intake.FileInfo, expected_codes: list[str] | None, order: int = 0):
     """Records for every (code, district) input cell of one department sheet, and its problems."""
-    name, out, found = info.name, [], []
+    name, out = info.name, []
     where = {"file": name, "sheet": sheet.name}
     header = _find_header(sheet.rows)
     if header is None:
-        return [], [P.make("no_header", **where)]
+        return {column: [] for column in RECORD_COLUMNS}, [P.make("no_header", **where)]
     header_row, code_col = header
     columns = _district_columns(sheet.rows[header_row], header_row, code_col, districts, where, out)
     code_rows = _code_rows(sheet.rows, header_row, code_col, department, book, where, out)
@@ -312,9 +302,11 @@ def read_department_sheet(sheet: SheetData, department: str, book: Rulebook, dis
     errors = info.error_cells.get(sheet.name, set())
     formulas = info.formula_cells.get(sheet.name, {})
     merged = _merged_lookup([m for m in sheet.merged if m[0] > header_row])  # titles and context merges above are ours
-    letters = {district: xl_col_to_name(col) for district, col in columns.items()}
+    names, cols = list(columns), list(columns.values())
+    letters = [xl_col_to_name(col) for col in cols]
     special = errors | set(formulas) | {xl_rowcol_to_cell(r, c) for r, c in merged}
-    interpreted: dict = {}  # (code, type, raw) → outcome: forms repeat the same few entries
+    interpreted: dict = {}  # (type, raw) → outcome, per code: forms repeat the same few entries
+    found = {column: [] for column in RECORD_COLUMNS}
     for code in wanted:
         if code not in book.indicators:
             continue
@@ -324,22 +316,29 @@ def read_department_sheet(sheet: SheetData, department: str, book: Rulebook, dis
             out.append(P.make("code_missing", code=code, **where))
             continue
         values = sheet.rows[row]
-        for district, col in columns.items():
-            cell = f"{letters[district]}{row + 1}"
-            raw = values[col] if col < len(values) else ""
-            if cell in special:
-                outcome, problems = _read_cell(indicator, raw, district, cell, where, errors, formulas,
-                                               merged.get((row, col)))
+        raws = [values[col] if col < len(values) else "" for col in cols]
+        cells = [f"{letter}{row + 1}" for letter in letters]
+        known = interpreted.setdefault(code, {})
+        for raw in raws:
+            key = (raw.__class__, raw)
+            if key not in known:
+                known[key] = _interpret(indicator, raw)
+        outcomes = [known[(raw.__class__, raw)] for raw in raws]
+        for i, outcome in enumerate(outcomes):
+            if cells[i] in special:
+                outcomes[i], problems = _read_cell(indicator, raws[i], names[i], cells[i], where, errors, formulas,
+                                                   merged.get((row, cols[i])))
                 out.extend(problems)
-            else:
-                key = (code, raw.__class__, raw)
-                outcome = interpreted.get(key)
-                if outcome is None:
-                    outcome = interpreted[key] = _interpret(indicator, raw)
-                if outcome[4]:
-                    at = {"cell": cell, "district": district, "code": code, **where}
-                    out.extend(P.make(kind, raw=outcome[1], **fields, **at) for kind, fields in outcome[4])
-            found.append(Record(district, code, *outcome[:4], name, sheet.name, cell, order))
+            elif outcome[4]:
+                at = {"cell": cells[i], "district": names[i], "code": code, **where}
+                out.extend(P.make(kind, raw=outcome[1], **fields, **at) for kind, fields in outcome[4])
+        found["district"] += names
+        found["code"] += [code] * len(names)
+        for position, column in enumerate(("value", "raw", "blank", "valid")):
+            found[column] += [outcome[position] for outcome in outcomes]
+        found["cell"] += cells
+    count = len(found["district"])
+    found["file"], found["sheet"], found["order"] = [name] * count, [sheet.name] * count, [order] * count
     return found, out
 
 
@@ -362,13 +361,13 @@ def _read_cell(indicator, raw, district, cell, where, errors, formulas, merged_r
     formula = formulas.get(cell)
     if formula is not None:
         if is_blank(raw):
-            return (math.nan, f"={formula}", False, False), problems + [
+            return (math.nan, f"={formula}", False, False, []), problems + [
                 P.make("formula_no_value", raw=f"={formula}", formula=f"={formula}",
                        expected=indicator.what_to_type(), **at)]
         problems.append(P.make("formula_cached", raw=raw, formula=f"={formula}", **at))
     value, raw_text, blank, valid, notes = _interpret(indicator, raw)
     problems.extend(P.make(kind, raw=raw_text, **fields, **at) for kind, fields in notes)
-    return (value, raw_text, blank, valid), problems
+    return (value, raw_text, blank, valid, []), problems
 
 
 def _raw_text(raw) -> str:
@@ -485,16 +484,14 @@ def _districts(reports, records) -> list[str]:
     for report in reports:
         for district in report.districts:
             ordered.setdefault(district, None)
-    for record in records:
-        ordered.setdefault(record.district, None)
+    for columns in records:
+        for district in dict.fromkeys(columns["district"]):
+            ordered.setdefault(district, None)
     return list(ordered)
 
 
-_COLUMNS = ["district", "code", "value", "raw", "blank", "valid", "file", "sheet", "cell", "order"]
-
-
 def _records_frame(records, districts) -> pd.DataFrame:
-    frame = pd.DataFrame.from_records(records, columns=_COLUMNS)
+    frame = pd.DataFrame({column: [x for columns in records for x in columns[column]] for column in RECORD_COLUMNS})
     frame = frame.astype({"value": float, "blank": bool, "valid": bool})
     return frame[frame["district"].isin(districts)]
 
