@@ -113,12 +113,13 @@ def _write_summary(workbook, book, scores, read, generated, styles, names):
     header_row = 3
     for col, header in enumerate(headers):
         ws.write_string(header_row, col, header, styles["header"])
+    category_scores = scores.categories.to_dict("index")
     for offset, (district, row) in enumerate(totals.iterrows()):
         r = header_row + 1 + offset
         sheet = names[district].replace("'", "''")
         ws.write_url(r, 0, f"internal:'{sheet}'!A1", styles["text"], string=district)
         for col, category in enumerate(categories, start=1):
-            ws.write_number(r, col, scores.categories.loc[district, category.number], styles["score"])
+            ws.write_number(r, col, category_scores[district][category.number], styles["score"])
         base = len(categories) + 1
         for col, key in enumerate(["基本分", "加分", "总分"], start=base):
             ws.write_number(r, col, row[key], styles["score"])
@@ -166,6 +167,8 @@ def _reported_text(book, read: ReadResult) -> dict[tuple[str, str], str]:
 
 def _write_district(ws, book, scores, explanations, district, reported, styles):
     totals = scores.totals.loc[district]
+    target_scores, statuses = scores.targets.loc[district].to_dict(), scores.status.loc[district].to_dict()
+    texts, category_scores = explanations.loc[district].to_dict(), scores.categories.loc[district].to_dict()
     ws.write_string(0, 0, f"{district}——{book.title}考核得分（{book.year}年度）", styles["title"])
     facts = [("基本分", totals["基本分"]), ("加分", totals["加分"]), ("总分", totals["总分"]), ("排名", totals["排名"])]
     for i, (label, value) in enumerate(facts):
@@ -187,12 +190,12 @@ def _write_district(ws, book, scores, explanations, district, reported, styles):
             ws.set_row(r, 30)
         _write_points(ws, r, 3, category.points, styles["bold_score"], styles["bold_text"])
         ws.write_string(r, 4, "", styles["bold_text"])
-        ws.write_number(r, 5, scores.categories.loc[district, category.number], styles["bold_score"])
+        ws.write_number(r, 5, category_scores[category.number], styles["bold_score"])
         for col in (6, 7, 8):
             ws.write_string(r, col, "", styles["bold_text"])
         r += 1
         for target in targets:
-            status = scores.status.loc[district, target.number]
+            status = statuses[target.number]
             lines = [reported.get((district, code), f"{book.indicators[code].label}：（未填报）")
                      for code in target.indicators]
             departments = "、".join(dict.fromkeys(book.indicators[c].department for c in target.indicators))
@@ -201,12 +204,12 @@ def _write_district(ws, book, scores, explanations, district, reported, styles):
             ws.write_string(r, 2, target.text, styles["text"])
             _write_points(ws, r, 3, target.max, styles["score"], styles["center"])
             ws.write_string(r, 4, "\n".join(lines), styles["text"])
-            ws.write_number(r, 5, scores.targets.loc[district, target.number], styles["score"])
-            ws.write_string(r, 6, explanations.loc[district, target.number], styles["text"])
+            ws.write_number(r, 5, target_scores[target.number], styles["score"])
+            ws.write_string(r, 6, texts[target.number], styles["text"])
             ws.write_string(r, 7, departments, styles["text"])
             ws.write_string(r, 8, status, styles["missing" if status == MISSING else "center"])
             ws.set_row(r, max(30, 14 * max(len(lines), len(target.text) // 16 + 1,
-                                           len(explanations.loc[district, target.number]) // 20 + 1)))
+                                           len(texts[target.number]) // 20 + 1)))
             r += 1
     for col, width in enumerate([14, 6, 34, 6, 34, 7, 40, 10, 6]):
         ws.set_column(col, col, width)
@@ -225,14 +228,16 @@ def _write_detail(ws, book, scores, explanations, styles):
     for col, header in enumerate(DETAIL_HEADERS):
         ws.write_string(0, col, header, styles["header"])
     r = 1
+    all_scores, all_statuses = scores.targets.to_dict("index"), scores.status.to_dict("index")
+    all_texts = explanations.to_dict("index")
     for district in scores.districts:
         for target in book.targets:
             ws.write_string(r, 0, district, styles["text"])
             ws.write_number(r, 1, target.number, styles["int"])
-            ws.write_number(r, 2, scores.targets.loc[district, target.number], styles["score"])
-            ws.write_string(r, 3, scores.status.loc[district, target.number], styles["center"])
+            ws.write_number(r, 2, all_scores[district][target.number], styles["score"])
+            ws.write_string(r, 3, all_statuses[district][target.number], styles["center"])
             _write_points(ws, r, 4, target.max, styles["score"], styles["center"])
-            ws.write_string(r, 5, explanations.loc[district, target.number], styles["text"])
+            ws.write_string(r, 5, all_texts[district][target.number], styles["text"])
             r += 1
     for col, width in enumerate([14, 8, 8, 6, 6, 80]):
         ws.set_column(col, col, width)

@@ -45,12 +45,13 @@ def empty_values(book: Rulebook, districts: list[str]) -> pd.DataFrame:
 def score(values: pd.DataFrame, book: Rulebook) -> Scores:
     values = values.reindex(columns=list(book.indicators)).astype(float)
     index = values.index
+    columns = _columns(values)
     cents, status, raw_frame, gated_frame = {}, {}, {}, {}
     for target in book.targets:
-        missing = _missing_mask(values, book, target)
+        missing = _missing_mask(columns, book, target, len(index))
         raw = np.full(len(index), target.base, dtype=float)
         closed = np.zeros(len(index), dtype=bool)
-        for component, result in zip(target.components, component_results(target, _filled(values, target))):
+        for component, result in zip(target.components, component_results(target, _filled(columns, target))):
             if component.spec.is_gate:
                 closed |= result
             else:
@@ -76,17 +77,23 @@ def component_results(target: Target, filled: dict[str, np.ndarray]) -> list[np.
     return results
 
 
-def _missing_mask(values, book, target: Target) -> np.ndarray:
-    required = [c for c in target.indicators if not book.indicators[c].blank_is_zero]
-    if not required:
-        return np.zeros(len(values), dtype=bool)
-    return np.isnan(values[required].to_numpy()).any(axis=1)
+def _columns(values: pd.DataFrame) -> dict[str, np.ndarray]:
+    """code → its float column, taken out of pandas once."""
+    matrix = values.to_numpy(dtype=float)
+    return {code: matrix[:, i] for i, code in enumerate(values.columns)}
 
 
-def _filled(values, target: Target) -> dict[str, np.ndarray]:
+def _missing_mask(columns, book, target: Target, size: int) -> np.ndarray:
+    missing = np.zeros(size, dtype=bool)
+    for code in target.indicators:
+        if not book.indicators[code].blank_is_zero:
+            missing |= np.isnan(columns[code])
+    return missing
+
+
+def _filled(columns, target: Target) -> dict[str, np.ndarray]:
     """The target's columns with blanks as 0 (only bonus blanks reach scoring; others are 缺报)."""
-    block = np.nan_to_num(values[list(target.indicators)].to_numpy(), nan=0.0)
-    return {code: block[:, i] for i, code in enumerate(target.indicators)}
+    return {code: np.nan_to_num(columns[code], nan=0.0) for code in target.indicators}
 
 
 def _roll_up(target_cents: pd.DataFrame, missing: pd.DataFrame, book: Rulebook):
@@ -114,10 +121,11 @@ def explain(values: pd.DataFrame, book: Rulebook, scores: Scores) -> pd.DataFram
     """district × target number: how each score arose, in Chinese. Computed once per distinct
     combination of a target's values, so thousands of similar districts cost little."""
     values = values.reindex(columns=list(book.indicators)).astype(float)
+    by_code = _columns(values)
     out = {}
     for target in book.targets:
-        columns = [values[code].to_numpy() for code in target.indicators]
-        columns += [np.round(np.asarray(r, dtype=float), 9) for r in component_results(target, _filled(values, target))]
+        columns = [by_code[code] for code in target.indicators]
+        columns += [np.round(np.asarray(r, dtype=float), 9) for r in component_results(target, _filled(by_code, target))]
         columns += [(scores.status[target.number] == MISSING).to_numpy(), scores.raw[target.number].round(9).to_numpy(),
                     scores.gated[target.number].to_numpy()]
         rows = list(zip(*[[None if x != x else x for x in column.tolist()] for column in columns]))  # NaN → None
