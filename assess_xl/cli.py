@@ -43,7 +43,44 @@ RULES_OPTION = click.option("--rules", "rules_path", type=click.Path(dir_okay=Fa
                             help="评分细则文件（YAML）；默认使用内置的2007年度细则。")
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def usage_message(error: click.UsageError) -> str:
+    """click's usage errors, said in Chinese: which option or argument, what is wrong, where to look."""
+    param = getattr(error, "param", None)
+    name = "/".join(param.opts) if param is not None and getattr(param, "opts", None) else getattr(param, "name", "")
+    if isinstance(error, click.MissingParameter):
+        return f"缺少{'选项' if isinstance(param, click.Option) else '参数'} {name or error.param_hint}。用 --help 查看用法。"
+    if isinstance(error, click.NoSuchOption):
+        return f"没有选项 {error.option_name}。用 --help 查看用法。"
+    if isinstance(error, click.BadParameter) and param is not None and isinstance(param.type, click.Choice):
+        return f"选项 {name} 的值无效，可选：{'、'.join(map(str, param.type.choices))}。"
+    if isinstance(error, click.BadParameter):
+        return f"{name or error.param_hint} 的值无效（{error.message}）。用 --help 查看用法。"
+    if "No such command" in error.message:
+        return f"没有这个命令（{error.message.split(chr(39))[1] if chr(39) in error.message else error.message}）。" \
+               "可用命令：forms、collect、status、rules check、demo。"
+    return f"用法错误（{error.message}）。用 --help 查看用法。"
+
+
+class ChineseGroup(click.Group):
+    """A command group whose usage errors are one Chinese line and exit 2."""
+
+    def main(self, *args, **kwargs):
+        kwargs["standalone_mode"] = False
+        try:
+            code = super().main(*args, **kwargs)
+        except click.UsageError as error:
+            Console(stderr=True, highlight=False, soft_wrap=True).print(f"[bold red]错误：[/]{usage_message(error)}")
+            sys.exit(EXIT_USAGE)
+        except click.ClickException as error:
+            error.show()
+            sys.exit(error.exit_code)
+        except click.exceptions.Abort:
+            Console(stderr=True).print("已取消。")
+            sys.exit(EXIT_USAGE)
+        sys.exit(code or 0)
+
+
+@click.group(cls=ChineseGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="assess-xl", message="assess-xl %(version)s")
 def main():
     """目标责任制考核：生成填报表、回收汇总、按评分细则计分并出具考核结果表。"""

@@ -110,31 +110,33 @@ def openpyxl_by_hand(paths):
 
 
 def xlsxwriter_floor(book, scores, explanations, read):
-    """The same cells as the scorecard, written with plain write() and no formatting."""
+    """The same cells as the scorecard, written with plain write() and no formatting (values taken
+    out of pandas first, so the floor measures xlsxwriter, not .loc)."""
     import xlsxwriter
+    targets, categories = scores.targets.to_dict("index"), scores.categories.to_dict("index")
+    texts, totals = explanations.to_dict("index"), scores.totals.to_dict("index")
     buffer = io.BytesIO()
     workbook = xlsxwriter.Workbook(buffer, {"in_memory": True})
     summary = workbook.add_worksheet("汇总")
-    for r, (district, row) in enumerate(scores.totals.iterrows()):
-        summary.write_row(r, 0, [district, *scores.categories.loc[district].tolist(), *row.tolist()])
+    for r, district in enumerate(scores.districts):
+        summary.write_row(r, 0, [district, *categories[district].values(), *totals[district].values()])
     for district in scores.districts:
         ws = workbook.add_worksheet()
         r = 0
         for category in book.categories:
             ws.write_row(r, 0, [category.name, "小计", category.note, category.points or 0, "",
-                                scores.categories.loc[district, category.number]])
+                                categories[district][category.number]])
             r += 1
             for target in (t for t in book.targets if t.category == category.number):
                 ws.write_row(r, 0, ["", target.number, target.text, target.max or 0, "reported",
-                                    scores.targets.loc[district, target.number],
-                                    explanations.loc[district, target.number], "dept", "正常"])
+                                    targets[district][target.number], texts[district][target.number], "dept", "正常"])
                 r += 1
     detail = workbook.add_worksheet("得分明细")
     r = 0
     for district in scores.districts:
         for target in book.targets:
-            detail.write_row(r, 0, [district, target.number, scores.targets.loc[district, target.number], "正常", 0,
-                                    explanations.loc[district, target.number]])
+            detail.write_row(r, 0, [district, target.number, targets[district][target.number], "正常", 0,
+                                    texts[district][target.number]])
             r += 1
     problems = workbook.add_worksheet("问题清单")
     for r, p in enumerate(read.problems):

@@ -142,3 +142,17 @@ def test_console_script_entry_point(tmp_path):
     assert exe, "the console script is installed by pip install"
     done = subprocess.run([exe, "rules", "check"], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and "填报指标 87 个" in done.stdout
+
+
+@pytest.mark.parametrize("args,message", [
+    (["forms", "-o", "x"], "缺少选项 --districts"),
+    (["collect", "in", "-o", "r.xlsx", "--on-conflict", "maybe"], "选项 --on-conflict 的值无效，可选：latest、error"),
+    (["collect", "in", "--bogus"], "没有选项 --bogus"),
+    (["colect"], "没有这个命令"),
+    (["collect"], "缺少参数"),
+])
+def test_usage_errors_are_one_chinese_line(args, message):
+    result = run(*args)
+    assert result.exit_code == 2
+    assert message in result.output
+    assert "Usage:" not in result.output and "Traceback" not in result.output
