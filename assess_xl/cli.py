@@ -182,6 +182,8 @@ def forms(districts_spec, rules_path, out_dir, password):
 # ---- collect and status --------------------------------------------------------------------
 
 def read_with_progress(found, skipped, book, strict=False) -> readback.ReadResult:
+    if not intake.openpyxl_is_defused():  # openpyxl only uses defusedxml when it is importable
+        console.print("[yellow]警告：[/]未检测到 defusedxml，openpyxl 解析XML时不能防御实体攻击。请执行 pip install defusedxml。")
     with Progress(TextColumn("读取文件"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"),
                   console=console, transient=True, disable=len(found) < 5) as progress:
         task = progress.add_task("", total=len(found))
@@ -198,7 +200,7 @@ def run_collect(paths, out: Path, book, strict=False):
     if not read.districts:
         raise UserError("没有读到任何本细则的填报表（详见下方问题）。" + _problem_lines(read.problems, 10))
     scores = scoring.score(read.values, book)
-    explanations = scoring.explain(read.values, book, scores)
+    explanations = scoring.explain(read.values, book, scores, read.unreadable)
     content = report.build(book, scores, explanations, read, datetime.now())
     write_atomically(out, content)
     return read, scores

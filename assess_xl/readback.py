@@ -444,6 +444,15 @@ class ReadResult:
     winners: pd.DataFrame  # one row per (district, code) that has a value: file, sheet, cell, raw
     supply: pd.DataFrame  # department × district: the file that supplied the latest values ('' if none)
 
+    @property
+    def unreadable(self) -> pd.DataFrame:
+        """district × code: True where the winning entry could not be understood (so it is not scored)."""
+        flags = pd.DataFrame(False, index=self.values.index, columns=self.values.columns)
+        bad = self.winners[~self.winners["valid"].astype(bool)]
+        for district, code in zip(bad["district"].tolist(), bad["code"].tolist()):
+            flags.at[district, code] = True
+        return flags
+
 
 def read_all(infos: list[intake.FileInfo], book: Rulebook, strict_conflicts: bool = False,
              skipped: list[tuple[str, str]] | None = None) -> ReadResult:

@@ -117,14 +117,23 @@ def _roll_up(target_cents: pd.DataFrame, missing: pd.DataFrame, book: Rulebook):
     return category_frame / 100, totals
 
 
-def explain(values: pd.DataFrame, book: Rulebook, scores: Scores) -> pd.DataFrame:
+UNREADABLE = "?"  # in an explanation row: a value was entered but could not be understood
+
+
+def explain(values: pd.DataFrame, book: Rulebook, scores: Scores, unreadable: pd.DataFrame | None = None) -> pd.DataFrame:
     """district × target number: how each score arose, in Chinese. Computed once per distinct
-    combination of a target's values, so thousands of similar districts cost little."""
+    combination of a target's values, so thousands of similar districts cost little. `unreadable`
+    (district × code, True where something was typed that read-back could not understand) lets a
+    缺报 say so instead of "未填报"."""
     values = values.reindex(columns=list(book.indicators)).astype(float)
     by_code = _columns(values)
+    flags = None if unreadable is None else unreadable.reindex(index=values.index, columns=values.columns,
+                                                                 fill_value=False).astype(bool)
     out = {}
     for target in book.targets:
-        columns = [by_code[code] for code in target.indicators]
+        columns = [by_code[code] if flags is None else
+                   np.where(flags[code].to_numpy(), UNREADABLE, by_code[code].astype(object))
+                   for code in target.indicators]
         columns += [np.round(np.asarray(r, dtype=float), 9) for r in component_results(target, _filled(by_code, target))]
         columns += [(scores.status[target.number] == MISSING).to_numpy(), scores.raw[target.number].round(9).to_numpy(),
                     scores.gated[target.number].to_numpy()]
@@ -137,11 +146,14 @@ def explain(values: pd.DataFrame, book: Rulebook, scores: Scores) -> pd.DataFram
 def _explain_target(book: Rulebook, target: Target, row) -> str:
     *cells, missing, raw, gated = row
     points = cells[len(target.indicators):]
-    value = {code: np.nan if cell is None else cell for code, cell in zip(target.indicators, cells)}
+    value = {code: np.nan if cell is None or cell == UNREADABLE else cell
+             for code, cell in zip(target.indicators, cells)}
     if missing:
-        blanks = [book.indicators[c].label for c in target.indicators
-                  if pd.isna(value[c]) and not book.indicators[c].blank_is_zero]
-        return f"缺报：{'、'.join(blanks)}未填报，本项计0分"
+        unread = [book.indicators[c].label for c, cell in zip(target.indicators, cells) if cell == UNREADABLE]
+        blanks = [book.indicators[c].label for c, cell in zip(target.indicators, cells)
+                  if cell is None and not book.indicators[c].blank_is_zero]
+        said = ([f"{'、'.join(blanks)}未填报"] if blanks else []) + ([f"{'、'.join(unread)}填写的内容无法识别"] if unread else [])
+        return f"缺报：{'；'.join(said)}，本项计0分"
     parts = [f"基础分{fmt_number(target.base)}分"] if target.base else []
     gate_parts = []
     for component, pts in zip(target.components, points):

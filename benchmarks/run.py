@@ -156,7 +156,7 @@ def run_scenario(scenario: str, repeat: int, queue):
         figures["forms"], _ = median_time(lambda: forms.build_forms(book, districts), repeat)
         figures["readback"], read = median_time(lambda: readback.read_paths([inbox], book), repeat)
         figures["scoring"], scores = median_time(lambda: scoring.score(read.values, book), repeat)
-        figures["explain"], explanations = median_time(lambda: scoring.explain(read.values, book, scores), repeat)
+        figures["explain"], explanations = median_time(lambda: scoring.explain(read.values, book, scores, read.unreadable), repeat)
         figures["report"], content = median_time(
             lambda: report.build(book, scores, explanations, read, datetime.now()), repeat)
         figures["calamine_floor"], _ = median_time(lambda: calamine_floor(paths), repeat)

@@ -236,3 +236,15 @@ def test_vectorised_over_many_districts(book):
     elapsed = time.perf_counter() - started
     assert list(scores.targets[6].iloc[:5]) == [4, 3, 2, 1, 0]
     print(f"scored 3000 districts in {elapsed:.3f}s")  # recorded, never asserted
+
+
+def test_explanation_tells_blank_from_unreadable(book, best):
+    values = best.copy()
+    values["7-2"] = np.nan
+    values["7-3"] = np.nan
+    scores = scoring.score(values, book)
+    unreadable = pd.DataFrame(False, index=values.index, columns=values.columns)
+    unreadable.loc["甲区", "7-3"] = True
+    text = scoring.explain(values, book, scores, unreadable).loc["甲区", 7]
+    assert text == ("缺报：审批国家产业政策和环保政策明令禁止的项目数未填报；"
+                    "未完成区域环评的省级开发区和市级工业集中区数填写的内容无法识别，本项计0分")
