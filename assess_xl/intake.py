@@ -101,7 +101,8 @@ def _skip_reason(path: Path) -> str:
 
 
 def load(path: Path, name: str) -> FileInfo:
-    """Read a file's bytes (never opening it for writing) and decide whether it may be parsed."""
+    """Read a file's bytes (never opening it for writing), its size, time and hash. Whether it may
+    be parsed is `inspect`'s decision, made in the same child process as the parse (see readback)."""
     info = FileInfo(path, name)
     try:
         stat = path.stat()
@@ -119,8 +120,17 @@ def load(path: Path, name: str) -> FileInfo:
         info.rejected = f"无法读取该文件（{exc.strerror or exc}）。"
         return info
     info.sha256 = hashlib.sha256(info.data).hexdigest()
-    inspect(info)
     return info
+
+
+INSPECTED = ("format", "rejected", "macros", "saved", "error_cells", "formula_cells")
+
+
+def inspection(data: bytes) -> dict:
+    """inspect() on bare bytes, returned as the fields it decides (picklable, for a child process)."""
+    info = FileInfo(Path(), "", data=data)
+    inspect(info)
+    return {field: getattr(info, field) for field in INSPECTED}
 
 
 def inspect(info: FileInfo) -> None:

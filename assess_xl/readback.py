@@ -134,6 +134,18 @@ class SheetData:
     merged: list[tuple[int, int, int, int]] = field(default_factory=list)
 
 
+def examine(data: bytes) -> tuple[dict, dict[str, SheetData] | sandbox.Failure | None]:
+    """Pre-flight, then (if the file passed) parse: run together in a child process, so that the
+    checks of many files use every core and anything that slips past them only kills the child."""
+    verdict = intake.inspection(data)
+    if verdict["rejected"]:
+        return verdict, None
+    try:
+        return verdict, parse_workbook(data)
+    except Exception as exc:  # calamine's own error types: a verdict on the file, not a failure of ours
+        return verdict, sandbox.Failure("error", f"{type(exc).__name__}: {exc}"[:300])
+
+
 def parse_workbook(data: bytes) -> dict[str, SheetData]:
     """The one place that hands untrusted bytes to python-calamine (see intake's pre-flight)."""
     from python_calamine import CalamineWorkbook
@@ -185,10 +197,12 @@ def read_metadata(sheets: dict[str, SheetData]) -> dict[str, str] | None:
 
 
 def read_file(info: intake.FileInfo, book: Rulebook, parsed=None, order: int = 0):
-    """One file → (FileReport, records, problems). `parsed` is parse_workbook's result for the file
-    (or a sandbox Failure); when absent the file is parsed here. Never raises for bad input."""
+    """One file → (FileReport, records, problems). `parsed` is the file's parsed sheets (or a sandbox
+    Failure) from `_examine_all`; when absent the file is examined here. Never raises for bad input."""
     report, found = FileReport(info), []
     name = info.name
+    if parsed is None and not info.rejected:
+        parsed = _examine_all([info])[id(info)]
     if info.rejected:
         report.status, report.reason = "已拒绝", info.rejected
         return report, [], [P.make("file_rejected", file=name, reason=info.rejected)]
@@ -197,7 +211,7 @@ def read_file(info: intake.FileInfo, book: Rulebook, parsed=None, order: int = 0
         notes.append(P.make("file_macros", file=name))
     if info.format not in ("xlsx", "xlsm"):
         notes.append(P.make("file_format", file=name, format=info.format))
-    sheets = sandbox.run_isolated(parse_workbook, [info.data])[0] if parsed is None else parsed
+    sheets = parsed
     if isinstance(sheets, sandbox.Failure):
         reason = _parse_failure(sheets)
         report.status, report.reason = "已拒绝", reason
@@ -470,9 +484,8 @@ def read_all(infos: list[intake.FileInfo], book: Rulebook, strict_conflicts: boo
         if info.sha256:
             by_hash[info.sha256] = info.name
         unique.append(info)
+    parsed = _examine_all([info for info in unique if not info.rejected])
     rank = {id(info): n for n, info in enumerate(sorted(unique, key=submission_rank))}
-    parseable = [info for info in unique if not info.rejected]
-    parsed = dict(zip(map(id, parseable), sandbox.run_isolated(parse_workbook, [i.data for i in parseable])))
     for info in unique:
         report, found, notes = read_file(info, book, parsed.get(id(info)), rank[id(info)])
         reports.append(report)
@@ -486,6 +499,20 @@ def read_all(infos: list[intake.FileInfo], book: Rulebook, strict_conflicts: boo
     supply = _supply(winners, book, districts)
     problems.sort(key=P.sort_key)
     return ReadResult(values, problems, reports, list(skipped or []), districts, winners, supply)
+
+
+def _examine_all(infos: list[intake.FileInfo]) -> dict:
+    """id(info) → parsed sheets or a Failure; each info gets its pre-flight verdict."""
+    parsed = {}
+    for info, result in zip(infos, sandbox.run_isolated(examine, [i.data for i in infos])):
+        if isinstance(result, sandbox.Failure):
+            parsed[id(info)] = result
+            continue
+        verdict, sheets = result
+        for name, value in verdict.items():
+            setattr(info, name, value)
+        parsed[id(info)] = sheets
+    return parsed
 
 
 def _districts(reports, records) -> list[str]:
