@@ -1,0 +1,37 @@
+import string
+
+import pytest
+
+from assess_xl import problems as P
+
+
+def test_every_template_is_chinese_and_formats():
+    for kind, (level, template) in P.CATALOGUE.items():
+        assert level in (P.ERROR, P.WARNING, P.INFO), kind
+        if template != "{reason}":  # file_rejected passes on intake's reason, itself Chinese
+            assert any("\u4e00" <= ch <= "\u9fff" for ch in template), kind
+        fields = {name for _, name, _, _ in string.Formatter().parse(template) if name}
+        text = template.format(**{name: "X" for name in fields})
+        assert "{" not in text
+
+
+def test_make_names_the_place():
+    problem = P.make("bool_invalid", file="a.xlsx", sheet="办公室", cell="H4", district="甲区", code="1-1", raw="也许")
+    assert problem.level == P.ERROR and problem.message.startswith("“也许”不是是/否")
+    assert (problem.file, problem.sheet, problem.cell, problem.district, problem.code) == ("a.xlsx", "办公室", "H4", "甲区", "1-1")
+
+
+def test_long_raw_values_are_shortened():
+    problem = P.make("not_a_number", raw="9" * 5000, expected="数字")
+    assert len(problem.raw) < 230 and problem.raw.endswith("（共5000字）")
+
+
+def test_sort_order_errors_first():
+    items = [P.make("number_as_text", raw="1", value="1"), P.make("missing", expected="x"),
+             P.make("percent_points", raw="85", value="85%")]
+    assert [p.level for p in sorted(items, key=P.sort_key)] == [P.ERROR, P.WARNING, P.INFO]
+
+
+def test_unknown_kind_is_a_programming_error():
+    with pytest.raises(KeyError):
+        P.make("no_such_kind")
