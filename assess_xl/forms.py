@@ -11,7 +11,7 @@ from datetime import datetime
 import xlsxwriter
 from xlsxwriter.utility import xl_rowcol_to_cell
 
-from .components import Indicator, fmt_number
+from .components import Indicator
 from .rulebook import Rulebook
 
 FORM_VERSION = 1

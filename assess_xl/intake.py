@@ -72,6 +72,8 @@ def gather(paths: list[str | Path]) -> tuple[list[tuple[Path, str]], list[tuple[
                         skipped.append((name, reason))
                     elif path.suffix.lower() in WORKBOOK_SUFFIXES or not path.suffix:
                         _add(found, seen, path, name, skipped)
+                    else:
+                        skipped.append((name, f"扩展名{path.suffix}不是Excel工作簿，已跳过（如确是填报表，请改为.xlsx）"))
         elif given.exists():
             reason = _skip_reason(given)
             if reason:

@@ -9,7 +9,6 @@ from datetime import datetime
 import pandas as pd
 import xlsxwriter
 
-from .components import fmt_number
 from .problems import ERROR, Problem
 from .readback import ReadResult
 from .rulebook import Rulebook

@@ -18,7 +18,6 @@ import resource
 import shutil
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from datetime import datetime
@@ -146,7 +145,7 @@ def xlsxwriter_floor(book, scores, explanations, read):
 
 
 def run_scenario(scenario: str, repeat: int, queue):
-    from assess_xl import forms, intake, readback, report, scoring
+    from assess_xl import forms, readback, report, scoring
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         book, districts, inbox = prepare(scenario, folder)

@@ -31,15 +31,12 @@ def test_rules_check_missing_file(tmp_path):
     assert result.exit_code == 2 and "找不到评分细则文件" in result.output
 
 
-import hashlib
 import os
-from pathlib import Path
 
 import openpyxl
 import pytest
 
 from assess_xl import cli
-from assess_xl.demo import fill_workbook
 
 
 @pytest.mark.parametrize("command", [[], ["rules"], ["rules", "check"], ["forms"], ["collect"], ["status"], ["demo"]])

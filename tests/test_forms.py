@@ -109,7 +109,6 @@ def test_district_text_never_a_formula(book):
 
 
 def test_long_choice_list_uses_a_range(book):
-    import copy
     import yaml
     from assess_xl import rulebook
     raw = yaml.safe_load(rulebook.embedded_rulebook_path().read_text(encoding="utf-8"))

@@ -4,7 +4,6 @@ import hashlib
 import io
 import os
 import zipfile
-from pathlib import Path
 
 import openpyxl
 import pytest
@@ -346,6 +345,13 @@ def test_symlink_duplicates_and_same_file_twice(book, tmp_path, good):
     assert ("inbox/link.xlsx", "符号链接，未跟随") in result.skipped
     assert any(reason == "同一文件重复指定，只读取一次" for _, reason in result.skipped)
     assert result.values.loc["甲区", "1-1"] == 1
+
+
+def test_other_files_in_a_folder_are_listed_not_read(book, tmp_path, good):
+    result = run_inbox(book, tmp_path, good[1], {"说明.docx": b"PK\x03\x04 word", "notes.txt": b"hello"})
+    assert ("inbox/notes.txt", "扩展名.txt不是Excel工作簿，已跳过（如确是填报表，请改为.xlsx）") in result.skipped
+    assert any(name == "inbox/说明.docx" for name, _ in result.skipped)
+    assert [r.info.name for r in result.files] == ["inbox/good.xlsx"]
 
 
 def test_unreadable_file(book, tmp_path, good, monkeypatch):

@@ -1,6 +1,5 @@
 import math
 from datetime import date, datetime
-from pathlib import Path
 
 import openpyxl
 import pytest

@@ -1,6 +1,4 @@
 import hashlib
-import io
-from pathlib import Path
 
 import openpyxl
 import pytest
