@@ -129,6 +129,9 @@ def parse_districts(spec: str) -> list[str]:
         names = [name.strip() for name in raw]
     if not names:
         raise UserError("区名单是空的。请给出区名单文件，或用逗号分隔的区名，如“玄武区,秦淮区”。")
+    reserved = [n for n in names if n in forms_module.CONTEXT_HEADERS]
+    if reserved:
+        raise UserError(f"区名不能与填报表的表头相同：{'、'.join(reserved)}。请换一个名称。")
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
         raise UserError(f"区名单中有重复的区：{'、'.join(duplicates)}。每个区只能出现一次。")

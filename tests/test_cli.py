@@ -63,7 +63,8 @@ def test_forms_command(tmp_path):
     assert [ws["H3"].value, ws["I3"].value] == ["玄武区", "秦淮区"]
 
 
-@pytest.mark.parametrize("spec,message", [("玄武区,玄武区", "重复的区：玄武区"), ("玄武区,,秦淮区", "空白的区名")])
+@pytest.mark.parametrize("spec,message", [("玄武区,玄武区", "重复的区：玄武区"), ("玄武区,,秦淮区", "空白的区名"),
+                                          ("玄武区,编号", "区名不能与填报表的表头相同：编号")])
 def test_forms_bad_districts(tmp_path, spec, message):
     result = run("forms", "--districts", spec, "-o", str(tmp_path / "out"))
     assert result.exit_code == 2 and message in result.output and "Traceback" not in result.output
