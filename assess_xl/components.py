@@ -6,7 +6,6 @@ files or of any particular year's targets; the rulebook gives them their numbers
 """
 from __future__ import annotations
 
-import functools
 import math
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -58,7 +57,6 @@ class Indicator:
     options: tuple[str, ...] = ()
     blank_is_zero: bool = False
 
-    @functools.cache
     def what_to_type(self) -> str:
         """The instruction a department reads beside the input cells, and problem messages repeat."""
         if self.type == "bool":

@@ -206,7 +206,7 @@ def _inspect_zip(info: FileInfo) -> None:
     _check_xml(info, archive, xml_parts)
     if not info.rejected:
         info.saved = _saved_time(archive, names)
-        parts = _sheet_parts(archive, names)
+        parts = _sheet_parts(archive)
         info.error_cells = {sheet: info.error_cells.get(part, set()) for sheet, part in parts.items()}
         info.formula_cells = {sheet: info.formula_cells.get(part, {}) for sheet, part in parts.items()}
 
@@ -296,7 +296,7 @@ def _attribute(tag: bytes, name: bytes) -> str:
     return match.group(1).decode("utf-8", "replace") if match else ""
 
 
-def _sheet_parts(archive, names) -> dict[str, str]:
+def _sheet_parts(archive) -> dict[str, str]:
     """Sheet name → its XML part, from xl/workbook.xml and its relationships."""
     from html import unescape
     rels = {_attribute(tag, b"Id"): _attribute(tag, b"Target")

@@ -9,6 +9,7 @@ from datetime import datetime
 import pandas as pd
 import xlsxwriter
 
+from .forms import FONT
 from .problems import ERROR, Problem
 from .readback import ReadResult
 from .rulebook import Rulebook
@@ -20,7 +21,6 @@ PROBLEM_HEADERS = ["级别", "文件", "工作表", "单元格", "区", "编号"
 DETAIL_HEADERS = ["区", "目标编号", "得分", "状态", "分值", "得分说明"]
 SOURCE_HEADERS = ["文件", "SHA-256", "大小（字节）", "保存时间", "文件修改时间", "格式", "处理结果",
                   "提供数据的部门", "未填写的部门", "被较晚文件覆盖的值", "说明"]
-FONT = "宋体"
 _BAD_SHEET_CHARS = re.compile(r"[\[\]:*?/\\\x00-\x1f]")
 
 
@@ -132,7 +132,7 @@ def _write_summary(workbook, book, scores, read, generated, styles, names):
                     "type": "cell", "criteria": "<", "value": round(category.points * 0.6, 2), "format": styles["red"]})
         total_col = len(categories) + 3
         ws.conditional_format(header_row + 1, total_col, last, total_col, {"type": "3_color_scale"})
-        _chart(workbook, ws, header_row, last, total_col, book)
+        _chart(workbook, ws, header_row, last, total_col)
     ws.set_row(header_row, 48)
     ws.set_column(0, 0, 14)
     ws.set_column(1, len(categories), 7.5)
@@ -141,7 +141,7 @@ def _write_summary(workbook, book, scores, read, generated, styles, names):
     _print_setup(ws, (header_row, header_row))
 
 
-def _chart(workbook, ws, header_row, last, total_col, book):
+def _chart(workbook, ws, header_row, last, total_col):
     chart = workbook.add_chart({"type": "bar"})
     chart.add_series({"name": "总分", "categories": [SUMMARY, header_row + 1, 0, last, 0],
                       "values": [SUMMARY, header_row + 1, total_col, last, total_col],

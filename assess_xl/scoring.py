@@ -14,7 +14,6 @@ from .components import fmt_number
 from .rulebook import Rulebook, Target
 
 NORMAL, MISSING = "正常", "缺报"
-TOTAL_COLUMNS = ["基本分", "加分", "总分", "排名", "缺报项数"]
 
 
 @dataclass
@@ -23,8 +22,9 @@ class Scores:
     status: pd.DataFrame  # district × target number: 正常 / 缺报
     raw: pd.DataFrame  # district × target number: base + components before gates and clamps
     gated: pd.DataFrame  # district × target number: True where a gate set the target to 0
+    parts: dict  # target number → each component's points (a gate: whether it closed), per district
     categories: pd.DataFrame  # district × category number
-    totals: pd.DataFrame  # district × TOTAL_COLUMNS
+    totals: pd.DataFrame  # district × 基本分, 加分, 总分, 排名, 缺报项数
 
     @property
     def districts(self) -> list[str]:
@@ -46,12 +46,13 @@ def score(values: pd.DataFrame, book: Rulebook) -> Scores:
     values = values.reindex(columns=list(book.indicators)).astype(float)
     index = values.index
     columns = _columns(values)
-    cents, status, raw_frame, gated_frame = {}, {}, {}, {}
+    cents, status, raw_frame, gated_frame, parts = {}, {}, {}, {}, {}
     for target in book.targets:
         missing = _missing_mask(columns, book, target, len(index))
         raw = np.full(len(index), target.base, dtype=float)
         closed = np.zeros(len(index), dtype=bool)
-        for component, result in zip(target.components, component_results(target, _filled(columns, target))):
+        parts[target.number] = component_results(target, _filled(columns, target))
+        for component, result in zip(target.components, parts[target.number]):
             if component.spec.is_gate:
                 closed |= result
             else:
@@ -65,7 +66,7 @@ def score(values: pd.DataFrame, book: Rulebook) -> Scores:
     status_frame = pd.DataFrame(status, index=index)
     categories, totals = _roll_up(target_cents, status_frame == MISSING, book)
     return Scores(target_cents / 100, status_frame, pd.DataFrame(raw_frame, index=index),
-                  pd.DataFrame(gated_frame, index=index), categories, totals)
+                  pd.DataFrame(gated_frame, index=index), parts, categories, totals)
 
 
 def component_results(target: Target, filled: dict[str, np.ndarray]) -> list[np.ndarray]:
@@ -134,7 +135,7 @@ def explain(values: pd.DataFrame, book: Rulebook, scores: Scores, unreadable: pd
         columns = [by_code[code] if flags is None else
                    np.where(flags[code].to_numpy(), UNREADABLE, by_code[code].astype(object))
                    for code in target.indicators]
-        columns += [np.round(np.asarray(r, dtype=float), 9) for r in component_results(target, _filled(by_code, target))]
+        columns += [np.round(np.asarray(r, dtype=float), 9) for r in scores.parts[target.number]]
         columns += [(scores.status[target.number] == MISSING).to_numpy(), scores.raw[target.number].round(9).to_numpy(),
                     scores.gated[target.number].to_numpy()]
         rows = list(zip(*[[None if x != x else x for x in column.tolist()] for column in columns]))  # NaN → None

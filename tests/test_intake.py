@@ -53,7 +53,7 @@ def with_shared_strings(data: bytes, content: bytes) -> bytes:
 
 
 def sheet_part(data: bytes, sheet: str = "办公室") -> str:
-    parts = intake._sheet_parts(zipfile.ZipFile(io.BytesIO(data)), None)
+    parts = intake._sheet_parts(zipfile.ZipFile(io.BytesIO(data)))
     return parts[sheet]
 
 
