@@ -1,7 +1,10 @@
-"""Command line: arguments, paths, terminal output, exit statuses. Nothing else lives here."""
+"""Command line: arguments, paths, terminal output, exit statuses. Nothing else lives here: every
+command calls the library (pipeline, forms, report, status) and only prints, prompts and exits."""
 from __future__ import annotations
 
+import errno
 import os
+import re
 import sys
 import tempfile
 from datetime import datetime
@@ -9,38 +12,90 @@ from pathlib import Path
 
 import click
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from rich.markup import escape
 from rich.table import Table
 
 from . import demo as demo_module
 from . import forms as forms_module
-from . import intake, readback, report, scoring, status as status_module
+from . import pipeline, report, status as status_module
 from . import rulebook as rulebook_module
 from .components import fmt_number
-from .problems import ERROR, WARNING
+from .layout import district_name_problems
+from .pipeline import CollectOptions, Outcome
+from .problems import ERROR, INFO, WARNING
 
 EXIT_CLEAN, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
 console = Console(highlight=False, soft_wrap=True)
+errors_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 class UserError(click.ClickException):
-    """One clear line and exit 2."""
+    """One clear line (or a few) in Chinese, and exit 2."""
 
     exit_code = EXIT_USAGE
 
     def show(self, file=None):
-        Console(stderr=True, highlight=False, soft_wrap=True).print(f"[bold red]错误：[/]{self.message}")
+        errors_console.print(f"[bold red]错误：[/]{escape(self.message)}")
 
 
-def load_rulebook(path: str | None):
-    try:
-        return rulebook_module.load(path)
-    except rulebook_module.RulebookError as exc:
-        raise UserError("评分细则无法使用：\n" + "\n".join(exc.messages)) from None
+# ---- help and usage in Chinese ----------------------------------------------------------------
+
+_HEADINGS = {"Options": "选项", "Commands": "命令", "Arguments": "参数"}
 
 
-RULES_OPTION = click.option("--rules", "rules_path", type=click.Path(dir_okay=False),
-                            help="评分细则文件（YAML）；默认使用内置的2007年度细则。")
+class ChineseFormatter(click.HelpFormatter):
+    def write_usage(self, prog: str, args: str = "", prefix: str | None = None) -> None:
+        super().write_usage(prog, args.replace("[OPTIONS]", "[选项]").replace("COMMAND [ARGS]...", "命令 [参数]..."),
+                            prefix="用法：")
+
+    def write_heading(self, heading: str) -> None:
+        super().write_heading(_HEADINGS.get(heading, heading))
+
+
+class ChineseContext(click.Context):
+    formatter_class = ChineseFormatter
+
+
+class ChineseCommand(click.Command):
+    context_class = ChineseContext
+
+    def get_help_option(self, ctx):
+        option = super().get_help_option(ctx)
+        if option is not None:
+            option.help = "显示本帮助并退出。"
+        return option
+
+
+class ChineseGroup(click.Group):
+    """A command group whose help is Chinese and whose usage errors are one Chinese line and exit 2."""
+
+    context_class = ChineseContext
+    command_class = ChineseCommand
+    group_class = type
+
+    def get_help_option(self, ctx):
+        option = super().get_help_option(ctx)
+        if option is not None:
+            option.help = "显示本帮助并退出。"
+        return option
+
+    def main(self, *args, **kwargs):
+        kwargs["standalone_mode"] = False
+        try:
+            code = super().main(*args, **kwargs)
+        except click.exceptions.NoArgsIsHelpError as shown:
+            console.print(escape(shown.ctx.get_help()))
+            sys.exit(EXIT_CLEAN)
+        except click.UsageError as error:
+            errors_console.print(f"[bold red]错误：[/]{escape(usage_message(error))}")
+            sys.exit(EXIT_USAGE)
+        except click.ClickException as error:
+            error.show()
+            sys.exit(error.exit_code)
+        except click.exceptions.Abort:
+            errors_console.print("已取消。")
+            sys.exit(EXIT_USAGE)
+        sys.exit(code or 0)
 
 
 def usage_message(error: click.UsageError) -> str:
@@ -61,32 +116,25 @@ def usage_message(error: click.UsageError) -> str:
     return f"用法错误（{error.message}）。用 --help 查看用法。"
 
 
-class ChineseGroup(click.Group):
-    """A command group whose usage errors are one Chinese line and exit 2."""
-
-    def main(self, *args, **kwargs):
-        kwargs["standalone_mode"] = False
-        try:
-            code = super().main(*args, **kwargs)
-        except click.UsageError as error:
-            Console(stderr=True, highlight=False, soft_wrap=True).print(f"[bold red]错误：[/]{usage_message(error)}")
-            sys.exit(EXIT_USAGE)
-        except click.ClickException as error:
-            error.show()
-            sys.exit(error.exit_code)
-        except click.exceptions.Abort:
-            Console(stderr=True).print("已取消。")
-            sys.exit(EXIT_USAGE)
-        sys.exit(code or 0)
-
-
-@click.group(cls=ChineseGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="assess-xl", message="assess-xl %(version)s")
+@click.group(cls=ChineseGroup, no_args_is_help=True, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="assess-xl", message="assess-xl %(version)s", help="显示版本并退出。")
 def main():
     """目标责任制考核：生成填报表、回收汇总、按评分细则计分并出具考核结果表。"""
 
 
-@main.group()
+def load_rulebook(path: str | None):
+    try:
+        return rulebook_module.load(path)
+    except rulebook_module.RulebookError as exc:
+        raise UserError("评分细则无法使用：\n" + "\n".join(exc.messages)) from None
+
+
+RULES_OPTION = click.option("--rules", "rules_path", type=click.Path(dir_okay=False),
+                            help="评分细则文件（YAML）；默认使用内置的2007年度细则。")
+DISTRICTS_HELP = "被考核的区：名单文件（每行一个区，UTF-8），或用逗号、顿号或空格分隔的区名，如“玄武区,秦淮区”。"
+
+
+@main.group(no_args_is_help=True)
 def rules():
     """评分细则（rulebook）相关命令。"""
 
@@ -97,23 +145,27 @@ def rules_check(rulebook):
     """检查评分细则文件并打印摘要和警告（默认检查内置的2007年度细则）。"""
     book = load_rulebook(rulebook)
     figures = rulebook_module.summary(book)
-    console.print(f"[bold]{book.title}[/]（{book.year}年度，指纹 {book.fingerprint}）")
+    console.print(f"[bold]{escape(book.title)}[/]（{book.year}年度，指纹 {book.fingerprint}）")
     console.print(f"类别 {figures['categories']} 个，目标 {figures['targets']} 个，填报指标 {figures['indicators']} 个；"
                   f"基本分满分 {fmt_number(figures['nominal'])} 分，按规则最高可得 {fmt_number(figures['reachable'])} 分。")
     table = Table("部门", "指标数", title="各部门填报指标")
     for department, count in figures["per_department"].items():
-        table.add_row(department, str(count))
+        table.add_row(escape(department), str(count))
     console.print(table)
     for warning in book.warnings:
-        console.print(f"[yellow]警告：[/]{warning}")
+        console.print(f"[yellow]警告：[/]{escape(warning)}")
     console.print(f"共 {len(book.warnings)} 条警告。" if book.warnings else "没有警告。")
     sys.exit(EXIT_CLEAN)
 
 
-# ---- forms ------------------------------------------------------------------------------
+# ---- paths and writing ----------------------------------------------------------------------
+
+_LIST_SEPARATORS = re.compile(r"[,，、;；\s\u3000]+")
+
 
 def parse_districts(spec: str) -> list[str]:
-    """A file (one district per line, UTF-8 with or without BOM) or a comma list."""
+    """A file (one district per line, UTF-8 with or without BOM) or a list separated by commas, 顿号,
+    semicolons or spaces. Every name is checked as forms would check it."""
     path = Path(spec)
     if path.is_file():
         try:
@@ -121,166 +173,295 @@ def parse_districts(spec: str) -> list[str]:
         except UnicodeDecodeError:
             raise UserError(f"区名单文件 {path} 不是UTF-8编码。请用记事本“另存为”UTF-8后重试。") from None
     else:
-        for comma in ("，", "、", ";", "；"):
-            spec = spec.replace(comma, ",")
-        raw = spec.split(",")
-        if any(not name.strip() for name in raw):
-            raise UserError(f"区名单“{spec}”中有空白的区名（多余的逗号？）。请写成“玄武区,秦淮区”。")
-        names = [name.strip() for name in raw]
-    if not names:
-        raise UserError("区名单是空的。请给出区名单文件，或用逗号分隔的区名，如“玄武区,秦淮区”。")
-    reserved = [n for n in names if n in forms_module.CONTEXT_HEADERS]
-    if reserved:
-        raise UserError(f"区名不能与填报表的表头相同：{'、'.join(reserved)}。请换一个名称。")
-    duplicates = sorted({n for n in names if names.count(n) > 1})
-    if duplicates:
-        raise UserError(f"区名单中有重复的区：{'、'.join(duplicates)}。每个区只能出现一次。")
+        names = [name for name in _LIST_SEPARATORS.split(spec) if name]
+    problems = district_name_problems(names)
+    if problems:
+        raise UserError("区名单不能使用：\n" + "\n".join(problems))
     return names
 
 
-def write_atomically(target: Path, content: bytes) -> None:
-    """Write beside the target, then move into place: a failure leaves the old file intact."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=".tmp", dir=target.parent)
+def output_path(given: str, what: str) -> Path:
+    """An output workbook path: `.xlsx` added when there is no suffix, any other suffix refused."""
+    path = Path(given)
+    if path.suffix.lower() == ".xlsx":
+        return path
+    if path.suffix == "" or not re.fullmatch(r"\.[A-Za-z0-9]{1,5}", path.suffix):
+        return path.with_name(path.name + ".xlsx")
+    raise UserError(f"{what}只能保存为.xlsx工作簿，不能保存为“{path.suffix}”。请改为 {path.with_suffix('.xlsx')}。")
+
+
+def refuse_if_open(target: Path) -> None:
+    """Excel and WPS leave `~$name` beside an open workbook (with long names, its first two letters
+    replaced), LibreOffice `.~lock.name#`: replacing the file under them loses someone's work."""
+    locks = [f"~${target.name}", f"~${target.name[2:]}", f".~lock.{target.name}#"]
+    if any((target.parent / lock).exists() for lock in locks):
+        raise UserError(f"{target} 正在被Excel、WPS或LibreOffice打开。请先关闭该文件再运行；原文件未改动。")
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def write_files(files: list[tuple[Path, bytes]]) -> None:
+    """Write every file beside its target, then move all into place: on any failure (no permission,
+    a full disk, a parent that is a file) nothing is half-written and the old files stay as they were.
+    Files get the permissions of a normally created file (the umask), so colleagues can open them."""
+    mode = 0o666 & ~_umask()
+    temporaries: list[str] = []
     try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(content)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, target)
-    except PermissionError:
-        raise UserError(f"无法写入 {target}：文件被占用或没有权限（可能正在Excel中打开）。请关闭后重试；原文件未改动。") from None
+        staged = []
+        for target, content in files:
+            refuse_if_open(target)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            handle, temporary = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=".tmp", dir=target.parent)
+            temporaries.append(temporary)
+            with os.fdopen(handle, "wb") as stream:
+                stream.write(content)
+                stream.flush()
+                os.fsync(stream.fileno())
+            os.chmod(temporary, mode)
+            staged.append((temporary, target))
+        for temporary, target in staged:
+            os.replace(temporary, target)
+    except OSError as exc:
+        raise UserError(_write_failure(exc, files[0][0] if len(files) == 1 else files[0][0].parent)) from None
     finally:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
+        for temporary in temporaries:
+            if os.path.exists(temporary):
+                os.unlink(temporary)
 
 
-def make_forms(book, districts, out_dir: Path, password=None) -> list[Path]:
-    written = []
-    for form in forms_module.build_forms(book, districts, password):
-        path = out_dir / form.name
-        write_atomically(path, form.content)
-        written.append(path)
-    return written
+def _write_failure(exc: OSError, where: Path) -> str:
+    if exc.errno == errno.ENOSPC:
+        return f"磁盘空间不足，无法写入 {where}。请清理磁盘后重试；没有写出任何文件，原文件未改动。"
+    if isinstance(exc, PermissionError):
+        return f"无法写入 {where}：没有权限或文件被占用（可能正在Excel中打开）。请关闭文件或换一个位置后重试；原文件未改动。"
+    if isinstance(exc, (FileExistsError, NotADirectoryError)):
+        return f"无法写入 {where}：路径中有同名的文件而不是文件夹。请换一个输出位置。"
+    return f"无法写入 {where}（{exc.strerror or exc}）。请换一个输出位置后重试；原文件未改动。"
+
+
+def write_atomically(target: Path, content: bytes) -> None:
+    write_files([(target, content)])
+
+
+# ---- forms ----------------------------------------------------------------------------------
+
+def make_forms(book, districts, out_dir: Path, password=None, force: bool = True) -> list[Path]:
+    try:
+        built = forms_module.build_forms(book, districts, password)
+    except forms_module.FormError as exc:
+        raise UserError("无法生成填报表：\n" + "\n".join(exc.messages)) from None
+    if not force:
+        refuse_other_forms(out_dir, book, districts)
+    files = [(out_dir / form.name, form.content) for form in built]
+    write_files(files)
+    return [path for path, _ in files]
+
+
+def refuse_other_forms(out_dir: Path, book, districts) -> None:
+    """A folder that already holds forms of other districts or another rulebook is not mixed into."""
+    if not out_dir.is_dir():
+        return
+    candidates = [(path, path.name) for path in sorted(out_dir.glob("*.xlsx")) if not path.name.startswith(("~$", "."))]
+    clashes = pipeline.foreign_forms(candidates, book, districts)
+    if clashes:
+        raise UserError(f"文件夹 {out_dir} 中已有其他区名单或其他细则的填报表（{'；'.join(clashes)}）。"
+                        "请换一个文件夹，或加 --force 覆盖。")
 
 
 @main.command()
-@click.option("--districts", "districts_spec", required=True,
-              help="被考核的区：名单文件（每行一个区，UTF-8），或用逗号分隔的区名，如“玄武区,秦淮区”。")
+@click.option("--districts", "districts_spec", required=True, help=DISTRICTS_HELP)
 @RULES_OPTION
 @click.option("-o", "--output", "out_dir", required=True, type=click.Path(file_okay=False),
               help="填报表写入的文件夹（不存在则新建）。")
 @click.option("--password", default=None, help="工作表保护密码（默认不设密码，只锁定非填报单元格）。")
-def forms(districts_spec, rules_path, out_dir, password):
+@click.option("--force", is_flag=True, help="文件夹中已有其他区名单或其他细则的填报表时，仍然写入。")
+def forms(districts_spec, rules_path, out_dir, password, force):
     """生成填报表：一个包含全部部门的工作簿，以及每个部门一份单独的工作簿。"""
     book = load_rulebook(rules_path)
     districts = parse_districts(districts_spec)
-    written = make_forms(book, districts, Path(out_dir), password)
-    console.print(f"已为{len(districts)}个区生成{book.year}年度填报表，共{len(written)}个文件，位于 {out_dir}：")
+    written = make_forms(book, districts, Path(out_dir), password, force)
+    console.print(f"已为{len(districts)}个区生成{book.year}年度填报表，共{len(written)}个文件，位于 {escape(out_dir)}：")
     for path in written:
-        console.print(f"  {path.name}")
+        console.print(f"  {escape(path.name)}")
     sys.exit(EXIT_CLEAN)
 
 
-# ---- collect and status --------------------------------------------------------------------
+# ---- collect and status ---------------------------------------------------------------------
 
-def read_with_progress(found, skipped, book, strict=False) -> readback.ReadResult:
-    if not intake.openpyxl_is_defused():  # openpyxl only uses defusedxml when it is importable
-        console.print("[yellow]警告：[/]未检测到 defusedxml，openpyxl 解析XML时不能防御实体攻击。请执行 pip install defusedxml。")
-    with Progress(TextColumn("读取文件"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"),
-                  console=console, transient=True, disable=len(found) < 5) as progress:
-        task = progress.add_task("", total=len(found))
-        return readback.read_gathered(found, skipped, book, strict,
-                                      lambda name: progress.update(task, advance=1, description=name))
+def collect_options(on_conflict: str, districts_spec: str | None, out: Path | None) -> CollectOptions:
+    return CollectOptions(strict_conflicts=on_conflict == "error",
+                          districts=parse_districts(districts_spec) if districts_spec else None, output=out)
 
 
-def run_collect(paths, out: Path, book, strict=False):
-    """Read, score and write the scorecard; returns (read result, scores)."""
-    found, skipped = intake.gather(paths)
-    if Path(os.path.realpath(out)) in {Path(os.path.realpath(p)) for p, _ in found}:
-        raise UserError(f"报告路径 {out} 是输入文件之一。请为报告另选文件名，以免覆盖交回的填报表。")
-    read = read_with_progress(found, skipped, book, strict)
-    if not read.districts:
-        raise UserError("没有读到任何本细则的填报表（详见下方问题）。" + _problem_lines(read.problems, 10))
-    scores = scoring.score(read.values, book)
-    explanations = scoring.explain(read.values, book, scores, read.unreadable)
-    content = report.build(book, scores, explanations, read, datetime.now())
-    write_atomically(out, content)
-    return read, scores
+def run_collect(paths, out: Path, book, options: CollectOptions) -> pipeline.CollectResult:
+    """Read, score and write the scorecard, or stop with a message when nothing sound can be written."""
+    refuse_if_open(out)
+    with console.status("正在读取和检查交回的文件……"):
+        result = pipeline.collect(paths, book, options)
+    stop_unless_written(result, out)
+    write_atomically(out, result.content)
+    return result
 
 
-def _problem_lines(problems, limit) -> str:
-    lines = [f"\n  [{p.level}] {p.file} {p.sheet} {p.cell} {p.district} {p.code}：{p.message}".replace("  ", " ")
-             for p in problems[:limit]]
+def stop_unless_written(result: pipeline.CollectResult, out: Path | None) -> None:
+    if result.outcome is Outcome.WORKER_FAILED:
+        raise UserError("本机无法启动读取进程，以下文件未能读取（不是文件本身的问题）："
+                        f"{'、'.join(result.read.worker_failures)}。为免结果不全，没有写出报告。请检查内存和安装后重试。")
+    if result.outcome is Outcome.OUTPUT_IS_INPUT:
+        raise UserError(f"报告路径 {out} 是交回的填报表之一。请为报告另选文件名，以免覆盖交回的填报表。")
+    if result.outcome is Outcome.NOTHING_READ:
+        raise UserError("没有读到任何本细则的填报表（详见下方问题）。" + problem_lines(result.read, 10))
+    if result.outcome is Outcome.NOTHING_FILLED:
+        print_files(result.read)
+        console.print(f"[yellow]收到的{len([f for f in result.read.files if f.status == '已读取'])}个填报表都没有填写任何数据"
+                      "（都是空白表）。[/]没有生成考核结果。请确认交回的是填写后的文件。")
+        sys.exit(EXIT_PROBLEMS)
+
+
+def problem_lines(read, limit) -> str:
+    lines = [f"\n  [{p.level}] {' '.join(x for x in (p.file, p.sheet, p.cell, p.district, p.code) if x)}：{p.message}"
+             for p in read.problems[:limit]]
+    lines += [f"\n  [跳过] {name}：{reason}" for name, reason in read.skipped[:limit]]
     return "".join(lines)
 
 
-def print_summary(read, scores, out):
-    errors = sum(p.level == ERROR for p in read.problems)
-    warnings = sum(p.level == WARNING for p in read.problems)
-    accepted = sum(r.status == "已读取" for r in read.files)
-    console.print(f"读取文件 {len(read.files)} 个（有效 {accepted} 个，跳过 {len(read.skipped)} 个）；"
-                  f"区 {len(read.districts)} 个；问题 {len(read.problems)} 条（错误 {errors}，警告 {warnings}）。")
+def print_files(read) -> None:
+    verdicts: dict[str, int] = {}
+    for file in read.files:
+        verdicts[file.status] = verdicts.get(file.status, 0) + 1
+    parts = "，".join(f"{status} {count}" for status, count in verdicts.items())
+    console.print(f"文件 {len(read.files)} 个（{escape(parts) or '无'}）；跳过 {len(read.skipped)} 个。")
+    for file in read.files:
+        if file.status not in ("已读取", "重复"):
+            console.print(f"  [yellow]{escape(file.status)}[/] {escape(file.info.name)}：{escape(file.reason)}")
+    for name, reason in read.skipped:
+        console.print(f"  [dim]跳过[/] {escape(name)}：{escape(reason)}")
+
+
+def department_of(problem, book) -> str:
+    if problem.code in book.indicators:
+        return book.indicators[problem.code].department
+    return problem.sheet if problem.sheet in book.departments else ""
+
+
+def print_problem_summary(read, book) -> None:
+    """Problems grouped by department: not received, blank cells (缺报), cells to fix, warnings."""
+    counts = {level: sum(p.level == level for p in read.problems) for level in (ERROR, WARNING, INFO)}
+    console.print(f"问题 {len(read.problems)} 条 = 错误 {counts[ERROR]} + 警告 {counts[WARNING]} + 提示 {counts[INFO]}。")
+    table = Table("部门", "未收到（区）", "缺报单元格", "需改正单元格", "警告", title="各部门问题")
+    rows: dict[str, list[int]] = {d: [0, 0, 0, 0] for d in book.departments}
+    for problem in read.problems:
+        row = rows.get(department_of(problem, book))
+        if row is None:
+            continue
+        if problem.kind == "department_missing":
+            row[0] += len(problem.district.split("、"))
+        elif problem.kind == "missing":
+            row[1] += 1
+        elif problem.level == ERROR:
+            row[2] += 1
+        elif problem.level == WARNING:
+            row[3] += 1
+    for department, row in rows.items():
+        if any(row):
+            table.add_row(escape(department), *[str(n) if n else "" for n in row])
+    if table.row_count:
+        console.print(table)
+    to_fix = [p for p in read.problems if p.level == ERROR and p.kind not in ("missing", "department_missing")]
+    for problem in to_fix[:10]:
+        where = " ".join(x for x in (problem.file, problem.sheet, problem.cell, problem.district, problem.code) if x)
+        console.print(f"[red]需改正[/] {escape(where)}：{escape(problem.message)}")
+    if len(to_fix) > 10:
+        console.print(f"……另有{len(to_fix) - 10}条需改正的错误。")
+    console.print("全部问题见报告的“问题清单”工作表。" if read.problems else "没有发现问题。")
+
+
+def print_summary(result: pipeline.CollectResult, book, out) -> int:
+    read, scores = result.read, result.scores
+    print_files(read)
+    console.print(f"区 {len(read.districts)} 个。")
     table = Table("排名", "区", "基本分", "加分", "总分", "缺报项数", title="考核排名")
     for row in scores.totals.sort_values("排名", kind="stable").itertuples():
-        table.add_row(str(row.排名), row.Index, fmt_number(row.基本分), fmt_number(row.加分),
+        table.add_row(str(row.排名), escape(str(row.Index)), fmt_number(row.基本分), fmt_number(row.加分),
                       fmt_number(row.总分), str(row.缺报项数) if row.缺报项数 else "")
     console.print(table)
-    for problem in [p for p in read.problems if p.level == ERROR][:8]:
-        where = " ".join(x for x in (problem.file, problem.sheet, problem.cell, problem.district, problem.code) if x)
-        console.print(f"[red]错误[/] {where}：{problem.message}")
-    if errors > 8:
-        console.print(f"……另有{errors - 8}条错误，见报告的“问题清单”工作表。")
-    console.print(f"考核结果已写入 {out}")
-    complete = errors == 0 and int(scores.totals["缺报项数"].sum()) == 0
-    return EXIT_CLEAN if complete else EXIT_PROBLEMS
+    print_problem_summary(read, book)
+    console.print(f"考核结果已写入 {escape(str(out))}")
+    return EXIT_CLEAN if result.complete else EXIT_PROBLEMS
 
 
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
-@click.option("-o", "--output", "out", required=True, type=click.Path(dir_okay=False),
-              help="考核结果工作簿的保存路径（.xlsx）。")
+@click.option("-o", "--output", "out", required=True, help="考核结果工作簿的保存路径（.xlsx；不写扩展名时自动加上）。")
 @RULES_OPTION
-@click.option("--on-conflict", type=click.Choice(["latest", "error"]), default="latest", show_default=True,
-              help="同一项在不同文件中填写不同时：latest 采用较晚提交的值；error 视为错误、该项不计分。")
-def collect(paths, out, rules_path, on_conflict):
+@click.option("--districts", "districts_spec", default=None,
+              help="本次考核的区（默认取交回的填报表中一致的区名单）。" + DISTRICTS_HELP)
+@click.option("--on-conflict", type=click.Choice(["latest", "error"]), default="latest",
+              help="同一项在不同文件中填写不同时：latest（默认）采用较晚提交的值；error 视为错误、该项不计分。")
+def collect(paths, out, rules_path, districts_spec, on_conflict):
     """读取交回的填报表（文件或文件夹），按细则计分，生成考核结果工作簿。"""
     book = load_rulebook(rules_path)
-    read, scores = run_collect(paths, Path(out), book, on_conflict == "error")
-    sys.exit(print_summary(read, scores, out))
+    target = output_path(out, "考核结果")
+    result = run_collect(paths, target, book, collect_options(on_conflict, districts_spec, target))
+    sys.exit(print_summary(result, book, target))
 
 
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
 @RULES_OPTION
-@click.option("-o", "--output", "out", type=click.Path(dir_okay=False), default=None,
-              help="同时把填报情况表保存为工作簿（.xlsx）。")
-def status(paths, rules_path, out):
+@click.option("--districts", "districts_spec", default=None,
+              help="本次考核的区（默认取交回的填报表中一致的区名单）。" + DISTRICTS_HELP)
+@click.option("-o", "--output", "out", default=None, help="同时把填报情况表保存为工作簿（.xlsx）。")
+def status(paths, rules_path, districts_spec, out):
     """查看各部门对各区的填报情况：谁已交、谁未交、由哪个文件提供。"""
     book = load_rulebook(rules_path)
-    read = read_with_progress(*intake.gather(paths), book)
+    target = output_path(out, "填报情况表") if out else None
+    if target:
+        refuse_if_open(target)
+    with console.status("正在读取交回的文件……"):
+        read, _ = pipeline.read(paths, book, collect_options("latest", districts_spec, None))
+    if read.worker_failures:
+        raise UserError(f"本机无法启动读取进程，以下文件未能读取：{'、'.join(read.worker_failures)}。请检查内存和安装后重试。")
     if not read.districts:
-        raise UserError("没有读到任何本细则的填报表。" + _problem_lines(read.problems, 10))
+        raise UserError("没有读到任何本细则的填报表。" + problem_lines(read, 10))
     table = status_module.matrix(book, read)
-    view = Table("部门", *read.districts, "提供文件", title="填报情况")
-    for department, row in table.iterrows():
-        cells = [f"[red]{v}[/]" if v == status_module.NOT_RETURNED else str(v) for v in row]
-        view.add_row(department, *cells)
-    console.print(view)
+    files = status_module.files(book, read)
+    print_files(read)
+    print_status(table, files)
     owing = status_module.owing(table)
-    for department, districts in owing.items():
-        console.print(f"[yellow]待催报：[/]{department}（{'、'.join(districts)}）")
-    if out:
-        write_atomically(Path(out), report.status_workbook(table, book.title, datetime.now()))
-        console.print(f"填报情况已写入 {out}")
+    if target:
+        write_atomically(target, report.status_workbook(table, files, book.title, datetime.now()))
+        console.print(f"填报情况已写入 {escape(str(target))}")
     sys.exit(EXIT_PROBLEMS if owing else EXIT_CLEAN)
 
 
-# ---- demo ---------------------------------------------------------------------------------
+def print_status(table, files) -> None:
+    """One row per department, readable at 80 columns and when redirected: the districts listed by state."""
+    view = Table("部门", "已填齐", "未交", "部分填写", title=f"填报情况（{len(table.columns)}个区）")
+    for department, row in zip(table.index, table.values.tolist()):
+        complete = [d for d, cell in zip(table.columns, row) if cell == status_module.COMPLETE]
+        missing = [d for d, cell in zip(table.columns, row) if cell == status_module.NOT_RETURNED]
+        partial = [f"{d}（{cell.split()[-1]}）" for d, cell in zip(table.columns, row)
+                   if cell not in (status_module.COMPLETE, status_module.NOT_RETURNED)]
+        view.add_row(escape(department), f"{len(complete)}/{len(table.columns)}",
+                     f"[red]{escape('、'.join(missing))}[/]" if missing else "", escape("、".join(partial)))
+    console.print(view)
+    for department, names in files.items():
+        if names:
+            console.print(f"  {escape(department)}：{escape(names)}")
+    for department, districts in status_module.owing(table).items():
+        console.print(f"[yellow]待催报：[/]{escape(department)}（{escape('、'.join(districts))}）")
+
+
+# ---- demo -------------------------------------------------------------------------------------
 
 @main.command()
-@click.option("-o", "--output", "out_dir", default="assess-xl-demo", show_default=True,
-              type=click.Path(file_okay=False), help="演示文件写入的文件夹。")
+@click.option("-o", "--output", "out_dir", default="assess-xl-demo", type=click.Path(file_okay=False),
+              help="演示文件写入的文件夹（默认 assess-xl-demo）。")
 def demo(out_dir):
     """演示完整流程：用内置2007年度细则和示例数据生成填报表、模拟各部门填写、汇总评分。"""
     book = load_rulebook(None)
@@ -299,9 +480,10 @@ def demo(out_dir):
             demo_module.fill_workbook(by_name[forms_module.file_name(book, department)],
                                       inbox / f"{department}-已填.xlsx", {department: codes})
     report_path = out / "3-考核结果.xlsx"
-    read, scores = run_collect([inbox], report_path, book)
-    console.print(f"空白填报表：{out / '1-空白填报表'}（{len(blank)}个文件）")
-    console.print(f"模拟交回的填报表：{inbox}")
-    print_summary(read, scores, report_path)
+    result = run_collect([inbox], report_path, book, CollectOptions(output=report_path))
+    console.print(f"空白填报表：{escape(str(out / '1-空白填报表'))}（{len(blank)}个文件）")
+    console.print(f"模拟交回的填报表：{escape(str(inbox))}")
+    print_summary(result, book, report_path)
     console.print("示例数据中故意含有几处填写错误和空白，用来展示“问题清单”。")
     sys.exit(EXIT_CLEAN)
+

@@ -9,7 +9,8 @@ import re
 from importlib import resources
 from pathlib import Path
 
-from .readback import _find_header, normalise_text
+from .layout import name_key
+from .readback import find_header
 
 NUMBER = re.compile(r"^-?[0-9]+(\.[0-9]+)?$")
 
@@ -39,13 +40,15 @@ def fill_workbook(source: Path | bytes, target: Path, entries: dict[str, dict[st
             continue
         sheet = workbook[department]
         rows = [[c.value for c in row] for row in sheet.iter_rows(max_row=min(sheet.max_row, 400))]
-        header_row, code_col = _find_header(rows)
-        columns = {normalise_text(str(v)): i for i, v in enumerate(rows[header_row]) if v}
+        header_row, code_col = find_header(rows)
+        columns = {name_key(v): i for i, v in enumerate(rows[header_row]) if v}
         row_of = {str(r[code_col]): i for i, r in enumerate(rows) if i > header_row and r[code_col]}
         for code, by_district in codes.items():
             for district, typed in by_district.items():
-                if code in row_of and district in columns:
-                    cell = sheet.cell(row_of[code] + 1, columns[district] + 1)
+                if name_key(district) not in columns:
+                    raise KeyError(f"no column for district {district!r} in sheet {department!r}")
+                if code in row_of:
+                    cell = sheet.cell(row_of[code] + 1, columns[name_key(district)] + 1)
                     cell.value = as_excel_would(typed)
                     if isinstance(cell.value, str):
                         cell.data_type = "s"

@@ -12,20 +12,18 @@ import xlsxwriter
 from xlsxwriter.utility import xl_rowcol_to_cell
 
 from .components import Indicator
+from .layout import (CONTEXT_HEADERS, CONTEXT_WIDTHS, FONT, FORM_VERSION, GUIDE_SHEET, HEADER_ROW, MAX_META_CELL,
+                     META_SHEET, TOOL, WORKBOOK_OPTIONS, district_name_problems, print_setup)
 from .rulebook import Rulebook
-
-FORM_VERSION = 1
-TOOL = "assess-xl"
-META_SHEET = "填报表信息"
-GUIDE_SHEET = "填报说明"
-CONTEXT_HEADERS = ["编号", "项目", "环保目标", "考核细则", "填报指标", "单位", "填写说明"]
-CONTEXT_WIDTHS = [7, 11, 28, 34, 26, 5, 18]
-HEADER_ROW = 2  # zero-based: title, hint line, then the header
-FONT = "宋体"
 
 
 class FormError(Exception):
-    """xlsxwriter refused something we asked it to write (it only warns and returns a code)."""
+    """Forms cannot be made: a district list that cannot be used, or xlsxwriter refused something
+    we asked it to write (it only warns and returns a code). `messages` are Chinese lines."""
+
+    def __init__(self, *messages: str):
+        super().__init__("\n".join(messages))
+        self.messages = list(messages)
 
 
 def checked(code: int, what: str) -> None:
@@ -48,6 +46,9 @@ def file_name(book: Rulebook, department: str | None) -> str:
 def build_forms(book: Rulebook, districts: list[str], password: str | None = None,
                 now: datetime | None = None) -> list[FormFile]:
     """The full workbook, then one copy per department, in the rulebook's department order."""
+    problems = district_name_problems(districts)
+    if problems:
+        raise FormError(*problems)
     now = now or datetime.now().replace(microsecond=0)
     departments = [d for d in book.departments if book.department_indicators(d)]
     files = [FormFile(file_name(book, None), tuple(departments),
@@ -61,8 +62,7 @@ def build_forms(book: Rulebook, districts: list[str], password: str | None = Non
 def build_workbook(book: Rulebook, districts: list[str], departments: list[str],
                    password: str | None, now: datetime) -> bytes:
     buffer = io.BytesIO()
-    workbook = xlsxwriter.Workbook(buffer, {"in_memory": True, "strings_to_formulas": False,
-                                            "strings_to_urls": False, "strings_to_numbers": False})
+    workbook = xlsxwriter.Workbook(buffer, WORKBOOK_OPTIONS)
     styles = _styles(workbook)
     workbook.set_properties({"title": f"{book.title}填报表", "author": TOOL, "company": TOOL,
                              "created": now, "comments": f"assess-xl form v{FORM_VERSION}"})
@@ -120,7 +120,7 @@ def _write_department(ws, book: Rulebook, department: str, districts: list[str],
         ws.set_column(col, col, width)
     for offset, district in enumerate(districts):
         col = len(CONTEXT_HEADERS) + offset
-        ws.write_string(HEADER_ROW, col, district, styles["header"])
+        checked(ws.write_string(HEADER_ROW, col, district, styles["header"]), f"区名“{district}”")
         ws.set_column(col, col, max(10, min(24, 2 * len(district) + 2)))
     ws.set_row(HEADER_ROW, 30)
     row = HEADER_ROW + 1
@@ -137,12 +137,7 @@ def _write_department(ws, book: Rulebook, department: str, districts: list[str],
             ws.set_row(row, max(20, 14 * lines))
             row += 1
     ws.freeze_panes(HEADER_ROW + 1, 1)
-    ws.set_landscape()
-    ws.set_paper(9)
-    ws.repeat_rows(HEADER_ROW)
-    ws.fit_to_pages(1, 0)
-    ws.set_margins(left=0.4, right=0.4, top=0.5, bottom=0.5)
-    ws.set_footer("&C第 &P 页，共 &N 页")
+    print_setup(ws, (HEADER_ROW, HEADER_ROW))
     ws.protect(password or "", {"format_columns": True, "format_rows": True, "select_locked_cells": True,
                                 "select_unlocked_cells": True})
 
@@ -232,8 +227,10 @@ def _write_guide(ws, book: Rulebook, districts, departments, styles):
 
 def _write_metadata(ws, book, districts, departments, now, long_lists):
     for row, (key, value) in enumerate(metadata(book, districts, departments, now).items()):
-        ws.write_string(row, 0, key)
-        ws.write_string(row, 1, value)
+        if len(value) > MAX_META_CELL:
+            raise FormError(f"填报表信息“{key}”有{len(value)}个字符，超过Excel单元格上限{MAX_META_CELL}。请减少区的数量或缩短区名。")
+        checked(ws.write_string(row, 0, key), "填报表信息")
+        checked(ws.write_string(row, 1, value), "填报表信息")
     for column, options in long_lists.values():
         for row, option in enumerate(options):
             ws.write_string(row, column, option)

@@ -7,9 +7,10 @@ import hashlib
 import io
 import os
 import re
+import stat
 import zipfile
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 WORKBOOK_SUFFIXES = {".xlsx", ".xlsm", ".xls", ".xlsb", ".ods", ".et"}
@@ -24,6 +25,7 @@ MAX_TOTAL_BYTES = 300 * 1024 * 1024
 MAX_RATIO = 200
 MAX_ROWS, MAX_COLS = 100_000, 5_000
 MAX_SHARED_STRINGS = 2_000_000
+MAX_SHEET_CELLS = 2_000_000  # rows × columns a sheet may span; a 500-district form spans 45,000
 
 
 @dataclass
@@ -33,7 +35,8 @@ class FileInfo:
     sha256: str = ""
     size: int = 0
     modified: datetime | None = None
-    saved: datetime | None = None  # the workbook's own last-saved time (docProps/core.xml)
+    saved: datetime | None = None  # the workbook's own last-saved time (core.xml, meta.xml, OLE properties)
+    saved_ignored: str = ""  # a saved time that was written but is implausible (before 1990 or in the future)
     format: str = ""  # xlsx, xlsm, xls, xlsb, ods
     data: bytes = b""
     rejected: str = ""  # reason in Chinese; empty when the file may be parsed
@@ -43,7 +46,35 @@ class FileInfo:
 
     @property
     def submitted_at(self) -> datetime:
-        return self.saved or self.modified or datetime.min.replace(tzinfo=timezone.utc)
+        return self.saved or self.modified or EARLIEST
+
+
+EARLIEST = datetime(1990, 1, 1, tzinfo=timezone.utc)
+FUTURE_SLACK = timedelta(days=1)
+
+
+def now_utc() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def plausible(stamp: datetime | None, now: datetime) -> bool:
+    """A saved or file time that can decide a conflict: after 1990 and not in the future. A sender
+    cannot make a file win every conflict by writing the year 9999 into it."""
+    return stamp is not None and EARLIEST <= stamp <= now + FUTURE_SLACK
+
+
+def display_name(name: str) -> str:
+    """A path as a person reads it: file names that are not UTF-8 (GBK names from Windows archives,
+    decoded by Python with surrogate escapes) are decoded as GB18030, else shown with a replacement mark."""
+    try:
+        name.encode("utf-8")
+        return name
+    except UnicodeEncodeError:
+        raw = name.encode("utf-8", "surrogateescape")
+    try:
+        return raw.decode("gb18030")
+    except UnicodeDecodeError:
+        return raw.decode("utf-8", "replace")
 
 
 def openpyxl_is_defused() -> bool:
@@ -55,34 +86,69 @@ def openpyxl_is_defused() -> bool:
     return bool(DEFUSEDXML)
 
 
+MAIL_SUFFIXES = {".eml", ".msg", ".mbox", ".emlx"}
+ARCHIVE_SUFFIXES = {".zip", ".rar", ".7z", ".tar", ".gz", ".tgz", ".bz2", ".xz"}
+
+
 def gather(paths: list[str | Path]) -> tuple[list[tuple[Path, str]], list[tuple[str, str]]]:
     """Files to read from files and folders given; and (name, reason) for what was skipped.
-    Symlinks inside folders are not followed; lock files (~$) and hidden files are skipped."""
-    found, skipped, seen = [], [], set()
-    for given in paths:
-        given = Path(given)
-        if given.is_dir():
-            for path in sorted(given.rglob("*")):
-                name = str(path.relative_to(given.parent))
-                if path.is_symlink():
-                    skipped.append((name, "符号链接，未跟随"))
-                elif path.is_file():
-                    reason = _skip_reason(path)
-                    if reason:
-                        skipped.append((name, reason))
-                    elif path.suffix.lower() in WORKBOOK_SUFFIXES or not path.suffix:
-                        _add(found, seen, path, name, skipped)
-                    else:
-                        skipped.append((name, f"扩展名{path.suffix}不是Excel工作簿，已跳过（如确是填报表，请改为.xlsx）"))
-        elif given.exists():
-            reason = _skip_reason(given)
-            if reason:
-                skipped.append((str(given), reason))
-            else:
-                _add(found, seen, given, str(given), skipped)
+    Only regular files are taken: symlinks inside folders are not followed, pipes and devices are
+    listed as skipped, as are unreadable folders, lock files (~$) and hidden files."""
+    found: list[tuple[Path, str]] = []
+    skipped: list[tuple[str, str]] = []
+    seen: set[str] = set()
+    for given in map(Path, paths):
+        shown = display_name(str(given))
+        try:
+            mode = given.stat().st_mode
+        except FileNotFoundError:
+            skipped.append((shown, "文件不存在"))
+            continue
+        except OSError as exc:
+            skipped.append((shown, f"无法访问（{exc.strerror or exc}）"))
+            continue
+        if stat.S_ISDIR(mode):
+            _walk(given, found, skipped, seen)
+        elif not stat.S_ISREG(mode):
+            skipped.append((shown, "不是普通文件（管道、设备等），已跳过"))
         else:
-            skipped.append((str(given), "文件不存在"))
+            reason = _skip_reason(given, explicit=True)
+            if reason:
+                skipped.append((shown, reason))
+            else:
+                _add(found, seen, given, shown, skipped)
     return found, skipped
+
+
+def _walk(folder: Path, found, skipped, seen) -> None:
+    def unreadable(error: OSError) -> None:
+        name = os.path.relpath(error.filename, folder.parent) if error.filename else str(folder)
+        skipped.append((display_name(name), f"文件夹无法读取（{error.strerror or error}），其中的文件未读取"))
+
+    for root, dirs, files in os.walk(folder, onerror=unreadable):
+        dirs.sort()
+        for entry in sorted(dirs):
+            if os.path.islink(os.path.join(root, entry)):
+                skipped.append((display_name(os.path.relpath(os.path.join(root, entry), folder.parent)),
+                                "符号链接，未跟随"))
+        for entry in sorted(files):
+            path = Path(root, entry)
+            name = display_name(str(path.relative_to(folder.parent)))
+            try:
+                mode = path.lstat().st_mode
+            except OSError as exc:
+                skipped.append((name, f"无法访问（{exc.strerror or exc}）"))
+                continue
+            if stat.S_ISLNK(mode):
+                skipped.append((name, "符号链接，未跟随"))
+            elif not stat.S_ISREG(mode):
+                skipped.append((name, "不是普通文件（管道、设备等），已跳过"))
+            else:
+                reason = _skip_reason(path, explicit=False)
+                if reason:
+                    skipped.append((name, reason))
+                else:
+                    _add(found, seen, path, name, skipped)
 
 
 def _add(found, seen, path, name, skipped):
@@ -94,61 +160,134 @@ def _add(found, seen, path, name, skipped):
     found.append((path, name))
 
 
-def _skip_reason(path: Path) -> str:
-    if path.name.startswith("~$"):
-        return "Excel临时锁定文件，已跳过"
+def _skip_reason(path: Path, explicit: bool) -> str:
+    suffix = path.suffix.lower()
+    if path.name.startswith("~$") or (path.name.startswith(".~lock.") and path.name.endswith("#")):
+        return "Office临时锁定文件，已跳过"
     if path.name.startswith("."):
         return "隐藏文件，已跳过"
+    if suffix in MAIL_SUFFIXES:
+        return f"邮件文件（{suffix}），本版本不直接读取邮件。请把邮件中的填报表附件另存到文件夹后再汇总。"
+    if suffix in ARCHIVE_SUFFIXES:
+        return f"压缩包（{suffix}），本版本不读取压缩包。请先解压，再把其中的填报表交给程序。"
+    if not explicit and suffix and suffix not in WORKBOOK_SUFFIXES:
+        return f"扩展名{suffix}不是Excel工作簿，已跳过（如确是填报表，请改为.xlsx）"
     return ""
 
 
-def load(path: Path, name: str) -> FileInfo:
-    """Read a file's bytes (never opening it for writing), its size, time and hash. Whether it may
-    be parsed is `inspect`'s decision, made in the same child process as the parse (see readback)."""
-    info = FileInfo(path, name)
+def load(path: str | Path, name: str) -> FileInfo:
+    """Read a regular file's bytes by a bounded read (never opening it for writing, never waiting on a
+    pipe), its size, time and hash. Whether it may be parsed is `inspect`'s decision."""
+    info = FileInfo(Path(path), name)
     try:
-        stat = path.stat()
-        info.size = stat.st_size
-        info.modified = datetime.fromtimestamp(stat.st_mtime, tz=timezone.utc)
-        if info.size > MAX_FILE_BYTES:
-            info.rejected = f"文件过大（{info.size // 1048576} MB），不是正常的填报表，已拒绝。"
-            return info
-        with open(path, "rb") as handle:
-            info.data = handle.read()
+        handle = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except PermissionError:
         info.rejected = "没有读取该文件的权限。请检查文件权限后重试。"
         return info
     except OSError as exc:
         info.rejected = f"无法读取该文件（{exc.strerror or exc}）。"
         return info
+    try:
+        status = os.fstat(handle)
+        if not stat.S_ISREG(status.st_mode):
+            info.rejected = "不是普通文件（管道、设备等），已跳过。"
+            return info
+        modified = datetime.fromtimestamp(status.st_mtime, tz=timezone.utc)
+        info.modified = modified if plausible(modified, now_utc()) else None
+        info.data = _bounded_read(handle, MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        info.rejected = f"无法读取该文件（{exc.strerror or exc}）。"
+        return info
+    finally:
+        os.close(handle)
+    info.size = len(info.data)
+    if info.size > MAX_FILE_BYTES:
+        info.data = b""
+        info.rejected = f"文件过大（超过{MAX_FILE_BYTES // 1048576} MB），不是正常的填报表，已拒绝。"
+        return info
     info.sha256 = hashlib.sha256(info.data).hexdigest()
     return info
 
 
-INSPECTED = ("format", "rejected", "macros", "saved", "error_cells", "formula_cells")
-
-
-def inspection(data: bytes) -> dict:
-    """inspect() on bare bytes, returned as the fields it decides (picklable, for a child process)."""
-    info = FileInfo(Path(), "", data=data)
-    inspect(info)
-    return {field: getattr(info, field) for field in INSPECTED}
+def _bounded_read(handle: int, limit: int) -> bytes:
+    chunks, total = [], 0
+    while total < limit:
+        chunk = os.read(handle, min(1 << 20, limit - total))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        total += len(chunk)
+    return b"".join(chunks)
 
 
 def inspect(info: FileInfo) -> None:
-    """Classify by first bytes and pre-flight the container; sets `format` or `rejected`."""
+    """Classify by first bytes and pre-flight the container; sets `format` or `rejected`, and the
+    workbook's own saved time when it is plausible."""
     head = info.data[:8]
     if not info.data:
         info.rejected = "文件是空的（0字节），请重新发送。"
     elif head.startswith(ZIP_MAGIC):
         _inspect_zip(info)
     elif head == OLE_MAGIC:
-        if "EncryptionInfo".encode("utf-16-le") in info.data[:1 << 20] or b"E\x00n\x00c\x00r\x00y\x00p\x00t" in info.data:
-            info.rejected = "文件已加密（设置了打开密码），无法读取。请让该部门取消密码后重新发送。"
-        else:
-            info.format = "xls"
+        _inspect_ole(info)
     else:
         info.rejected = _not_a_workbook(info.data)
+    if info.saved is not None and not plausible(info.saved, now_utc()):
+        info.saved_ignored = info.saved.isoformat()[:40]
+        info.saved = None
+
+
+def _inspect_ole(info: FileInfo) -> None:
+    """Legacy .xls (and encrypted OOXML, which is an OLE container): read the OLE directory, not a
+    byte search, so a cell that says "Encrypt" is not mistaken for encryption."""
+    import olefile
+    try:
+        ole = olefile.OleFileIO(io.BytesIO(info.data))
+    except Exception:  # olefile raises several types for a broken container: all mean "damaged"
+        info.rejected = "文件已损坏（OLE结构不完整，可能下载或复制不完整）。请重新发送。"
+        return
+    try:
+        if ole.exists("EncryptionInfo") or ole.exists("EncryptedPackage"):
+            info.rejected = ENCRYPTED
+            return
+        stream = next((s for s in ("Workbook", "Book") if ole.exists(s)), None)
+        if stream is None:
+            info.rejected = "文件是Office文档（如Word），不是Excel工作簿。请发送填写好的.xlsx文件。"
+            return
+        if _biff_has_filepass(ole.openstream(stream).read(1 << 16)):
+            info.rejected = ENCRYPTED
+            return
+        info.format = "xls"
+        info.saved = _ole_saved_time(ole)
+    except Exception:  # a malformed directory or property set: the file is damaged
+        info.rejected = "文件已损坏（OLE结构不完整，可能下载或复制不完整）。请重新发送。"
+    finally:
+        ole.close()
+
+
+ENCRYPTED = "文件已加密（设置了打开密码），无法读取。请让该部门取消密码后重新发送。"
+_BIFF_FILEPASS, _BIFF_EOF = 0x002F, 0x000A
+
+
+def _biff_has_filepass(head: bytes) -> bool:
+    """Whether the workbook globals (before their first EOF record) hold a FILEPASS record."""
+    offset = 0
+    while offset + 4 <= len(head):
+        kind = int.from_bytes(head[offset:offset + 2], "little")
+        length = int.from_bytes(head[offset + 2:offset + 4], "little")
+        if kind == _BIFF_FILEPASS:
+            return True
+        if kind == _BIFF_EOF:
+            return False
+        offset += 4 + length
+    return False
+
+
+def _ole_saved_time(ole) -> datetime | None:
+    stamp = ole.get_metadata().last_saved_time
+    if not isinstance(stamp, datetime):
+        return None
+    return stamp if stamp.tzinfo else stamp.replace(tzinfo=timezone.utc)
 
 
 def _not_a_workbook(data: bytes) -> str:
@@ -166,6 +305,7 @@ def _not_a_workbook(data: bytes) -> str:
 
 _DIMENSION = re.compile(rb'<(?:\w+:)?dimension[^>]*\bref="[A-Z]*\d*:?([A-Z]+)(\d+)"')
 _ANY_FORMULA = re.compile(rb"<(?:\w+:)?f[\s>/]")
+_CELL_REF = re.compile(rb'<(?:\w+:)?c\b[^>]*?\br="([A-Z]{1,4})(\d{1,9})"')
 _ROW_REF = re.compile(rb'<(?:\w+:)?row\b[^>]*?\br="(\d+)"')
 _SST_TAG = re.compile(rb"<(?:\w+:)?sst\b[^>]*>")
 _ERROR_CELL = re.compile(rb'<(?:\w+:)?c\b[^>]*?\br="([A-Z]+\d+)"[^>]*?\bt="e"')
@@ -191,6 +331,8 @@ def _inspect_zip(info: FileInfo) -> None:
     if "mimetype" in names and b"opendocument.spreadsheet" in _read(archive, "mimetype"):
         info.format = "ods"
         _check_xml(info, archive, [n for n in names if n.endswith(".xml")])
+        if not info.rejected and "meta.xml" in names:
+            info.saved = _time_in(_ODS_DATE, _read(archive, "meta.xml"), local=True)
         return
     if "xl/workbook.bin" in names:
         info.format = "xlsb"
@@ -261,29 +403,42 @@ def _sheet_size_ok(info, part, data) -> bool:
     # The declared dimension and the row numbers are cheap to check; a cell that lies beyond them
     # can still exhaust the parser, which is why parsing runs in a memory-limited child (sandbox).
     dimension = _DIMENSION.findall(data[:4096])
-    max_col = max((_column_number(c) for c, _ in dimension), default=0)
-    max_row = max([int(r) for _, r in dimension] + [int(r) for r in set(_ROW_REF.findall(data))], default=0)
-    if max_row > MAX_ROWS or max_col > MAX_COLS:
+    cells = set(_CELL_REF.findall(data))
+    max_col = max([_column_number(c) for c, _ in dimension] + [_column_number(c) for c, _ in cells], default=0)
+    max_row = max([int(r) for _, r in dimension] + [int(r) for r in set(_ROW_REF.findall(data))]
+                  + [int(r) for _, r in cells], default=0)
+    if max_row > MAX_ROWS or max_col > MAX_COLS or max_row * max_col > MAX_SHEET_CELLS:
         info.rejected = (f"工作表部件{part}的范围达到第{max_row}行、第{max_col}列，远超正常填报表"
                          f"（可能导致读取程序崩溃），已拒绝。")
         return False
     return True
 
 
-_MODIFIED = re.compile(rb"<dcterms:modified[^>]*>([^<]+)</dcterms:modified>")
+_MODIFIED = re.compile(rb"<dcterms:modified[^>]*>([^<]{1,60})</dcterms:modified>")
+_ODS_DATE = re.compile(rb"<dc:date>([^<]{1,60})</dc:date>")
+_FRACTION = re.compile(r"(\.\d{1,6})\d*")
 
 
 def _saved_time(archive, names) -> datetime | None:
     if "docProps/core.xml" not in names:
         return None
-    match = _MODIFIED.search(_read(archive, "docProps/core.xml"))
+    return _time_in(_MODIFIED, _read(archive, "docProps/core.xml"), local=False)
+
+
+def _time_in(pattern, xml: bytes, local: bool) -> datetime | None:
+    """An ISO time found by `pattern`; without a zone it is UTC (OOXML) or local time (ODF,
+    which LibreOffice writes without a zone). None when absent or not a time."""
+    match = pattern.search(xml)
     if not match:
         return None
+    text = _FRACTION.sub(r"\1", match.group(1).decode("ascii", "replace").strip().replace("Z", "+00:00"))
     try:
-        stamp = datetime.fromisoformat(match.group(1).decode().strip().replace("Z", "+00:00"))
-    except ValueError:
+        stamp = datetime.fromisoformat(text)
+        if stamp.tzinfo is None:
+            stamp = stamp.astimezone() if local else stamp.replace(tzinfo=timezone.utc)
+        return stamp.astimezone(timezone.utc)
+    except (ValueError, OverflowError, OSError):
         return None
-    return stamp if stamp.tzinfo else stamp.replace(tzinfo=timezone.utc)
 
 
 _TAG_SHEET = re.compile(rb"<(?:\w+:)?sheet\b[^>]*>")

@@ -2,9 +2,22 @@
 template per kind, so wording stays consistent (the 问题清单 of the report)."""
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+import string
+from dataclasses import asdict, dataclass, replace
+from enum import Enum
 
-ERROR, WARNING, INFO = "错误", "警告", "提示"
+
+class Level(str, Enum):
+    """How serious a problem is; the value is what the user reads."""
+    ERROR = "错误"
+    WARNING = "警告"
+    INFO = "提示"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+ERROR, WARNING, INFO = Level.ERROR, Level.WARNING, Level.INFO
 LEVEL_ORDER = {ERROR: 0, WARNING: 1, INFO: 2}
 
 CATALOGUE: dict[str, tuple[str, str]] = {
@@ -32,7 +45,9 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "code_unknown": (WARNING, "编号“{raw}”不是本细则的指标，该行已忽略。请勿修改编号列。"),
     "code_missing": (ERROR, "工作表缺少指标{code}的行，该项视为缺报。请使用原始填报表，勿删除或修改编号。"),
     "code_duplicate": (ERROR, "指标{code}在工作表中出现多行，均不计分。请删除重复的行。"),
-    "district_unknown": (WARNING, "列标题“{raw}”不是填报表生成时的区名，该列已忽略。请勿修改区名。"),
+    "district_unknown": (WARNING, "列标题“{raw}”不是本次考核的区，该列已忽略。请勿修改区名或增加列。"),
+    "district_unknown_filled": (ERROR, "列标题“{raw}”不是本次考核的区，该列填写的数据未读取。请勿修改区名或增加列；如确有此区，请用 --districts 给出全部区名。"),
+    "districts_disagree": (ERROR, "交回的填报表中区名单不一致（各有{count}个文件）：{lists}。只按共有的区计分：{kept}。请用 --districts 给出本次考核的全部区名后重新汇总。"),
     "district_missing": (ERROR, "工作表缺少区“{district}”的列，视为未填报。请使用原始填报表，勿删除或修改区名。"),
     "district_duplicate": (ERROR, "区“{district}”在工作表中出现多列，均不计分。请删除重复的列。"),
     "no_header": (ERROR, "找不到含“编号”的标题行，无法读取该工作表。请使用原始填报表。"),
@@ -47,6 +62,18 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "file_rejected": (ERROR, "{reason}"),
     "file_macros": (WARNING, "文件含宏（VBA），宏未运行也未保留，仅读取单元格的值。"),
     "file_format": (INFO, "文件为{format}格式，已读取单元格的值。"),
+    "metadata_invalid": (WARNING, "填报表信息中的“{field}”格式不正确（可能被改动），已忽略，按工作表内容读取。"),
+    "saved_time_implausible": (WARNING, "文件记录的保存时间“{raw}”不可信（早于1990年或晚于今天），改按文件时间判断先后。"),
+    # verdicts on a whole file (the reason shown in 来源 and in 问题清单)
+    "encrypted": (ERROR, "文件已加密（设置了打开密码），无法读取。请让该部门取消密码后重新发送。"),
+    "parse_crash": (ERROR, "读取该文件时解析程序崩溃（文件结构异常，可能是恶意构造的文件），已拒绝。请让该部门用Excel另存为.xlsx后重新发送。"),
+    "parse_timeout": (ERROR, "读取该文件超过{seconds}秒仍未完成（文件结构异常），已拒绝。请让该部门用Excel另存为.xlsx后重新发送。"),
+    "parse_memory": (ERROR, "读取该文件需要的内存远超正常填报表（文件结构异常），已拒绝。"),
+    "parse_error": (ERROR, "文件无法解析（{kind}），可能已损坏。请用Excel打开确认后另存为.xlsx再发送。"),
+    "sheet_too_large": (ERROR, "工作表“{sheet}”的范围达{rows}行×{columns}列，远超正常填报表，已拒绝。"),
+    "worker_failed": (ERROR, "本机无法启动读取进程（不是该文件的问题），该文件未读取。"),
+    "tool_output": (INFO, "这是本工具生成的考核结果或填报情况表，不是填报表，已跳过。"),
+    "nothing_filled": (ERROR, "收到的填报表都没有填写任何数据（可能是空白表）。"),
 }
 
 
@@ -65,12 +92,32 @@ class Problem:
     def as_row(self) -> dict:
         return asdict(self)
 
+    def with_district(self, district: str) -> "Problem":
+        return replace(self, district=district)
 
-def make(kind: str, *, file="", sheet="", cell="", district="", code="", raw="", level=None, **fields) -> Problem:
-    default_level, template = CATALOGUE[kind]
+
+class _Fields(dict):
+    """Formatting fields where a missing one reads as empty instead of raising mid-run."""
+
+    def __missing__(self, key):
+        return ""
+
+
+_FORMATTER = string.Formatter()
+
+
+def text(code: str, /, **fields) -> str:
+    """The catalogue message of `code` with `fields`; never raises for a missing or odd field."""
+    template = CATALOGUE[code][1]
+    return _FORMATTER.vformat(template, (), _Fields({k: "" if v is None else v for k, v in fields.items()}))
+
+
+def make(kind: str, /, *, file="", sheet="", cell="", district="", code="", raw="", level=None, **fields) -> Problem:
+    default_level = CATALOGUE[kind][0]
     raw_text = shorten(raw)
-    message = template.format(raw=raw_text, file=file, sheet=sheet, district=district, code=code, **fields)
-    return Problem(level or default_level, kind, message, file, sheet, cell, district, code, raw_text)
+    message = text(kind, raw=raw_text, file=file, sheet=sheet, district=district, code=code, **fields)
+    return Problem(level or default_level, kind, message, str(file), str(sheet), str(cell), str(district), str(code),
+                   raw_text)
 
 
 def shorten(raw, limit: int = 200) -> str:

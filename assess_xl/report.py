@@ -9,14 +9,15 @@ from datetime import datetime
 import pandas as pd
 import xlsxwriter
 
-from .forms import FONT
+from .layout import (FILES_COLUMN, FONT, RESULT_META_SHEET, SCORECARD_SHEETS, STATUS_SHEET, TOOL, WORKBOOK_OPTIONS,
+                     print_setup, printable)
+from .merge import ReadResult
 from .problems import ERROR, Problem
-from .readback import ReadResult
 from .rulebook import Rulebook
 from .scoring import MISSING, Scores
 
-SUMMARY, DETAIL, PROBLEMS, SOURCES = "汇总", "得分明细", "问题清单", "来源"
-FIXED_SHEETS = (SUMMARY, DETAIL, PROBLEMS, SOURCES)
+SUMMARY, DETAIL, PROBLEMS, SOURCES = SCORECARD_SHEETS
+FIXED_SHEETS = (*SCORECARD_SHEETS, RESULT_META_SHEET)
 PROBLEM_HEADERS = ["级别", "文件", "工作表", "单元格", "区", "编号", "说明", "原始值"]
 DETAIL_HEADERS = ["区", "目标编号", "得分", "状态", "分值", "得分说明"]
 SOURCE_HEADERS = ["文件", "SHA-256", "大小（字节）", "保存时间", "文件修改时间", "格式", "处理结果",
@@ -43,9 +44,7 @@ def safe_sheet_names(districts: list[str], reserved=FIXED_SHEETS) -> dict[str, s
 def build(book: Rulebook, scores: Scores, explanations: pd.DataFrame, read: ReadResult,
           generated: datetime) -> bytes:
     buffer = io.BytesIO()
-    workbook = xlsxwriter.Workbook(buffer, {"in_memory": True, "strings_to_formulas": False,
-                                            "strings_to_urls": False, "strings_to_numbers": False,
-                                            "nan_inf_to_errors": False})
+    workbook = xlsxwriter.Workbook(buffer, {**WORKBOOK_OPTIONS, "nan_inf_to_errors": False})
     workbook.set_properties({"title": f"{book.title}考核结果", "author": "assess-xl", "created": generated})
     styles = _styles(workbook)
     names = safe_sheet_names(scores.districts)
@@ -57,8 +56,19 @@ def build(book: Rulebook, scores: Scores, explanations: pd.DataFrame, read: Read
     _write_detail(workbook.add_worksheet(DETAIL), book, scores, explanations, styles)
     _write_problems(workbook.add_worksheet(PROBLEMS), read.problems, styles)
     _write_sources(workbook.add_worksheet(SOURCES), read, styles)
+    write_result_metadata(workbook, {"kind": "scorecard", "year": str(book.year), "fingerprint": book.fingerprint,
+                                     "generated_at": generated.isoformat()})
     workbook.close()
     return buffer.getvalue()
+
+
+def write_result_metadata(workbook, fields: dict[str, str]) -> None:
+    """A hidden sheet that tells a later run this workbook is the tool's own output, not a form."""
+    ws = workbook.add_worksheet(RESULT_META_SHEET)
+    for row, (key, value) in enumerate({"tool": TOOL, **fields}.items()):
+        ws.write_string(row, 0, key)
+        ws.write_string(row, 1, value)
+    ws.hide()
 
 
 def _styles(workbook) -> dict:
@@ -81,15 +91,6 @@ def _styles(workbook) -> dict:
         "big": add({"font_name": FONT, "font_size": 12, "bold": True, "num_format": "0.00", "align": "left"}),
         "big_int": add({"font_name": FONT, "font_size": 12, "bold": True, "num_format": "0", "align": "left"}),
     }
-
-
-def _print_setup(ws, title_rows: tuple[int, int]):
-    ws.set_landscape()
-    ws.set_paper(9)
-    ws.fit_to_pages(1, 0)
-    ws.repeat_rows(*title_rows)
-    ws.set_margins(left=0.4, right=0.4, top=0.5, bottom=0.5)
-    ws.set_footer("&C第 &P 页，共 &N 页")
 
 
 def _category_label(category) -> str:
@@ -138,7 +139,7 @@ def _write_summary(workbook, book, scores, read, generated, styles, names):
     ws.set_column(1, len(categories), 7.5)
     ws.set_column(len(categories) + 1, len(headers) - 1, 8)
     ws.freeze_panes(header_row + 1, 1)
-    _print_setup(ws, (header_row, header_row))
+    print_setup(ws, (header_row, header_row))
 
 
 def _chart(workbook, ws, header_row, last, total_col):
@@ -213,7 +214,7 @@ def _write_district(ws, book, scores, explanations, district, reported, styles):
     for col, width in enumerate([14, 6, 34, 6, 34, 7, 40, 10, 6]):
         ws.set_column(col, col, width)
     ws.freeze_panes(header_row + 1, 0)
-    _print_setup(ws, (0, header_row))
+    print_setup(ws, (0, header_row))
 
 
 def _write_points(ws, r, c, points, number_style, text_style):
@@ -242,7 +243,7 @@ def _write_detail(ws, book, scores, explanations, styles):
         ws.set_column(col, col, width)
     ws.autofilter(0, 0, max(r - 1, 0), len(DETAIL_HEADERS) - 1)
     ws.freeze_panes(1, 0)
-    _print_setup(ws, (0, 0))
+    print_setup(ws, (0, 0))
 
 
 def problem_rows(problems: list[Problem]) -> list[list[str]]:
@@ -262,16 +263,34 @@ def write_table(ws, headers, rows, widths, styles):
             if isinstance(value, (int, float)) and not isinstance(value, bool):
                 ws.write_number(r, c, value, styles["center"])
             else:
-                ws.write_string(r, c, "" if value is None else str(value), styles["text"])
+                ws.write_string(r, c, clean("" if value is None else str(value)), styles["text"])
     for col, width in enumerate(widths):
         ws.set_column(col, col, width)
     ws.autofilter(0, 0, max(len(rows), 1), len(headers) - 1)
     ws.freeze_panes(1, 0)
-    _print_setup(ws, (0, 0))
+    print_setup(ws, (0, 0))
+
+
+def clean(text: str) -> str:
+    """Text from senders as a cell can hold it: control characters made visible, lone surrogates
+    (file names that were not UTF-8) replaced, at most one cell's worth."""
+    text = text.encode("utf-8", "surrogateescape").decode("utf-8", "replace") if _has_surrogates(text) else text
+    return printable(text)[:32_000]
+
+
+def _has_surrogates(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+        return False
+    except UnicodeEncodeError:
+        return True
 
 
 def _time(stamp) -> str:
-    return stamp.astimezone().strftime("%Y-%m-%d %H:%M:%S") if stamp else ""
+    try:
+        return stamp.astimezone().strftime("%Y-%m-%d %H:%M:%S") if stamp else ""
+    except (OverflowError, ValueError, OSError):
+        return ""
 
 
 def source_rows(read: ReadResult) -> list[list]:
@@ -290,18 +309,18 @@ def _write_sources(ws, read, styles):
     write_table(ws, SOURCE_HEADERS, source_rows(read), [30, 66, 10, 18, 18, 6, 9, 26, 26, 10, 40], styles)
 
 
-def status_workbook(table: pd.DataFrame, title: str, generated: datetime) -> bytes:
-    """The `status` matrix as a workbook: departments × districts."""
+def status_workbook(table: pd.DataFrame, files: dict[str, str], title: str, generated: datetime) -> bytes:
+    """The `status` matrix as a workbook: departments × districts, then the files each department sent."""
     buffer = io.BytesIO()
-    workbook = xlsxwriter.Workbook(buffer, {"in_memory": True, "strings_to_formulas": False,
-                                            "strings_to_urls": False})
+    workbook = xlsxwriter.Workbook(buffer, WORKBOOK_OPTIONS)
     styles = _styles(workbook)
-    ws = workbook.add_worksheet("填报情况")
-    headers = ["部门", *table.columns]
-    rows = [[department, *row] for department, row in zip(table.index, table.itertuples(index=False))]
+    ws = workbook.add_worksheet(STATUS_SHEET)
+    headers = ["部门", *table.columns, FILES_COLUMN]
+    rows = [[department, *row, files.get(department, "")] for department, row in zip(table.index, table.values.tolist())]
     write_table(ws, headers, rows, [12] + [10] * (len(headers) - 2) + [60], styles)
     ws.conditional_format(1, 1, max(len(rows), 1), len(headers) - 2,
                           {"type": "text", "criteria": "containing", "value": "未交", "format": styles["red"]})
-    ws.set_header(f"&C{title}填报情况（{generated:%Y-%m-%d %H:%M}）")
+    ws.set_header(f"&C{title}填报情况（{generated:%Y-%m-%d %H:%M}）".replace("&", "&&"))
+    write_result_metadata(workbook, {"kind": "status", "generated_at": generated.isoformat()})
     workbook.close()
     return buffer.getvalue()

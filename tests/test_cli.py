@@ -63,8 +63,10 @@ def test_forms_command(tmp_path):
     assert [ws["H3"].value, ws["I3"].value] == ["玄武区", "秦淮区"]
 
 
-@pytest.mark.parametrize("spec,message", [("玄武区,玄武区", "重复的区：玄武区"), ("玄武区,,秦淮区", "空白的区名"),
-                                          ("玄武区,编号", "区名不能与填报表的表头相同：编号")])
+@pytest.mark.parametrize("spec,message", [("玄武区,玄武区", "区名“玄武区”重复"),
+                                          ("玄武区,编号", "与本工具使用的表头或工作表名“编号”相同"),
+                                          ("Ａ区,A区", "区名“A区”与“Ａ区”只差全角/半角"),
+                                          ("玄武区,汇总", "工作表名“汇总”相同"), ("甲区,提供文件", "“提供文件”相同")])
 def test_forms_bad_districts(tmp_path, spec, message):
     result = run("forms", "--districts", spec, "-o", str(tmp_path / "out"))
     assert result.exit_code == 2 and message in result.output and "Traceback" not in result.output
@@ -72,6 +74,12 @@ def test_forms_bad_districts(tmp_path, spec, message):
 
 def test_forms_comma_list_accepts_chinese_commas(tmp_path):
     assert cli.parse_districts("玄武区，秦淮区、建邺区") == ["玄武区", "秦淮区", "建邺区"]
+    assert cli.parse_districts("玄武区,,秦淮区") == ["玄武区", "秦淮区"]
+
+
+@pytest.mark.parametrize("spec", ["玄武区 秦淮区", "玄武区\u3000秦淮区", " 玄武区 , 秦淮区 "])
+def test_district_list_with_spaces_is_split(spec):
+    assert cli.parse_districts(spec) == ["玄武区", "秦淮区"]
 
 
 def test_collect_missing_input(tmp_path):
@@ -83,7 +91,7 @@ def test_collect_refuses_report_over_input(tmp_path, book):
     from helpers import write_forms
     blank = write_forms(book, ["甲区"], tmp_path / "in")
     result = run("collect", str(tmp_path / "in"), "-o", str(blank["办公室"]))
-    assert result.exit_code == 2 and "是输入文件之一" in result.output
+    assert result.exit_code == 2 and "是交回的填报表之一" in result.output
 
 
 def test_bad_option_is_exit_2(tmp_path):

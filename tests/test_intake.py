@@ -9,10 +9,10 @@ import openpyxl
 import pytest
 from click.testing import CliRunner
 
-from assess_xl import intake, readback
+from assess_xl import intake, merge, sandbox
 from assess_xl.cli import main
 from assess_xl.demo import fill_workbook
-from helpers import soffice_resave, write_forms
+from helpers import read_without_preflight, soffice_resave, write_forms
 
 DISTRICTS = ["甲区", "乙区"]
 
@@ -65,7 +65,7 @@ def run_inbox(book, tmp_path, good_bytes, bad: dict[str, bytes]):
     for name, content in bad.items():
         (inbox / name).write_bytes(content)
     before = {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in inbox.iterdir()}
-    result = readback.read_paths([inbox], book)
+    result = merge.read_paths([inbox], book)
     assert {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in inbox.iterdir()} == before
     assert result.values.loc["甲区", "1-1"] == 1 and result.values.loc["乙区", "1-1"] == 0  # good still read
     return result
@@ -122,7 +122,7 @@ def test_xlsm_values_read_macros_noted(book, tmp_path, good):
     inbox = tmp_path / "inbox"
     inbox.mkdir()
     (inbox / "macro.xlsm").write_bytes(macro)
-    result = readback.read_paths([inbox], book)
+    result = merge.read_paths([inbox], book)
     report, messages = verdict(result, "macro.xlsm")
     assert report.info.macros and report.status == "已读取" and report.supplied == ["办公室"]
     assert any("含宏" in m and "未运行" in m for m in messages)
@@ -268,12 +268,12 @@ def test_sheet_renamed_and_hidden(book, tmp_path, good):
     inbox = tmp_path / "inbox"
     inbox.mkdir()
     (inbox / "renamed.xlsx").write_bytes(renamed)
-    result = readback.read_paths([inbox], book)
+    result = merge.read_paths([inbox], book)
     assert any(p.kind == "sheet_renamed" and p.sheet == "Sheet1" for p in result.problems)
     assert result.values.loc["甲区", "1-1"] == 1
     (inbox / "renamed.xlsx").unlink()
     (inbox / "hidden.xlsx").write_bytes(hidden)
-    result = readback.read_paths([inbox], book)
+    result = merge.read_paths([inbox], book)
     assert any(p.kind == "sheet_hidden" for p in result.problems) and result.values.loc["甲区", "1-1"] == 1
 
 
@@ -294,10 +294,10 @@ def test_formulas_and_error_values_after_resave(book, tmp_path, good):
     ws = workbook["开发处"]
     ws["H4"], ws["I4"], ws["H5"] = "=1+1", "=1/0", "=1+1"
     workbook.save(source)
-    no_cache = readback.read_paths([source], book)
+    no_cache = merge.read_paths([source], book)
     assert any(p.kind == "formula_no_value" and p.cell == "H4" for p in no_cache.problems)
     resaved = soffice_resave(source, tmp_path / "re")
-    result = readback.read_paths([resaved], book)
+    result = merge.read_paths([resaved], book)
     by_cell = {(p.kind, p.cell) for p in result.problems}
     assert ("formula_cached", "H4") in by_cell and ("error_value", "I4") in by_cell
     assert result.values.loc["甲区", "6-1"] == 2
@@ -317,7 +317,7 @@ def test_typed_oddities(book, tmp_path, good):
         ws.cell(rows[code], col).value = value
     ws.merge_cells(start_row=rows["20-1"], start_column=8, end_row=rows["20-1"], end_column=9)
     workbook.save(source)
-    result = readback.read_paths([source], book)
+    result = merge.read_paths([source], book)
     got = {(p.code, p.district): p.kind for p in result.problems if p.code}
     assert got[("17-2", "甲区")] == "date_in_number" and got[("17-2", "乙区")] == "number_as_text"
     assert result.values.loc["乙区", "17-2"] == 12 and result.values.loc["甲区", "18-1"] == 3
@@ -339,7 +339,7 @@ def test_symlink_duplicates_and_same_file_twice(book, tmp_path, good):
     (inbox / "a.xlsx").write_bytes(good[1])
     (inbox / "b-copy.xlsx").write_bytes(good[1])
     (inbox / "link.xlsx").symlink_to(outside)
-    result = readback.read_paths([inbox, inbox / "a.xlsx"], book)
+    result = merge.read_paths([inbox, inbox / "a.xlsx"], book)
     names = {r.info.name: r.status for r in result.files}
     assert names == {"inbox/a.xlsx": "已读取", "inbox/b-copy.xlsx": "重复"}
     assert ("inbox/link.xlsx", "符号链接，未跟随") in result.skipped
@@ -354,17 +354,19 @@ def test_other_files_in_a_folder_are_listed_not_read(book, tmp_path, good):
     assert [r.info.name for r in result.files] == ["inbox/good.xlsx"]
 
 
-def test_unreadable_file(book, tmp_path, good, monkeypatch):
-    real_open = open
+def test_unreadable_file(tmp_path, monkeypatch):
+    """A file the run may not read is rejected with the reason (checked in-process: tests run as root)."""
+    path = tmp_path / "secret.xlsx"
+    path.write_bytes(b"PK\x03\x04")
+    real_open = os.open
 
-    def guarded(path, *args, **kwargs):
-        if str(path).endswith("secret.xlsx"):
+    def guarded(target, *args, **kwargs):
+        if str(target).endswith("secret.xlsx"):
             raise PermissionError(13, "Permission denied")
-        return real_open(path, *args, **kwargs)
-    monkeypatch.setattr(intake, "open", guarded, raising=False)
-    result = run_inbox(book, tmp_path, good[1], {"secret.xlsx": good[1] + b"x"})
-    report, _ = verdict(result, "secret.xlsx")
-    assert report.status == "已拒绝" and "没有读取该文件的权限" in report.reason
+        return real_open(target, *args, **kwargs)
+    monkeypatch.setattr(intake.os, "open", guarded)
+    info = intake.load(path, "secret.xlsx")
+    assert "没有读取该文件的权限" in info.rejected and info.data == b""
 
 
 def test_folder_of_thousands(book, tmp_path, good):
@@ -412,16 +414,20 @@ def test_random_input_always_gets_a_verdict(book, tmp_path_factory, good, kind, 
     folder = tmp_path_factory.mktemp("fuzz")
     (folder / "x.xlsx").write_bytes(data)
     started = time.perf_counter()
-    result = readback.read_paths([folder], book)
+    result = merge.read_paths([folder], book)
     assert time.perf_counter() - started < 90
     assert len(result.files) == 1 and result.files[0].status in ("已读取", "已拒绝", "非填报表", "其他细则")
 
 
-def test_parser_crash_is_contained(book, tmp_path, good, monkeypatch):
-    """Past the pre-flight (switched off here), a file that aborts python-calamine only kills a child."""
-    monkeypatch.setattr(intake, "MAX_SHARED_STRINGS", 10 ** 15)
+def test_parser_crash_is_contained(book, tmp_path, good):
+    """Past the pre-flight (switched off in the child here), a file that aborts python-calamine only
+    kills a child: the verdict is that file's, and the good file beside it is read."""
     lie = with_shared_strings(good[1], b'<?xml version="1.0"?><sst xmlns="http://schemas.openxmlformats.org/'
                                        b'spreadsheetml/2006/main" count="1" uniqueCount="1000000000000"><si><t>x</t></si></sst>')
-    result = run_inbox(book, tmp_path, good[1], {"crash.xlsx": lie})
-    report, _ = verdict(result, "crash.xlsx")
-    assert report.status == "已拒绝" and "解析程序崩溃" in report.reason
+    (tmp_path / "crash.xlsx").write_bytes(lie)
+    (tmp_path / "good.xlsx").write_bytes(good[1])
+    items = [(str(tmp_path / "crash.xlsx"), "crash.xlsx"), (str(tmp_path / "good.xlsx"), "good.xlsx")]
+    crashed, read = sandbox.run_isolated(read_without_preflight, items, (book,))
+    assert crashed == sandbox.Failure("crash")
+    assert read.status == "已读取" and read.sheets
+    assert "解析程序崩溃" in merge._failed(tmp_path / "crash.xlsx", "crash.xlsx", crashed).reason

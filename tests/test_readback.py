@@ -1,12 +1,10 @@
 import math
-from datetime import date, datetime
 
 import openpyxl
 import pytest
 
-from assess_xl import readback
+from assess_xl import merge, readback
 from assess_xl.demo import fill_workbook
-from assess_xl.readback import parse_value
 from helpers import set_saved_time, soffice_resave, write_forms
 
 DISTRICTS = ["玄武区", "秦淮区", "建邺区"]
@@ -15,62 +13,6 @@ DISTRICTS = ["玄武区", "秦淮区", "建邺区"]
 @pytest.fixture
 def ind(book):
     return book.indicators
-
-
-@pytest.mark.parametrize("raw", ["是", " 是 ", "1", 1, 1.0, True, "TRUE", "true", "√", "Y", "yes", "YES", "\u00a0是\u00a0"])
-def test_bool_yes_spellings(ind, raw):
-    assert parse_value(ind["1-1"], raw) == (1.0, [])
-
-
-@pytest.mark.parametrize("raw", ["否", "0", 0, False, "FALSE", "×", "N", "no"])
-def test_bool_no_spellings(ind, raw):
-    assert parse_value(ind["1-1"], raw) == (0.0, [])
-
-
-@pytest.mark.parametrize("raw", ["可能", "2", 2, "是的吧"])
-def test_bool_invalid(ind, raw):
-    value, notes = parse_value(ind["1-1"], raw)
-    assert math.isnan(value) and notes[0][0] == "bool_invalid"
-
-
-@pytest.mark.parametrize("raw,value,kind", [
-    (0.85, 0.85, None), ("85%", 0.85, None), (" 85 %", 0.85, None), ("８５％", 0.85, None), (1, 1.0, None),
-    (85, 0.85, "percent_points"), ("74.9", 0.749, "percent_points"), (100, 1.0, "percent_points"),
-    (0, 0.0, None), (150, math.nan, "percent_out_of_range"), (-0.1, math.nan, "percent_out_of_range"),
-    ("八成", math.nan, "not_a_number"),
-])
-def test_percent(ind, raw, value, kind):
-    parsed, notes = parse_value(ind["22-1"], raw)
-    assert parsed == pytest.approx(value, nan_ok=True)
-    assert [n[0] for n in notes] == ([kind] if kind else [])
-
-
-@pytest.mark.parametrize("raw,value,kind", [
-    (2, 2.0, None), (2.0, 2.0, None), ("2", 2.0, "number_as_text"), ("２", 2.0, "number_as_text"),
-    (" 2例", 2.0, "number_as_text"), (2.5, math.nan, "not_integer"), (-1, math.nan, "negative"),
-    ("nan", math.nan, "not_a_number"), ("inf", math.nan, "not_a_number"), (float("inf"), math.nan, "not_a_number"),
-    (1e20, math.nan, "out_of_bounds"), ("两例", math.nan, "not_a_number"),
-    (date(2007, 5, 1), math.nan, "date_in_number"), (datetime(2007, 5, 1, 8), math.nan, "date_in_number"),
-    ("2" * 40000, math.nan, "text_too_long"), ("\x07", math.nan, "not_a_number"),
-])
-def test_count(ind, raw, value, kind):
-    parsed, notes = parse_value(ind["6-1"], raw)
-    assert parsed == pytest.approx(value, nan_ok=True)
-    assert [n[0] for n in notes] == ([kind] if kind else [])
-
-
-@pytest.mark.parametrize("code,raw,ok", [("14-1", 3, True), ("14-1", 3.01, False), ("14-1", 2.5, True),
-                                         ("38-4", 5, False), ("15-1", -0.5, False), ("38-1", "32.5万元", True)])
-def test_bounds(ind, code, raw, ok):
-    value, _ = parse_value(ind[code], raw)
-    assert (not math.isnan(value)) is ok
-
-
-def test_choice(ind):
-    assert parse_value(ind["21-1"], "预案不完善") == (1.0, [])
-    assert parse_value(ind["21-1"], " 预案不完善\u3000") == (1.0, [])
-    value, notes = parse_value(ind["21-1"], "还行")
-    assert math.isnan(value) and notes[0][0] == "choice_invalid"
 
 
 # ---- round trip ---------------------------------------------------------------------------
@@ -97,7 +39,7 @@ def test_round_trip(book, returned):
                   {"开发处": {"6-1": {"玄武区": "2", "秦淮区": "1", "建邺区": "1"}}})
     set_saved_time(inbox / "开发处-初稿.xlsx", "2008-01-05T08:00:00Z", mtime=1_300_000_000)
     set_saved_time(inbox / "开发处-修改.xlsx", "2008-01-06T08:00:00Z", mtime=1_200_000_000)
-    result = readback.read_paths([inbox], book)
+    result = merge.read_paths([inbox], book)
     v = result.values
     assert list(v.index) == DISTRICTS
     assert v.loc["玄武区", "1-1"] == 1 and v.loc["秦淮区", "1-1"] == 1 and v.loc["建邺区", "1-1"] == 0
@@ -130,7 +72,7 @@ def test_strict_conflicts(book, returned):
     blank, inbox = returned
     fill_workbook(blank["开发处"], inbox / "a.xlsx", {"开发处": {"6-1": {"玄武区": "2"}}})
     fill_workbook(blank["开发处"], inbox / "b.xlsx", {"开发处": {"6-1": {"玄武区": "3"}}})
-    result = readback.read_paths([inbox], book, strict_conflicts=True)
+    result = merge.read_paths([inbox], book, strict_conflicts=True)
     assert math.isnan(result.values.loc["玄武区", "6-1"])
     assert [p.level for p in result.problems if p.kind == "conflict_strict"] == ["错误"]
 
@@ -159,7 +101,7 @@ def test_moved_row_reordered_columns_extra_row(book, returned):
             a.value, b.value = b.value, a.value
         ws.insert_rows(4)
     _edit(path, rearrange)
-    values = readback.read_paths([path], book).values
+    values = merge.read_paths([path], book).values
     assert values.loc["玄武区", "17-1"] == 1 and values.loc["秦淮区", "17-1"] == 0
     assert values.loc["玄武区", "17-2"] == 1 and values.loc["秦淮区", "17-2"] == 2
 
@@ -175,10 +117,10 @@ def test_code_overwritten_and_district_renamed(book, returned):
         ws["A5"] = "1-3"
         ws["I3"] = "秦淮"
     _edit(path, vandalise)
-    result = readback.read_paths([path], book)
+    result = merge.read_paths([path], book)
     kinds = {(p.kind, p.cell or p.district or p.code) for p in result.problems}
     assert ("code_unknown", "A5") in kinds and ("code_missing", "1-2") in kinds
-    assert ("district_unknown", "I3") in kinds and ("district_missing", "秦淮区") in kinds
+    assert ("district_unknown_filled", "I3") in kinds and ("district_missing", "秦淮区") in kinds
     assert math.isnan(result.values.loc["玄武区", "1-2"]) and math.isnan(result.values.loc["秦淮区", "1-1"])
     assert result.values.loc["玄武区", "1-1"] == 1
 
@@ -191,7 +133,7 @@ def test_form_of_another_rulebook(book, returned, tmp_path):
     other = rulebook.build(raw)
     forms_2008 = write_forms(other, DISTRICTS, tmp_path / "2008")
     fill_workbook(forms_2008["办公室"], returned[1] / "2008.xlsx", {"办公室": {"1-1": {"玄武区": "是"}}})
-    result = readback.read_paths([returned[1]], book)
+    result = merge.read_paths([returned[1]], book)
     (problem,) = [p for p in result.problems if p.kind == "other_rulebook"]
     assert problem.file == "inbox/2008.xlsx" and "另一份评分细则" in problem.message
     assert math.isnan(result.values.loc["玄武区", "1-1"]) if "玄武区" in result.values.index else True
@@ -202,9 +144,9 @@ def test_lock_and_hidden_files_skipped(book, returned):
     blank, inbox = returned
     fill_workbook(blank["办公室"], inbox / "~$办公室.xlsx", {"办公室": {"1-1": {"玄武区": "是"}}})
     fill_workbook(blank["办公室"], inbox / ".办公室.xlsx", {"办公室": {"1-1": {"玄武区": "是"}}})
-    result = readback.read_paths([inbox], book)
+    result = merge.read_paths([inbox], book)
     assert result.files == []
-    assert {reason for _, reason in result.skipped} == {"Excel临时锁定文件，已跳过", "隐藏文件，已跳过"}
+    assert {reason for _, reason in result.skipped} == {"Office临时锁定文件，已跳过", "隐藏文件，已跳过"}
 
 
 def test_input_files_untouched(book, returned):
@@ -213,7 +155,7 @@ def test_input_files_untouched(book, returned):
     path = inbox / "办公室.xlsx"
     fill_workbook(blank["办公室"], path, {"办公室": {"1-1": {"玄武区": "是"}}})
     before = (hashlib.sha256(path.read_bytes()).hexdigest(), path.stat().st_mtime)
-    readback.read_paths([inbox], book)
+    merge.read_paths([inbox], book)
     assert (hashlib.sha256(path.read_bytes()).hexdigest(), path.stat().st_mtime) == before
 
 
@@ -224,8 +166,8 @@ def test_libreoffice_resave_reads_the_same(book, returned, tmp_path):
     path = inbox / "环监局.xlsx"
     fill_workbook(blank["环监局"], path, entries)
     resaved = soffice_resave(path, tmp_path / "resaved")
-    original = readback.read_paths([path], book)
-    again = readback.read_paths([resaved], book)
+    original = merge.read_paths([path], book)
+    again = merge.read_paths([resaved], book)
     assert again.values.equals(original.values)
     assert again.values.loc["玄武区", "21-1"] == 1 and again.values.loc["秦淮区", "22-1"] == 0.6
     assert not any(p.kind == "no_metadata" for p in again.problems)  # metadata survived LibreOffice

@@ -1,0 +1,91 @@
+"""What the writing and the reading side share: sheet names, headers, metadata keys, the font,
+workbook options, print setup, and how names are compared. Both forms/report and read-back import
+this module; neither imports the other."""
+from __future__ import annotations
+
+import re
+import unicodedata
+
+TOOL = "assess-xl"
+FORM_VERSION = 1
+META_SHEET = "填报表信息"
+GUIDE_SHEET = "填报说明"
+RESULT_META_SHEET = "结果信息"  # hidden sheet of the scorecard and the status workbook
+CONTEXT_HEADERS = ["编号", "项目", "环保目标", "考核细则", "填报指标", "单位", "填写说明"]
+CONTEXT_WIDTHS = [7, 11, 28, 34, 26, 5, 18]
+HEADER_ROW = 2  # zero-based: title, hint line, then the header
+FONT = "宋体"
+FILES_COLUMN = "提供文件"
+SCORECARD_SHEETS = ("汇总", "得分明细", "问题清单", "来源")
+STATUS_SHEET = "填报情况"
+
+# Names the tool itself uses for columns and sheets: a district may not be called any of them.
+RESERVED_NAMES = (*CONTEXT_HEADERS, FILES_COLUMN, *SCORECARD_SHEETS, META_SHEET, GUIDE_SHEET,
+                  RESULT_META_SHEET, STATUS_SHEET, "部门", "区", "History")
+
+# Limits of a run, checked when forms are made so that collect never refuses the tool's own forms.
+MAX_DISTRICTS = 500
+MAX_DISTRICT_NAME = 60
+MAX_META_CELL = 32_767  # Excel's limit on the text of one cell
+
+WORKBOOK_OPTIONS = {"in_memory": True, "strings_to_formulas": False, "strings_to_urls": False,
+                    "strings_to_numbers": False}
+
+_INVISIBLE = re.compile(r"[\u200b-\u200f\u2060\ufeff\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_SPACE = re.compile(r"\s+")
+
+
+def normalise_text(raw: str) -> str:
+    """What a person meant: full-width digits and signs made half-width, NBSP and invisible
+    characters removed, surrounding space stripped."""
+    return _INVISIBLE.sub("", unicodedata.normalize("NFKC", raw)).strip()
+
+
+def name_key(name: object) -> str:
+    """The one way names (districts, departments, headers) are compared: full-width and half-width
+    alike, invisible characters and all white space ignored, case ignored. `高新区（虎丘区）` and
+    `高新区(虎丘区)` are the same district."""
+    return _SPACE.sub("", normalise_text("" if name is None else str(name))).casefold()
+
+
+def district_name_problems(names: list[str]) -> list[str]:
+    """Every reason (in Chinese) why a district list cannot be used for forms; empty when it can."""
+    problems = []
+    if not names:
+        problems.append("区名单是空的。请给出区名单文件，或用逗号分隔的区名，如“玄武区,秦淮区”。")
+    if len(names) > MAX_DISTRICTS:
+        problems.append(f"区名单有{len(names)}个区，超过上限{MAX_DISTRICTS}个。请检查名单文件是否正确。")
+    reserved = {name_key(r): r for r in RESERVED_NAMES}
+    seen: dict[str, str] = {}
+    for name in names:
+        key = name_key(name)
+        if not key:
+            problems.append(f"区名“{name}”是空白的。请删除空行或多余的分隔符。")
+            continue
+        if _CONTROL.search(name):
+            problems.append(f"区名“{printable(name)}”含有控制字符（如换行、制表符）。请只用文字、数字和标点。")
+        if len(name) > MAX_DISTRICT_NAME:
+            problems.append(f"区名“{name[:20]}…”有{len(name)}个字符，超过上限{MAX_DISTRICT_NAME}个。请用简称。")
+        if key in reserved:
+            problems.append(f"区名“{name}”与本工具使用的表头或工作表名“{reserved[key]}”相同。请换一个名称。")
+        if key in seen:
+            same = "重复" if seen[key] == name else f"与“{seen[key]}”只差全角/半角、空格或大小写，会被当成同一个区"
+            problems.append(f"区名“{name}”{same}。每个区只能出现一次，请改用能区分的名称。")
+        seen.setdefault(key, name)
+    return problems
+
+
+def printable(text: str) -> str:
+    """Text with control characters shown as visible escapes (for messages)."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
+def print_setup(ws, title_rows: tuple[int, int]) -> None:
+    """A4 landscape, fit to width, repeated title rows, page numbers in the footer."""
+    ws.set_landscape()
+    ws.set_paper(9)
+    ws.fit_to_pages(1, 0)
+    ws.repeat_rows(*title_rows)
+    ws.set_margins(left=0.4, right=0.4, top=0.5, bottom=0.5)
+    ws.set_footer("&C第 &P 页，共 &N 页")

@@ -1,0 +1,107 @@
+"""The whole `collect` run as one library call: gather → read (in child processes) → merge → score →
+explain → build the scorecard. Returns a typed result; prints nothing, writes nothing, never exits.
+The command line and the benchmark both call `collect`."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import Enum
+from pathlib import Path
+
+import pandas as pd
+
+from . import intake, merge, report, sandbox, scoring
+from .layout import name_key
+from .merge import ReadResult
+from .readback import OTHER_RULEBOOK, TOOL_OUTPUT, read_one
+from .rulebook import Rulebook
+from .scoring import Scores
+
+
+class Outcome(str, Enum):
+    WRITTEN = "written"  # a scorecard was built
+    NOTHING_READ = "nothing_read"  # no form of this rulebook among the inputs
+    NOTHING_FILLED = "nothing_filled"  # forms, but every input cell blank
+    WORKER_FAILED = "worker_failed"  # the machine could not start a reader: results would be wrong
+    OUTPUT_IS_INPUT = "output_is_input"  # the output path is a returned form
+
+
+@dataclass
+class CollectOptions:
+    strict_conflicts: bool = False
+    districts: list[str] | None = None  # the run's districts, when the coordinator gives them
+    output: Path | None = None  # where the scorecard will go (to recognise it among the inputs)
+    workers: int | None = None
+    generated: datetime | None = None
+
+
+@dataclass
+class CollectResult:
+    outcome: Outcome
+    read: ReadResult
+    scores: Scores | None = None
+    explanations: pd.DataFrame | None = None
+    content: bytes = b""  # the scorecard workbook
+    gathered: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def complete(self) -> bool:
+        """No error and no 缺报: the run is clean."""
+        errors = any(p.level == "错误" for p in self.read.problems)
+        missing = self.scores is not None and int(self.scores.totals["缺报项数"].sum()) > 0
+        return self.outcome is Outcome.WRITTEN and not errors and not missing
+
+
+def read(paths, book: Rulebook, options: CollectOptions | None = None) -> tuple[ReadResult, int]:
+    """Gather and read the inputs (also what `status` needs); returns the result and how many files were found."""
+    options = options or CollectOptions()
+    found, skipped = intake.gather(paths)
+    result = merge.read_gathered(found, skipped, book, options.strict_conflicts, options.districts, options.workers)
+    return result, len(found)
+
+
+def collect(paths, book: Rulebook, options: CollectOptions | None = None) -> CollectResult:
+    options = options or CollectOptions()
+    result, gathered = read(paths, book, options)
+    outcome = _blocking_outcome(result, options.output)
+    if outcome is not None:
+        return CollectResult(outcome, result, gathered=gathered)
+    scores = scoring.score(result.values, book)
+    explanations = scoring.explain(result.values, book, scores, result.unreadable)
+    content = report.build(book, scores, explanations, result, options.generated or datetime.now())
+    return CollectResult(Outcome.WRITTEN, result, scores, explanations, content, gathered)
+
+
+def _blocking_outcome(result: ReadResult, output: Path | None) -> Outcome | None:
+    if result.worker_failures:
+        return Outcome.WORKER_FAILED
+    if output is not None and _output_is_a_form(result, output):
+        return Outcome.OUTPUT_IS_INPUT
+    if not result.districts:
+        return Outcome.NOTHING_READ
+    if not result.anything_filled:
+        return Outcome.NOTHING_FILLED
+    return None
+
+
+def _output_is_a_form(result: ReadResult, output: Path) -> bool:
+    """The output path is one of the inputs and not a scorecard this tool wrote (which is replaced)."""
+    target = os.path.realpath(output)
+    return any(os.path.realpath(report.info.path) == target and report.status != TOOL_OUTPUT
+               for report in result.files)
+
+
+def foreign_forms(candidates: list[tuple[Path, str]], book: Rulebook, districts: list[str]) -> list[str]:
+    """Which of these files are forms of another rulebook or another district list ('name（why）')."""
+    wanted = [name_key(d) for d in districts]
+    clashes = []
+    for read in sandbox.run_isolated(read_one, [(str(path), name) for path, name in candidates], (book,)):
+        if isinstance(read, sandbox.Failure) or read.meta is None and read.status != OTHER_RULEBOOK:
+            continue
+        if read.status == OTHER_RULEBOOK:
+            clashes.append(f"{read.info.name}（另一份细则）")
+        elif read.meta is not None and [name_key(d) for d in read.meta.districts or []] != wanted:
+            clashes.append(f"{read.info.name}（区名单不同）")
+    return clashes
