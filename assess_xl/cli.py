@@ -41,6 +41,8 @@ class UserError(click.ClickException):
 # ---- help and usage in Chinese ----------------------------------------------------------------
 
 _HEADINGS = {"Options": "选项", "Commands": "命令", "Arguments": "参数"}
+_EXTRA_WORDS = {"[required]": "[必填]", "default:": "默认："}
+_EXTRAS = re.compile(r"\[required\]|default:")
 
 
 class ChineseFormatter(click.HelpFormatter):
@@ -49,7 +51,11 @@ class ChineseFormatter(click.HelpFormatter):
                             prefix="用法：")
 
     def write_heading(self, heading: str) -> None:
-        super().write_heading(_HEADINGS.get(heading, heading))
+        self.write(f"{'':>{self.current_indent}}{_HEADINGS.get(heading, heading)}：\n")
+
+    def write_dl(self, rows, col_max: int = 30, col_spacing: int = 2) -> None:
+        super().write_dl([(term, _EXTRAS.sub(lambda m: _EXTRA_WORDS[m.group()], text)) for term, text in rows],
+                         col_max, col_spacing)
 
 
 class ChineseContext(click.Context):
@@ -129,7 +135,7 @@ def load_rulebook(path: str | None):
         raise UserError("评分细则无法使用：\n" + "\n".join(exc.messages)) from None
 
 
-RULES_OPTION = click.option("--rules", "rules_path", type=click.Path(dir_okay=False),
+RULES_OPTION = click.option("--rules", "rules_path", type=click.Path(dir_okay=False), metavar="细则文件",
                             help="评分细则文件（YAML）；默认使用内置的2007年度细则。")
 DISTRICTS_HELP = "被考核的区：名单文件（每行一个区，UTF-8），或用逗号、顿号或空格分隔的区名，如“玄武区,秦淮区”。"
 
@@ -140,7 +146,7 @@ def rules():
 
 
 @rules.command("check")
-@click.argument("rulebook", required=False, type=click.Path(dir_okay=False))
+@click.argument("rulebook", required=False, type=click.Path(dir_okay=False), metavar="[细则文件]")
 def rules_check(rulebook):
     """检查评分细则文件并打印摘要和警告（默认检查内置的2007年度细则）。"""
     book = load_rulebook(rulebook)
@@ -167,7 +173,11 @@ def parse_districts(spec: str) -> list[str]:
     """A file (one district per line, UTF-8 with or without BOM) or a list separated by commas, 顿号,
     semicolons or spaces. Every name is checked as forms would check it."""
     path = Path(spec)
-    if path.is_file():
+    try:
+        is_file = path.is_file()
+    except OSError:  # a long list is not a file name
+        is_file = False
+    if is_file:
         try:
             names = demo_module.read_district_list(path.read_text(encoding="utf-8-sig"))
         except UnicodeDecodeError:
@@ -273,11 +283,11 @@ def refuse_other_forms(out_dir: Path, book, districts) -> None:
 
 
 @main.command()
-@click.option("--districts", "districts_spec", required=True, help=DISTRICTS_HELP)
+@click.option("--districts", "districts_spec", required=True, metavar="区名单", help=DISTRICTS_HELP)
 @RULES_OPTION
-@click.option("-o", "--output", "out_dir", required=True, type=click.Path(file_okay=False),
+@click.option("-o", "--output", "out_dir", required=True, type=click.Path(file_okay=False), metavar="文件夹",
               help="填报表写入的文件夹（不存在则新建）。")
-@click.option("--password", default=None, help="工作表保护密码（默认不设密码，只锁定非填报单元格）。")
+@click.option("--password", default=None, metavar="密码", help="工作表保护密码（默认不设密码，只锁定非填报单元格）。")
 @click.option("--force", is_flag=True, help="文件夹中已有其他区名单或其他细则的填报表时，仍然写入。")
 def forms(districts_spec, rules_path, out_dir, password, force):
     """生成填报表：一个包含全部部门的工作簿，以及每个部门一份单独的工作簿。"""
@@ -395,10 +405,10 @@ def print_summary(result: pipeline.CollectResult, book, out) -> int:
 
 
 @main.command()
-@click.argument("paths", nargs=-1, required=True, type=click.Path())
-@click.option("-o", "--output", "out", required=True, help="考核结果工作簿的保存路径（.xlsx；不写扩展名时自动加上）。")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(), metavar="文件或文件夹...")
+@click.option("-o", "--output", "out", required=True, metavar="文件", help="考核结果工作簿的保存路径（.xlsx；不写扩展名时自动加上）。")
 @RULES_OPTION
-@click.option("--districts", "districts_spec", default=None,
+@click.option("--districts", "districts_spec", default=None, metavar="区名单",
               help="本次考核的区（默认取交回的填报表中一致的区名单）。" + DISTRICTS_HELP)
 @click.option("--on-conflict", type=click.Choice(["latest", "error"]), default="latest",
               help="同一项在不同文件中填写不同时：latest（默认）采用较晚提交的值；error 视为错误、该项不计分。")
@@ -411,11 +421,11 @@ def collect(paths, out, rules_path, districts_spec, on_conflict):
 
 
 @main.command()
-@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.argument("paths", nargs=-1, required=True, type=click.Path(), metavar="文件或文件夹...")
 @RULES_OPTION
-@click.option("--districts", "districts_spec", default=None,
+@click.option("--districts", "districts_spec", default=None, metavar="区名单",
               help="本次考核的区（默认取交回的填报表中一致的区名单）。" + DISTRICTS_HELP)
-@click.option("-o", "--output", "out", default=None, help="同时把填报情况表保存为工作簿（.xlsx）。")
+@click.option("-o", "--output", "out", default=None, metavar="文件", help="同时把填报情况表保存为工作簿（.xlsx）。")
 def status(paths, rules_path, districts_spec, out):
     """查看各部门对各区的填报情况：谁已交、谁未交、由哪个文件提供。"""
     book = load_rulebook(rules_path)
@@ -442,6 +452,8 @@ def status(paths, rules_path, districts_spec, out):
 def print_status(table, files) -> None:
     """One row per department, readable at 80 columns and when redirected: the districts listed by state."""
     view = Table("部门", "已填齐", "未交", "部分填写", title=f"填报情况（{len(table.columns)}个区）")
+    for column in view.columns:
+        column.overflow = "fold"
     for department, row in zip(table.index, table.values.tolist()):
         complete = [d for d, cell in zip(table.columns, row) if cell == status_module.COMPLETE]
         missing = [d for d, cell in zip(table.columns, row) if cell == status_module.NOT_RETURNED]
@@ -460,7 +472,7 @@ def print_status(table, files) -> None:
 # ---- demo -------------------------------------------------------------------------------------
 
 @main.command()
-@click.option("-o", "--output", "out_dir", default="assess-xl-demo", type=click.Path(file_okay=False),
+@click.option("-o", "--output", "out_dir", default="assess-xl-demo", type=click.Path(file_okay=False), metavar="文件夹",
               help="演示文件写入的文件夹（默认 assess-xl-demo）。")
 def demo(out_dir):
     """演示完整流程：用内置2007年度细则和示例数据生成填报表、模拟各部门填写、汇总评分。"""

@@ -15,7 +15,7 @@ import numpy as np
 
 # Tolerance for comparisons so that binary floating point never flips a threshold (0.8 - 0.75 is
 # 0.05000000000000004 in binary; it must still be exactly one 5-point step).
-EPS = 1e-9
+EPS = 1e-9  # one tolerance on measured values, the same in every kind
 
 
 def fmt_number(x: float) -> str:
@@ -227,7 +227,8 @@ def _threshold_explain(p, ind, value, pts, other):
 
 
 def _shortfall_steps(p, x):
-    shortfall = np.maximum(p["below"] - x, 0.0)
+    # The tolerance is applied to the value, as in threshold and ratio: 0.7999999999 reaches 80 %.
+    shortfall = np.maximum(p["below"] - x - EPS, 0.0)
     return np.ceil(shortfall / p["step"] - EPS)
 
 

@@ -434,11 +434,15 @@ def _time_in(pattern, xml: bytes, local: bool) -> datetime | None:
     text = _FRACTION.sub(r"\1", match.group(1).decode("ascii", "replace").strip().replace("Z", "+00:00"))
     try:
         stamp = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    try:
         if stamp.tzinfo is None:
             stamp = stamp.astimezone() if local else stamp.replace(tzinfo=timezone.utc)
         return stamp.astimezone(timezone.utc)
-    except (ValueError, OverflowError, OSError):
-        return None
+    except (OverflowError, OSError):  # at the edge of the calendar: kept, so it is reported as implausible
+        edge = datetime.max if stamp.year > 2000 else datetime.min
+        return edge.replace(tzinfo=timezone.utc)
 
 
 _TAG_SHEET = re.compile(rb"<(?:\w+:)?sheet\b[^>]*>")

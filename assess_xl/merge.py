@@ -100,7 +100,7 @@ def run_districts(reads: list[FileRead], explicit: list[str] | None) -> tuple[li
         return list(explicit), []
     votes: Counter = Counter()
     names: dict[tuple, list[str]] = {}
-    for read in reads:
+    for read in sorted(reads, key=lambda r: r.meta is None or not r.meta.districts):  # names as the forms wrote them first
         listed = _listed_districts(read)
         if listed and not district_name_problems(listed):
             key = tuple(name_key(n) for n in listed)

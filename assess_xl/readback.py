@@ -382,7 +382,7 @@ def _district_columns(header, header_row, code_col, where, out) -> dict[str, tup
     """key → (header as written, column) for every district-like header; duplicates are problems."""
     columns: dict[str, list[tuple[str, int]]] = {}
     for col, cell in enumerate(header):
-        text = normalise_text(cells.raw_text(cell)) if cell is not None else ""
+        text = cells.raw_text(cell).strip() if cell is not None else ""
         key = name_key(text)
         if col == code_col or not key or key in _CONTEXT_KEYS:
             continue

@@ -55,3 +55,15 @@ def read_without_preflight(item, book):
     """readback.read_one with the shared-string pre-flight switched off (runs in a sandbox child)."""
     intake.MAX_SHARED_STRINGS = 10 ** 15
     return readback.read_one(item, book)
+
+
+def cannot_import(item, book):
+    """A reader whose child lacks a library (runs in a sandbox child)."""
+    raise ImportError("No module named 'python_calamine'")
+
+
+def write_pid_and_sleep(item):
+    """Records the child's pid, then blocks (to see whether children die with their parent)."""
+    import time
+    Path(item).write_text(str(os.getpid()))
+    time.sleep(600)

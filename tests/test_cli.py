@@ -162,3 +162,163 @@ def test_usage_errors_are_one_chinese_line(args, message):
     assert result.exit_code == 2
     assert message in result.output
     assert "Usage:" not in result.output and "Traceback" not in result.output
+
+
+# ---- issue 9: a real year, run as a coordinator would ---------------------------------------
+
+def _demo_inbox(tmp_path):
+    result = run("demo", "-o", str(tmp_path / "demo"))
+    assert result.exit_code == 0
+    return tmp_path / "demo" / "2-交回的填报表"
+
+
+def test_no_arguments_prints_the_help():
+    result = run()
+    assert result.exit_code == 0 and result.output.startswith("用法：") and "collect" in result.output
+
+
+@pytest.mark.parametrize("command", [[], ["rules"], ["forms"], ["collect"], ["status"], ["demo"], ["rules", "check"]])
+def test_help_is_wholly_chinese(command):
+    output = run(*command, "--help").output
+    for english in ("Usage", "Options", "Commands", "Show this message", "Show the version", "[required]",
+                    "default:", " TEXT", " FILE", "PATHS"):
+        assert english not in output, english
+
+
+def test_collect_summary_groups_problems_and_counts_add_up(tmp_path):
+    inbox = _demo_inbox(tmp_path)
+    (inbox / "note.eml").write_text("From: a@b\n\nhello", encoding="utf-8")
+    result = run("collect", str(inbox), str(tmp_path / "none.xlsx"), "-o", str(tmp_path / "r.xlsx"))
+    assert result.exit_code == 1
+    out = result.output
+    match = __import__("re").search(r"问题 (\d+) 条 = 错误 (\d+) \+ 警告 (\d+) \+ 提示 (\d+)", out)
+    total, errors, warnings, infos = map(int, match.groups())
+    assert total == errors + warnings + infos and warnings >= 1 and infos >= 1
+    assert "各部门问题" in out and "需改正" in out and "四十篇" in out  # a typed mistake is shown
+    assert "note.eml" in out and "邮件文件" in out and "改为.xlsx" not in out.split("note.eml")[1].splitlines()[0]
+    assert "none.xlsx" in out and "文件不存在" in out
+    assert "问题清单" in out
+
+
+def test_output_suffix(tmp_path):
+    inbox = _demo_inbox(tmp_path)
+    assert run("collect", str(inbox), "-o", str(tmp_path / "结果")).exit_code == 1
+    assert (tmp_path / "结果.xlsx").exists() and not (tmp_path / "结果").exists()
+    refused = run("collect", str(inbox), "-o", str(tmp_path / "结果.xls"))
+    assert refused.exit_code == 2 and "只能保存为.xlsx" in refused.output and not (tmp_path / "结果.xls").exists()
+
+
+def test_outputs_have_normal_permissions(tmp_path):
+    inbox = _demo_inbox(tmp_path)
+    old = os.umask(0o022)
+    try:
+        run("collect", str(inbox), "-o", str(tmp_path / "r.xlsx"))
+    finally:
+        os.umask(old)
+    assert (tmp_path / "r.xlsx").stat().st_mode & 0o777 == 0o644
+
+
+@pytest.mark.parametrize("lock", ["~$r.xlsx", ".~lock.r.xlsx#"])
+def test_output_open_in_an_office_program_is_not_replaced(tmp_path, lock):
+    inbox = _demo_inbox(tmp_path)
+    (tmp_path / "r.xlsx").write_bytes(b"old")
+    (tmp_path / lock).write_bytes(b"lock")
+    result = run("collect", str(inbox), "-o", str(tmp_path / "r.xlsx"))
+    assert result.exit_code == 2 and "正在被Excel、WPS或LibreOffice打开" in result.output
+    assert (tmp_path / "r.xlsx").read_bytes() == b"old"
+
+
+def test_forms_refuse_a_folder_with_other_forms(tmp_path):
+    assert run("forms", "--districts", "甲区,乙区", "-o", str(tmp_path / "f")).exit_code == 0
+    assert run("forms", "--districts", "甲区,乙区", "-o", str(tmp_path / "f")).exit_code == 0  # same list again
+    refused = run("forms", "--districts", "甲区,丙区", "-o", str(tmp_path / "f"))
+    assert refused.exit_code == 2 and "区名单不同" in refused.output and "--force" in refused.output
+    assert run("forms", "--districts", "甲区,丙区", "-o", str(tmp_path / "f"), "--force").exit_code == 0
+
+
+def test_collect_twice_into_the_inbox(tmp_path):
+    inbox = _demo_inbox(tmp_path)
+    first = run("collect", str(inbox), "-o", str(inbox / "考核结果.xlsx"))
+    second = run("collect", str(inbox), "-o", str(inbox / "考核结果.xlsx"))
+    assert first.exit_code == second.exit_code == 1
+    assert "本工具输出" in second.output
+    sources = openpyxl.load_workbook(inbox / "考核结果.xlsx")["来源"]
+    assert any(row[6] == "本工具输出" for row in sources.iter_rows(min_row=2, values_only=True))
+
+
+def test_collect_on_blank_forms_says_nothing_was_filled(tmp_path):
+    assert run("forms", "--districts", "甲区,乙区", "-o", str(tmp_path / "f")).exit_code == 0
+    result = run("collect", str(tmp_path / "f"), "-o", str(tmp_path / "r.xlsx"))
+    assert result.exit_code == 1 and "没有填写任何数据" in result.output and not (tmp_path / "r.xlsx").exists()
+
+
+def test_status_is_readable_at_80_columns_and_redirected(tmp_path):
+    from rich.cells import cell_len
+    inbox = _demo_inbox(tmp_path)
+    result = run("status", str(inbox))
+    assert result.exit_code == 1
+    assert "…" not in result.output and "已 " not in result.output
+    assert max(cell_len(line) for line in result.output.splitlines()) <= 80
+    assert "雨花台区（2/3）" in result.output.replace("\n", "").replace("│", "").replace(" ", "")
+
+
+# ---- issue 15: one file affects only its own verdict ----------------------------------------
+
+def test_markup_and_odd_names_never_crash_the_terminal(tmp_path):
+    assert run("forms", "--districts", "区[/],[bold]区", "-o", str(tmp_path / "f")).exit_code == 0
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    from assess_xl.demo import fill_workbook
+    fill_workbook(tmp_path / "f" / "2007年度目标考核填报表-开发处.xlsx", inbox / "开发处[final].xlsx",
+                  {"开发处": {"6-1": {"区[/]": "[/]", "[bold]区": "1"}}})
+    gbk = os.fsencode(str(inbox)) + "/环监局.xlsx".encode("gbk")
+    with open(gbk, "wb") as handle:
+        handle.write((inbox / "开发处[final].xlsx").read_bytes())
+    result = run("collect", str(inbox), "-o", str(tmp_path / "r.xlsx"))
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "开发处[final].xlsx" in result.output and "[/]" in result.output
+    sources = openpyxl.load_workbook(tmp_path / "r.xlsx")["来源"]
+    assert "inbox/环监局.xlsx" in [row[0] for row in sources.iter_rows(min_row=2, values_only=True)]
+
+
+@pytest.mark.parametrize("failure", ["permission", "parent_is_file", "disk_full"])
+def test_write_failures_are_one_line_and_leave_nothing(tmp_path, monkeypatch, failure):
+    import errno
+    out = tmp_path / "f"
+    if failure == "parent_is_file":
+        (tmp_path / "file").write_text("x")
+        out = tmp_path / "file" / "f"
+    else:
+        real_fsync, calls = os.fsync, []
+
+        def fsync(fd):  # the sixth of fifteen files fails to reach the disk
+            calls.append(fd)
+            if len(calls) > 5:
+                raise (PermissionError(13, "Permission denied") if failure == "permission"
+                       else OSError(errno.ENOSPC, "No space left on device"))
+            return real_fsync(fd)
+        monkeypatch.setattr(os, "fsync", fsync)
+    result = run("forms", "--districts", "甲区,乙区", "-o", str(out))
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert len(result.output.strip().splitlines()) == 1
+    assert not out.exists() or list(out.iterdir()) == []
+
+
+def test_limits_agree_between_forms_and_collect(tmp_path):
+    too_many = ",".join(f"区{i}" for i in range(501))
+    result = run("forms", "--districts", too_many, "-o", str(tmp_path / "f"))
+    assert result.exit_code == 2 and "超过上限500" in result.output
+    most = ",".join(f"第{i}区" + "名" * 40 for i in range(500))
+    assert run("forms", "--districts", most, "-o", str(tmp_path / "f")).exit_code == 0
+    collected = run("collect", str(tmp_path / "f" / "2007年度目标考核填报表-办公室.xlsx"), "-o", str(tmp_path / "r"))
+    assert collected.exit_code == 1 and "没有填写任何数据" in collected.output  # read, not refused
+
+
+def test_special_files_are_skipped_not_read(tmp_path):
+    inbox = _demo_inbox(tmp_path)
+    os.mkfifo(inbox / "pipe.xlsx")
+    (tmp_path / "zero.xlsx").symlink_to("/dev/zero")
+    result = run("collect", str(inbox), str(tmp_path / "zero.xlsx"), "/dev/urandom", "-o", str(tmp_path / "r.xlsx"))
+    assert result.exit_code == 1 and result.output.count("不是普通文件") == 3
+    sources = [row for row in openpyxl.load_workbook(tmp_path / "r.xlsx")["来源"].iter_rows(min_row=2, values_only=True)]
+    assert any(row[0].endswith("pipe.xlsx") and "不是普通文件" in row[10] for row in sources)

@@ -1,0 +1,67 @@
+"""The library pipeline: one call from inputs to a scorecard, with a typed outcome."""
+import openpyxl
+import pytest
+
+from assess_xl import merge, pipeline, report
+from assess_xl.demo import fill_workbook
+from assess_xl.pipeline import CollectOptions, Outcome
+from helpers import cannot_import, write_forms
+
+DISTRICTS = ["甲区", "乙区"]
+
+
+@pytest.fixture
+def inbox(book, tmp_path):
+    blank = write_forms(book, DISTRICTS, tmp_path / "blank")
+    folder = tmp_path / "inbox"
+    folder.mkdir()
+    fill_workbook(blank["开发处"], folder / "开发处.xlsx", {"开发处": {"6-1": {"甲区": "1", "乙区": "0"}}})
+    return blank, folder
+
+
+def test_collect_returns_a_scorecard(book, inbox, tmp_path):
+    result = pipeline.collect([inbox[1]], book)
+    assert result.outcome is Outcome.WRITTEN and result.content.startswith(b"PK")
+    assert result.read.districts == DISTRICTS and not result.complete  # other departments owe their returns
+    path = tmp_path / "r.xlsx"
+    path.write_bytes(result.content)
+    assert openpyxl.load_workbook(path)["汇总"]["A5"].value in DISTRICTS
+
+
+def test_blank_forms_only_say_nothing_was_filled(book, inbox):
+    result = pipeline.collect([inbox[0]["全部"], inbox[0]["开发处"]], book)
+    assert result.outcome is Outcome.NOTHING_FILLED and result.content == b""
+
+
+def test_own_scorecard_in_the_inbox_is_recognised_and_skipped(book, inbox):
+    first = pipeline.collect([inbox[1]], book)
+    (inbox[1] / "考核结果.xlsx").write_bytes(first.content)
+    again = pipeline.collect([inbox[1]], book, CollectOptions(output=inbox[1] / "考核结果.xlsx"))
+    assert again.outcome is Outcome.WRITTEN
+    (own,) = [f for f in again.read.files if f.info.name.endswith("考核结果.xlsx")]
+    assert own.status == "本工具输出"
+    assert not [p for p in again.read.problems if p.file.endswith("考核结果.xlsx") and p.level != "提示"]
+    assert again.read.values.equals(first.read.values)
+
+
+def test_status_workbook_in_the_inbox_is_skipped(book, inbox):
+    read, _ = pipeline.read([inbox[1]], book)
+    from assess_xl import status
+    content = report.status_workbook(status.matrix(book, read), status.files(book, read), book.title,
+                                     __import__("datetime").datetime(2008, 1, 1))
+    (inbox[1] / "填报情况.xlsx").write_bytes(content)
+    again = pipeline.collect([inbox[1]], book)
+    (own,) = [f for f in again.read.files if f.info.name.endswith("填报情况.xlsx")]
+    assert own.status == "本工具输出" and again.read.districts == DISTRICTS
+
+
+def test_output_that_is_a_returned_form_is_refused(book, inbox):
+    result = pipeline.collect([inbox[1]], book, CollectOptions(output=inbox[1] / "开发处.xlsx"))
+    assert result.outcome is Outcome.OUTPUT_IS_INPUT and result.content == b""
+
+
+def test_a_reader_that_cannot_start_is_not_blamed_on_the_file(book, inbox, monkeypatch):
+    monkeypatch.setattr(merge, "read_one", cannot_import)
+    result = pipeline.collect([inbox[1]], book)
+    assert result.outcome is Outcome.WORKER_FAILED and result.content == b""
+    assert result.read.worker_failures == ["inbox/开发处.xlsx"]
