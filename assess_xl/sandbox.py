@@ -4,14 +4,14 @@ becomes a rejected file instead of a dead run. Also spreads the work over the ma
 
 Children are forked from a fork server that was started fresh with only the reader loaded, not from
 the main process: they do not inherit its memory, so a large run cannot make a child fail to start
-under its limit, and starting them stays cheap. They die with the run (the fork server exits when the
-main process does, and the children with it), and hold neither its stdout nor its stderr. A child
-that cannot start at all is not blamed on any file."""
+under its limit, and starting them stays cheap. They die with the run (each child watches the process
+that started it; the fork server exits after its last child), and hold neither its stdout nor its
+stderr. A child that cannot start at all is not blamed on any file."""
 from __future__ import annotations
 
 import multiprocessing
 import os
-import signal
+import time
 from concurrent.futures import ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -32,16 +32,27 @@ class Failure:
     detail: str = ""
 
 
-def _die_with_parent() -> None:
-    parent = os.getppid()
-    try:
-        import ctypes
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG: Linux only; elsewhere the pool's own checks remain
-    except (OSError, AttributeError):
-        pass
-    if os.getppid() != parent:  # the parent died before the signal was armed
+def _die_with_run(run: int) -> None:
+    """Exit as soon as the process that started the run is gone (even by SIGKILL). The fork server
+    is a child's parent and is kept alive by its children, so the child watches the run itself:
+    a pidfd becomes readable when that process ends (Linux); elsewhere it is polled."""
+    import threading
+
+    def watch() -> None:
+        try:
+            import select
+            handle = os.pidfd_open(run)
+            select.select([handle], [], [])
+        except (AttributeError, OSError):
+            while True:
+                try:
+                    os.kill(run, 0)
+                except ProcessLookupError:
+                    break
+                time.sleep(1)
         os._exit(1)
+
+    threading.Thread(target=watch, daemon=True).start()
 
 
 def _context():
@@ -53,11 +64,11 @@ def _context():
     return context
 
 
-def _prepare_child(limit: int, context: tuple) -> None:
+def _prepare_child(limit: int, context: tuple, run: int) -> None:
     """Load what the reader needs, then limit memory; silence stdout/stderr (a parser that aborts
     prints its own panic, and the user reads our verdict instead)."""
     global _CONTEXT
-    _die_with_parent()
+    _die_with_run(run)
     _CONTEXT = context
     import importlib
     for module in PRELOAD:
@@ -121,7 +132,7 @@ def run_isolated(function: Callable, items: list, context: tuple = (), workers: 
 def _run_pool(function, items, indices, workers, time_limit, memory_limit, context) -> list:
     results: list = [None] * len(items)
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=_context(), initializer=_prepare_child,
-                               initargs=(memory_limit, context))
+                               initargs=(memory_limit, context, os.getpid()))
     try:
         futures = {pool.submit(_call, function, items[i]): i for i in indices}
     except BrokenProcessPool:

@@ -72,3 +72,13 @@ def test_interpret_is_a_named_record(ind):
     assert (reading.value, reading.raw, reading.blank, reading.valid) == (2.0, " 2例", False, True)
     assert [n[0] for n in reading.notes] == ["number_as_text"]
     assert interpret(ind["6-1"], "\u3000").blank
+
+
+@pytest.mark.parametrize("raw,value,kind", [(1, 1.0, None), (1.0, 1.0, None), ("1", 1.0, None),
+                                            (1.5, 0.015, "percent_points"), ("100", 1.0, "percent_points")])
+def test_percent_one_is_all_and_above_one_is_points(ind, raw, value, kind):
+    """Decided (SPEC §4): 0–1 is a fraction (1 = 100 %, as a percentage cell stores it); (1, 100] are
+    percentage points, with a warning. The README says the same."""
+    parsed, notes = parse_value(ind["22-1"], raw)
+    assert parsed == pytest.approx(value)
+    assert [n[0] for n in notes if n[0] != "number_as_text"] == ([kind] if kind else [])

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from assess_xl import intake, merge, sandbox
 from assess_xl.cli import main
 from assess_xl.demo import fill_workbook
-from helpers import read_without_preflight, soffice_resave, write_forms
+from helpers import read_without_preflight, requires_soffice, set_saved_time, soffice_convert, soffice_resave, write_forms
 
 DISTRICTS = ["甲区", "乙区"]
 
@@ -99,17 +99,12 @@ def test_truncated_download(book, tmp_path, good):
 
 # ---- 2. other formats ----------------------------------------------------------------------
 
+@requires_soffice
 @pytest.mark.parametrize("suffix,fmt", [("xls", "xls"), ("ods", "ods")])
 def test_other_formats_are_read(book, tmp_path, good, suffix, fmt):
     source = tmp_path / "dept.xlsx"
     fill_workbook(good[0]["开发处"], source, {"开发处": {"6-1": {"甲区": "2", "乙区": "0"}}})
-    import shutil, subprocess
-    profile = tmp_path / "profile"
-    filters = {"xls": "xls:MS Excel 97", "ods": "ods"}
-    subprocess.run([shutil.which("soffice"), f"-env:UserInstallation=file://{profile}", "--headless",
-                    "--convert-to", filters[suffix], "--outdir", str(tmp_path / "conv"), str(source)],
-                   check=True, capture_output=True, timeout=180)
-    converted = (tmp_path / "conv" / f"dept.{suffix}").read_bytes()
+    converted = soffice_convert(source, tmp_path / "conv", suffix).read_bytes()
     result = run_inbox(book, tmp_path, good[1], {f"dept.{suffix}": converted})
     report, messages = verdict(result, f"dept.{suffix}")
     assert report.status == "已读取" and report.info.format == fmt and report.supplied == ["开发处"]
@@ -287,6 +282,7 @@ def test_two_copies_of_a_department_in_one_file(book, tmp_path, good):
 
 # ---- 8. cells -------------------------------------------------------------------------------
 
+@requires_soffice
 def test_formulas_and_error_values_after_resave(book, tmp_path, good):
     source = tmp_path / "f.xlsx"
     fill_workbook(good[0]["开发处"], source, {"开发处": {"7-1": {"甲区": "是", "乙区": "是"}}})
@@ -431,3 +427,67 @@ def test_parser_crash_is_contained(book, tmp_path, good):
     assert crashed == sandbox.Failure("crash")
     assert read.status == "已读取" and read.sheets
     assert "解析程序崩溃" in merge._failed(tmp_path / "crash.xlsx", "crash.xlsx", crashed).reason
+
+
+# ---- saved times of .xls and .ods (issue 9, point 2) -----------------------------------------
+
+@requires_soffice
+@pytest.mark.parametrize("suffix", ["xls", "ods"])
+def test_saved_time_decides_for_xls_and_ods(book, tmp_path, good, suffix):
+    """The final is saved later; the draft's file was touched later (copied, e-mailed): the final wins."""
+    drafts = tmp_path / "src"
+    drafts.mkdir()
+    for name, value, saved in (("draft", "9", "2008-01-05T08:00:00Z"), ("final", "2", "2008-01-06T08:00:00Z")):
+        fill_workbook(good[0]["开发处"], drafts / f"{name}.xlsx", {"开发处": {"6-1": {"甲区": value, "乙区": "0"}}})
+        set_saved_time(drafts / f"{name}.xlsx", saved)
+    inbox = tmp_path / "inbox"
+    for name in ("draft", "final"):
+        soffice_convert(drafts / f"{name}.xlsx", inbox, suffix)
+    os.utime(inbox / f"final.{suffix}", (1_300_000_000, 1_300_000_000))
+    os.utime(inbox / f"draft.{suffix}", (1_400_000_000, 1_400_000_000))
+    result = merge.read_paths([inbox], book)
+    assert result.values.loc["甲区", "6-1"] == 2
+    saved = {r.info.name: r.info.saved for r in result.files}
+    assert saved[f"inbox/final.{suffix}"].isoformat().startswith("2008-01-06T08:00")
+    assert saved[f"inbox/draft.{suffix}"].isoformat().startswith("2008-01-05T08:00")
+
+
+@requires_soffice
+def test_xls_whose_text_says_encrypt_is_not_encrypted(book, tmp_path, good):
+    """The old check searched the whole file for "Encrypt"; the OLE directory and FILEPASS decide now."""
+    source = tmp_path / "dept.xlsx"
+    fill_workbook(good[0]["开发处"], source, {"开发处": {"6-1": {"甲区": "2", "乙区": "0"}}})
+    workbook = openpyxl.load_workbook(source)
+    workbook["开发处"]["A1"] = "Encryption 说明 EncryptionInfo Encrypt"
+    workbook.save(source)
+    converted = soffice_convert(source, tmp_path / "conv", "xls")
+    info = intake.load(converted, "dept.xls")
+    intake.inspect(info)
+    assert info.rejected == "" and info.format == "xls"
+
+
+def test_encrypted_ooxml_is_still_recognised(tmp_path, good):
+    import msoffcrypto
+    source, target = io.BytesIO(good[1]), io.BytesIO()
+    msoffcrypto.format.ooxml.OOXMLFile(source).encrypt("1234", target)
+    (tmp_path / "locked.xlsx").write_bytes(target.getvalue())
+    info = intake.load(tmp_path / "locked.xlsx", "locked.xlsx")
+    intake.inspect(info)
+    assert "文件已加密" in info.rejected
+
+
+def test_word_document_is_not_a_workbook(tmp_path):
+    import olefile  # noqa: F401  an OLE container without a Workbook stream
+    data = bytearray(intake.OLE_MAGIC + b"\x00" * 504)
+    (tmp_path / "doc.xls").write_bytes(bytes(data))
+    info = intake.load(tmp_path / "doc.xls", "doc.xls")
+    intake.inspect(info)
+    assert info.rejected and info.format == ""
+
+
+def test_biff_filepass_is_encryption():
+    bof = (0x0809).to_bytes(2, "little") + (4).to_bytes(2, "little") + b"\x00" * 4
+    filepass = (0x002F).to_bytes(2, "little") + (2).to_bytes(2, "little") + b"\x00\x00"
+    eof = (0x000A).to_bytes(2, "little") + b"\x00\x00"
+    assert intake._biff_has_filepass(bof + filepass + eof)
+    assert not intake._biff_has_filepass(bof + eof + filepass)

@@ -65,3 +65,59 @@ def test_a_reader_that_cannot_start_is_not_blamed_on_the_file(book, inbox, monke
     result = pipeline.collect([inbox[1]], book)
     assert result.outcome is Outcome.WORKER_FAILED and result.content == b""
     assert result.read.worker_failures == ["inbox/开发处.xlsx"]
+
+
+MEASURE = """
+import json, resource, sys
+from assess_xl import pipeline, rulebook
+result = pipeline.collect([sys.argv[1]], rulebook.load())
+totals = {} if result.scores is None else result.scores.totals["总分"].to_dict()
+rejected = sorted(f.info.name for f in result.read.files if f.status == "已拒绝")
+print(json.dumps({"totals": totals, "rejected": rejected, "outcome": result.outcome.value,
+                  "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}, ensure_ascii=False))
+"""
+
+
+def far_cell_workbook(cell: str, value: int = 1) -> bytes:
+    import io
+    import xlsxwriter
+    from xlsxwriter.utility import xl_cell_to_rowcol
+    buffer = io.BytesIO()
+    workbook = xlsxwriter.Workbook(buffer, {"in_memory": True})
+    row, col = xl_cell_to_rowcol(cell)
+    workbook.add_worksheet("办公室").write_number(row, col, value)
+    workbook.close()
+    return buffer.getvalue()
+
+
+def measured_collect(folder):
+    import json
+    import subprocess
+    import sys
+    done = subprocess.run([sys.executable, "-c", MEASURE, str(folder)], capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return json.loads(done.stdout)
+
+
+def test_crafted_files_do_not_make_good_files_fail(tmp_path):
+    """Issue 15, point 1: the demo's 12 returns beside 16 files with a cell at KN100000, one at GJH100000
+    and six 49 MB junk files. The good totals are those of the clean run; the main process stays small."""
+    import os
+    import shutil
+    from click.testing import CliRunner
+    from assess_xl.cli import main
+    CliRunner().invoke(main, ["demo", "-o", str(tmp_path / "demo")])
+    clean = tmp_path / "demo" / "2-交回的填报表"
+    hostile = tmp_path / "hostile"
+    shutil.copytree(clean, hostile)
+    for n in range(16):
+        (hostile / f"far-{n:02d}.xlsx").write_bytes(far_cell_workbook("KN100000", n))
+    (hostile / "farther.xlsx").write_bytes(far_cell_workbook("GJH100000"))
+    for n in range(6):
+        (hostile / f"junk-{n}.xlsx").write_bytes(b"PK\x03\x04" + os.urandom(49 * 1024 * 1024))
+    before = measured_collect(clean)
+    after = measured_collect(hostile)
+    print(f"peak memory of the main process: clean {before['peak_mb']:.0f} MB, crafted inbox {after['peak_mb']:.0f} MB")
+    assert after["outcome"] == "written" and after["totals"] == before["totals"]
+    assert len(after["rejected"]) == 16 + 1 + 6 and not [n for n in after["rejected"] if "已填" in n or "全部" in n]
+    assert after["peak_mb"] < 1024

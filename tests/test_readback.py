@@ -5,7 +5,7 @@ import pytest
 
 from assess_xl import merge, readback
 from assess_xl.demo import fill_workbook
-from helpers import set_saved_time, soffice_resave, write_forms
+from helpers import requires_soffice, set_saved_time, soffice_resave, write_forms
 
 DISTRICTS = ["玄武区", "秦淮区", "建邺区"]
 
@@ -159,6 +159,7 @@ def test_input_files_untouched(book, returned):
     assert (hashlib.sha256(path.read_bytes()).hexdigest(), path.stat().st_mtime) == before
 
 
+@requires_soffice
 def test_libreoffice_resave_reads_the_same(book, returned, tmp_path):
     blank, inbox = returned
     entries = {"环监局": {"21-1": {"玄武区": "预案不完善"}, "22-1": {"玄武区": "85%", "秦淮区": "0.6"},

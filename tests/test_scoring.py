@@ -47,6 +47,15 @@ def test_target33_threshold(book, best, rate, expected):
     assert score_of(book, best, 33, **{"33-1": rate}) == expected
 
 
+@pytest.mark.parametrize("rate", [0.7999999999, 0.8, 0.8000000001])
+def test_one_tolerance_in_every_kind(book, best, rate):
+    """Issue 15: a rate within 1e-9 of 80 % reaches 80 % for the threshold of 33 and the steps of 22-1 alike."""
+    assert score_of(book, best, 33, **{"33-1": rate}) == 1.0
+    assert score_of(book, best, 22, **{"22-1": rate}) == 1.0
+    explanations = scoring.explain(best.assign(**{"22-1": rate}), book, scoring.score(best.assign(**{"22-1": rate}), book))
+    assert "低于" not in explanations.loc["甲区", 22]
+
+
 @pytest.mark.parametrize("articles,expected", [(48, 4.0), (60, 4.0), (24, 2.0), (47, 3.92), (0, 0.0)])
 def test_target16_articles(book, best, articles, expected):
     assert score_of(book, best, 16, **{"16-1": articles}) == expected  # 4 × 47/48 = 3.9166… → 3.92
