@@ -7,9 +7,9 @@ files or of any particular year's targets; the rulebook gives them their numbers
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field, fields
 from fractions import Fraction
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 
@@ -97,15 +97,70 @@ class Component:
 
     kind: str
     indicator: str
-    params: dict = field(default_factory=dict, hash=False, compare=False)
+    params: Any = field(default=None, hash=False, compare=False)  # the kind's parameter dataclass
 
     @property
     def spec(self) -> "Kind":
         return KINDS[self.kind]
 
     def uses(self) -> list[str]:
-        extra = self.params.get("relative_to")
+        extra = getattr(self.params, "relative_to", None)
         return [self.indicator] + ([extra] if extra else [])
+
+
+# ---- the parameters each kind owns (adding a kind touches its dataclass and its functions only) ----
+
+@dataclass(frozen=True)
+class Award:
+    points: float
+    when: str = "是"
+
+
+@dataclass(frozen=True)
+class PerUnit:
+    points: float
+    block: float = 1.0
+    free: float = 0.0
+    limit: float | None = None
+
+
+@dataclass(frozen=True)
+class Ratio:
+    points: float
+    of: float = 1.0
+    zero_below: float | None = None
+
+
+@dataclass(frozen=True)
+class Threshold:
+    at: float
+    points: float
+    relative_to: str | None = None
+
+
+@dataclass(frozen=True)
+class ShortfallSteps:
+    below: float
+    step: float
+    points: float
+
+
+@dataclass(frozen=True)
+class Option:
+    points: tuple[float, ...]  # by the indicator's option position (the loader orders them)
+
+
+@dataclass(frozen=True)
+class Gate:
+    zero_when: str
+
+
+@dataclass(frozen=True)
+class Entered:
+    """Takes the value a department entered; no parameters."""
+
+
+TEXT_PARAMETERS = frozenset({"when", "zero_when", "relative_to"})
 
 
 @dataclass(frozen=True)
@@ -115,84 +170,91 @@ class Kind:
     name: str
     title: str
     types: frozenset
-    required: frozenset
-    optional: frozenset
+    params: type  # the frozen dataclass of its parameters
     score: Callable  # (params, x, other) -> array of points (x, other: float arrays over districts)
-    explain: Callable  # (params, indicator, value, points, other_value) -> str
+    explain: Callable  # (params, indicator, value, points, other_value, bonus) -> str
     best: Callable  # (params, indicator) -> float (math.inf if unbounded)
     is_gate: bool = False
 
+    @property
+    def required(self) -> frozenset:
+        return frozenset(f.name for f in fields(self.params) if f.default is MISSING)
+
+    @property
+    def optional(self) -> frozenset:
+        return frozenset(f.name for f in fields(self.params) if f.default is not MISSING)
+
 
 def _award_score(p, x, other):
-    hit = x >= 0.5 if p.get("when", "是") == "是" else x < 0.5
-    return np.where(hit, p["points"], 0.0)
+    hit = x >= 0.5 if p.when == "是" else x < 0.5
+    return np.where(hit, p.points, 0.0)
 
 
-def _award_explain(p, ind, value, pts, other):
+def _award_explain(p, ind, value, pts, other, bonus=False):
     answer = ind.show(value)
     if pts > 0:
         return f"{ind.label}：{answer}，得{fmt_number(pts)}分"
     if pts < 0:
         return f"{ind.label}：{answer}，扣{fmt_number(-pts)}分"
-    if p["points"] > 0:
-        return f"{ind.label}：{answer}，未得{fmt_number(p['points'])}分"
+    if p.points > 0:
+        return f"{ind.label}：{answer}，未得{fmt_number(p.points)}分"
     return ""
 
 
 def _per_unit_units(p, x):
-    return np.floor((np.maximum(x - p.get("free", 0), 0) + EPS) / p.get("block", 1))
+    return np.floor((np.maximum(x - p.free, 0) + EPS) / p.block)
 
 
 def _per_unit_score(p, x, other):
-    pts = _per_unit_units(p, x) * p["points"]
-    if "limit" in p:
-        pts = np.clip(pts, -abs(p["limit"]), abs(p["limit"]))
+    pts = _per_unit_units(p, x) * p.points
+    if p.limit is not None:
+        pts = np.clip(pts, -abs(p.limit), abs(p.limit))
     return pts
 
 
-def _per_unit_explain(p, ind, value, pts, other):
+def _per_unit_explain(p, ind, value, pts, other, bonus=False):
     if pts == 0:
-        if p["points"] > 0 and value > 0:
+        if p.points > 0 and value > 0:
             return f"{ind.label}{ind.show(value)}，不足加分条件，未加分"
         return ""
     rule = []
-    if p.get("free"):
-        rule.append(f"超过{fmt_number(p['free'])}{ind.unit}的部分")
-    if p.get("block", 1) != 1:
-        rule.append(f"每满{fmt_number(p['block'])}{ind.unit}")
+    if p.free:
+        rule.append(f"超过{fmt_number(p.free)}{ind.unit}的部分")
+    if p.block != 1:
+        rule.append(f"每满{fmt_number(p.block)}{ind.unit}")
     prefix = "，".join(rule)
     verb = "加" if pts > 0 else "扣"
-    each = f"{prefix}{verb}{fmt_number(abs(p['points']))}分，" if rule else ""
+    each = f"{prefix}{verb}{fmt_number(abs(p.points))}分，" if rule else ""
     return f"{ind.label}{ind.show(value)}，{each}{verb}{fmt_number(abs(pts))}分"
 
 
 def _per_unit_best(p, ind):
-    if p["points"] <= 0:
+    if p.points <= 0:
         return 0.0
     if ind.max is None:
         return math.inf
-    return math.floor((max(ind.max - p.get("free", 0), 0) + EPS) / p.get("block", 1)) * p["points"]
+    return math.floor((max(ind.max - p.free, 0) + EPS) / p.block) * p.points
 
 
 def _ratio_fraction(p, x):
-    return np.minimum(x / p.get("of", 1), 1.0)
+    return np.minimum(x / p.of, 1.0)
 
 
 def _ratio_score(p, x, other):
     frac = _ratio_fraction(p, x)
-    pts = frac * p["points"]
-    if "zero_below" in p:
-        pts = np.where(x < p["zero_below"] - EPS, 0.0, pts)
+    pts = frac * p.points
+    if p.zero_below is not None:
+        pts = np.where(x < p.zero_below - EPS, 0.0, pts)
     return pts
 
 
-def _ratio_explain(p, ind, value, pts, other):
-    full = fmt_number(p["points"])
-    if "zero_below" in p and value < p["zero_below"] - EPS:
-        return f"{ind.label}{ind.show(value)}，低于{_show_like(ind, p['zero_below'])}，不得分"
-    if pts >= p["points"] - EPS:
+def _ratio_explain(p, ind, value, pts, other, bonus=False):
+    full = fmt_number(p.points)
+    if p.zero_below is not None and value < p.zero_below - EPS:
+        return f"{ind.label}{ind.show(value)}，低于{_show_like(ind, p.zero_below)}，不得分"
+    if pts >= p.points - EPS:
         return f"{ind.label}{ind.show(value)}，得满分{full}分"
-    of = "" if p.get("of", 1) == 1 else f"（应为{_show_like(ind, p['of'])}）"
+    of = "" if p.of == 1 else f"（应为{_show_like(ind, p.of)}）"
     return f"{ind.label}{ind.show(value)}{of}，按比例得{fmt_number(pts)}分（满分{full}分）"
 
 
@@ -209,46 +271,46 @@ def _threshold_ratio(p, x, other):
 
 def _threshold_score(p, x, other):
     measured = _threshold_ratio(p, x, other)
-    return np.where(measured >= p["at"] - EPS, p["points"], 0.0)
+    return np.where(measured >= p.at - EPS, p.points, 0.0)
 
 
-def _threshold_explain(p, ind, value, pts, other):
-    verb = "加" if p.get("_bonus") else "得"
-    if p.get("relative_to"):
+def _threshold_explain(p, ind, value, pts, other, bonus=False):
+    verb = "加" if bonus else "得"
+    if p.relative_to:
         if not other > 0:
             return f"{ind.label}{ind.show(value)}，但计划指标不大于0，不{verb}分"
         measured = f"{ind.label}为计划的{fmt_percent(value / other)}"
-        level = fmt_percent(p["at"])
+        level = fmt_percent(p.at)
     else:
-        measured, level = f"{ind.label}{ind.show(value)}", _show_like(ind, p["at"])
+        measured, level = f"{ind.label}{ind.show(value)}", _show_like(ind, p.at)
     if pts > 0:
         return f"{measured}，达到{level}，{verb}{fmt_number(pts)}分"
-    return f"{measured}，未达到{level}，未{verb}{fmt_number(p['points'])}分"
+    return f"{measured}，未达到{level}，未{verb}{fmt_number(p.points)}分"
 
 
 def _shortfall_steps(p, x):
     # The tolerance is applied to the value, as in threshold and ratio: 0.7999999999 reaches 80 %.
-    shortfall = np.maximum(p["below"] - x - EPS, 0.0)
-    return np.ceil(shortfall / p["step"] - EPS)
+    shortfall = np.maximum(p.below - x - EPS, 0.0)
+    return np.ceil(shortfall / p.step - EPS)
 
 
 def _shortfall_score(p, x, other):
-    return _shortfall_steps(p, x) * p["points"]
+    return _shortfall_steps(p, x) * p.points
 
 
-def _shortfall_explain(p, ind, value, pts, other):
+def _shortfall_explain(p, ind, value, pts, other, bonus=False):
     if pts == 0:
         return ""
-    return f"{ind.label}{ind.show(value)}，低于{_show_like(ind, p['below'])}，扣{fmt_number(-pts)}分"
+    return f"{ind.label}{ind.show(value)}，低于{_show_like(ind, p.below)}，扣{fmt_number(-pts)}分"
 
 
 def _option_score(p, x, other):
-    table = np.array([p["points"][o] for o in p["_options"]], dtype=float)
+    table = np.array(p.points, dtype=float)
     idx = np.nan_to_num(x, nan=0).astype(int).clip(0, len(table) - 1)
     return table[idx]
 
 
-def _option_explain(p, ind, value, pts, other):
+def _option_explain(p, ind, value, pts, other, bonus=False):
     if pts == 0:
         return ""
     verb = "得" if pts > 0 else "扣"
@@ -256,10 +318,10 @@ def _option_explain(p, ind, value, pts, other):
 
 
 def _gate_score(p, x, other):
-    return x >= 0.5 if p["zero_when"] == "是" else x < 0.5
+    return x >= 0.5 if p.zero_when == "是" else x < 0.5
 
 
-def _gate_explain(p, ind, value, pts, other):
+def _gate_explain(p, ind, value, pts, other, bonus=False):
     return f"{ind.label}：{ind.show(value)}，本项不得分" if pts else ""
 
 
@@ -267,7 +329,7 @@ def _entered_score(p, x, other):
     return np.asarray(x, dtype=float)
 
 
-def _entered_score_explain(p, ind, value, pts, other):
+def _entered_score_explain(p, ind, value, pts, other, bonus=False):
     full = f"（满分{fmt_number(ind.max)}分）" if ind.max is not None and value < ind.max else ""
     return f"{ind.label}：评定{fmt_number(value)}分{full}"
 
@@ -276,29 +338,27 @@ def _entered_deduction(p, x, other):
     return -np.asarray(x, dtype=float)
 
 
-def _entered_deduction_explain(p, ind, value, pts, other):
+def _entered_deduction_explain(p, ind, value, pts, other, bonus=False):
     return f"{ind.label}：扣{fmt_number(value)}分" if value else ""
 
 
 _NUMERIC = frozenset({"count", "amount", "percent", "score", "deduction"})
 KINDS: dict[str, Kind] = {k.name: k for k in [
-    Kind("award", "是/否得分", frozenset({"bool"}), frozenset({"points"}), frozenset({"when"}),
-         _award_score, _award_explain, lambda p, ind: max(p["points"], 0.0)),
-    Kind("per_unit", "按数量加减分", frozenset({"count", "amount"}), frozenset({"points"}),
-         frozenset({"block", "free", "limit"}), _per_unit_score, _per_unit_explain, _per_unit_best),
-    Kind("ratio", "按比例得分", frozenset({"percent", "count", "amount"}), frozenset({"points"}),
-         frozenset({"of", "zero_below"}), _ratio_score, _ratio_explain, lambda p, ind: p["points"]),
-    Kind("threshold", "达到门槛得分", _NUMERIC, frozenset({"at", "points"}), frozenset({"relative_to"}),
-         _threshold_score, _threshold_explain, lambda p, ind: max(p["points"], 0.0)),
-    Kind("shortfall_steps", "低于标准按档扣分", frozenset({"percent", "count", "amount"}),
-         frozenset({"below", "step", "points"}), frozenset(), _shortfall_score, _shortfall_explain,
-         lambda p, ind: 0.0),
-    Kind("option", "按选项得分", frozenset({"choice"}), frozenset({"points"}), frozenset(),
-         _option_score, _option_explain, lambda p, ind: max(p["points"].values())),
-    Kind("gate", "否决条件", frozenset({"bool"}), frozenset({"zero_when"}), frozenset(),
-         _gate_score, _gate_explain, lambda p, ind: 0.0, is_gate=True),
-    Kind("entered_score", "部门评定得分", frozenset({"score"}), frozenset(), frozenset(),
-         _entered_score, _entered_score_explain, lambda p, ind: ind.max if ind.max is not None else math.inf),
-    Kind("entered_deduction", "部门评定扣分", frozenset({"deduction"}), frozenset(), frozenset(),
-         _entered_deduction, _entered_deduction_explain, lambda p, ind: 0.0),
+    Kind("award", "是/否得分", frozenset({"bool"}), Award, _award_score, _award_explain,
+         lambda p, ind: max(p.points, 0.0)),
+    Kind("per_unit", "按数量加减分", frozenset({"count", "amount"}), PerUnit, _per_unit_score, _per_unit_explain,
+         _per_unit_best),
+    Kind("ratio", "按比例得分", frozenset({"percent", "count", "amount"}), Ratio, _ratio_score, _ratio_explain,
+         lambda p, ind: p.points),
+    Kind("threshold", "达到门槛得分", _NUMERIC, Threshold, _threshold_score, _threshold_explain,
+         lambda p, ind: max(p.points, 0.0)),
+    Kind("shortfall_steps", "低于标准按档扣分", frozenset({"percent", "count", "amount"}), ShortfallSteps,
+         _shortfall_score, _shortfall_explain, lambda p, ind: 0.0),
+    Kind("option", "按选项得分", frozenset({"choice"}), Option, _option_score, _option_explain,
+         lambda p, ind: max(p.points)),
+    Kind("gate", "否决条件", frozenset({"bool"}), Gate, _gate_score, _gate_explain, lambda p, ind: 0.0, is_gate=True),
+    Kind("entered_score", "部门评定得分", frozenset({"score"}), Entered, _entered_score, _entered_score_explain,
+         lambda p, ind: ind.max if ind.max is not None else math.inf),
+    Kind("entered_deduction", "部门评定扣分", frozenset({"deduction"}), Entered, _entered_deduction,
+         _entered_deduction_explain, lambda p, ind: 0.0),
 ]}

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import yaml
 
-from .components import KINDS, Component, Indicator, fmt_number, parse_points
+from .components import KINDS, TEXT_PARAMETERS, Component, Indicator, fmt_number, parse_points
 
 INDICATOR_TYPES = ("bool", "count", "percent", "amount", "score", "deduction", "choice")
 TYPE_NAMES = {"bool": "是/否", "count": "数量", "percent": "比率", "amount": "金额", "score": "得分",
@@ -244,31 +244,42 @@ def _component(entry, indicator: Indicator, at: str, errors) -> Component | None
         errors.append(f"{at}：计分方式 {name}（{kind.title}）不适用于{TYPE_NAMES[indicator.type]}类指标。")
     if missing or unknown or indicator.type not in kind.types:
         return None
-    params = {}
     try:
-        for key, value in entry.items():
-            if key in ("points",) and isinstance(value, dict):
-                params[key] = {str(k): parse_points(v) for k, v in value.items()}
-            elif key in ("kind", "relative_to", "when", "zero_when"):
-                params[key] = str(value)
-            else:
-                params[key] = parse_points(value)
-    except (ValueError, ZeroDivisionError):
+        values = _parameter_values(entry, name, indicator)
+    except (ValueError, ZeroDivisionError, TypeError):
         errors.append(f"{at}：计分方式 {name} 的参数应为数字（可写分数，如 5/3）：{entry}。")
         return None
-    if name == "option":
-        if set(params["points"]) != set(indicator.options):
-            errors.append(f"{at}：option 的分值须逐一对应指标的选项：{'、'.join(indicator.options)}。")
-            return None
-        params["_options"] = indicator.options
+    if values is None:
+        errors.append(f"{at}：option 的分值须逐一对应指标的选项：{'、'.join(indicator.options)}。")
+        return None
     for key in ("when", "zero_when"):
-        if key in params and params[key] not in ("是", "否"):
+        if key in values and values[key] not in ("是", "否"):
             errors.append(f"{at}：{key} 应为“是”或“否”。")
             return None
-    if params.get("block", 1) <= 0 or params.get("step", 1) <= 0 or params.get("of", 1) <= 0:
+    if any(values.get(key, 1) <= 0 for key in ("block", "step", "of")):
         errors.append(f"{at}：block、step、of 须大于0。")
         return None
+    params = kind.params(**values)
     return Component(name, indicator.code, params)
+
+
+def _parameter_values(entry: dict, name: str, indicator: Indicator) -> dict | None:
+    """The entry's parameters as the kind's dataclass takes them; None when option points do not
+    match the indicator's options one by one."""
+    values: dict = {}
+    for key, value in entry.items():
+        if key == "kind":
+            continue
+        if key in TEXT_PARAMETERS:
+            values[key] = str(value)
+        elif name == "option" and key == "points":
+            if not isinstance(value, dict) or set(map(str, value)) != set(indicator.options):
+                return None
+            by_option = {str(k): parse_points(v) for k, v in value.items()}
+            values[key] = tuple(by_option[o] for o in indicator.options)
+        else:
+            values[key] = parse_points(value)
+    return values
 
 
 def _check_usage(targets, indicators, where, errors):

@@ -73,7 +73,8 @@ def component_results(target: Target, filled: dict[str, np.ndarray]) -> list[np.
     """Each component's points (or, for a gate, whether it closes) for every district."""
     results = []
     for component in target.components:
-        other = filled[component.params["relative_to"]] if "relative_to" in component.params else None
+        relative_to = getattr(component.params, "relative_to", None)
+        other = filled[relative_to] if relative_to else None
         results.append(component.spec.score(component.params, filled[component.indicator], other))
     return results
 
@@ -160,10 +161,9 @@ def _explain_target(book: Rulebook, target: Target, row) -> str:
     for component, pts in zip(target.components, points):
         indicator = book.indicators[component.indicator]
         x = 0.0 if pd.isna(value[component.indicator]) else value[component.indicator]
-        other_code = component.params.get("relative_to")
+        other_code = getattr(component.params, "relative_to", None)
         other = None if not other_code else (0.0 if pd.isna(value[other_code]) else value[other_code])
-        params = {**component.params, "_bonus": target.max is None}
-        text = component.spec.explain(params, indicator, x, pts, other)
+        text = component.spec.explain(component.params, indicator, x, pts, other, target.max is None)
         (gate_parts if component.spec.is_gate else parts).append(text)
     parts = [p for p in parts if p]
     if gated:

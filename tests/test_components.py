@@ -3,7 +3,7 @@ import math
 import numpy as np
 import pytest
 
-from assess_xl.components import KINDS, Indicator, fmt_number, fmt_percent, parse_points
+from assess_xl.components import KINDS, Indicator, PerUnit, Threshold, fmt_number, fmt_percent, parse_points
 
 
 @pytest.mark.parametrize("x,text", [(2, "2"), (0.1, "0.1"), (5 / 3, "1.67"), (2.675, "2.68"), (0, "0"), (-0.2, "-0.2")])
@@ -32,20 +32,27 @@ def test_indicator_show():
 
 def test_per_unit_block_and_free():
     x = np.array([0, 9.99, 10, 25, 39.999])
-    assert list(KINDS["per_unit"].score({"points": 0.2, "block": 10}, x, None)) == pytest.approx([0, 0, 0.2, 0.4, 0.6])
+    assert list(KINDS["per_unit"].score(PerUnit(points=0.2, block=10), x, None)) == pytest.approx([0, 0, 0.2, 0.4, 0.6])
     eia = np.array([0, 1, 2, 5])
-    assert list(KINDS["per_unit"].score({"points": 0.1, "free": 1}, eia, None)) == pytest.approx([0, 0, 0.1, 0.4])
+    assert list(KINDS["per_unit"].score(PerUnit(points=0.1, free=1), eia, None)) == pytest.approx([0, 0, 0.1, 0.4])
 
 
 def test_per_unit_limit():
     x = np.array([1, 10])
-    assert list(KINDS["per_unit"].score({"points": -0.5, "limit": 2}, x, None)) == [-0.5, -2]
+    assert list(KINDS["per_unit"].score(PerUnit(points=-0.5, limit=2), x, None)) == [-0.5, -2]
 
 
 def test_threshold_relative_needs_positive_plan():
     x, plan = np.array([110.0, 50.0, 10.0]), np.array([100.0, 0.0, 10.0])
-    assert list(KINDS["threshold"].score({"at": 1.1, "points": 1}, x, plan)) == [1, 0, 0]
+    assert list(KINDS["threshold"].score(Threshold(at=1.1, points=1), x, plan)) == [1, 0, 0]
 
 
 def test_every_kind_has_chinese_title():
     assert all(kind.title and not kind.title.isascii() for kind in KINDS.values())
+
+
+def test_each_kind_owns_its_parameters():
+    """Required and optional parameters come from the kind's dataclass, nothing else."""
+    assert KINDS["per_unit"].required == {"points"} and KINDS["per_unit"].optional == {"block", "free", "limit"}
+    assert KINDS["threshold"].required == {"at", "points"} and KINDS["threshold"].optional == {"relative_to"}
+    assert KINDS["entered_score"].required == frozenset() and KINDS["gate"].required == {"zero_when"}

@@ -3,7 +3,7 @@ import math
 import openpyxl
 import pytest
 
-from assess_xl import merge, readback
+from assess_xl import merge
 from assess_xl.demo import fill_workbook
 from helpers import requires_soffice, set_saved_time, soffice_resave, write_forms
 

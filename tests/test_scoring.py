@@ -217,7 +217,7 @@ def test_scores_within_bounds(book, data):
 def test_more_violations_never_raise_score(book, data):
     row = data.draw(district_values(book))
     deduction_counts = [c.indicator for t in book.targets for c in t.components
-                        if c.kind == "per_unit" and c.params["points"] < 0]
+                        if c.kind == "per_unit" and c.params.points < 0]
     code = data.draw(st.sampled_from(deduction_counts))
     worse = dict(row, **{code: row[code] + data.draw(st.integers(1, 5))})
     scores = scoring.score(_frame(book, [row, worse]), book)
