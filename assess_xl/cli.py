@@ -392,6 +392,7 @@ def print_problem_summary(read, book) -> None:
 
 def print_summary(result: pipeline.CollectResult, book, out) -> int:
     read, scores = result.read, result.scores
+    assert scores is not None, "print_summary is called for written results only"
     print_files(read)
     console.print(f"区 {len(read.districts)} 个。")
     table = Table("排名", "区", "基本分", "加分", "总分", "缺报项数", title="考核排名")

@@ -40,7 +40,10 @@ def fill_workbook(source: Path | bytes, target: Path, entries: dict[str, dict[st
             continue
         sheet = workbook[department]
         rows = [[c.value for c in row] for row in sheet.iter_rows(max_row=min(sheet.max_row, 400))]
-        header_row, code_col = find_header(rows)
+        header = find_header(rows)
+        if header is None:
+            raise KeyError(f"no 编号 header in sheet {department!r}")
+        header_row, code_col = header
         columns = {name_key(v): i for i, v in enumerate(rows[header_row]) if v}
         row_of = {str(r[code_col]): i for i, r in enumerate(rows) if i > header_row and r[code_col]}
         for code, by_district in codes.items():

@@ -376,20 +376,31 @@ def _check_xml(info: FileInfo, archive, parts) -> None:
         if b"<!DOCTYPE" in head or b"<!ENTITY" in data[:65536]:
             info.rejected = f"文件部件{part}含有XML实体声明（可能是XML炸弹或外部实体攻击），已拒绝。"
             return
-        if is_sheet:
-            if not _sheet_size_ok(info, part, data):
-                return
-            if b't="e"' in data:
-                info.error_cells[part] = {m.decode() for m in _ERROR_CELL.findall(data)}
-            if _ANY_FORMULA.search(data):  # not "<formula1>" of a data validation
-                info.formula_cells[part] = {ref.decode(): (text or b"").decode("utf-8", "replace")
-                                            for ref, text in _FORMULA_CELL.findall(data)}
-        elif part == "xl/sharedStrings.xml":
-            for tag in _SST_TAG.findall(head):
-                for count in (_attribute(tag, b"count"), _attribute(tag, b"uniqueCount")):
-                    if count and (not count.isdigit() or int(count) > MAX_SHARED_STRINGS):
-                        info.rejected = f"文件的共享字符串数量声称为{count[:20]}，远超正常填报表，已拒绝。"
-                        return
+        if is_sheet and not _check_sheet_part(info, part, data):
+            return
+        if part == "xl/sharedStrings.xml" and not _shared_strings_ok(info, head):
+            return
+
+
+def _check_sheet_part(info: FileInfo, part: str, data: bytes) -> bool:
+    """The sheet's size, and where its error values and formulas are (noted for read-back)."""
+    if not _sheet_size_ok(info, part, data):
+        return False
+    if b't="e"' in data:
+        info.error_cells[part] = {m.decode() for m in _ERROR_CELL.findall(data)}
+    if _ANY_FORMULA.search(data):  # not "<formula1>" of a data validation
+        info.formula_cells[part] = {ref.decode(): (text or b"").decode("utf-8", "replace")
+                                    for ref, text in _FORMULA_CELL.findall(data)}
+    return True
+
+
+def _shared_strings_ok(info: FileInfo, head: bytes) -> bool:
+    for tag in _SST_TAG.findall(head):
+        for count in (_attribute(tag, b"count"), _attribute(tag, b"uniqueCount")):
+            if count and (not count.isdigit() or int(count) > MAX_SHARED_STRINGS):
+                info.rejected = f"文件的共享字符串数量声称为{count[:20]}，远超正常填报表，已拒绝。"
+                return False
+    return True
 
 
 def _column_number(letters: bytes) -> int:

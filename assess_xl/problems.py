@@ -18,7 +18,7 @@ class Level(str, Enum):
 
 
 ERROR, WARNING, INFO = Level.ERROR, Level.WARNING, Level.INFO
-LEVEL_ORDER = {ERROR: 0, WARNING: 1, INFO: 2}
+LEVEL_ORDER: dict[str, int] = {ERROR: 0, WARNING: 1, INFO: 2}
 
 CATALOGUE: dict[str, tuple[str, str]] = {
     # cells

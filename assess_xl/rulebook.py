@@ -81,7 +81,7 @@ class Rulebook:
 
     @property
     def nominal_total(self) -> float:
-        return sum(c.points for c in self.categories if not c.bonus)
+        return sum(c.points or 0.0 for c in self.categories if not c.bonus)
 
 
 def embedded_rulebook_path() -> Path:
@@ -208,24 +208,32 @@ def _indicator(entry, target, here, errors, departments) -> Indicator | None:
         errors.append(f"{at}：选项类指标须列出至少两个选项（options）。")
     if kind != "choice" and options:
         errors.append(f"{at}：只有选项类（choice）指标可以有 options。")
-    if kind in ("bool", "choice") and (lo is not None or hi is not None):
-        errors.append(f"{at}：{TYPE_NAMES[kind]}类指标不能设置上下限（min/max）。")
-    lo = None if kind in ("bool", "choice") else float(lo if lo is not None else 0)
-    hi = None if kind in ("bool", "choice") or hi is None else float(hi)
-    if kind == "percent":
-        hi = 1.0 if hi is None else hi
-        if not (0 <= lo <= hi <= 1):
-            errors.append(f"{at}：比率的上下限应在0到1之间（1即100%）。")
-    if lo is not None and lo < 0:
-        errors.append(f"{at}：下限不能为负数。")
-    if lo is not None and hi is not None and lo > hi:
-        errors.append(f"{at}：下限{fmt_number(lo)}大于上限{fmt_number(hi)}。")
-    if kind == "count" and any(v is not None and v != int(v) for v in (lo, hi)):
-        errors.append(f"{at}：数量类指标的上下限须为整数。")
-    if kind in ("score", "deduction") and hi is None:
-        errors.append(f"{at}：{TYPE_NAMES[kind]}类指标须设置上限（max）。")
+    lo, hi = _bounds(kind, lo, hi, at, errors)
     return Indicator(code, target, department, str(entry.get("label", code)), kind,
                      str(entry.get("unit", "") or ""), lo, hi, options, bool(entry.get("blank_is_zero")))
+
+
+def _bounds(kind: str, lo, hi, at: str, errors: list[str]) -> tuple[float | None, float | None]:
+    """An indicator's lower and upper bounds, checked against its type."""
+    if kind in ("bool", "choice"):
+        if lo is not None or hi is not None:
+            errors.append(f"{at}：{TYPE_NAMES[kind]}类指标不能设置上下限（min/max）。")
+        return None, None
+    low = float(lo if lo is not None else 0)
+    high = None if hi is None else float(hi)
+    if kind == "percent":
+        high = 1.0 if high is None else high
+        if not (0 <= low <= high <= 1):
+            errors.append(f"{at}：比率的上下限应在0到1之间（1即100%）。")
+    if low < 0:
+        errors.append(f"{at}：下限不能为负数。")
+    if high is not None and low > high:
+        errors.append(f"{at}：下限{fmt_number(low)}大于上限{fmt_number(high)}。")
+    if kind == "count" and any(v is not None and v != int(v) for v in (low, high)):
+        errors.append(f"{at}：数量类指标的上下限须为整数。")
+    if kind in ("score", "deduction") and high is None:
+        errors.append(f"{at}：{TYPE_NAMES[kind]}类指标须设置上限（max）。")
+    return low, high
 
 
 def _component(entry, indicator: Indicator, at: str, errors) -> Component | None:
@@ -313,9 +321,9 @@ def _warnings(book: Rulebook, where: str) -> list[str]:
         maxima = [t.max for t in book.targets if t.category == category.number]
         if any(m is None for m in maxima):
             out.append(f"{where}：类别{category.number}有不封顶的目标，但该类不是加分类。")
-        elif abs(sum(maxima) - category.points) > 1e-9:
-            out.append(f"{where}：类别{category.number}“{category.name}”分值{fmt_number(category.points)}分，"
-                       f"但其目标满分合计{fmt_number(sum(maxima))}分。")
+        elif abs(sum(m or 0.0 for m in maxima) - (category.points or 0.0)) > 1e-9:
+            out.append(f"{where}：类别{category.number}“{category.name}”分值{fmt_number(category.points or 0.0)}分，"
+                       f"但其目标满分合计{fmt_number(sum(m or 0.0 for m in maxima))}分。")
     return out
 
 

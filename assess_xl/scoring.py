@@ -99,12 +99,14 @@ def _filled(columns, target: Target) -> dict[str, np.ndarray]:
 
 
 def _roll_up(target_cents: pd.DataFrame, missing: pd.DataFrame, book: Rulebook):
-    categories, basic, bonus = {}, 0, 0
+    categories: dict = {}
+    basic: pd.Series = pd.Series(0, index=target_cents.index)
+    bonus: pd.Series = pd.Series(0, index=target_cents.index)
     for category in book.categories:
         members = [t.number for t in book.targets if t.category == category.number]
         total = target_cents[members].sum(axis=1)
         if not category.bonus:
-            total = total.clip(upper=int(round(category.points * 100)))
+            total = total.clip(upper=int(round((category.points or 0.0) * 100)))
             basic = basic + total
         else:
             bonus = bonus + total
@@ -157,7 +159,7 @@ def _explain_target(book: Rulebook, target: Target, row) -> str:
         said = ([f"{'、'.join(blanks)}未填报"] if blanks else []) + ([f"{'、'.join(unread)}填写的内容无法识别"] if unread else [])
         return f"缺报：{'；'.join(said)}，本项计0分"
     parts = [f"基础分{fmt_number(target.base)}分"] if target.base else []
-    gate_parts = []
+    gate_parts: list[str] = []
     for component, pts in zip(target.components, points):
         indicator = book.indicators[component.indicator]
         x = 0.0 if pd.isna(value[component.indicator]) else value[component.indicator]

@@ -122,7 +122,7 @@ def openpyxl_by_hand(paths):
         for sheet in workbook.worksheets:
             for row in sheet.iter_rows():
                 for cell in row:
-                    cell.value
+                    _ = cell.value
 
 
 def xlsxwriter_floor(book, scores, explanations, read):
