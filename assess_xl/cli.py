@@ -335,7 +335,7 @@ def stop_unless_written(result: pipeline.CollectResult, out: Path | None) -> Non
 def problem_lines(read, limit) -> str:
     lines = [f"\n  [{p.level}] {' '.join(x for x in (p.file, p.sheet, p.cell, p.district, p.code) if x)}：{p.message}"
              for p in read.problems[:limit]]
-    lines += [f"\n  [跳过] {name}：{reason}" for name, reason in read.skipped[:limit]]
+    lines += [f"\n  [跳过] {name}：{reason}" for name, reason, _ in read.skipped[:limit]]
     return "".join(lines)
 
 
@@ -348,7 +348,7 @@ def print_files(read) -> None:
     for file in read.files:
         if file.status not in ("已读取", "重复"):
             console.print(f"  [yellow]{escape(file.status)}[/] {escape(file.info.name)}：{escape(file.reason)}")
-    for name, reason in read.skipped:
+    for name, reason, _ in read.skipped:
         console.print(f"  [dim]跳过[/] {escape(name)}：{escape(reason)}")
 
 

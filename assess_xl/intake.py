@@ -12,6 +12,9 @@ import zipfile
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import NamedTuple
+
+from . import problems as P
 
 WORKBOOK_SUFFIXES = {".xlsx", ".xlsm", ".xls", ".xlsb", ".ods", ".et"}
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
@@ -41,8 +44,12 @@ class FileInfo:
     data: bytes = b""
     rejected: str = ""  # reason in Chinese; empty when the file may be parsed
     macros: bool = False
+    rejected_code: str = ""  # the catalogue code of `rejected`
     error_cells: dict[str, set[str]] = field(default_factory=dict)  # sheet name → cells holding error values
     formula_cells: dict[str, dict[str, str]] = field(default_factory=dict)  # sheet name → {cell: formula}
+
+    def reject(self, code: str, **fields) -> None:
+        self.rejected_code, self.rejected = code, P.text(code, **fields)
 
     @property
     def submitted_at(self) -> datetime:
@@ -90,31 +97,42 @@ MAIL_SUFFIXES = {".eml", ".msg", ".mbox", ".emlx"}
 ARCHIVE_SUFFIXES = {".zip", ".rar", ".7z", ".tar", ".gz", ".tgz", ".bz2", ".xz"}
 
 
-def gather(paths: list[str | Path]) -> tuple[list[tuple[Path, str]], list[tuple[str, str]]]:
+class Skipped(NamedTuple):
+    """A path that was not read: as shown, why (catalogue message) and the catalogue code."""
+    name: str
+    reason: str
+    code: str
+
+    @classmethod
+    def of(cls, name: str, code: str, **fields) -> "Skipped":
+        return cls(name, P.text(code, **fields), code)
+
+
+def gather(paths: list[str | Path]) -> tuple[list[tuple[Path, str]], list[Skipped]]:
     """Files to read from files and folders given; and (name, reason) for what was skipped.
     Only regular files are taken: symlinks inside folders are not followed, pipes and devices are
     listed as skipped, as are unreadable folders, lock files (~$) and hidden files."""
     found: list[tuple[Path, str]] = []
-    skipped: list[tuple[str, str]] = []
+    skipped: list[Skipped] = []
     seen: set[str] = set()
     for given in map(Path, paths):
         shown = display_name(str(given))
         try:
             mode = given.stat().st_mode
         except FileNotFoundError:
-            skipped.append((shown, "文件不存在"))
+            skipped.append(Skipped.of(shown, "skip_missing"))
             continue
         except OSError as exc:
-            skipped.append((shown, f"无法访问（{exc.strerror or exc}）"))
+            skipped.append(Skipped.of(shown, "skip_inaccessible", reason=exc.strerror or exc))
             continue
         if stat.S_ISDIR(mode):
             _walk(given, found, skipped, seen)
         elif not stat.S_ISREG(mode):
-            skipped.append((shown, "不是普通文件（管道、设备等），已跳过"))
+            skipped.append(Skipped.of(shown, "skip_special"))
         else:
             reason = _skip_reason(given, explicit=True)
             if reason:
-                skipped.append((shown, reason))
+                skipped.append(Skipped.of(shown, reason[0], **reason[1]))
             else:
                 _add(found, seen, given, shown, skipped)
     return found, skipped
@@ -123,30 +141,30 @@ def gather(paths: list[str | Path]) -> tuple[list[tuple[Path, str]], list[tuple[
 def _walk(folder: Path, found, skipped, seen) -> None:
     def unreadable(error: OSError) -> None:
         name = os.path.relpath(error.filename, folder.parent) if error.filename else str(folder)
-        skipped.append((display_name(name), f"文件夹无法读取（{error.strerror or error}），其中的文件未读取"))
+        skipped.append(Skipped.of(display_name(name), "skip_unreadable_folder", reason=error.strerror or error))
 
     for root, dirs, files in os.walk(folder, onerror=unreadable):
         dirs.sort()
         for entry in sorted(dirs):
             if os.path.islink(os.path.join(root, entry)):
-                skipped.append((display_name(os.path.relpath(os.path.join(root, entry), folder.parent)),
-                                "符号链接，未跟随"))
+                skipped.append(Skipped.of(display_name(os.path.relpath(os.path.join(root, entry), folder.parent)),
+                                          "skip_symlink"))
         for entry in sorted(files):
             path = Path(root, entry)
             name = display_name(str(path.relative_to(folder.parent)))
             try:
                 mode = path.lstat().st_mode
             except OSError as exc:
-                skipped.append((name, f"无法访问（{exc.strerror or exc}）"))
+                skipped.append(Skipped.of(name, "skip_inaccessible", reason=exc.strerror or exc))
                 continue
             if stat.S_ISLNK(mode):
-                skipped.append((name, "符号链接，未跟随"))
+                skipped.append(Skipped.of(name, "skip_symlink"))
             elif not stat.S_ISREG(mode):
-                skipped.append((name, "不是普通文件（管道、设备等），已跳过"))
+                skipped.append(Skipped.of(name, "skip_special"))
             else:
                 reason = _skip_reason(path, explicit=False)
                 if reason:
-                    skipped.append((name, reason))
+                    skipped.append(Skipped.of(name, reason[0], **reason[1]))
                 else:
                     _add(found, seen, path, name, skipped)
 
@@ -154,25 +172,25 @@ def _walk(folder: Path, found, skipped, seen) -> None:
 def _add(found, seen, path, name, skipped):
     key = os.path.realpath(path)
     if key in seen:
-        skipped.append((name, "同一文件重复指定，只读取一次"))
+        skipped.append(Skipped.of(name, "skip_same_path"))
         return
     seen.add(key)
     found.append((path, name))
 
 
-def _skip_reason(path: Path, explicit: bool) -> str:
+def _skip_reason(path: Path, explicit: bool) -> tuple[str, dict] | None:
     suffix = path.suffix.lower()
     if path.name.startswith("~$") or (path.name.startswith(".~lock.") and path.name.endswith("#")):
-        return "Office临时锁定文件，已跳过"
+        return "skip_lock", {}
     if path.name.startswith("."):
-        return "隐藏文件，已跳过"
+        return "skip_hidden", {}
     if suffix in MAIL_SUFFIXES:
-        return f"邮件文件（{suffix}），本版本不直接读取邮件。请把邮件中的填报表附件另存到文件夹后再汇总。"
+        return "skip_mail", {"suffix": suffix}
     if suffix in ARCHIVE_SUFFIXES:
-        return f"压缩包（{suffix}），本版本不读取压缩包。请先解压，再把其中的填报表交给程序。"
+        return "skip_archive", {"suffix": suffix}
     if not explicit and suffix and suffix not in WORKBOOK_SUFFIXES:
-        return f"扩展名{suffix}不是Excel工作簿，已跳过（如确是填报表，请改为.xlsx）"
-    return ""
+        return "skip_suffix", {"suffix": suffix}
+    return None
 
 
 def load(path: str | Path, name: str) -> FileInfo:
@@ -182,28 +200,28 @@ def load(path: str | Path, name: str) -> FileInfo:
     try:
         handle = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except PermissionError:
-        info.rejected = "没有读取该文件的权限。请检查文件权限后重试。"
+        info.reject("no_permission")
         return info
     except OSError as exc:
-        info.rejected = f"无法读取该文件（{exc.strerror or exc}）。"
+        info.reject("unreadable", reason=exc.strerror or exc)
         return info
     try:
         status = os.fstat(handle)
         if not stat.S_ISREG(status.st_mode):
-            info.rejected = "不是普通文件（管道、设备等），已跳过。"
+            info.reject("not_regular")
             return info
         modified = datetime.fromtimestamp(status.st_mtime, tz=timezone.utc)
         info.modified = modified if plausible(modified, now_utc()) else None
         info.data = _bounded_read(handle, MAX_FILE_BYTES + 1)
     except OSError as exc:
-        info.rejected = f"无法读取该文件（{exc.strerror or exc}）。"
+        info.reject("unreadable", reason=exc.strerror or exc)
         return info
     finally:
         os.close(handle)
     info.size = len(info.data)
     if info.size > MAX_FILE_BYTES:
         info.data = b""
-        info.rejected = f"文件过大（超过{MAX_FILE_BYTES // 1048576} MB），不是正常的填报表，已拒绝。"
+        info.reject("too_large", limit=MAX_FILE_BYTES // 1048576)
         return info
     info.sha256 = hashlib.sha256(info.data).hexdigest()
     return info
@@ -225,13 +243,13 @@ def inspect(info: FileInfo) -> None:
     workbook's own saved time when it is plausible."""
     head = info.data[:8]
     if not info.data:
-        info.rejected = "文件是空的（0字节），请重新发送。"
+        info.reject("empty_file")
     elif head.startswith(ZIP_MAGIC):
         _inspect_zip(info)
     elif head == OLE_MAGIC:
         _inspect_ole(info)
     else:
-        info.rejected = _not_a_workbook(info.data)
+        info.reject(_not_a_workbook(info.data))
     if info.saved is not None and not plausible(info.saved, now_utc()):
         info.saved_ignored = info.saved.isoformat()[:40]
         info.saved = None
@@ -244,28 +262,27 @@ def _inspect_ole(info: FileInfo) -> None:
     try:
         ole = olefile.OleFileIO(io.BytesIO(info.data))
     except Exception:  # olefile raises several types for a broken container: all mean "damaged"
-        info.rejected = "文件已损坏（OLE结构不完整，可能下载或复制不完整）。请重新发送。"
+        info.reject("ole_damaged")
         return
     try:
         if ole.exists("EncryptionInfo") or ole.exists("EncryptedPackage"):
-            info.rejected = ENCRYPTED
+            info.reject("encrypted")
             return
         stream = next((s for s in ("Workbook", "Book") if ole.exists(s)), None)
         if stream is None:
-            info.rejected = "文件是Office文档（如Word），不是Excel工作簿。请发送填写好的.xlsx文件。"
+            info.reject("office_not_excel")
             return
         if _biff_has_filepass(ole.openstream(stream).read(1 << 16)):
-            info.rejected = ENCRYPTED
+            info.reject("encrypted")
             return
         info.format = "xls"
         info.saved = _ole_saved_time(ole)
     except Exception:  # a malformed directory or property set: the file is damaged
-        info.rejected = "文件已损坏（OLE结构不完整，可能下载或复制不完整）。请重新发送。"
+        info.reject("ole_damaged")
     finally:
         ole.close()
 
 
-ENCRYPTED = "文件已加密（设置了打开密码），无法读取。请让该部门取消密码后重新发送。"
 _BIFF_FILEPASS, _BIFF_EOF = 0x002F, 0x000A
 
 
@@ -293,14 +310,14 @@ def _ole_saved_time(ole) -> datetime | None:
 def _not_a_workbook(data: bytes) -> str:
     start = data[:512].lstrip().lower()
     if start.startswith((b"<!doctype html", b"<html")) or b"<table" in start:
-        return "文件实际是网页（HTML），只是扩展名像Excel，不是填报表。请用Excel打开后另存为.xlsx再发送。"
+        return "html"
     if start.startswith(b"<?xml"):
-        return "文件是XML文本，不是Excel工作簿。请另存为.xlsx再发送。"
+        return "xml_text"
     if start.startswith(b"%pdf"):
-        return "文件是PDF，不是Excel工作簿。请发送填写好的.xlsx文件。"
+        return "pdf"
     if data[:4] in (b"PK\x05\x06", b"PK\x07\x08"):
-        return "文件是空的或损坏的压缩包，不是完整的Excel工作簿。请重新发送。"
-    return "文件不是Excel工作簿（可能是文本、CSV或下载不完整的文件）。请发送填写好的.xlsx文件。"
+        return "empty_zip"
+    return "not_a_workbook"
 
 
 _DIMENSION = re.compile(rb'<(?:\w+:)?dimension[^>]*\bref="[A-Z]*\d*:?([A-Z]+)(\d+)"')
@@ -317,15 +334,15 @@ def _inspect_zip(info: FileInfo) -> None:
         archive = zipfile.ZipFile(io.BytesIO(info.data))
         members = archive.infolist()
     except (zipfile.BadZipFile, ValueError, OSError):
-        info.rejected = "文件已损坏（压缩结构不完整，可能下载或复制不完整）。请重新发送。"
+        info.reject("zip_damaged")
         return
     if len(members) > MAX_MEMBERS:
-        info.rejected = f"文件内部包含{len(members)}个部件，远超正常填报表，疑为恶意文件，已拒绝。"
+        info.reject("too_many_parts", count=len(members))
         return
     total = sum(m.file_size for m in members)
     biggest = max((m.file_size for m in members), default=0)
     if biggest > MAX_MEMBER_BYTES or total > MAX_TOTAL_BYTES or total > MAX_RATIO * max(len(info.data), 1) + 10_000_000:
-        info.rejected = f"文件解压后达{total // 1048576} MB，远超正常填报表（压缩炸弹），已拒绝。"
+        info.reject("zip_bomb", size=total // 1048576)
         return
     names = {m.filename for m in members}
     if "mimetype" in names and b"opendocument.spreadsheet" in _read(archive, "mimetype"):
@@ -339,7 +356,7 @@ def _inspect_zip(info: FileInfo) -> None:
     elif "xl/workbook.xml" in names:
         info.format = "xlsx"
     else:
-        info.rejected = "文件是压缩包，但不是Excel工作簿。请发送填写好的.xlsx文件。"
+        info.reject("zip_not_excel")
         return
     info.macros = any(n.lower().endswith("vbaproject.bin") for n in names)
     if info.macros:
@@ -370,11 +387,11 @@ def _check_xml(info: FileInfo, archive, parts) -> None:
                 with archive.open(part) as stream:
                     data = stream.read(65536)
         except Exception:
-            info.rejected = f"文件已损坏（部件{part}无法解压）。请重新发送。"
+            info.reject("part_damaged", part=part)
             return
         head = data[:4096]
         if b"<!DOCTYPE" in head or b"<!ENTITY" in data[:65536]:
-            info.rejected = f"文件部件{part}含有XML实体声明（可能是XML炸弹或外部实体攻击），已拒绝。"
+            info.reject("xml_entities", part=part)
             return
         if is_sheet and not _check_sheet_part(info, part, data):
             return
@@ -398,7 +415,7 @@ def _shared_strings_ok(info: FileInfo, head: bytes) -> bool:
     for tag in _SST_TAG.findall(head):
         for count in (_attribute(tag, b"count"), _attribute(tag, b"uniqueCount")):
             if count and (not count.isdigit() or int(count) > MAX_SHARED_STRINGS):
-                info.rejected = f"文件的共享字符串数量声称为{count[:20]}，远超正常填报表，已拒绝。"
+                info.reject("shared_strings", count=count[:20])
                 return False
     return True
 
@@ -419,8 +436,7 @@ def _sheet_size_ok(info, part, data) -> bool:
     max_row = max([int(r) for _, r in dimension] + [int(r) for r in set(_ROW_REF.findall(data))]
                   + [int(r) for _, r in cells], default=0)
     if max_row > MAX_ROWS or max_col > MAX_COLS or max_row * max_col > MAX_SHEET_CELLS:
-        info.rejected = (f"工作表部件{part}的范围达到第{max_row}行、第{max_col}列，远超正常填报表"
-                         f"（可能导致读取程序崩溃），已拒绝。")
+        info.reject("sheet_part_too_large", part=part, rows=max_row, columns=max_col)
         return False
     return True
 

@@ -36,7 +36,7 @@ class ReadResult:
     values: pd.DataFrame  # district × code, NaN where nothing usable was reported
     problems: list[Problem]
     files: list[FileReport]
-    skipped: list[tuple[str, str]]
+    skipped: list[intake.Skipped]
     districts: list[str]
     winners: pd.DataFrame  # one row per (district, code) that has a value: file, sheet, cell, raw
     supply: pd.DataFrame  # department × district: the file that supplied the latest values ('' if none)
@@ -80,15 +80,15 @@ def read_paths(paths, book: Rulebook, strict_conflicts: bool = False, districts:
 
 
 def _failed(path, name, failure: sandbox.Failure) -> FileRead:
-    reason = P.text(_FAILURE_TEXT.get(failure.kind, "parse_error"), kind=failure.detail.split(":")[0],
-                    seconds=int(sandbox.TIME_LIMIT))
-    result = FileRead(intake.FileInfo(path, name), REJECTED, reason)
-    result.problems.append(P.make("file_rejected", file=name, reason=reason))
+    code = _FAILURE_CODES.get(failure.kind, "parse_error")
+    fields = {"kind": failure.detail.split(":")[0], "seconds": int(sandbox.TIME_LIMIT)}
+    result = FileRead(intake.FileInfo(path, name), REJECTED, P.text(code, **fields))
+    result.problems.append(P.make(code, file=name, **fields))
     return result
 
 
-_FAILURE_TEXT = {"crash": "parse_crash", "timeout": "parse_timeout", "memory": "parse_memory",
-                 "worker": "worker_failed", "error": "parse_error"}
+_FAILURE_CODES = {"crash": "parse_crash", "timeout": "parse_timeout", "memory": "parse_memory",
+                  "worker": "worker_failed", "error": "parse_error"}
 
 
 # ---- the districts of a run -----------------------------------------------------------------
@@ -131,9 +131,9 @@ def _listed_districts(read: FileRead) -> list[str] | None:
 def merge_files(reads: list[FileRead], book: Rulebook, strict: bool = False, skipped=None,
                 districts: list[str] | None = None) -> ReadResult:
     problems: list[Problem] = []
-    for name, reason in skipped or []:
-        if reason.startswith("同一文件") or reason == "文件不存在":
-            problems.append(P.make("file_rejected", file=name, reason=reason, level=P.WARNING))
+    for skip in skipped or []:
+        if P.CATALOGUE[skip.code][0] != P.INFO:  # lock files, hidden files and the like are only listed in 来源
+            problems.append(P.make(skip.code, file=skip.name))
     reads, reports = _unique(reads, problems)
     chosen, district_problems = run_districts(reads, districts)
     problems.extend(district_problems)

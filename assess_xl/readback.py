@@ -116,24 +116,27 @@ def read_one(item: tuple[str, str], book: Rulebook) -> FileRead:
         intake.inspect(info)
     data, info.data = info.data, b""  # nothing of the bytes leaves this function
     if info.rejected:
-        return _rejected(FileRead(info), info.rejected)
+        result = FileRead(info, REJECTED, info.rejected)
+        result.problems.append(Problem(P.CATALOGUE[info.rejected_code][0], info.rejected_code, info.rejected, name))
+        return result
     try:
         sheets = parse_workbook(data)
     except SheetTooLarge as big:
-        return _rejected(FileRead(info), P.text("sheet_too_large", sheet=printable(big.sheet), rows=big.height,
-                                                columns=big.width))
+        return _rejected(FileRead(info), "sheet_too_large", sheet=printable(big.sheet), rows=big.height,
+                         columns=big.width)
     except MemoryError:
-        return _rejected(FileRead(info), P.text("parse_memory"))
+        return _rejected(FileRead(info), "parse_memory")
     except Exception as exc:  # calamine's own error types: a verdict on the file, not a failure of ours
         if type(exc).__name__ == "PasswordError":
-            return _rejected(FileRead(info), P.text("encrypted"))
-        return _rejected(FileRead(info), P.text("parse_error", kind=type(exc).__name__))
+            return _rejected(FileRead(info), "encrypted")
+        return _rejected(FileRead(info), "parse_error", kind=type(exc).__name__)
     return read_sheets(info, sheets, book)
 
 
-def _rejected(result: FileRead, reason: str) -> FileRead:
-    result.status, result.reason = REJECTED, reason
-    result.problems.append(P.make("file_rejected", file=result.info.name, reason=reason))
+def _rejected(result: FileRead, code: str, **fields) -> FileRead:
+    """The file's verdict: rejected, with the catalogue code as the problem's kind."""
+    result.status, result.reason = REJECTED, P.text(code, **fields)
+    result.problems.append(P.make(code, file=result.info.name, **fields))
     return result
 
 

@@ -300,7 +300,7 @@ def source_rows(read: ReadResult) -> list[list]:
         rows.append([info.name, info.sha256, info.size, _time(info.saved), _time(info.modified), info.format,
                      report.status, "、".join(report.supplied), "、".join(report.not_submitted),
                      report.superseded, report.reason + ("；含宏，未运行" if info.macros else "")])
-    for name, reason in read.skipped:
+    for name, reason, _ in read.skipped:
         rows.append([name, "", "", "", "", "", "已跳过", "", "", 0, reason])
     return rows
 

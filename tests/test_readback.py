@@ -146,7 +146,7 @@ def test_lock_and_hidden_files_skipped(book, returned):
     fill_workbook(blank["办公室"], inbox / ".办公室.xlsx", {"办公室": {"1-1": {"玄武区": "是"}}})
     result = merge.read_paths([inbox], book)
     assert result.files == []
-    assert {reason for _, reason in result.skipped} == {"Office临时锁定文件，已跳过", "隐藏文件，已跳过"}
+    assert {skip.code for skip in result.skipped} == {"skip_lock", "skip_hidden"}
 
 
 def test_input_files_untouched(book, returned):
