@@ -11,6 +11,7 @@ from pathlib import Path
 
 import yaml
 
+from . import problems as P
 from .components import KINDS, TEXT_PARAMETERS, Component, Indicator, fmt_number, parse_points
 
 INDICATOR_TYPES = ("bool", "count", "percent", "amount", "score", "deduction", "choice")
@@ -95,15 +96,15 @@ def load(path: str | Path | None = None) -> Rulebook:
     try:
         text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
-        raise RulebookError([f"{path}：找不到评分细则文件。"]) from None
+        raise RulebookError([P.text("rule_file_missing", at=path)]) from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise RulebookError([f"{path}：无法读取评分细则（{exc}），请确认是UTF-8编码的YAML文件。"]) from None
+        raise RulebookError([P.text("rule_unreadable", at=path, reason=exc)]) from None
     try:
         raw = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # libyaml: 10× faster
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f"第{mark.line + 1}行" if mark else ""
-        raise RulebookError([f"{where}{line}：YAML格式错误（{getattr(exc, 'problem', exc)}）。"]) from None
+        raise RulebookError([P.text("rule_yaml", at=f"{where}{line}", reason=getattr(exc, "problem", exc))]) from None
     return build(raw, where, fingerprint_of(raw))
 
 
@@ -115,10 +116,10 @@ def fingerprint_of(raw) -> str:
 def build(raw, where: str = "评分细则", fingerprint: str = "") -> Rulebook:
     errors: list[str] = []
     if not isinstance(raw, dict):
-        raise RulebookError([f"{where}：内容不是评分细则（应包含 year、departments、categories、targets）。"])
+        raise RulebookError([P.text("rule_not_a_rulebook", at=where)])
     for key in ("year", "title", "departments", "categories", "targets"):
         if key not in raw:
-            errors.append(f"{where}：缺少“{key}”。")
+            errors.append(P.text("rule_key_missing", at=where, key=key))
     if errors:
         raise RulebookError(errors)
     departments = tuple(str(d) for d in raw["departments"] or [])
@@ -147,10 +148,10 @@ def _categories(entries, where, errors) -> list[Category]:
             points = None if bonus else float(entry["points"])
             out.append(Category(number, str(entry["name"]), points, str(entry.get("note", ""))))
         except (KeyError, TypeError, ValueError):
-            errors.append(f"{where}：类别 {entry!r} 须有 number、name 和 points（加分类写 bonus: true）。")
+            errors.append(P.text("rule_category_incomplete", at=where, entry=repr(entry)[:80]))
             continue
         if number in seen:
-            errors.append(f"{where}：类别{number}重复。")
+            errors.append(P.text("rule_category_duplicate", at=where, number=number))
         seen.add(number)
     return out
 
@@ -160,18 +161,18 @@ def _target(entry, where, errors, indicators, departments, category_numbers) -> 
         number = int(entry["number"])
         category = int(entry["category"])
     except (KeyError, TypeError, ValueError):
-        errors.append(f"{where}：目标 {str(entry)[:60]} 须有 number 和 category。")
+        errors.append(P.text("rule_target_incomplete", at=where, entry=str(entry)[:60]))
         return None
     here = f"{where}：目标{number}"
     if category not in category_numbers:
-        errors.append(f"{here}：所属类别{category}不存在。")
+        errors.append(P.text("rule_category_unknown", at=here, category=category))
     codes, components = [], []
     for ind_entry in entry.get("indicators") or []:
         indicator = _indicator(ind_entry, number, here, errors, departments)
         if indicator is None:
             continue
         if indicator.code in indicators:
-            errors.append(f"{here}：指标编号“{indicator.code}”重复使用。")
+            errors.append(P.text("rule_code_duplicate", at=here, code=indicator.code))
             continue
         indicators[indicator.code] = indicator
         codes.append(indicator.code)
@@ -180,7 +181,7 @@ def _target(entry, where, errors, indicators, departments, category_numbers) -> 
             if component:
                 components.append(component)
     if not codes:
-        errors.append(f"{here}：没有填报指标。")
+        errors.append(P.text("rule_no_indicators", at=here))
     max_points = entry.get("max")
     return Target(number, category, str(entry.get("text", "")), str(entry.get("rule", "")),
                   None if max_points is None else float(max_points), float(entry.get("base", 0)),
@@ -192,22 +193,22 @@ def _target(entry, where, errors, indicators, departments, category_numbers) -> 
 def _indicator(entry, target, here, errors, departments) -> Indicator | None:
     code = str(entry.get("code", "")).strip() if isinstance(entry, dict) else ""
     if not code:
-        errors.append(f"{here}：指标缺少编号（code）。")
+        errors.append(P.text("rule_code_missing", at=here))
         return None
     at = f"{here}，指标{code}"
     kind = entry.get("type")
     if kind not in INDICATOR_TYPES:
-        errors.append(f"{at}：类型“{kind}”无效，应为 {'、'.join(INDICATOR_TYPES)} 之一。")
+        errors.append(P.text("rule_type_unknown", at=at, type=kind, types="、".join(INDICATOR_TYPES)))
         return None
     department = str(entry.get("department", ""))
     if department not in departments:
-        errors.append(f"{at}：部门“{department}”不在 departments 列表中。")
+        errors.append(P.text("rule_department_unknown", at=at, department=department))
     options = tuple(str(o) for o in entry.get("options") or [])
     lo, hi = entry.get("min"), entry.get("max")
     if kind == "choice" and len(options) < 2:
-        errors.append(f"{at}：选项类指标须列出至少两个选项（options）。")
+        errors.append(P.text("rule_options_few", at=at))
     if kind != "choice" and options:
-        errors.append(f"{at}：只有选项类（choice）指标可以有 options。")
+        errors.append(P.text("rule_options_not_choice", at=at))
     lo, hi = _bounds(kind, lo, hi, at, errors)
     return Indicator(code, target, department, str(entry.get("label", code)), kind,
                      str(entry.get("unit", "") or ""), lo, hi, options, bool(entry.get("blank_is_zero")))
@@ -217,55 +218,55 @@ def _bounds(kind: str, lo, hi, at: str, errors: list[str]) -> tuple[float | None
     """An indicator's lower and upper bounds, checked against its type."""
     if kind in ("bool", "choice"):
         if lo is not None or hi is not None:
-            errors.append(f"{at}：{TYPE_NAMES[kind]}类指标不能设置上下限（min/max）。")
+            errors.append(P.text("rule_bounds_not_allowed", at=at, type=TYPE_NAMES[kind]))
         return None, None
     low = float(lo if lo is not None else 0)
     high = None if hi is None else float(hi)
     if kind == "percent":
         high = 1.0 if high is None else high
         if not (0 <= low <= high <= 1):
-            errors.append(f"{at}：比率的上下限应在0到1之间（1即100%）。")
+            errors.append(P.text("rule_percent_bounds", at=at))
     if low < 0:
-        errors.append(f"{at}：下限不能为负数。")
+        errors.append(P.text("rule_min_negative", at=at))
     if high is not None and low > high:
-        errors.append(f"{at}：下限{fmt_number(low)}大于上限{fmt_number(high)}。")
+        errors.append(P.text("rule_min_above_max", at=at, min=fmt_number(low), max=fmt_number(high)))
     if kind == "count" and any(v is not None and v != int(v) for v in (low, high)):
-        errors.append(f"{at}：数量类指标的上下限须为整数。")
+        errors.append(P.text("rule_count_bounds", at=at))
     if kind in ("score", "deduction") and high is None:
-        errors.append(f"{at}：{TYPE_NAMES[kind]}类指标须设置上限（max）。")
+        errors.append(P.text("rule_max_required", at=at, type=TYPE_NAMES[kind]))
     return low, high
 
 
 def _component(entry, indicator: Indicator, at: str, errors) -> Component | None:
     name = entry.get("kind") if isinstance(entry, dict) else None
     if name not in KINDS:
-        errors.append(f"{at}：未知的计分方式“{name}”，可用：{'、'.join(KINDS)}。")
+        errors.append(P.text("rule_kind_unknown", at=at, kind=name, kinds="、".join(KINDS)))
         return None
     kind = KINDS[name]
     keys = set(entry) - {"kind"}
     missing, unknown = kind.required - keys, keys - kind.required - kind.optional
     if missing:
-        errors.append(f"{at}：计分方式 {name} 缺少参数 {'、'.join(sorted(missing))}。")
+        errors.append(P.text("rule_parameter_missing", at=at, kind=name, names="、".join(sorted(missing))))
     if unknown:
-        errors.append(f"{at}：计分方式 {name} 不认识参数 {'、'.join(sorted(unknown))}。")
+        errors.append(P.text("rule_parameter_unknown", at=at, kind=name, names="、".join(sorted(unknown))))
     if indicator.type not in kind.types:
-        errors.append(f"{at}：计分方式 {name}（{kind.title}）不适用于{TYPE_NAMES[indicator.type]}类指标。")
+        errors.append(P.text("rule_kind_type", at=at, kind=name, title=kind.title, type=TYPE_NAMES[indicator.type]))
     if missing or unknown or indicator.type not in kind.types:
         return None
     try:
         values = _parameter_values(entry, name, indicator)
     except (ValueError, ZeroDivisionError, TypeError):
-        errors.append(f"{at}：计分方式 {name} 的参数应为数字（可写分数，如 5/3）：{entry}。")
+        errors.append(P.text("rule_parameter_number", at=at, kind=name, entry=entry))
         return None
     if values is None:
-        errors.append(f"{at}：option 的分值须逐一对应指标的选项：{'、'.join(indicator.options)}。")
+        errors.append(P.text("rule_option_points", at=at, options="、".join(indicator.options)))
         return None
     for key in ("when", "zero_when"):
         if key in values and values[key] not in ("是", "否"):
-            errors.append(f"{at}：{key} 应为“是”或“否”。")
+            errors.append(P.text("rule_yes_no", at=at, key=key))
             return None
     if any(values.get(key, 1) <= 0 for key in ("block", "step", "of")):
-        errors.append(f"{at}：block、step、of 须大于0。")
+        errors.append(P.text("rule_positive", at=at))
         return None
     params = kind.params(**values)
     return Component(name, indicator.code, params)
@@ -296,13 +297,13 @@ def _check_usage(targets, indicators, where, errors):
         for component in target.components:
             for code in component.uses():
                 if code not in indicators:
-                    errors.append(f"{where}：目标{target.number}的计分方式引用了不存在的指标“{code}”。")
+                    errors.append(P.text("rule_reference_unknown", at=where, target=target.number, code=code))
                 elif indicators[code].target != target.number:
-                    errors.append(f"{where}：目标{target.number}的计分方式引用了其他目标的指标“{code}”。")
+                    errors.append(P.text("rule_reference_other", at=where, target=target.number, code=code))
                 used.add(code)
     for code, indicator in indicators.items():
         if code not in used:
-            errors.append(f"{where}：目标{indicator.target}，指标{code}没有任何计分方式使用。")
+            errors.append(P.text("rule_indicator_unused", at=where, target=indicator.target, code=code))
 
 
 def _warnings(book: Rulebook, where: str) -> list[str]:
@@ -310,20 +311,20 @@ def _warnings(book: Rulebook, where: str) -> list[str]:
     for target in book.targets:
         reach = book.reachable_max(target)
         if target.max is not None and reach < target.max - 1e-9:
-            out.append(f"{where}：目标{target.number}分值{fmt_number(target.max)}分，"
-                       f"但计分规则最多只能得{fmt_number(reach)}分。")
+            out.append(P.text("rule_unreachable", at=where, target=target.number, points=fmt_number(target.max),
+                              reach=fmt_number(reach)))
         if target.stated_points is not None and abs(target.stated_points - reach) > 1e-9:
-            out.append(f"{where}：目标{target.number}原文标注({fmt_number(target.stated_points)})分，"
-                       f"但各部分合计{fmt_number(reach)}分。")
+            out.append(P.text("rule_stated_points", at=where, target=target.number,
+                              stated=fmt_number(target.stated_points), reach=fmt_number(reach)))
     for category in book.categories:
         if category.bonus:
             continue
         maxima = [t.max for t in book.targets if t.category == category.number]
         if any(m is None for m in maxima):
-            out.append(f"{where}：类别{category.number}有不封顶的目标，但该类不是加分类。")
+            out.append(P.text("rule_uncapped_in_basic", at=where, category=category.number))
         elif abs(sum(m or 0.0 for m in maxima) - (category.points or 0.0)) > 1e-9:
-            out.append(f"{where}：类别{category.number}“{category.name}”分值{fmt_number(category.points or 0.0)}分，"
-                       f"但其目标满分合计{fmt_number(sum(m or 0.0 for m in maxima))}分。")
+            out.append(P.text("rule_category_sum", at=where, category=category.number, name=category.name,
+                              points=fmt_number(category.points or 0.0), total=fmt_number(sum(m or 0.0 for m in maxima))))
     return out
 
 
