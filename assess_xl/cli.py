@@ -167,11 +167,12 @@ def rules_check(rulebook):
 # ---- paths and writing ----------------------------------------------------------------------
 
 _LIST_SEPARATORS = re.compile(r"[,，、;；\s\u3000]+")
+_COMMAS = re.compile(r"[,，、;；]+")
 
 
 def parse_districts(spec: str) -> list[str]:
-    """A file (one district per line, UTF-8 with or without BOM) or a list separated by commas, 顿号,
-    semicolons or spaces. Every name is checked as forms would check it."""
+    """A file (one district per line, UTF-8 with or without BOM) or a list separated by commas, 顿号 or
+    semicolons (names may then hold spaces), or else by spaces. Every name is checked as forms would check it."""
     path = Path(spec)
     try:
         is_file = path.is_file()
@@ -182,8 +183,9 @@ def parse_districts(spec: str) -> list[str]:
             names = demo_module.read_district_list(path.read_text(encoding="utf-8-sig"))
         except UnicodeDecodeError:
             raise UserError(f"区名单文件 {path} 不是UTF-8编码。请用记事本“另存为”UTF-8后重试。") from None
-    else:
-        names = [name for name in _LIST_SEPARATORS.split(spec) if name]
+    else:  # commas (any kind) separate names that may hold spaces; without commas, spaces separate
+        separators = _COMMAS if _COMMAS.search(spec) else _LIST_SEPARATORS
+        names = [name.strip() for name in separators.split(spec) if name.strip()]
     problems = district_name_problems(names)
     if problems:
         raise UserError("区名单不能使用：\n" + "\n".join(problems))

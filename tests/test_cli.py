@@ -82,6 +82,10 @@ def test_district_list_with_spaces_is_split(spec):
     assert cli.parse_districts(spec) == ["玄武区", "秦淮区"]
 
 
+def test_names_with_spaces_survive_a_comma_list():
+    assert cli.parse_districts("高新区（虎丘区）,相城区 (北)") == ["高新区（虎丘区）", "相城区 (北)"]
+
+
 def test_collect_missing_input(tmp_path):
     result = run("collect", str(tmp_path / "nothing"), "-o", str(tmp_path / "r.xlsx"))
     assert result.exit_code == 2 and "没有读到任何本细则的填报表" in result.output
@@ -324,3 +328,32 @@ def test_special_files_are_skipped_not_read(tmp_path):
     assert result.exit_code == 1 and result.output.count("不是普通文件") == 3
     sources = [row for row in openpyxl.load_workbook(tmp_path / "r.xlsx")["来源"].iter_rows(min_row=2, values_only=True)]
     assert any(row[0].endswith("pipe.xlsx") and "不是普通文件" in row[10] for row in sources)
+
+
+@pytest.mark.skipif(__import__("helpers").SOFFICE is None and os.environ.get("CI") != "true",
+                    reason="LibreOffice (soffice) is not installed; .ci/run installs it")
+def test_real_district_names_through_an_office_program(tmp_path):
+    """Issue 9's defect end to end: forms for names as real lists write them, filled, saved by
+    LibreOffice as .xlsx and .ods, collected: every value reaches its district."""
+    from assess_xl.demo import fill_workbook
+    from helpers import soffice_convert
+    typed = {"高新区（虎丘区）": "3", "工业园区": "0", "=区": "1", "相城区 (北)": "2"}
+    assert run("forms", "--districts", ",".join(typed), "-o", str(tmp_path / "f")).exit_code == 0
+    fill_workbook(tmp_path / "f" / "2007年度目标考核填报表-开发处.xlsx", tmp_path / "开发处.xlsx", {"开发处": {"6-1": typed}})
+    fill_workbook(tmp_path / "f" / "2007年度目标考核填报表-调研室.xlsx", tmp_path / "调研室.xlsx",
+                  {"调研室": {"16-1": {name: "40" for name in typed}}})
+    inbox = tmp_path / "inbox"
+    soffice_convert(tmp_path / "开发处.xlsx", inbox, "ods")
+    soffice_convert(tmp_path / "调研室.xlsx", inbox, "xlsx")
+    result = run("collect", str(inbox), "-o", str(tmp_path / "r.xlsx"))
+    assert result.exit_code == 1  # the other departments have not returned
+    report = openpyxl.load_workbook(tmp_path / "r.xlsx")
+    assert {row[0] for row in report["汇总"].iter_rows(min_row=5, values_only=True) if row[0]} == set(typed)
+    problems = list(report["问题清单"].iter_rows(min_row=2, values_only=True))
+    assert not [row for row in problems if "列" in str(row[6]) or "区名" in str(row[6])]
+    not_received = " ".join(str(row[6]) for row in problems if "没有收到" in str(row[6]))
+    assert "开发处" not in not_received and "调研室" not in not_received
+    for name, count in typed.items():
+        sheet = report[name if name != "相城区 (北)" else "相城区 (北)"]
+        texts = " ".join(str(c.value) for row in sheet.iter_rows() for c in row if c.value)
+        assert f"违规审批项目数：{count}例" in texts or f"：{count}例" in texts, name
