@@ -127,3 +127,20 @@ def test_long_choice_list_uses_a_range(book):
 def test_checked_raises_on_xlsxwriter_refusal():
     with pytest.raises(forms.FormError, match="写入数据验证失败"):
         forms.checked(-2, "数据验证")
+
+
+def test_names_that_look_like_formulas_stay_text(book, tmp_path):
+    """Issue 9: names beginning with = + - @ are written as text, in the forms and in the scorecard."""
+    from assess_xl import pipeline
+    from assess_xl.demo import fill_workbook
+    names = ["=1+1", "+区", "-区", "@区"]
+    built = {f.name: f.content for f in forms.build_forms(book, names)}
+    sheet = openpyxl.load_workbook(io.BytesIO(built["2007年度目标考核填报表-开发处.xlsx"]))["开发处"]
+    assert [(c.value, c.data_type) for c in sheet[3][7:11]] == [(n, "s") for n in names]
+    (tmp_path / "in").mkdir()
+    fill_workbook(built["2007年度目标考核填报表-开发处.xlsx"], tmp_path / "in" / "a.xlsx",
+                  {"开发处": {"6-1": {n: "1" for n in names}}})
+    result = pipeline.collect([tmp_path / "in"], book)
+    summary = openpyxl.load_workbook(io.BytesIO(result.content))["汇总"]
+    cells = [summary.cell(r, 1) for r in range(5, 9)]
+    assert sorted(c.value for c in cells) == sorted(names) and all(c.data_type == "s" for c in cells)

@@ -497,3 +497,19 @@ def test_biff_filepass_is_encryption():
     eof = (0x000A).to_bytes(2, "little") + b"\x00\x00"
     assert intake._biff_has_filepass(bof + filepass + eof)
     assert not intake._biff_has_filepass(bof + eof + filepass)
+
+
+def test_unreadable_subfolder_is_listed(tmp_path, monkeypatch):
+    """A folder the run may not enter is named in 来源 (checked by refusing it: tests run as root)."""
+    (tmp_path / "inbox" / "secret").mkdir(parents=True)
+    (tmp_path / "inbox" / "a.xlsx").write_bytes(b"x")
+    real_scandir = os.scandir
+
+    def scandir(path="."):
+        if str(path).endswith("secret"):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_scandir(path)
+    monkeypatch.setattr(os, "scandir", scandir)
+    found, skipped = intake.gather([tmp_path / "inbox"])
+    assert [name for _, name in found] == ["inbox/a.xlsx"]
+    assert [(s.name, s.code) for s in skipped] == [("inbox/secret", "skip_unreadable_folder")]

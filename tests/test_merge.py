@@ -182,3 +182,9 @@ def test_round_trip_returns_every_value_to_its_district(book, tmp_path_factory, 
     for n, name in enumerate(names):
         assert result.values.loc[name, "6-1"] == n + 1
     assert not [p for p in result.problems if p.kind.startswith("district_")]
+
+
+def test_read_back_frame_has_the_named_columns(book, inbox):
+    result = merge.read_paths([inbox[1]], book)
+    assert set(merge.FRAME_COLUMNS) <= set(result.winners.columns)
+    assert list(result.values.columns) == list(book.indicators) and result.values.index.name == "区"
