@@ -88,4 +88,4 @@ def print_setup(ws, title_rows: tuple[int, int]) -> None:
     ws.fit_to_pages(1, 0)
     ws.repeat_rows(*title_rows)
     ws.set_margins(left=0.4, right=0.4, top=0.5, bottom=0.5)
-    ws.set_footer("&C第 &P 页，共 &N 页")
+    ws.set_footer("&C第 &P 页 共 &N 页")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import re
+from dataclasses import dataclass
 from datetime import datetime
 
 import pandas as pd
@@ -12,12 +13,32 @@ import xlsxwriter
 from .layout import (FILES_COLUMN, FONT, RESULT_META_SHEET, SCORECARD_SHEETS, STATUS_SHEET, TOOL, WORKBOOK_OPTIONS,
                      print_setup, printable)
 from .merge import ReadResult
-from .problems import ERROR, Problem
+from .problems import Problem
 from .rulebook import Rulebook
 from .scoring import MISSING, Scores
 
 SUMMARY, DETAIL, PROBLEMS, SOURCES = SCORECARD_SHEETS
-FIXED_SHEETS = (*SCORECARD_SHEETS, RESULT_META_SHEET)
+NOTES = "评分说明"
+WORKING_SHEETS = (DETAIL, PROBLEMS, SOURCES, NOTES)
+FIXED_SHEETS = (*SCORECARD_SHEETS, NOTES, RESULT_META_SHEET)
+WORKING_MARK = "工作表：内部核对用，不对外发布"
+
+
+@dataclass(frozen=True)
+class Signature:
+    """Who issues the result, and when: printed on the official sheets."""
+    issuer: str
+    date: str
+
+
+def chinese_date(moment: datetime) -> str:
+    return f"{moment.year}年{moment.month}月{moment.day}日"
+
+
+def _working(ws):
+    """Working sheets: grey tab and a printed mark, so nobody mistakes them for the result."""
+    ws.set_tab_color("#A6A6A6")
+    return ws
 PROBLEM_HEADERS = ["级别", "文件", "工作表", "单元格", "区", "编号", "说明", "原始值"]
 DETAIL_HEADERS = ["区", "目标编号", "得分", "状态", "分值", "得分说明"]
 SOURCE_HEADERS = ["文件", "SHA-256", "大小（字节）", "保存时间", "文件修改时间", "格式", "处理结果",
@@ -42,24 +63,37 @@ def safe_sheet_names(districts: list[str], reserved=FIXED_SHEETS) -> dict[str, s
 
 
 def build(book: Rulebook, scores: Scores, explanations: pd.DataFrame, read: ReadResult,
-          generated: datetime) -> bytes:
+          generated: datetime, issuer: str | None = None) -> bytes:
+    """The scorecard: the official sheets (汇总, one per district) read as a document; the working
+    sheets (得分明细, 问题清单, 来源, 评分说明) are marked as such and are not part of the PDF."""
     buffer = io.BytesIO()
     workbook = xlsxwriter.Workbook(buffer, {**WORKBOOK_OPTIONS, "nan_inf_to_errors": False})
-    workbook.set_properties({"title": f"{book.title}考核结果", "author": "assess-xl", "created": generated})
+    workbook.set_properties({"title": book.document_title("考核结果"), "author": issuer or book.issuer,
+                             "created": generated})
     styles = _styles(workbook)
     names = safe_sheet_names(scores.districts)
     reported = _reported_text(book, read)
-    _write_summary(workbook, book, scores, read, generated, styles, names)
+    signed = Signature(issuer or book.issuer, chinese_date(generated))
+    _write_summary(workbook, book, scores, signed, styles)
     for district in scores.totals.sort_values(["排名"], kind="stable").index:
         _write_district(workbook.add_worksheet(names[district]), book, scores, explanations, district,
-                        reported, styles)
-    _write_detail(workbook.add_worksheet(DETAIL), book, scores, explanations, styles)
-    _write_problems(workbook.add_worksheet(PROBLEMS), read.problems, styles)
-    _write_sources(workbook.add_worksheet(SOURCES), read, styles)
+                        reported, styles, signed)
+    _write_detail(_working(workbook.add_worksheet(DETAIL)), book, scores, explanations, styles)
+    _write_problems(_working(workbook.add_worksheet(PROBLEMS)), read.problems, styles)
+    _write_sources(_working(workbook.add_worksheet(SOURCES)), read, styles)
+    _write_notes(_working(workbook.add_worksheet(NOTES)), book, styles)
     write_result_metadata(workbook, {"kind": "scorecard", "year": str(book.year), "fingerprint": book.fingerprint,
                                      "generated_at": generated.isoformat()})
     workbook.close()
     return buffer.getvalue()
+
+
+def _write_notes(ws, book, styles):
+    """The coordinator's decisions where the source table is silent or inconsistent (rulebook notes)."""
+    rows = [[_category_label(c), "", c.note] for c in book.categories if c.note]
+    rows += [[_category_label(book.category(t.category)), t.number, t.note] for t in book.targets if t.note]
+    write_table(ws, ["类别", "目标编号", "评分说明"], rows, [16, 8, 100], styles)
+    ws.set_header(f"&C{WORKING_MARK}")
 
 
 def write_result_metadata(workbook, fields: dict[str, str]) -> None:
@@ -97,27 +131,24 @@ def _category_label(category) -> str:
     return f"{category.number} {category.name}"
 
 
-def _write_summary(workbook, book, scores, read, generated, styles, names):
+def _write_summary(workbook, book, scores, signed: Signature, styles):
     ws = workbook.add_worksheet(SUMMARY)
     totals = scores.totals.sort_values(["排名"], kind="stable")
     categories = list(book.categories)
     headers = ["区"] + [_category_label(c) for c in categories] + ["基本分", "加分", "总分", "排名", "缺报项数"]
-    ws.write_string(0, 0, f"{book.title}考核结果汇总（{book.year}年度）", styles["title"])
-    errors = sum(1 for p in read.problems if p.level == ERROR)
-    ws.write_string(1, 0, f"生成时间：{generated:%Y-%m-%d %H:%M}；读取文件{len(read.files)}个；"
-                          f"问题{len(read.problems)}条（其中错误{errors}条），详见“{PROBLEMS}”。", styles["subtitle"])
+    ws.write_string(0, 0, book.document_title("考核结果汇总"), styles["title"])
+    ws.write_string(1, 0, f"{signed.issuer}　　{signed.date}", styles["subtitle"])
     incomplete = totals[totals["缺报项数"] > 0]
     if len(incomplete):
-        ws.write_string(2, 0, f"注意：{len(incomplete)}个区有缺报项目（{'、'.join(incomplete.index)}），"
-                              f"其总分不完整，缺报的目标按0分计。", styles["warn"])
+        ws.write_string(2, 0, clean(f"注：{len(incomplete)}个区有缺报项目（{'、'.join(incomplete.index)}），"
+                                    f"缺报的目标按0分计。"), styles["warn"])
     header_row = 3
     for col, header in enumerate(headers):
         ws.write_string(header_row, col, header, styles["header"])
     category_scores = scores.categories.to_dict("index")
     for offset, (district, row) in enumerate(totals.iterrows()):
         r = header_row + 1 + offset
-        sheet = names[district].replace("'", "''")
-        ws.write_url(r, 0, f"internal:'{sheet}'!A1", styles["text"], string=district)
+        ws.write_string(r, 0, district, styles["text"])
         for col, category in enumerate(categories, start=1):
             ws.write_number(r, col, category_scores[district][category.number], styles["score"])
         base = len(categories) + 1
@@ -133,7 +164,8 @@ def _write_summary(workbook, book, scores, read, generated, styles, names):
                     "type": "cell", "criteria": "<", "value": round(category.points * 0.6, 2), "format": styles["red"]})
         total_col = len(categories) + 3
         ws.conditional_format(header_row + 1, total_col, last, total_col, {"type": "3_color_scale"})
-        _chart(workbook, ws, header_row, last, total_col)
+        height = _chart(workbook, ws, header_row, last, total_col)
+        _signature_block(ws, last + 3 + height // 20, len(headers) - 4, signed, styles)
     ws.set_row(header_row, 48)
     ws.set_column(0, 0, 14)
     ws.set_column(1, len(categories), 7.5)
@@ -151,8 +183,17 @@ def _chart(workbook, ws, header_row, last, total_col):
     chart.set_legend({"none": True})
     chart.set_y_axis({"reverse": True, "num_font": {"name": FONT}})
     chart.set_x_axis({"min": 0, "num_font": {"name": FONT}})
-    chart.set_size({"width": 640, "height": max(240, 24 * (last - header_row) + 80)})
+    height = max(240, 24 * (last - header_row) + 80)
+    chart.set_size({"width": 640, "height": height})
     ws.insert_chart(last + 2, 0, chart)
+    return height
+
+
+def _signature_block(ws, row: int, col: int, signed: Signature, styles) -> None:
+    """落款: issuing unit, seal and date, right of the table, as a notice ends."""
+    ws.write_string(row, col, signed.issuer, styles["label"])
+    ws.write_string(row + 1, col, "（盖章）", styles["subtitle"])
+    ws.write_string(row + 2, col, signed.date, styles["label"])
 
 
 def _reported_text(book, read: ReadResult) -> dict[tuple[str, str], str]:
@@ -165,11 +206,12 @@ def _reported_text(book, read: ReadResult) -> dict[tuple[str, str], str]:
     return out
 
 
-def _write_district(ws, book, scores, explanations, district, reported, styles):
+def _write_district(ws, book, scores, explanations, district, reported, styles, signed: Signature):
     totals = scores.totals.loc[district]
     target_scores, statuses = scores.targets.loc[district].to_dict(), scores.status.loc[district].to_dict()
     texts, category_scores = explanations.loc[district].to_dict(), scores.categories.loc[district].to_dict()
-    ws.write_string(0, 0, f"{district}——{book.title}考核得分（{book.year}年度）", styles["title"])
+    ws.write_string(0, 0, f"{district}——{book.document_title('考核得分')}", styles["title"])
+    ws.set_header(f"&R{signed.issuer}　{signed.date}".replace("&", "&&").replace("&&R", "&R", 1))
     facts = [("基本分", totals["基本分"]), ("加分", totals["加分"]), ("总分", totals["总分"]), ("排名", totals["排名"])]
     for i, (label, value) in enumerate(facts):
         ws.write_string(1, 2 * i, label, styles["label"])
@@ -185,8 +227,8 @@ def _write_district(ws, book, scores, explanations, district, reported, styles):
         targets = [t for t in book.targets if t.category == category.number]
         ws.write_string(r, 0, _category_label(category), styles["bold_text"])
         ws.write_string(r, 1, "小计", styles["bold_text"])
-        ws.write_string(r, 2, category.note or "", styles["bold_text"])
-        if category.note or len(_category_label(category)) > 8:
+        ws.write_string(r, 2, "", styles["bold_text"])
+        if len(_category_label(category)) > 8:
             ws.set_row(r, 30)
         _write_points(ws, r, 3, category.points, styles["bold_score"], styles["bold_text"])
         ws.write_string(r, 4, "", styles["bold_text"])
@@ -244,6 +286,7 @@ def _write_detail(ws, book, scores, explanations, styles):
     ws.autofilter(0, 0, max(r - 1, 0), len(DETAIL_HEADERS) - 1)
     ws.freeze_panes(1, 0)
     print_setup(ws, (0, 0))
+    ws.set_header(f"&C{WORKING_MARK}")
 
 
 def problem_rows(problems: list[Problem]) -> list[list[str]]:
@@ -252,6 +295,7 @@ def problem_rows(problems: list[Problem]) -> list[list[str]]:
 
 def _write_problems(ws, problems, styles):
     write_table(ws, PROBLEM_HEADERS, problem_rows(problems), [6, 30, 10, 7, 12, 7, 70, 20], styles)
+    ws.set_header(f"&C{WORKING_MARK}")
 
 
 def write_table(ws, headers, rows, widths, styles):
@@ -307,6 +351,7 @@ def source_rows(read: ReadResult) -> list[list]:
 
 def _write_sources(ws, read, styles):
     write_table(ws, SOURCE_HEADERS, source_rows(read), [30, 66, 10, 18, 18, 6, 9, 26, 26, 10, 40], styles)
+    ws.set_header(f"&C{WORKING_MARK}")
 
 
 def status_workbook(table: pd.DataFrame, files: dict[str, str], title: str, generated: datetime) -> bytes:

@@ -65,6 +65,12 @@ class Rulebook:
     fingerprint: str = ""
     source: str = ""
     warnings: tuple[str, ...] = ()
+    issuer: str = "市环境保护局"
+
+    def document_title(self, what: str) -> str:
+        """'2007年度…考核结果': the year once, whether or not the rulebook's title already holds it."""
+        year = f"{self.year}年度"
+        return f"{self.title}{what}" if year in self.title else f"{year}{self.title}{what}"
 
     def category(self, number: int) -> Category:
         return next(c for c in self.categories if c.number == number)
@@ -135,7 +141,8 @@ def build(raw, where: str = "评分细则", fingerprint: str = "") -> Rulebook:
     if errors:
         raise RulebookError(errors)
     book = Rulebook(int(raw["year"]), str(raw["title"]), departments, tuple(categories), tuple(targets),
-                    indicators, fingerprint or fingerprint_of(raw), where)
+                    indicators, fingerprint or fingerprint_of(raw), where,
+                    issuer=str(raw.get("issuer") or "市环境保护局"))
     return Rulebook(**{**book.__dict__, "warnings": tuple(_warnings(book, where))})
 
 

@@ -53,7 +53,7 @@ def test_exit_and_summary(scorecard):
 
 def test_sheet_names(scorecard):
     _, wb, _, _ = scorecard
-    assert wb.sheetnames == ["汇总", "甲区", "乙区_新_", "得分明细", "问题清单", "来源", "结果信息"]
+    assert wb.sheetnames == ["汇总", "甲区", "乙区_新_", "得分明细", "问题清单", "来源", "评分说明", "结果信息"]
     assert wb["结果信息"].sheet_state == "hidden" and wb["结果信息"]["B2"].value == "scorecard"
 
 
@@ -146,3 +146,40 @@ def test_safe_sheet_names():
     names = ["a/b", "a:b", "x" * 40, "汇总", "'引号'", "History", "甲[1]*?"]
     out = report.safe_sheet_names(names)
     assert [out[n] for n in names] == ["a_b", "a_b(2)", "x" * 31, "汇总(2)", "引号", "History(2)", "甲_1___"]
+
+
+# ---- the official sheets read as a document (issue 13, point 1) --------------------------------
+
+def test_summary_reads_as_a_document(scorecard, book):
+    _, wb, _, _ = scorecard
+    ws = wb["汇总"]
+    assert ws["A1"].value == "2007年度各区环保局主要工作目标考核结果汇总" and ws["A1"].value.count("年度") == 1
+    assert ws["A2"].value.startswith("市环境保护局　　") and ws["A2"].value.endswith("日")
+    texts = " ".join(str(c.value) for row in ws.iter_rows() for c in row if c.value is not None)
+    for diagnostic in ("读取文件", "问题清单", "生成时间", "SHA"):
+        assert diagnostic not in texts
+    assert "（盖章）" in texts and texts.count("市环境保护局") == 2
+    assert all(ws.cell(r, 1).hyperlink is None for r in (5, 6))
+    assert ws.oddFooter.center.text == "第 &P 页 共 &N 页"
+    assert ws.page_setup.orientation == "landscape" and ws.page_setup.paperSize == 9
+
+
+def test_district_sheets_carry_no_coordinator_notes(scorecard, book):
+    _, wb, _, _ = scorecard
+    ws = wb["甲区"]
+    assert ws["A1"].value.count("年度") == 1
+    texts = " ".join(str(c.value) for row in ws.iter_rows() for c in row if c.value is not None)
+    notes = [c.note for c in book.categories if c.note] + [t.note for t in book.targets if t.note]
+    assert notes and not [n for n in notes if n in texts]
+    assert "市环境保护局" in ws.oddHeader.right.text
+
+
+def test_notes_and_working_sheets(scorecard, book):
+    _, wb, _, _ = scorecard
+    notes = [[c.value for c in row] for row in wb["评分说明"].iter_rows(min_row=2)]
+    assert any(row[1] == 2 and "5分" in row[2] for row in notes)  # target 2's decision
+    for name in ("得分明细", "问题清单", "来源", "评分说明"):
+        assert wb[name].sheet_properties.tabColor.rgb.endswith("A6A6A6")
+        assert "内部核对用" in wb[name].oddHeader.center.text
+    for name in ("汇总", "甲区"):
+        assert wb[name].sheet_properties.tabColor is None
