@@ -17,7 +17,7 @@ from rich.table import Table
 
 from . import demo as demo_module
 from . import forms as forms_module
-from . import pipeline, report, status as status_module
+from . import pipeline, publish, report, status as status_module
 from . import rulebook as rulebook_module
 from .components import fmt_number
 from .layout import district_name_problems
@@ -118,7 +118,7 @@ def usage_message(error: click.UsageError) -> str:
         return f"{name or error.param_hint} 的值无效（{error.message}）。用 --help 查看用法。"
     if "No such command" in error.message:
         return f"没有这个命令（{error.message.split(chr(39))[1] if chr(39) in error.message else error.message}）。" \
-               "可用命令：forms、collect、status、rules check、demo。"
+               "可用命令：forms、collect、status、pdf、rules check、demo。"
     return f"用法错误（{error.message}）。用 --help 查看用法。"
 
 
@@ -304,9 +304,11 @@ def forms(districts_spec, rules_path, out_dir, password, force):
 
 # ---- collect and status ---------------------------------------------------------------------
 
-def collect_options(on_conflict: str, districts_spec: str | None, out: Path | None) -> CollectOptions:
+def collect_options(on_conflict: str, districts_spec: str | None, out: Path | None,
+                    issuer: str | None = None) -> CollectOptions:
     return CollectOptions(strict_conflicts=on_conflict == "error",
-                          districts=parse_districts(districts_spec) if districts_spec else None, output=out)
+                          districts=parse_districts(districts_spec) if districts_spec else None, output=out,
+                          issuer=issuer.strip() if issuer and issuer.strip() else None, generated=datetime.now())
 
 
 def run_collect(paths, out: Path, book, options: CollectOptions) -> pipeline.CollectResult:
@@ -415,12 +417,68 @@ def print_summary(result: pipeline.CollectResult, book, out) -> int:
               help="本次考核的区（默认取交回的填报表中一致的区名单）。" + DISTRICTS_HELP)
 @click.option("--on-conflict", type=click.Choice(["latest", "error"]), default="latest",
               help="同一项在不同文件中填写不同时：latest（默认）采用较晚提交的值；error 视为错误、该项不计分。")
-def collect(paths, out, rules_path, districts_spec, on_conflict):
-    """读取交回的填报表（文件或文件夹），按细则计分，生成考核结果工作簿。"""
+@click.option("--issuer", default=None, metavar="单位", help="印在考核结果和通报上的发文单位（默认取评分细则中的 issuer）。")
+@click.option("--pdf", "with_pdf", is_flag=True, help="同时生成正式部分（汇总和各区得分表）的PDF，与结果工作簿同名。需要LibreOffice。")
+@click.option("--notices", "notices_dir", default=None, type=click.Path(file_okay=False), metavar="文件夹",
+              help="为每个区生成一份考核结果通报（Word文档），写入该文件夹。")
+@click.option("--notice-template", default=None, type=click.Path(dir_okay=False, exists=True), metavar="模板",
+              help="通报的Word样式模板（默认使用内置模板；可在Word中修改其样式后使用）。")
+def collect(paths, out, rules_path, districts_spec, on_conflict, issuer, with_pdf, notices_dir, notice_template):
+    """读取交回的填报表（文件或文件夹），按细则计分，生成考核结果工作簿（可同时生成PDF和各区通报）。"""
     book = load_rulebook(rules_path)
     target = output_path(out, "考核结果")
-    result = run_collect(paths, target, book, collect_options(on_conflict, districts_spec, target))
-    sys.exit(print_summary(result, book, target))
+    options = collect_options(on_conflict, districts_spec, target, issuer)
+    result = run_collect(paths, target, book, options)
+    status = print_summary(result, book, target)
+    if notices_dir:
+        write_notices(result, book, options, Path(notices_dir), notice_template)
+    if with_pdf:
+        write_pdf(result.content, target.with_suffix(".pdf"), required=False)
+    sys.exit(status)
+
+
+def write_notices(result: pipeline.CollectResult, book, options: CollectOptions, folder: Path,
+                  template_path: str | None) -> None:
+    assert result.scores is not None and result.explanations is not None
+    template = Path(template_path).read_bytes() if template_path else None
+    try:
+        documents = publish.notices(book, result.scores, result.explanations, pipeline.signature(book, options), template)
+    except Exception as exc:  # python-docx refuses a file that is not a Word document: say which
+        raise UserError(f"通报模板 {template_path} 无法使用（{type(exc).__name__}）。请使用Word保存的.docx文件。") from None
+    names = report.safe_sheet_names(list(documents))
+    write_files([(folder / f"{book.year}年度考核结果通报-{names[district]}.docx", content)
+                 for district, content in documents.items()])
+    console.print(f"各区通报已写入 {escape(str(folder))}（{len(documents)}份）")
+
+
+def write_pdf(scorecard: bytes, target: Path, required: bool = True) -> None:
+    """The official sheets as a PDF; without LibreOffice, say how to install it (an error only when
+    the PDF was all that was asked for)."""
+    try:
+        content = publish.official_pdf(scorecard)
+    except publish.PublishError as exc:
+        if required:
+            raise UserError(str(exc)) from None
+        errors_console.print(f"[yellow]未生成PDF：[/]{escape(str(exc))}")
+        return
+    write_atomically(target, content)
+    console.print(f"PDF已写入 {escape(str(target))}")
+
+
+@main.command("pdf")
+@click.argument("scorecard", type=click.Path(dir_okay=False, exists=True), metavar="考核结果.xlsx")
+@click.option("-o", "--output", "out", default=None, metavar="文件", help="PDF的保存路径（默认与考核结果同名，扩展名.pdf）。")
+def pdf_command(scorecard, out):
+    """把考核结果工作簿的正式部分（汇总和各区得分表）转为PDF（需要LibreOffice）。"""
+    source = Path(scorecard)
+    content = source.read_bytes()
+    if not publish.is_scorecard(content):
+        raise UserError(f"{source} 不是本工具生成的考核结果工作簿。请给出 collect 生成的 .xlsx 文件。")
+    target = Path(out) if out else source.with_suffix(".pdf")
+    if target.suffix.lower() != ".pdf":
+        target = target.with_name(target.name + ".pdf")
+    write_pdf(content, target)
+    sys.exit(EXIT_CLEAN)
 
 
 @main.command()

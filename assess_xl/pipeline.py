@@ -34,6 +34,7 @@ class CollectOptions:
     output: Path | None = None  # where the scorecard will go (to recognise it among the inputs)
     workers: int | None = None
     generated: datetime | None = None
+    issuer: str | None = None  # the issuing unit printed on the result; the rulebook's when not given
 
 
 @dataclass
@@ -70,8 +71,12 @@ def collect(paths, book: Rulebook, options: CollectOptions | None = None) -> Col
         return CollectResult(outcome, result, gathered=gathered)
     scores = scoring.score(result.values, book)
     explanations = scoring.explain(result.values, book, scores, result.unreadable)
-    content = report.build(book, scores, explanations, result, options.generated or datetime.now())
+    content = report.build(book, scores, explanations, result, options.generated or datetime.now(), options.issuer)
     return CollectResult(Outcome.WRITTEN, result, scores, explanations, content, gathered)
+
+
+def signature(book: Rulebook, options: CollectOptions) -> report.Signature:
+    return report.Signature(options.issuer or book.issuer, report.chinese_date(options.generated or datetime.now()))
 
 
 def _blocking_outcome(result: ReadResult, output: Path | None) -> Outcome | None:

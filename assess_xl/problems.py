@@ -106,6 +106,9 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "skip_archive": (WARNING, "压缩包（{suffix}），本版本不读取压缩包。请先解压，再把其中的填报表交给程序。"),
     "skip_suffix": (INFO, "扩展名{suffix}不是Excel工作簿，已跳过（如确是填报表，请改为.xlsx）"),
     "skip_same_path": (WARNING, "同一文件重复指定，只读取一次"),
+    # documents
+    "soffice_missing": (ERROR, "没有找到LibreOffice（soffice），无法生成PDF；考核结果工作簿和通报不受影响。请安装：sudo apt-get install libreoffice-calc-nogui fonts-noto-cjk（Windows请安装LibreOffice并把其program文件夹加入PATH）。"),
+    "soffice_failed": (ERROR, "LibreOffice未能生成PDF（{reason}）。请确认LibreOffice可以正常启动后重试。"),
     # the rulebook: errors stop `rules check` and every command (exit 2); warnings are shown
     "rule_file_missing": (ERROR, "{at}：找不到评分细则文件。"),
     "rule_unreadable": (ERROR, "{at}：无法读取评分细则（{reason}），请确认是UTF-8编码的YAML文件。"),

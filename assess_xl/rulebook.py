@@ -114,7 +114,12 @@ def load(path: str | Path | None = None) -> Rulebook:
     return build(raw, where, fingerprint_of(raw))
 
 
+PRESENTATION_KEYS = ("issuer",)  # how results are issued, not what is asked or scored: outside the fingerprint
+
+
 def fingerprint_of(raw) -> str:
+    if isinstance(raw, dict):
+        raw = {key: value for key, value in raw.items() if key not in PRESENTATION_KEYS}
     canonical = json.dumps(raw, ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
 

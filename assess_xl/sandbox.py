@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import sys
+from contextlib import contextmanager
 import time
 from concurrent.futures import ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -102,6 +104,22 @@ def _call(function, item):
         return Failure("error", f"{type(exc).__name__}: {exc}"[:300])
 
 
+@contextmanager
+def _main_not_reimported():
+    """Children re-import the parent's main script by path; a main read from stdin or a notebook has
+    no such file, so it is hidden while the children start (they need only the reader)."""
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None)
+    if main is None or path is None or os.path.exists(path):
+        yield
+        return
+    del main.__file__
+    try:
+        yield
+    finally:
+        main.__file__ = path
+
+
 def probe(item, *context) -> str:
     """A task that any healthy child completes: tells a broken machine from a broken file."""
     return "ok"
@@ -134,7 +152,8 @@ def _run_pool(function, items, indices, workers, time_limit, memory_limit, conte
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=_context(), initializer=_prepare_child,
                                initargs=(memory_limit, context, os.getpid()))
     try:
-        futures = {pool.submit(_call, function, items[i]): i for i in indices}
+        with _main_not_reimported():
+            futures = {pool.submit(_call, function, items[i]): i for i in indices}
     except BrokenProcessPool:
         pool.shutdown(wait=False, cancel_futures=True)
         return [Failure("broken") if i in indices else None for i in range(len(items))]

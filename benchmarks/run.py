@@ -185,8 +185,12 @@ def run_scenario(scenario: str, repeat: int, queue):
         exe = shutil.which("assess-xl")
         if exe:
             out = folder / "report.xlsx"
-            figures["collect_cli"], _ = median_time(
-                lambda: subprocess.run([exe, "collect", str(inbox), "-o", str(out)], capture_output=True), repeat)
+            figures["collect_cli"], done = median_time(
+                lambda: subprocess.run([exe, "collect", str(inbox), "-o", str(out)], capture_output=True, text=True),
+                repeat)
+            figures["collect_exit"] = done.returncode
+            if done.returncode == 2:
+                print(done.stderr[-500:], flush=True)
     queue.put(figures)
 
 
