@@ -181,6 +181,8 @@ def run_scenario(scenario: str, repeat: int, queue):
             figures["calamine_floor"], _ = median_time(lambda: calamine_floor(paths), repeat)
             figures["openpyxl_by_hand"], _ = median_time(lambda: openpyxl_by_hand(paths), 1)
         figures["problems"] = len(read.problems)
+        if scenario == "M":
+            measure_documents(figures, book, scores, explanations, read)
         figures["peak_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
         exe = shutil.which("assess-xl")
         if exe:
@@ -192,6 +194,24 @@ def run_scenario(scenario: str, repeat: int, queue):
             if done.returncode == 2:
                 print(done.stderr[-500:], flush=True)
     queue.put(figures)
+
+
+def measure_documents(figures, book, scores, explanations, read):
+    """PDF of the official sheets and one notice per district (100 districts): time and size."""
+    from assess_xl import publish
+    from assess_xl.report import Signature
+    content = report_build(book, scores, explanations, read)
+    signed = Signature(book.issuer, "2008年1月20日")
+    figures["notices"], documents = median_time(lambda: publish.notices(book, scores, explanations, signed), 1)
+    figures["notices_kb"] = round(sum(len(d) for d in documents.values()) / 1024)
+    if publish.soffice_path():
+        figures["pdf"], pdf = median_time(lambda: publish.official_pdf(content), 1)
+        figures["pdf_kb"] = round(len(pdf) / 1024)
+
+
+def report_build(book, scores, explanations, read):
+    from assess_xl import report
+    return report.build(book, scores, explanations, read, datetime.now())
 
 
 def measure(scenario, repeat):
@@ -224,7 +244,9 @@ def render(results, quick):
             ("explanations", "explain"), ("report writing", "report"),
             ("xlsxwriter unformatted (floor)", "xlsxwriter_floor"), ("`pipeline.collect` (library)", "pipeline"),
             ("`assess-xl collect` end to end", "collect_cli"),
-            ("peak memory MB", "peak_mb"), ("problems found", "problems")]
+            ("peak memory MB", "peak_mb"), ("problems found", "problems"),
+            ("PDF of the official sheets (LibreOffice)", "pdf"), ("PDF size KB", "pdf_kb"),
+            ("notices, one .docx per district", "notices"), ("notices total KB", "notices_kb")]
     for label, key in rows:
         cells = [_fmt(results[s].get(key)) for s in results]
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
