@@ -17,7 +17,7 @@ from rich.table import Table
 
 from . import demo as demo_module
 from . import forms as forms_module
-from . import pipeline, publish, report, status as status_module
+from . import pipeline, publish, report, returns as returns_module, status as status_module
 from . import rulebook as rulebook_module
 from .components import fmt_number
 from .layout import district_name_problems
@@ -118,7 +118,7 @@ def usage_message(error: click.UsageError) -> str:
         return f"{name or error.param_hint} 的值无效（{error.message}）。用 --help 查看用法。"
     if "No such command" in error.message:
         return f"没有这个命令（{error.message.split(chr(39))[1] if chr(39) in error.message else error.message}）。" \
-               "可用命令：forms、collect、status、pdf、rules check、demo。"
+               "可用命令：forms、collect、status、returns、pdf、rules check、demo。"
     return f"用法错误（{error.message}）。用 --help 查看用法。"
 
 
@@ -285,20 +285,75 @@ def refuse_other_forms(out_dir: Path, book, districts) -> None:
 
 
 @main.command()
-@click.option("--districts", "districts_spec", required=True, metavar="区名单", help=DISTRICTS_HELP)
+@click.option("--districts", "districts_spec", default=None, metavar="区名单",
+              help=DISTRICTS_HELP + "使用 --prefill 时可省略（取交回的填报表中的区名单）。")
 @RULES_OPTION
 @click.option("-o", "--output", "out_dir", required=True, type=click.Path(file_okay=False), metavar="文件夹",
               help="填报表写入的文件夹（不存在则新建）。")
 @click.option("--password", default=None, metavar="密码", help="工作表保护密码（默认不设密码，只锁定非填报单元格）。")
 @click.option("--force", is_flag=True, help="文件夹中已有其他区名单或其他细则的填报表时，仍然写入。")
-def forms(districts_spec, rules_path, out_dir, password, force):
+@click.option("--prefill", "prefill_paths", multiple=True, type=click.Path(), metavar="文件或文件夹",
+              help="把已交回的填报表中的数据预先填入新表（可多次给出），中途重发填报表时不必重填。")
+def forms(districts_spec, rules_path, out_dir, password, force, prefill_paths):
     """生成填报表：一个包含全部部门的工作簿，以及每个部门一份单独的工作簿。"""
     book = load_rulebook(rules_path)
+    if prefill_paths:
+        written = make_prefilled_forms(book, districts_spec, prefill_paths, Path(out_dir), force)
+        console.print(f"已生成预填数据的{book.year}年度填报表，共{len(written)}个文件，位于 {escape(out_dir)}。")
+        sys.exit(EXIT_CLEAN)
+    if not districts_spec:
+        raise UserError("缺少选项 --districts（被考核的区）。用 --help 查看用法。")
     districts = parse_districts(districts_spec)
     written = make_forms(book, districts, Path(out_dir), password, force)
     console.print(f"已为{len(districts)}个区生成{book.year}年度填报表，共{len(written)}个文件，位于 {escape(out_dir)}：")
     for path in written:
         console.print(f"  {escape(path.name)}")
+    sys.exit(EXIT_CLEAN)
+
+
+def make_prefilled_forms(book, districts_spec, paths, out_dir: Path, force: bool) -> list[Path]:
+    districts = parse_districts(districts_spec) if districts_spec else None
+    read = read_or_stop(paths, book, collect_options("latest", districts_spec, None))
+    built = returns_module.prefilled_forms(book, read, districts)
+    if not force:
+        refuse_other_forms(out_dir, book, districts or read.districts)
+    files = [(out_dir / form.name, form.content) for form in built]
+    write_files(files)
+    return [path for path, _ in files]
+
+
+def read_or_stop(paths, book, options: CollectOptions):
+    with console.status("正在读取交回的文件……"):
+        read, _ = pipeline.read(paths, book, options)
+    if read.worker_failures:
+        raise UserError(f"本机无法启动读取进程，以下文件未能读取：{'、'.join(read.worker_failures)}。请检查内存和安装后重试。")
+    if not read.districts:
+        raise UserError("没有读到任何本细则的填报表。" + problem_lines(read, 10))
+    return read
+
+
+def write_return_copies(book, read, folder: Path) -> None:
+    copies = returns_module.return_copies(book, read)
+    if not copies:
+        console.print("没有需要退回修改的部门。")
+        return
+    write_files([(folder / copy.name, copy.content) for copy in copies])
+    departments = "、".join(copy.departments[0] for copy in copies)
+    console.print(f"退回修改的填报表已写入 {escape(str(folder))}（{len(copies)}个部门：{escape(departments)}）")
+
+
+@main.command("returns")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(), metavar="文件或文件夹...")
+@click.option("-o", "--output", "out_dir", required=True, type=click.Path(file_okay=False), metavar="文件夹",
+              help="退回修改的填报表写入的文件夹。")
+@RULES_OPTION
+@click.option("--districts", "districts_spec", default=None, metavar="区名单",
+              help="本次考核的区（默认取交回的填报表中一致的区名单）。" + DISTRICTS_HELP)
+def returns_command(paths, out_dir, rules_path, districts_spec):
+    """为有错误或缺报的部门生成退回修改的填报表：已接受的数据预先填好，需改正和未填写的单元格标出并加批注。"""
+    book = load_rulebook(rules_path)
+    read = read_or_stop(paths, book, collect_options("latest", districts_spec, None))
+    write_return_copies(book, read, Path(out_dir))
     sys.exit(EXIT_CLEAN)
 
 
@@ -423,7 +478,10 @@ def print_summary(result: pipeline.CollectResult, book, out) -> int:
               help="为每个区生成一份考核结果通报（Word文档），写入该文件夹。")
 @click.option("--notice-template", default=None, type=click.Path(dir_okay=False, exists=True), metavar="模板",
               help="通报的Word样式模板（默认使用内置模板；可在Word中修改其样式后使用）。")
-def collect(paths, out, rules_path, districts_spec, on_conflict, issuer, with_pdf, notices_dir, notice_template):
+@click.option("--returns", "returns_dir", default=None, type=click.Path(file_okay=False), metavar="文件夹",
+              help="同时为有错误或缺报的部门生成退回修改的填报表，写入该文件夹。")
+def collect(paths, out, rules_path, districts_spec, on_conflict, issuer, with_pdf, notices_dir, notice_template,
+            returns_dir):
     """读取交回的填报表（文件或文件夹），按细则计分，生成考核结果工作簿（可同时生成PDF和各区通报）。"""
     book = load_rulebook(rules_path)
     target = output_path(out, "考核结果")
@@ -432,6 +490,8 @@ def collect(paths, out, rules_path, districts_spec, on_conflict, issuer, with_pd
     status = print_summary(result, book, target)
     if notices_dir:
         write_notices(result, book, options, Path(notices_dir), notice_template)
+    if returns_dir:
+        write_return_copies(book, result.read, Path(returns_dir))
     if with_pdf:
         write_pdf(result.content, target.with_suffix(".pdf"), required=False)
     sys.exit(status)
@@ -502,7 +562,7 @@ def status(paths, rules_path, districts_spec, out):
     table = status_module.matrix(book, read)
     files = status_module.files(book, read)
     print_files(read)
-    print_status(table, files)
+    print_status(table, files, returns_module.department_states(book, read))
     owing = status_module.owing(table)
     if target:
         write_atomically(target, report.status_workbook(table, files, book.title, datetime.now()))
@@ -510,9 +570,9 @@ def status(paths, rules_path, districts_spec, out):
     sys.exit(EXIT_PROBLEMS if owing else EXIT_CLEAN)
 
 
-def print_status(table, files) -> None:
-    """One row per department, readable at 80 columns and when redirected: the districts listed by state."""
-    view = Table("部门", "已填齐", "未交", "部分填写", title=f"填报情况（{len(table.columns)}个区）")
+def print_status(table, files, states) -> None:
+    """One row per department, readable at 80 columns and when redirected: its state, then the districts."""
+    view = Table("部门", "状态", "已填齐", "未交", "部分填写", title=f"填报情况（{len(table.columns)}个区）")
     for column in view.columns:
         column.overflow = "fold"
     for department, row in zip(table.index, table.values.tolist()):
@@ -520,7 +580,7 @@ def print_status(table, files) -> None:
         missing = [d for d, cell in zip(table.columns, row) if cell == status_module.NOT_RETURNED]
         partial = [f"{d}（{cell.split()[-1]}）" for d, cell in zip(table.columns, row)
                    if cell not in (status_module.COMPLETE, status_module.NOT_RETURNED)]
-        view.add_row(escape(department), f"{len(complete)}/{len(table.columns)}",
+        view.add_row(escape(department), state_text(states.get(department)), f"{len(complete)}/{len(table.columns)}",
                      f"[red]{escape('、'.join(missing))}[/]" if missing else "", escape("、".join(partial)))
     console.print(view)
     for department, names in files.items():
@@ -528,6 +588,15 @@ def print_status(table, files) -> None:
             console.print(f"  {escape(department)}：{escape(names)}")
     for department, districts in status_module.owing(table).items():
         console.print(f"[yellow]待催报：[/]{escape(department)}（{escape('、'.join(districts))}）")
+
+
+def state_text(state) -> str:
+    if state is None:
+        return ""
+    if state.state == "有错待改":
+        parts = [f"改{state.to_fix}处" if state.to_fix else "", f"补{state.owed}处" if state.owed else ""]
+        return f"[yellow]有错待改[/]（{'，'.join(p for p in parts if p)}）"
+    return "[red]未交[/]" if state.state == "未交" else "[green]齐全[/]"
 
 
 # ---- demo -------------------------------------------------------------------------------------

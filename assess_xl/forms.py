@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import xlsxwriter
@@ -13,8 +13,11 @@ from xlsxwriter.utility import xl_rowcol_to_cell
 
 from .components import Indicator
 from .layout import (CONTEXT_HEADERS, CONTEXT_WIDTHS, FONT, FORM_VERSION, GUIDE_SHEET, HEADER_ROW, MAX_META_CELL,
-                     META_SHEET, TOOL, WORKBOOK_OPTIONS, district_name_problems, print_setup)
+                     META_SHEET, RETURN_SHEET, TOOL, WORKBOOK_OPTIONS, district_name_problems, print_setup)
 from .rulebook import Rulebook
+
+
+FIX_COLOR, OWED_COLOR = "#FF9999", "#F4B183"  # cells to fix (red) and cells still owed (orange) in return copies
 
 
 class FormError(Exception):
@@ -32,6 +35,19 @@ def checked(code: int, what: str) -> None:
 
 
 @dataclass(frozen=True)
+class Prefill:
+    """What a re-issued form already holds: accepted values, cells to fix (with a comment saying what
+    was typed, what is wrong and what to type), cells still owed, and an optional first sheet."""
+    values: dict = field(default_factory=dict)  # (code, district) → parsed value
+    fix: dict = field(default_factory=dict)  # (code, district) → comment
+    owed: dict = field(default_factory=dict)  # (code, district) → comment
+    explanation: tuple = ()  # rows of the 退回说明 sheet (first row: the summary line)
+
+
+NO_PREFILL = Prefill()
+
+
+@dataclass(frozen=True)
 class FormFile:
     name: str
     departments: tuple[str, ...]
@@ -44,7 +60,7 @@ def file_name(book: Rulebook, department: str | None) -> str:
 
 
 def build_forms(book: Rulebook, districts: list[str], password: str | None = None,
-                now: datetime | None = None) -> list[FormFile]:
+                now: datetime | None = None, prefill: Prefill = NO_PREFILL) -> list[FormFile]:
     """The full workbook, then one copy per department, in the rulebook's department order."""
     problems = district_name_problems(districts)
     if problems:
@@ -52,25 +68,27 @@ def build_forms(book: Rulebook, districts: list[str], password: str | None = Non
     now = now or datetime.now().replace(microsecond=0)
     departments = [d for d in book.departments if book.department_indicators(d)]
     files = [FormFile(file_name(book, None), tuple(departments),
-                      build_workbook(book, districts, departments, password, now))]
+                      build_workbook(book, districts, departments, password, now, prefill))]
     for department in departments:
         files.append(FormFile(file_name(book, department), (department,),
-                              build_workbook(book, districts, [department], password, now)))
+                              build_workbook(book, districts, [department], password, now, prefill)))
     return files
 
 
 def build_workbook(book: Rulebook, districts: list[str], departments: list[str],
-                   password: str | None, now: datetime) -> bytes:
+                   password: str | None, now: datetime, prefill: Prefill = NO_PREFILL) -> bytes:
     buffer = io.BytesIO()
     workbook = xlsxwriter.Workbook(buffer, WORKBOOK_OPTIONS)
     styles = _styles(workbook)
     workbook.set_properties({"title": f"{book.title}填报表", "author": TOOL, "company": TOOL,
                              "created": now, "comments": f"assess-xl form v{FORM_VERSION}"})
+    if prefill.explanation:
+        _write_return_note(workbook.add_worksheet(RETURN_SHEET), prefill.explanation, styles)
     _write_guide(workbook.add_worksheet(GUIDE_SHEET), book, districts, departments, styles)
     long_lists: dict[str, tuple[int, tuple[str, ...]]] = {}  # code → (metadata sheet column, options)
     for department in departments:
         _write_department(workbook.add_worksheet(department), book, department, districts, styles, password,
-                          long_lists)
+                          long_lists, prefill)
     _write_metadata(workbook.add_worksheet(META_SHEET), book, districts, departments, now, long_lists)
     workbook.close()
     return buffer.getvalue()
@@ -90,23 +108,28 @@ def metadata(book: Rulebook, districts: list[str], departments: list[str], now: 
 def _styles(workbook) -> dict:
     base = {"font_name": FONT, "font_size": 10, "valign": "vcenter", "text_wrap": True, "border": 1}
     add = workbook.add_format
+    inputs = {
+        "input": {**base, "align": "center", "bg_color": "#FFF2CC", "locked": False},
+        "input_percent": {**base, "align": "center", "bg_color": "#FFF2CC", "locked": False, "num_format": "0.0%"},
+        "input_number": {**base, "align": "center", "bg_color": "#FFF2CC", "locked": False, "num_format": "General"},
+    }
+    marked = {f"{name}_{mark}": add({**spec, "bg_color": color, "bold": True})
+              for name, spec in inputs.items() for mark, color in (("fix", FIX_COLOR), ("owed", OWED_COLOR))}
     return {
+        **marked,
         "title": add({"font_name": FONT, "font_size": 14, "bold": True, "align": "center", "valign": "vcenter"}),
         "hint": add({"font_name": FONT, "font_size": 9, "font_color": "#595959", "text_wrap": True, "valign": "top"}),
         "header": add({**base, "bold": True, "align": "center", "bg_color": "#D9E1F2"}),
         "text": add(base),
         "code": add({**base, "align": "center", "bold": True}),
-        "input": add({**base, "align": "center", "bg_color": "#FFF2CC", "locked": False}),
-        "input_percent": add({**base, "align": "center", "bg_color": "#FFF2CC", "locked": False,
-                              "num_format": "0.0%"}),
-        "input_number": add({**base, "align": "center", "bg_color": "#FFF2CC", "locked": False,
-                             "num_format": "General"}),
+        **{name: add(spec) for name, spec in inputs.items()},
         "plain": add({"font_name": FONT, "font_size": 10, "text_wrap": True, "valign": "top"}),
         "bold": add({"font_name": FONT, "font_size": 11, "bold": True}),
     }
 
 
-def _write_department(ws, book: Rulebook, department: str, districts: list[str], styles, password, long_lists):
+def _write_department(ws, book: Rulebook, department: str, districts: list[str], styles, password, long_lists,
+                      prefill: Prefill = NO_PREFILL):
     indicators = book.department_indicators(department)
     last_col = len(CONTEXT_HEADERS) + len(districts) - 1
     ws.merge_range(0, 0, 0, max(last_col, 6), f"{book.title}——{department}填报表", styles["title"])
@@ -124,14 +147,14 @@ def _write_department(ws, book: Rulebook, department: str, districts: list[str],
         ws.set_column(col, col, max(10, min(24, 2 * len(district) + 2)))
     ws.set_row(HEADER_ROW, 30)
     row = HEADER_ROW + 1
-    for target_number, group in _by_target(indicators):
+    for target_number, group in by_target(indicators):
         target = book.target(target_number)
         category = book.category(target.category)
         _write_group_context(ws, row, len(group), f"{category.number} {category.name}",
                              f"{target.number}. {target.text}", target.rule, styles)
         rule_lines = _lines(target.rule, CONTEXT_WIDTHS[3]) + _lines(target.text, CONTEXT_WIDTHS[2])
         for indicator in group:
-            _write_indicator_row(ws, row, indicator, districts, styles, long_lists)
+            _write_indicator_row(ws, row, indicator, districts, styles, long_lists, prefill)
             lines = max(_lines(indicator.label, CONTEXT_WIDTHS[4]), _lines(indicator.what_to_type(), CONTEXT_WIDTHS[6]),
                         math.ceil(rule_lines / len(group) / 2 + 0.5))
             ws.set_row(row, max(20, 14 * lines))
@@ -142,7 +165,7 @@ def _write_department(ws, book: Rulebook, department: str, districts: list[str],
                                 "select_unlocked_cells": True})
 
 
-def _by_target(indicators: list[Indicator]):
+def by_target(indicators: list[Indicator]):
     groups: dict[int, list[Indicator]] = {}
     for indicator in indicators:
         groups.setdefault(indicator.target, []).append(indicator)
@@ -161,20 +184,59 @@ def _write_group_context(ws, row, height, category, target_text, rule, styles):
             ws.write_string(row, col, text, styles["text"])
 
 
-def _write_indicator_row(ws, row, indicator: Indicator, districts, styles, long_lists):
+def _write_indicator_row(ws, row, indicator: Indicator, districts, styles, long_lists, prefill: Prefill = NO_PREFILL):
     ws.write_string(row, 0, indicator.code, styles["code"])
     ws.write_string(row, 4, indicator.label, styles["text"])
     ws.write_string(row, 5, "" if indicator.type == "percent" else indicator.unit or "", styles["text"])
     ws.write_string(row, 6, indicator.what_to_type(), styles["text"])
     first, last = len(CONTEXT_HEADERS), len(CONTEXT_HEADERS) + len(districts) - 1
     style = {"percent": "input_percent", "bool": "input", "choice": "input"}.get(indicator.type, "input_number")
-    for col in range(first, last + 1):
-        ws.write_blank(row, col, None, styles[style])
+    for col, district in zip(range(first, last + 1), districts):
+        key = (indicator.code, district)
+        if key in prefill.fix:
+            ws.write_blank(row, col, None, styles[style + "_fix"])
+            ws.write_comment(row, col, prefill.fix[key], COMMENT_OPTIONS)
+        elif key in prefill.owed:
+            ws.write_blank(row, col, None, styles[style + "_owed"])
+            ws.write_comment(row, col, prefill.owed[key], COMMENT_OPTIONS)
+        elif key in prefill.values:
+            _write_value(ws, row, col, indicator, prefill.values[key], styles[style])
+        else:
+            ws.write_blank(row, col, None, styles[style])
     if districts:
         column = None
         if indicator.type == "choice" and len(",".join(indicator.options)) > 255:
             column = long_lists.setdefault(indicator.code, (3 + len(long_lists), indicator.options))[0]
         checked(ws.data_validation(row, first, row, last, validation(indicator, column)), f"数据验证（{indicator.code}）")
+
+
+COMMENT_OPTIONS = {"author": TOOL, "x_scale": 2.2, "y_scale": 1.6, "font_name": FONT}
+
+
+def _write_value(ws, row, col, indicator: Indicator, value: float, style) -> None:
+    """An accepted value written back as a person would have typed it (是/否, the option, a number)."""
+    if indicator.type == "bool":
+        ws.write_string(row, col, "是" if value >= 0.5 else "否", style)
+    elif indicator.type == "choice":
+        ws.write_string(row, col, indicator.options[int(value)], style)
+    else:
+        ws.write_number(row, col, int(value) if float(value).is_integer() else value, style)
+
+
+def _write_return_note(ws, rows: tuple, styles) -> None:
+    """退回说明: the summary line, then one row per cell to fix or still owed."""
+    ws.set_column(0, 0, 14)
+    ws.set_column(1, 2, 9)
+    ws.set_column(3, 3, 24)
+    ws.set_column(4, 4, 16)
+    ws.set_column(5, 5, 70)
+    ws.write_string(0, 0, rows[0][0], styles["title"])
+    for r, values in enumerate(rows[1:], start=2):
+        for c, value in enumerate(values):
+            ws.write_string(r, c, str(value), styles["header" if r == 2 else "text"])
+    ws.freeze_panes(3, 0)
+    print_setup(ws, (2, 2))
+    ws.activate()
 
 
 def validation(indicator: Indicator, options_column: int | None = None) -> dict:

@@ -10,6 +10,7 @@ TOOL = "assess-xl"
 FORM_VERSION = 1
 META_SHEET = "填报表信息"
 GUIDE_SHEET = "填报说明"
+RETURN_SHEET = "退回说明"  # first sheet of a return copy
 RESULT_META_SHEET = "结果信息"  # hidden sheet of the scorecard and the status workbook
 CONTEXT_HEADERS = ["编号", "项目", "环保目标", "考核细则", "填报指标", "单位", "填写说明"]
 CONTEXT_WIDTHS = [7, 11, 28, 34, 26, 5, 18]
@@ -20,7 +21,7 @@ SCORECARD_SHEETS = ("汇总", "得分明细", "问题清单", "来源")
 STATUS_SHEET = "填报情况"
 
 # Names the tool itself uses for columns and sheets: a district may not be called any of them.
-RESERVED_NAMES = (*CONTEXT_HEADERS, FILES_COLUMN, *SCORECARD_SHEETS, META_SHEET, GUIDE_SHEET,
+RESERVED_NAMES = (*CONTEXT_HEADERS, FILES_COLUMN, *SCORECARD_SHEETS, META_SHEET, GUIDE_SHEET, RETURN_SHEET,
                   RESULT_META_SHEET, STATUS_SHEET, "部门", "区", "History")
 
 # Limits of a run, checked when forms are made so that collect never refuses the tool's own forms.

@@ -154,11 +154,24 @@ def merge_files(reads: list[FileRead], book: Rulebook, strict: bool = False, ski
                 report.not_submitted.append(sheet.department)  # shown in 来源, not a problem
     frame = _records_frame(records)
     values, winners, merge_problems = merge(frame, book, chosen, strict, reports)
-    problems.extend(merge_problems)
+    problems = _without_superseded(problems, winners) + merge_problems
     problems.extend(_unsupplied(frame, book, chosen))
     supply = _supply(winners, book, chosen)
     problems.sort(key=P.sort_key)
     return ReadResult(values, problems, reports, list(skipped or []), chosen, winners, supply)
+
+
+MERGE_KINDS = {"conflict", "conflict_strict", "corrected", "missing"}
+
+
+def _without_superseded(problems: list[Problem], winners: pd.DataFrame) -> list[Problem]:
+    """A cell's problem no longer counts once a later file gave that (district, code) a valid value
+    (the merge reports the correction instead)."""
+    won = {(d, c): f for d, c, f, v in zip(winners["district"].tolist(), winners["code"].tolist(),
+                                           winners["file"].tolist(), winners["valid"].tolist()) if v}
+    return [p for p in problems
+            if not (p.cell and p.code and p.district and p.kind not in MERGE_KINDS
+                    and won.get((p.district, p.code), p.file) != p.file)]
 
 
 def _unique(reads: list[FileRead], problems: list[Problem]) -> tuple[list[FileRead], list[FileReport]]:
@@ -213,16 +226,18 @@ def merge(frame: pd.DataFrame, book: Rulebook, districts, strict: bool, reports)
     winners = filled.groupby(key, sort=False).tail(1)
     differing = _superseded_records(filled, winners, key)
     kind = "conflict_strict" if strict else "conflict"
-    fields = ["district", "code", "raw", "file", "raw_w", "file_w", "sheet_w", "cell_w"]
-    problems = [P.make(kind, file=file_w, sheet=sheet_w, cell=cell_w, district=district, code=code, raw=raw_w,
-                       old=P.shorten(raw), old_file=file, winner=P.shorten(raw_w), winner_file=file_w)
-                for district, code, raw, file, raw_w, file_w, sheet_w, cell_w
+    fields = ["district", "code", "raw", "file", "raw_w", "file_w", "sheet_w", "cell_w", "valid", "valid_w"]
+    problems = [P.make("corrected" if valid_w and not valid else kind, file=file_w, sheet=sheet_w, cell=cell_w,
+                       district=district, code=code, raw=raw_w, old=P.shorten(raw), old_file=file,
+                       winner=P.shorten(raw_w), winner_file=file_w)
+                for district, code, raw, file, raw_w, file_w, sheet_w, cell_w, valid, valid_w
                 in zip(*(differing[f].tolist() for f in fields))]  # plain lists: pandas row access is slow
     superseded = differing["file"].value_counts().to_dict()
     for report in reports:
         report.superseded = int(superseded.get(report.info.name, 0))
-    if strict and len(differing):
-        contested = pd.MultiIndex.from_frame(differing[key].drop_duplicates())
+    disputed = differing[~(differing["valid_w"] & ~differing["valid"])]  # a correction is not a dispute
+    if strict and len(disputed):
+        contested = pd.MultiIndex.from_frame(disputed[key].drop_duplicates())
         winners = winners[~pd.MultiIndex.from_frame(winners[key]).isin(contested)]
     usable = winners[winners["valid"]]
     values = (usable.pivot(index="district", columns="code", values="value").astype(float)

@@ -38,6 +38,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "error_value": (ERROR, "单元格是错误值{raw}，按缺报处理。请直接填写{expected}。"),
     "missing": (ERROR, "缺报：该项未填写，本目标计0分。请填写{expected}。"),
     "conflict": (WARNING, "同一项在两个文件中填写不同：“{old}”（{old_file}）与“{raw}”（{file}）；采用较晚提交的“{winner}”（{winner_file}）。"),
+    "corrected": (INFO, "“{old}”（{old_file}）无法识别，已由较晚提交的“{winner}”（{winner_file}）更正。"),
     "conflict_strict": (ERROR, "同一项在两个文件中填写不同：“{old}”（{old_file}）与“{raw}”（{file}），本项不计分。请核实后只保留一个值。"),
     "merged_input": (WARNING, "填报单元格被合并（{range}），只读取左上角单元格。请取消合并。"),
     # sheets and forms

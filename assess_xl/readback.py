@@ -18,7 +18,7 @@ from . import cells, intake, problems as P
 from .cells import Reading, interpret, is_blank
 from .components import Indicator
 from .layout import (CONTEXT_HEADERS, GUIDE_SHEET, MAX_DISTRICT_NAME, MAX_DISTRICTS, META_SHEET, RESULT_META_SHEET,
-                     TOOL, name_key, normalise_text, printable)
+                     RETURN_SHEET, TOOL, name_key, normalise_text, printable)
 from .problems import Problem
 from .rulebook import Rulebook
 
@@ -237,7 +237,7 @@ def _assign_sheets(sheets, book: Rulebook, file_name, notes) -> dict[str, SheetD
     departments = {name_key(d): d for d in book.departments}
     by_department: dict[str, list[SheetData]] = {}
     for sheet in sheets.values():
-        if sheet.name in (META_SHEET, GUIDE_SHEET):
+        if sheet.name in (META_SHEET, GUIDE_SHEET, RETURN_SHEET):
             continue
         department = departments.get(name_key(sheet.name)) or _department_by_codes(sheet, book)
         if department:

@@ -1,0 +1,115 @@
+"""The correction loop (退回修改): for each department with cells to fix or still owed, its own form
+again, prefilled with every value already accepted, the cells to fix and the cells owed marked with a
+fill and a comment, and a first sheet 退回说明 listing them. Also the prefill of re-issued forms.
+Takes a ReadResult, returns Prefill plans and FormFiles; writes nothing."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime
+
+from xlsxwriter.utility import xl_rowcol_to_cell
+
+from . import forms
+from .forms import FormFile, Prefill
+from .layout import CONTEXT_HEADERS, HEADER_ROW
+from .merge import ReadResult
+from .problems import ERROR
+from .rulebook import Rulebook
+
+NOT_CELL_PROBLEMS = {"missing", "department_missing"}  # owed, not typed wrong
+EXPLANATION_HEADER = ("区", "指标编号", "指标", "单元格", "原填写", "问题和应填写的内容")
+
+
+@dataclass(frozen=True)
+class DepartmentState:
+    """Where a department stands: 未交, 有错待改 (cells to fix or still owed) or 齐全."""
+    state: str
+    to_fix: int
+    owed: int
+
+
+def accepted_values(read: ReadResult) -> dict[tuple[str, str], float]:
+    """(code, district) → the accepted value, for every value read."""
+    out = {}
+    for district, row in read.values.iterrows():
+        for code, value in row.items():
+            if not math.isnan(value):
+                out[(code, district)] = float(value)
+    return out
+
+
+def plan(book: Rulebook, read: ReadResult) -> dict[str, Prefill]:
+    """Department → what its return copy holds; departments with nothing to fix are absent."""
+    values = accepted_values(read)
+    fix: dict[str, dict] = {}
+    for problem in read.problems:
+        if problem.level != ERROR or problem.kind in NOT_CELL_PROBLEMS or problem.code not in book.indicators:
+            continue
+        if problem.district not in read.districts:
+            continue
+        department = book.indicators[problem.code].department
+        typed = f"原填写：“{problem.raw}”\n" if problem.raw else ""
+        fix.setdefault(department, {})[(problem.code, problem.district)] = f"{typed}问题：{problem.message}"
+    plans = {}
+    for department in book.departments:
+        indicators = book.department_indicators(department)
+        cells_to_fix = fix.get(department, {})
+        owed = {(i.code, d): f"尚未填写。请填写{i.what_to_type()}。"
+                for i in indicators if not i.blank_is_zero for d in read.districts
+                if (i.code, d) not in values and (i.code, d) not in cells_to_fix}
+        if cells_to_fix or owed:
+            rows = _explanation(book, department, read.districts, cells_to_fix, owed)
+            plans[department] = Prefill(values, cells_to_fix, owed, rows)
+    return plans
+
+
+def _explanation(book: Rulebook, department: str, districts: list[str], to_fix: dict, owed: dict) -> tuple:
+    where = _cells(book, department, districts)
+    summary = (f"{department}：需改正{len(to_fix)}处（红色单元格），尚未填写{len(owed)}处（橙色单元格）。"
+               f"请在“{department}”工作表中修改或补填后保存，照常交回；其余已填写的内容不必改动。")
+    rows = [(summary,), EXPLANATION_HEADER]
+    for cells in (to_fix, owed):
+        for (code, district), comment in sorted(cells.items(), key=lambda item: (where[item[0]], item[0][1])):
+            typed = comment.split("”\n")[0].removeprefix("原填写：“") if comment.startswith("原填写") else ""
+            said = comment.split("\n", 1)[-1].removeprefix("问题：")
+            rows.append((district, code, book.indicators[code].label, where[(code, district)], typed, said))
+    return tuple(rows)
+
+
+def _cells(book: Rulebook, department: str, districts: list[str]) -> dict[tuple[str, str], str]:
+    """(code, district) → its cell in the department's form, as forms lays it out."""
+    ordered = [i for _, group in forms.by_target(book.department_indicators(department)) for i in group]
+    return {(indicator.code, district): xl_rowcol_to_cell(HEADER_ROW + 1 + r, len(CONTEXT_HEADERS) + c)
+            for r, indicator in enumerate(ordered) for c, district in enumerate(districts)}
+
+
+def return_copies(book: Rulebook, read: ReadResult, now: datetime | None = None) -> list[FormFile]:
+    """One workbook per department that must fix or complete something."""
+    now = now or datetime.now().replace(microsecond=0)
+    return [FormFile(f"{book.year}年度目标考核填报表-{department}-退回修改.xlsx", (department,),
+                     forms.build_workbook(book, read.districts, [department], None, now, prefill))
+            for department, prefill in plan(book, read).items()]
+
+
+def prefilled_forms(book: Rulebook, read: ReadResult, districts: list[str] | None = None,
+                    now: datetime | None = None) -> list[FormFile]:
+    """The forms again (full workbook and one per department) holding every value already accepted."""
+    return forms.build_forms(book, districts or read.districts, now=now, prefill=Prefill(accepted_values(read)))
+
+
+def department_states(book: Rulebook, read: ReadResult) -> dict[str, DepartmentState]:
+    plans = plan(book, read)
+    supplied = {d for report in read.files for d in report.supplied}
+    states = {}
+    for department in book.departments:
+        if not book.department_indicators(department):
+            continue
+        prefill = plans.get(department)
+        if department not in supplied:
+            states[department] = DepartmentState("未交", 0, len(prefill.owed) if prefill else 0)
+        elif prefill:
+            states[department] = DepartmentState("有错待改", len(prefill.fix), len(prefill.owed))
+        else:
+            states[department] = DepartmentState("齐全", 0, 0)
+    return states
