@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from . import adjustments as adjustments_module
 from . import demo as demo_module
 from . import forms as forms_module
 from . import pipeline, publish, report, returns as returns_module, status as status_module
@@ -118,7 +119,7 @@ def usage_message(error: click.UsageError) -> str:
         return f"{name or error.param_hint} 的值无效（{error.message}）。用 --help 查看用法。"
     if "No such command" in error.message:
         return f"没有这个命令（{error.message.split(chr(39))[1] if chr(39) in error.message else error.message}）。" \
-               "可用命令：forms、collect、status、returns、pdf、rules check、demo。"
+               "可用命令：forms、collect、status、returns、adjustments-template、pdf、rules check、demo。"
     return f"用法错误（{error.message}）。用 --help 查看用法。"
 
 
@@ -342,6 +343,20 @@ def write_return_copies(book, read, folder: Path) -> None:
     console.print(f"退回修改的填报表已写入 {escape(str(folder))}（{len(copies)}个部门：{escape(departments)}）")
 
 
+@main.command("adjustments-template")
+@click.option("-o", "--output", "out", required=True, metavar="文件", help="调整表的保存路径（.xlsx）。")
+@RULES_OPTION
+@click.option("--districts", "districts_spec", default=None, metavar="区名单", help="区名单（给出时“区”列有下拉列表）。" + DISTRICTS_HELP)
+def adjustments_template(out, rules_path, districts_spec):
+    """生成空白的复核调整表：“调整”表逐行记录更正（区、编号、新值、理由、经办人、日期），“排除文件”表记录误发的文件。"""
+    book = load_rulebook(rules_path)
+    target = output_path(out, "调整表")
+    districts = parse_districts(districts_spec) if districts_spec else None
+    write_atomically(target, adjustments_module.template(book, districts))
+    console.print(f"调整表已写入 {escape(str(target))}。填写后用 collect --adjustments 使用。")
+    sys.exit(EXIT_CLEAN)
+
+
 @main.command("returns")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(), metavar="文件或文件夹...")
 @click.option("-o", "--output", "out_dir", required=True, type=click.Path(file_okay=False), metavar="文件夹",
@@ -480,12 +495,17 @@ def print_summary(result: pipeline.CollectResult, book, out) -> int:
               help="通报的Word样式模板（默认使用内置模板；可在Word中修改其样式后使用）。")
 @click.option("--returns", "returns_dir", default=None, type=click.Path(file_okay=False), metavar="文件夹",
               help="同时为有错误或缺报的部门生成退回修改的填报表，写入该文件夹。")
+@click.option("--adjustments", "adjustments_path", default=None, type=click.Path(dir_okay=False, exists=True),
+              metavar="调整表", help="综合处的复核调整表（adjustments-template 生成）：逐项更正数值、排除误发的文件，均须写明理由。")
 def collect(paths, out, rules_path, districts_spec, on_conflict, issuer, with_pdf, notices_dir, notice_template,
-            returns_dir):
+            returns_dir, adjustments_path):
     """读取交回的填报表（文件或文件夹），按细则计分，生成考核结果工作簿（可同时生成PDF和各区通报）。"""
     book = load_rulebook(rules_path)
     target = output_path(out, "考核结果")
     options = collect_options(on_conflict, districts_spec, target, issuer)
+    if adjustments_path:
+        options.adjustments = Path(adjustments_path).read_bytes()
+        options.adjustments_name = Path(adjustments_path).name
     result = run_collect(paths, target, book, options)
     status = print_summary(result, book, target)
     if notices_dir:

@@ -22,7 +22,7 @@ STATUS_SHEET = "填报情况"
 
 # Names the tool itself uses for columns and sheets: a district may not be called any of them.
 RESERVED_NAMES = (*CONTEXT_HEADERS, FILES_COLUMN, *SCORECARD_SHEETS, META_SHEET, GUIDE_SHEET, RETURN_SHEET,
-                  RESULT_META_SHEET, STATUS_SHEET, "部门", "区", "History")
+                  RESULT_META_SHEET, STATUS_SHEET, "评分说明", "调整记录", "部门", "区", "History")
 
 # Limits of a run, checked when forms are made so that collect never refuses the tool's own forms.
 MAX_DISTRICTS = 500

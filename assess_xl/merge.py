@@ -17,6 +17,8 @@ from .readback import (DUPLICATE, READ, RECORD_COLUMNS, REJECTED, FileRead, Shee
                        submission_rank)
 from .rulebook import Rulebook
 
+EXCLUDED = "已排除"
+
 FRAME_COLUMNS = ("district", *[c for c in RECORD_COLUMNS if c != "key"])
 
 
@@ -41,6 +43,8 @@ class ReadResult:
     winners: pd.DataFrame  # one row per (district, code) that has a value: file, sheet, cell, raw
     supply: pd.DataFrame  # department × district: the file that supplied the latest values ('' if none)
     worker_failures: list[str] = field(default_factory=list)  # files no child could read: the run must stop
+    adjustments: list[dict] = field(default_factory=list)  # the coordinator's changes applied (调整记录)
+    adjustments_file: str = ""
 
     @property
     def unreadable(self) -> pd.DataFrame:
@@ -57,7 +61,7 @@ class ReadResult:
 
 
 def read_gathered(found, skipped, book: Rulebook, strict_conflicts: bool = False, districts: list[str] | None = None,
-                  workers: int | None = None) -> ReadResult:
+                  workers: int | None = None, excluded: dict[str, str] | None = None) -> ReadResult:
     """Read every gathered (path, name) in child processes, then merge."""
     outcomes = sandbox.run_isolated(read_one, [(str(path), name) for path, name in found], (book,), workers)
     reads, failures = [], []
@@ -68,7 +72,7 @@ def read_gathered(found, skipped, book: Rulebook, strict_conflicts: bool = False
             reads.append(_failed(path, name, outcome))
         else:
             reads.append(outcome)
-    result = merge_files(reads, book, strict_conflicts, skipped, districts)
+    result = merge_files(_exclude(reads, excluded or {}), book, strict_conflicts, skipped, districts)
     result.worker_failures = failures
     return result
 
@@ -77,6 +81,23 @@ def read_paths(paths, book: Rulebook, strict_conflicts: bool = False, districts:
     """Gather files from paths (files and folders, any mix) and read them."""
     found, skipped = intake.gather(paths)
     return read_gathered(found, skipped, book, strict_conflicts, districts)
+
+
+def _exclude(reads: list[FileRead], excluded: dict[str, str]) -> list[FileRead]:
+    """Files the coordinator excluded (by name as shown, file name, or SHA-256) contribute nothing."""
+    if not excluded:
+        return reads
+    out = []
+    for read in reads:
+        info = read.info
+        reason = next((excluded[key] for key in (info.name, info.path.name, info.sha256) if key in excluded), None)
+        if reason is None:
+            out.append(read)
+            continue
+        dropped = FileRead(info, EXCLUDED, P.text("file_excluded", reason=reason))
+        dropped.problems.append(P.make("file_excluded", file=info.name, reason=reason))
+        out.append(dropped)
+    return out
 
 
 def _failed(path, name, failure: sandbox.Failure) -> FileRead:

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import intake, merge, report, sandbox, scoring
+from . import adjustments as adjustments_module
+from . import intake, merge, problems, readback, report, sandbox, scoring
 from .layout import name_key
 from .merge import ReadResult
 from .readback import OTHER_RULEBOOK, TOOL_OUTPUT, read_one
@@ -35,6 +36,8 @@ class CollectOptions:
     workers: int | None = None
     generated: datetime | None = None
     issuer: str | None = None  # the issuing unit printed on the result; the rulebook's when not given
+    adjustments: bytes | None = None  # the coordinator's adjustments workbook (复核、更正), applied last
+    adjustments_name: str = adjustments_module.ADJUSTMENTS_FILE
 
 
 @dataclass
@@ -59,8 +62,33 @@ def read(paths, book: Rulebook, options: CollectOptions | None = None) -> tuple[
     """Gather and read the inputs (also what `status` needs); returns the result and how many files were found."""
     options = options or CollectOptions()
     found, skipped = intake.gather(paths)
-    result = merge.read_gathered(found, skipped, book, options.strict_conflicts, options.districts, options.workers)
+    sheets, adjustment_problems = _adjustment_sheets(options)
+    excluded = adjustments_module.read(sheets, book, [], options.adjustments_name).excluded if sheets else {}
+    result = merge.read_gathered(found, skipped, book, options.strict_conflicts, options.districts, options.workers,
+                                 excluded)
+    result.problems.extend(adjustment_problems)
+    if sheets:
+        _apply_adjustments(result, sheets, book, options.adjustments_name)
     return result, len(found)
+
+
+def _adjustment_sheets(options: CollectOptions) -> tuple[dict, list]:
+    """The coordinator's adjustments workbook, parsed (it is the coordinator's own file)."""
+    if options.adjustments is None:
+        return {}, []
+    try:
+        return readback.parse_workbook(options.adjustments), []
+    except Exception as exc:  # calamine's error types: the file is not a workbook
+        return {}, [problems.make("parse_error", file=options.adjustments_name, kind=type(exc).__name__)]
+
+
+def _apply_adjustments(result: ReadResult, sheets: dict, book: Rulebook, name: str) -> None:
+    adjustment_book = adjustments_module.read(sheets, book, result.districts, name)
+    result.problems.extend(adjustment_book.problems)
+    result.values, result.winners, result.adjustments = adjustments_module.apply(
+        result.values, result.winners, adjustment_book.changes, book, name)
+    result.adjustments_file = name
+    result.problems.sort(key=problems.sort_key)
 
 
 def collect(paths, book: Rulebook, options: CollectOptions | None = None) -> CollectResult:
@@ -70,7 +98,8 @@ def collect(paths, book: Rulebook, options: CollectOptions | None = None) -> Col
     if outcome is not None:
         return CollectResult(outcome, result, gathered=gathered)
     scores = scoring.score(result.values, book)
-    explanations = scoring.explain(result.values, book, scores, result.unreadable)
+    explanations = adjustments_module.annotate(scoring.explain(result.values, book, scores, result.unreadable),
+                                               result.adjustments)
     content = report.build(book, scores, explanations, result, options.generated or datetime.now(), options.issuer)
     return CollectResult(Outcome.WRITTEN, result, scores, explanations, content, gathered)
 

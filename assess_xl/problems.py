@@ -107,6 +107,13 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "skip_archive": (WARNING, "压缩包（{suffix}），本版本不读取压缩包。请先解压，再把其中的填报表交给程序。"),
     "skip_suffix": (INFO, "扩展名{suffix}不是Excel工作簿，已跳过（如确是填报表，请改为.xlsx）"),
     "skip_same_path": (WARNING, "同一文件重复指定，只读取一次"),
+    # the coordinator's adjustments (复核、更正) and exclusions
+    "adjustments_no_sheet": (ERROR, "调整表中没有“{sheet}”工作表，未作任何调整。请使用 adjustments-template 生成的调整表。"),
+    "adjustment_district": (ERROR, "第{cell}格的区“{raw}”不是本次考核的区，该行未采用。请填写区名单中的区名。"),
+    "adjustment_code": (ERROR, "第{cell}格的编号“{raw}”不是本细则的指标，该行未采用。请从下拉列表选择编号。"),
+    "adjustment_no_reason": (ERROR, "第{cell}格没有写调整理由，该行未采用。每项调整都必须写明理由。"),
+    "adjustment_value": (ERROR, "第{cell}格的新值不能采用：{reason}"),
+    "file_excluded": (INFO, "按调整表排除：{reason}"),
     # documents
     "soffice_missing": (ERROR, "没有找到LibreOffice（soffice），无法生成PDF；考核结果工作簿和通报不受影响。请安装：sudo apt-get install libreoffice-calc-nogui fonts-noto-cjk（Windows请安装LibreOffice并把其program文件夹加入PATH）。"),
     "soffice_failed": (ERROR, "LibreOffice未能生成PDF（{reason}）。请确认LibreOffice可以正常启动后重试。"),

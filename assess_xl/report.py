@@ -18,9 +18,10 @@ from .rulebook import Rulebook
 from .scoring import MISSING, Scores
 
 SUMMARY, DETAIL, PROBLEMS, SOURCES = SCORECARD_SHEETS
-NOTES = "评分说明"
-WORKING_SHEETS = (DETAIL, PROBLEMS, SOURCES, NOTES)
-FIXED_SHEETS = (*SCORECARD_SHEETS, NOTES, RESULT_META_SHEET)
+NOTES, ADJUSTMENTS = "评分说明", "调整记录"
+WORKING_SHEETS = (DETAIL, PROBLEMS, SOURCES, NOTES, ADJUSTMENTS)
+FIXED_SHEETS = (*SCORECARD_SHEETS, NOTES, ADJUSTMENTS, RESULT_META_SHEET)
+ADJUSTMENT_HEADERS = ["区", "编号", "指标", "原值", "新值", "理由", "经办人", "日期", "调整表行"]
 WORKING_MARK = "工作表：内部核对用，不对外发布"
 
 
@@ -82,6 +83,12 @@ def build(book: Rulebook, scores: Scores, explanations: pd.DataFrame, read: Read
     _write_problems(_working(workbook.add_worksheet(PROBLEMS)), read.problems, styles)
     _write_sources(_working(workbook.add_worksheet(SOURCES)), read, styles)
     _write_notes(_working(workbook.add_worksheet(NOTES)), book, styles)
+    if read.adjustments_file:
+        rows = [[r["区"], r["编号"], r["指标"], r["原值"], r["新值"], r["理由"], r["经办人"], r["日期"], r["行"]]
+                for r in read.adjustments]
+        ws = _working(workbook.add_worksheet(ADJUSTMENTS))
+        write_table(ws, ADJUSTMENT_HEADERS, rows, [12, 7, 24, 12, 12, 40, 10, 12, 8], styles)
+        ws.set_header(f"&C{WORKING_MARK}")
     write_result_metadata(workbook, {"kind": "scorecard", "year": str(book.year), "fingerprint": book.fingerprint,
                                      "generated_at": generated.isoformat()})
     workbook.close()
@@ -344,6 +351,9 @@ def source_rows(read: ReadResult) -> list[list]:
         rows.append([info.name, info.sha256, info.size, _time(info.saved), _time(info.modified), info.format,
                      report.status, "、".join(report.supplied), "、".join(report.not_submitted),
                      report.superseded, report.reason + ("；含宏，未运行" if info.macros else "")])
+    if read.adjustments_file:
+        rows.append([read.adjustments_file, "", "", "", "", "", "调整表", "", "", 0,
+                     f"综合处复核调整{len(read.adjustments)}项（见“{ADJUSTMENTS}”）"])
     for name, reason, _ in read.skipped:
         rows.append([name, "", "", "", "", "", "已跳过", "", "", 0, reason])
     return rows
