@@ -11,6 +11,7 @@ from datetime import datetime
 from pathlib import Path
 
 import click
+import yaml
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -18,7 +19,7 @@ from rich.table import Table
 from . import adjustments as adjustments_module
 from . import demo as demo_module
 from . import forms as forms_module
-from . import pipeline, publish, report, returns as returns_module, status as status_module
+from . import pipeline, publish, report, returns as returns_module, rulediff, rulesheet, status as status_module
 from . import rulebook as rulebook_module
 from .components import fmt_number
 from .layout import district_name_problems
@@ -119,7 +120,7 @@ def usage_message(error: click.UsageError) -> str:
         return f"{name or error.param_hint} 的值无效（{error.message}）。用 --help 查看用法。"
     if "No such command" in error.message:
         return f"没有这个命令（{error.message.split(chr(39))[1] if chr(39) in error.message else error.message}）。" \
-               "可用命令：forms、collect、status、returns、adjustments-template、pdf、rules check、demo。"
+               "可用命令：forms、collect、status、returns、adjustments-template、pdf、rules check/init/export/import/diff、demo。"
     return f"用法错误（{error.message}）。用 --help 查看用法。"
 
 
@@ -137,7 +138,7 @@ def load_rulebook(path: str | None):
 
 
 RULES_OPTION = click.option("--rules", "rules_path", type=click.Path(dir_okay=False), metavar="细则文件",
-                            help="评分细则文件（YAML）；默认使用内置的2007年度细则。")
+                            help="评分细则文件（YAML，或 rules export 生成的 .xlsx）；默认使用内置的2007年度细则。")
 DISTRICTS_HELP = "被考核的区：名单文件（每行一个区，UTF-8），或用逗号、顿号或空格分隔的区名，如“玄武区,秦淮区”。"
 
 
@@ -162,6 +163,75 @@ def rules_check(rulebook):
     for warning in book.warnings:
         console.print(f"[yellow]警告：[/]{escape(warning)}")
     console.print(f"共 {len(book.warnings)} 条警告。" if book.warnings else "没有警告。")
+    sys.exit(EXIT_CLEAN)
+
+
+def load_raw_rules(path: str | None) -> dict:
+    try:
+        return rulebook_module.load_raw(path)
+    except rulebook_module.RulebookError as exc:
+        raise UserError("评分细则无法使用：\n" + "\n".join(exc.messages)) from None
+
+
+def rules_file(given: str) -> Path:
+    path = Path(given)
+    if path.suffix.lower() not in (".yaml", ".yml", ".xlsx"):
+        raise UserError(f"评分细则只能保存为 .yaml 或 .xlsx，不能保存为“{path.suffix or '（无扩展名）'}”。")
+    return path
+
+
+def rules_content(raw: dict, target: Path) -> bytes:
+    if target.suffix.lower() == ".xlsx":
+        return rulesheet.export(raw)
+    return yaml.safe_dump(raw, allow_unicode=True, sort_keys=False, width=1000).encode("utf-8")
+
+
+@rules.command("init")
+@click.option("-o", "--output", "out", required=True, metavar="文件", help="新细则的保存路径：.yaml 或 .xlsx（按扩展名）。")
+def rules_init(out):
+    """写出内置的2007年度细则的副本，作为下一年度细则的起点。"""
+    target = rules_file(out)
+    embedded = rulebook_module.embedded_rulebook_path()
+    content = embedded.read_bytes() if target.suffix.lower() != ".xlsx" else rulesheet.export(load_raw_rules(None))
+    write_atomically(target, content)
+    console.print(f"已写出内置细则的副本：{escape(str(target))}。修改后用 assess-xl rules check {escape(str(target))} 检查。")
+    sys.exit(EXIT_CLEAN)
+
+
+@rules.command("export")
+@click.argument("rulebook", type=click.Path(dir_okay=False), metavar="细则文件")
+@click.option("-o", "--output", "out", required=True, metavar="文件", help="工作簿的保存路径（.xlsx）。")
+def rules_export(rulebook, out):
+    """把评分细则（YAML）转为可在Excel中编辑的工作簿（说明、类别、目标、指标、计分）。"""
+    raw = load_raw_rules(rulebook)
+    load_rulebook(rulebook)  # refuse to export a rulebook that does not load
+    target = output_path(out, "细则工作簿")
+    write_atomically(target, rulesheet.export(raw))
+    console.print(f"细则工作簿已写入 {escape(str(target))}")
+    sys.exit(EXIT_CLEAN)
+
+
+@rules.command("import")
+@click.argument("workbook", type=click.Path(dir_okay=False), metavar="细则.xlsx")
+@click.option("-o", "--output", "out", required=True, metavar="文件", help="YAML细则的保存路径（.yaml）。")
+def rules_import(workbook, out):
+    """把在Excel中编辑的细则工作簿转回YAML（先检查，有错误时逐条说明工作表、行和列）。"""
+    book = load_rulebook(workbook)
+    target = rules_file(out)
+    write_atomically(target, rules_content(load_raw_rules(workbook), target))
+    console.print(f"细则已写入 {escape(str(target))}（指纹 {book.fingerprint}）")
+    sys.exit(EXIT_CLEAN)
+
+
+@rules.command("diff")
+@click.argument("old", type=click.Path(dir_okay=False), metavar="旧细则")
+@click.argument("new", type=click.Path(dir_okay=False), metavar="新细则")
+def rules_diff(old, new):
+    """比较两份评分细则（YAML或工作簿）：类别、目标、分值、指标、部门、计分方式的变化，以及各部门须新填报的指标。"""
+    lines = rulediff.diff(load_raw_rules(old), load_raw_rules(new))
+    for line in lines:
+        console.print(escape(line))
+    console.print(f"共 {len(lines)} 处变化。" if lines else "两份细则的内容相同。")
     sys.exit(EXIT_CLEAN)
 
 

@@ -117,6 +117,10 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     # documents
     "soffice_missing": (ERROR, "没有找到LibreOffice（soffice），无法生成PDF；考核结果工作簿和通报不受影响。请安装：sudo apt-get install libreoffice-calc-nogui fonts-noto-cjk（Windows请安装LibreOffice并把其program文件夹加入PATH）。"),
     "soffice_failed": (ERROR, "LibreOffice未能生成PDF（{reason}）。请确认LibreOffice可以正常启动后重试。"),
+    # the rulebook as a workbook
+    "rule_sheet_missing": (ERROR, "{at}：缺少工作表“{sheet}”。请用 rules export 或 rules init 生成的工作簿修改。"),
+    "rule_sheet_duplicate_code": (ERROR, "{at}：指标编号“{code}”重复（已在{first}使用）。"),
+    "rule_sheet_reference": (ERROR, "{at}：“{value}”在“{sheet}”表中不存在。"),
     # the rulebook: errors stop `rules check` and every command (exit 2); warnings are shown
     "rule_file_missing": (ERROR, "{at}：找不到评分细则文件。"),
     "rule_unreadable": (ERROR, "{at}：无法读取评分细则（{reason}），请确认是UTF-8编码的YAML文件。"),

@@ -96,9 +96,13 @@ def embedded_rulebook_path() -> Path:
 
 
 def load(path: str | Path | None = None) -> Rulebook:
-    """Load and validate a rulebook; raise RulebookError naming every problem at once."""
+    """Load and validate a rulebook (YAML, or a workbook written by `rules export`); raise
+    RulebookError naming every problem at once."""
     path = Path(path) if path else embedded_rulebook_path()
     where = path.name
+    if path.suffix.lower() in (".xlsx", ".xlsm", ".ods"):
+        raw = load_raw_workbook(path)
+        return build(raw, where, fingerprint_of(raw))
     try:
         text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
@@ -114,14 +118,49 @@ def load(path: str | Path | None = None) -> Rulebook:
     return build(raw, where, fingerprint_of(raw))
 
 
+def load_raw(path: str | Path | None = None) -> dict:
+    """The rulebook's raw mapping, from YAML or a rulebook workbook (for export, diff and replay)."""
+    path = Path(path) if path else embedded_rulebook_path()
+    if path.suffix.lower() in (".xlsx", ".xlsm", ".ods"):
+        return load_raw_workbook(path)
+    try:
+        return yaml.load(path.read_text(encoding="utf-8-sig"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except FileNotFoundError:
+        raise RulebookError([P.text("rule_file_missing", at=path)]) from None
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise RulebookError([P.text("rule_unreadable", at=path, reason=exc)]) from None
+
+
+def load_raw_workbook(path: Path) -> dict:
+    from . import readback, rulesheet  # the workbook form is optional: YAML users need neither
+    try:
+        sheets = readback.parse_workbook(path.read_bytes())
+    except FileNotFoundError:
+        raise RulebookError([P.text("rule_file_missing", at=path)]) from None
+    except Exception as exc:  # calamine's error types: not a workbook
+        raise RulebookError([P.text("rule_unreadable", at=path, reason=type(exc).__name__)]) from None
+    return rulesheet.import_sheets(sheets, path.name)
+
+
 PRESENTATION_KEYS = ("issuer",)  # how results are issued, not what is asked or scored: outside the fingerprint
 
 
 def fingerprint_of(raw) -> str:
     if isinstance(raw, dict):
         raw = {key: value for key, value in raw.items() if key not in PRESENTATION_KEYS}
-    canonical = json.dumps(raw, ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str)
+    canonical = json.dumps(_integral(raw), ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
+
+
+def _integral(value):
+    """2.0 and 2 are the same points whether written in YAML or read from a cell."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {key: _integral(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_integral(item) for item in value]
+    return value
 
 
 def build(raw, where: str = "评分细则", fingerprint: str = "") -> Rulebook:
