@@ -20,6 +20,7 @@ from . import adjustments as adjustments_module
 from . import demo as demo_module
 from . import forms as forms_module
 from . import pipeline, publish, report, returns as returns_module, rulediff, rulesheet, status as status_module
+from . import replay as replay_module
 from . import rulebook as rulebook_module
 from .components import fmt_number
 from .layout import district_name_problems
@@ -232,6 +233,28 @@ def rules_diff(old, new):
     for line in lines:
         console.print(escape(line))
     console.print(f"共 {len(lines)} 处变化。" if lines else "两份细则的内容相同。")
+    sys.exit(EXIT_CLEAN)
+
+
+@rules.command("replay")
+@click.argument("old", type=click.Path(dir_okay=False), metavar="旧细则")
+@click.argument("new", type=click.Path(dir_okay=False), metavar="新细则")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(), metavar="交回的文件或文件夹...")
+@click.option("-o", "--output", "out", required=True, metavar="文件", help="影响分析工作簿的保存路径（.xlsx）。")
+def rules_replay(old, new, paths, out):
+    """用今年交回的填报表，按旧细则和新细则分别计分：各区总分、排名的变化及造成变化的目标。"""
+    old_book, new_book = load_rulebook(old), load_rulebook(new)
+    target = output_path(out, "影响分析")
+    read = read_or_stop(paths, old_book, CollectOptions())
+    result = replay_module.replay(old_book, new_book, read.values)
+    write_atomically(target, replay_module.workbook(result, old_book, new_book))
+    moved = result.summary[result.summary["排名变化"] != 0]
+    for district, row in moved.iterrows():
+        console.print(f"{escape(str(district))}：排名 {int(row['原排名'])} → {int(row['新排名'])}，"
+                      f"总分 {fmt_number(row['原总分'])} → {fmt_number(row['新总分'])}（{escape(row['影响的目标'])}）")
+    if result.not_available:
+        console.print(f"新细则新增的指标在原填报表中没有数据（按缺报计）：{'、'.join(result.not_available)}")
+    console.print(f"影响分析已写入 {escape(str(target))}（{len(moved)}个区排名变化）")
     sys.exit(EXIT_CLEAN)
 
 
