@@ -13,6 +13,7 @@ import pandas as pd
 
 from . import adjustments as adjustments_module
 from . import intake, merge, problems, readback, report, sandbox, scoring
+from . import previous as previous_module
 from .layout import name_key
 from .merge import ReadResult
 from .readback import OTHER_RULEBOOK, TOOL_OUTPUT, read_one
@@ -38,6 +39,8 @@ class CollectOptions:
     issuer: str | None = None  # the issuing unit printed on the result; the rulebook's when not given
     adjustments: bytes | None = None  # the coordinator's adjustments workbook (复核、更正), applied last
     adjustments_name: str = adjustments_module.ADJUSTMENTS_FILE
+    previous: bytes | None = None  # last year's scorecard, to compare with
+    previous_name: str = "上年考核结果"
 
 
 @dataclass
@@ -100,8 +103,27 @@ def collect(paths, book: Rulebook, options: CollectOptions | None = None) -> Col
     scores = scoring.score(result.values, book)
     explanations = adjustments_module.annotate(scoring.explain(result.values, book, scores, result.unreadable),
                                                result.adjustments)
-    content = report.build(book, scores, explanations, result, options.generated or datetime.now(), options.issuer)
+    comparison = _compare_with_previous(book, scores, result, options)
+    content = report.build(book, scores, explanations, result, options.generated or datetime.now(), options.issuer,
+                           comparison)
     return CollectResult(Outcome.WRITTEN, result, scores, explanations, content, gathered)
+
+
+def _compare_with_previous(book: Rulebook, scores, result: ReadResult, options: CollectOptions):
+    if options.previous is None:
+        return None
+    try:
+        last = previous_module.read(readback.parse_workbook(options.previous))
+    except previous_module.PreviousError as exc:
+        result.problems.append(problems.Problem(problems.ERROR, "previous_not_scorecard", str(exc), options.previous_name))
+        return None
+    except Exception:  # calamine's error types: not a workbook at all
+        result.problems.append(problems.make("previous_not_scorecard", file=options.previous_name))
+        return None
+    comparison = previous_module.compare(book, scores, result.values, last, options.previous_name)
+    result.problems.extend(comparison.problems)
+    result.problems.sort(key=problems.sort_key)
+    return comparison
 
 
 def signature(book: Rulebook, options: CollectOptions) -> report.Signature:

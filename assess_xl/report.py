@@ -10,6 +10,7 @@ from datetime import datetime
 import pandas as pd
 import xlsxwriter
 
+from . import previous as previous_module
 from .layout import (FILES_COLUMN, FONT, RESULT_META_SHEET, SCORECARD_SHEETS, STATUS_SHEET, TOOL, WORKBOOK_OPTIONS,
                      print_setup, printable)
 from .merge import ReadResult
@@ -64,7 +65,7 @@ def safe_sheet_names(districts: list[str], reserved=FIXED_SHEETS) -> dict[str, s
 
 
 def build(book: Rulebook, scores: Scores, explanations: pd.DataFrame, read: ReadResult,
-          generated: datetime, issuer: str | None = None) -> bytes:
+          generated: datetime, issuer: str | None = None, previous=None) -> bytes:
     """The scorecard: the official sheets (汇总, one per district) read as a document; the working
     sheets (得分明细, 问题清单, 来源, 评分说明) are marked as such and are not part of the PDF."""
     buffer = io.BytesIO()
@@ -75,10 +76,10 @@ def build(book: Rulebook, scores: Scores, explanations: pd.DataFrame, read: Read
     names = safe_sheet_names(scores.districts)
     reported = _reported_text(book, read)
     signed = Signature(issuer or book.issuer, chinese_date(generated))
-    _write_summary(workbook, book, scores, signed, styles)
+    _write_summary(workbook, book, scores, signed, styles, previous)
     for district in scores.totals.sort_values(["排名"], kind="stable").index:
         _write_district(workbook.add_worksheet(names[district]), book, scores, explanations, district,
-                        reported, styles, signed)
+                        reported, styles, signed, previous)
     _write_detail(_working(workbook.add_worksheet(DETAIL)), book, scores, explanations, styles)
     _write_problems(_working(workbook.add_worksheet(PROBLEMS)), read.problems, styles)
     _write_sources(_working(workbook.add_worksheet(SOURCES)), read, styles)
@@ -90,7 +91,8 @@ def build(book: Rulebook, scores: Scores, explanations: pd.DataFrame, read: Read
         write_table(ws, ADJUSTMENT_HEADERS, rows, [12, 7, 24, 12, 12, 40, 10, 12, 8], styles)
         ws.set_header(f"&C{WORKING_MARK}")
     write_result_metadata(workbook, {"kind": "scorecard", "year": str(book.year), "fingerprint": book.fingerprint,
-                                     "generated_at": generated.isoformat()})
+                                     "generated_at": generated.isoformat(),
+                                     **previous_module.metadata_rows(book, scores, read.values)})
     workbook.close()
     return buffer.getvalue()
 
@@ -138,11 +140,13 @@ def _category_label(category) -> str:
     return f"{category.number} {category.name}"
 
 
-def _write_summary(workbook, book, scores, signed: Signature, styles):
+def _write_summary(workbook, book, scores, signed: Signature, styles, previous=None):
     ws = workbook.add_worksheet(SUMMARY)
     totals = scores.totals.sort_values(["排名"], kind="stable")
     categories = list(book.categories)
     headers = ["区"] + [_category_label(c) for c in categories] + ["基本分", "加分", "总分", "排名", "缺报项数"]
+    if previous is not None:
+        headers += list(previous.summary.columns)
     ws.write_string(0, 0, book.document_title("考核结果汇总"), styles["title"])
     ws.write_string(1, 0, f"{signed.issuer}　　{signed.date}", styles["subtitle"])
     incomplete = totals[totals["缺报项数"] > 0]
@@ -163,6 +167,8 @@ def _write_summary(workbook, book, scores, signed: Signature, styles):
             ws.write_number(r, col, row[key], styles["score"])
         ws.write_number(r, base + 3, row["排名"], styles["int"])
         ws.write_number(r, base + 4, row["缺报项数"], styles["missing" if row["缺报项数"] else "int"])
+        if previous is not None:
+            _write_previous(ws, r, base + 5, previous.summary.loc[district], styles)
     last = header_row + len(totals)
     if len(totals):
         for col, category in enumerate(categories, start=1):
@@ -196,6 +202,16 @@ def _chart(workbook, ws, header_row, last, total_col):
     return height
 
 
+def _write_previous(ws, r: int, c: int, last, styles) -> None:
+    """上年总分, 上年排名, 变化; blank where the district was not assessed last year."""
+    for offset, key in enumerate(("上年总分", "上年排名", "变化")):
+        value = last[key]
+        if value != value:  # NaN: no such district last year
+            ws.write_string(r, c + offset, "", styles["center"])
+        else:
+            ws.write_number(r, c + offset, float(value), styles["int" if key == "上年排名" else "score"])
+
+
 def _signature_block(ws, row: int, col: int, signed: Signature, styles) -> None:
     """落款: issuing unit, seal and date, right of the table, as a notice ends."""
     ws.write_string(row, col, signed.issuer, styles["label"])
@@ -213,7 +229,7 @@ def _reported_text(book, read: ReadResult) -> dict[tuple[str, str], str]:
     return out
 
 
-def _write_district(ws, book, scores, explanations, district, reported, styles, signed: Signature):
+def _write_district(ws, book, scores, explanations, district, reported, styles, signed: Signature, previous=None):
     totals = scores.totals.loc[district]
     target_scores, statuses = scores.targets.loc[district].to_dict(), scores.status.loc[district].to_dict()
     texts, category_scores = explanations.loc[district].to_dict(), scores.categories.loc[district].to_dict()
@@ -226,6 +242,9 @@ def _write_district(ws, book, scores, explanations, district, reported, styles, 
     if totals["缺报项数"]:
         ws.write_string(2, 0, f"注意：有{int(totals['缺报项数'])}个目标缺报，按0分计，总分不完整。", styles["warn"])
     headers = ["类别", "目标编号", "环保目标", "分值", "填报情况", "得分", "得分说明", "负责部门", "状态"]
+    last_year = previous.categories.get(district, {}) if previous is not None else None
+    if last_year is not None:
+        headers.append("上年得分")
     header_row = 3
     for col, header in enumerate(headers):
         ws.write_string(header_row, col, header, styles["header"])
@@ -242,6 +261,11 @@ def _write_district(ws, book, scores, explanations, district, reported, styles, 
         ws.write_number(r, 5, category_scores[category.number], styles["bold_score"])
         for col in (6, 7, 8):
             ws.write_string(r, col, "", styles["bold_text"])
+        if last_year is not None:
+            if category.number in last_year:
+                ws.write_number(r, 9, last_year[category.number], styles["bold_score"])
+            else:
+                ws.write_string(r, 9, "", styles["bold_text"])
         r += 1
         for target in targets:
             status = statuses[target.number]
