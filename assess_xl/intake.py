@@ -45,6 +45,8 @@ class FileInfo:
     rejected: str = ""  # reason in Chinese; empty when the file may be parsed
     macros: bool = False
     rejected_code: str = ""  # the catalogue code of `rejected`
+    mailed: datetime | None = None  # the Date of the message it came in (then Received): decides first
+    envelope: str = ""  # sender, date, subject and Message-ID of that message, for 来源
     error_cells: dict[str, set[str]] = field(default_factory=dict)  # sheet name → cells holding error values
     formula_cells: dict[str, dict[str, str]] = field(default_factory=dict)  # sheet name → {cell: formula}
 
@@ -53,7 +55,7 @@ class FileInfo:
 
     @property
     def submitted_at(self) -> datetime:
-        return self.saved or self.modified or EARLIEST
+        return self.mailed or self.saved or self.modified or EARLIEST
 
 
 EARLIEST = datetime(1990, 1, 1, tzinfo=timezone.utc)
@@ -93,8 +95,9 @@ def openpyxl_is_defused() -> bool:
     return bool(DEFUSEDXML)
 
 
-MAIL_SUFFIXES = {".eml", ".msg", ".mbox", ".emlx"}
-ARCHIVE_SUFFIXES = {".zip", ".rar", ".7z", ".tar", ".gz", ".tgz", ".bz2", ".xz"}
+MAIL_KINDS = {".eml": "eml", ".msg": "msg", ".mbox": "mbox", ".zip": "zip"}  # containers read for their workbooks
+ARCHIVE_SUFFIXES = {".rar", ".7z", ".tar", ".gz", ".tgz", ".bz2", ".xz"}
+MAX_CONTAINER_BYTES = 200 * 1024 * 1024  # a mailbox or a message with attachments
 
 
 class Skipped(NamedTuple):
@@ -184,16 +187,28 @@ def _skip_reason(path: Path, explicit: bool) -> tuple[str, dict] | None:
         return "skip_lock", {}
     if path.name.startswith("."):
         return "skip_hidden", {}
-    if suffix in MAIL_SUFFIXES:
+    if suffix == ".emlx":
         return "skip_mail", {"suffix": suffix}
     if suffix in ARCHIVE_SUFFIXES:
         return "skip_archive", {"suffix": suffix}
-    if not explicit and suffix and suffix not in WORKBOOK_SUFFIXES:
+    if not explicit and suffix and suffix not in WORKBOOK_SUFFIXES and suffix not in MAIL_KINDS and not _in_maildir(path):
         return "skip_suffix", {"suffix": suffix}
     return None
 
 
-def load(path: str | Path, name: str) -> FileInfo:
+def _in_maildir(path: Path) -> bool:
+    """A message file of a Maildir folder (cur/ or new/ beside tmp/): its name has no useful suffix."""
+    return path.parent.name in ("cur", "new") and (path.parent.parent / "tmp").is_dir()
+
+
+def kind_of(path: Path) -> str:
+    """How a gathered file is read: a workbook ('file') or a container of workbooks (eml, msg, mbox, zip)."""
+    if _in_maildir(path):
+        return "eml"
+    return MAIL_KINDS.get(path.suffix.lower(), "file")
+
+
+def load(path: str | Path, name: str, limit: int = 0) -> FileInfo:
     """Read a regular file's bytes by a bounded read (never opening it for writing, never waiting on a
     pipe), its size, time and hash. Whether it may be parsed is `inspect`'s decision."""
     info = FileInfo(Path(path), name)
@@ -212,16 +227,16 @@ def load(path: str | Path, name: str) -> FileInfo:
             return info
         modified = datetime.fromtimestamp(status.st_mtime, tz=timezone.utc)
         info.modified = modified if plausible(modified, now_utc()) else None
-        info.data = _bounded_read(handle, MAX_FILE_BYTES + 1)
+        info.data = _bounded_read(handle, (limit or MAX_FILE_BYTES) + 1)
     except OSError as exc:
         info.reject("unreadable", reason=exc.strerror or exc)
         return info
     finally:
         os.close(handle)
     info.size = len(info.data)
-    if info.size > MAX_FILE_BYTES:
+    if info.size > (limit or MAX_FILE_BYTES):
         info.data = b""
-        info.reject("too_large", limit=MAX_FILE_BYTES // 1048576)
+        info.reject("too_large", limit=(limit or MAX_FILE_BYTES) // 1048576)
         return info
     info.sha256 = hashlib.sha256(info.data).hexdigest()
     return info

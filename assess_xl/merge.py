@@ -1,4 +1,4 @@
-"""Many returned files → one table of values: each file read in a child (readback.read_one), the
+"""Many returned files → one table of values: each file read in a child (readback.read_item), the
 districts of the run decided once for all files, every cell record matched to a district by the
 same comparison (layout.name_key), the later submission winning each (district, code), and every
 problem collected, never raised."""
@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -13,7 +14,7 @@ import pandas as pd
 from . import intake, problems as P, sandbox
 from .layout import district_name_problems, name_key
 from .problems import Problem
-from .readback import (DUPLICATE, READ, RECORD_COLUMNS, REJECTED, FileRead, SheetRead, read_one,
+from .readback import (DUPLICATE, READ, RECORD_COLUMNS, REJECTED, FileRead, SheetRead, read_item,
                        submission_rank)
 from .rulebook import Rulebook
 
@@ -63,7 +64,8 @@ class ReadResult:
 def read_gathered(found, skipped, book: Rulebook, strict_conflicts: bool = False, districts: list[str] | None = None,
                   workers: int | None = None, excluded: dict[str, str] | None = None) -> ReadResult:
     """Read every gathered (path, name) in child processes, then merge."""
-    outcomes = sandbox.run_isolated(read_one, [(str(path), name) for path, name in found], (book,), workers)
+    items = [(str(path), name, intake.kind_of(Path(path))) for path, name in found]
+    outcomes = sandbox.run_isolated(read_item, items, (book,), workers)
     reads, failures = [], []
     for (path, name), outcome in zip(found, outcomes):
         if isinstance(outcome, sandbox.Failure):
@@ -71,7 +73,7 @@ def read_gathered(found, skipped, book: Rulebook, strict_conflicts: bool = False
                 failures.append(name)
             reads.append(_failed(path, name, outcome))
         else:
-            reads.append(outcome)
+            reads.extend(outcome)
     result = merge_files(_exclude(reads, excluded or {}), book, strict_conflicts, skipped, districts)
     result.worker_failures = failures
     return result

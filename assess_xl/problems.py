@@ -103,8 +103,8 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "skip_special": (WARNING, "不是普通文件（管道、设备等），已跳过"),
     "skip_lock": (INFO, "Office临时锁定文件，已跳过"),
     "skip_hidden": (INFO, "隐藏文件，已跳过"),
-    "skip_mail": (WARNING, "邮件文件（{suffix}），本版本不直接读取邮件。请把邮件中的填报表附件另存到文件夹后再汇总。"),
-    "skip_archive": (WARNING, "压缩包（{suffix}），本版本不读取压缩包。请先解压，再把其中的填报表交给程序。"),
+    "skip_mail": (WARNING, "Apple Mail 的邮件文件（{suffix}）不能直接读取。请在邮件程序中把邮件另存为.eml，或把附件另存后再汇总。"),
+    "skip_archive": (WARNING, "压缩包（{suffix}）不能直接读取（只读取.zip）。请先解压，再把其中的填报表交给程序。"),
     "skip_suffix": (INFO, "扩展名{suffix}不是Excel工作簿，已跳过（如确是填报表，请改为.xlsx）"),
     "skip_same_path": (WARNING, "同一文件重复指定，只读取一次"),
     # the coordinator's adjustments (复核、更正) and exclusions
@@ -114,6 +114,16 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "adjustment_no_reason": (ERROR, "第{cell}格没有写调整理由，该行未采用。每项调整都必须写明理由。"),
     "adjustment_value": (ERROR, "第{cell}格的新值不能采用：{reason}"),
     "file_excluded": (INFO, "按调整表排除：{reason}"),
+    # mail as input
+    "mail_not_a_message": (ERROR, "文件不是邮件（也不是Outlook邮件），已忽略。"),
+    "mail_no_workbook": (WARNING, "邮件或压缩包中没有Excel工作簿附件，已忽略。"),
+    "mail_encrypted": (ERROR, "邮件经过S/MIME加密，无法读取附件。请让该部门不加密重新发送。"),
+    "mail_tnef": (ERROR, "附件是Outlook的winmail.dat格式（TNEF），无法读取其中的工作簿。请让该部门以普通附件（不用RTF格式）重新发送。"),
+    "mail_broken_attachment": (ERROR, "附件编码已损坏（base64不完整），无法读取。请让该部门重新发送。"),
+    "mail_too_deep": (ERROR, "邮件中转发的邮件层层嵌套超过{limit}层，更深的部分未读取。"),
+    "mail_too_many_attachments": (ERROR, "邮件附件超过{limit}个，远超正常填报，其余附件未读取。"),
+    "mail_too_many_messages": (ERROR, "邮箱文件有{count}封邮件，只读取前{limit}封。"),
+    "mail_too_much": (ERROR, "从同一个邮件文件中取出的附件总量超过300 MB，其余附件未读取。"),
     # compared with last year
     "previous_not_scorecard": (ERROR, "上年结果文件不是本工具生成的考核结果工作簿，无法比较。请给出上年用 collect 生成的 .xlsx 文件。"),
     "previous_no_data": (ERROR, "上年结果文件中没有可比较的数据（可能由旧版本生成）。"),

@@ -374,7 +374,8 @@ def source_rows(read: ReadResult) -> list[list]:
         info = report.info
         rows.append([info.name, info.sha256, info.size, _time(info.saved), _time(info.modified), info.format,
                      report.status, "、".join(report.supplied), "、".join(report.not_submitted),
-                     report.superseded, report.reason + ("；含宏，未运行" if info.macros else "")])
+                     report.superseded, "；".join(x for x in (report.reason, "含宏，未运行" if info.macros else "",
+                                                              info.envelope) if x)])
     if read.adjustments_file:
         rows.append([read.adjustments_file, "", "", "", "", "", "调整表", "", "", 0,
                      f"综合处复核调整{len(read.adjustments)}项（见“{ADJUSTMENTS}”）"])

@@ -201,7 +201,7 @@ def test_collect_summary_groups_problems_and_counts_add_up(tmp_path):
     total, errors, warnings, infos = map(int, match.groups())
     assert total == errors + warnings + infos and warnings >= 1 and infos >= 1
     assert "各部门问题" in out and "需改正" in out and "四十篇" in out  # a typed mistake is shown
-    assert "note.eml" in out and "邮件文件" in out and "改为.xlsx" not in out.split("note.eml")[1].splitlines()[0]
+    assert "note.eml" in out and "没有Excel工作簿附件" in out and "改为.xlsx" not in out.split("note.eml")[1].splitlines()[0]
     assert "none.xlsx" in out and "文件不存在" in out
     assert "问题清单" in out
 

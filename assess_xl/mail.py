@@ -1,0 +1,262 @@
+"""Returns that arrive as mail: the workbook attachments of saved messages (.eml, Maildir files),
+mailboxes (.mbox), Outlook messages (.msg) and zip archives (one level deep), with each message's
+sender, date, subject and Message-ID. Attachment names are decoded as clients write them (RFC 2047
+encoded words, RFC 2231 parameters, GBK/GB18030/Big5/UTF-8) by the `email` package's default policy.
+Pure: bytes in, parts and verdicts out; runs in the reader's child process."""
+from __future__ import annotations
+
+import email
+import email.policy
+import io
+import re
+import zipfile
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
+
+from .intake import MAX_MEMBER_BYTES, MAX_MEMBERS, MAX_RATIO, OLE_MAGIC, WORKBOOK_SUFFIXES, ZIP_MAGIC, now_utc, plausible
+from .layout import printable
+
+MAX_ATTACHMENTS = 200  # per message
+MAX_DEPTH = 5  # message/rfc822 inside message/rfc822
+MAX_MESSAGES = 5_000  # per mailbox
+MAX_EXTRACTED = 300 * 1024 * 1024  # bytes of attachments taken from one container
+SEPARATOR = " › "
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """Who sent a workbook, when, and in which message."""
+    sender: str = ""
+    date: datetime | None = None
+    subject: str = ""
+    message_id: str = ""
+
+    def describe(self) -> str:
+        when = self.date.astimezone().strftime("%Y-%m-%d %H:%M") if self.date else "不详"
+        return f"发件人：{self.sender or '不详'}；日期：{when}；主题：{self.subject}；Message-ID：{self.message_id}"
+
+
+@dataclass(frozen=True)
+class Part:
+    name: str  # shown as 邮件文件 › 附件名
+    data: bytes
+    envelope: Envelope = Envelope()
+
+
+@dataclass
+class Unpacked:
+    parts: list[Part] = field(default_factory=list)
+    verdicts: list[tuple[str, str, dict]] = field(default_factory=list)  # (name, problem code, fields)
+    extracted: int = 0
+
+    def add(self, part: Part) -> None:
+        if self.extracted + len(part.data) > MAX_EXTRACTED:
+            self.verdicts.append((part.name, "mail_too_much", {}))
+            return
+        self.extracted += len(part.data)
+        self.parts.append(part)
+
+
+def unpack(kind: str, data: bytes, shown: str) -> Unpacked:
+    """kind: eml, mbox, msg or zip."""
+    result = Unpacked()
+    if kind == "zip":
+        _zip(data, shown, Envelope(), result)
+    elif kind == "mbox":
+        messages = _split_mbox(data)
+        if len(messages) > MAX_MESSAGES:
+            result.verdicts.append((shown, "mail_too_many_messages", {"count": len(messages), "limit": MAX_MESSAGES}))
+            messages = messages[:MAX_MESSAGES]
+        for number, raw in enumerate(messages, start=1):
+            _message(email.message_from_bytes(raw, policy=email.policy.default), f"{shown}#{number}", result, 0)
+    elif kind == "msg":
+        _outlook(data, shown, result)
+    else:
+        if not _looks_like_mail(data):
+            result.verdicts.append((shown, "mail_not_a_message", {}))
+            return result
+        _message(email.message_from_bytes(data, policy=email.policy.default), shown, result, 0)
+    if not result.parts and not result.verdicts:
+        result.verdicts.append((shown, "mail_no_workbook", {}))
+    return result
+
+
+def _looks_like_mail(data: bytes) -> bool:
+    head = data[:4096]
+    return bool(re.search(rb"(?im)^(from|date|subject|message-id|received|mime-version|to|return-path):", head))
+
+
+def _split_mbox(data: bytes) -> list[bytes]:
+    pieces = re.split(rb"(?m)^From [^\n]*\n", data)
+    return [piece for piece in pieces if piece.strip()]
+
+
+def envelope_of(message) -> Envelope:
+    return Envelope(_header(message, "From"), _date(message), _header(message, "Subject"),
+                    _header(message, "Message-ID"))
+
+
+def _header(message, name: str) -> str:
+    try:
+        value = message.get(name)
+    except Exception:  # a malformed header: the email package raises several types
+        return ""
+    return printable(str(value or "")).strip()[:300]
+
+
+def _date(message) -> datetime | None:
+    """The Date header, else the date of the last Received header; only when plausible."""
+    candidates = [_header(message, "Date")]
+    try:
+        received = message.get_all("Received") or []
+    except Exception:  # malformed headers
+        received = []
+    candidates += [str(r).rsplit(";", 1)[-1] for r in received[:1]]
+    for text in candidates:
+        try:
+            stamp = parsedate_to_datetime(text.strip()) if text.strip() else None
+        except (TypeError, ValueError, IndexError):
+            stamp = None
+        if stamp is not None:
+            stamp = stamp if stamp.tzinfo else stamp.replace(tzinfo=timezone.utc)
+            if plausible(stamp, now_utc()):
+                return stamp
+    return None
+
+
+def _message(message, shown: str, result: Unpacked, depth: int) -> None:
+    envelope = envelope_of(message)
+    content_type = message.get_content_type()
+    if content_type == "application/pkcs7-mime" or "enveloped-data" in str(message.get("Content-Type", "")):
+        result.verdicts.append((shown, "mail_encrypted", {}))
+        return
+    count = 0
+    for part in message.walk():
+        if part is message or part.is_multipart():
+            continue
+        if part.get_content_type() == "message/rfc822":
+            if depth + 1 > MAX_DEPTH:
+                result.verdicts.append((shown, "mail_too_deep", {"limit": MAX_DEPTH}))
+                continue
+            inner = part.get_payload()
+            for message_inside in inner if isinstance(inner, list) else []:
+                _message(message_inside, shown, result, depth + 1)
+            continue
+        name = _attachment_name(part)
+        if not name and part.get_content_maintype() in ("text", "multipart"):
+            continue
+        count += 1
+        if count > MAX_ATTACHMENTS:
+            result.verdicts.append((shown, "mail_too_many_attachments", {"limit": MAX_ATTACHMENTS}))
+            return
+        _attachment(part, name, shown, envelope, result)
+
+
+def _attachment_name(part) -> str:
+    try:
+        name = part.get_filename() or ""
+    except Exception:  # a malformed parameter: the email package raises several types
+        name = ""
+    name = re.split(r"[/\\]", str(name))[-1]
+    return printable(name).strip()[:120]
+
+
+def _attachment(part, name: str, shown: str, envelope: Envelope, result: Unpacked) -> None:
+    where = f"{shown}{SEPARATOR}{name or '（无名附件）'}"
+    if name.lower() == "winmail.dat" or part.get_content_type() == "application/ms-tnef":
+        result.verdicts.append((where, "mail_tnef", {}))
+        return
+    try:
+        data = part.get_payload(decode=True) or b""
+    except Exception:  # broken transfer encoding
+        result.verdicts.append((where, "mail_broken_attachment", {}))
+        return
+    _take(data, name, where, envelope, result)
+
+
+def _take(data: bytes, name: str, where: str, envelope: Envelope, result: Unpacked) -> None:
+    """A workbook (by first bytes or name) is a part; a zip that is not a workbook is opened one level."""
+    suffix = ("." + name.rsplit(".", 1)[-1].lower()) if "." in name else ""
+    if data.startswith(ZIP_MAGIC) and not _is_workbook_zip(data):
+        if suffix in WORKBOOK_SUFFIXES:
+            result.add(Part(where, data, envelope))  # a damaged workbook: its verdict comes from intake
+        else:
+            _zip(data, where, envelope, result)
+    elif data.startswith((ZIP_MAGIC, OLE_MAGIC)) or suffix in WORKBOOK_SUFFIXES:
+        result.add(Part(where, data, envelope))
+
+
+def _is_workbook_zip(data: bytes) -> bool:
+    try:
+        names = set(zipfile.ZipFile(io.BytesIO(data)).namelist())
+    except (zipfile.BadZipFile, ValueError, OSError):
+        return False
+    return "xl/workbook.xml" in names or "xl/workbook.bin" in names or "mimetype" in names
+
+
+def _zip(data: bytes, shown: str, envelope: Envelope, result: Unpacked) -> None:
+    """The workbooks inside an archive, one level deep, under the pre-flight's limits."""
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+        members = archive.infolist()
+    except (zipfile.BadZipFile, ValueError, OSError):
+        result.verdicts.append((shown, "zip_damaged", {}))
+        return
+    if len(members) > MAX_MEMBERS:
+        result.verdicts.append((shown, "too_many_parts", {"count": len(members)}))
+        return
+    found = 0
+    for member in members:
+        name = _member_name(member)
+        suffix = ("." + name.rsplit(".", 1)[-1].lower()) if "." in name else ""
+        if member.is_dir() or suffix not in WORKBOOK_SUFFIXES or name.startswith("~$"):
+            continue
+        if member.file_size > MAX_MEMBER_BYTES or member.file_size > MAX_RATIO * max(member.compress_size, 1) + 10_000_000:
+            result.verdicts.append((f"{shown}{SEPARATOR}{name}", "zip_bomb", {"size": member.file_size // 1048576}))
+            continue
+        try:
+            content = archive.read(member)
+        except Exception:  # a damaged member
+            result.verdicts.append((f"{shown}{SEPARATOR}{name}", "part_damaged", {"part": name}))
+            continue
+        found += 1
+        result.add(Part(f"{shown}{SEPARATOR}{name}", content, envelope))
+    if not found:
+        result.verdicts.append((shown, "mail_no_workbook", {}))
+
+
+def _member_name(member: zipfile.ZipInfo) -> str:
+    """Windows archivers write GBK names without the UTF-8 flag; Python then decodes them as cp437."""
+    name = member.filename
+    if not member.flag_bits & 0x800:
+        try:
+            name = name.encode("cp437").decode("gb18030")
+        except (UnicodeEncodeError, UnicodeDecodeError):
+            pass
+    return printable(re.split(r"[/\\]", name)[-1]).strip()[:120]
+
+
+def _outlook(data: bytes, shown: str, result: Unpacked) -> None:
+    try:
+        import extract_msg
+        message = extract_msg.openMsg(data)
+    except Exception:  # extract-msg raises its own types for a file that is not an Outlook message
+        result.verdicts.append((shown, "mail_not_a_message", {}))
+        return
+    try:
+        date = getattr(message, "date", None)  # openMsg returns a Message for mail: these fields are its own
+        date = date if isinstance(date, datetime) else None
+        if date is not None and date.tzinfo is None:
+            date = date.replace(tzinfo=timezone.utc)
+        sender, subject, message_id = (printable(str(getattr(message, key, "") or ""))[:300]
+                                       for key in ("sender", "subject", "messageId"))
+        envelope = Envelope(sender, date if plausible(date, now_utc()) else None, subject, message_id)
+        for attachment in message.attachments:
+            payload = getattr(attachment, "data", None)
+            if not isinstance(payload, bytes):
+                continue
+            name = printable(str(attachment.longFilename or attachment.shortFilename or "")).strip()[:120]
+            _take(payload, name, f"{shown}{SEPARATOR}{name or '（无名附件）'}", envelope, result)
+    finally:
+        message.close()
