@@ -126,31 +126,39 @@ def _date(message) -> datetime | None:
 
 
 def _message(message, shown: str, result: Unpacked, depth: int) -> None:
-    envelope = envelope_of(message)
-    content_type = message.get_content_type()
-    if content_type == "application/pkcs7-mime" or "enveloped-data" in str(message.get("Content-Type", "")):
+    content_type = str(message.get("Content-Type", ""))
+    if message.get_content_type() == "application/pkcs7-mime" or "enveloped-data" in content_type:
         result.verdicts.append((shown, "mail_encrypted", {}))
         return
-    count = 0
-    for part in message.walk():
-        if part is message or part.is_multipart():
-            continue
+    _walk(message, shown, envelope_of(message), result, depth, [0])
+
+
+def _children(node) -> list:
+    payload = node.get_payload()
+    return payload if isinstance(payload, list) else []
+
+
+def _walk(node, shown: str, envelope: Envelope, result: Unpacked, depth: int, count: list[int]) -> None:
+    """The parts of a message, a forwarded message/rfc822 counting as one level deeper."""
+    for part in _children(node):
         if part.get_content_type() == "message/rfc822":
             if depth + 1 > MAX_DEPTH:
                 result.verdicts.append((shown, "mail_too_deep", {"limit": MAX_DEPTH}))
                 continue
-            inner = part.get_payload()
-            for message_inside in inner if isinstance(inner, list) else []:
-                _message(message_inside, shown, result, depth + 1)
-            continue
-        name = _attachment_name(part)
-        if not name and part.get_content_maintype() in ("text", "multipart"):
-            continue
-        count += 1
-        if count > MAX_ATTACHMENTS:
-            result.verdicts.append((shown, "mail_too_many_attachments", {"limit": MAX_ATTACHMENTS}))
-            return
-        _attachment(part, name, shown, envelope, result)
+            for inner in _children(part):
+                _message(inner, shown, result, depth + 1)
+        elif part.is_multipart():
+            _walk(part, shown, envelope, result, depth, count)
+        else:
+            name = _attachment_name(part)
+            if not name and part.get_content_maintype() == "text":
+                continue
+            count[0] += 1
+            if count[0] > MAX_ATTACHMENTS:
+                if count[0] == MAX_ATTACHMENTS + 1:
+                    result.verdicts.append((shown, "mail_too_many_attachments", {"limit": MAX_ATTACHMENTS}))
+                continue
+            _attachment(part, name, shown, envelope, result)
 
 
 def _attachment_name(part) -> str:
