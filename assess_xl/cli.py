@@ -20,6 +20,7 @@ from . import adjustments as adjustments_module
 from . import demo as demo_module
 from . import forms as forms_module
 from . import pipeline, publish, report, returns as returns_module, rulediff, rulesheet, status as status_module
+from . import outbox, readback
 from . import replay as replay_module
 from . import rulebook as rulebook_module
 from .components import fmt_number
@@ -121,7 +122,7 @@ def usage_message(error: click.UsageError) -> str:
         return f"{name or error.param_hint} 的值无效（{error.message}）。用 --help 查看用法。"
     if "No such command" in error.message:
         return f"没有这个命令（{error.message.split(chr(39))[1] if chr(39) in error.message else error.message}）。" \
-               "可用命令：forms、collect、status、returns、adjustments-template、pdf、rules check/init/export/import/diff、demo。"
+               "可用命令：forms、collect、status、returns、adjustments-template、contacts-template、send、pdf、rules、demo。"
     return f"用法错误（{error.message}）。用 --help 查看用法。"
 
 
@@ -714,6 +715,187 @@ def state_text(state) -> str:
         parts = [f"改{state.to_fix}处" if state.to_fix else "", f"补{state.owed}处" if state.owed else ""]
         return f"[yellow]有错待改[/]（{'，'.join(p for p in parts if p)}）"
     return "[red]未交[/]" if state.state == "未交" else "[green]齐全[/]"
+
+
+# ---- mail the coordinator sends -----------------------------------------------------------------
+
+SEND_LOG = "发送记录.csv"
+LOG_HEADERS = ["时间", "部门", "邮箱", "主题", "Message-ID", "结果", "标识"]
+
+
+@main.command("contacts-template")
+@click.option("-o", "--output", "out", required=True, metavar="文件", help="通讯录的保存路径（.xlsx）。")
+@RULES_OPTION
+def contacts_template(out, rules_path):
+    """生成通讯录模板（部门、联系人、邮箱），已列出评分细则中的各部门。"""
+    book = load_rulebook(rules_path)
+    target = output_path(out, "通讯录")
+    write_atomically(target, outbox.contacts_template(book))
+    console.print(f"通讯录模板已写入 {escape(str(target))}。填好邮箱后用于 assess-xl send。")
+    sys.exit(EXIT_CLEAN)
+
+
+def send_options(function):
+    for option in reversed([
+        click.option("--contacts", "contacts_path", required=True, type=click.Path(dir_okay=False, exists=True),
+                     metavar="通讯录", help="通讯录（.xlsx 或 .csv：部门、联系人、邮箱；一个部门可有多个邮箱，用分号隔开）。"),
+        click.option("--from", "sender", required=True, metavar="发件人", help="发件人邮箱，如 zhc@hbj.gov.cn。"),
+        click.option("--deadline", default="", metavar="期限", help="写在邮件中的截止日期，如“1月15日”。"),
+        click.option("--outbox", "outbox_dir", default="发件箱", type=click.Path(file_okay=False), metavar="文件夹",
+                     help="邮件草稿（.eml）和发送记录写入的文件夹（默认“发件箱”）。不用 --smtp 时只写草稿，可用任何邮件程序打开后发送。"),
+        click.option("--smtp", default=None, metavar="服务器[:端口]", help="直接通过该SMTP服务器发送。"),
+        click.option("--user", default=None, metavar="用户名",
+                     help="SMTP登录用户名；密码取环境变量 ASSESS_XL_SMTP_PASSWORD，没有时提示输入，不会写入任何文件。"),
+        click.option("--ssl", "security", flag_value="ssl", help="SMTP使用SSL（通常是465端口）。"),
+        click.option("--starttls", "security", flag_value="starttls", help="SMTP使用STARTTLS（通常是587端口）。"),
+        RULES_OPTION,
+    ]):
+        function = option(function)
+    return function
+
+
+@main.group(no_args_is_help=True)
+def send():
+    """发送邮件：填报表、催报、退回修改（默认写成草稿，也可直接通过SMTP发送）。"""
+
+
+def load_contacts(path: str, book) -> dict:
+    source = Path(path)
+    try:
+        if source.suffix.lower() == ".csv":
+            rows = outbox.csv_rows(source.read_text(encoding="utf-8-sig"))
+        else:
+            sheets = readback.parse_workbook(source.read_bytes())
+            rows = next(iter(sheets.values())).rows if sheets else []
+    except (UnicodeDecodeError, OSError, Exception) as exc:  # calamine's error types: not a workbook
+        raise UserError(f"通讯录 {source} 无法读取（{type(exc).__name__}）。请使用 contacts-template 生成的表。") from None
+    contacts, problems = outbox.read_contacts(rows, book, source.name)
+    for problem in problems:
+        errors_console.print(f"[yellow]通讯录：[/]{escape(problem)}")
+    missing = [d for d in book.departments if d not in contacts and book.department_indicators(d)]
+    if missing:
+        errors_console.print(f"[yellow]通讯录中没有这些部门的邮箱，不给它们发邮件：[/]{escape('、'.join(missing))}")
+    return contacts
+
+
+@send.command("forms")
+@click.option("--forms", "forms_dir", required=True, type=click.Path(file_okay=False, exists=True), metavar="文件夹",
+              help="forms 命令生成填报表的文件夹（每个部门发送它自己的一份）。")
+@send_options
+def send_forms(forms_dir, contacts_path, sender, deadline, outbox_dir, smtp, user, security, rules_path):
+    """给每个部门发送它自己的填报表。"""
+    book = load_rulebook(rules_path)
+    contacts = load_contacts(contacts_path, book)
+    copies = {}
+    for department in book.departments:
+        path = Path(forms_dir) / forms_module.file_name(book, department)
+        if path.is_file():
+            copies[department] = (path.name, path.read_bytes())
+    deliver(outbox.form_messages(book, contacts, copies, sender, deadline), outbox_dir, smtp, user, security)
+
+
+@send.command("remind")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(), metavar="文件或文件夹...")
+@send_options
+def send_remind(paths, contacts_path, sender, deadline, outbox_dir, smtp, user, security, rules_path):
+    """催报：给还欠填报或需要改正的部门发邮件，列出未交的区和需改正、补填的指标。"""
+    book = load_rulebook(rules_path)
+    contacts = load_contacts(contacts_path, book)
+    read = read_or_stop(paths, book, CollectOptions())
+    deliver(outbox.reminder_messages(book, contacts, returns_module.owing_lines(book, read), sender, deadline),
+            outbox_dir, smtp, user, security)
+
+
+@send.command("returns")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(), metavar="文件或文件夹...")
+@send_options
+def send_returns(paths, contacts_path, sender, deadline, outbox_dir, smtp, user, security, rules_path):
+    """给有错误或缺报的部门发送退回修改的填报表。"""
+    book = load_rulebook(rules_path)
+    contacts = load_contacts(contacts_path, book)
+    read = read_or_stop(paths, book, CollectOptions())
+    copies = {c.departments[0]: (c.name, c.content) for c in returns_module.return_copies(book, read)}
+    deliver(outbox.return_messages(book, contacts, copies, sender, deadline), outbox_dir, smtp, user, security)
+
+
+def deliver(messages, outbox_dir: str, smtp: str | None, user: str | None, security: str | None) -> None:
+    """Drafts into the outbox, or through SMTP; either way a send log; what was sent is not sent again."""
+    folder = Path(outbox_dir)
+    log = folder / SEND_LOG
+    done = sent_keys(log)
+    pending = [m for m in messages if m.key not in done]
+    if not pending:
+        console.print("没有需要发送的邮件（或都已发送过，见发送记录）。")
+        sys.exit(EXIT_CLEAN)
+    if smtp is None:
+        write_files([(folder / outbox.draft_name(m, n), m.message) for n, m in enumerate(pending, start=1)])
+        append_log(log, [(m, "已写成草稿") for m in pending])
+        console.print(f"已写出{len(pending)}封邮件草稿到 {escape(str(folder))}，请用邮件程序打开检查后发送。")
+        sys.exit(EXIT_CLEAN)
+    results = smtp_send(pending, smtp, user, security)
+    append_log(log, results)
+    failed = [(m, r) for m, r in results if r != "已发送"]
+    console.print(f"已发送{len(results) - len(failed)}封邮件。")
+    for message, reason in failed:
+        errors_console.print(f"[red]发送失败[/] {escape(message.department)}（{escape(', '.join(message.recipients))}）：{escape(reason)}")
+    sys.exit(EXIT_PROBLEMS if failed else EXIT_CLEAN)
+
+
+def sent_keys(log: Path) -> set[str]:
+    if not log.is_file():
+        return set()
+    rows = outbox.csv_rows(log.read_text(encoding="utf-8-sig"))
+    return {row[6] for row in rows[1:] if len(row) > 6 and row[5] == "已发送"}
+
+
+def append_log(log: Path, results) -> None:
+    import csv
+    import io
+    from email import message_from_bytes
+    log.parent.mkdir(parents=True, exist_ok=True)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    if not log.exists():
+        writer.writerow(LOG_HEADERS)
+    stamp = datetime.now().strftime("%Y-%m-%d %H:%M:%S")
+    for message, result in results:
+        message_id = message_from_bytes(message.message).get("Message-ID", "")
+        writer.writerow([stamp, message.department, "; ".join(message.recipients), message.subject, message_id,
+                         result, message.key])
+    with open(log, "a", encoding="utf-8-sig" if not log.exists() else "utf-8", newline="") as handle:
+        handle.write(buffer.getvalue())
+
+
+def smtp_send(messages, server: str, user: str | None, security: str | None) -> list:
+    import smtplib
+    import ssl
+    host, _, port = server.partition(":")
+    number = int(port) if port.isdigit() else (465 if security == "ssl" else 587 if security == "starttls" else 25)
+    password = None
+    if user:
+        password = os.environ.get("ASSESS_XL_SMTP_PASSWORD") or click.prompt("SMTP密码", hide_input=True)
+    connection: smtplib.SMTP
+    try:
+        if security == "ssl":
+            connection = smtplib.SMTP_SSL(host, number, context=ssl.create_default_context(), timeout=60)
+        else:
+            connection = smtplib.SMTP(host, number, timeout=60)
+            if security == "starttls":
+                connection.starttls(context=ssl.create_default_context())
+        if user:
+            connection.login(user, password or "")
+    except (OSError, smtplib.SMTPException) as exc:
+        raise UserError(f"无法连接或登录SMTP服务器 {server}（{exc}）。没有发送任何邮件。") from None
+    results = []
+    from email import message_from_bytes, policy
+    with connection:
+        for message in messages:
+            try:
+                refused = connection.send_message(message_from_bytes(message.message, policy=policy.SMTP))
+                results.append((message, "已发送" if not refused else f"部分收件人被拒绝：{', '.join(refused)}"))
+            except smtplib.SMTPException as exc:
+                results.append((message, f"失败：{exc}"))
+    return results
 
 
 # ---- demo -------------------------------------------------------------------------------------

@@ -98,6 +98,23 @@ def prefilled_forms(book: Rulebook, read: ReadResult, districts: list[str] | Non
     return forms.build_forms(book, districts or read.districts, now=now, prefill=Prefill(accepted_values(read)))
 
 
+def owing_lines(book: Rulebook, read: ReadResult) -> dict[str, list[str]]:
+    """Department → what it still owes or must fix, one line per district (for 催报)."""
+    states = department_states(book, read)
+    plans = plan(book, read)
+    out: dict[str, list[str]] = {}
+    for department, state in states.items():
+        if state.state == "齐全":
+            continue
+        prefill = plans.get(department)
+        by_district: dict[str, list[str]] = {}
+        for cells, what in ((prefill.fix if prefill else {}, "需改正"), (prefill.owed if prefill else {}, "未填写")):
+            for code, district in cells:
+                by_district.setdefault(district, []).append(f"{code} {book.indicators[code].label}（{what}）")
+        out[department] = [f"{district}：{'；'.join(items)}" for district, items in by_district.items()]
+    return out
+
+
 def department_states(book: Rulebook, read: ReadResult) -> dict[str, DepartmentState]:
     plans = plan(book, read)
     supplied = {d for report in read.files for d in report.supplied}

@@ -39,7 +39,8 @@ import pytest
 from assess_xl import cli
 
 
-@pytest.mark.parametrize("command", [[], ["rules"], ["rules", "check"], ["forms"], ["collect"], ["status"], ["demo"]])
+@pytest.mark.parametrize("command", [[], ["rules"], ["rules", "check"], ["forms"], ["collect"], ["status"], ["demo"],
+                                     ["send", "forms"], ["rules", "replay"], ["returns"], ["pdf"]])
 def test_every_command_has_chinese_help(command):
     result = run(*command, "--help")
     assert result.exit_code == 0
@@ -183,7 +184,13 @@ def test_no_arguments_prints_the_help():
     assert result.exit_code == 0 and result.output.startswith("用法：") and "collect" in result.output
 
 
-@pytest.mark.parametrize("command", [[], ["rules"], ["forms"], ["collect"], ["status"], ["demo"], ["rules", "check"]])
+ALL_COMMANDS = [[], ["rules"], ["forms"], ["collect"], ["status"], ["demo"], ["rules", "check"], ["rules", "init"],
+                ["rules", "export"], ["rules", "import"], ["rules", "diff"], ["rules", "replay"], ["returns"], ["pdf"],
+                ["adjustments-template"], ["contacts-template"], ["send"], ["send", "forms"], ["send", "remind"],
+                ["send", "returns"]]
+
+
+@pytest.mark.parametrize("command", ALL_COMMANDS)
 def test_help_is_wholly_chinese(command):
     output = run(*command, "--help").output
     for english in ("Usage", "Options", "Commands", "Show this message", "Show the version", "[required]",
