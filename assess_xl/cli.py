@@ -14,6 +14,7 @@ import click
 import yaml
 from rich.console import Console
 from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
 from . import adjustments as adjustments_module
@@ -715,6 +716,62 @@ def state_text(state) -> str:
         parts = [f"改{state.to_fix}处" if state.to_fix else "", f"补{state.owed}处" if state.owed else ""]
         return f"[yellow]有错待改[/]（{'，'.join(p for p in parts if p)}）"
     return "[red]未交[/]" if state.state == "未交" else "[green]齐全[/]"
+
+
+# ---- mail the coordinator receives ----------------------------------------------------------------
+
+CHECKED = ".已检查的邮件.txt"  # messages without a workbook, so that a rerun does not download them again
+
+
+@main.command()
+@click.option("--host", required=True, metavar="服务器", help="IMAP服务器，如 imap.example.cn。")
+@click.option("--port", type=int, default=None, metavar="端口", help="端口（默认：SSL 993，其他 143）。")
+@click.option("--user", required=True, metavar="用户名",
+              help="邮箱用户名；密码取环境变量 ASSESS_XL_IMAP_PASSWORD，没有时提示输入，不会写入任何文件。")
+@click.option("--folder", default="INBOX", metavar="文件夹", help="邮箱中的文件夹（默认 INBOX）。")
+@click.option("--since", default=None, metavar="日期", help="只收取该日期以后的邮件，如 2008-01-01。")
+@click.option("--security", type=click.Choice(["ssl", "starttls", "plain"]), default="ssl",
+              help="连接方式：ssl（默认，IMAPS）、starttls 或 plain（不加密，只用于本机测试）。")
+@click.option("--mark-seen", is_flag=True, help="把收取的邮件标为已读（默认不改动服务器上的任何邮件和标记）。")
+@click.option("-o", "--output", "out_dir", required=True, type=click.Path(file_okay=False), metavar="文件夹",
+              help="邮件（.eml）保存的文件夹；collect 和 status 可以直接读取它。")
+def fetch(host, port, user, folder, since, security, mark_seen, out_dir):
+    """收取邮件：从IMAP邮箱下载所有带工作簿（或其压缩包）附件的邮件，每封存为一个 .eml；再次运行只下载新邮件。"""
+    from imap_tools import MailBox, MailBoxStartTls, MailBoxUnencrypted
+    from imap_tools.errors import MailboxLoginError
+
+    from . import imapfetch
+    try:
+        since_day = datetime.strptime(since, "%Y-%m-%d").date() if since else None
+    except ValueError:
+        raise UserError(f"日期“{since}”无效。请写成 2008-01-01 这样的格式。") from None
+    password = os.environ.get("ASSESS_XL_IMAP_PASSWORD") or click.prompt("邮箱密码", hide_input=True)
+    kind = {"ssl": MailBox, "starttls": MailBoxStartTls, "plain": MailBoxUnencrypted}[security]
+    folder_path = Path(out_dir)
+    known = {p.name for p in folder_path.glob("*.eml")} if folder_path.is_dir() else set()
+    checked_file = folder_path / CHECKED
+    if checked_file.is_file():
+        known |= set(checked_file.read_text(encoding="utf-8").split())
+    try:
+        box = kind(host, port or (993 if security == "ssl" else 143), timeout=60)
+        with box.login(user, password, initial_folder=None) as mailbox:
+            with Progress(TextColumn("收取邮件"), BarColumn(), MofNCompleteColumn(), console=console,
+                          transient=True) as bar:
+                task = bar.add_task("", total=None)
+                found, checked = imapfetch.fetch_new(mailbox, folder, since_day, known, mark_seen,
+                                                     lambda n, total: bar.update(task, completed=n, total=total))
+    except MailboxLoginError:
+        raise UserError(f"邮箱 {user} 登录失败：用户名或密码不对。") from None
+    except (OSError, Exception) as exc:  # imaplib and imap-tools raise several types for a server that fails
+        raise UserError(f"无法从 {host} 收取邮件（{type(exc).__name__}：{exc}）。请检查服务器、端口和连接方式。") from None
+    write_files([(folder_path / name, raw) for name, raw in found])
+    if checked:
+        folder_path.mkdir(parents=True, exist_ok=True)
+        with open(checked_file, "a", encoding="utf-8") as handle:
+            handle.write("".join(f"{name}\n" for name in checked))
+    console.print(f"收到{len(found)}封带工作簿的新邮件，已存入 {escape(str(folder_path))}"
+                  f"（另有{len(checked)}封新邮件没有工作簿附件）。")
+    sys.exit(EXIT_CLEAN)
 
 
 # ---- mail the coordinator sends -----------------------------------------------------------------

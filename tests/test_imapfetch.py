@@ -1,0 +1,147 @@
+"""fetch against a real IMAP server: Dovecot, started here on 127.0.0.1 with a throwaway configuration."""
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from email.mime.application import MIMEApplication
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from assess_xl import merge
+from assess_xl.cli import main
+from assess_xl.demo import fill_workbook
+from helpers import write_forms
+
+DOVECOT = shutil.which("dovecot") or (os.path.exists("/usr/sbin/dovecot") and "/usr/sbin/dovecot") or None
+pytestmark = pytest.mark.skipif(DOVECOT is None and os.environ.get("CI") != "true",
+                                reason="Dovecot (dovecot-imapd) is not installed; .ci/run installs it")
+CONFIG = """protocols = imap
+listen = 127.0.0.1
+base_dir = {base}/run
+state_dir = {base}/state
+log_path = {base}/dovecot.log
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+first_valid_uid = 1
+mail_location = maildir:{mail}/%u
+passdb {{
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%u {base}/passwd
+}}
+userdb {{
+  driver = static
+  args = uid={uid} gid={gid} home={mail}/%u
+}}
+service imap-login {{
+  inet_listener imap {{
+    address = 127.0.0.1
+    port = {port}
+  }}
+  inet_listener imaps {{
+    port = 0
+  }}
+}}
+"""
+
+
+@pytest.fixture
+def dovecot(tmp_path):
+    """A Dovecot serving user zhc (password secret) on a free port; the mail owned by an unprivileged user."""
+    # Dovecot's own processes run as its unprivileged users: its folder must be readable by them
+    # (pytest's temporary folders are private to their owner).
+    base = Path(tempfile.mkdtemp(prefix="assess-xl-dovecot-", dir="/tmp"))
+    os.chmod(base, 0o755)
+    for sub in ("run", "state"):
+        (base / sub).mkdir(parents=True)
+    mail = Path(tempfile.mkdtemp(prefix="assess-xl-mail-", dir="/tmp"))
+    user = pwd.getpwnam("nobody") if os.geteuid() == 0 else pwd.getpwuid(os.geteuid())
+    os.chown(mail, user.pw_uid, user.pw_gid)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    (base / "passwd").write_text("zhc:{PLAIN}secret\n")
+    config = base / "dovecot.conf"
+    config.write_text(CONFIG.format(base=base, mail=mail, uid=user.pw_uid, gid=user.pw_gid, port=port))
+    server = subprocess.Popen([DOVECOT, "-F", "-c", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 20
+    while time.time() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            time.sleep(0.1)
+    try:
+        yield port
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+        shutil.rmtree(mail, ignore_errors=True)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def message(workbook: bytes | None, subject: str, date: str, message_id: str, filename: str = "kfc.xlsx") -> bytes:
+    outer = MIMEMultipart()
+    outer["From"], outer["To"], outer["Subject"] = "kfc@example.cn", "zhc@example.cn", subject
+    outer["Date"], outer["Message-ID"] = date, message_id
+    outer.attach(MIMEText("见附件", "plain", "utf-8"))
+    if workbook is not None:
+        part = MIMEApplication(workbook, _subtype="octet-stream")
+        part.add_header("Content-Disposition", "attachment", filename=("gbk", "", filename))
+        outer.attach(part)
+    return outer.as_bytes()
+
+
+def append(port, raw: bytes):
+    from imap_tools import MailBoxUnencrypted
+    with MailBoxUnencrypted("127.0.0.1", port).login("zhc", "secret") as mailbox:
+        mailbox.append(raw, "INBOX", dt=None, flag_set=())
+
+
+def flags(port):
+    from imap_tools import MailBoxUnencrypted
+    with MailBoxUnencrypted("127.0.0.1", port).login("zhc", "secret") as mailbox:
+        mailbox.folder.set("INBOX", readonly=True)
+        return sorted((m.subject, m.flags) for m in mailbox.fetch(mark_seen=False))
+
+
+def test_fetch_downloads_what_is_new_and_leaves_the_server_alone(book, tmp_path, dovecot, monkeypatch):
+    blank = write_forms(book, ["甲区", "乙区"], tmp_path / "blank")
+    fill_workbook(blank["开发处"], tmp_path / "first.xlsx", {"开发处": {"6-1": {"甲区": "1", "乙区": "0"}}})
+    fill_workbook(blank["开发处"], tmp_path / "again.xlsx", {"开发处": {"6-1": {"甲区": "4", "乙区": "0"}}})
+    append(dovecot, message((tmp_path / "first.xlsx").read_bytes(), "开发处填报", "Mon, 07 Jan 2008 09:00:00 +0800",
+                            "<a@x>", "开发处-填报表.xlsx"))
+    append(dovecot, message(None, "会议通知", "Mon, 07 Jan 2008 10:00:00 +0800", "<b@x>"))
+    monkeypatch.setenv("ASSESS_XL_IMAP_PASSWORD", "secret")
+    args = ["fetch", "--host", "127.0.0.1", "--port", str(dovecot), "--user", "zhc", "--security", "plain",
+            "-o", str(tmp_path / "收件箱")]
+    before = flags(dovecot)
+    first = CliRunner().invoke(main, args)
+    assert first.exit_code == 0 and "收到1封带工作簿的新邮件" in first.output
+    assert [p.name for p in (tmp_path / "收件箱").glob("*.eml")] and len(list((tmp_path / "收件箱").glob("*.eml"))) == 1
+    second = CliRunner().invoke(main, args)
+    assert second.exit_code == 0 and "收到0封" in second.output and "另有0封" in second.output
+    assert flags(dovecot) == before  # nothing marked seen, nothing moved or deleted
+    append(dovecot, message((tmp_path / "again.xlsx").read_bytes(), "开发处填报（更正）", "Tue, 08 Jan 2008 09:00:00 +0800",
+                            "<c@x>"))
+    third = CliRunner().invoke(main, args)
+    assert "收到1封" in third.output
+    result = merge.read_paths([tmp_path / "收件箱"], book)
+    assert result.values.loc["甲区", "6-1"] == 4  # the later mail wins
+    assert any("开发处-填报表.xlsx" in f.info.name for f in result.files)
+    for path in (tmp_path / "收件箱").iterdir():
+        assert b"secret" not in path.read_bytes()
+
+
+def test_wrong_password_is_one_line(tmp_path, dovecot, monkeypatch):
+    monkeypatch.setenv("ASSESS_XL_IMAP_PASSWORD", "wrong")
+    result = CliRunner().invoke(main, ["fetch", "--host", "127.0.0.1", "--port", str(dovecot), "--user", "zhc",
+                                       "--security", "plain", "-o", str(tmp_path / "in")])
+    assert result.exit_code == 2 and "登录失败" in result.output
