@@ -145,3 +145,70 @@ def test_wrong_password_is_one_line(tmp_path, dovecot, monkeypatch):
     result = CliRunner().invoke(main, ["fetch", "--host", "127.0.0.1", "--port", str(dovecot), "--user", "zhc",
                                        "--security", "plain", "-o", str(tmp_path / "in")])
     assert result.exit_code == 2 and "登录失败" in result.output
+
+
+def test_a_whole_cycle_by_mail(book, tmp_path, dovecot, monkeypatch):
+    """send forms (SMTP) → the attachments are filled → the filled copies arrive in the mailbox (one
+    GBK-named, one inside a zip, one re-sent later with a changed value) → fetch → collect: the same
+    scores as the cycle with plain files, except the re-sent value, which wins as the later mail."""
+    import io
+    import socket as sockets
+    import zipfile
+    from email import message_from_bytes, policy
+
+    from aiosmtpd.controller import Controller
+    received = []
+
+    class Keep:
+        async def handle_DATA(self, server, session, envelope):
+            received.append(envelope.content)
+            return "250 OK"
+    with sockets.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        smtp_port = probe.getsockname()[1]
+    controller = Controller(Keep(), hostname="127.0.0.1", port=smtp_port)
+    controller.start()
+    runner = CliRunner()
+    try:
+        assert runner.invoke(main, ["forms", "--districts", "甲区,乙区", "-o", str(tmp_path / "forms")]).exit_code == 0
+        (tmp_path / "通讯录.csv").write_text("部门,联系人,邮箱\n开发处,,kfc@x.cn\n办公室,,bgs@x.cn\n调研室,,dys@x.cn\n",
+                                          encoding="utf-8")
+        sent = runner.invoke(main, ["send", "forms", "--forms", str(tmp_path / "forms"), "--contacts",
+                                    str(tmp_path / "通讯录.csv"), "--from", "zhc@x.cn", "--outbox", str(tmp_path / "out"),
+                                    "--smtp", f"127.0.0.1:{smtp_port}"])
+        assert sent.exit_code == 0 and len(received) == 3
+    finally:
+        controller.stop()
+    forms = {}
+    for raw in received:
+        parsed = message_from_bytes(raw, policy=policy.default)
+        ((attachment),) = list(parsed.iter_attachments())
+        forms[attachment.get_filename()] = attachment.get_content()
+    entries = {"开发处": {"6-1": {"甲区": "1", "乙区": "0"}}, "办公室": {"1-1": {"甲区": "是", "乙区": "否"}},
+               "调研室": {"16-1": {"甲区": "48", "乙区": "24"}}}
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    filled = {}
+    for department, codes in entries.items():
+        name = f"2007年度目标考核填报表-{department}.xlsx"
+        fill_workbook(forms[name], plain / name, {department: codes})
+        filled[department] = (plain / name).read_bytes()
+    fill_workbook(forms["2007年度目标考核填报表-开发处.xlsx"], tmp_path / "re-sent.xlsx",
+                  {"开发处": {"6-1": {"甲区": "3", "乙区": "0"}}})
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as bundle:
+        bundle.writestr("调研室.xlsx", filled["调研室"])
+    append(dovecot, message(filled["开发处"], "开发处", "Mon, 07 Jan 2008 09:00:00 +0800", "<k1@x>", "开发处-填报表.xlsx"))
+    append(dovecot, message(filled["办公室"], "办公室", "Mon, 07 Jan 2008 10:00:00 +0800", "<b1@x>", "办公室.xlsx"))
+    append(dovecot, message(archive.getvalue(), "调研室", "Mon, 07 Jan 2008 11:00:00 +0800", "<d1@x>", "调研室.zip"))
+    append(dovecot, message((tmp_path / "re-sent.xlsx").read_bytes(), "开发处（更正）", "Wed, 09 Jan 2008 09:00:00 +0800",
+                            "<k2@x>", "开发处-更正.xlsx"))
+    monkeypatch.setenv("ASSESS_XL_IMAP_PASSWORD", "secret")
+    fetched = runner.invoke(main, ["fetch", "--host", "127.0.0.1", "--port", str(dovecot), "--user", "zhc",
+                                   "--security", "plain", "-o", str(tmp_path / "收件箱")])
+    assert fetched.exit_code == 0 and "收到4封" in fetched.output
+    by_mail = merge.read_paths([tmp_path / "收件箱"], book).values
+    by_files = merge.read_paths([plain], book).values
+    assert by_mail.loc["甲区", "6-1"] == 3 and by_files.loc["甲区", "6-1"] == 1
+    by_files.loc["甲区", "6-1"] = 3
+    assert by_mail.equals(by_files)
