@@ -96,18 +96,15 @@ def _exclude(reads: list[FileRead], excluded: dict[str, str]) -> list[FileRead]:
         if reason is None:
             out.append(read)
             continue
-        dropped = FileRead(info, EXCLUDED, P.text("file_excluded", reason=reason))
-        dropped.problems.append(P.make("file_excluded", file=info.name, reason=reason))
-        out.append(dropped)
+        out.append(FileRead(info, EXCLUDED, P.text("file_excluded", reason=reason),
+                            [P.make("file_excluded", file=info.name, reason=reason)]))
     return out
 
 
 def _failed(path, name, failure: sandbox.Failure) -> FileRead:
     code = _FAILURE_CODES.get(failure.kind, "parse_error")
     fields = {"kind": failure.detail.split(":")[0], "seconds": int(sandbox.TIME_LIMIT)}
-    result = FileRead(intake.FileInfo(path, name), REJECTED, P.text(code, **fields))
-    result.problems.append(P.make(code, file=name, **fields))
-    return result
+    return FileRead(intake.FileInfo(path, name), REJECTED, P.text(code, **fields), [P.make(code, file=name, **fields)])
 
 
 _FAILURE_CODES = {"crash": "parse_crash", "timeout": "parse_timeout", "memory": "parse_memory",

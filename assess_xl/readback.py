@@ -11,7 +11,7 @@ import hashlib
 import io
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from xlsxwriter.utility import xl_col_to_name, xl_rowcol_to_cell
 
@@ -68,7 +68,7 @@ class FileMeta:
     codes: dict[str, list[str]] = field(default_factory=dict)
 
 
-@dataclass
+@dataclass(frozen=True)
 class FileRead:
     info: intake.FileInfo
     status: str = READ
@@ -76,7 +76,6 @@ class FileRead:
     problems: list[Problem] = field(default_factory=list)
     sheets: list[SheetRead] = field(default_factory=list)
     meta: FileMeta | None = None
-    worker_failure: str = ""  # the child could not run at all: not a verdict on the file
 
 
 # ---- parsing ------------------------------------------------------------------------------
@@ -132,9 +131,7 @@ def read_item(item: tuple[str, str, str], book: Rulebook) -> list[FileRead]:
 
 def _verdict(info: intake.FileInfo, code: str, fields: dict) -> FileRead:
     status = NOT_A_FORM if P.CATALOGUE[code][0] != P.ERROR else REJECTED
-    result = FileRead(info, status, P.text(code, **fields))
-    result.problems.append(P.make(code, file=info.name, **fields))
-    return result
+    return FileRead(info, status, P.text(code, **fields), [P.make(code, file=info.name, **fields)])
 
 
 def read_one(item: tuple[str, str], book: Rulebook) -> FileRead:
@@ -151,9 +148,8 @@ def _read_loaded(info: intake.FileInfo, book: Rulebook) -> FileRead:
         intake.inspect(info)
     data, info.data = info.data, b""  # nothing of the bytes leaves this function
     if info.rejected:
-        result = FileRead(info, REJECTED, info.rejected)
-        result.problems.append(Problem(P.CATALOGUE[info.rejected_code][0], info.rejected_code, info.rejected, name))
-        return result
+        level = P.CATALOGUE[info.rejected_code][0]
+        return FileRead(info, REJECTED, info.rejected, [Problem(level, info.rejected_code, info.rejected, name)])
     try:
         sheets = parse_workbook(data)
     except SheetTooLarge as big:
@@ -170,14 +166,19 @@ def _read_loaded(info: intake.FileInfo, book: Rulebook) -> FileRead:
 
 def _rejected(result: FileRead, code: str, **fields) -> FileRead:
     """The file's verdict: rejected, with the catalogue code as the problem's kind."""
-    result.status, result.reason = REJECTED, P.text(code, **fields)
-    result.problems.append(P.make(code, file=result.info.name, **fields))
-    return result
+    return replace(result, status=REJECTED, reason=P.text(code, **fields),
+                   problems=[*result.problems, P.make(code, file=result.info.name, **fields)])
 
 
 def read_sheets(info: intake.FileInfo, sheets: dict[str, SheetData], book: Rulebook) -> FileRead:
-    result, name = FileRead(info), info.name
-    notes = result.problems
+    notes: list[Problem] = []
+    status, reason, meta, reads = _read_sheets(info, sheets, book, notes)
+    return FileRead(info, status, reason, notes, reads, meta)
+
+
+def _read_sheets(info, sheets, book: Rulebook, notes: list[Problem]):
+    """(status, reason, metadata, sheet reads) of one parsed workbook; problems go to `notes`."""
+    name = info.name
     if info.saved_ignored:
         notes.append(P.make("saved_time_implausible", file=name, raw=info.saved_ignored))
     if info.macros:
@@ -185,30 +186,23 @@ def read_sheets(info: intake.FileInfo, sheets: dict[str, SheetData], book: Ruleb
     if info.format not in ("xlsx", "xlsm"):
         notes.append(P.make("file_format", file=name, format=info.format))
     if _is_tool_output(sheets):
-        result.status, result.reason = TOOL_OUTPUT, P.text("tool_output")
-        return result
+        return TOOL_OUTPUT, P.text("tool_output"), None, []
     meta = read_metadata(sheets, name, notes)
-    result.meta = meta
     if meta is not None and meta.fingerprint != book.fingerprint:
         problem = P.make("other_rulebook", file=name, found=f"{meta.title}，{meta.year}年度", found_fp=meta.fingerprint,
                          expected_title=book.title, expected_fp=book.fingerprint)
-        result.status, result.reason = OTHER_RULEBOOK, problem.message
         notes.append(problem)
-        return result
+        return OTHER_RULEBOOK, problem.message, meta, []
     if meta is None:
         notes.append(P.make("no_metadata", file=name))
     assigned = _assign_sheets(sheets, book, name, notes)
     if not assigned:
         listed = "、".join(printable(s) for s in sheets) or "无"
-        result.status, result.reason = NOT_A_FORM, P.text("not_a_form", sheets=listed)
-        result.meta = None  # a file that is not a form says nothing about the run's districts
         notes.append(P.make("not_a_form", file=name, sheets=listed))
-        return result
-    for department, sheet in assigned.items():
-        expected = meta.codes.get(department) if meta else None
-        result.sheets.append(read_department_sheet(sheet, department, book, info, expected,
-                                                   meta.districts if meta else None))
-    return result
+        return NOT_A_FORM, P.text("not_a_form", sheets=listed), None, []  # says nothing about the run's districts
+    reads = [read_department_sheet(sheet, department, book, info, meta.codes.get(department) if meta else None,
+                                   meta.districts if meta else None) for department, sheet in assigned.items()]
+    return READ, "", meta, reads
 
 
 def _is_tool_output(sheets: dict[str, SheetData]) -> bool:
