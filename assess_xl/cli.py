@@ -590,16 +590,21 @@ def print_summary(result: pipeline.CollectResult, book, out) -> int:
               help="通报的Word样式模板（默认使用内置模板；可在Word中修改其样式后使用）。")
 @click.option("--returns", "returns_dir", default=None, type=click.Path(file_okay=False), metavar="文件夹",
               help="同时为有错误或缺报的部门生成退回修改的填报表，写入该文件夹。")
+@click.option("--contacts", "contacts_path", default=None, type=click.Path(dir_okay=False, exists=True), metavar="通讯录",
+              help="通讯录：来自通讯录以外邮箱的邮件照常读取，但在来源和问题清单中注明。")
 @click.option("--previous", "previous_path", default=None, type=click.Path(dir_okay=False, exists=True),
               metavar="上年结果", help="上年用本工具生成的考核结果工作簿：汇总增加上年总分、上年排名和变化，并提示变化异常的数据。")
 @click.option("--adjustments", "adjustments_path", default=None, type=click.Path(dir_okay=False, exists=True),
               metavar="调整表", help="综合处的复核调整表（adjustments-template 生成）：逐项更正数值、排除误发的文件，均须写明理由。")
 def collect(paths, out, rules_path, districts_spec, on_conflict, issuer, with_pdf, notices_dir, notice_template,
-            returns_dir, previous_path, adjustments_path):
+            returns_dir, contacts_path, previous_path, adjustments_path):
     """读取交回的填报表（文件或文件夹），按细则计分，生成考核结果工作簿（可同时生成PDF和各区通报）。"""
     book = load_rulebook(rules_path)
     target = output_path(out, "考核结果")
     options = collect_options(on_conflict, districts_spec, target, issuer)
+    if contacts_path:
+        options.known_senders = frozenset(address.lower() for contact in load_contacts(contacts_path, book).values()
+                                          for address in contact.addresses)
     if previous_path:
         options.previous, options.previous_name = Path(previous_path).read_bytes(), Path(previous_path).name
     if adjustments_path:

@@ -47,6 +47,7 @@ class FileInfo:
     rejected_code: str = ""  # the catalogue code of `rejected`
     mailed: datetime | None = None  # the Date of the message it came in (then Received): decides first
     envelope: str = ""  # sender, date, subject and Message-ID of that message, for 来源
+    sender: str = ""  # the sender's address (lower case), when the file came by mail
     error_cells: dict[str, set[str]] = field(default_factory=dict)  # sheet name → cells holding error values
     formula_cells: dict[str, dict[str, str]] = field(default_factory=dict)  # sheet name → {cell: formula}
 

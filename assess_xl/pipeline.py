@@ -40,6 +40,7 @@ class CollectOptions:
     adjustments: bytes | None = None  # the coordinator's adjustments workbook (复核、更正), applied last
     adjustments_name: str = adjustments_module.ADJUSTMENTS_FILE
     previous: bytes | None = None  # last year's scorecard, to compare with
+    known_senders: frozenset[str] | None = None  # the contacts' addresses: mail from others is flagged
     previous_name: str = "上年考核结果"
 
 
@@ -70,9 +71,22 @@ def read(paths, book: Rulebook, options: CollectOptions | None = None) -> tuple[
     result = merge.read_gathered(found, skipped, book, options.strict_conflicts, options.districts, options.workers,
                                  excluded)
     result.problems.extend(adjustment_problems)
+    if options.known_senders is not None:
+        _flag_unknown_senders(result, options.known_senders)
     if sheets:
         _apply_adjustments(result, sheets, book, options.adjustments_name)
     return result, len(found)
+
+
+def _flag_unknown_senders(result: ReadResult, known: frozenset[str]) -> None:
+    """Read, but say so in 来源 and 问题清单: a sender address is not proof of identity."""
+    for file_report in result.files:
+        sender = file_report.info.sender
+        if sender and sender not in known:
+            problem = problems.make("mail_unknown_sender", file=file_report.info.name, sender=sender)
+            file_report.reason = "；".join(x for x in (file_report.reason, problem.message) if x)
+            result.problems.append(problem)
+    result.problems.sort(key=problems.sort_key)
 
 
 def _adjustment_sheets(options: CollectOptions) -> tuple[dict, list]:

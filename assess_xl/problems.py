@@ -123,6 +123,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "mail_too_deep": (ERROR, "邮件中转发的邮件层层嵌套超过{limit}层，更深的部分未读取。"),
     "mail_too_many_attachments": (ERROR, "邮件附件超过{limit}个，远超正常填报，其余附件未读取。"),
     "mail_too_many_messages": (ERROR, "邮箱文件有{count}封邮件，只读取前{limit}封。"),
+    "mail_unknown_sender": (WARNING, "发件人{sender}不在通讯录中（已读取；发件地址不能证明身份，请核实该文件确由负责部门发送）。"),
     "mail_too_much": (ERROR, "从同一个邮件文件中取出的附件总量超过300 MB，其余附件未读取。"),
     # compared with last year
     "previous_not_scorecard": (ERROR, "上年结果文件不是本工具生成的考核结果工作簿，无法比较。请给出上年用 collect 生成的 .xlsx 文件。"),

@@ -12,6 +12,7 @@ import io
 import json
 import math
 from dataclasses import dataclass, field, replace
+from email.utils import parseaddr
 
 from xlsxwriter.utility import xl_col_to_name, xl_rowcol_to_cell
 
@@ -124,7 +125,8 @@ def read_item(item: tuple[str, str, str], book: Rulebook) -> list[FileRead]:
     for part in unpacked.parts:
         info = intake.FileInfo(container.path, part.name, modified=container.modified, data=part.data,
                                size=len(part.data), sha256=hashlib.sha256(part.data).hexdigest(),
-                               mailed=part.envelope.date, envelope=part.envelope.describe())
+                               mailed=part.envelope.date, envelope=part.envelope.describe(),
+                               sender=parseaddr(part.envelope.sender)[1].lower())
         reads.append(_read_loaded(info, book))
     return reads
 

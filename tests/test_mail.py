@@ -7,6 +7,7 @@ from email.header import Header
 from email.mime.application import MIMEApplication
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
+from email.utils import formataddr
 
 import pytest
 
@@ -207,3 +208,19 @@ def test_signed_mail_is_read(book, workbooks):
     signed["From"], signed["Date"] = "kfc@example.cn", "Mon, 07 Jan 2008 09:00:00 +0800"
     parts = mail.unpack("eml", signed.as_bytes(), "s.eml").parts
     assert [p.name for p in parts] == ["s.eml › kfc.xlsx"]
+
+
+def test_a_sender_not_in_the_contacts_is_read_and_flagged(book, workbooks, tmp_path):
+    from assess_xl import pipeline
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "known.eml").write_bytes(message([attachment(workbooks["office"], 'attachment; filename="bgs.xlsx"')],
+                                              sender=formataddr(("办公室", "BGS@example.cn"), "utf-8")))
+    (inbox / "stranger.eml").write_bytes(message([attachment(workbooks["first"], 'attachment; filename="kfc.xlsx"')],
+                                                 sender="someone@elsewhere.com", message_id="<s@x>"))
+    result = pipeline.collect([inbox], book, pipeline.CollectOptions(known_senders=frozenset({"bgs@example.cn"})))
+    assert result.read.values.loc["甲区", "6-1"] == 1  # read all the same
+    flagged = [p for p in result.read.problems if p.kind == "mail_unknown_sender"]
+    assert [p.file for p in flagged] == ["inbox/stranger.eml › kfc.xlsx"]
+    (report,) = [f for f in result.read.files if f.info.name == "inbox/stranger.eml › kfc.xlsx"]
+    assert "不在通讯录中" in report.reason
