@@ -738,9 +738,11 @@ CHECKED = ".已检查的邮件.txt"  # messages without a workbook, so that a re
 @click.option("--security", type=click.Choice(["ssl", "starttls", "plain"]), default="ssl",
               help="连接方式：ssl（默认，IMAPS）、starttls 或 plain（不加密，只用于本机测试）。")
 @click.option("--mark-seen", is_flag=True, help="把收取的邮件标为已读（默认不改动服务器上的任何邮件和标记）。")
+@click.option("--cafile", default=None, type=click.Path(dir_okay=False, exists=True), metavar="证书",
+              help="信任的CA证书（PEM），用于使用单位自签证书的邮件服务器；默认只信任系统证书。")
 @click.option("-o", "--output", "out_dir", required=True, type=click.Path(file_okay=False), metavar="文件夹",
               help="邮件（.eml）保存的文件夹；collect 和 status 可以直接读取它。")
-def fetch(host, port, user, folder, since, security, mark_seen, out_dir):
+def fetch(host, port, user, folder, since, security, mark_seen, cafile, out_dir):
     """收取邮件：从IMAP邮箱下载所有带工作簿（或其压缩包）附件的邮件，每封存为一个 .eml；再次运行只下载新邮件。"""
     from imap_tools import MailBox, MailBoxStartTls, MailBoxUnencrypted
     from imap_tools.errors import MailboxLoginError
@@ -757,8 +759,13 @@ def fetch(host, port, user, folder, since, security, mark_seen, out_dir):
     checked_file = folder_path / CHECKED
     if checked_file.is_file():
         known |= set(checked_file.read_text(encoding="utf-8").split())
+    import ssl
     try:
-        box = kind(host, port or (993 if security == "ssl" else 143), timeout=60)
+        number = port or (993 if security == "ssl" else 143)
+        if security == "plain":
+            box = kind(host, number, timeout=60)
+        else:
+            box = kind(host, number, timeout=60, ssl_context=ssl.create_default_context(cafile=cafile))
         with box.login(user, password, initial_folder=None) as mailbox:
             with Progress(TextColumn("收取邮件"), BarColumn(), MofNCompleteColumn(), console=console,
                           transient=True) as bar:
@@ -767,6 +774,8 @@ def fetch(host, port, user, folder, since, security, mark_seen, out_dir):
                                                      lambda n, total: bar.update(task, completed=n, total=total))
     except MailboxLoginError:
         raise UserError(f"邮箱 {user} 登录失败：用户名或密码不对。") from None
+    except ssl.SSLCertVerificationError as exc:
+        raise UserError(f"{host} 的证书无法验证（{exc.verify_message}）。如是单位自签证书，请用 --cafile 给出其CA证书。") from None
     except (OSError, Exception) as exc:  # imaplib and imap-tools raise several types for a server that fails
         raise UserError(f"无法从 {host} 收取邮件（{type(exc).__name__}：{exc}）。请检查服务器、端口和连接方式。") from None
     write_files([(folder_path / name, raw) for name, raw in found])

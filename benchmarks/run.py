@@ -234,6 +234,48 @@ def report_build(book, scores, explanations, read):
     return report.build(book, scores, explanations, read, datetime.now())
 
 
+def fetch_benchmark(messages: int = 1000) -> dict:
+    """`assess-xl fetch` of `messages` messages (one department copy each) from a Dovecot on 127.0.0.1."""
+    import sys
+    sys.path.insert(0, str(Path(__file__).parents[1] / "tests"))
+    from dovecot import DOVECOT, running_dovecot
+    from imap_tools import MailBoxUnencrypted
+    if DOVECOT is None:
+        return {}
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        book, _, inbox = prepare("S", folder)
+        copy = sorted(inbox.glob("*.xlsx"))[1].read_bytes()
+        with running_dovecot() as port:
+            with MailBoxUnencrypted("127.0.0.1", port).login("zhc", "secret") as mailbox:
+                for n in range(messages):
+                    mailbox.append(_message(copy, n), "INBOX", dt=None, flag_set=())
+            exe = shutil.which("assess-xl")
+            command = [exe, "fetch", "--host", "127.0.0.1", "--port", str(port), "--user", "zhc", "--security", "plain",
+                       "-o", str(folder / "fetched")]
+            environment = {**os.environ, "ASSESS_XL_IMAP_PASSWORD": "secret"}
+            started = time.perf_counter()
+            subprocess.run(command, capture_output=True, env=environment, check=True)
+            first = time.perf_counter() - started
+            started = time.perf_counter()
+            subprocess.run(command, capture_output=True, env=environment, check=True)
+            again = time.perf_counter() - started
+        fetched = len(list((folder / "fetched").glob("*.eml")))
+    return {"messages": messages, "fetched": fetched, "fetch_s": round(first, 2), "fetch_again_s": round(again, 2)}
+
+
+def _message(workbook: bytes, n: int) -> bytes:
+    from email.mime.application import MIMEApplication
+    from email.mime.multipart import MIMEMultipart
+    message = MIMEMultipart()
+    message["From"], message["Subject"], message["Message-ID"] = "kfc@example.cn", f"填报 {n}", f"<{n}@bench>"
+    message["Date"] = f"Mon, 07 Jan 2008 {n // 60 % 24:02d}:{n % 60:02d}:00 +0800"
+    part = MIMEApplication(workbook, _subtype="octet-stream")
+    part.add_header("Content-Disposition", "attachment", filename=f"copy-{n}.xlsx")
+    message.attach(part)
+    return message.as_bytes()
+
+
 def measure(scenario, repeat):
     context = multiprocessing.get_context("fork")
     queue = context.Queue()
@@ -336,6 +378,7 @@ def main():
     parser.add_argument("--quick", action="store_true", help="S only, one run each (CI smoke test)")
     parser.add_argument("--output", default=str(Path(__file__).with_name("RESULTS.md")))
     parser.add_argument("--scenarios", default="S,M,L,F,H,E")
+    parser.add_argument("--extra", default="fetch", help="fetch: also time fetching from a local Dovecot")
     args = parser.parse_args()
     names = ["S"] if args.quick else args.scenarios.split(",")
     results = {}
@@ -345,7 +388,15 @@ def main():
         results[name] = measure(name, repeat)
         print(f"{name}: {json.dumps(results[name], ensure_ascii=False)} ({time.perf_counter() - started:.0f}s)",
               flush=True)
-    Path(args.output).write_text(render(results, args.quick), encoding="utf-8")
+    text = render(results, args.quick)
+    if not args.quick and "fetch" in args.extra:
+        figures = fetch_benchmark()
+        print(f"fetch: {json.dumps(figures)}", flush=True)
+        if figures:
+            text += (f"\n## Fetch from IMAP\n\n`assess-xl fetch` of {figures['messages']} messages (each with a form copy) "
+                     f"from a Dovecot on 127.0.0.1: {figures['fetched']} saved in {figures['fetch_s']} s; a second run "
+                     f"(nothing new) {figures['fetch_again_s']} s.\n")
+    Path(args.output).write_text(text, encoding="utf-8")
     print(f"wrote {args.output}")
 
 

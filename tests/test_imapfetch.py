@@ -1,15 +1,8 @@
 """fetch against a real IMAP server: Dovecot, started here on 127.0.0.1 with a throwaway configuration."""
 import os
-import pwd
-import shutil
-import socket
-import subprocess
-import tempfile
-import time
 from email.mime.application import MIMEApplication
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -17,74 +10,18 @@ from click.testing import CliRunner
 from assess_xl import merge
 from assess_xl.cli import main
 from assess_xl.demo import fill_workbook
+from dovecot import DOVECOT, TLS, running_dovecot
 from helpers import write_forms
 
-DOVECOT = shutil.which("dovecot") or (os.path.exists("/usr/sbin/dovecot") and "/usr/sbin/dovecot") or None
 pytestmark = pytest.mark.skipif(DOVECOT is None and os.environ.get("CI") != "true",
                                 reason="Dovecot (dovecot-imapd) is not installed; .ci/run installs it")
-CONFIG = """protocols = imap
-listen = 127.0.0.1
-base_dir = {base}/run
-state_dir = {base}/state
-log_path = {base}/dovecot.log
-ssl = no
-disable_plaintext_auth = no
-auth_mechanisms = plain login
-first_valid_uid = 1
-mail_location = maildir:{mail}/%u
-passdb {{
-  driver = passwd-file
-  args = scheme=PLAIN username_format=%u {base}/passwd
-}}
-userdb {{
-  driver = static
-  args = uid={uid} gid={gid} home={mail}/%u
-}}
-service imap-login {{
-  inet_listener imap {{
-    address = 127.0.0.1
-    port = {port}
-  }}
-  inet_listener imaps {{
-    port = 0
-  }}
-}}
-"""
 
 
 @pytest.fixture
-def dovecot(tmp_path):
-    """A Dovecot serving user zhc (password secret) on a free port; the mail owned by an unprivileged user."""
-    # Dovecot's own processes run as its unprivileged users: its folder must be readable by them
-    # (pytest's temporary folders are private to their owner).
-    base = Path(tempfile.mkdtemp(prefix="assess-xl-dovecot-", dir="/tmp"))
-    os.chmod(base, 0o755)
-    for sub in ("run", "state"):
-        (base / sub).mkdir(parents=True)
-    mail = Path(tempfile.mkdtemp(prefix="assess-xl-mail-", dir="/tmp"))
-    user = pwd.getpwnam("nobody") if os.geteuid() == 0 else pwd.getpwuid(os.geteuid())
-    os.chown(mail, user.pw_uid, user.pw_gid)
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    (base / "passwd").write_text("zhc:{PLAIN}secret\n")
-    config = base / "dovecot.conf"
-    config.write_text(CONFIG.format(base=base, mail=mail, uid=user.pw_uid, gid=user.pw_gid, port=port))
-    server = subprocess.Popen([DOVECOT, "-F", "-c", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 20
-    while time.time() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            time.sleep(0.1)
-    try:
+def dovecot():
+    """A Dovecot serving user zhc (password secret) on free ports (plain/STARTTLS and IMAPS)."""
+    with running_dovecot() as port:
         yield port
-    finally:
-        server.terminate()
-        server.wait(timeout=20)
-        shutil.rmtree(mail, ignore_errors=True)
-        shutil.rmtree(base, ignore_errors=True)
 
 
 def message(workbook: bytes | None, subject: str, date: str, message_id: str, filename: str = "kfc.xlsx") -> bytes:
@@ -212,3 +149,19 @@ def test_a_whole_cycle_by_mail(book, tmp_path, dovecot, monkeypatch):
     assert by_mail.loc["甲区", "6-1"] == 3 and by_files.loc["甲区", "6-1"] == 1
     by_files.loc["甲区", "6-1"] = 3
     assert by_mail.equals(by_files)
+
+
+@pytest.mark.parametrize("security", ["ssl", "starttls"])
+def test_imaps_and_starttls_with_the_units_own_certificate(book, tmp_path, dovecot, monkeypatch, security):
+    blank = write_forms(book, ["甲区", "乙区"], tmp_path / "blank")
+    fill_workbook(blank["开发处"], tmp_path / "a.xlsx", {"开发处": {"6-1": {"甲区": "2", "乙区": "0"}}})
+    append(dovecot, message((tmp_path / "a.xlsx").read_bytes(), "开发处", "Mon, 07 Jan 2008 09:00:00 +0800", "<t@x>"))
+    tls_port, certificate = TLS[dovecot]
+    port = tls_port if security == "ssl" else dovecot
+    monkeypatch.setenv("ASSESS_XL_IMAP_PASSWORD", "secret")
+    args = ["fetch", "--host", "127.0.0.1", "--port", str(port), "--user", "zhc", "--security", security,
+            "-o", str(tmp_path / "in")]
+    untrusted = CliRunner().invoke(main, args)
+    assert untrusted.exit_code == 2 and "--cafile" in untrusted.output
+    trusted = CliRunner().invoke(main, [*args, "--cafile", str(certificate)])
+    assert trusted.exit_code == 0 and "收到1封" in trusted.output
