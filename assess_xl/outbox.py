@@ -10,7 +10,10 @@ import hashlib
 import io
 import re
 from dataclasses import dataclass
-from email.message import EmailMessage
+from email.header import Header
+from email.mime.application import MIMEApplication
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
 from email.utils import formatdate, make_msgid
 
 import xlsxwriter
@@ -85,17 +88,23 @@ def csv_rows(text: str) -> list[list]:
 
 def compose(sender: str, contact: Contact, subject: str, body: str,
             attachments: list[tuple[str, bytes]]) -> Outgoing:
-    message = EmailMessage()
+    """A message as Outlook and Foxmail read it: the subject as an RFC 2047 encoded word, the body in
+    UTF-8, each attachment's name both as RFC 2231 `filename*` and as an encoded-word `name` (which
+    older Outlook versions read)."""
+    message = MIMEMultipart()
     message["From"] = sender
     message["To"] = ", ".join(contact.addresses)
-    message["Subject"] = subject
+    message["Subject"] = Header(subject, "utf-8")
     message["Date"] = formatdate(localtime=True)
     message["Message-ID"] = make_msgid(domain=sender.rsplit("@", 1)[-1] if "@" in sender else None)
     greeting = f"{contact.person}同志：" if contact.person else f"{contact.department}："
-    message.set_content(f"{greeting}\n\n{body}\n", charset="utf-8")
+    message.attach(MIMEText(f"{greeting}\n\n{body}\n", "plain", "utf-8"))
     digest = hashlib.sha256()
     for name, content in attachments:
-        message.add_attachment(content, maintype=XLSX_TYPE[0], subtype=XLSX_TYPE[1], filename=name)
+        part = MIMEApplication(content, _subtype=XLSX_TYPE[1])
+        part.set_param("name", Header(name, "utf-8", maxlinelen=998).encode())
+        part.add_header("Content-Disposition", "attachment", filename=("utf-8", "", name))
+        message.attach(part)
         digest.update(content)
     key = f"{contact.department}|{subject}|{digest.hexdigest()[:16]}"
     return Outgoing(contact.department, contact.addresses, subject, message.as_bytes(), key)

@@ -78,6 +78,8 @@ def test_forms_as_drafts_by_default(setup):
     assert "王五同志" in kfc.get_body().get_content() and "1月15日前" in kfc.get_body().get_content()
     ((name, content),) = attachments(kfc)
     assert name == "2007年度目标考核填报表-开发处.xlsx"
+    raw = next(p for p in drafts if "开发处" in p.name).read_bytes()
+    assert b'name="=?utf-8?b?' in raw and b"filename*=utf-8''" in raw  # both spellings, for Outlook and for the RFC
     assert content == (folder / "forms" / name).read_bytes()
     again = CliRunner().invoke(main, ["send", "forms", "--forms", str(folder / "forms"), "--contacts", str(contacts),
                                       "--from", "zhc@example.cn", "--outbox", str(folder / "out")])
