@@ -94,7 +94,7 @@ def compose(sender: str, contact: Contact, subject: str, body: str,
     message = MIMEMultipart()
     message["From"] = sender
     message["To"] = ", ".join(contact.addresses)
-    message["Subject"] = Header(subject, "utf-8")
+    message["Subject"] = Header(subject, "utf-8")  # type: ignore[assignment]  # compat32 folds a Header itself
     message["Date"] = formatdate(localtime=True)
     message["Message-ID"] = make_msgid(domain=sender.rsplit("@", 1)[-1] if "@" in sender else None)
     greeting = f"{contact.person}同志：" if contact.person else f"{contact.department}："
