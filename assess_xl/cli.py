@@ -191,9 +191,12 @@ def rules_content(raw: dict, target: Path) -> bytes:
 
 @rules.command("init")
 @click.option("-o", "--output", "out", required=True, metavar="文件", help="新细则的保存路径：.yaml 或 .xlsx（按扩展名）。")
-def rules_init(out):
+@click.option("--force", is_flag=True, help="文件已存在时覆盖它。")
+def rules_init(out, force):
     """写出内置的2007年度细则的副本，作为下一年度细则的起点。"""
     target = rules_file(out)
+    if target.exists() and not force:
+        raise UserError(f"{target} 已存在，没有覆盖（可能是已经改过的细则）。换一个文件名，或加 --force 覆盖。")
     embedded = rulebook_module.embedded_rulebook_path()
     content = embedded.read_bytes() if target.suffix.lower() != ".xlsx" else rulesheet.export(load_raw_rules(None))
     write_atomically(target, content)

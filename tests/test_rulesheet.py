@@ -89,3 +89,6 @@ def test_cli_init_export_import(tmp_path):
                                  "-o", str(tmp_path / "f")])
     assert forms.exit_code == 0
     assert runner.invoke(main, ["rules", "init", "-o", str(tmp_path / "x.txt")]).exit_code == 2
+    again = runner.invoke(main, ["rules", "init", "-o", str(tmp_path / "2008.xlsx")])
+    assert again.exit_code == 2 and "已存在" in again.output
+    assert runner.invoke(main, ["rules", "init", "-o", str(tmp_path / "2008.xlsx"), "--force"]).exit_code == 0
