@@ -176,6 +176,12 @@ def load_raw_rules(path: str | None) -> dict:
         raise UserError("评分细则无法使用：\n" + "\n".join(exc.messages)) from None
 
 
+def refuse_existing(target: Path, force: bool) -> None:
+    """Templates and copies are filled in by people: writing over one would lose their work."""
+    if target.exists() and not force:
+        raise UserError(f"{target} 已存在，没有覆盖（其中可能已有填写的内容）。换一个文件名，或加 --force 覆盖。")
+
+
 def rules_file(given: str) -> Path:
     path = Path(given)
     if path.suffix.lower() not in (".yaml", ".yml", ".xlsx"):
@@ -195,8 +201,7 @@ def rules_content(raw: dict, target: Path) -> bytes:
 def rules_init(out, force):
     """写出内置的2007年度细则的副本，作为下一年度细则的起点。"""
     target = rules_file(out)
-    if target.exists() and not force:
-        raise UserError(f"{target} 已存在，没有覆盖（可能是已经改过的细则）。换一个文件名，或加 --force 覆盖。")
+    refuse_existing(target, force)
     embedded = rulebook_module.embedded_rulebook_path()
     content = embedded.read_bytes() if target.suffix.lower() != ".xlsx" else rulesheet.export(load_raw_rules(None))
     write_atomically(target, content)
@@ -445,10 +450,12 @@ def write_return_copies(book, read, folder: Path) -> None:
 @click.option("-o", "--output", "out", required=True, metavar="文件", help="调整表的保存路径（.xlsx）。")
 @RULES_OPTION
 @click.option("--districts", "districts_spec", default=None, metavar="区名单", help="区名单（给出时“区”列有下拉列表）。" + DISTRICTS_HELP)
-def adjustments_template(out, rules_path, districts_spec):
+@click.option("--force", is_flag=True, help="文件已存在时覆盖它。")
+def adjustments_template(out, rules_path, districts_spec, force):
     """生成空白的复核调整表：“调整”表逐行记录更正（区、编号、新值、理由、经办人、日期），“排除文件”表记录误发的文件。"""
     book = load_rulebook(rules_path)
     target = output_path(out, "调整表")
+    refuse_existing(target, force)
     districts = parse_districts(districts_spec) if districts_spec else None
     write_atomically(target, adjustments_module.template(book, districts))
     console.print(f"调整表已写入 {escape(str(target))}。填写后用 collect --adjustments 使用。")
@@ -800,10 +807,12 @@ LOG_HEADERS = ["时间", "部门", "邮箱", "主题", "Message-ID", "结果", "
 @main.command("contacts-template")
 @click.option("-o", "--output", "out", required=True, metavar="文件", help="通讯录的保存路径（.xlsx）。")
 @RULES_OPTION
-def contacts_template(out, rules_path):
+@click.option("--force", is_flag=True, help="文件已存在时覆盖它。")
+def contacts_template(out, rules_path, force):
     """生成通讯录模板（部门、联系人、邮箱），已列出评分细则中的各部门。"""
     book = load_rulebook(rules_path)
     target = output_path(out, "通讯录")
+    refuse_existing(target, force)
     write_atomically(target, outbox.contacts_template(book))
     console.print(f"通讯录模板已写入 {escape(str(target))}。填好邮箱后用于 assess-xl send。")
     sys.exit(EXIT_CLEAN)

@@ -89,6 +89,7 @@ def test_an_excluded_file_contributes_nothing_and_is_listed(book, inbox):
 
 def test_cli_template_and_collect(book, inbox, tmp_path):
     assert CliRunner().invoke(main, ["adjustments-template", "-o", str(tmp_path / "调整表")]).exit_code == 0
+    assert CliRunner().invoke(main, ["adjustments-template", "-o", str(tmp_path / "调整表")]).exit_code == 2  # kept
     workbook = openpyxl.load_workbook(tmp_path / "调整表.xlsx")
     workbook["调整"].append(["乙区", "6-1", 2, "复核发现漏报2例", "李四"])
     workbook.save(tmp_path / "调整表.xlsx")
