@@ -224,3 +224,18 @@ def test_a_sender_not_in_the_contacts_is_read_and_flagged(book, workbooks, tmp_p
     assert [p.file for p in flagged] == ["inbox/stranger.eml › kfc.xlsx"]
     (report,) = [f for f in result.read.files if f.info.name == "inbox/stranger.eml › kfc.xlsx"]
     assert "不在通讯录中" in report.reason
+
+
+def test_outlook_msg(book, workbooks, tmp_path):
+    """An Outlook .msg (built by tests/outlook.py, as nothing here writes one) is read by extract-msg."""
+    from outlook import build_msg
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "开发处.msg").write_bytes(build_msg("开发处填报表", "kfc@example.cn", [("开发处-填报表.xlsx", workbooks["first"]),
+                                                                              ("说明.txt", b"x")]))
+    (inbox / "broken.msg").write_bytes(b"\xd0\xcf\x11\xe0 not really")
+    result = merge.read_paths([inbox], book)
+    assert result.values.loc["甲区", "6-1"] == 1 and result.values.loc["乙区", "6-1"] == 0
+    (report,) = [f for f in result.files if f.info.name == "inbox/开发处.msg › 开发处-填报表.xlsx"]
+    assert "kfc@example.cn" in report.info.envelope and "开发处填报表" in report.info.envelope
+    assert "mail_not_a_message" in {p.kind for p in result.problems if p.file.startswith("inbox/broken.msg")}
