@@ -67,14 +67,18 @@ class ChineseContext(click.Context):
     formatter_class = ChineseFormatter
 
 
+def chinese_help_option(option):
+    """The help option's own text in Chinese, for commands and groups alike."""
+    if option is not None:
+        option.help = "显示本帮助并退出。"
+    return option
+
+
 class ChineseCommand(click.Command):
     context_class = ChineseContext
 
     def get_help_option(self, ctx):
-        option = super().get_help_option(ctx)
-        if option is not None:
-            option.help = "显示本帮助并退出。"
-        return option
+        return chinese_help_option(super().get_help_option(ctx))
 
 
 class ChineseGroup(click.Group):
@@ -85,10 +89,7 @@ class ChineseGroup(click.Group):
     group_class = type
 
     def get_help_option(self, ctx):
-        option = super().get_help_option(ctx)
-        if option is not None:
-            option.help = "显示本帮助并退出。"
-        return option
+        return chinese_help_option(super().get_help_option(ctx))
 
     def main(self, *args, **kwargs):
         kwargs["standalone_mode"] = False
@@ -786,7 +787,7 @@ def fetch(host, port, user, folder, since, security, mark_seen, cafile, out_dir)
         raise UserError(f"邮箱 {user} 登录失败：用户名或密码不对。") from None
     except ssl.SSLCertVerificationError as exc:
         raise UserError(f"{host} 的证书无法验证（{exc.verify_message}）。如是单位自签证书，请用 --cafile 给出其CA证书。") from None
-    except (OSError, Exception) as exc:  # imaplib and imap-tools raise several types for a server that fails
+    except Exception as exc:  # imaplib, ssl and imap-tools raise several types for a server that fails
         raise UserError(f"无法从 {host} 收取邮件（{type(exc).__name__}：{exc}）。请检查服务器、端口和连接方式。") from None
     write_files([(folder_path / name, raw) for name, raw in found])
     if checked:
@@ -850,7 +851,7 @@ def load_contacts(path: str, book) -> dict:
         else:
             sheets = readback.parse_workbook(source.read_bytes())
             rows = next(iter(sheets.values())).rows if sheets else []
-    except (UnicodeDecodeError, OSError, Exception) as exc:  # calamine's error types: not a workbook
+    except Exception as exc:  # decoding, OS and calamine's own error types: the file cannot be used
         raise UserError(f"通讯录 {source} 无法读取（{type(exc).__name__}）。请使用 contacts-template 生成的表。") from None
     contacts, problems = outbox.read_contacts(rows, book, source.name)
     for problem in problems:

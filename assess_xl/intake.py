@@ -131,14 +131,8 @@ def gather(paths: list[str | Path]) -> tuple[list[tuple[Path, str]], list[Skippe
             continue
         if stat.S_ISDIR(mode):
             _walk(given, found, skipped, seen)
-        elif not stat.S_ISREG(mode):
-            skipped.append(Skipped.of(shown, "skip_special"))
         else:
-            reason = _skip_reason(given, explicit=True)
-            if reason:
-                skipped.append(Skipped.of(shown, reason[0], **reason[1]))
-            else:
-                _add(found, seen, given, shown, skipped)
+            _consider(given, shown, mode, True, found, skipped, seen)
     return found, skipped
 
 
@@ -163,14 +157,20 @@ def _walk(folder: Path, found, skipped, seen) -> None:
                 continue
             if stat.S_ISLNK(mode):
                 skipped.append(Skipped.of(name, "skip_symlink"))
-            elif not stat.S_ISREG(mode):
-                skipped.append(Skipped.of(name, "skip_special"))
             else:
-                reason = _skip_reason(path, explicit=False)
-                if reason:
-                    skipped.append(Skipped.of(name, reason[0], **reason[1]))
-                else:
-                    _add(found, seen, path, name, skipped)
+                _consider(path, name, mode, False, found, skipped, seen)
+
+
+def _consider(path: Path, name: str, mode: int, explicit: bool, found, skipped, seen) -> None:
+    """A regular file is taken unless its name says to skip it; anything else (pipes, devices) is skipped."""
+    if not stat.S_ISREG(mode):
+        skipped.append(Skipped.of(name, "skip_special"))
+        return
+    reason = _skip_reason(path, explicit)
+    if reason:
+        skipped.append(Skipped.of(name, reason[0], **reason[1]))
+    else:
+        _add(found, seen, path, name, skipped)
 
 
 def _add(found, seen, path, name, skipped):

@@ -13,7 +13,7 @@ import pandas as pd
 from . import problems as P
 from .layout import RESULT_META_SHEET, TOOL
 from .problems import Problem
-from .rulebook import Rulebook
+from .rulebook import Rulebook, integral
 from .scoring import Scores
 
 DISTRICT_KEY = "district:"
@@ -37,17 +37,16 @@ def metadata_rows(book: Rulebook, scores: Scores, values: pd.DataFrame) -> dict[
     """What a later run needs of this result, one JSON row per district (a cell holds 32,767 characters)."""
     rows = {}
     for district in scores.districts:
-        totals = {key: _plain(scores.totals.loc[district, key]) for key in ("基本分", "加分", "总分", "排名", "缺报项数")}
-        categories = {str(n): _plain(v) for n, v in scores.categories.loc[district].items()}
-        reported = {code: _plain(v) for code, v in values.loc[district].items() if not math.isnan(v)}
+        totals = {key: _number(scores.totals.loc[district, key]) for key in ("基本分", "加分", "总分", "排名", "缺报项数")}
+        categories = {str(n): _number(v) for n, v in scores.categories.loc[district].items()}
+        reported = {code: _number(v) for code, v in values.loc[district].items() if not math.isnan(v)}
         rows[DISTRICT_KEY + district] = json.dumps({"totals": totals, "categories": categories, "values": reported},
                                                    ensure_ascii=False)
     return rows
 
 
-def _plain(value) -> float | int:
-    number = float(value)
-    return int(number) if number.is_integer() else number
+def _number(value) -> float | int:
+    return integral(float(value))
 
 
 def read(sheets: dict) -> Previous:

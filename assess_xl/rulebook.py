@@ -148,18 +148,18 @@ PRESENTATION_KEYS = ("issuer",)  # how results are issued, not what is asked or 
 def fingerprint_of(raw) -> str:
     if isinstance(raw, dict):
         raw = {key: value for key, value in raw.items() if key not in PRESENTATION_KEYS}
-    canonical = json.dumps(_integral(raw), ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str)
+    canonical = json.dumps(integral(raw), ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
 
 
-def _integral(value):
+def integral(value):
     """2.0 and 2 are the same points whether written in YAML or read from a cell."""
     if isinstance(value, float) and value.is_integer():
         return int(value)
     if isinstance(value, dict):
-        return {key: _integral(item) for key, item in value.items()}
+        return {key: integral(item) for key, item in value.items()}
     if isinstance(value, list):
-        return [_integral(item) for item in value]
+        return [integral(item) for item in value]
     return value
 
 

@@ -3,7 +3,7 @@ departments and scoring components, and which indicators a department must now r
 not before. Compares the raw mappings (YAML or workbook alike)."""
 from __future__ import annotations
 
-from .rulebook import _integral
+from .rulebook import integral
 
 CATEGORY_FIELDS = {"name": "名称", "points": "分值", "bonus": "加分类", "note": "说明"}
 TARGET_FIELDS = {"category": "所属类别", "text": "目标文字", "rule": "考核细则", "max": "分值", "base": "基础分",
@@ -14,7 +14,7 @@ INDICATOR_FIELDS = {"department": "部门", "label": "名称", "type": "类型",
 
 def diff(old: dict, new: dict) -> list[str]:
     """Every change, one line each; empty when the rules are the same."""
-    old, new = _integral(old), _integral(new)
+    old, new = integral(old), integral(new)
     lines = _top(old, new)
     lines += _keyed("类别", _by(old.get("categories"), "number"), _by(new.get("categories"), "number"), CATEGORY_FIELDS)
     lines += _keyed("目标", _by(old.get("targets"), "number"), _by(new.get("targets"), "number"), TARGET_FIELDS)

@@ -14,7 +14,7 @@ from xlsxwriter.utility import xl_col_to_name
 from . import problems as P
 from .components import KINDS
 from .layout import FONT, WORKBOOK_OPTIONS
-from .rulebook import INDICATOR_TYPES, RulebookError
+from .rulebook import INDICATOR_TYPES, RulebookError, integral
 
 ABOUT, CATEGORIES, TARGETS, INDICATORS, SCORING = "说明", "类别", "目标", "指标", "计分"
 YES = "是"
@@ -182,7 +182,7 @@ def _about(sheet, where: str, errors: list[str]) -> dict:
     keys = {"年度": "year", "标题": "title", "发文单位": "issuer"}
     for row in sheet.rows[1:]:
         cells = (list(row) + ["", ""])[:2]
-        label, value = str(cells[0]).strip(), _scalar(cells[1])
+        label, value = str(cells[0]).strip(), integral(cells[1])
         if label == "部门" and value not in (None, ""):
             raw["departments"].append(str(value))
         elif label in keys and value not in (None, ""):
@@ -230,10 +230,10 @@ def _typed(cell, kind: str):
         return [line.strip() for line in str(cell).splitlines() if line.strip()]
     if kind == "param" and isinstance(cell, str) and "=" in cell:
         pairs = [line.split("=", 1) for line in cell.splitlines() if "=" in line]
-        return {key.strip(): _scalar(_number_text(value.strip())) for key, value in pairs}
+        return {key.strip(): integral(_number_text(value.strip())) for key, value in pairs}
     if kind == "text":
-        return cell if isinstance(cell, str) else _scalar(cell)
-    return _scalar(cell)
+        return cell if isinstance(cell, str) else integral(cell)
+    return integral(cell)
 
 
 def _number_text(text: str):
@@ -244,8 +244,3 @@ def _number_text(text: str):
     return number
 
 
-def _scalar(value):
-    """Numbers as YAML would have them (integral → int), text as written."""
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    return value

@@ -218,20 +218,15 @@ def run_scenario(scenario: str, repeat: int, queue):
 
 def measure_documents(figures, book, scores, explanations, read):
     """PDF of the official sheets and one notice per district (100 districts): time and size."""
-    from assess_xl import publish
+    from assess_xl import publish, report
     from assess_xl.report import Signature
-    content = report_build(book, scores, explanations, read)
+    content = report.build(book, scores, explanations, read, datetime.now())
     signed = Signature(book.issuer, "2008年1月20日")
     figures["notices"], documents = median_time(lambda: publish.notices(book, scores, explanations, signed), 1)
     figures["notices_kb"] = round(sum(len(d) for d in documents.values()) / 1024)
     if publish.soffice_path():
         figures["pdf"], pdf = median_time(lambda: publish.official_pdf(content), 1)
         figures["pdf_kb"] = round(len(pdf) / 1024)
-
-
-def report_build(book, scores, explanations, read):
-    from assess_xl import report
-    return report.build(book, scores, explanations, read, datetime.now())
 
 
 def fetch_benchmark(messages: int = 1000) -> dict:

@@ -66,12 +66,6 @@ def running_dovecot():
     config.write_text(CONFIG.format(base=base, mail=mail, uid=user.pw_uid, gid=user.pw_gid, port=port, tls_port=tls_port))
     server = subprocess.Popen([DOVECOT, "-F", "-c", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 20
-    while time.time() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            time.sleep(0.1)
     for listening in (port, tls_port):
         while time.time() < deadline:
             try:
