@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import io
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 
 import pandas as pd
@@ -36,13 +36,6 @@ class Adjustment:
     by: str
     on: str
     row: int  # 1-based row in the 调整 sheet
-
-
-@dataclass
-class AdjustmentBook:
-    changes: list[Adjustment] = field(default_factory=list)
-    excluded: dict[str, str] = field(default_factory=dict)  # file name, base name or SHA-256 → reason
-    problems: list[Problem] = field(default_factory=list)
 
 
 def template(book: Rulebook, districts: list[str] | None = None) -> bytes:
@@ -86,32 +79,38 @@ def template(book: Rulebook, districts: list[str] | None = None) -> bytes:
     return buffer.getvalue()
 
 
-def read(sheets: dict, book: Rulebook, districts: list[str], file_name: str) -> AdjustmentBook:
-    """The rows of an adjustments workbook (its parsed sheets), each checked; bad rows become problems."""
-    result = AdjustmentBook()
+def read_changes(sheets: dict, book: Rulebook, districts: list[str], file_name: str) -> tuple[list[Adjustment], list[Problem]]:
+    """The rows of the 调整 sheet, each checked as a typed value is; bad rows become problems."""
+    changes: list[Adjustment] = []
+    problems: list[Problem] = []
+    sheet = sheets.get(CHANGES_SHEET)
+    if sheet is None:
+        return changes, [P.make("adjustments_no_sheet", file=file_name, sheet=CHANGES_SHEET)]
     index = {name_key(d): d for d in districts}
-    changes = sheets.get(CHANGES_SHEET)
-    if changes is None:
-        result.problems.append(P.make("adjustments_no_sheet", file=file_name, sheet=CHANGES_SHEET))
-    else:
-        for number, row in enumerate(changes.rows[1:], start=2):
-            cells = (list(row) + [""] * 6)[:6]
-            if all(is_blank(c) for c in cells):
-                continue
-            adjustment = _change(cells, number, book, index, file_name, result.problems)
-            if adjustment is not None:
-                result.changes.append(adjustment)
-    excluded = sheets.get(EXCLUDED_SHEET)
-    for number, row in enumerate(excluded.rows[1:] if excluded is not None else [], start=2):
+    for number, row in enumerate(sheet.rows[1:], start=2):
+        cells = (list(row) + [""] * 6)[:6]
+        if all(is_blank(c) for c in cells):
+            continue
+        adjustment = _change(cells, number, book, index, file_name, problems)
+        if adjustment is not None:
+            changes.append(adjustment)
+    return changes, problems
+
+
+def read_exclusions(sheets: dict, file_name: str) -> tuple[dict[str, str], list[Problem]]:
+    """File name, base name or SHA-256 → reason, from the 排除文件 sheet; a row without a reason is refused."""
+    excluded: dict[str, str] = {}
+    problems: list[Problem] = []
+    sheet = sheets.get(EXCLUDED_SHEET)
+    for number, row in enumerate(sheet.rows[1:] if sheet is not None else [], start=2):
         cells = (list(row) + [""] * 2)[:2]
         if all(is_blank(c) for c in cells):
             continue
-        where = {"file": file_name, "sheet": EXCLUDED_SHEET, "cell": f"A{number}"}
         if is_blank(cells[1]):
-            result.problems.append(P.make("adjustment_no_reason", **where))
+            problems.append(P.make("adjustment_no_reason", file=file_name, sheet=EXCLUDED_SHEET, cell=f"B{number}"))
         else:
-            result.excluded[str(cells[0]).strip()] = str(cells[1]).strip()
-    return result
+            excluded[str(cells[0]).strip()] = str(cells[1]).strip()
+    return excluded, problems
 
 
 def _change(cells, number, book, index, file_name, problems) -> Adjustment | None:

@@ -67,14 +67,15 @@ def read(paths, book: Rulebook, options: CollectOptions | None = None) -> tuple[
     options = options or CollectOptions()
     found, skipped = intake.gather(paths)
     sheets, adjustment_problems = _adjustment_sheets(options)
-    excluded = adjustments_module.read(sheets, book, [], options.adjustments_name).excluded if sheets else {}
+    excluded, exclusion_problems = adjustments_module.read_exclusions(sheets, options.adjustments_name)
     result = merge.read_gathered(found, skipped, book, options.strict_conflicts, options.districts, options.workers,
                                  excluded)
-    result.problems.extend(adjustment_problems)
+    result.problems.extend(adjustment_problems + exclusion_problems)
     if options.known_senders is not None:
         _flag_unknown_senders(result, options.known_senders)
     if sheets:
         _apply_adjustments(result, sheets, book, options.adjustments_name)
+    result.problems.sort(key=problems.sort_key)
     return result, len(found)
 
 
@@ -86,7 +87,6 @@ def _flag_unknown_senders(result: ReadResult, known: frozenset[str]) -> None:
             problem = problems.make("mail_unknown_sender", file=file_report.info.name, sender=sender)
             file_report.reason = "；".join(x for x in (file_report.reason, problem.message) if x)
             result.problems.append(problem)
-    result.problems.sort(key=problems.sort_key)
 
 
 def _adjustment_sheets(options: CollectOptions) -> tuple[dict, list]:
@@ -100,12 +100,11 @@ def _adjustment_sheets(options: CollectOptions) -> tuple[dict, list]:
 
 
 def _apply_adjustments(result: ReadResult, sheets: dict, book: Rulebook, name: str) -> None:
-    adjustment_book = adjustments_module.read(sheets, book, result.districts, name)
-    result.problems.extend(adjustment_book.problems)
+    changes, change_problems = adjustments_module.read_changes(sheets, book, result.districts, name)
+    result.problems.extend(change_problems)
     result.values, result.winners, result.adjustments = adjustments_module.apply(
-        result.values, result.winners, adjustment_book.changes, book, name)
+        result.values, result.winners, changes, book, name)
     result.adjustments_file = name
-    result.problems.sort(key=problems.sort_key)
 
 
 def collect(paths, book: Rulebook, options: CollectOptions | None = None) -> CollectResult:
@@ -129,7 +128,7 @@ def _compare_with_previous(book: Rulebook, scores, result: ReadResult, options: 
     try:
         last = previous_module.read(readback.parse_workbook(options.previous))
     except previous_module.PreviousError as exc:
-        result.problems.append(problems.Problem(problems.ERROR, "previous_not_scorecard", str(exc), options.previous_name))
+        result.problems.append(problems.make(exc.code, file=options.previous_name))
         return None
     except Exception:  # calamine's error types: not a workbook at all
         result.problems.append(problems.make("previous_not_scorecard", file=options.previous_name))

@@ -21,7 +21,11 @@ GROWTH, FROM_ZERO, RATE_POINTS = 5.0, 5.0, 0.5  # a count ×5 or 0 → ≥5, a r
 
 
 class PreviousError(Exception):
-    """The file is not a scorecard this tool wrote; the message is Chinese."""
+    """The file is not a scorecard this tool wrote, or holds nothing to compare: `code` is the catalogue's."""
+
+    def __init__(self, code: str):
+        super().__init__(P.text(code))
+        self.code = code
 
 
 @dataclass
@@ -54,7 +58,7 @@ def read(sheets: dict) -> Previous:
     sheet = sheets.get(RESULT_META_SHEET)
     fields = {str(row[0]): row[1] for row in (sheet.rows if sheet else []) if len(row) >= 2 and isinstance(row[0], str)}
     if fields.get("tool") != TOOL or fields.get("kind") != "scorecard":
-        raise PreviousError(P.text("previous_not_scorecard"))
+        raise PreviousError("previous_not_scorecard")
     result = Previous(str(fields.get("year", "")), str(fields.get("fingerprint", "")))
     for key, text in fields.items():
         if not key.startswith(DISTRICT_KEY):
@@ -68,7 +72,7 @@ def read(sheets: dict) -> Previous:
         result.categories[district] = _numbers(data.get("categories"))
         result.values[district] = _numbers(data.get("values"))
     if not result.totals:
-        raise PreviousError(P.text("previous_no_data"))
+        raise PreviousError("previous_no_data")
     return result
 
 

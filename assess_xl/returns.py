@@ -42,39 +42,40 @@ def accepted_values(read: ReadResult) -> dict[tuple[str, str], float]:
 def plan(book: Rulebook, read: ReadResult) -> dict[str, Prefill]:
     """Department → what its return copy holds; departments with nothing to fix are absent."""
     values = accepted_values(read)
-    fix: dict[str, dict] = {}
+    wrong: dict[str, dict] = {}  # department → (code, district) → (what was typed, what is wrong and what to type)
     for problem in read.problems:
         if problem.level != ERROR or problem.kind in NOT_CELL_PROBLEMS or problem.code not in book.indicators:
             continue
         if problem.district not in read.districts:
             continue
         department = book.indicators[problem.code].department
-        typed = f"原填写：“{problem.raw}”\n" if problem.raw else ""
-        fix.setdefault(department, {})[(problem.code, problem.district)] = f"{typed}问题：{problem.message}"
+        wrong.setdefault(department, {})[(problem.code, problem.district)] = (problem.raw, problem.message)
     plans = {}
     for department in book.departments:
-        indicators = book.department_indicators(department)
-        cells_to_fix = fix.get(department, {})
+        to_fix = wrong.get(department, {})
         owed = {(i.code, d): f"尚未填写。请填写{i.what_to_type()}。"
-                for i in indicators if not i.blank_is_zero for d in read.districts
-                if (i.code, d) not in values and (i.code, d) not in cells_to_fix}
-        if cells_to_fix or owed:
-            rows = _explanation(book, department, read.districts, cells_to_fix, owed)
-            plans[department] = Prefill(values, cells_to_fix, owed, rows)
+                for i in book.department_indicators(department) if not i.blank_is_zero for d in read.districts
+                if (i.code, d) not in values and (i.code, d) not in to_fix}
+        if to_fix or owed:
+            comments = {key: (f"原填写：“{typed}”\n" if typed else "") + f"问题：{message}"
+                        for key, (typed, message) in to_fix.items()}
+            rows = _explanation(book, department, read.districts, to_fix, owed)
+            plans[department] = Prefill(values, comments, owed, rows)
     return plans
 
 
 def _explanation(book: Rulebook, department: str, districts: list[str], to_fix: dict, owed: dict) -> tuple:
+    """退回说明: the summary line, the header, then every cell to fix and every cell owed, in form order."""
     where = _cells(book, department, districts)
     summary = (f"{department}：需改正{len(to_fix)}处（红色单元格），尚未填写{len(owed)}处（橙色单元格）。"
                f"请在“{department}”工作表中修改或补填后保存，照常交回；其余已填写的内容不必改动。")
-    rows = [(summary,), EXPLANATION_HEADER]
-    for cells in (to_fix, owed):
-        for (code, district), comment in sorted(cells.items(), key=lambda item: (where[item[0]], item[0][1])):
-            typed = comment.split("”\n")[0].removeprefix("原填写：“") if comment.startswith("原填写") else ""
-            said = comment.split("\n", 1)[-1].removeprefix("问题：")
-            rows.append((district, code, book.indicators[code].label, where[(code, district)], typed, said))
-    return tuple(rows)
+    cells = [(key, typed, said) for key, (typed, said) in to_fix.items()]
+    cells += [(key, "", said) for key, said in owed.items()]
+    position = {key: n for n, key in enumerate(where)}  # the form's order: row by row, district by district
+    ordered = sorted(cells, key=lambda cell: (cell[0] not in to_fix, position[cell[0]]))
+    rows = [(district, code, book.indicators[code].label, where[(code, district)], typed, said)
+            for (code, district), typed, said in ordered]
+    return ((summary,), EXPLANATION_HEADER, *rows)
 
 
 def _cells(book: Rulebook, department: str, districts: list[str]) -> dict[tuple[str, str], str]:
@@ -100,15 +101,10 @@ def prefilled_forms(book: Rulebook, read: ReadResult, districts: list[str] | Non
 
 def owing_lines(book: Rulebook, read: ReadResult) -> dict[str, list[str]]:
     """Department → what it still owes or must fix, one line per district (for 催报)."""
-    states = department_states(book, read)
-    plans = plan(book, read)
     out: dict[str, list[str]] = {}
-    for department, state in states.items():
-        if state.state == "齐全":
-            continue
-        prefill = plans.get(department)
+    for department, prefill in plan(book, read).items():  # the departments that are not 齐全
         by_district: dict[str, list[str]] = {}
-        for cells, what in ((prefill.fix if prefill else {}, "需改正"), (prefill.owed if prefill else {}, "未填写")):
+        for cells, what in ((prefill.fix, "需改正"), (prefill.owed, "未填写")):
             for code, district in cells:
                 by_district.setdefault(district, []).append(f"{code} {book.indicators[code].label}（{what}）")
         out[department] = [f"{district}：{'；'.join(items)}" for district, items in by_district.items()]
