@@ -933,21 +933,18 @@ def sent_keys(log: Path) -> set[str]:
 
 
 def append_log(log: Path, results) -> None:
+    """Appends to 发送记录.csv (with a BOM when new, so that Excel reads it as UTF-8)."""
     import csv
-    import io
-    from email import message_from_bytes
+    new = not log.exists()
     log.parent.mkdir(parents=True, exist_ok=True)
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    if not log.exists():
-        writer.writerow(LOG_HEADERS)
     stamp = datetime.now().strftime("%Y-%m-%d %H:%M:%S")
-    for message, result in results:
-        message_id = message_from_bytes(message.message).get("Message-ID", "")
-        writer.writerow([stamp, message.department, "; ".join(message.recipients), message.subject, message_id,
-                         result, message.key])
-    with open(log, "a", encoding="utf-8-sig" if not log.exists() else "utf-8", newline="") as handle:
-        handle.write(buffer.getvalue())
+    with open(log, "a", encoding="utf-8-sig" if new else "utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        if new:
+            writer.writerow(LOG_HEADERS)
+        for message, result in results:
+            writer.writerow([stamp, message.department, "; ".join(message.recipients), message.subject,
+                             message.message_id, result, message.key])
 
 
 def smtp_send(messages, server: str, user: str | None, security: str | None) -> list:

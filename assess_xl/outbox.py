@@ -40,6 +40,7 @@ class Outgoing:
     subject: str
     message: bytes
     key: str  # what identifies this message across reruns (department, subject, attachment hash)
+    message_id: str = ""
 
 
 def contacts_template(book: Rulebook) -> bytes:
@@ -96,7 +97,8 @@ def compose(sender: str, contact: Contact, subject: str, body: str,
     message["To"] = ", ".join(contact.addresses)
     message["Subject"] = Header(subject, "utf-8")  # type: ignore[assignment]  # compat32 folds a Header itself
     message["Date"] = formatdate(localtime=True)
-    message["Message-ID"] = make_msgid(domain=sender.rsplit("@", 1)[-1] if "@" in sender else None)
+    message_id = make_msgid(domain=sender.rsplit("@", 1)[-1] if "@" in sender else None)
+    message["Message-ID"] = message_id
     greeting = f"{contact.person}同志：" if contact.person else f"{contact.department}："
     message.attach(MIMEText(f"{greeting}\n\n{body}\n", "plain", "utf-8"))
     digest = hashlib.sha256()
@@ -107,7 +109,7 @@ def compose(sender: str, contact: Contact, subject: str, body: str,
         message.attach(part)
         digest.update(content)
     key = f"{contact.department}|{subject}|{digest.hexdigest()[:16]}"
-    return Outgoing(contact.department, contact.addresses, subject, message.as_bytes(), key)
+    return Outgoing(contact.department, contact.addresses, subject, message.as_bytes(), key, message_id)
 
 
 def form_messages(book: Rulebook, contacts: dict[str, Contact], forms: dict[str, tuple[str, bytes]], sender: str,

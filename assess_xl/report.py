@@ -234,7 +234,7 @@ def _write_district(ws, book, scores, explanations, district, reported, styles, 
     target_scores, statuses = scores.targets.loc[district].to_dict(), scores.status.loc[district].to_dict()
     texts, category_scores = explanations.loc[district].to_dict(), scores.categories.loc[district].to_dict()
     ws.write_string(0, 0, f"{district}——{book.document_title('考核得分')}", styles["title"])
-    ws.set_header(f"&R{signed.issuer}　{signed.date}".replace("&", "&&").replace("&&R", "&R", 1))
+    ws.set_header(f"&R{header_text(signed.issuer)}　{signed.date}")
     facts = [("基本分", totals["基本分"]), ("加分", totals["加分"]), ("总分", totals["总分"]), ("排名", totals["排名"])]
     for i, (label, value) in enumerate(facts):
         ws.write_string(1, 2 * i, label, styles["label"])
@@ -347,18 +347,14 @@ def write_table(ws, headers, rows, widths, styles):
 
 
 def clean(text: str) -> str:
-    """Text from senders as a cell can hold it: control characters made visible, lone surrogates
-    (file names that were not UTF-8) replaced, at most one cell's worth."""
-    text = text.encode("utf-8", "surrogateescape").decode("utf-8", "replace") if _has_surrogates(text) else text
-    return printable(text)[:32_000]
+    """Text from senders as a cell can hold it: control characters made visible, anything that is not
+    valid Unicode replaced, at most one cell's worth."""
+    return printable(text.encode("utf-8", "replace").decode("utf-8"))[:32_000]
 
 
-def _has_surrogates(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-        return False
-    except UnicodeEncodeError:
-        return True
+def header_text(text: str) -> str:
+    """Text inside a page header: `&` starts a header code, so it is doubled."""
+    return text.replace("&", "&&")
 
 
 def _time(stamp) -> str:
@@ -400,7 +396,7 @@ def status_workbook(table: pd.DataFrame, files: dict[str, str], title: str, gene
     write_table(ws, headers, rows, [12] + [10] * (len(headers) - 2) + [60], styles)
     ws.conditional_format(1, 1, max(len(rows), 1), len(headers) - 2,
                           {"type": "text", "criteria": "containing", "value": "未交", "format": styles["red"]})
-    ws.set_header(f"&C{title}填报情况（{generated:%Y-%m-%d %H:%M}）".replace("&", "&&"))
+    ws.set_header(f"&C{header_text(title)}填报情况（{generated:%Y-%m-%d %H:%M}）")
     write_result_metadata(workbook, {"kind": "status", "generated_at": generated.isoformat()})
     workbook.close()
     return buffer.getvalue()

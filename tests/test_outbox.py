@@ -102,6 +102,7 @@ def test_forms_through_smtp_with_a_refused_recipient(setup, smtp_server):
     assert content == (folder / "forms" / "2007年度目标考核填报表-开发处.xlsx").read_bytes()
     log = (folder / "out" / "发送记录.csv").read_text(encoding="utf-8-sig")
     assert log.count("已发送") == 2 and "失败" in log
+    assert message["Message-ID"] in log
     again = CliRunner().invoke(main, args)  # a rerun sends only what failed
     assert len(handler.received) == 2 and again.exit_code == 1
 
