@@ -112,46 +112,43 @@ def compose(sender: str, contact: Contact, subject: str, body: str,
     return Outgoing(contact.department, contact.addresses, subject, message.as_bytes(), key, message_id)
 
 
+def _addressed(contacts: dict[str, Contact], sender: str, drafts: dict[str, tuple[str, str, list]]) -> list[Outgoing]:
+    """department → (subject, body, attachments), composed for the departments the contacts know."""
+    return [compose(sender, contacts[department], subject, body, attachments)
+            for department, (subject, body, attachments) in drafts.items() if department in contacts]
+
+
+def _by(deadline: str, otherwise: str) -> str:
+    return f"于{deadline}前" if deadline else otherwise
+
+
 def form_messages(book: Rulebook, contacts: dict[str, Contact], forms: dict[str, tuple[str, bytes]], sender: str,
                   deadline: str) -> list[Outgoing]:
     """Each department its own form copy. `forms`: department → (file name, bytes)."""
-    out = []
-    for department, (name, content) in forms.items():
-        if department not in contacts:
-            continue
-        body = (f"现将{book.document_title('填报表')}发给你们，请在黄色单元格中按区填写本部门负责的指标，"
-                f"{'于' + deadline + '前' if deadline else '填好后'}以附件形式回复本邮件。请勿修改编号和区名。")
-        out.append(compose(sender, contacts[department], f"【请填报】{book.year}年度目标考核填报表（{department}）",
-                           body, [(name, content)]))
-    return out
+    body = (f"现将{book.document_title('填报表')}发给你们，请在黄色单元格中按区填写本部门负责的指标，"
+            f"{_by(deadline, '填好后')}以附件形式回复本邮件。请勿修改编号和区名。")
+    return _addressed(contacts, sender, {department: (f"【请填报】{book.year}年度目标考核填报表（{department}）", body, [form])
+                                         for department, form in forms.items()})
 
 
 def reminder_messages(book: Rulebook, contacts: dict[str, Contact], owing: dict[str, list[str]], sender: str,
                       deadline: str) -> list[Outgoing]:
     """催报: department → lines of what it still owes (districts and items, as status computes them)."""
-    out = []
-    for department, lines in owing.items():
-        if department not in contacts or not lines:
-            continue
-        body = ("截至目前，以下内容尚未收到或需要改正：\n" + "\n".join(f"  {line}" for line in lines) +
-                f"\n\n请{'于' + deadline + '前' if deadline else '尽快'}补交。已交的部分不必重复填写。")
-        out.append(compose(sender, contacts[department], f"【催报】{book.year}年度目标考核填报（{department}）", body, []))
-    return out
+    return _addressed(contacts, sender, {
+        department: (f"【催报】{book.year}年度目标考核填报（{department}）",
+                     "截至目前，以下内容尚未收到或需要改正：\n" + "\n".join(f"  {line}" for line in lines) +
+                     f"\n\n请{_by(deadline, '尽快')}补交。已交的部分不必重复填写。", [])
+        for department, lines in owing.items() if lines})
 
 
 def return_messages(book: Rulebook, contacts: dict[str, Contact], copies: dict[str, tuple[str, bytes]], sender: str,
                     deadline: str) -> list[Outgoing]:
     """退回修改: each department its return copy."""
-    out = []
-    for department, (name, content) in copies.items():
-        if department not in contacts:
-            continue
-        body = ("你们交回的填报表中有需要改正或补填的内容，已在附件中标出（红色为需改正，橙色为尚未填写，"
-                "第一张工作表“退回说明”逐条列出）。其余内容已预先填好，不必改动。"
-                f"请{'于' + deadline + '前' if deadline else '尽快'}改好后以附件形式回复本邮件。")
-        out.append(compose(sender, contacts[department], f"【退回修改】{book.year}年度目标考核填报表（{department}）",
-                           body, [(name, content)]))
-    return out
+    body = ("你们交回的填报表中有需要改正或补填的内容，已在附件中标出（红色为需改正，橙色为尚未填写，"
+            "第一张工作表“退回说明”逐条列出）。其余内容已预先填好，不必改动。"
+            f"请{_by(deadline, '尽快')}改好后以附件形式回复本邮件。")
+    return _addressed(contacts, sender, {department: (f"【退回修改】{book.year}年度目标考核填报表（{department}）", body, [copy])
+                                         for department, copy in copies.items()})
 
 
 def draft_name(outgoing: Outgoing, number: int) -> str:

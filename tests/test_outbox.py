@@ -140,3 +140,19 @@ def test_password_never_written(setup, smtp_server, monkeypatch):
     for path in (folder / "out").rglob("*"):
         assert b"s3cret-pass" not in path.read_bytes()
     assert os.environ["ASSESS_XL_SMTP_PASSWORD"] == "s3cret-pass"
+
+
+def test_return_copies_as_drafts(setup):
+    folder, contacts = setup
+    inbox = folder / "inbox"
+    inbox.mkdir()
+    fill_workbook(folder / "forms" / "2007年度目标考核填报表-开发处.xlsx", inbox / "开发处.xlsx",
+                  {"开发处": {"6-1": {"甲区": "两例"}}})
+    result = CliRunner().invoke(main, ["send", "returns", str(inbox), "--contacts", str(contacts), "--from", "zhc@example.cn",
+                                       "--outbox", str(folder / "out")])
+    assert result.exit_code == 0
+    messages = [message_from_bytes(p.read_bytes(), policy=policy.default) for p in (folder / "out").glob("*.eml")]
+    kfc = next(m for m in messages if m["Subject"] == "【退回修改】2007年度目标考核填报表（开发处）")
+    ((name, content),) = attachments(kfc)
+    assert name == "2007年度目标考核填报表-开发处-退回修改.xlsx" and content.startswith(b"PK")
+    assert "退回说明" in kfc.get_body().get_content()
