@@ -45,7 +45,8 @@ class FileInfo:
     rejected: str = ""  # reason in Chinese; empty when the file may be parsed
     macros: bool = False
     rejected_code: str = ""  # the catalogue code of `rejected`
-    mailed: datetime | None = None  # the Date of the message it came in (then Received): decides first
+    mailed: datetime | None = None  # when the message it came in was sent (its Date, never later than its receipt)
+    received: datetime | None = None  # when that message was received (top Received header): breaks ties
     envelope: str = ""  # sender, date, subject and Message-ID of that message, for 来源
     sender: str = ""  # the sender's address (lower case), when the file came by mail
     error_cells: dict[str, set[str]] = field(default_factory=dict)  # sheet name → cells holding error values
@@ -57,6 +58,13 @@ class FileInfo:
     @property
     def submitted_at(self) -> datetime:
         return self.mailed or self.saved or self.modified or EARLIEST
+
+    @property
+    def submission_key(self) -> tuple[float, float]:
+        """Which of two submissions is later: the time it was sent or saved, then what truly comes later
+        for it (a message's receipt, a file's time). Equal keys are a tie: nothing says which is later."""
+        second = self.received if self.mailed else self.modified
+        return self.submitted_at.timestamp(), second.timestamp() if second else 0.0
 
 
 EARLIEST = datetime(1990, 1, 1, tzinfo=timezone.utc)

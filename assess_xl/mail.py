@@ -26,15 +26,27 @@ SEPARATOR = " › "
 
 @dataclass(frozen=True)
 class Envelope:
-    """Who sent a workbook, when, and in which message."""
+    """Who sent a workbook, when, and in which message. `date` orders the message: its Date header,
+    unless that is later than the message's own receipt (`received`, the top Received header), which
+    is then used instead and the Date kept as `claimed` to say so."""
     sender: str = ""
     date: datetime | None = None
     subject: str = ""
     message_id: str = ""
+    received: datetime | None = None
+    claimed: datetime | None = None
 
     def describe(self) -> str:
-        when = self.date.astimezone().strftime("%Y-%m-%d %H:%M") if self.date else "不详"
-        return f"发件人：{self.sender or '不详'}；日期：{when}；主题：{self.subject}；Message-ID：{self.message_id}"
+        text = (f"发件人：{self.sender or '不详'}；日期：{_local(self.date)}；主题：{self.subject}；"
+                f"Message-ID：{self.message_id}")
+        if self.claimed is not None:
+            text += (f"；邮件的Date（{_local(self.claimed)}）晚于收到时间（{_local(self.received)}），不可信，"
+                     "按收到时间判断先后")
+        return text
+
+
+def _local(stamp: datetime | None) -> str:
+    return stamp.astimezone().strftime("%Y-%m-%d %H:%M") if stamp else "不详"
 
 
 @dataclass(frozen=True)
@@ -93,8 +105,10 @@ def _split_mbox(data: bytes) -> list[bytes]:
 
 
 def envelope_of(message) -> Envelope:
-    return Envelope(_header(message, "From"), _date(message), _header(message, "Subject"),
-                    _header(message, "Message-ID"))
+    sent, received = _stamp(_header(message, "Date")), _stamp(_received_text(message))
+    claimed = sent if sent is not None and received is not None and sent > received else None
+    return Envelope(_header(message, "From"), received if claimed else (sent or received),
+                    _header(message, "Subject"), _header(message, "Message-ID"), received, claimed)
 
 
 def _header(message, name: str) -> str:
@@ -105,24 +119,25 @@ def _header(message, name: str) -> str:
     return printable(str(value or "")).strip()[:300]
 
 
-def _date(message) -> datetime | None:
-    """The Date header, else the date of the last Received header; only when plausible."""
-    candidates = [_header(message, "Date")]
+def _received_text(message) -> str:
+    """The date of the top Received header: when the receiving server took the message."""
     try:
         received = message.get_all("Received") or []
     except Exception:  # malformed headers
         received = []
-    candidates += [str(r).rsplit(";", 1)[-1] for r in received[:1]]
-    for text in candidates:
-        try:
-            stamp = parsedate_to_datetime(text.strip()) if text.strip() else None
-        except (TypeError, ValueError, IndexError):
-            stamp = None
-        if stamp is not None:
-            stamp = stamp if stamp.tzinfo else stamp.replace(tzinfo=timezone.utc)
-            if plausible(stamp, now_utc()):
-                return stamp
-    return None
+    return str(received[0]).rsplit(";", 1)[-1] if received else ""
+
+
+def _stamp(text: str) -> datetime | None:
+    """A header's date, only when plausible (after 1990, not in the future)."""
+    try:
+        stamp = parsedate_to_datetime(text.strip()) if text.strip() else None
+    except (TypeError, ValueError, IndexError):
+        return None
+    if stamp is None:
+        return None
+    stamp = stamp if stamp.tzinfo else stamp.replace(tzinfo=timezone.utc)
+    return stamp if plausible(stamp, now_utc()) else None
 
 
 def _message(message, shown: str, result: Unpacked, depth: int) -> None:

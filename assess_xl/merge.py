@@ -14,8 +14,7 @@ import pandas as pd
 from . import intake, problems as P, sandbox
 from .layout import district_name_problems, name_key
 from .problems import Problem
-from .readback import (DUPLICATE, READ, RECORD_COLUMNS, REJECTED, FileRead, SheetRead, read_item,
-                       submission_rank)
+from .readback import DUPLICATE, READ, RECORD_COLUMNS, REJECTED, FileRead, SheetRead, read_item
 from .rulebook import Rulebook
 
 EXCLUDED = "已排除"
@@ -158,7 +157,8 @@ def merge_files(reads: list[FileRead], book: Rulebook, strict: bool = False, ski
     chosen, district_problems = run_districts(reads, districts)
     problems.extend(district_problems)
     index = {name_key(d): d for d in chosen}
-    rank = {id(read): n for n, read in enumerate(sorted(reads, key=lambda r: submission_rank(r.info)))}
+    position = {key: n for n, key in enumerate(sorted({read.info.submission_key for read in reads}))}
+    rank = {id(read): position[read.info.submission_key] for read in reads}  # equal when nothing says which is later
     records: list[dict] = []
     for read in reads:
         report = FileReport(read.info, read.status, read.reason)
@@ -239,26 +239,23 @@ def _records_frame(records) -> pd.DataFrame:
 
 
 def merge(frame: pd.DataFrame, book: Rulebook, districts, strict: bool, reports):
-    """Latest non-blank record per (district, code); conflicts and 缺报 become problems."""
+    """Latest non-blank record per (district, code); conflicts, ties and 缺报 become problems. Records
+    of equal order were submitted at the same time: when they differ, no value is taken."""
     key = ["district", "code"]
     filled = frame[~frame["blank"]].sort_values("order", kind="stable").reset_index(drop=True)
     filled["_row"] = np.arange(len(filled))
     winners = filled.groupby(key, sort=False).tail(1)
     differing = _superseded_records(filled, winners, key)
-    kind = "conflict_strict" if strict else "conflict"
-    fields = ["district", "code", "raw", "file", "raw_w", "file_w", "sheet_w", "cell_w", "valid", "valid_w"]
-    problems = [P.make("corrected" if valid_w and not valid else kind, file=file_w, sheet=sheet_w, cell=cell_w,
-                       district=district, code=code, raw=raw_w, old=P.shorten(raw), old_file=file,
-                       winner=P.shorten(raw_w), winner_file=file_w)
-                for district, code, raw, file, raw_w, file_w, sheet_w, cell_w, valid, valid_w
-                in zip(*(differing[f].tolist() for f in fields))]  # plain lists: pandas row access is slow
-    superseded = differing["file"].value_counts().to_dict()
+    tied = differing["order"] == differing["order_w"]
+    problems = [_conflict(row, strict, tie) for row, tie in zip(differing.to_dict("records"), tied.tolist())]
+    superseded = differing[~tied]["file"].value_counts().to_dict()
     for report in reports:
         report.superseded = int(superseded.get(report.info.name, 0))
-    disputed = differing[~(differing["valid_w"] & ~differing["valid"])]  # a correction is not a dispute
-    if strict and len(disputed):
-        contested = pd.MultiIndex.from_frame(disputed[key].drop_duplicates())
-        winners = winners[~pd.MultiIndex.from_frame(winners[key]).isin(contested)]
+    disputed = differing[tied | ~(differing["valid_w"] & ~differing["valid"])]  # a correction is not a dispute
+    contested = disputed if strict else differing[tied]
+    if len(contested):
+        unsettled = pd.MultiIndex.from_frame(contested[key].drop_duplicates())
+        winners = winners[~pd.MultiIndex.from_frame(winners[key]).isin(unsettled)]
     usable = winners[winners["valid"]]
     values = (usable.pivot(index="district", columns="code", values="value").astype(float)
               .reindex(index=districts, columns=list(book.indicators)))
@@ -267,9 +264,23 @@ def merge(frame: pd.DataFrame, book: Rulebook, districts, strict: bool, reports)
     return values, winners.drop(columns="_row").reset_index(drop=True), problems
 
 
+def _conflict(row: dict, strict: bool, tie: bool) -> Problem:
+    """An earlier record that differs from the winner: a tie (nothing says which is later), a
+    correction of an unreadable entry, or a conflict (the later wins, or none under --on-conflict error)."""
+    if tie:
+        kind = "conflict_strict" if strict else "conflict_tie"
+    elif row["valid_w"] and not row["valid"]:
+        kind = "corrected"
+    else:
+        kind = "conflict_strict" if strict else "conflict"
+    return P.make(kind, file=row["file_w"], sheet=row["sheet_w"], cell=row["cell_w"], district=row["district"],
+                  code=row["code"], raw=row["raw_w"], old=P.shorten(row["raw"]), old_file=row["file"],
+                  winner=P.shorten(row["raw_w"]), winner_file=row["file_w"])
+
+
 def _superseded_records(filled, winners, key) -> pd.DataFrame:
     """Earlier records whose value differs from the one that won, each beside its winner (suffix _w)."""
-    joined = filled.merge(winners[key + ["_row", "value", "raw", "valid", "file", "sheet", "cell"]],
+    joined = filled.merge(winners[key + ["_row", "value", "raw", "valid", "file", "sheet", "cell", "order"]],
                           on=key, suffixes=("", "_w"))
     joined = joined[joined["_row"] != joined["_row_w"]]
     both_valid = joined["valid"] & joined["valid_w"]

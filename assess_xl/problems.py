@@ -40,6 +40,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "conflict": (WARNING, "同一项在两个文件中填写不同：“{old}”（{old_file}）与“{raw}”（{file}）；采用较晚提交的“{winner}”（{winner_file}）。"),
     "corrected": (INFO, "“{old}”（{old_file}）无法识别，已由较晚提交的“{winner}”（{winner_file}）更正。"),
     "conflict_strict": (ERROR, "同一项在两个文件中填写不同：“{old}”（{old_file}）与“{raw}”（{file}），本项不计分。请核实后只保留一个值。"),
+    "conflict_tie": (ERROR, "同一项在两个文件中填写不同：“{old}”（{old_file}）与“{raw}”（{file}），两者的提交时间相同，不能判断哪一份较晚，本项不计分。请核实后只保留一个值，或在调整表中写明采用的值。"),
     "merged_input": (WARNING, "填报单元格被合并（{range}），只读取左上角单元格。请取消合并。"),
     # sheets and forms
     "department_missing": (ERROR, "没有收到{department}的填报（{count}个区），其负责的目标记为缺报。请向{department}催报。"),

@@ -125,7 +125,8 @@ def read_item(item: tuple[str, str, str], book: Rulebook) -> list[FileRead]:
     for part in unpacked.parts:
         info = intake.FileInfo(container.path, part.name, modified=container.modified, data=part.data,
                                size=len(part.data), sha256=hashlib.sha256(part.data).hexdigest(),
-                               mailed=part.envelope.date, envelope=part.envelope.describe(),
+                               mailed=part.envelope.date, received=part.envelope.received,
+                               envelope=part.envelope.describe(),
                                sender=parseaddr(part.envelope.sender)[1].lower())
         reads.append(_read_loaded(info, book))
     return reads
@@ -451,7 +452,3 @@ def _code_rows(rows, header_row, code_col, department, book, where, out) -> dict
             result[code] = hits[0]
     return result
 
-
-def submission_rank(info: intake.FileInfo) -> tuple:
-    """Which of two submissions is later: the workbook's own saved time, then the file time, then the name."""
-    return (info.submitted_at.timestamp(), info.modified.timestamp() if info.modified else 0.0, info.name)
