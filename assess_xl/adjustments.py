@@ -24,6 +24,9 @@ CHANGES_SHEET, EXCLUDED_SHEET, LISTS_SHEET = "调整", "排除文件", "选项"
 CHANGE_HEADERS = ("区", "编号", "新值", "理由", "经办人", "日期")
 EXCLUDED_HEADERS = ("文件名或SHA-256", "理由", "经办人", "日期")
 ADJUSTMENTS_FILE = "调整表"
+COORDINATOR_ITEMS = "综合处复核（调整表）"  # where problems of the coordinator's own rows are counted
+PROBLEM_KINDS = frozenset({"adjustments_no_sheet", "adjustment_district", "adjustment_code", "adjustment_no_reason",
+                           "adjustment_value"})
 
 
 @dataclass(frozen=True)
@@ -107,7 +110,8 @@ def read_exclusions(sheets: dict, file_name: str) -> tuple[dict[str, str], list[
         if all(is_blank(c) for c in cells):
             continue
         if is_blank(cells[1]):
-            problems.append(P.make("adjustment_no_reason", file=file_name, sheet=EXCLUDED_SHEET, cell=f"B{number}"))
+            problems.append(P.make("adjustment_no_reason", file=file_name, sheet=EXCLUDED_SHEET, cell=f"B{number}",
+                                   row=number))
         else:
             excluded[str(cells[0]).strip()] = str(cells[1]).strip()
     return excluded, problems
@@ -115,7 +119,7 @@ def read_exclusions(sheets: dict, file_name: str) -> tuple[dict[str, str], list[
 
 def _change(cells, number, book, index, file_name, problems) -> Adjustment | None:
     district_cell, code_cell, value_cell, reason, by, on = cells
-    where = {"file": file_name, "sheet": CHANGES_SHEET}
+    where = {"file": file_name, "sheet": CHANGES_SHEET, "row": number}
     district = index.get(name_key(district_cell))
     code = str(code_cell).strip().split(" ")[0] if not is_blank(code_cell) else ""
     if district is None:

@@ -533,6 +533,9 @@ def print_files(read) -> None:
 
 
 def department_of(problem, book) -> str:
+    """Whose item a problem is: the department owning the code, or the coordinator for the 调整表's own rows."""
+    if problem.kind in adjustments_module.PROBLEM_KINDS:
+        return adjustments_module.COORDINATOR_ITEMS
     if problem.code in book.indicators:
         return book.indicators[problem.code].department
     return problem.sheet if problem.sheet in book.departments else ""
@@ -543,7 +546,7 @@ def print_problem_summary(read, book) -> None:
     counts = {level: sum(p.level == level for p in read.problems) for level in (ERROR, WARNING, INFO)}
     console.print(f"问题 {len(read.problems)} 条 = 错误 {counts[ERROR]} + 警告 {counts[WARNING]} + 提示 {counts[INFO]}。")
     table = Table("部门", "未收到（区）", "缺报单元格", "需改正单元格", "警告", title="各部门问题")
-    rows: dict[str, list[int]] = {d: [0, 0, 0, 0] for d in book.departments}
+    rows: dict[str, list[int]] = {d: [0, 0, 0, 0] for d in [*book.departments, adjustments_module.COORDINATOR_ITEMS]}
     for problem in read.problems:
         row = rows.get(department_of(problem, book))
         if row is None:

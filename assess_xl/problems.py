@@ -110,10 +110,10 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "skip_same_path": (WARNING, "同一文件重复指定，只读取一次"),
     # the coordinator's adjustments (复核、更正) and exclusions
     "adjustments_no_sheet": (ERROR, "调整表中没有“{sheet}”工作表，未作任何调整。请使用 adjustments-template 生成的调整表。"),
-    "adjustment_district": (ERROR, "第{cell}格的区“{raw}”不是本次考核的区，该行未采用。请填写区名单中的区名。"),
-    "adjustment_code": (ERROR, "第{cell}格的编号“{raw}”不是本细则的指标，该行未采用。请从下拉列表选择编号。"),
-    "adjustment_no_reason": (ERROR, "第{cell}格没有写调整理由，该行未采用。每项调整都必须写明理由。"),
-    "adjustment_value": (ERROR, "第{cell}格的新值不能采用：{reason}"),
+    "adjustment_district": (ERROR, "“{sheet}”工作表第{row}行：区“{raw}”不是本次考核的区，该行未采用。请填写区名单中的区名。"),
+    "adjustment_code": (ERROR, "“{sheet}”工作表第{row}行：编号“{raw}”不是本细则的指标，该行未采用。请从下拉列表选择编号。"),
+    "adjustment_no_reason": (ERROR, "“{sheet}”工作表第{row}行没有写调整理由，该行未采用。每项调整都必须写明理由。"),
+    "adjustment_value": (ERROR, "“{sheet}”工作表第{row}行的新值不能采用：{reason}"),
     "file_excluded": (INFO, "按调整表排除：{reason}"),
     # mail as input
     "mail_not_a_message": (ERROR, "文件不是邮件（也不是Outlook邮件），已忽略。"),

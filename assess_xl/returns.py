@@ -10,7 +10,7 @@ from datetime import datetime
 
 from xlsxwriter.utility import xl_rowcol_to_cell
 
-from . import forms
+from . import forms, status
 from .forms import FormFile, Prefill
 from .layout import CONTEXT_HEADERS, HEADER_ROW
 from .merge import ReadResult
@@ -51,11 +51,11 @@ def plan(book: Rulebook, read: ReadResult) -> dict[str, Prefill]:
         department = book.indicators[problem.code].department
         wrong.setdefault(department, {})[(problem.code, problem.district)] = (problem.raw, problem.message)
     plans = {}
+    owing = status.owed(book, read)
     for department in book.departments:
         to_fix = wrong.get(department, {})
-        owed = {(i.code, d): f"尚未填写。请填写{i.what_to_type()}。"
-                for i in book.department_indicators(department) if not i.blank_is_zero for d in read.districts
-                if (i.code, d) not in values and (i.code, d) not in to_fix}
+        owed = {(code, d): f"尚未填写。请填写{book.indicators[code].what_to_type()}。"
+                for code, d in owing[department] if (code, d) not in to_fix}
         if to_fix or owed:
             comments = {key: (f"原填写：“{typed}”\n" if typed else "") + f"问题：{message}"
                         for key, (typed, message) in to_fix.items()}
@@ -119,10 +119,10 @@ def department_states(book: Rulebook, read: ReadResult) -> dict[str, DepartmentS
         if not book.department_indicators(department):
             continue
         prefill = plans.get(department)
-        if department not in supplied:
-            states[department] = DepartmentState("未交", 0, len(prefill.owed) if prefill else 0)
-        elif prefill:
-            states[department] = DepartmentState("有错待改", len(prefill.fix), len(prefill.owed))
-        else:
+        if prefill is None:  # nothing owed (optional cells left blank are not owed) and nothing to fix
             states[department] = DepartmentState("齐全", 0, 0)
+        elif department not in supplied:
+            states[department] = DepartmentState("未交", 0, len(prefill.owed))
+        else:
+            states[department] = DepartmentState("有错待改", len(prefill.fix), len(prefill.owed))
     return states

@@ -4,6 +4,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import zipfile
 from datetime import datetime
 from pathlib import Path
@@ -80,3 +81,11 @@ def write_pid_and_sleep(item):
     import time
     Path(item).write_text(str(os.getpid()))
     time.sleep(600)
+
+
+def assess_xl(*args, cwd=None) -> subprocess.CompletedProcess:
+    """The installed `assess-xl` console script, run as a coordinator runs it (a wide terminal, so
+    that tables are not folded)."""
+    exe = Path(sys.executable).parent / "assess-xl"
+    env = {**os.environ, "COLUMNS": "200"}
+    return subprocess.run([str(exe), *map(str, args)], capture_output=True, text=True, timeout=900, cwd=cwd, env=env)

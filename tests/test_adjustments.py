@@ -9,7 +9,7 @@ from assess_xl import adjustments, pipeline
 from assess_xl.cli import main
 from assess_xl.demo import fill_workbook
 from assess_xl.pipeline import CollectOptions
-from helpers import write_forms
+from helpers import assess_xl, write_forms
 
 DISTRICTS = ["甲区", "乙区"]
 
@@ -101,3 +101,21 @@ def test_cli_template_and_collect(book, inbox, tmp_path):
     again = pipeline.collect([inbox], book)
     (own,) = [f for f in again.read.files if f.info.name.endswith("调整表.xlsx")]
     assert own.status == "本工具输出"
+
+
+def test_cli_names_the_row_and_counts_the_coordinators_rows_apart(book, inbox, tmp_path):
+    """A bad row says sheet and row (not "第格"), and the terminal's per-department table lists it as the
+    coordinator's own item, not under the department owning the code."""
+    path = tmp_path / "调整表.xlsx"
+    path.write_bytes(adjustment_book(book, [("甲区", "6-1", 1, "复核意见"), ("乙区", "6-1", 2, None)]))
+    done = assess_xl("collect", inbox, "-o", tmp_path / "r.xlsx", "--adjustments", path)
+    assert done.returncode == 1, done.stderr
+    assert "“调整”工作表第3行没有写调整理由" in done.stdout
+    assert "第格" not in done.stdout and "第D3格" not in done.stdout
+    table = [line for line in done.stdout.splitlines() if line.startswith("│")]
+    (coordinator,) = [line for line in table if "综合处复核（调整表）" in line]
+    assert coordinator.split("│")[4].strip() == "1"  # 需改正单元格
+    assert not [line for line in table if line.split("│")[1].strip() == "开发处"]  # its own rows are all fine
+    workbook = openpyxl.load_workbook(tmp_path / "r.xlsx")
+    listed = [[c.value for c in row] for row in workbook["问题清单"].iter_rows(min_row=2)]
+    assert any(row[2] == "调整" and row[3] == "D3" and "第3行" in row[6] for row in listed)

@@ -1,8 +1,10 @@
+import csv
+
 import pytest
 
 from assess_xl import merge, status
 from assess_xl.demo import fill_workbook
-from helpers import set_saved_time, write_forms
+from helpers import assess_xl, set_saved_time, write_forms
 
 DISTRICTS = ["甲区", "乙区"]
 
@@ -35,3 +37,30 @@ def test_owing(book, read):
     owed = status.owing(status.matrix(book, read))
     assert "办公室" not in owed
     assert owed["开发处"] == ["甲区", "乙区"] and owed["综合处"] == ["甲区", "乙区"]
+
+
+def test_optional_blank_cells_are_owed_by_nobody(book, tmp_path):
+    """综合处 fills its required items and leaves the optional bonus items (target 38) blank: status, remind
+    and returns agree that it owes nothing (one definition of "owed")."""
+    blank = write_forms(book, DISTRICTS, tmp_path / "blank")
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    fill_workbook(blank["综合处"], inbox / "综合处.xlsx", {"综合处": {code: {"甲区": "是", "乙区": "否"}
+                                                                  for code in ("2-1", "2-2", "2-3", "4-3")}})
+    fill_workbook(blank["开发处"], inbox / "开发处.xlsx", {"开发处": {"6-1": {"甲区": "0"}}})
+    done = assess_xl("status", inbox)
+    assert done.returncode == 1, done.stderr  # other departments still owe
+    (row,) = [line for line in done.stdout.splitlines() if line.startswith("│ 综合处 ")]
+    assert "齐全" in row and "2/2" in row
+    assert "待催报：综合处" not in done.stdout and "待催报：开发处" in done.stdout
+    contacts = tmp_path / "通讯录.csv"
+    contacts.write_text("部门,联系人,邮箱\n综合处,张三,zhc@example.cn\n开发处,李四,kfc@example.cn\n", encoding="utf-8")
+    reminded = assess_xl("send", "remind", inbox, "--contacts", contacts, "--from", "zhc@example.cn",
+                         "--outbox", tmp_path / "发件箱")
+    assert reminded.returncode == 0, reminded.stderr
+    with open(tmp_path / "发件箱" / "发送记录.csv", encoding="utf-8-sig") as handle:
+        assert [row["部门"] for row in csv.DictReader(handle)] == ["开发处"]
+    returned = assess_xl("returns", inbox, "-o", tmp_path / "退回")
+    assert returned.returncode == 0, returned.stderr
+    names = sorted(p.name for p in (tmp_path / "退回").iterdir())
+    assert any("开发处" in name for name in names) and not any("综合处" in name for name in names)
