@@ -133,7 +133,8 @@ def _compare_with_previous(book: Rulebook, scores, result: ReadResult, options: 
     except Exception:  # calamine's error types: not a workbook at all
         result.problems.append(problems.make("previous_not_scorecard", file=options.previous_name))
         return None
-    comparison = previous_module.compare(book, scores, result.values, last, options.previous_name)
+    comparison = previous_module.compare(book, scores, result.values, result.winners, last,
+                                         options.previous_name)
     result.problems.extend(comparison.problems)
     result.problems.sort(key=problems.sort_key)
     return comparison

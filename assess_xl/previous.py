@@ -17,6 +17,7 @@ from .rulebook import Rulebook, integral
 from .scoring import Scores
 
 DISTRICT_KEY = "district:"
+INDICATORS_KEY = "indicators"  # code → type of every indicator the year asked for, filled or not
 GROWTH, FROM_ZERO, RATE_POINTS = 5.0, 5.0, 0.5  # a count ×5 or 0 → ≥5, a rate moved by more than 50 points
 
 
@@ -35,11 +36,12 @@ class Previous:
     totals: dict[str, dict] = field(default_factory=dict)  # district → {基本分, 加分, 总分, 排名}
     categories: dict[str, dict] = field(default_factory=dict)  # district → {category number: score}
     values: dict[str, dict] = field(default_factory=dict)  # district → {code: value}
+    indicators: dict[str, str] = field(default_factory=dict)  # code → type (empty for scorecards before 2008)
 
 
 def metadata_rows(book: Rulebook, scores: Scores, values: pd.DataFrame) -> dict[str, str]:
     """What a later run needs of this result, one JSON row per district (a cell holds 32,767 characters)."""
-    rows = {}
+    rows = {INDICATORS_KEY: json.dumps({code: i.type for code, i in book.indicators.items()}, ensure_ascii=False)}
     for district in scores.districts:
         totals = {key: _number(scores.totals.loc[district, key]) for key in ("基本分", "加分", "总分", "排名", "缺报项数")}
         categories = {str(n): _number(v) for n, v in scores.categories.loc[district].items()}
@@ -59,7 +61,8 @@ def read(sheets: dict) -> Previous:
     fields = {str(row[0]): row[1] for row in (sheet.rows if sheet else []) if len(row) >= 2 and isinstance(row[0], str)}
     if fields.get("tool") != TOOL or fields.get("kind") != "scorecard":
         raise PreviousError("previous_not_scorecard")
-    result = Previous(str(fields.get("year", "")), str(fields.get("fingerprint", "")))
+    result = Previous(str(fields.get("year", "")), str(fields.get("fingerprint", "")),
+                      indicators=_types(fields.get(INDICATORS_KEY)))
     for key, text in fields.items():
         if not key.startswith(DISTRICT_KEY):
             continue
@@ -76,6 +79,14 @@ def read(sheets: dict) -> Previous:
     return result
 
 
+def _types(text) -> dict[str, str]:
+    try:
+        data = json.loads(text) if isinstance(text, str) else {}
+    except ValueError:
+        return {}
+    return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
+
+
 def _numbers(data) -> dict:
     if not isinstance(data, dict):
         return {}
@@ -89,7 +100,9 @@ class Comparison:
     problems: list[Problem]
 
 
-def compare(book: Rulebook, scores: Scores, values: pd.DataFrame, previous: Previous, file_name: str) -> Comparison:
+def compare(book: Rulebook, scores: Scores, values: pd.DataFrame, winners: pd.DataFrame, previous: Previous,
+            file_name: str) -> Comparison:
+    """`winners`: where this year's values were typed (file, sheet, cell), to name them in the notes."""
     rows = {}
     for district in scores.districts:
         last = previous.totals.get(district, {})
@@ -98,11 +111,15 @@ def compare(book: Rulebook, scores: Scores, values: pd.DataFrame, previous: Prev
                           "变化": round(float(scores.totals.loc[district, "总分"]) - total, 2)}
     summary = pd.DataFrame.from_dict(rows, orient="index", columns=["上年总分", "上年排名", "变化"])
     categories = {d: {int(n): v for n, v in previous.categories.get(d, {}).items()} for d in scores.districts}
-    problems = _implausible(book, values, previous, file_name) + _not_comparable(book, previous, file_name)
+    problems = _implausible(book, values, winners, previous, file_name) + _not_comparable(book, previous, file_name)
     return Comparison(summary, categories, problems)
 
 
-def _implausible(book: Rulebook, values: pd.DataFrame, previous: Previous, file_name: str) -> list[Problem]:
+def _implausible(book: Rulebook, values: pd.DataFrame, winners: pd.DataFrame, previous: Previous,
+                 file_name: str) -> list[Problem]:
+    """Each note names this year's return, sheet and cell where the value was typed."""
+    typed = {(row.district, row.code): (row.file, row.sheet, row.cell)
+             for row in winners[["district", "code", "file", "sheet", "cell"]].itertuples(index=False)}
     out = []
     for district in values.index:
         last_values = previous.values.get(district, {})
@@ -113,8 +130,10 @@ def _implausible(book: Rulebook, values: pd.DataFrame, previous: Previous, file_
             reason = _why_implausible(book.indicators[code].type, last, float(now))
             if reason:
                 indicator = book.indicators[code]
+                where, sheet, cell = typed.get((district, code), ("", "", ""))
                 out.append(P.make("implausible_change", district=district, code=code, raw=indicator.show(now),
-                                  file=file_name, last=indicator.show(last), now=indicator.show(now), reason=reason))
+                                  file=where, sheet=sheet, cell=cell, previous_file=file_name,
+                                  last=indicator.show(last), now=indicator.show(now), reason=reason))
     return out
 
 
@@ -131,8 +150,17 @@ def _why_implausible(kind: str, last: float, now: float) -> str:
 
 
 def _not_comparable(book: Rulebook, previous: Previous, file_name: str) -> list[Problem]:
+    """Indicators last year's rules did not ask for, or asked for as another type. A code blank in both years
+    is not a difference of rules and is not listed. A scorecard without its list of indicators (written before
+    2008) only tells which codes held values: those without are listed as having no data last year."""
+    if previous.fingerprint == book.fingerprint:
+        return []
+    if previous.indicators:
+        differ = [f"{code}（{'上年没有此指标' if code not in previous.indicators else '类型不同'}）"
+                  for code, indicator in book.indicators.items() if previous.indicators.get(code) != indicator.type]
+        return [P.make("previous_rules_changed", file=file_name, year=previous.year, codes="、".join(differ))] \
+            if differ else []
     known = {code for values in previous.values.values() for code in values}
     missing = [code for code in book.indicators if code not in known]
-    if previous.fingerprint == book.fingerprint or not missing:
-        return []
-    return [P.make("previous_rules_changed", file=file_name, year=previous.year, codes="、".join(missing))]
+    return [P.make("previous_no_values", file=file_name, year=previous.year, codes="、".join(missing))] \
+        if missing else []

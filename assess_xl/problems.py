@@ -129,8 +129,9 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     # compared with last year
     "previous_not_scorecard": (ERROR, "上年结果文件不是本工具生成的考核结果工作簿，无法比较。请给出上年用 collect 生成的 .xlsx 文件。"),
     "previous_no_data": (ERROR, "上年结果文件中没有可比较的数据（可能由旧版本生成）。"),
-    "implausible_change": (INFO, "与上年相比变化异常：上年{last}，今年{now}（{reason}），请核实。"),
-    "previous_rules_changed": (INFO, "上年（{year}年度）的细则不同，以下指标无法与上年比较：{codes}。"),
+    "implausible_change": (INFO, "与上年相比变化异常：上年{last}（{previous_file}），今年{now}（{reason}），请核实。"),
+    "previous_rules_changed": (INFO, "上年（{year}年度）的细则没有以下指标或类型不同，无法与上年比较：{codes}。"),
+    "previous_no_values": (INFO, "上年（{year}年度）的结果中没有以下指标的数据（上年未填写，或细则不同），无法与上年比较：{codes}。"),
     # documents
     "soffice_missing": (ERROR, "没有找到LibreOffice（soffice），无法生成PDF；考核结果工作簿和通报不受影响。请安装：sudo apt-get install libreoffice-calc-nogui fonts-noto-cjk（Windows请安装LibreOffice并把其program文件夹加入PATH）。"),
     "soffice_failed": (ERROR, "LibreOffice未能生成PDF（{reason}）。请确认LibreOffice可以正常启动后重试。"),

@@ -89,3 +89,23 @@ def assess_xl(*args, cwd=None) -> subprocess.CompletedProcess:
     exe = Path(sys.executable).parent / "assess-xl"
     env = {**os.environ, "COLUMNS": "200"}
     return subprocess.run([str(exe), *map(str, args)], capture_output=True, text=True, timeout=900, cwd=cwd, env=env)
+
+
+def rulebook_2008(folder: Path) -> Path:
+    """Next year's rulebook, made as a coordinator makes it (the 2007 YAML edited): year 2008, 16-1 renamed
+    16-1a, and 38-3 typed as an amount instead of a count; everything else unchanged."""
+    import yaml
+
+    from assess_xl import rulebook
+    raw = yaml.safe_load(rulebook.embedded_rulebook_path().read_text(encoding="utf-8"))
+    raw["year"], raw["title"] = 2008, raw["title"].replace("2007", "2008")
+    for target in raw["targets"]:
+        for indicator in target.get("indicators", []):
+            if indicator["code"] == "16-1":
+                indicator["code"] = "16-1a"
+            if indicator["code"] == "38-3":
+                indicator["type"] = "amount"
+    path = folder / "2008.yaml"
+    folder.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(raw, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return path

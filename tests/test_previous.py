@@ -10,6 +10,7 @@ from assess_xl import pipeline, previous, readback
 from assess_xl.cli import main
 from assess_xl.demo import fill_workbook
 from assess_xl.pipeline import CollectOptions
+from helpers import assess_xl, rulebook_2008, write_forms
 
 
 @pytest.fixture(scope="module")
@@ -90,3 +91,35 @@ def test_cli_previous(years, tmp_path):
     assert result.exit_code == 1
     sheet = openpyxl.load_workbook(tmp_path / "r.xlsx")["汇总"]
     assert [c.value for c in sheet[4]][-1] == "变化" and sheet.cell(5, len(sheet[4])).value == 0
+
+
+def problem_rows(path):
+    sheet = openpyxl.load_workbook(path)["问题清单"]
+    header = [c.value for c in sheet[1]]
+    return [dict(zip(header, row)) for row in sheet.iter_rows(min_row=2, values_only=True)]
+
+
+def test_cli_notes_against_a_year_of_other_rules(book, tmp_path):
+    """Last year 2007, this year a 2008 rulebook with one code renamed and one type changed: only those two
+    are said not comparable (codes blank in both years are not), and an implausible change names this
+    year's return, its sheet and cell."""
+    blank = write_forms(book, ["甲区", "乙区"], tmp_path / "2007表")
+    (tmp_path / "2007收件箱").mkdir()
+    fill_workbook(blank["开发处"], tmp_path / "2007收件箱" / "开发处.xlsx", {"开发处": {"6-1": {"甲区": "1", "乙区": "0"}}})
+    assert assess_xl("collect", tmp_path / "2007收件箱", "-o", tmp_path / "2007结果.xlsx").returncode == 1
+    rules = rulebook_2008(tmp_path)
+    assert assess_xl("forms", "--rules", rules, "--districts", "甲区,乙区", "-o", tmp_path / "2008表").returncode == 0
+    (tmp_path / "2008收件箱").mkdir()
+    fill_workbook(tmp_path / "2008表" / "2008年度目标考核填报表-开发处.xlsx", tmp_path / "2008收件箱" / "开发处.xlsx",
+                  {"开发处": {"6-1": {"甲区": "9", "乙区": "0"}}})
+    done = assess_xl("collect", tmp_path / "2008收件箱", "--rules", rules, "-o", tmp_path / "r.xlsx",
+                     "--previous", tmp_path / "2007结果.xlsx")
+    assert done.returncode == 1, done.stderr
+    rows = problem_rows(tmp_path / "r.xlsx")
+    (changed,) = [r for r in rows if "无法与上年比较" in r["说明"]]
+    assert changed["说明"].endswith("16-1a（上年没有此指标）、38-3（类型不同）。")
+    (odd,) = [r for r in rows if "变化异常" in r["说明"]]
+    assert odd["文件"].endswith("2008收件箱/开发处.xlsx") and odd["工作表"] == "开发处" and odd["单元格"]
+    assert (odd["区"], odd["编号"]) == ("甲区", "6-1") and "上年1例（2007结果.xlsx），今年9例" in odd["说明"]
+    sheet = openpyxl.load_workbook(tmp_path / "2008收件箱" / "开发处.xlsx")["开发处"]
+    assert sheet[odd["单元格"]].value == 9
