@@ -252,12 +252,20 @@ def rules_diff(old, new):
 @click.argument("new", type=click.Path(dir_okay=False), metavar="新细则")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(), metavar="交回的文件或文件夹...")
 @click.option("-o", "--output", "out", required=True, metavar="文件", help="影响分析工作簿的保存路径（.xlsx）。")
-def rules_replay(old, new, paths, out):
+@click.option("--adjustments", "adjustments_path", default=None, type=click.Path(dir_okay=False, exists=True),
+              metavar="调整表", help="综合处的复核调整表（按旧细则填写）：先更正数值、排除误发的文件，再计分。")
+def rules_replay(old, new, paths, out, adjustments_path):
     """用今年交回的填报表，按旧细则和新细则分别计分：各区总分、排名的变化及造成变化的目标。"""
     old_book, new_book = load_rulebook(old), load_rulebook(new)
     target = output_path(out, "影响分析")
-    read = read_or_stop(paths, old_book, CollectOptions())
-    result = replay_module.replay(old_book, new_book, read.values)
+    options = with_adjustments(CollectOptions(), adjustments_path)
+    read = read_or_stop(paths, old_book, options)
+    result = replay_module.replay(old_book, new_book, read.values, read.adjustments if adjustments_path else None,
+                                  options.adjustments_name)
+    for problem in [p for p in read.problems if p.kind in adjustments_module.PROBLEM_KINDS]:
+        errors_console.print(f"[yellow]调整表未采用[/] {escape(problem.cell)}：{escape(problem.message)}")
+    for line in result.adjusted:
+        console.print(escape(line))
     write_atomically(target, replay_module.workbook(result, old_book, new_book))
     moved = result.summary[result.summary["排名变化"] != 0]
     for district, row in moved.iterrows():
@@ -487,6 +495,13 @@ def collect_options(on_conflict: str, districts_spec: str | None, out: Path | No
                           issuer=issuer.strip() if issuer and issuer.strip() else None, generated=datetime.now())
 
 
+def with_adjustments(options: CollectOptions, path: str | None) -> CollectOptions:
+    """The options with the coordinator's adjustments workbook, when one is given."""
+    if path:
+        options.adjustments, options.adjustments_name = Path(path).read_bytes(), Path(path).name
+    return options
+
+
 def run_collect(paths, out: Path, book, options: CollectOptions) -> pipeline.CollectResult:
     """Read, score and write the scorecard, or stop with a message when nothing sound can be written."""
     refuse_if_open(out)
@@ -621,9 +636,7 @@ def collect(paths, out, rules_path, districts_spec, on_conflict, issuer, with_pd
                                           for address in contact.addresses)
     if previous_path:
         options.previous, options.previous_name = Path(previous_path).read_bytes(), Path(previous_path).name
-    if adjustments_path:
-        options.adjustments = Path(adjustments_path).read_bytes()
-        options.adjustments_name = Path(adjustments_path).name
+    with_adjustments(options, adjustments_path)
     result = run_collect(paths, target, book, options)
     status = print_summary(result, book, target)
     if notices_dir:

@@ -5,7 +5,7 @@ targets count as 缺报 under the new rules). Takes frames, returns frames and a
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pandas as pd
 import xlsxwriter
@@ -13,7 +13,7 @@ import xlsxwriter
 from . import scoring
 from .components import fmt_number
 from .layout import FONT, WORKBOOK_OPTIONS, print_setup
-from .rulebook import Rulebook
+from .rulebook import TYPE_NAMES, Rulebook
 
 IMPACT, TARGETS, NOTES = "影响", "目标变化", "说明"
 
@@ -24,11 +24,32 @@ class Replay:
     targets: pd.DataFrame  # one row per (district, target) whose score changed
     not_available: list[str]  # codes of the new rulebook the old returns do not hold
     dropped: list[str]  # codes of the old rulebook the new one no longer asks for
+    adjusted: list[str] = field(default_factory=list)  # which totals include the coordinator's adjustments
 
 
-def replay(old: Rulebook, new: Rulebook, values: pd.DataFrame) -> Replay:
-    """`values`: district × old codes, as read back from the returns."""
-    comparable = [c for c in new.indicators if c in old.indicators and old.indicators[c].type == new.indicators[c].type]
+def changed_indicators(old: Rulebook, new: Rulebook) -> dict[str, str]:
+    """Code → why values typed under `old` cannot stand for it under `new` (new, dropped, retyped, other
+    options). Every other code means the same in both: replay scores it, the prefill of next year's forms
+    carries it over."""
+    out = {}
+    for code, indicator in new.indicators.items():
+        was = old.indicators.get(code)
+        if was is None:
+            out[code] = "新增指标，原细则没有此编号"
+        elif was.type != indicator.type:
+            out[code] = f"类型由{TYPE_NAMES[was.type]}改为{TYPE_NAMES[indicator.type]}"
+        elif was.options != indicator.options:
+            out[code] = "选项不同"
+    out.update({code: "新细则不再有此编号" for code in old.indicators if code not in new.indicators})
+    return out
+
+
+def replay(old: Rulebook, new: Rulebook, values: pd.DataFrame, adjustments: list[dict] | None = None,
+           adjustments_file: str = "") -> Replay:
+    """`values`: district × old codes, as read back from the returns (with the coordinator's `adjustments`,
+    the records of 调整记录, already applied when an adjustments workbook was given)."""
+    changed = changed_indicators(old, new)
+    comparable = [c for c in new.indicators if c not in changed]
     new_values = scoring.empty_values(new, list(values.index))
     new_values[comparable] = values[comparable].to_numpy()
     before, after = scoring.score(values, old), scoring.score(new_values, new)
@@ -38,11 +59,26 @@ def replay(old: Rulebook, new: Rulebook, values: pd.DataFrame) -> Replay:
     })
     summary["总分变化"] = (summary["新总分"] - summary["原总分"]).round(2)
     summary["排名变化"] = summary["原排名"] - summary["新排名"]
-    changed = _target_changes(old, new, before, after)
-    summary["影响的目标"] = [_causes(changed, district) for district in summary.index]
+    targets = _target_changes(old, new, before, after)
+    summary["影响的目标"] = [_causes(targets, district) for district in summary.index]
     summary.index.name = "区"
-    return Replay(summary, changed, [c for c in new.indicators if c not in comparable],
-                  [c for c in old.indicators if c not in new.indicators])
+    return Replay(summary, targets, [c for c in new.indicators if c not in comparable],
+                  [c for c in old.indicators if c not in new.indicators],
+                  _adjusted(adjustments, adjustments_file, changed) if adjustments is not None else [])
+
+
+def _adjusted(records: list[dict], file_name: str, changed: dict[str, str]) -> list[str]:
+    """Which totals include the adjustments: the old ones all of them, the new ones those whose code means
+    the same under the new rules."""
+    if not records:
+        return [f"调整表（{file_name}）中没有采用的调整，原总分和新总分都不含复核调整。"]
+    left_out = [f"{r['区']} {r['编号']}（{changed[r['编号']]}）" for r in records if r["编号"] in changed]
+    lines = [f"原总分含调整表（{file_name}）中全部{len(records)}项复核调整。"]
+    if left_out:
+        lines.append(f"新总分含其中{len(records) - len(left_out)}项；不含：{'、'.join(left_out)}。")
+    else:
+        lines.append(f"新总分同样含这{len(records)}项复核调整。")
+    return lines
 
 
 def _target_changes(old: Rulebook, new: Rulebook, before, after) -> pd.DataFrame:
@@ -94,7 +130,7 @@ def workbook(result: Replay, old: Rulebook, new: Rulebook) -> bytes:
             targets.write_number(r, col, float(value), number)
     notes = book.add_worksheet(NOTES)
     lines = [f"原细则：{old.title}（指纹 {old.fingerprint}）", f"新细则：{new.title}（指纹 {new.fingerprint}）",
-             "同一编号、同一类型的指标按交回的数值在两份细则下分别计分。"]
+             "同一编号、同一类型的指标按交回的数值在两份细则下分别计分。", *result.adjusted]
     if result.not_available:
         lines.append(f"新细则新增的指标在原填报表中没有数据，按缺报计：{'、'.join(result.not_available)}")
     if result.dropped:

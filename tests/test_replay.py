@@ -1,13 +1,15 @@
 """Impact replay: this year's returns under the old and the new rules."""
 import copy
+import io
 
 import openpyxl
+import pytest
 from click.testing import CliRunner
 
-from assess_xl import merge, replay, rulebook, rulesheet
+from assess_xl import adjustments, merge, replay, rulebook, rulesheet
 from assess_xl.cli import main
 from assess_xl.demo import fill_workbook
-from helpers import write_forms
+from helpers import assess_xl, rulebook_2008, write_forms
 
 
 def test_a_rule_change_that_swaps_two_districts_names_the_target(book, tmp_path):
@@ -42,3 +44,38 @@ def test_a_rule_change_that_swaps_two_districts_names_the_target(book, tmp_path)
     sheet = openpyxl.load_workbook(tmp_path / "影响.xlsx")["影响"]
     assert [c.value for c in sheet[1]] == ["区", "原总分", "原排名", "新总分", "新排名", "总分变化", "排名变化", "影响的目标"]
     assert sheet["A2"].value == "乙区"
+
+
+def impact(path):
+    sheet = openpyxl.load_workbook(path)["影响"]
+    header = [c.value for c in sheet[1]]
+    return {row[0]: dict(zip(header, row)) for row in sheet.iter_rows(min_row=2, values_only=True)}
+
+
+def test_replay_with_adjustments_says_which_totals_include_them(book, tmp_path):
+    """An adjustment of 6-1 (kept in 2008) and one of 16-1 (renamed 16-1a in 2008): the old totals include
+    both, the new ones only the first, and the terminal and the 说明 sheet say so."""
+    blank = write_forms(book, ["甲区", "乙区"], tmp_path / "blank")
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    fill_workbook(blank["开发处"], inbox / "开发处.xlsx", {"开发处": {"6-1": {"甲区": "3", "乙区": "0"}}})
+    fill_workbook(blank["调研室"], inbox / "调研室.xlsx", {"调研室": {"16-1": {"甲区": "12", "乙区": "12"}}})
+    workbook = openpyxl.load_workbook(io.BytesIO(adjustments.template(book, ["甲区", "乙区"])))
+    workbook["调整"].append(["甲区", "6-1", 0, "复核：3例均不属违规"])
+    workbook["调整"].append(["乙区", "16-1", 48, "复核：漏报"])
+    workbook.save(tmp_path / "调整表.xlsx")
+    rules = rulebook_2008(tmp_path)
+    old = rulebook.embedded_rulebook_path()
+    plain = assess_xl("rules", "replay", old, rules, inbox, "-o", tmp_path / "plain.xlsx")
+    adjusted = assess_xl("rules", "replay", old, rules, inbox, "-o", tmp_path / "adjusted.xlsx",
+                         "--adjustments", tmp_path / "调整表.xlsx")
+    assert plain.returncode == 0 and adjusted.returncode == 0, adjusted.stderr
+    assert "原总分含调整表（调整表.xlsx）中全部2项复核调整" in adjusted.stdout
+    assert "新总分含其中1项；不含：乙区 16-1（新细则不再有此编号）" in adjusted.stdout
+    before, after = impact(tmp_path / "plain.xlsx"), impact(tmp_path / "adjusted.xlsx")
+    assert after["甲区"]["原总分"] - before["甲区"]["原总分"] == pytest.approx(3)  # 6-1: 3 cases → 0, 1 point each
+    assert after["甲区"]["新总分"] - before["甲区"]["新总分"] == pytest.approx(3)
+    assert after["乙区"]["原总分"] - before["乙区"]["原总分"] == pytest.approx(3)  # 16-1: 12 of 48 → 48 of 48
+    assert after["乙区"]["新总分"] == pytest.approx(before["乙区"]["新总分"])
+    notes = [c.value for c in openpyxl.load_workbook(tmp_path / "adjusted.xlsx")["说明"]["A"]]
+    assert "原总分含调整表（调整表.xlsx）中全部2项复核调整。" in notes
