@@ -407,13 +407,14 @@ def refuse_other_forms(out_dir: Path, book, districts) -> None:
 @click.option("--force", is_flag=True, help="文件夹中已有其他区名单或其他细则的填报表时，仍然写入。")
 @click.option("--prefill", "prefill_paths", multiple=True, type=click.Path(), metavar="文件或文件夹",
               help="把已交回的填报表中的数据预先填入新表（可多次给出），中途重发填报表时不必重填。")
-def forms(districts_spec, rules_path, out_dir, password, force, prefill_paths):
+@click.option("--prefill-rules", "prefill_rules_path", default=None, type=click.Path(dir_okay=False), metavar="细则文件",
+              help="交回的填报表所用的细则（默认：与 --rules 相同；不同时再试内置的2007年度细则）。"
+                   "编号和类型都没有变的指标才预填。")
+def forms(districts_spec, rules_path, out_dir, password, force, prefill_paths, prefill_rules_path):
     """生成填报表：一个包含全部部门的工作簿，以及每个部门一份单独的工作簿。"""
     book = load_rulebook(rules_path)
     if prefill_paths:
-        written = make_prefilled_forms(book, districts_spec, prefill_paths, Path(out_dir), force)
-        console.print(f"已生成预填数据的{book.year}年度填报表，共{len(written)}个文件，位于 {escape(out_dir)}。")
-        sys.exit(EXIT_CLEAN)
+        sys.exit(make_prefilled_forms(book, districts_spec, prefill_paths, prefill_rules_path, Path(out_dir), force))
     if not districts_spec:
         raise UserError("缺少选项 --districts（被考核的区）。用 --help 查看用法。")
     districts = parse_districts(districts_spec)
@@ -424,15 +425,47 @@ def forms(districts_spec, rules_path, out_dir, password, force, prefill_paths):
     sys.exit(EXIT_CLEAN)
 
 
-def make_prefilled_forms(book, districts_spec, paths, out_dir: Path, force: bool) -> list[Path]:
-    districts = parse_districts(districts_spec) if districts_spec else None
-    read = read_or_stop(paths, book, collect_options("latest", districts_spec, None))
-    built = returns_module.prefilled_forms(book, read, districts)
+def make_prefilled_forms(book, districts_spec, paths, prefill_rules: str | None, out_dir: Path, force: bool) -> int:
+    """The forms prefilled with what the returns hold that the rules still ask in the same way; says how
+    many cells were prefilled and which indicators could not be and why. Exit 1 when nothing could be."""
+    options = collect_options("latest", districts_spec, None)
+    old, read = read_returns(paths, book, prefill_rules, options)
+    districts = options.districts or read.districts
+    carried = returns_module.carried_over(old, book, read, districts)
     if not force:
-        refuse_other_forms(out_dir, book, districts or read.districts)
-    files = [(out_dir / form.name, form.content) for form in built]
-    write_files(files)
-    return [path for path, _ in files]
+        refuse_other_forms(out_dir, book, districts)
+    built = returns_module.prefilled_forms(book, carried, districts)
+    write_files([(out_dir / form.name, form.content) for form in built])
+    console.print(f"已生成{book.year}年度填报表，共{len(built)}个文件，位于 {escape(str(out_dir))}。")
+    if old is not book:
+        console.print(f"交回的填报表按{escape(old.title)}（指纹 {old.fingerprint}）读取，"
+                      f"编号和类型都没有变的指标才预填。")
+    reasons: dict[str, list[str]] = {}
+    for code, why in carried.not_carried.items():
+        reasons.setdefault(why, []).append(code)
+    for why, codes in reasons.items():
+        console.print(f"  [yellow]未预填[/] {escape('、'.join(codes))}：{escape(why)}")
+    if not carried.values:
+        console.print("[red]没有预填任何单元格[/]：交回的填报表中没有本细则可以沿用的数据，生成的是空白填报表。")
+        return EXIT_PROBLEMS
+    indicators = len({code for code, _ in carried.values})
+    console.print(f"预填了{len(carried.values)}个单元格（{indicators}个指标）。")
+    return EXIT_CLEAN
+
+
+def read_returns(paths, book, prefill_rules: str | None, options: CollectOptions):
+    """The returns read with the rulebook they were made with: --rules, else --prefill-rules, else the embedded
+    one (the forms record only a rulebook's fingerprint, so each candidate is tried in turn)."""
+    candidates = {book.fingerprint: book}
+    for extra in ([load_rulebook(prefill_rules)] if prefill_rules else []) + [load_rulebook(None)]:
+        candidates.setdefault(extra.fingerprint, extra)
+    *others, last = [book] + [c for c in candidates.values() if c is not book]
+    for candidate in others:
+        with console.status("正在读取交回的文件……"):
+            read, _ = pipeline.read(paths, candidate, options)
+        if any(report.status == readback.READ for report in read.files):
+            return candidate, read
+    return last, read_or_stop(paths, last, options)
 
 
 def read_or_stop(paths, book, options: CollectOptions):

@@ -10,7 +10,7 @@ from datetime import datetime
 
 from xlsxwriter.utility import xl_rowcol_to_cell
 
-from . import forms, status
+from . import forms, replay, status
 from .forms import FormFile, Prefill
 from .layout import CONTEXT_HEADERS, HEADER_ROW
 from .merge import ReadResult
@@ -93,10 +93,28 @@ def return_copies(book: Rulebook, read: ReadResult, now: datetime | None = None)
             for department, prefill in plan(book, read).items()]
 
 
-def prefilled_forms(book: Rulebook, read: ReadResult, districts: list[str] | None = None,
-                    now: datetime | None = None) -> list[FormFile]:
-    """The forms again (full workbook and one per department) holding every value already accepted."""
-    return forms.build_forms(book, districts or read.districts, now=now, prefill=Prefill(accepted_values(read)))
+@dataclass(frozen=True)
+class Carried:
+    """What the returns give a re-issued form: values by (code, district), and the codes that cannot be
+    prefilled with why (next year's rules renamed, added or retyped them)."""
+    values: dict[tuple[str, str], float]
+    not_carried: dict[str, str]
+
+
+def carried_over(old: Rulebook, new: Rulebook, read: ReadResult, districts: list[str]) -> Carried:
+    """The accepted values of returns made under `old` that mean the same under `new` (code and type
+    unchanged), for `districts`; `old` is `new` when the forms are re-issued within the year."""
+    changed = replay.changed_indicators(old, new)
+    accepted = accepted_values(read)
+    held = {code for code, _ in accepted}
+    values = {(code, district): value for (code, district), value in accepted.items()
+              if code not in changed and district in districts}
+    return Carried(values, {code: why for code, why in changed.items() if code in held or code in new.indicators})
+
+
+def prefilled_forms(book: Rulebook, carried: Carried, districts: list[str], now: datetime | None = None) -> list[FormFile]:
+    """The forms again (full workbook and one per department) holding every value carried over."""
+    return forms.build_forms(book, districts, now=now, prefill=Prefill(carried.values))
 
 
 def owing_lines(book: Rulebook, read: ReadResult) -> dict[str, list[str]]:

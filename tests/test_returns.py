@@ -3,10 +3,10 @@ import openpyxl
 import pytest
 from click.testing import CliRunner
 
-from assess_xl import forms, merge, returns
+from assess_xl import forms, merge, returns, rulebook
 from assess_xl.cli import main
 from assess_xl.demo import fill_workbook
-from helpers import requires_soffice, set_saved_time, soffice_resave, write_forms
+from helpers import assess_xl, requires_soffice, rulebook_2008, set_saved_time, soffice_resave, write_forms
 
 DISTRICTS = ["甲区", "乙区"]
 
@@ -104,7 +104,8 @@ def test_return_copy_resaved_by_libreoffice_reads_back(book, cycle, tmp_path):
 
 def test_prefilled_forms_hold_every_accepted_value(book, cycle, tmp_path):
     _, read = cycle
-    built = {f.name: f.content for f in returns.prefilled_forms(book, read)}
+    built = {f.name: f.content for f in returns.prefilled_forms(book, returns.carried_over(book, book, read, read.districts),
+                                                                read.districts)}
     (tmp_path / "p.xlsx").write_bytes(built["2007年度目标考核填报表-全部部门.xlsx"])
     again = merge.read_paths([tmp_path / "p.xlsx"], book)
     assert again.values.loc[:, ["6-1", "1-1", "7-1"]].equals(read.values.loc[:, ["6-1", "1-1", "7-1"]])
@@ -130,3 +131,30 @@ def test_cli_returns_and_prefill(book, cycle, tmp_path):
     assert prefilled.exit_code == 0 and len(list((tmp_path / "重发").glob("*.xlsx"))) == 15
     status = CliRunner().invoke(main, ["status", str(inbox)])
     assert "有错待改" in status.output and "齐全" in status.output and "未交" in status.output
+
+
+def test_prefill_with_next_years_rules(book, tmp_path):
+    """2007 returns, 2008 rules (16-1 renamed 16-1a, 38-3 retyped): 6-1 is carried over; the terminal says how
+    many cells and which indicators were not prefilled and why; with nothing to carry, exit 1."""
+    blank = write_forms(book, ["甲区", "乙区"], tmp_path / "2007表")
+    inbox = tmp_path / "收件箱"
+    inbox.mkdir()
+    fill_workbook(blank["开发处"], inbox / "开发处.xlsx", {"开发处": {"6-1": {"甲区": "1", "乙区": "0"}}})
+    fill_workbook(blank["调研室"], inbox / "调研室.xlsx", {"调研室": {"16-1": {"甲区": "12", "乙区": "20"}}})
+    fill_workbook(blank["综合处"], inbox / "综合处.xlsx", {"综合处": {"38-3": {"甲区": "2"}}})
+    rules = rulebook_2008(tmp_path)
+    done = assess_xl("forms", "--rules", rules, "--prefill", inbox, "-o", tmp_path / "2008表")
+    assert done.returncode == 0, done.stderr
+    assert "预填了2个单元格（1个指标）" in done.stdout
+    assert "未预填 16-1：新细则不再有此编号" in done.stdout
+    assert "未预填 16-1a：新增指标，原细则没有此编号" in done.stdout
+    assert "未预填 38-3：类型由数量改为金额" in done.stdout
+    new = rulebook.load(str(rules))
+    again = merge.read_paths([tmp_path / "2008表" / "2008年度目标考核填报表-全部部门.xlsx"], new)
+    assert again.values.loc["甲区", "6-1"] == 1 and again.values.loc["乙区", "6-1"] == 0
+    assert again.values[["16-1a", "38-3"]].isna().all().all()
+    (tmp_path / "只有调研室").mkdir()
+    (inbox / "调研室.xlsx").rename(tmp_path / "只有调研室" / "调研室.xlsx")
+    nothing = assess_xl("forms", "--rules", rules, "--prefill", tmp_path / "只有调研室", "-o", tmp_path / "空")
+    assert nothing.returncode == 1
+    assert "没有预填任何单元格" in nothing.stdout and "未预填 16-1：新细则不再有此编号" in nothing.stdout
