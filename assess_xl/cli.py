@@ -21,13 +21,14 @@ from . import adjustments as adjustments_module
 from . import demo as demo_module
 from . import forms as forms_module
 from . import pipeline, publish, report, returns as returns_module, rulediff, rulesheet, status as status_module
-from . import outbox, readback
+from . import delivery, outbox, readback
 from . import replay as replay_module
 from . import rulebook as rulebook_module
 from .components import fmt_number
 from .layout import district_name_problems
 from .pipeline import CollectOptions, Outcome
-from .problems import ERROR, INFO, WARNING
+from .problems import ERROR, INFO, WARNING, shorten
+from .problems import text as problem_text
 
 EXIT_CLEAN, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
 console = Console(highlight=False, soft_wrap=True)
@@ -850,10 +851,6 @@ def fetch(host, port, user, folder, since, security, mark_seen, cafile, out_dir)
 
 # ---- mail the coordinator sends -----------------------------------------------------------------
 
-SEND_LOG = "发送记录.csv"
-LOG_HEADERS = ["时间", "部门", "邮箱", "主题", "Message-ID", "结果", "标识"]
-
-
 @main.command("contacts-template")
 @click.option("-o", "--output", "out", required=True, metavar="文件", help="通讯录的保存路径（.xlsx）。")
 @RULES_OPTION
@@ -872,7 +869,8 @@ def send_options(function):
     for option in reversed([
         click.option("--contacts", "contacts_path", required=True, type=click.Path(dir_okay=False, exists=True),
                      metavar="通讯录", help="通讯录（.xlsx 或 .csv：部门、联系人、邮箱；一个部门可有多个邮箱，用分号隔开）。"),
-        click.option("--from", "sender", required=True, metavar="发件人", help="发件人邮箱，如 zhc@hbj.gov.cn。"),
+        click.option("--from", "sender", required=True, metavar="发件人",
+                     help="发件人，如 zhc@hbj.gov.cn 或 \"市环保局综合处 <zhc@hbj.gov.cn>\"（名称会显示在收件人的邮件程序中）。"),
         click.option("--deadline", default="", metavar="期限", help="写在邮件中的截止日期，如“1月15日”。"),
         click.option("--outbox", "outbox_dir", default="发件箱", type=click.Path(file_okay=False), metavar="文件夹",
                      help="邮件草稿（.eml）和发送记录写入的文件夹（默认“发件箱”）。不用 --smtp 时只写草稿，可用任何邮件程序打开后发送。"),
@@ -894,21 +892,27 @@ def send():
 
 def load_contacts(path: str, book) -> dict:
     source = Path(path)
+    sheet = None
     try:
         if source.suffix.lower() == ".csv":
             rows = outbox.csv_rows(source.read_text(encoding="utf-8-sig"))
         else:
             sheets = readback.parse_workbook(source.read_bytes())
-            rows = next(iter(sheets.values())).rows if sheets else []
+            sheet, rows = next(((s.name, s.rows) for s in sheets.values()), (None, []))
     except Exception as exc:  # decoding, OS and calamine's own error types: the file cannot be used
         raise UserError(f"通讯录 {source} 无法读取（{type(exc).__name__}）。请使用 contacts-template 生成的表。") from None
-    contacts, problems = outbox.read_contacts(rows, book, source.name)
+    contacts, problems = outbox.read_contacts(rows, book, source.name, sheet)
     for problem in problems:
         errors_console.print(f"[yellow]通讯录：[/]{escape(problem)}")
-    missing = [d for d in book.departments if d not in contacts and book.department_indicators(d)]
-    if missing:
-        errors_console.print(f"[yellow]通讯录中没有这些部门的邮箱，不给它们发邮件：[/]{escape('、'.join(missing))}")
     return contacts
+
+
+def sender_mailbox(sender: str) -> outbox.Mailbox:
+    try:
+        return outbox.mailbox(sender)
+    except outbox.BadAddress as bad:
+        raise UserError(problem_text("sender_newline" if bad.reason == "newline" else "sender_invalid",
+                                     raw=shorten(sender, 100))) from None
 
 
 @send.command("forms")
@@ -918,114 +922,107 @@ def load_contacts(path: str, book) -> dict:
 def send_forms(forms_dir, contacts_path, sender, deadline, outbox_dir, smtp, user, security, rules_path):
     """给每个部门发送它自己的填报表。"""
     book = load_rulebook(rules_path)
+    from_ = sender_mailbox(sender)
     contacts = load_contacts(contacts_path, book)
     copies = {}
     for department in book.departments:
         path = Path(forms_dir) / forms_module.file_name(book, department)
         if path.is_file():
             copies[department] = (path.name, path.read_bytes())
-    deliver(outbox.form_messages(book, contacts, copies, sender, deadline), outbox_dir, smtp, user, security)
+    owed = [d for d in book.departments if book.department_indicators(d)]
+    unsent = [problem_text("send_no_form", folder=forms_dir, departments="、".join(d for d in owed if d not in copies))]
+    unsent = unsent if any(d not in copies for d in owed) else []
+    deliver(outbox.form_messages(book, contacts, copies, from_, deadline), outbox.unaddressed(contacts, copies),
+            unsent, outbox_dir, smtp, user, security, from_)
 
 
 @send.command("remind")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(), metavar="文件或文件夹...")
 @send_options
-def send_remind(paths, contacts_path, sender, deadline, outbox_dir, smtp, user, security, rules_path):
-    """催报：给还欠填报或需要改正的部门发邮件，列出未交的区和需改正、补填的指标。"""
+@click.option("--round", "round_name", default="", metavar="轮次",
+              help="催报的轮次（如“第二次”）。默认按 --deadline，没有时按当天日期：同一轮重新运行不会重发，新的一轮会再发。")
+def send_remind(paths, contacts_path, sender, deadline, outbox_dir, smtp, user, security, rules_path, round_name):
+    """催报：给还欠填报或需要改正的部门发邮件，逐区列出未填写的指标和每个需改正单元格的问题。"""
     book = load_rulebook(rules_path)
+    from_ = sender_mailbox(sender)
     contacts = load_contacts(contacts_path, book)
     read = read_or_stop(paths, book, CollectOptions())
-    deliver(outbox.reminder_messages(book, contacts, returns_module.owing_lines(book, read), sender, deadline),
-            outbox_dir, smtp, user, security)
+    owing = returns_module.owing_lines(book, read)
+    this_round = round_name.strip() or (f"截止{deadline.strip()}" if deadline.strip() else datetime.now().strftime("%Y-%m-%d"))
+    console.print(f"催报轮次：{escape(this_round)}（同一轮重新运行不会重发；要再催一次，请给出新的 --deadline 或 --round）")
+    deliver(outbox.reminder_messages(book, contacts, owing, from_, deadline, this_round),
+            outbox.unaddressed(contacts, owing), [], outbox_dir, smtp, user, security, from_)
 
 
 @send.command("returns")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(), metavar="文件或文件夹...")
 @send_options
 def send_returns(paths, contacts_path, sender, deadline, outbox_dir, smtp, user, security, rules_path):
-    """给有错误或缺报的部门发送退回修改的填报表。"""
+    """给有错误或缺报的部门发送退回修改的填报表；没有交回的部门，说明尚未收到并再次附上填报表。"""
     book = load_rulebook(rules_path)
+    from_ = sender_mailbox(sender)
     contacts = load_contacts(contacts_path, book)
     read = read_or_stop(paths, book, CollectOptions())
     copies = {c.departments[0]: (c.name, c.content) for c in returns_module.return_copies(book, read)}
-    deliver(outbox.return_messages(book, contacts, copies, sender, deadline), outbox_dir, smtp, user, security)
+    received = {d for report in read.files for d in report.supplied}
+    deliver(outbox.return_messages(book, contacts, copies, from_, deadline, received),
+            outbox.unaddressed(contacts, copies), [], outbox_dir, smtp, user, security, from_)
 
 
-def deliver(messages, outbox_dir: str, smtp: str | None, user: str | None, security: str | None) -> None:
-    """Drafts into the outbox, or through SMTP; either way a send log; what was sent is not sent again."""
+def deliver(messages, unaddressed: list[str], unsent: list[str], outbox_dir: str, smtp: str | None,
+            user: str | None, security: str | None, sender: outbox.Mailbox) -> None:
+    """Drafts into the outbox, or through SMTP; either way the send log, written before anything else
+    is done and row by row as the server accepts; what was sent is not sent again. Exit 1 when some
+    department got nothing (no address, no form) or some recipient failed."""
     folder = Path(outbox_dir)
-    log = folder / SEND_LOG
-    done = sent_keys(log)
-    pending = [m for m in messages if m.key not in done]
-    if not pending:
-        console.print("没有需要发送的邮件（或都已发送过，见发送记录）。")
-        sys.exit(EXIT_CLEAN)
-    if smtp is None:
-        write_files([(folder / outbox.draft_name(m, n), m.message) for n, m in enumerate(pending, start=1)])
-        append_log(log, [(m, "已写成草稿") for m in pending])
-        console.print(f"已写出{len(pending)}封邮件草稿到 {escape(str(folder))}，请用邮件程序打开检查后发送。")
-        sys.exit(EXIT_CLEAN)
-    results = smtp_send(pending, smtp, user, security)
-    append_log(log, results)
-    failed = [(m, r) for m, r in results if r != "已发送"]
-    console.print(f"已发送{len(results) - len(failed)}封邮件。")
-    for message, reason in failed:
-        errors_console.print(f"[red]发送失败[/] {escape(message.department)}（{escape(', '.join(message.recipients))}）：{escape(reason)}")
-    sys.exit(EXIT_PROBLEMS if failed else EXIT_CLEAN)
-
-
-def sent_keys(log: Path) -> set[str]:
-    if not log.is_file():
-        return set()
-    rows = outbox.csv_rows(log.read_text(encoding="utf-8-sig"))
-    return {row[6] for row in rows[1:] if len(row) > 6 and row[5] == "已发送"}
-
-
-def append_log(log: Path, results) -> None:
-    """Appends to 发送记录.csv (with a BOM when new, so that Excel reads it as UTF-8)."""
-    import csv
-    new = not log.exists()
-    log.parent.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now().strftime("%Y-%m-%d %H:%M:%S")
-    with open(log, "a", encoding="utf-8-sig" if new else "utf-8", newline="") as handle:
-        writer = csv.writer(handle)
-        if new:
-            writer.writerow(LOG_HEADERS)
-        for message, result in results:
-            writer.writerow([stamp, message.department, "; ".join(message.recipients), message.subject,
-                             message.message_id, result, message.key])
-
-
-def smtp_send(messages, server: str, user: str | None, security: str | None) -> list:
-    import smtplib
-    import ssl
-    host, _, port = server.partition(":")
-    number = int(port) if port.isdigit() else (465 if security == "ssl" else 587 if security == "starttls" else 25)
-    password = None
-    if user:
-        password = os.environ.get("ASSESS_XL_SMTP_PASSWORD") or click.prompt("SMTP密码", hide_input=True)
-    connection: smtplib.SMTP
+    failed = False
+    if unaddressed:
+        unsent = [*unsent, problem_text("send_no_address", departments="、".join(unaddressed))]
     try:
-        if security == "ssl":
-            connection = smtplib.SMTP_SSL(host, number, context=ssl.create_default_context(), timeout=60)
+        pending = delivery.remaining(messages, delivery.delivered(folder / delivery.SEND_LOG))
+        if not pending:
+            console.print("没有需要发送的邮件（都已发送过，见发送记录）。" if messages else "没有需要发送的邮件。")
+        elif smtp is None:
+            write_drafts(folder, pending)
         else:
-            connection = smtplib.SMTP(host, number, timeout=60)
-            if security == "starttls":
-                connection.starttls(context=ssl.create_default_context())
-        if user:
-            connection.login(user, password or "")
-    except (OSError, smtplib.SMTPException) as exc:
-        raise UserError(f"无法连接或登录SMTP服务器 {server}（{exc}）。没有发送任何邮件。") from None
-    results = []
-    from email import message_from_bytes, policy
-    with connection:
-        for message in messages:
+            failed = send_through(pending, delivery.Server.parse(smtp, security, user, smtp_password(user)), sender,
+                                  folder)
+    except delivery.DeliveryError as error:
+        errors_console.print(f"[bold red]错误：[/]{escape(error.message)}")
+        sys.exit(EXIT_PROBLEMS if error.sent_any else EXIT_USAGE)
+    for line in unsent:
+        errors_console.print(f"[red]未发送：[/]{escape(line)}")
+    sys.exit(EXIT_PROBLEMS if unsent or failed else EXIT_CLEAN)
+
+
+def write_drafts(folder: Path, pending) -> None:
+    with delivery.SendLog(folder / delivery.SEND_LOG) as log:
+        write_files([(folder / outbox.draft_name(m, n), m.draft) for n, (m, _) in enumerate(pending, start=1)])
+        for message, recipients in pending:
             try:
-                refused = connection.send_message(message_from_bytes(message.message, policy=policy.SMTP))
-                results.append((message, "已发送" if not refused else f"部分收件人被拒绝：{', '.join(refused)}"))
-            except smtplib.SMTPException as exc:
-                results.append((message, f"失败：{exc}"))
-    return results
+                log.record(message, [(address, delivery.DRAFTED) for address in recipients])
+            except OSError as exc:
+                raise delivery.DeliveryError(problem_text("send_log_failed", path=log.path, reason=delivery.os_reason(exc),
+                                                          messages="无（只写了草稿）")) from None
+    console.print(f"已写出{len(pending)}封邮件草稿到 {escape(str(folder))}，请用邮件程序打开检查后发送。")
+
+
+def send_through(pending, server, sender: outbox.Mailbox, folder: Path) -> bool:
+    """Sends; prints what was sent and what failed; True when something failed."""
+    with delivery.SendLog(folder / delivery.SEND_LOG) as log:
+        outcome = delivery.send_all(pending, server, sender.address, log)
+    console.print(f"已发送{outcome.sent}封邮件。")
+    for message, address, reason in outcome.failed:
+        errors_console.print(f"[red]发送失败[/] {escape(message.department)}（{escape(address)}）：{escape(reason)}")
+    for note in outcome.notes:
+        errors_console.print(escape(note))
+    return bool(outcome.failed)
+
+
+def smtp_password(user: str | None) -> str | None:
+    if not user:
+        return None
+    return os.environ.get("ASSESS_XL_SMTP_PASSWORD") or click.prompt("SMTP密码", hide_input=True)
 
 
 # ---- demo -------------------------------------------------------------------------------------

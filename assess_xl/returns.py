@@ -118,14 +118,20 @@ def prefilled_forms(book: Rulebook, carried: Carried, districts: list[str], now:
 
 
 def owing_lines(book: Rulebook, read: ReadResult) -> dict[str, list[str]]:
-    """Department → what it still owes or must fix, one line per district (for 催报)."""
+    """Department → what it must fix (each cell with what is wrong, as 退回说明 says it) and what it
+    still owes, district by district (for 催报)."""
     out: dict[str, list[str]] = {}
     for department, prefill in plan(book, read).items():  # the departments that are not 齐全
-        by_district: dict[str, list[str]] = {}
-        for cells, what in ((prefill.fix, "需改正"), (prefill.owed, "未填写")):
-            for code, district in cells:
-                by_district.setdefault(district, []).append(f"{code} {book.indicators[code].label}（{what}）")
-        out[department] = [f"{district}：{'；'.join(items)}" for district, items in by_district.items()]
+        wrong: dict[str, list[str]] = {}
+        owed: dict[str, list[str]] = {}
+        for district, code, label, _cell, _typed, said in prefill.explanation[2:]:
+            if (code, district) in prefill.fix:
+                wrong.setdefault(district, []).append(f"  需改正 {code} {label}：{said}")
+            else:
+                owed.setdefault(district, []).append(f"{code} {label}")
+        out[department] = [line for district in read.districts if district in wrong or district in owed
+                           for line in (f"{district}：", *wrong.get(district, ()),
+                                        *([f"  未填写 {'、'.join(owed[district])}"] if district in owed else ()))]
     return out
 
 

@@ -1,0 +1,60 @@
+"""SMTP servers for the send tests, real aiosmtpd on 127.0.0.1: one that behaves, and ones that
+misbehave as servers seen in the field do (refuse QUIT with 500, drop the connection after some
+messages, stall on a message so that the sender can be killed mid-way)."""
+import asyncio
+import socket
+import threading
+
+from aiosmtpd.controller import Controller
+
+
+class Collector:
+    """Keeps what it receives and refuses addresses starting with `refuse@`. Misbehaviours:
+    `quit_reply` (e.g. "500 …") answers QUIT; after `drop_after` accepted messages the next DATA drops
+    the connection; after `stall_after` accepted messages the next DATA sets `stalled` and hangs."""
+
+    def __init__(self, quit_reply: str | None = None, drop_after: int | None = None, stall_after: int | None = None):
+        self.received: list[tuple[str, list[str], bytes]] = []
+        self.quit_reply = quit_reply
+        self.drop_after = drop_after
+        self.stall_after = stall_after
+        self.stalled = threading.Event()
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address.startswith("refuse@"):
+            return "550 5.1.1 no such user"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        if self.drop_after is not None and len(self.received) >= self.drop_after:
+            server.transport.close()
+            return "421 closing"
+        if self.stall_after is not None and len(self.received) >= self.stall_after:
+            self.stalled.set()
+            await asyncio.sleep(120)
+        self.received.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
+        return "250 Message accepted"
+
+    async def handle_QUIT(self, server, session, envelope):
+        return self.quit_reply or "221 Bye"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class Running:
+    """A started server: `address` is host:port for --smtp; stop() when done."""
+
+    def __init__(self, handler: Collector):
+        self.handler = handler
+        port = free_port()
+        self.controller = Controller(handler, hostname="127.0.0.1", port=port)
+        self.controller.start()
+        self.address = f"127.0.0.1:{port}"
+
+    def stop(self) -> None:
+        self.controller.stop()
