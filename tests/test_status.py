@@ -57,7 +57,8 @@ def test_optional_blank_cells_are_owed_by_nobody(book, tmp_path):
     contacts.write_text("部门,联系人,邮箱\n综合处,张三,zhc@example.cn\n开发处,李四,kfc@example.cn\n", encoding="utf-8")
     reminded = assess_xl("send", "remind", inbox, "--contacts", contacts, "--from", "zhc@example.cn",
                          "--outbox", tmp_path / "发件箱")
-    assert reminded.returncode == 0, reminded.stderr
+    assert reminded.returncode == 1, reminded.stderr  # the departments without an address got nothing
+    assert "没有给它们发送：" in reminded.stderr and "综合处" not in reminded.stderr.split("没有给它们发送：")[1]
     with open(tmp_path / "发件箱" / "发送记录.csv", encoding="utf-8-sig") as handle:
         assert [row["部门"] for row in csv.DictReader(handle)] == ["开发处"]
     returned = assess_xl("returns", inbox, "-o", tmp_path / "退回")
