@@ -21,11 +21,11 @@ from . import adjustments as adjustments_module
 from . import demo as demo_module
 from . import forms as forms_module
 from . import pipeline, publish, report, returns as returns_module, rulediff, rulesheet, status as status_module
-from . import delivery, outbox, readback
+from . import delivery, outbox, ownbooks, readback
 from . import replay as replay_module
 from . import rulebook as rulebook_module
 from .components import fmt_number
-from .layout import district_name_problems
+from .layout import district_name_problems, safe_file_name
 from .pipeline import CollectOptions, Outcome
 from .problems import ERROR, INFO, WARNING, shorten
 from .problems import text as problem_text
@@ -691,7 +691,7 @@ def write_notices(result: pipeline.CollectResult, book, options: CollectOptions,
     except Exception as exc:  # python-docx refuses a file that is not a Word document: say which
         raise UserError(f"通报模板 {template_path} 无法使用（{type(exc).__name__}）。请使用Word保存的.docx文件。") from None
     names = report.safe_sheet_names(list(documents))
-    write_files([(folder / f"{book.year}年度考核结果通报-{names[district]}.docx", content)
+    write_files([(folder / safe_file_name(f"{book.year}年度考核结果通报-{names[district]}.docx"), content)
                  for district, content in documents.items()])
     console.print(f"各区通报已写入 {escape(str(folder))}（{len(documents)}份）")
 
@@ -897,9 +897,11 @@ def load_contacts(path: str, book) -> dict:
         if source.suffix.lower() == ".csv":
             rows = outbox.csv_rows(source.read_text(encoding="utf-8-sig"))
         else:
-            sheets = readback.parse_workbook(source.read_bytes())
+            sheets = ownbooks.read(source, source.name)
             sheet, rows = next(((s.name, s.rows) for s in sheets.values()), (None, []))
-    except Exception as exc:  # decoding, OS and calamine's own error types: the file cannot be used
+    except ownbooks.OwnWorkbookError as exc:
+        raise UserError(f"通讯录 {source} 无法读取：{exc.problem.message}请使用 contacts-template 生成的表。") from None
+    except (OSError, UnicodeDecodeError) as exc:  # a .csv that cannot be read or decoded
         raise UserError(f"通讯录 {source} 无法读取（{type(exc).__name__}）。请使用 contacts-template 生成的表。") from None
     contacts, problems = outbox.read_contacts(rows, book, source.name, sheet)
     for problem in problems:

@@ -13,7 +13,7 @@ from xlsxwriter.utility import xl_rowcol_to_cell
 
 from .components import Indicator
 from .layout import (CONTEXT_HEADERS, CONTEXT_WIDTHS, FONT, FORM_VERSION, GUIDE_SHEET, HEADER_ROW, MAX_META_CELL,
-                     META_SHEET, RETURN_SHEET, TOOL, WORKBOOK_OPTIONS, district_name_problems, print_setup)
+                     META_SHEET, RETURN_SHEET, TOOL, WORKBOOK_OPTIONS, district_name_problems, print_setup, safe_file_name)
 from .rulebook import Rulebook
 
 
@@ -54,9 +54,10 @@ class FormFile:
     content: bytes
 
 
-def file_name(book: Rulebook, department: str | None) -> str:
+def file_name(book: Rulebook, department: str | None, kind: str = "") -> str:
+    """The form's file name (`kind`: "-退回修改" for a return copy), safe whatever the rulebook says."""
     who = department or "全部部门"
-    return f"{book.year}年度目标考核填报表-{who}.xlsx"
+    return safe_file_name(f"{book.year}年度目标考核填报表-{who}{kind}.xlsx")
 
 
 def build_forms(book: Rulebook, districts: list[str], password: str | None = None,

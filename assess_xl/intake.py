@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from . import problems as P
+from .layout import printable
 
 WORKBOOK_SUFFIXES = {".xlsx", ".xlsm", ".xls", ".xlsb", ".ods", ".et"}
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
@@ -83,16 +84,17 @@ def plausible(stamp: datetime | None, now: datetime) -> bool:
 
 def display_name(name: str) -> str:
     """A path as a person reads it: file names that are not UTF-8 (GBK names from Windows archives,
-    decoded by Python with surrogate escapes) are decoded as GB18030, else shown with a replacement mark."""
+    decoded by Python with surrogate escapes) are decoded as GB18030, else shown with a replacement
+    mark; control and bidi characters shown visibly (layout.printable)."""
     try:
         name.encode("utf-8")
-        return name
+        return printable(name)
     except UnicodeEncodeError:
         raw = name.encode("utf-8", "surrogateescape")
     try:
-        return raw.decode("gb18030")
+        return printable(raw.decode("gb18030"))
     except UnicodeDecodeError:
-        return raw.decode("utf-8", "replace")
+        return printable(raw.decode("utf-8", "replace"))
 
 
 def openpyxl_is_defused() -> bool:

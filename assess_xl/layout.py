@@ -33,8 +33,13 @@ WORKBOOK_OPTIONS = {"in_memory": True, "strings_to_formulas": False, "strings_to
                     "strings_to_numbers": False}
 
 _INVISIBLE = re.compile(r"[\u200b-\u200f\u2060\ufeff\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _SPACE = re.compile(r"\s+")
+# Unicode's control (Cc), format (Cf: bidi controls, zero-width characters, tags), line/paragraph
+# separators and lone surrogates: invisible, or able to reorder the text around them.
+_HIDDEN = re.compile("[\x00-\x1f\x7f-\x9f\xad\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u180e"
+                     "\u200b-\u200f\u2028-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb\ud800-\udfff"
+                     "\U000110bd\U000110cd\U00013430-\U0001343f\U0001bca0-\U0001bca3\U0001d173-\U0001d17a"
+                     "\U000e0001\U000e0020-\U000e007f]")
 
 
 def normalise_text(raw: str) -> str:
@@ -64,8 +69,9 @@ def district_name_problems(names: list[str]) -> list[str]:
         if not key:
             problems.append(f"区名“{name}”是空白的。请删除空行或多余的分隔符。")
             continue
-        if _CONTROL.search(name):
-            problems.append(f"区名“{printable(name)}”含有控制字符（如换行、制表符）。请只用文字、数字和标点。")
+        if _HIDDEN.search(name):
+            problems.append(f"区名“{printable(name)}”含有控制字符或不可见字符（如换行、制表符、零宽空格、从右到左标记）。"
+                            "请只用文字、数字和标点。")
         if len(name) > MAX_DISTRICT_NAME:
             problems.append(f"区名“{name[:20]}…”有{len(name)}个字符，超过上限{MAX_DISTRICT_NAME}个。请用简称。")
         if key in reserved:
@@ -78,8 +84,50 @@ def district_name_problems(names: list[str]) -> list[str]:
 
 
 def printable(text: str) -> str:
-    """Text with control characters shown as visible escapes (for messages)."""
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+    """The one way untrusted text (a file or attachment name, a header) is shown: control, format
+    and bidirectional characters (RLO U+202E, zero-width space…) as visible `<U+202E>`, so a name
+    cannot hide or reorder what a person reads."""
+    return _HIDDEN.sub(lambda m: f"<U+{ord(m.group()):04X}>", text)
+
+
+MAX_SHEET_NAME = 31  # Excel's limit on a sheet's name
+BAD_SHEET_CHARS = re.compile(r"[\[\]:*?/\\\x00-\x1f]")
+_OWN_SHEETS = (META_SHEET, GUIDE_SHEET, RETURN_SHEET, RESULT_META_SHEET, "History")
+
+
+def sheet_name_problem(name: str) -> str:
+    """Why `name` cannot be a sheet's name as it is written (Excel's rules, and our own sheets), or ''."""
+    if not name.strip():
+        return "是空白的"
+    if _HIDDEN.search(name):
+        return "含有控制字符或不可见字符（如换行、制表符、从右到左标记）"
+    if BAD_SHEET_CHARS.search(name):
+        return "含有Excel工作表名不允许的字符（[ ] : * ? / \\）"
+    if len(name) > MAX_SHEET_NAME:
+        return f"有{len(name)}个字符，超过Excel工作表名的上限{MAX_SHEET_NAME}个字符"
+    if name.startswith("'") or name.endswith("'"):
+        return "以单引号开头或结尾（Excel不允许）"
+    own = {name_key(s): s for s in _OWN_SHEETS}.get(name_key(name))
+    return f"与本工具使用的工作表名“{own}”相同" if own else ""
+
+
+_BAD_FILE_CHARS = re.compile(r'[<>:"/\\|?*\x00-\x1f\x7f]')
+_DEVICE_NAMES = re.compile(r"(?i)^(con|prn|aux|nul|com[0-9]|lpt[0-9])(\.|$)")
+MAX_FILE_NAME = 120
+
+
+def safe_file_name(name: str) -> str:
+    """The one way a file name is made from names we were given (departments, districts): one file in
+    its folder on every system — no separators or characters Windows forbids, no leading dot, no
+    device name, not too long (the suffix kept)."""
+    cleaned = _BAD_FILE_CHARS.sub("_", printable(name)).strip(" .") or "_"
+    if _DEVICE_NAMES.match(cleaned):
+        cleaned = "_" + cleaned
+    if len(cleaned) > MAX_FILE_NAME:
+        stem, dot, suffix = cleaned.rpartition(".")
+        keep = f".{suffix}" if dot and len(suffix) <= 8 else ""
+        cleaned = cleaned[:MAX_FILE_NAME - len(keep)].rstrip(" .") + keep
+    return cleaned
 
 
 def print_setup(ws, title_rows: tuple[int, int]) -> None:

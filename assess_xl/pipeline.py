@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from . import adjustments as adjustments_module
-from . import intake, merge, problems, readback, report, sandbox, scoring
+from . import intake, merge, ownbooks, problems, report, sandbox, scoring
 from . import previous as previous_module
 from .layout import name_key
 from .merge import ReadResult
@@ -90,13 +90,13 @@ def _flag_unknown_senders(result: ReadResult, known: frozenset[str]) -> None:
 
 
 def _adjustment_sheets(options: CollectOptions) -> tuple[dict, list]:
-    """The coordinator's adjustments workbook, parsed (it is the coordinator's own file)."""
+    """The coordinator's adjustments workbook, parsed in a child like a return (it is untrusted bytes too)."""
     if options.adjustments is None:
         return {}, []
     try:
-        return readback.parse_workbook(options.adjustments), []
-    except Exception as exc:  # calamine's error types: the file is not a workbook
-        return {}, [problems.make("parse_error", file=options.adjustments_name, kind=type(exc).__name__)]
+        return ownbooks.read(options.adjustments, options.adjustments_name), []
+    except ownbooks.OwnWorkbookError as exc:
+        return {}, [exc.problem]
 
 
 def _apply_adjustments(result: ReadResult, sheets: dict, book: Rulebook, name: str) -> None:
@@ -126,12 +126,13 @@ def _compare_with_previous(book: Rulebook, scores, result: ReadResult, options: 
     if options.previous is None:
         return None
     try:
-        last = previous_module.read(readback.parse_workbook(options.previous))
+        last = previous_module.read(ownbooks.read(options.previous, options.previous_name))
     except previous_module.PreviousError as exc:
         result.problems.append(problems.make(exc.code, file=options.previous_name))
         return None
-    except Exception:  # calamine's error types: not a workbook at all
-        result.problems.append(problems.make("previous_not_scorecard", file=options.previous_name))
+    except ownbooks.OwnWorkbookError as exc:  # another kind of file, or one the pre-flight refused (and why)
+        result.problems.append(problems.make("previous_not_scorecard", file=options.previous_name)
+                               if exc.not_a_workbook else exc.problem)
         return None
     comparison = previous_module.compare(book, scores, result.values, result.winners, last,
                                          options.previous_name)

@@ -90,7 +90,10 @@ def _types(text) -> dict[str, str]:
 def _numbers(data) -> dict:
     if not isinstance(data, dict):
         return {}
-    return {str(k): float(v) for k, v in data.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    numbers = {str(k): float(v) for k, v in data.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    if not all(math.isfinite(v) for v in numbers.values()):  # JSON allows Infinity and NaN; a scorecard never has them
+        raise PreviousError("previous_invalid")
+    return numbers
 
 
 @dataclass

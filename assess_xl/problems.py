@@ -144,6 +144,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     # compared with last year
     "previous_not_scorecard": (ERROR, "上年结果文件不是本工具生成的考核结果工作簿，无法比较。请给出上年用 collect 生成的 .xlsx 文件。"),
     "previous_no_data": (ERROR, "上年结果文件中没有可比较的数据（可能由旧版本生成）。"),
+    "previous_invalid": (ERROR, "上年结果文件隐藏信息中的得分不是有效数字（如Infinity、NaN，文件可能被改动过），无法比较。请给出上年用 collect 生成的原始文件。"),
     "implausible_change": (INFO, "与上年相比变化异常：上年{last}（{previous_file}），今年{now}（{reason}），请核实。"),
     "previous_rules_changed": (INFO, "上年（{year}年度）的细则没有以下指标或类型不同，无法与上年比较：{codes}。"),
     "previous_no_values": (INFO, "上年（{year}年度）的结果中没有以下指标的数据（上年未填写，或细则不同），无法与上年比较：{codes}。"),
@@ -161,6 +162,10 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "rule_not_a_rulebook": (ERROR, "{at}：内容不是评分细则（应包含 year、departments、categories、targets）。"),
     "rule_key_missing": (ERROR, "{at}：缺少“{key}”。"),
     "rule_category_incomplete": (ERROR, "{at}：类别 {entry} 须有 number、name 和 points（加分类写 bonus: true）。"),
+    "rule_year": (ERROR, "{at}：年度应为四位数字的年份（如2008），而写的是“{value}”。请只填写数字。"),
+    "rule_not_number": (ERROR, "{at}：{what}应为数字，而写的是“{value}”。请只填写数字，如2或0.5。"),
+    "rule_department_name": (ERROR, "{at}：部门名称“{department}”不能作为填报表的工作表名：{reason}。请改用不超过31个字符、不含 [ ] : * ? / \\ 的名称。"),
+    "rule_department_duplicate": (ERROR, "{at}：部门“{department}”与“{other}”只差全角/半角、空格或大小写，会被当成同一个部门。请删除重复的部门或改用能区分的名称。"),
     "rule_category_duplicate": (ERROR, "{at}：类别{number}重复。"),
     "rule_target_incomplete": (ERROR, "{at}：目标 {entry} 须有 number 和 category。"),
     "rule_category_unknown": (ERROR, "{at}：所属类别{category}不存在。"),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import re
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -11,8 +10,8 @@ import pandas as pd
 import xlsxwriter
 
 from . import previous as previous_module
-from .layout import (FILES_COLUMN, FONT, RESULT_META_SHEET, SCORECARD_SHEETS, STATUS_SHEET, TOOL, WORKBOOK_OPTIONS,
-                     print_setup, printable)
+from .layout import (BAD_SHEET_CHARS, FILES_COLUMN, FONT, RESULT_META_SHEET, SCORECARD_SHEETS, STATUS_SHEET, TOOL,
+                     WORKBOOK_OPTIONS, print_setup, printable)
 from .merge import ReadResult
 from .problems import Problem
 from .rulebook import Rulebook
@@ -45,7 +44,6 @@ PROBLEM_HEADERS = ["级别", "文件", "工作表", "单元格", "区", "编号"
 DETAIL_HEADERS = ["区", "目标编号", "得分", "状态", "分值", "得分说明"]
 SOURCE_HEADERS = ["文件", "SHA-256", "大小（字节）", "保存时间", "文件修改时间", "格式", "处理结果",
                   "提供数据的部门", "未填写的部门", "被较晚文件覆盖的值", "说明"]
-_BAD_SHEET_CHARS = re.compile(r"[\[\]:*?/\\\x00-\x1f]")
 
 
 def safe_sheet_names(districts: list[str], reserved=FIXED_SHEETS) -> dict[str, str]:
@@ -53,7 +51,7 @@ def safe_sheet_names(districts: list[str], reserved=FIXED_SHEETS) -> dict[str, s
     taken = {name.lower() for name in reserved}
     out = {}
     for district in districts:
-        base = _BAD_SHEET_CHARS.sub("_", district).strip().strip("'") or "区"
+        base = BAD_SHEET_CHARS.sub("_", district).strip().strip("'") or "区"
         base = base[:31]
         name, n = base, 2
         while name.lower() in taken or name.lower() == "history":

@@ -88,7 +88,7 @@ def _cells(book: Rulebook, department: str, districts: list[str]) -> dict[tuple[
 def return_copies(book: Rulebook, read: ReadResult, now: datetime | None = None) -> list[FormFile]:
     """One workbook per department that must fix or complete something."""
     now = now or datetime.now().replace(microsecond=0)
-    return [FormFile(f"{book.year}年度目标考核填报表-{department}-退回修改.xlsx", (department,),
+    return [FormFile(forms.file_name(book, department, "-退回修改"), (department,),
                      forms.build_workbook(book, read.districts, [department], None, now, prefill))
             for department, prefill in plan(book, read).items()]
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import yaml
 
 from . import problems as P
+from .layout import name_key, printable, sheet_name_problem
 from .components import KINDS, TEXT_PARAMETERS, Component, Indicator, fmt_number, parse_points
 
 INDICATOR_TYPES = ("bool", "count", "percent", "amount", "score", "deduction", "choice")
@@ -132,13 +133,13 @@ def load_raw(path: str | Path | None = None) -> dict:
 
 
 def load_raw_workbook(path: Path) -> dict:
-    from . import readback, rulesheet  # the workbook form is optional: YAML users need neither
+    from . import ownbooks, rulesheet  # the workbook form is optional: YAML users need neither
+    if not path.is_file():
+        raise RulebookError([P.text("rule_file_missing", at=path)])
     try:
-        sheets = readback.parse_workbook(path.read_bytes())
-    except FileNotFoundError:
-        raise RulebookError([P.text("rule_file_missing", at=path)]) from None
-    except Exception as exc:  # calamine's error types: not a workbook
-        raise RulebookError([P.text("rule_unreadable", at=path, reason=type(exc).__name__)]) from None
+        sheets = ownbooks.read(path, path.name)
+    except ownbooks.OwnWorkbookError as exc:
+        raise RulebookError([f"{path}：{exc.problem.message}"]) from None
     return rulesheet.import_sheets(sheets, path.name)
 
 
@@ -173,6 +174,8 @@ def build(raw, where: str = "评分细则", fingerprint: str = "") -> Rulebook:
     if errors:
         raise RulebookError(errors)
     departments = tuple(str(d) for d in raw["departments"] or [])
+    _check_departments(departments, where, errors)
+    year = _year(raw["year"], where, errors)
     categories = _categories(raw["categories"], where, errors)
     category_numbers = {c.number for c in categories}
     indicators: dict[str, Indicator] = {}
@@ -184,10 +187,47 @@ def build(raw, where: str = "评分细则", fingerprint: str = "") -> Rulebook:
     _check_usage(targets, indicators, where, errors)
     if errors:
         raise RulebookError(errors)
-    book = Rulebook(int(raw["year"]), str(raw["title"]), departments, tuple(categories), tuple(targets),
+    book = Rulebook(year, str(raw["title"]), departments, tuple(categories), tuple(targets),
                     indicators, fingerprint or fingerprint_of(raw), where,
                     issuer=str(raw.get("issuer") or "市环境保护局"))
     return Rulebook(**{**book.__dict__, "warnings": tuple(_warnings(book, where))})
+
+
+def _year(value, where: str, errors: list[str]) -> int:
+    text = str(value).strip()
+    if isinstance(value, bool) or not (text.isascii() and text.isdigit() and len(text) == 4):
+        errors.append(P.text("rule_year", at=where, value=printable(text)[:40]))
+        return 0
+    return int(text)
+
+
+def _number(value, at: str, what: str, errors: list[str]) -> float | None:
+    """A number the rulebook gives (None when absent); text, or a number that is not finite, is an error."""
+    if value is None:
+        return None
+    try:
+        number = math.nan if isinstance(value, bool) else float(value)
+    except (TypeError, ValueError):
+        number = math.nan
+    if not math.isfinite(number):
+        errors.append(P.text("rule_not_number", at=at, what=what, value=printable(str(value))[:40]))
+        return None
+    return number
+
+
+def _check_departments(departments: tuple[str, ...], where: str, errors: list[str]) -> None:
+    """Each department names a sheet of the forms: Excel's rules for sheet names hold, and no two are
+    the same name as names are compared."""
+    seen: dict[str, str] = {}
+    for name in departments:
+        reason = sheet_name_problem(name)
+        if reason:
+            errors.append(P.text("rule_department_name", at=where, department=printable(name)[:60], reason=reason))
+        key = name_key(name)
+        if key in seen:
+            errors.append(P.text("rule_department_duplicate", at=where, department=printable(name)[:60],
+                                 other=printable(seen[key])[:60]))
+        seen.setdefault(key, name)
 
 
 def _categories(entries, where, errors) -> list[Category]:
@@ -233,11 +273,10 @@ def _target(entry, where, errors, indicators, departments, category_numbers) -> 
                 components.append(component)
     if not codes:
         errors.append(P.text("rule_no_indicators", at=here))
-    max_points = entry.get("max")
-    return Target(number, category, str(entry.get("text", "")), str(entry.get("rule", "")),
-                  None if max_points is None else float(max_points), float(entry.get("base", 0)),
-                  str(entry.get("note", "")),
-                  None if entry.get("stated_points") is None else float(entry["stated_points"]),
+    points = {key: _number(entry.get(key), here, what, errors)
+              for key, what in (("max", "分值（max）"), ("base", "基础分（base）"), ("stated_points", "原文标注分值（stated_points）"))}
+    return Target(number, category, str(entry.get("text", "")), str(entry.get("rule", "")), points["max"],
+                  points["base"] or 0.0, str(entry.get("note", "")), points["stated_points"],
                   tuple(codes), tuple(components))
 
 
@@ -271,8 +310,8 @@ def _bounds(kind: str, lo, hi, at: str, errors: list[str]) -> tuple[float | None
         if lo is not None or hi is not None:
             errors.append(P.text("rule_bounds_not_allowed", at=at, type=TYPE_NAMES[kind]))
         return None, None
-    low = float(lo if lo is not None else 0)
-    high = None if hi is None else float(hi)
+    low = _number(lo, at, "下限（min）", errors) or 0.0
+    high = _number(hi, at, "上限（max）", errors)
     if kind == "percent":
         high = 1.0 if high is None else high
         if not (0 <= low <= high <= 1):

@@ -133,3 +133,25 @@ def test_a_tie_under_on_conflict_error_is_an_error_too(fills, tmp_path):
     (tmp_path / "box.mbox").write_bytes(mbox([kfc(fills["3"], same, 1), kfc(fills["1"], same, 2)]))
     _, sheets = collect([tmp_path / "box.mbox"], tmp_path, "--on-conflict", "error")
     assert problems_of(sheets, "本项不计分") and target_status(sheets, "甲区", 6) == "缺报"
+
+
+# ---- names shown visibly (issue 19, item 20) -------------------------------------------------
+
+HIDDEN = {"\u202e": "<U+202E>", "\u200b": "<U+200B>", "\u2066": "<U+2066>", "\x1b": "<U+001B>", "\u061c": "<U+061C>"}
+
+
+def test_bidi_and_invisible_characters_in_names_are_shown_visibly(fills, tmp_path):
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    hostile = "kfc\u202exslx.exe\u200b\u2066\x1b\u061c.xlsx"
+    name = f'attachment; filename*=UTF-8\'\'{"".join(f"%{b:02X}" for b in hostile.encode())}'
+    (inbox / "a.eml").write_bytes(message([attachment(fills["3"], name)], message_id="<rlo@example.cn>"))
+    (inbox / "on\u202edisk.eml").write_bytes(message([attachment(fills["5"], 'attachment; filename="x.xlsx"')]))
+    done, sheets = collect([inbox], tmp_path)
+    shown = [row[0] for row in sheets["来源"][1:]]
+    mailed = next(n for n in shown if n.startswith("inbox/a.eml"))
+    assert all(visible in mailed for visible in HIDDEN.values()), mailed
+    assert "inbox/on<U+202E>disk.eml › x.xlsx" in shown
+    everything = done.stdout + done.stderr + "".join(str(c) for row in sheets["来源"] + sheets["问题清单"] for c in row)
+    assert not any(raw in everything for raw in HIDDEN), [raw for raw in HIDDEN if raw in everything]
+    assert "<U+202E>" in done.stdout  # the terminal names the files it read, visibly
