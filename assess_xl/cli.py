@@ -902,7 +902,8 @@ def load_contacts(path: str, book) -> dict:
     except ownbooks.OwnWorkbookError as exc:
         raise UserError(f"通讯录 {source} 无法读取：{exc.problem.message}请使用 contacts-template 生成的表。") from None
     except (OSError, UnicodeDecodeError) as exc:  # a .csv that cannot be read or decoded
-        raise UserError(f"通讯录 {source} 无法读取（{type(exc).__name__}）。请使用 contacts-template 生成的表。") from None
+        reason = "不是UTF-8编码的文本" if isinstance(exc, UnicodeDecodeError) else "文件无法打开"
+        raise UserError(problem_text("contacts_unreadable", path=source, reason=reason)) from None
     contacts, problems = outbox.read_contacts(rows, book, source.name, sheet)
     for problem in problems:
         errors_console.print(f"[yellow]通讯录：[/]{escape(problem)}")
@@ -952,7 +953,7 @@ def send_remind(paths, contacts_path, sender, deadline, outbox_dir, smtp, user, 
     owing = returns_module.owing_lines(book, read)
     this_round = round_name.strip() or (f"截止{deadline.strip()}" if deadline.strip() else datetime.now().strftime("%Y-%m-%d"))
     console.print(f"催报轮次：{escape(this_round)}（同一轮重新运行不会重发；要再催一次，请给出新的 --deadline 或 --round）")
-    deliver(outbox.reminder_messages(book, contacts, owing, from_, deadline, this_round),
+    deliver(outbox.reminder_messages(book, contacts, owing, from_, deadline, this_round, received_from(read)),
             outbox.unaddressed(contacts, owing), [], outbox_dir, smtp, user, security, from_)
 
 
@@ -966,9 +967,13 @@ def send_returns(paths, contacts_path, sender, deadline, outbox_dir, smtp, user,
     contacts = load_contacts(contacts_path, book)
     read = read_or_stop(paths, book, CollectOptions())
     copies = {c.departments[0]: (c.name, c.content) for c in returns_module.return_copies(book, read)}
-    received = {d for report in read.files for d in report.supplied}
-    deliver(outbox.return_messages(book, contacts, copies, from_, deadline, received),
+    deliver(outbox.return_messages(book, contacts, copies, from_, deadline, received_from(read)),
             outbox.unaddressed(contacts, copies), [], outbox_dir, smtp, user, security, from_)
+
+
+def received_from(read) -> set[str]:
+    """The departments that returned something (a sheet with input) in any file read."""
+    return {department for report in read.files for department in report.supplied}
 
 
 def deliver(messages, unaddressed: list[str], unsent: list[str], outbox_dir: str, smtp: str | None,
@@ -987,8 +992,7 @@ def deliver(messages, unaddressed: list[str], unsent: list[str], outbox_dir: str
         elif smtp is None:
             write_drafts(folder, pending)
         else:
-            failed = send_through(pending, delivery.Server.parse(smtp, security, user, smtp_password(user)), sender,
-                                  folder)
+            failed = send_through(pending, smtp, security, user, sender, folder)
     except delivery.DeliveryError as error:
         errors_console.print(f"[bold red]错误：[/]{escape(error.message)}")
         sys.exit(EXIT_PROBLEMS if error.sent_any else EXIT_USAGE)
@@ -1009,9 +1013,12 @@ def write_drafts(folder: Path, pending) -> None:
     console.print(f"已写出{len(pending)}封邮件草稿到 {escape(str(folder))}，请用邮件程序打开检查后发送。")
 
 
-def send_through(pending, server, sender: outbox.Mailbox, folder: Path) -> bool:
-    """Sends; prints what was sent and what failed; True when something failed."""
+def send_through(pending, smtp: str, security: str | None, user: str | None, sender: outbox.Mailbox,
+                 folder: Path) -> bool:
+    """Sends (the log opened first, so that an unwritable log stops the run before the password is asked);
+    prints what was sent and what failed; True when something failed."""
     with delivery.SendLog(folder / delivery.SEND_LOG) as log:
+        server = delivery.Server.parse(smtp, security, user, smtp_password(user))
         outcome = delivery.send_all(pending, server, sender.address, log)
     console.print(f"已发送{outcome.sent}封邮件。")
     for message, address, reason in outcome.failed:

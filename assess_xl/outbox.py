@@ -220,12 +220,17 @@ def form_messages(book: Rulebook, contacts: dict[str, Contact], forms: dict[str,
 
 
 def reminder_messages(book: Rulebook, contacts: dict[str, Contact], owing: dict[str, list[str]], sender: Mailbox,
-                      deadline: str, round_name: str) -> list[Outgoing]:
+                      deadline: str, round_name: str, received: set[str]) -> list[Outgoing]:
     """催报: department → lines of what it still owes and what is wrong in each cell (as the return
-    copies say it). Each round (`round_name`: the deadline, a date or a name) is its own message."""
+    copies say it); a department whose form was never received is told so first (`received`: the
+    departments that returned something). Each round (`round_name`: the deadline, a date or a name)
+    is its own message."""
+    def opening(department: str) -> str:
+        return ("截至目前，以下内容尚未收到或需要改正：" if department in received else
+                "截至目前，尚未收到你们交回的填报表。需要填写的内容如下：")
     return _addressed(contacts, sender, {
         department: (f"【催报】{book.year}年度目标考核填报（{department}）",
-                     "截至目前，以下内容尚未收到或需要改正：\n\n" + "\n".join(lines) +
+                     opening(department) + "\n\n" + "\n".join(lines) +
                      f"\n\n请{_by(deadline, '尽快')}补交或改正后以附件形式回复本邮件。已交的正确内容不必重复填写。", [])
         for department, lines in owing.items() if lines}, round_name)
 

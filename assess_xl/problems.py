@@ -127,6 +127,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "mail_unknown_sender": (WARNING, "发件人{sender}不在通讯录中（已读取；发件地址不能证明身份，请核实该文件确由负责部门发送）。"),
     "mail_too_much": (ERROR, "从同一个邮件文件中取出的附件总量超过300 MB，其余附件未读取。"),
     # mail the coordinator sends (通讯录, --from, the send log)
+    "contacts_unreadable": (ERROR, "通讯录 {path} 无法读取（{reason}）。请使用 contacts-template 生成的表，或另存为UTF-8编码的.csv文件。"),
     "contact_department_unknown": (ERROR, "{at}：部门“{raw}”不在评分细则的部门中，该行未采用。请填写评分细则中的部门名称（如{example}）。"),
     "contact_no_address": (ERROR, "{at}：{department}未填写邮箱，不给该部门发邮件。请填写邮箱，如 zhangsan@hbj.gov.cn。"),
     "contact_address_invalid": (ERROR, "{at}：{department}的邮箱“{raw}”无效，该行未采用。请填写邮箱地址，如 zhangsan@hbj.gov.cn 或 张三 <zhangsan@hbj.gov.cn>；多个邮箱用分号隔开。"),

@@ -271,3 +271,23 @@ def test_reminder_names_what_is_wrong_in_each_cell(book, setup):
     assert "乙区：\n  未填写 15-1" in inspection and "需改正" not in inspection.split("乙区：")[1]
     development = drafts["【催报】2007年度目标考核填报（开发处）"]
     assert "乙区：\n  需改正 6-1 违规审批项目数：“两例”不是数字，本项不计分。请填写" in development
+
+
+def test_reminder_to_a_department_that_returned_nothing(book, setup):
+    folder, _ = setup
+    fill_some(folder)
+    assert send(folder, every_department(book, folder), "remind", "--round", "第一次").exit_code == 0
+    drafts = {m["Subject"]: m.get_body().get_content() for m in
+              (message_from_bytes(p.read_bytes(), policy=policy.default) for p in (folder / "out").glob("*.eml"))}
+    office = drafts["【催报】2007年度目标考核填报（办公室）"]
+    assert "尚未收到你们交回的填报表" in office and "以下内容尚未收到或需要改正" not in office
+    assert "以下内容尚未收到或需要改正" in drafts["【催报】2007年度目标考核填报（开发处）"]
+
+
+def test_unreadable_contacts_said_in_chinese(setup):
+    folder, _ = setup
+    contacts = folder / "gbk.csv"
+    contacts.write_bytes("部门,联系人,邮箱\n办公室,,bgs@example.cn\n".encode("gbk"))
+    result = send(folder, contacts, "forms")
+    assert result.exit_code == 2 and "通讯录" in result.output and "（不是UTF-8编码的文本）" in result.output
+    assert "Error" not in result.output
