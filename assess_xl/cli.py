@@ -3,6 +3,7 @@ command calls the library (pipeline, forms, report, status) and only prints, pro
 from __future__ import annotations
 
 import errno
+import imaplib
 import os
 import re
 import sys
@@ -21,11 +22,11 @@ from . import adjustments as adjustments_module
 from . import demo as demo_module
 from . import forms as forms_module
 from . import pipeline, publish, report, returns as returns_module, rulediff, rulesheet, status as status_module
-from . import delivery, outbox, ownbooks, readback
+from . import delivery, imapfetch, outbox, ownbooks, readback
 from . import replay as replay_module
 from . import rulebook as rulebook_module
 from .components import fmt_number
-from .layout import district_name_problems, safe_file_name
+from .layout import FETCH_RECORD, district_name_problems, safe_file_name
 from .pipeline import CollectOptions, Outcome
 from .problems import ERROR, INFO, WARNING, shorten
 from .problems import text as problem_text
@@ -786,9 +787,6 @@ def state_text(state) -> str:
 
 # ---- mail the coordinator receives ----------------------------------------------------------------
 
-CHECKED = ".已检查的邮件.txt"  # messages without a workbook, so that a rerun does not download them again
-
-
 @main.command()
 @click.option("--host", required=True, metavar="服务器", help="IMAP服务器，如 imap.example.cn。")
 @click.option("--port", type=int, default=None, metavar="端口", help="端口（默认：SSL 993，其他 143）。")
@@ -801,52 +799,101 @@ CHECKED = ".已检查的邮件.txt"  # messages without a workbook, so that a re
 @click.option("--mark-seen", is_flag=True, help="把收取的邮件标为已读（默认不改动服务器上的任何邮件和标记）。")
 @click.option("--cafile", default=None, type=click.Path(dir_okay=False, exists=True), metavar="证书",
               help="信任的CA证书（PEM），用于使用单位自签证书的邮件服务器；默认只信任系统证书。")
+@click.option("--timeout", type=click.FloatRange(min=0.1), default=imapfetch.DEFAULT_TIMEOUT, show_default=True,
+              metavar="秒", help="服务器每次应答最多等待的秒数（大邮件按每秒100 KB另加时间）；超时的邮件下次再收。")
+@click.option("--contacts", "contacts_path", default=None, type=click.Path(dir_okay=False, exists=True),
+              metavar="通讯录", help="通讯录：保存的邮件文件名写发件部门，而不是发件地址。")
+@RULES_OPTION
 @click.option("-o", "--output", "out_dir", required=True, type=click.Path(file_okay=False), metavar="文件夹",
               help="邮件（.eml）保存的文件夹；collect 和 status 可以直接读取它。")
-def fetch(host, port, user, folder, since, security, mark_seen, cafile, out_dir):
+def fetch(host, port, user, folder, since, security, mark_seen, cafile, timeout, contacts_path, rules_path, out_dir):
     """收取邮件：从IMAP邮箱下载所有带工作簿（或其压缩包）附件的邮件，每封存为一个 .eml；再次运行只下载新邮件。"""
-    from imap_tools import MailBox, MailBoxStartTls, MailBoxUnencrypted
-    from imap_tools.errors import MailboxLoginError
-
-    from . import imapfetch
     try:
         since_day = datetime.strptime(since, "%Y-%m-%d").date() if since else None
     except ValueError:
         raise UserError(f"日期“{since}”无效。请写成 2008-01-01 这样的格式。") from None
-    password = os.environ.get("ASSESS_XL_IMAP_PASSWORD") or click.prompt("邮箱密码", hide_input=True)
-    kind = {"ssl": MailBox, "starttls": MailBoxStartTls, "plain": MailBoxUnencrypted}[security]
+    departments = sender_departments(contacts_path, rules_path) if contacts_path else {}
     folder_path = Path(out_dir)
-    known = {p.name for p in folder_path.glob("*.eml")} if folder_path.is_dir() else set()
-    checked_file = folder_path / CHECKED
-    if checked_file.is_file():
-        known |= set(checked_file.read_text(encoding="utf-8").split())
-    import ssl
+    record = FetchRecord(folder_path)
+    password = os.environ.get("ASSESS_XL_IMAP_PASSWORD") or click.prompt("邮箱密码", hide_input=True)
+    server = imapfetch.Server(host, port or (993 if security == "ssl" else 143), security, user, password, cafile,
+                              timeout)
     try:
-        number = port or (993 if security == "ssl" else 143)
-        if security == "plain":
-            box = kind(host, number, timeout=60)
-        else:
-            box = kind(host, number, timeout=60, ssl_context=ssl.create_default_context(cafile=cafile))
-        with box.login(user, password, initial_folder=None) as mailbox:
-            with Progress(TextColumn("收取邮件"), BarColumn(), MofNCompleteColumn(), console=console,
-                          transient=True) as bar:
-                task = bar.add_task("", total=None)
-                found, checked = imapfetch.fetch_new(mailbox, folder, since_day, known, mark_seen,
-                                                     lambda n, total: bar.update(task, completed=n, total=total))
-    except MailboxLoginError:
-        raise UserError(f"邮箱 {user} 登录失败：用户名或密码不对。") from None
-    except ssl.SSLCertVerificationError as exc:
-        raise UserError(f"{host} 的证书无法验证（{exc.verify_message}）。如是单位自签证书，请用 --cafile 给出其CA证书。") from None
-    except Exception as exc:  # imaplib, ssl and imap-tools raise several types for a server that fails
-        raise UserError(f"无法从 {host} 收取邮件（{type(exc).__name__}：{exc}）。请检查服务器、端口和连接方式。") from None
-    write_files([(folder_path / name, raw) for name, raw in found])
-    if checked:
-        folder_path.mkdir(parents=True, exist_ok=True)
-        with open(checked_file, "a", encoding="utf-8") as handle:
-            handle.write("".join(f"{name}\n" for name in checked))
-    console.print(f"收到{len(found)}封带工作簿的新邮件，已存入 {escape(str(folder_path))}"
-                  f"（另有{len(checked)}封新邮件没有工作簿附件）。")
-    sys.exit(EXIT_CLEAN)
+        with Progress(TextColumn("收取邮件"), BarColumn(), MofNCompleteColumn(), console=console,
+                      transient=True) as bar:
+            task = bar.add_task("", total=None)
+            fetched = imapfetch.fetch_new(server, folder, since_day, record.known(), record.deliver, mark_seen,
+                                          lambda address: departments.get(address.lower(), address),
+                                          lambda n, total: bar.update(task, completed=n, total=total))
+    except (imapfetch.ServerFault, imaplib.IMAP4.error, OSError) as exc:
+        raise UserError(f"无法从 {host} 收取邮件：{imapfetch.connection_reason(exc, server)}。") from None
+    sys.exit(print_fetched(fetched, folder_path))
+
+
+class FetchRecord:
+    """fetch's output folder: the .eml files saved there and its list of messages read (one key a line,
+    appended after each batch, so a run stopped half-way keeps what it did). Checked writable before
+    anything is downloaded."""
+
+    def __init__(self, folder: Path):
+        self.folder, self.path = folder, folder / FETCH_RECORD
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            with open(self.path, "a", encoding="utf-8"):
+                pass
+        except OSError as exc:
+            raise UserError(record_failure(exc, self.path)) from None
+
+    def known(self) -> set[str]:
+        names = {p.name for p in self.folder.glob("*.eml")}
+        try:
+            return names | set(self.path.read_text(encoding="utf-8", errors="replace").split())
+        except OSError as exc:
+            raise UserError(record_failure(exc, self.path)) from None
+
+    def deliver(self, files: list[tuple[str, bytes]], keys: list[str]) -> list[bool]:
+        """Save the new files, then remember every message read; which files were new."""
+        new = [not (self.folder / name).exists() for name, _ in files]
+        write_files([(self.folder / name, raw) for (name, raw), fresh in zip(files, new) if fresh])
+        try:
+            with open(self.path, "a", encoding="utf-8") as handle:
+                handle.write("".join(f"{key}\n" for key in keys))
+                handle.flush()
+                os.fsync(handle.fileno())
+        except OSError as exc:
+            raise UserError(record_failure(exc, self.path)) from None
+        return new
+
+
+def record_failure(exc: OSError, path: Path) -> str:
+    why = {errno.ENOSPC: "磁盘已满", errno.EROFS: "所在的盘是只读的", errno.EACCES: "没有写入权限",
+           errno.EPERM: "没有写入权限", errno.EISDIR: "同名的是一个文件夹", errno.ENOTDIR: "路径中有同名的文件而不是文件夹",
+           errno.EEXIST: "路径中有同名的文件而不是文件夹"}.get(exc.errno or 0, "系统拒绝写入")
+    return (f"无法写入已检查邮件的记录 {path}（{why}）。没有这份记录，下次运行会重复下载，因此没有收取邮件。"
+            "请检查该文件夹的权限和磁盘空间，或用 -o 换一个文件夹。")
+
+
+def sender_departments(contacts_path: str, rules_path: str | None) -> dict[str, str]:
+    """address (lower case) → department, for the names of saved messages."""
+    contacts = load_contacts(contacts_path, load_rulebook(rules_path))
+    return {address.lower(): contact.department for contact in contacts.values() for address in contact.addresses}
+
+
+def print_fetched(fetched, folder: Path) -> int:
+    """What was saved, what had no workbook, which messages were skipped or are to be tried again."""
+    if fetched.saved:
+        console.print(f"收到{len(fetched.saved)}封带工作簿的新邮件，已存入 {escape(str(folder))}。")
+    else:
+        console.print(f"没有带工作簿的新邮件（{escape(str(folder))} 未改动）。" if fetched.total else "没有新邮件。")
+    if fetched.without_workbook:
+        console.print(f"另有{fetched.without_workbook}封新邮件没有工作簿附件，以后不再下载。")
+    if fetched.already:
+        console.print(f"{fetched.already}封与已保存的邮件完全相同，没有重复保存。")
+    for line in fetched.refused:
+        errors_console.print(f"[red]已跳过：[/]{escape(line)}")
+    for line in fetched.retry:
+        errors_console.print(f"[yellow]未收到：[/]{escape(line)}")
+    return EXIT_PROBLEMS if fetched.refused or fetched.retry else EXIT_CLEAN
 
 
 # ---- mail the coordinator sends -----------------------------------------------------------------

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from . import problems as P
-from .layout import printable
+from .layout import FETCH_RECORD, printable
 
 WORKBOOK_SUFFIXES = {".xlsx", ".xlsm", ".xls", ".xlsb", ".ods", ".et"}
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
@@ -158,6 +158,8 @@ def _walk(folder: Path, found, skipped, seen) -> None:
                 skipped.append(Skipped.of(display_name(os.path.relpath(os.path.join(root, entry), folder.parent)),
                                           "skip_symlink"))
         for entry in sorted(files):
+            if entry == FETCH_RECORD:  # fetch's own bookkeeping, not an input
+                continue
             path = Path(root, entry)
             name = display_name(str(path.relative_to(folder.parent)))
             try:

@@ -83,6 +83,9 @@ def district_name_problems(names: list[str]) -> list[str]:
     return problems
 
 
+FETCH_RECORD = ".已检查的邮件.txt"  # fetch's list of messages read, kept in its output folder: not an input
+
+
 def printable(text: str) -> str:
     """The one way untrusted text (a file or attachment name, a header) is shown: control, format
     and bidirectional characters (RLO U+202E, zero-width space…) as visible `<U+202E>`, so a name
