@@ -853,7 +853,10 @@ class FetchRecord:
 
     def deliver(self, files: list[tuple[str, bytes]], keys: list[str]) -> list[bool]:
         """Save the new files, then remember every message read; which files were new."""
-        new = [not (self.folder / name).exists() for name, _ in files]
+        new, seen = [], set()
+        for name, _ in files:  # a name is its content's hash: the same name twice is the same message
+            new.append(name not in seen and not (self.folder / name).exists())
+            seen.add(name)
         write_files([(self.folder / name, raw) for (name, raw), fresh in zip(files, new) if fresh])
         try:
             with open(self.path, "a", encoding="utf-8") as handle:
@@ -884,7 +887,7 @@ def print_fetched(fetched, folder: Path) -> int:
     if fetched.saved:
         console.print(f"收到{len(fetched.saved)}封带工作簿的新邮件，已存入 {escape(str(folder))}。")
     else:
-        console.print(f"没有带工作簿的新邮件（{escape(str(folder))} 未改动）。" if fetched.total else "没有新邮件。")
+        console.print("没有带工作簿的新邮件。" if fetched.total else "没有新邮件。")
     if fetched.without_workbook:
         console.print(f"另有{fetched.without_workbook}封新邮件没有工作簿附件，以后不再下载。")
     if fetched.already:

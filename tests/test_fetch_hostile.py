@@ -116,10 +116,11 @@ def test_the_same_message_id_and_date_twice_keeps_both(returns, book, tmp_path):
     fill_workbook(other["开发处"], tmp_path / "other.xlsx", {"开发处": {"6-1": {"甲区": "4", "乙区": "0"}}})
     second = message((tmp_path / "other.xlsx").read_bytes(), "开发处填报", DATE, "<same@x>", "开发处.xlsx")
     inbox = tmp_path / "收件箱"
-    with lying_server([Message(first), Message(second)]) as port:
+    with lying_server([Message(first), Message(second), Message(first)]) as port:  # the last: the first again
         result = fetch(port, inbox)
         rerun = fetch(port, inbox)
     assert result.returncode == 0 and "收到2封带工作簿的新邮件" in result.stdout
+    assert "1封与已保存的邮件完全相同" in result.stdout
     assert rerun.returncode == 0 and "没有新邮件" in rerun.stdout and "0封" not in rerun.stdout
     assert len(list(inbox.glob("*.eml"))) == 2
     read = merge.read_paths([inbox], book)

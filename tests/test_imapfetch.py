@@ -59,6 +59,8 @@ def test_fetch_downloads_what_is_new_and_leaves_the_server_alone(book, tmp_path,
     assert "收到1封" in third.output
     result = merge.read_paths([tmp_path / "收件箱"], book)
     assert result.values.loc["甲区", "6-1"] == 4  # the later mail wins
+    collected = CliRunner().invoke(main, ["collect", str(tmp_path / "收件箱"), "-o", str(tmp_path / "结果.xlsx")])
+    assert collected.exit_code in (0, 1) and "已检查的邮件" not in collected.output  # fetch's record is no input
     assert any("开发处-填报表.xlsx" in f.info.name for f in result.files)
     for path in (tmp_path / "收件箱").iterdir():
         assert b"secret" not in path.read_bytes()
