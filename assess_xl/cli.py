@@ -891,7 +891,7 @@ def print_fetched(fetched, folder: Path) -> int:
     if fetched.without_workbook:
         console.print(f"另有{fetched.without_workbook}封新邮件没有工作簿附件，以后不再下载。")
     if fetched.already:
-        console.print(f"{fetched.already}封与已保存的邮件完全相同，没有重复保存。")
+        console.print(f"{fetched.already}封新邮件以前已经保存过，没有重复保存。")
     for line in fetched.refused:
         errors_console.print(f"[red]已跳过：[/]{escape(line)}")
     for line in fetched.retry:

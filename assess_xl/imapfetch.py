@@ -247,11 +247,10 @@ def download(client: imaplib.IMAP4, uid: str, size: int | None, timeout: float) 
         status, data = client.uid("FETCH", uid, "(BODY.PEEK[])")
     except imaplib.IMAP4.abort:
         raise
-    except imaplib.IMAP4.error as exc:  # BAD: refused, the connection stays usable
-        raise ServerFault("fetch_refused", reason=P.shorten(printable(str(exc)), 120)) from None
-    if status != "OK":
-        reason = b" ".join(d for d in data if isinstance(d, bytes)).decode("utf-8", "replace")
-        raise ServerFault("fetch_refused", reason=P.shorten(printable(reason or status), 120))
+    except imaplib.IMAP4.error:  # BAD: refused, the connection stays usable
+        raise ServerFault("fetch_refused", status="BAD") from None
+    if status != "OK":  # the server's own words are English (or anything): only its status is shown
+        raise ServerFault("fetch_refused", status=P.shorten(printable(status), 10))
     for item in data:
         if isinstance(item, tuple) and len(item) > 1 and b"BODY[]" in item[0].upper():
             return item[1]

@@ -149,7 +149,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "fetch_login_failed": (ERROR, "邮箱 {user} 登录失败：用户名或密码不对"),
     "fetch_no_folder": (ERROR, "邮箱中没有文件夹“{folder}”或无权打开它。请用 --folder 给出正确的文件夹名"),
     "fetch_search_refused": (ERROR, "服务器拒绝列出文件夹中的邮件"),
-    "fetch_refused": (WARNING, "服务器暂时没有提供这封邮件（服务器的答复：{reason}）"),
+    "fetch_refused": (WARNING, "服务器暂时没有提供这封邮件（答复{status}）"),
     "fetch_no_content": (WARNING, "服务器的应答中没有邮件内容"),
     "fetch_certificate": (ERROR, "{host} 的证书无法验证：{reason}。如是单位自签证书，请用 --cafile 给出其CA证书"),
     "fetch_tls_failed": (ERROR, "无法与 {host} 的端口{port}建立加密连接。请检查端口和连接方式（993端口用 --security ssl，143端口用 --security starttls）"),

@@ -66,7 +66,7 @@ HOSTILE = {
     "endless": ("UID 2 的邮件没有收到", "远超正常长度"),
     "drip": ("UID 2 的邮件没有收到", "1秒内没有完成应答"),
     "oversize": ("UID 2 的邮件有2048 MB", "没有下载"),
-    "temporary_no": ("UID 2 的邮件没有收到", "下次运行 fetch 时会再试"),
+    "temporary_no": ("UID 2 的邮件没有收到：服务器暂时没有提供这封邮件（答复NO）", "下次运行 fetch 时会再试"),
     "deep": ("UID 2 的邮件（发件人：x@evil.cn，主题：deep", "嵌套过深"),
     "subject": ("UID 2 的邮件", "邮件头异常过长"),
 }
@@ -120,7 +120,7 @@ def test_the_same_message_id_and_date_twice_keeps_both(returns, book, tmp_path):
         result = fetch(port, inbox)
         rerun = fetch(port, inbox)
     assert result.returncode == 0 and "收到2封带工作簿的新邮件" in result.stdout
-    assert "1封与已保存的邮件完全相同" in result.stdout
+    assert "1封新邮件以前已经保存过" in result.stdout
     assert rerun.returncode == 0 and "没有新邮件" in rerun.stdout and "0封" not in rerun.stdout
     assert len(list(inbox.glob("*.eml"))) == 2
     read = merge.read_paths([inbox], book)
@@ -166,3 +166,16 @@ def test_connection_failures_are_explained_in_chinese(returns, tmp_path):
     assert wrong.returncode == 2 and "登录失败" in wrong.stderr
     for result in (refused, mute, wrong):
         assert "Traceback" not in result.stderr and "Errno" not in result.stderr and "Error" not in result.stderr
+
+
+def test_a_folder_fetched_by_the_earlier_version_is_not_downloaded_twice(returns, tmp_path):
+    """The earlier version named a message by its date and a hash of its Message-ID."""
+    import hashlib
+    inbox = tmp_path / "收件箱"
+    inbox.mkdir()
+    raw = message(returns["开发处"], "开发处填报", DATE, "<1@x>", "开发处.xlsx")
+    (inbox / f"20080107-090000-{hashlib.sha256(b'<1@x>').hexdigest()[:12]}.eml").write_bytes(raw)
+    with lying_server([Message(raw), good(returns, "办公室", 2)]) as port:
+        result = fetch(port, inbox)
+    assert result.returncode == 0 and "收到1封带工作簿的新邮件" in result.stdout
+    assert "1封新邮件以前已经保存过" in result.stdout and len(list(inbox.glob("*.eml"))) == 2
