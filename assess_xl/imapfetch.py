@@ -30,7 +30,7 @@ from typing import Callable
 
 from . import mail, sandbox
 from . import problems as P
-from .layout import printable
+from .layout import printable, safe_file_name
 
 MAX_MESSAGE_BYTES = 50 * 1024 * 1024  # a return is a few hundred KB; a message over this is not downloaded
 MAX_LINE_BYTES = 1_000_000  # one line of a response (imaplib's own cap)
@@ -381,14 +381,8 @@ def _decoded(value: bytes) -> str:
 
 def saved_name(found: Examined, raw: bytes, names: Callable[[str], str]) -> str:
     """date, sender and a hash of the content: two messages never share a name, the same one always does."""
-    sender = safe_part(names(found.sender) if found.sender else "") or "发件人不详"
-    return f"{found.stamp or '00000000-000000'}-{sender}-{hashlib.sha256(raw).hexdigest()[:12]}.eml"
-
-
-def safe_part(text: str, limit: int = 40) -> str:
-    """Text usable inside a file name on Windows, macOS and Linux (letters, digits, @ . _ -)."""
-    cleaned = re.sub(r"[^\w@.\-]+", "_", text, flags=re.UNICODE).strip("._-")
-    return cleaned[:limit].rstrip("._-")
+    sender = (names(found.sender) if found.sender else "")[:40] or "发件人不详"
+    return safe_file_name(f"{found.stamp or '00000000-000000'}-{sender}-{hashlib.sha256(raw).hexdigest()[:12]}.eml")
 
 
 # ---- in the child --------------------------------------------------------------------------------
