@@ -20,7 +20,7 @@ import pandas as pd
 from . import problems as P
 from .components import fmt_number
 from .layout import RESULT_META_SHEET
-from .report import WORKING_SHEETS, Signature
+from .report import WORKING_SHEETS, Signature, points_out_of_reach
 from .rulebook import Rulebook
 from .scoring import MISSING, Scores
 
@@ -36,6 +36,9 @@ FONT_ALIASES = """<?xml version="1.0"?>
                        ("仿宋_GB2312", "Noto Serif CJK SC"), ("仿宋", "Noto Serif CJK SC"),
                        ("方正小标宋简体", "Noto Serif CJK SC"), ("黑体", "Noto Sans CJK SC"),
                        ("SimHei", "Noto Sans CJK SC"))) + "</fontconfig>\n"
+CHINESE_NUMBERS = "一二三四五六七八九十"
+NO_LOSS = "各项目标均得满分，没有扣分。"
+NO_LOSS_OF_REACH = "各项目标均得到评分细则所能给的最高分，没有扣分。"
 _SHEET_TAG = re.compile(rb"<sheet\b[^>]*/>")
 _NAME = re.compile(rb'\bname="([^"]*)"')
 
@@ -138,14 +141,16 @@ def notice(book: Rulebook, scores: Scores, explanations: pd.DataFrame, district:
     body = style("通报正文")
     document.add_paragraph(f"根据《{book.document_title('考核评分细则')}》，经各责任部门填报、{signed.issuer}审核汇总，"
                            f"现将你局{book.year}年度环保目标考核结果通报如下。", style=body)
-    document.add_paragraph("一、考核结果", style=style("通报小标题"))
-    document.add_paragraph(result_sentence(scores, district), style=body)
-    document.add_paragraph("二、扣分情况", style=style("通报小标题"))
-    for line in points_lost(book, scores, explanations, district) or ["各项目标均得满分，没有扣分。"]:
-        document.add_paragraph(line, style=body)
-    document.add_paragraph("三、有关要求", style=style("通报小标题"))
-    document.add_paragraph("请对照扣分原因认真整改。对考核结果有异议的，请自收到本通报之日起5个工作日内"
-                           f"向{signed.issuer}书面提出复核申请，并附相关证明材料。", style=body)
+    lost = points_lost(book, scores, explanations, district)
+    out_of_reach = [text for _, text in points_out_of_reach(book)]
+    sections = [("考核结果", [result_sentence(scores, district)]),
+                ("扣分情况", lost or [NO_LOSS if not out_of_reach else NO_LOSS_OF_REACH]),
+                *([("评分说明", out_of_reach)] if out_of_reach else []),
+                ("有关要求", [requests(signed, bool(lost))])]
+    for number, (heading, lines) in zip(CHINESE_NUMBERS, sections):
+        document.add_paragraph(f"{number}、{heading}", style=style("通报小标题"))
+        for line in lines:
+            document.add_paragraph(line, style=body)
     document.add_paragraph(f"附表：{district}{book.year}年度各类别得分", style=style("通报附表标题"))
     _category_table(document, book, scores, district)
     document.add_paragraph("", style=body)
@@ -154,6 +159,11 @@ def notice(book: Rulebook, scores: Scores, explanations: pd.DataFrame, district:
     buffer = io.BytesIO()
     document.save(buffer)
     return buffer.getvalue()
+
+
+def requests(signed: Signature, lost: bool) -> str:
+    return (("请对照扣分原因认真整改。" if lost else "") + "对考核结果有异议的，请自收到本通报之日起5个工作日内"
+            f"向{signed.issuer}书面提出复核申请，并附相关证明材料。")
 
 
 def result_sentence(scores: Scores, district: str) -> str:
@@ -166,15 +176,18 @@ def result_sentence(scores: Scores, district: str) -> str:
 
 
 def points_lost(book: Rulebook, scores: Scores, explanations: pd.DataFrame, district: str) -> list[str]:
-    """One line per target that did not reach its points, with the reason in words."""
+    """One line per target where the district earned less than the rules let anyone earn (the
+    reachable maximum, not 分值: a gap in the rulebook is nobody's loss), with the reason in words."""
     lines: list[str] = []
     for target in book.targets:
         score = float(scores.targets.loc[district, target.number])
         missing = scores.status.loc[district, target.number] == MISSING
-        if target.max is None or (score >= target.max - 1e-9 and not missing):
+        most = book.reachable_max(target)
+        if target.max is None or (score >= most - 1e-9 and not missing):
             continue
+        reach = f"，最多可得{fmt_number(most)}分" if most < target.max - 1e-9 else ""
         reason = str(explanations.loc[district, target.number]).rstrip("。")
-        lines.append(f"{len(lines) + 1}. 目标{target.number}“{target.text}”（分值{fmt_number(target.max)}分，"
+        lines.append(f"{len(lines) + 1}. 目标{target.number}“{target.text}”（分值{fmt_number(target.max)}分{reach}，"
                      f"得{fmt_number(score)}分）：{reason}。")
     return lines
 

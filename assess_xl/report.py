@@ -14,7 +14,8 @@ from .layout import (BAD_SHEET_CHARS, FILES_COLUMN, FONT, RESULT_META_SHEET, SCO
                      WORKBOOK_OPTIONS, print_setup, printable)
 from .merge import ReadResult
 from .problems import Problem
-from .rulebook import Rulebook
+from .components import fmt_number
+from .rulebook import Rulebook, Target
 from .scoring import MISSING, Scores
 
 SUMMARY, DETAIL, PROBLEMS, SOURCES = SCORECARD_SHEETS
@@ -96,11 +97,21 @@ def build(book: Rulebook, scores: Scores, explanations: pd.DataFrame, read: Read
 
 
 def _write_notes(ws, book, styles):
-    """The coordinator's decisions where the source table is silent or inconsistent (rulebook notes)."""
+    """The coordinator's decisions where the source table is silent or inconsistent (rulebook notes),
+    then, once, each target whose scoring items cannot reach its 分值 (not a loss of any district)."""
     rows = [[_category_label(c), "", c.note] for c in book.categories if c.note]
     rows += [[_category_label(book.category(t.category)), t.number, t.note] for t in book.targets if t.note]
+    rows += [[_category_label(book.category(t.category)), t.number, text] for t, text in points_out_of_reach(book)]
     write_table(ws, ["类别", "目标编号", "评分说明"], rows, [16, 8, 100], styles)
     ws.set_header(f"&C{WORKING_MARK}")
+
+
+def points_out_of_reach(book: Rulebook) -> list[tuple[Target, str]]:
+    """Each target whose 分值 exceeds what its scoring items can give, said neutrally: the gap is
+    the rulebook's, so it is explained where the rules are, never listed as a district's 扣分."""
+    return [(target, f"目标{target.number}分值{fmt_number(target.max)}分，评分细则各项合计最多{fmt_number(most)}分，"
+                     f"各区在本目标最多可得{fmt_number(most)}分；未达分值的{fmt_number((target.max or 0) - most)}分"
+                     f"不是扣分。") for target, most in book.short_of_points()]
 
 
 def write_result_metadata(workbook, fields: dict[str, str]) -> None:

@@ -87,6 +87,12 @@ class Rulebook:
         total = target.base + gain
         return total if target.max is None else min(total, target.max)
 
+    def short_of_points(self) -> list[tuple[Target, float]]:
+        """Targets whose scoring items cannot reach their 分值, each with the most anyone can earn:
+        the rulebook's own gap, which no district can be blamed for."""
+        reach = ((target, self.reachable_max(target)) for target in self.targets if target.max is not None)
+        return [(target, most) for target, most in reach if most < (target.max or 0.0) - 1e-9]
+
     @property
     def nominal_total(self) -> float:
         return sum(c.points or 0.0 for c in self.categories if not c.bonus)
@@ -398,9 +404,10 @@ def _check_usage(targets, indicators, where, errors):
 
 def _warnings(book: Rulebook, where: str) -> list[str]:
     out = []
+    short = dict((target.number, most) for target, most in book.short_of_points())
     for target in book.targets:
         reach = book.reachable_max(target)
-        if target.max is not None and reach < target.max - 1e-9:
+        if target.number in short:
             out.append(P.text("rule_unreachable", at=where, target=target.number, points=fmt_number(target.max),
                               reach=fmt_number(reach)))
         if target.stated_points is not None and abs(target.stated_points - reach) > 1e-9:
