@@ -109,7 +109,7 @@ def _write_notes(ws, book, styles):
 def points_out_of_reach(book: Rulebook) -> list[tuple[Target, str]]:
     """Each target whose 分值 exceeds what its scoring items can give, said neutrally: the gap is
     the rulebook's, so it is explained where the rules are, never listed as a district's 扣分."""
-    return [(target, f"目标{target.number}分值{fmt_number(target.max)}分，评分细则各项合计最多{fmt_number(most)}分，"
+    return [(target, f"目标{target.number}分值{fmt_number(target.max or 0.0)}分，评分细则各项合计最多{fmt_number(most)}分，"
                      f"各区在本目标最多可得{fmt_number(most)}分；未达分值的{fmt_number((target.max or 0) - most)}分"
                      f"不是扣分。") for target, most in book.short_of_points()]
 

@@ -408,7 +408,7 @@ def _warnings(book: Rulebook, where: str) -> list[str]:
     for target in book.targets:
         reach = book.reachable_max(target)
         if target.number in short:
-            out.append(P.text("rule_unreachable", at=where, target=target.number, points=fmt_number(target.max),
+            out.append(P.text("rule_unreachable", at=where, target=target.number, points=fmt_number(target.max or 0.0),
                               reach=fmt_number(reach)))
         if target.stated_points is not None and abs(target.stated_points - reach) > 1e-9:
             out.append(P.text("rule_stated_points", at=where, target=target.number,
