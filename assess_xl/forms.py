@@ -11,6 +11,7 @@ from datetime import datetime
 import xlsxwriter
 from xlsxwriter.utility import xl_rowcol_to_cell
 
+from . import printfit
 from .components import Indicator
 from .layout import (CONTEXT_HEADERS, CONTEXT_WIDTHS, FONT, FORM_VERSION, GUIDE_SHEET, HEADER_ROW, MAX_META_CELL,
                      META_SHEET, RETURN_SHEET, TOOL, WORKBOOK_OPTIONS, district_name_problems, print_setup, safe_file_name)
@@ -118,7 +119,8 @@ def _styles(workbook) -> dict:
               for name, spec in inputs.items() for mark, color in (("fix", FIX_COLOR), ("owed", OWED_COLOR))}
     return {
         **marked,
-        "title": add({"font_name": FONT, "font_size": 14, "bold": True, "align": "center", "valign": "vcenter"}),
+        "title": add({"font_name": FONT, "font_size": 14, "bold": True, "align": "center", "valign": "vcenter",
+                      "text_wrap": True}),
         "hint": add({"font_name": FONT, "font_size": 9, "font_color": "#595959", "text_wrap": True, "valign": "top"}),
         "header": add({**base, "bold": True, "align": "center", "bg_color": "#D9E1F2"}),
         "text": add(base),
@@ -224,20 +226,28 @@ def _write_value(ws, row, col, indicator: Indicator, value: float, style) -> Non
         ws.write_number(row, col, int(value) if float(value).is_integer() else value, style)
 
 
+RETURN_NOTE_WIDTHS = (14, 9, 24, 8, 16, 70)  # 区, 指标编号, 指标, 单元格, 原填写, 问题和应填写的内容
+
+
 def _write_return_note(ws, rows: tuple, styles) -> None:
-    """退回说明: the summary line, then one row per cell to fix or still owed."""
-    ws.set_column(0, 0, 14)
-    ws.set_column(1, 2, 9)
-    ws.set_column(3, 3, 24)
-    ws.set_column(4, 4, 16)
-    ws.set_column(5, 5, 70)
-    ws.write_string(0, 0, rows[0][0], styles["title"])
+    """退回说明: the summary line across the table's width, then one row per cell to fix or still owed,
+    each row as tall as its wrapped text."""
+    for col, width in enumerate(RETURN_NOTE_WIDTHS):
+        ws.set_column(col, col, width)
+    _title(ws, rows[0][0], RETURN_NOTE_WIDTHS, styles)
     for r, values in enumerate(rows[1:], start=2):
         for c, value in enumerate(values):
             ws.write_string(r, c, str(value), styles["header" if r == 2 else "text"])
+        ws.set_row(r, printfit.row_height([(str(v), w) for v, w in zip(values, RETURN_NOTE_WIDTHS)], least=20))
     ws.freeze_panes(3, 0)
     print_setup(ws, (2, 2))
     ws.activate()
+
+
+def _title(ws, text: str, widths, styles) -> None:
+    """A1's title merged across the used columns, as tall as it needs, so that it reads whole."""
+    ws.merge_range(0, 0, 0, len(widths) - 1, text, styles["title"])
+    ws.set_row(0, printfit.row_height([(text, printfit.merged_width(widths))], size=14, bold=True, least=24))
 
 
 def validation(indicator: Indicator, options_column: int | None = None) -> dict:
@@ -263,10 +273,13 @@ def _tidy(number: float):
     return int(number) if float(number).is_integer() else number
 
 
+GUIDE_WIDTHS = (16, 90)
+
+
 def _write_guide(ws, book: Rulebook, districts, departments, styles):
-    ws.set_column(0, 0, 16)
-    ws.set_column(1, 1, 90)
-    ws.write_string(0, 0, f"{book.title}——填报说明", styles["title"])
+    for col, width in enumerate(GUIDE_WIDTHS):
+        ws.set_column(col, col, width)
+    _title(ws, f"{book.title}——填报说明", GUIDE_WIDTHS, styles)
     lines = [
         ("年度", str(book.year)),
         ("评分细则", f"{book.title}（指纹 {book.fingerprint}）"),

@@ -10,6 +10,7 @@ import pandas as pd
 import xlsxwriter
 
 from . import previous as previous_module
+from . import printfit
 from .layout import (BAD_SHEET_CHARS, FILES_COLUMN, FONT, RESULT_META_SHEET, SCORECARD_SHEETS, STATUS_SHEET, TOOL,
                      WORKBOOK_OPTIONS, print_setup, printable)
 from .merge import ReadResult
@@ -238,33 +239,43 @@ def _reported_text(book, read: ReadResult) -> dict[tuple[str, str], str]:
     return out
 
 
+DISTRICT_HEADERS = ["类别", "目标编号", "环保目标", "分值", "填报情况", "得分", "得分说明", "负责部门", "状态"]
+DISTRICT_WIDTHS: list[float] = [14, 6, 34, 6, 34, 7, 40, 10, 6]
+FACT_SIZE = 12  # points: the 基本分, 加分, 总分, 排名 line
+
+
 def _write_district(ws, book, scores, explanations, district, reported, styles, signed: Signature, previous=None):
     totals = scores.totals.loc[district]
     target_scores, statuses = scores.targets.loc[district].to_dict(), scores.status.loc[district].to_dict()
     texts, category_scores = explanations.loc[district].to_dict(), scores.categories.loc[district].to_dict()
     ws.write_string(0, 0, f"{district}——{book.document_title('考核得分')}", styles["title"])
     ws.set_header(f"&R{header_text(signed.issuer)}　{signed.date}")
+    widths: list[float] = list(DISTRICT_WIDTHS)
     facts = [("基本分", totals["基本分"]), ("加分", totals["加分"]), ("总分", totals["总分"]), ("排名", totals["排名"])]
     for i, (label, value) in enumerate(facts):
         ws.write_string(1, 2 * i, label, styles["label"])
         ws.write_number(1, 2 * i + 1, value, styles["big_int" if label == "排名" else "big"])
+        shown = f"{int(value)}" if label == "排名" else f"{value:.2f}"
+        widths[2 * i + 1] = max(widths[2 * i + 1], printfit.width_for(shown, FACT_SIZE, bold=True))
     if totals["缺报项数"]:
         ws.write_string(2, 0, f"注意：有{int(totals['缺报项数'])}个目标缺报，按0分计，总分不完整。", styles["warn"])
-    headers = ["类别", "目标编号", "环保目标", "分值", "填报情况", "得分", "得分说明", "负责部门", "状态"]
+    headers = list(DISTRICT_HEADERS)
     last_year = previous.categories.get(district, {}) if previous is not None else None
     if last_year is not None:
         headers.append("上年得分")
+        widths.append(8)
     header_row = 3
     for col, header in enumerate(headers):
         ws.write_string(header_row, col, header, styles["header"])
     r = header_row + 1
+    heights: list[float] = []
+    blocks: list[list[int]] = []
     for category in book.categories:
         targets = [t for t in book.targets if t.category == category.number]
+        blocks.append(list(range(r, r + 1 + len(targets))))
         ws.write_string(r, 0, _category_label(category), styles["bold_text"])
         ws.write_string(r, 1, "小计", styles["bold_text"])
         ws.write_string(r, 2, "", styles["bold_text"])
-        if len(_category_label(category)) > 8:
-            ws.set_row(r, 30)
         _write_points(ws, r, 3, category.points, styles["bold_score"], styles["bold_text"])
         ws.write_string(r, 4, "", styles["bold_text"])
         ws.write_number(r, 5, category_scores[category.number], styles["bold_score"])
@@ -275,6 +286,8 @@ def _write_district(ws, book, scores, explanations, district, reported, styles, 
                 ws.write_number(r, 9, last_year[category.number], styles["bold_score"])
             else:
                 ws.write_string(r, 9, "", styles["bold_text"])
+        heights.append(printfit.row_height([(_category_label(category), widths[0])], bold=True, least=20))
+        ws.set_row(r, heights[-1])
         r += 1
         for target in targets:
             status = statuses[target.number]
@@ -290,13 +303,28 @@ def _write_district(ws, book, scores, explanations, district, reported, styles, 
             ws.write_string(r, 6, texts[target.number], styles["text"])
             ws.write_string(r, 7, departments, styles["text"])
             ws.write_string(r, 8, status, styles["missing" if status == MISSING else "center"])
-            ws.set_row(r, max(30, 14 * max(len(lines), len(target.text) // 16 + 1,
-                                           len(texts[target.number]) // 20 + 1)))
+            heights.append(printfit.row_height([(target.text, widths[2]), ("\n".join(lines), widths[4]),
+                                                (texts[target.number], widths[6]), (departments, widths[7])], least=20))
+            ws.set_row(r, heights[-1])
             r += 1
-    for col, width in enumerate([14, 6, 34, 6, 34, 7, 40, 10, 6]):
+    for col, width in enumerate(widths):
         ws.set_column(col, col, width)
     ws.freeze_panes(header_row + 1, 0)
     print_setup(ws, (0, header_row))
+    scale = printfit.print_scale(widths)
+    ws.set_print_scale(scale)
+    repeated = _title_rows(ws, widths, headers)
+    ws.set_h_pagebreaks(printfit.page_breaks(heights, blocks, printfit.page_room(scale, repeated), header_row + 1))
+
+
+def _title_rows(ws, widths: list[float], headers: list[str]) -> float:
+    """Sets the heights of the rows printed at the top of every page of a district sheet (title, facts,
+    note, header) and returns their sum in points."""
+    heights = [printfit.row_height([], size=14, bold=True), printfit.row_height([], size=FACT_SIZE, bold=True),
+               printfit.row_height([], bold=True), printfit.row_height(list(zip(headers, widths)), bold=True)]
+    for row, height in enumerate(heights):
+        ws.set_row(row, height)
+    return sum(heights)
 
 
 def _write_points(ws, r, c, points, number_style, text_style):

@@ -9,7 +9,9 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from assess_xl.demo import fill_workbook
+import pdfcheck
+from assess_xl.demo import fill_workbook, sample_districts, sample_entries
+from helpers import requires_soffice
 from test_report import typed_best
 
 EXE = Path(sys.executable).parent / "assess-xl"
@@ -103,3 +105,157 @@ def test_scorecard_explains_the_gap_once_where_the_rules_are(gap_year, book):
     assert rows[5][3:9] == [8, "完成饮食业油烟治理计划任务：是", 7, "完成饮食业油烟治理计划任务：是，得7分", "生态处", "正常"]
     texts = [str(c.value) for row in ws.iter_rows() for c in row if c.value is not None]
     assert not [t for t in texts if re.search(r"扣[0-9]|未得", t)]  # the best district is told of no loss at all
+
+
+# ---- item 2: the PDF loses no text -----------------------------------------------------------------
+
+OFFICIAL_SKIP = ("得分明细", "问题清单", "来源", "评分说明", "调整记录")
+
+
+def shown(cell) -> str:
+    if isinstance(cell.value, (int, float)) and not isinstance(cell.value, bool):
+        return f"{cell.value:.2f}" if cell.number_format == "0.00" else f"{cell.value:g}"
+    return str(cell.value)
+
+
+def official_cells(scorecard: Path) -> list[tuple[str, str, str]]:
+    """(sheet, cell, text as shown) of every filled cell of the official sheets."""
+    workbook = openpyxl.load_workbook(scorecard)
+    return [(ws.title, cell.coordinate, shown(cell)) for ws in workbook.worksheets
+            if ws.sheet_state == "visible" and ws.title not in OFFICIAL_SKIP
+            for row in ws.iter_rows() for cell in row if cell.value not in (None, "")]
+
+
+def column_tokens(words, heading: str) -> dict[int, list[tuple[float, str]]]:
+    """Page → the words printed under `heading` (a header cell), top to bottom."""
+    out: dict[int, list[tuple[float, str]]] = {}
+    heads = {w.page: w for w in words if w.text == heading}
+    for word in words:
+        head = heads.get(word.page)
+        if head and word.y0 > head.y1 and head.x0 - 2 <= (word.x0 + word.x1) / 2 <= head.x1 + 2:
+            out.setdefault(word.page, []).append((word.y0, word.text))
+    return {page: sorted(tokens) for page, tokens in out.items()}
+
+
+def stranded(words, book) -> list[str]:
+    """Categories whose 小计 is printed on another page than one of its targets, although the category
+    started part-way down a page (so it would have fitted on a fresh one, or it was split)."""
+    category_of = {t.number: t.category for t in book.targets}
+    rows: list[tuple[int, int, str]] = []  # (page, position on the page, token)
+    for page, tokens in sorted(column_tokens(words, "目标编号").items()):
+        rows += [(page, n, text) for n, (_, text) in enumerate(tokens)]
+    out = []
+    for n, (page, position, text) in enumerate(rows):
+        if text != "小计":
+            continue
+        members = []
+        for later in rows[n + 1:]:
+            if later[2] == "小计":
+                break
+            members.append(later)
+        if not members:
+            out.append(f"第{page}页：小计后没有目标")
+            continue
+        category = category_of.get(int(members[0][2]))
+        pages = {m[0] for m in members}
+        if members[0][0] != page or (len(pages) > 1 and position > 0):
+            out.append(f"第{page}页：类别{category}的小计与目标不在同一页（{sorted(pages)}）")
+    return out
+
+
+def check_pdf(book, scorecard: Path, pdf: Path, folder: Path) -> None:
+    texts = pdfcheck.page_texts(pdf)
+    joined = re.sub(r"\s", "", "".join(texts))
+    lost = [(sheet, cell, text) for sheet, cell, text in official_cells(scorecard) if re.sub(r"\s", "", text) not in joined]
+    assert not lost, lost[:10]
+    assert "###" not in joined
+    words = pdfcheck.words(pdf)
+    cut = pdfcheck.crossed(words, pdfcheck.rules(pdf, folder))
+    assert not cut, [(w.page, w.text) for w in cut[:10]]
+    assert not stranded(words, book)
+    for font, glyphs in pdfcheck.cjk_glyphs(pdf).items():
+        faces = pdfcheck.face_cmaps(font)
+        telling = {ch: g for ch, g in glyphs.items() if faces["SC"].get(ord(ch)) != faces["JP"].get(ord(ch))}
+        assert telling, font  # characters whose Chinese and Japanese forms differ are printed
+        assert {ch: g for ch, g in telling.items() if g != faces["SC"].get(ord(ch))} == {}, font
+
+
+@requires_soffice
+def test_demo_pdf_loses_no_text(book, tmp_path):
+    assert run_cli("demo", "-o", tmp_path / "demo").returncode == 0
+    done = run_cli("collect", tmp_path / "demo" / "2-交回的填报表", "-o", tmp_path / "r.xlsx", "--pdf")
+    assert done.returncode == 1 and (tmp_path / "r.pdf").exists(), done.stdout + done.stderr
+    check_pdf(book, tmp_path / "r.xlsx", tmp_path / "r.pdf", tmp_path)
+
+
+@requires_soffice
+@pytest.mark.slow
+def test_pdf_of_a_hundred_districts_loses_no_text(book, tmp_path):
+    """100 districts, each typing what one of the six sample districts typed (errors and blanks included),
+    the first answering everything at its best (基本分 108.00, which showed ### in its column)."""
+    districts = [f"第{n:03d}区" for n in range(1, 101)]
+    samples = sample_districts()
+    changes: dict[str, dict[str, str]] = {}
+    for department in sample_entries(book).values():
+        for code, typed in department.items():
+            changes[code] = {d: typed[samples[n % len(samples)]] for n, d in enumerate(districts[1:]) if samples[n % len(samples)] in typed}
+    inbox = filled_year(book, tmp_path, districts, changes)
+    done = run_cli("collect", inbox, "-o", tmp_path / "r.xlsx", "--pdf")
+    assert done.returncode in (0, 1) and (tmp_path / "r.pdf").exists(), done.stdout + done.stderr
+    check_pdf(book, tmp_path / "r.xlsx", tmp_path / "r.pdf", tmp_path)
+
+
+# ---- item 3: titles read whole ---------------------------------------------------------------------
+
+def printed_first_page(workbook: Path, folder: Path) -> tuple[list, Path]:
+    """The workbook as LibreOffice prints it (with the fonts the PDF uses): page 1's words and the PDF."""
+    from assess_xl import publish
+    pdf = folder / (workbook.stem + ".pdf")
+    pdf.write_bytes(publish.convert(workbook.read_bytes(), "x.xlsx", "pdf:calc_pdf_Export"))
+    return [w for w in pdfcheck.words(pdf) if w.page == 1], pdf
+
+
+def assert_reads_whole(workbook: Path, title: str, folder: Path) -> None:
+    words, pdf = printed_first_page(workbook, folder)
+    top = min(w.y0 for w in words)
+    line = [w for w in words if w.y0 < top + 5]
+    assert "".join(w.text for w in sorted(line, key=lambda w: w.x0)) == re.sub(r"\s", "", title)
+    width = 841.9  # A4 landscape
+    assert all(0.4 * 72 - 1 <= w.x0 and w.x1 <= width - 0.4 * 72 + 1 for w in words), [(w.text, w.x0, w.x1) for w in words]
+    assert not pdfcheck.crossed(words, {1: pdfcheck.rules(pdf, folder)[1]})
+
+
+@requires_soffice
+def test_guide_title_reads_whole(book, tmp_path):
+    assert run_cli("forms", "--districts", "玄武区,秦淮区", "-o", tmp_path / "forms").returncode == 0
+    path = next((tmp_path / "forms").glob("*-局领导.xlsx"))
+    ws = openpyxl.load_workbook(path)["填报说明"]
+    title = f"{book.title}——填报说明"
+    assert ws["A1"].value == title and "A1:B1" in {str(r) for r in ws.merged_cells.ranges}
+    assert ws.row_dimensions[1].height >= 24
+    assert_reads_whole(path, title, tmp_path)
+
+
+@requires_soffice
+def test_return_note_title_and_columns_read_whole(book, tmp_path):
+    assert run_cli("demo", "-o", tmp_path / "demo").returncode == 0
+    done = run_cli("returns", tmp_path / "demo" / "2-交回的填报表", "-o", tmp_path / "退回")
+    assert done.returncode in (0, 1), done.stdout + done.stderr
+    path = next((tmp_path / "退回").glob("*-环监局-退回修改.xlsx"))
+    ws = openpyxl.load_workbook(path)["退回说明"]
+    title = ("环监局：需改正1处（红色单元格），尚未填写0处（橙色单元格）。请在“环监局”工作表中修改或补填后保存，照常交回；"
+             "其余已填写的内容不必改动。")
+    assert ws["A1"].value == title and "A1:F1" in {str(r) for r in ws.merged_cells.ranges}
+    assert [c.value for c in ws[3]] == ["区", "指标编号", "指标", "单元格", "原填写", "问题和应填写的内容"]
+    assert [c.value for c in ws[4]][:5] == ["玄武区", "21-1", "应急处置组织及预案", "H17", "预案不够完善"]
+    assert ws["F4"].value.startswith("“预案不够完善”不是可选项")
+    widths = {c: ws.column_dimensions[c].width for c in "ABCDEF"}
+    assert widths["C"] > widths["D"]  # 指标 holds the indicator's name, 单元格 a reference such as H17
+    assert ws.row_dimensions[4].height >= 20
+    words, pdf = printed_first_page(path, tmp_path)
+    assert_reads_whole(path, title, tmp_path)
+    label = next(w for w in words if w.text == "应急处置组织及预案")  # on one line, inside its column
+    header = next(w for w in words if w.text == "指标")
+    code = next(w for w in words if w.text == "指标编号")
+    cell = next(w for w in words if w.text == "单元格")
+    assert code.x1 < label.x0 and label.x1 < cell.x0 and label.x0 < header.x0 < label.x1

@@ -1,0 +1,143 @@
+"""What fits on a printed sheet: how many lines wrapped text takes in a column, how tall a row must be,
+how wide a column must be for a number, the print scale and where pages break.
+
+Text is measured twice and the larger need wins: with the metrics of the font LibreOffice prints the
+workbook in (the Simplified Chinese face of Noto Serif CJK, which publish.FONT_ALIASES puts in place of 宋体;
+found with fc-match, measured with FreeType through Pillow), and as Excel and WPS lay out 宋体 (every
+Chinese character one em, other characters half an em, in a column 0.75 points per pixel). Column
+widths are given in Excel's character units: LibreOffice makes a column of width w exactly 7w + 5
+points wide, Excel 7w + 5 pixels."""
+from __future__ import annotations
+
+import functools
+import re
+import subprocess
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+SERIF_SC = "Noto Serif CJK SC"
+LINE_EM = 1.437  # Noto CJK's ascent + descent (1151 + 286 units of 1000); used when the font is missing
+CELL_PADDING = 4.0  # points above and below the text of a cell, both together
+SIDE_PADDING = 4.0  # points left and right of the text of a cell, both together
+A4_LANDSCAPE = (841.9, 595.3)  # points
+_WORD = re.compile(r"[A-Za-z0-9.%+\-]+|\s|.", re.S)
+
+
+@dataclass(frozen=True)
+class Margins:
+    """Page margins in inches, as xlsxwriter's set_margins takes them."""
+    left: float = 0.4
+    right: float = 0.4
+    top: float = 0.5
+    bottom: float = 0.5
+
+
+@functools.cache
+def _font(bold: bool):
+    """The printing font at 1000 units per em, or None where fontconfig or the font is missing."""
+    try:
+        from PIL import ImageFont
+        found = subprocess.run(["fc-match", "-f", "%{file}\n%{index}", f"{SERIF_SC}:{'bold' if bold else 'regular'}"],
+                               capture_output=True, text=True, timeout=30, check=False).stdout.split("\n")
+        font = ImageFont.truetype(found[0], 1000, index=int(found[1]))
+    except (OSError, ValueError, IndexError, ImportError, subprocess.SubprocessError):
+        return None
+    return font if font.getname()[0] == SERIF_SC else None
+
+
+def line_height(size: float, bold: bool = False) -> float:
+    font = _font(bold)
+    if font is None:
+        return LINE_EM * size
+    ascent, descent = font.getmetrics()
+    return max(ascent + descent, LINE_EM * 1000) / 1000 * size
+
+
+def _printed_width(token: str, size: float, bold: bool) -> float:
+    font = _font(bold)
+    return font.getlength(token) / 1000 * size if font is not None else _simsun_width(token, size)
+
+
+def _simsun_width(token: str, size: float) -> float:
+    return sum(size / 2 if ord(c) < 0x2E80 or 0xFF61 <= ord(c) <= 0xFFDC else size for c in token)
+
+
+def _lines(text: str, room: float, measure) -> int:
+    """Lines of `text` wrapped greedily into `room` points: a run of Latin letters and digits is not
+    broken, anything else may break after any character; each paragraph (\\n) starts a line."""
+    count = 0
+    for paragraph in text.split("\n"):
+        count += 1
+        used = 0.0
+        for token in _WORD.findall(paragraph):
+            width = measure(token)
+            if used and used + width > room:
+                count += 1
+                used = 0.0 if token.isspace() else width
+            else:
+                used += width
+    return count
+
+
+def lines_needed(text: str, width: float, size: float = 10, bold: bool = False) -> int:
+    """Lines a cell's wrapped text takes in a column of Excel width `width`, in LibreOffice or in Excel,
+    whichever needs more. One em of room is kept back for the punctuation rules (no 、，。 at a line's
+    start) that can push a character to the next line."""
+    printed = _lines(text, 7 * width + 5 - SIDE_PADDING - size, lambda t: _printed_width(t, size, bold))
+    excel = _lines(text, 0.75 * (7 * width + 5) - SIDE_PADDING - size, lambda t: _simsun_width(t, size))
+    return max(printed, excel)
+
+
+def row_height(cells: Sequence[tuple[str, float]], size: float = 10, bold: bool = False, least: float = 0) -> float:
+    """Points a row must be tall for each (text, column width) of it to show whole."""
+    lines = max((lines_needed(text, width, size, bold) for text, width in cells if text), default=1)
+    return max(least, round(lines * line_height(size, bold) + CELL_PADDING + 0.5))
+
+
+def merged_width(widths: Sequence[float]) -> float:
+    """The Excel width of one column as wide as `widths` side by side (each column is 7w + 5 units)."""
+    return (sum(7 * w + 5 for w in widths) - 5) / 7
+
+
+def width_for(text: str, size: float = 10, bold: bool = False) -> float:
+    """The Excel width of a column that shows `text` (a number, which never wraps) whole in both programs."""
+    points = max(_printed_width(text, size, bold), _simsun_width(text, size)) + SIDE_PADDING + 2
+    return max((points - 5) / 7, (points / 0.75 - 5) / 7)
+
+
+def print_scale(widths: Sequence[float], margins: Margins = Margins()) -> int:
+    """The whole percent at which the columns fill the width of an A4 landscape page in LibreOffice (in
+    Excel, whose columns are narrower, they fit too)."""
+    room = A4_LANDSCAPE[0] - 72 * (margins.left + margins.right)
+    return max(10, min(100, int(100 * room / sum(7 * w + 5 for w in widths))))
+
+
+def page_room(scale: int, repeated: float, margins: Margins = Margins()) -> float:
+    """Points of sheet rows that fit on one A4 landscape page at `scale`, after the repeated title rows,
+    with 3% kept back so that no program's rounding moves a row to the next page."""
+    body = A4_LANDSCAPE[1] - 72 * (margins.top + margins.bottom)
+    return body * 100 / scale * 0.97 - repeated
+
+
+def page_breaks(heights: Sequence[float], blocks: Sequence[Sequence[int]], room: float, first: int) -> list[int]:
+    """Rows before which a new page starts. `heights` are the rows from `first` on; each block is a run
+    of row numbers that belongs together (a category's 小计 and its targets): a block that fits on a page
+    is never split; one longer than a page starts a new page and breaks between its rows, never after
+    its first row alone."""
+    breaks: list[int] = []
+    used = 0.0
+    for block in blocks:
+        tall = sum(heights[r - first] for r in block)
+        if used and used + tall > room:
+            breaks.append(block[0])
+            used = 0.0
+        if tall <= room:
+            used += tall
+            continue
+        for n, r in enumerate(block):
+            height = heights[r - first] + (heights[block[1] - first] if n == 0 and len(block) > 1 else 0)
+            if used and used + height > room and n > 1:
+                breaks.append(r)
+                used = 0.0
+            used += heights[r - first]
+    return breaks
