@@ -20,7 +20,10 @@ LINE_EM = 1.437  # Noto CJK's ascent + descent (1151 + 286 units of 1000); used 
 CELL_PADDING = 4.0  # points above and below the text of a cell, both together
 SIDE_PADDING = 4.0  # points left and right of the text of a cell, both together
 A4_LANDSCAPE = (841.9, 595.3)  # points
-_WORD = re.compile(r"[A-Za-z0-9.%+\-]+|\s|.", re.S)
+_OPENING, _CLOSING = "（「『【《〈“‘(", "，。、；：！？）」』】》〉”’,.;:!?)%"
+# What a line never breaks inside: a run of Latin letters and digits, or one character, each with the
+# opening punctuation before it and the closing punctuation after it (no line starts with ，。、 or ends with “（).
+_WORD = re.compile(rf"[{_OPENING}]*(?:[A-Za-z0-9.%+\-]+|\S)[{re.escape(_CLOSING)}]*|\s", re.S)
 
 
 @dataclass(frozen=True)
@@ -63,8 +66,8 @@ def _simsun_width(token: str, size: float) -> float:
 
 
 def _lines(text: str, room: float, measure) -> int:
-    """Lines of `text` wrapped greedily into `room` points: a run of Latin letters and digits is not
-    broken, anything else may break after any character; each paragraph (\\n) starts a line."""
+    """Lines of `text` wrapped greedily into `room` points, breaking only between the pieces of _WORD;
+    each paragraph (\\n) starts a line."""
     count = 0
     for paragraph in text.split("\n"):
         count += 1
@@ -81,10 +84,9 @@ def _lines(text: str, room: float, measure) -> int:
 
 def lines_needed(text: str, width: float, size: float = 10, bold: bool = False) -> int:
     """Lines a cell's wrapped text takes in a column of Excel width `width`, in LibreOffice or in Excel,
-    whichever needs more. One em of room is kept back for the punctuation rules (no 、，。 at a line's
-    start) that can push a character to the next line."""
-    printed = _lines(text, 7 * width + 5 - SIDE_PADDING - size, lambda t: _printed_width(t, size, bold))
-    excel = _lines(text, 0.75 * (7 * width + 5) - SIDE_PADDING - size, lambda t: _simsun_width(t, size))
+    whichever needs more."""
+    printed = _lines(text, 7 * width + 5 - SIDE_PADDING, lambda t: _printed_width(t, size, bold))
+    excel = _lines(text, 0.75 * (7 * width + 5) - SIDE_PADDING, lambda t: _simsun_width(t, size))
     return max(printed, excel)
 
 

@@ -189,10 +189,10 @@ def _write_summary(workbook, book, scores, signed: Signature, styles, previous=N
         ws.conditional_format(header_row + 1, total_col, last, total_col, {"type": "3_color_scale"})
         height = _chart(workbook, ws, header_row, last, total_col)
         _signature_block(ws, last + 3 + height // 20, len(headers) - 4, signed, styles)
-    ws.set_row(header_row, 48)
-    ws.set_column(0, 0, 14)
-    ws.set_column(1, len(categories), 7.5)
-    ws.set_column(len(categories) + 1, len(headers) - 1, 8)
+    widths = [14] + [7.5] * len(categories) + [8] * (len(headers) - 1 - len(categories))
+    for col, width in enumerate(widths):
+        ws.set_column(col, col, width)
+    ws.set_row(header_row, printfit.row_height(list(zip(headers, widths)), bold=True, least=48))
     ws.freeze_panes(header_row + 1, 1)
     print_setup(ws, (header_row, header_row))
 

@@ -45,19 +45,32 @@ def page_texts(pdf: Path) -> list[str]:
 Rule = tuple[float, float, float]  # where (y of a horizontal rule, x of a vertical one), from, to: points
 
 
-def rules(pdf: Path, folder: Path) -> dict[int, tuple[list[Rule], list[Rule]]]:
+def rules(pdf: Path, folder: Path, pages: list[int] | None = None) -> dict[int, tuple[list[Rule], list[Rule]]]:
     """Page → the table rules drawn on it (horizontal, vertical), found in its pixels: a horizontal rule
     is a dark run at least a quarter of the page wide, a vertical one at least 36 points tall (text never
-    makes either: its glyphs leave gaps and are shorter)."""
+    makes either: its glyphs leave gaps and are shorter). All pages, or those in `pages`."""
     from PIL import Image
     prefix = folder / "rule"
-    subprocess.run(["pdftoppm", "-r", str(DPI), "-gray", "-png", str(pdf), str(prefix)], check=True)
+    for first, last in _ranges(pages) if pages else [(None, None)]:
+        bounds = ["-f", str(first), "-l", str(last)] if first else []
+        subprocess.run(["pdftoppm", "-r", str(DPI), "-gray", "-png", *bounds, str(pdf), str(prefix)], check=True)
     found = {}
     for image in sorted(folder.glob("rule-*.png")):
         pixels = np.asarray(Image.open(image).convert("L")) < 200
         found[int(image.stem.split("-")[-1])] = (_runs(pixels, pixels.shape[1] // 4), _runs(pixels.T, DPI // 2))
         image.unlink()
     return found
+
+
+def _ranges(pages: list[int]) -> list[tuple[int, int]]:
+    """Sorted page numbers as runs of consecutive pages."""
+    out: list[tuple[int, int]] = []
+    for page in sorted(set(pages)):
+        if out and out[-1][1] == page - 1:
+            out[-1] = (out[-1][0], page)
+        else:
+            out.append((page, page))
+    return out
 
 
 def _runs(pixels: np.ndarray, least: int) -> list[Rule]:
