@@ -41,7 +41,7 @@ class FileInfo:
     modified: datetime | None = None
     saved: datetime | None = None  # the workbook's own last-saved time (core.xml, meta.xml, OLE properties)
     saved_ignored: str = ""  # a saved time that was written but is implausible (before 1990 or in the future)
-    format: str = ""  # xlsx, xlsm, xls, xlsb, ods
+    format: str = ""  # xlsx, xlsm, xls, ods
     data: bytes = b""
     rejected: str = ""  # reason in Chinese; empty when the file may be parsed
     macros: bool = False
@@ -221,9 +221,10 @@ def kind_of(path: Path) -> str:
     return MAIL_KINDS.get(path.suffix.lower(), "file")
 
 
-def load(path: str | Path, name: str, limit: int = 0) -> FileInfo:
+def load(path: str | Path, name: str, limit: int = 0, span: tuple[int, int] | None = None) -> FileInfo:
     """Read a regular file's bytes by a bounded read (never opening it for writing, never waiting on a
-    pipe), its size, time and hash. Whether it may be parsed is `inspect`'s decision."""
+    pipe), its size, time and hash; `span` (offset, length) reads one message of a mailbox. Whether
+    it may be parsed is `inspect`'s decision."""
     info = FileInfo(Path(path), name)
     try:
         handle = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
@@ -240,7 +241,10 @@ def load(path: str | Path, name: str, limit: int = 0) -> FileInfo:
             return info
         modified = datetime.fromtimestamp(status.st_mtime, tz=timezone.utc)
         info.modified = modified if plausible(modified, now_utc()) else None
-        info.data = _bounded_read(handle, (limit or MAX_FILE_BYTES) + 1)
+        if span is not None:
+            os.lseek(handle, span[0], os.SEEK_SET)
+            limit = min(limit or MAX_FILE_BYTES, span[1])
+        info.data = _bounded_read(handle, (limit or MAX_FILE_BYTES) + (span is None))
     except OSError as exc:
         info.reject("unreadable", reason=exc.strerror or exc)
         return info
@@ -379,9 +383,10 @@ def _inspect_zip(info: FileInfo) -> None:
         if not info.rejected and "meta.xml" in names:
             info.saved = _time_in(_ODS_DATE, _read(archive, "meta.xml"), local=True)
         return
-    if "xl/workbook.bin" in names:
-        info.format = "xlsb"
-    elif "xl/workbook.xml" in names:
+    if "xl/workbook.bin" in names:  # binary parts no pre-flight can check; calamine panics on some
+        info.reject("xlsb_unsupported")
+        return
+    if "xl/workbook.xml" in names:
         info.format = "xlsx"
     else:
         info.reject("zip_not_excel")

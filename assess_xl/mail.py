@@ -71,17 +71,11 @@ class Unpacked:
 
 
 def unpack(kind: str, data: bytes, shown: str) -> Unpacked:
-    """kind: eml, mbox, msg or zip."""
+    """kind: eml (one message), msg or zip. A mailbox is split first (`messages`), each message
+    read on its own."""
     result = Unpacked()
     if kind == "zip":
         _zip(data, shown, Envelope(), result)
-    elif kind == "mbox":
-        messages = _split_mbox(data)
-        if len(messages) > MAX_MESSAGES:
-            result.verdicts.append((shown, "mail_too_many_messages", {"count": len(messages), "limit": MAX_MESSAGES}))
-            messages = messages[:MAX_MESSAGES]
-        for number, raw in enumerate(messages, start=1):
-            _message(email.message_from_bytes(raw, policy=email.policy.default), f"{shown}#{number}", result, 0)
     elif kind == "msg":
         _outlook(data, shown, result)
     else:
@@ -94,14 +88,60 @@ def unpack(kind: str, data: bytes, shown: str) -> Unpacked:
     return result
 
 
+_SEPARATOR_LINE = re.compile(rb"(?m)^From [^\n]*\n")
+
+
+def is_mailbox(data: bytes) -> bool:
+    """An mbox, whatever its name says: it starts with a separator line and holds several messages."""
+    return data.startswith(b"From ") and len(_SEPARATOR_LINE.findall(data, 0, 1 << 26)) >= 2
+
+
+def messages(data: bytes) -> list[tuple[int, int]]:
+    """(offset, length) of each message of an mbox, in the order stored; separator lines excluded
+    (text before the first separator counts as a message)."""
+    separators = list(_SEPARATOR_LINE.finditer(data))
+    starts = [m.end() for m in separators]
+    ends = [m.start() for m in separators[1:]] + [len(data)]
+    if not separators or separators[0].start() > 0:
+        starts.insert(0, 0)
+        ends.insert(0, separators[0].start() if separators else len(data))
+    return [(begin, end - begin) for begin, end in zip(starts, ends) if data[begin:end].strip()]
+
+
+_ATTACHED = re.compile(rb"(?im)^content-disposition:[ \t]*attachment|^content-type:[^\n]*\bname\*?=|filename\*?=")
+_DATE_LINE = re.compile(rb"(?im)^date:[ \t]*([^\r\n]{1,100})")
+
+
+def preference(message: bytes) -> tuple[bool, datetime]:
+    """How much a message of a mailbox looks like a return, read from its raw bytes (no parsing):
+    one with an attachment first, then the newest by its Date line."""
+    head = message[:65536]
+    date = None
+    found = _DATE_LINE.search(head)
+    if found:
+        try:
+            date = parsedate_to_datetime(found.group(1).decode("ascii", "replace").strip())
+        except (TypeError, ValueError, IndexError):
+            date = None
+    if date is not None and date.tzinfo is None:
+        date = date.replace(tzinfo=timezone.utc)
+    stamp = date if plausible(date, now_utc()) else None
+    return bool(_ATTACHED.search(message)), stamp or datetime.min.replace(tzinfo=timezone.utc)
+
+
+def choose(data: bytes, spans: list[tuple[int, int]], limit: int = MAX_MESSAGES) -> tuple[list[int], list[int]]:
+    """Which messages (indexes) to read when there are more than `limit`: those with attachments,
+    then the newest; and the indexes not read, so they can be named."""
+    if len(spans) <= limit:
+        return list(range(len(spans))), []
+    ranked = sorted(range(len(spans)), key=lambda i: preference(data[spans[i][0]:spans[i][0] + spans[i][1]]),
+                    reverse=True)
+    return sorted(ranked[:limit]), sorted(ranked[limit:])
+
+
 def _looks_like_mail(data: bytes) -> bool:
     head = data[:4096]
     return bool(re.search(rb"(?im)^(from|date|subject|message-id|received|mime-version|to|return-path):", head))
-
-
-def _split_mbox(data: bytes) -> list[bytes]:
-    pieces = re.split(rb"(?m)^From [^\n]*\n", data)
-    return [piece for piece in pieces if piece.strip()]
 
 
 def envelope_of(message) -> Envelope:

@@ -1,4 +1,4 @@
-"""Many returned files → one table of values: each file read in a child (readback.read_item), the
+"""Many returned files → one table of values: each file read in a child (units.read_unit), the
 districts of the run decided once for all files, every cell record matched to a district by the
 same comparison (layout.name_key), the later submission winning each (district, code), and every
 problem collected, never raised."""
@@ -14,8 +14,9 @@ import pandas as pd
 from . import intake, problems as P, sandbox
 from .layout import district_name_problems, name_key
 from .problems import Problem
-from .readback import DUPLICATE, READ, RECORD_COLUMNS, REJECTED, FileRead, SheetRead, read_item
+from .readback import DUPLICATE, READ, RECORD_COLUMNS, REJECTED, FileRead, SheetRead
 from .rulebook import Rulebook
+from .units import Split, Unit, quiet_messages, read_unit
 
 EXCLUDED = "已排除"
 
@@ -63,19 +64,36 @@ class ReadResult:
 def read_gathered(found, skipped, book: Rulebook, strict_conflicts: bool = False, districts: list[str] | None = None,
                   workers: int | None = None, excluded: dict[str, str] | None = None) -> ReadResult:
     """Read every gathered (path, name) in child processes, then merge."""
-    items = [(str(path), name, intake.kind_of(Path(path))) for path, name in found]
-    outcomes = sandbox.run_isolated(read_item, items, (book,), workers)
-    reads, failures = [], []
-    for (path, name), outcome in zip(found, outcomes):
-        if isinstance(outcome, sandbox.Failure):
-            if outcome.kind == "worker":
-                failures.append(name)
-            reads.append(_failed(path, name, outcome))
-        else:
-            reads.extend(outcome)
+    first = [Unit(str(path), name, intake.kind_of(Path(path)), (number,)) for number, (path, name) in enumerate(found)]
+    reads, failures = read_units(first, book, workers)
     result = merge_files(_exclude(reads, excluded or {}), book, strict_conflicts, skipped, districts)
     result.worker_failures = failures
     return result
+
+
+def read_units(units: list[Unit], book: Rulebook, workers: int | None = None) -> tuple[list[FileRead], list[str]]:
+    """Every unit read in its own sandboxed child, containers split round by round (mailbox →
+    messages → attachments); the reads in the order the files were given, and the units no child
+    could read (a fault of the machine)."""
+    placed: list[tuple[tuple, FileRead]] = []
+    failures: list[str] = []
+    quiet: list[tuple[str, str, int]] = []
+    while units:
+        outcomes = sandbox.run_isolated(read_unit, units, (book,), workers)
+        following: list[Unit] = []
+        for unit, outcome in zip(units, outcomes):
+            if isinstance(outcome, sandbox.Failure):
+                failures += [unit.name] if outcome.kind == "worker" else []
+                placed.append((unit.order, _failed(unit.path, unit.name, outcome)))
+            elif isinstance(outcome, Split):
+                following += outcome.units
+                placed += [(unit.order, read) for read in outcome.reads]
+                quiet += outcome.quiet
+            else:
+                placed += [(unit.order, read) for read in outcome]
+        units = following
+    placed.sort(key=lambda pair: pair[0])
+    return [read for _, read in placed] + quiet_messages(quiet), failures
 
 
 def read_paths(paths, book: Rulebook, strict_conflicts: bool = False, districts: list[str] | None = None) -> ReadResult:
@@ -102,8 +120,15 @@ def _exclude(reads: list[FileRead], excluded: dict[str, str]) -> list[FileRead]:
 
 def _failed(path, name, failure: sandbox.Failure) -> FileRead:
     code = _FAILURE_CODES.get(failure.kind, "parse_error")
-    fields = {"kind": failure.detail.split(":")[0], "seconds": int(sandbox.TIME_LIMIT)}
+    fields = {"kind": failure.detail.split(":")[0], "seconds": int(sandbox.seconds_per_item()), "how": _how(failure)}
     return FileRead(intake.FileInfo(path, name), REJECTED, P.text(code, **fields), [P.make(code, file=name, **fields)])
+
+
+def _how(failure: sandbox.Failure) -> str:
+    """How a child died, in words: a signal by name, else its exit status."""
+    if failure.detail.startswith("exit "):
+        return f"退出状态{failure.detail[5:]}"
+    return f"信号{failure.detail}" if failure.detail else "进程异常结束"
 
 
 _FAILURE_CODES = {"crash": "parse_crash", "timeout": "parse_timeout", "memory": "parse_memory",

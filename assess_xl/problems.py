@@ -67,7 +67,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "saved_time_implausible": (WARNING, "文件记录的保存时间“{raw}”不可信（早于1990年或晚于今天），改按文件时间判断先后。"),
     # verdicts on a whole file (the reason shown in 来源 and in 问题清单)
     "encrypted": (ERROR, "文件已加密（设置了打开密码），无法读取。请让该部门取消密码后重新发送。"),
-    "parse_crash": (ERROR, "读取该文件时解析程序崩溃（文件结构异常，可能是恶意构造的文件），已拒绝。请让该部门用Excel另存为.xlsx后重新发送。"),
+    "parse_crash": (ERROR, "读取该文件时解析程序崩溃（{how}，文件结构异常，可能是恶意构造的文件），已拒绝。请让该部门用Excel另存为.xlsx后重新发送。"),
     "parse_timeout": (ERROR, "读取该文件超过{seconds}秒仍未完成（文件结构异常），已拒绝。请让该部门用Excel另存为.xlsx后重新发送。"),
     "parse_memory": (ERROR, "读取该文件需要的内存远超正常填报表（文件结构异常），已拒绝。"),
     "parse_error": (ERROR, "文件无法解析（{kind}），可能已损坏。请用Excel打开确认后另存为.xlsx再发送。"),
@@ -91,6 +91,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "zip_damaged": (ERROR, "文件已损坏（压缩结构不完整，可能下载或复制不完整）。请重新发送。"),
     "too_many_parts": (ERROR, "文件内部包含{count}个部件，远超正常填报表，疑为恶意文件，已拒绝。"),
     "zip_bomb": (ERROR, "文件解压后达{size} MB，远超正常填报表（压缩炸弹），已拒绝。"),
+    "xlsb_unsupported": (ERROR, "不支持.xlsb格式，请另存为.xlsx后重新发送。"),
     "zip_not_excel": (ERROR, "文件是压缩包，但不是Excel工作簿。请发送填写好的.xlsx文件。"),
     "part_damaged": (ERROR, "文件已损坏（部件{part}无法解压）。请重新发送。"),
     "xml_entities": (ERROR, "文件部件{part}含有XML实体声明（可能是XML炸弹或外部实体攻击），已拒绝。"),
@@ -123,7 +124,9 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "mail_broken_attachment": (ERROR, "附件编码已损坏（base64不完整），无法读取。请让该部门重新发送。"),
     "mail_too_deep": (ERROR, "邮件中转发的邮件层层嵌套超过{limit}层，更深的部分未读取。"),
     "mail_too_many_attachments": (ERROR, "邮件附件超过{limit}个，远超正常填报，其余附件未读取。"),
-    "mail_too_many_messages": (ERROR, "邮箱文件有{count}封邮件，只读取前{limit}封。"),
+    "mail_too_many_messages": (ERROR, "邮箱文件有{count}封邮件，超过上限，只读取了{limit}封（先取带附件的、再取较新的）；未读取{skipped}封，其中带附件的{attached}封：{numbers}。请把邮箱分成几个较小的文件（或用 fetch 只收带工作簿的邮件）后重新汇总。"),
+    "mailbox_no_workbook": (WARNING, "邮箱中{count}封邮件没有Excel工作簿附件，已跳过：{numbers}。"),
+    "part_changed": (ERROR, "读取过程中文件被改动（附件与先前读到的不一致），未读取。请在文件不再变化时重新汇总。"),
     "mail_unknown_sender": (WARNING, "发件人{sender}不在通讯录中（已读取；发件地址不能证明身份，请核实该文件确由负责部门发送）。"),
     "mail_too_much": (ERROR, "从同一个邮件文件中取出的附件总量超过300 MB，其余附件未读取。"),
     # mail the coordinator sends (通讯录, --from, the send log)

@@ -7,12 +7,10 @@ Which districts a run has is decided later, over all files (merge.run_districts)
 columns are kept by their comparison key (layout.name_key) with the header as written."""
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import math
 from dataclasses import dataclass, field, replace
-from email.utils import parseaddr
 
 from xlsxwriter.utility import xl_col_to_name, xl_rowcol_to_cell
 
@@ -107,45 +105,15 @@ class SheetTooLarge(Exception):
         self.sheet, self.height, self.width = sheet, height, width
 
 
-def read_item(item: tuple[str, str, str], book: Rulebook) -> list[FileRead]:
-    """Everything one gathered file says, in a child process: a workbook (kind 'file') gives one
-    FileRead; a message, mailbox, Outlook message or zip gives one per workbook inside it, named
-    `container › attachment`, plus one for each attachment or container that could not be used."""
-    path, name, kind = item
-    if kind == "file":
-        return [read_one((path, name), book)]
-    import python_calamine  # noqa: F401  an ImportError here is the machine's fault, not the file's
-    from . import mail
-    container = intake.load(path, name, intake.MAX_CONTAINER_BYTES)
-    if container.rejected:
-        return [_verdict(container, container.rejected_code, {})]
-    unpacked = mail.unpack(kind, container.data, name)
-    reads = [_verdict(intake.FileInfo(container.path, shown, modified=container.modified), code, fields)
-             for shown, code, fields in unpacked.verdicts]
-    for part in unpacked.parts:
-        info = intake.FileInfo(container.path, part.name, modified=container.modified, data=part.data,
-                               size=len(part.data), sha256=hashlib.sha256(part.data).hexdigest(),
-                               mailed=part.envelope.date, received=part.envelope.received,
-                               envelope=part.envelope.describe(),
-                               sender=parseaddr(part.envelope.sender)[1].lower())
-        reads.append(_read_loaded(info, book))
-    return reads
-
-
-def _verdict(info: intake.FileInfo, code: str, fields: dict) -> FileRead:
-    status = NOT_A_FORM if P.CATALOGUE[code][0] != P.ERROR else REJECTED
-    return FileRead(info, status, P.text(code, **fields), [P.make(code, file=info.name, **fields)])
-
-
 def read_one(item: tuple[str, str], book: Rulebook) -> FileRead:
     """Everything one file (path, name as shown) says, in a child process. The submission order of
     its records is set later, when all files are known (merge)."""
     path, name = item
     import python_calamine  # noqa: F401  an ImportError here is the machine's fault, not the file's
-    return _read_loaded(intake.load(path, name), book)
+    return read_loaded(intake.load(path, name), book)
 
 
-def _read_loaded(info: intake.FileInfo, book: Rulebook) -> FileRead:
+def read_loaded(info: intake.FileInfo, book: Rulebook) -> FileRead:
     name = info.name
     if not info.rejected:
         intake.inspect(info)

@@ -10,17 +10,22 @@ stderr. A child that cannot start at all is not blamed on any file."""
 from __future__ import annotations
 
 import multiprocessing
+import multiprocessing.process
 import os
+import signal
 import sys
-from contextlib import contextmanager
 import time
-from concurrent.futures import ProcessPoolExecutor, wait
-from concurrent.futures.process import BrokenProcessPool
+from collections import deque
+from contextlib import contextmanager
 from dataclasses import dataclass
+from multiprocessing.connection import Connection, wait
 from typing import Callable
 
 MEMORY_LIMIT = 2 * 1024 ** 3
-TIME_LIMIT = 60.0
+TIME_LIMIT = 60.0  # per item, from when a child starts on it; ASSESS_XL_FILE_SECONDS sets another
+STARTUP_LIMIT = 60.0  # for a child to start and load the reader
+READY = "ready"
+MAX_FAILED_STARTS = 3  # children that could not start before the machine, not a file, is blamed
 PRELOAD = ("python_calamine", "olefile", "numpy", "yaml", "assess_xl.readback")
 
 _CONTEXT: tuple = ()
@@ -94,14 +99,51 @@ def _prepare_child(limit: int, context: tuple, run: int) -> None:
 
 
 def _call(function, item):
+    """The item's result, or what went wrong as a Failure. Whatever the reader raises — including
+    BaseException subclasses such as pyo3's PanicException, or SystemExit — is a verdict on the input."""
     try:
         return function(item, *_CONTEXT)
     except MemoryError:
         return Failure("memory")
     except ImportError as exc:  # the child's installation, not the file
-        return Failure("worker", f"{type(exc).__name__}: {exc}"[:300])
-    except Exception as exc:  # any reader exception is a verdict on the input, returned as data
-        return Failure("error", f"{type(exc).__name__}: {exc}"[:300])
+        return Failure("worker", _describe(exc))
+    except BaseException as exc:  # noqa: B036  any reader exception is a verdict on the input, returned as data
+        return Failure("error", _describe(exc))
+
+
+def _describe(exc: BaseException) -> str:
+    """'Type: message' of an exception that may be hostile (its str() may itself raise)."""
+    try:
+        text = f"{type(exc).__name__}: {exc}"
+    except BaseException:  # noqa: B036
+        text = type(exc).__name__
+    return text[:300]
+
+
+def _send(connection, index: int, result) -> None:
+    """Return a result to the run; a result that cannot be pickled is a verdict, not a dead child."""
+    try:
+        connection.send((index, result))
+    except (BrokenPipeError, EOFError, ConnectionError):
+        os._exit(1)  # the run is gone
+    except BaseException as exc:  # noqa: B036  pickling runs arbitrary __reduce__ code
+        connection.send((index, Failure("error", "结果无法传回：" + _describe(exc))))
+
+
+def _serve(connection, function, limit: int, context: tuple, run: int) -> None:
+    """A child: prepare, say it is ready, then run one item at a time until told to stop."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the run's to handle, not a verdict on a file
+    _prepare_child(limit, context, run)
+    connection.send(READY)
+    while True:
+        try:
+            message = connection.recv()
+        except (EOFError, OSError):
+            return
+        if message is None:
+            return
+        index, item = message
+        _send(connection, index, _call(function, item))
 
 
 @contextmanager
@@ -120,54 +162,143 @@ def _main_not_reimported():
         main.__file__ = path
 
 
-def probe(item, *context) -> str:
-    """A task that any healthy child completes: tells a broken machine from a broken file."""
-    return "ok"
-
-
 def run_isolated(function: Callable, items: list, context: tuple = (), workers: int | None = None,
-                 time_limit: float = TIME_LIMIT, memory_limit: int = MEMORY_LIMIT) -> list:
+                 time_limit: float | None = None, memory_limit: int = MEMORY_LIMIT) -> list:
     """function(item, *context) for every item, each result or a Failure, in order. `function` must
-    be a module-level function (it is pickled by reference); `context` is sent once per child."""
+    be a module-level function (it is pickled by reference); `context` is sent once per child. Each
+    item has its own deadline, counted from when a child starts on it; a child that dies (signal,
+    abort, exit) or overruns is that item's verdict, and a fresh child takes the next item."""
     if not items:
         return []
     workers = max(1, min(workers or os.cpu_count() or 1, len(items)))
-    limits = (time_limit, memory_limit, context)
-    results = _run_pool(function, items, list(range(len(items))), workers, *limits)
-    # A crash or timeout breaks the whole pool: run the affected items alone to find the culprit.
-    for index in [i for i, r in enumerate(results) if isinstance(r, Failure) and r.kind in ("broken", "pending")]:
-        results[index] = _run_pool(function, items, [index], 1, *limits)[index]
-        if isinstance(results[index], Failure) and results[index].kind in ("broken", "pending"):
-            results[index] = Failure("crash" if results[index].kind == "broken" else "timeout")
-    if any(isinstance(r, Failure) and r.kind == "crash" for r in results):
-        healthy = _run_pool(probe, [None], [0], 1, *limits)[0] == "ok"
-        if not healthy:
-            results = [Failure("worker", "子进程无法启动") if isinstance(r, Failure) and r.kind == "crash" else r
-                       for r in results]
-    return results
-
-
-def _run_pool(function, items, indices, workers, time_limit, memory_limit, context) -> list:
-    results: list = [None] * len(items)
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=_context(), initializer=_prepare_child,
-                               initargs=(memory_limit, context, os.getpid()))
+    pool = _Pool(function, context, time_limit or seconds_per_item(), memory_limit)
     try:
-        with _main_not_reimported():
-            futures = {pool.submit(_call, function, items[i]): i for i in indices}
-    except BrokenProcessPool:
-        pool.shutdown(wait=False, cancel_futures=True)
-        return [Failure("broken") if i in indices else None for i in range(len(items))]
-    rounds = -(-len(indices) // workers)
-    done, pending = wait(futures, timeout=time_limit * rounds + 10)
-    for future in done:
+        return pool.run(items, workers)
+    finally:
+        pool.stop()
+
+
+def seconds_per_item() -> float:
+    """Seconds each item may take: ASSESS_XL_FILE_SECONDS when it is a positive number, else TIME_LIMIT."""
+    try:
+        seconds = float(os.environ.get("ASSESS_XL_FILE_SECONDS", ""))
+    except ValueError:
+        return TIME_LIMIT
+    return seconds if 0 < seconds < 86_400 else TIME_LIMIT
+
+
+@dataclass
+class _Child:
+    process: multiprocessing.process.BaseProcess
+    connection: Connection
+    ready: bool = False
+    index: int | None = None  # the item it is working on
+    since: float = 0.0  # when it started (or was started on that item)
+
+
+class _Pool:
+    """Children that each take one item at a time; the parent keeps every item's clock."""
+
+    def __init__(self, function, context, time_limit: float, memory_limit: int):
+        self.function, self.context = function, context
+        self.time_limit, self.memory_limit = time_limit, memory_limit
+        self.children: list[_Child] = []
+        self.failed_starts = 0  # children that died or hung before they were ready
+        self.mp = _context()
+
+    def run(self, items: list, workers: int) -> list:
+        results: list = [None] * len(items)
+        queue = deque(range(len(items)))
+        busy = 0
+        while queue or busy:
+            self._staff(min(workers, len(queue) + busy))
+            if not self.children or self.failed_starts >= MAX_FAILED_STARTS and not self._any_ready():
+                for index in queue:  # no child can run at all: the machine's fault, not the files'
+                    results[index] = Failure("worker", "子进程无法启动")
+                return results
+            for child in self.children:
+                if child.ready and child.index is None and queue:
+                    child.index, child.since = queue.popleft(), time.monotonic()
+                    child.connection.send((child.index, items[child.index]))
+            self._wait()
+            self._collect(results)
+            busy = sum(child.index is not None for child in self.children)
+        return results
+
+    def _any_ready(self) -> bool:
+        return any(child.ready for child in self.children)
+
+    def _staff(self, wanted: int) -> None:
+        """Start children until `wanted` are alive (a failed start leaves fewer)."""
+        while len(self.children) < wanted:
+            ours, theirs = self.mp.Pipe()
+            process = self.mp.Process(target=_serve, daemon=True,
+                                      args=(theirs, self.function, self.memory_limit, self.context, os.getpid()))
+            try:
+                with _main_not_reimported():
+                    process.start()
+            except OSError:
+                ours.close()
+                return
+            finally:
+                theirs.close()
+            self.children.append(_Child(process, ours, since=time.monotonic()))
+
+    def _wait(self) -> None:
+        now = time.monotonic()
+        limits = [child.since + (self.time_limit if child.ready else STARTUP_LIMIT) - now for child in self.children]
+        handles = [c.connection for c in self.children] + [c.process.sentinel for c in self.children]
+        wait(handles, timeout=max(0.0, min(limits, default=1.0)))
+
+    def _collect(self, results: list) -> None:
+        """Take what children sent; a child that died or overran gives its item a verdict and goes."""
+        for child in list(self.children):
+            try:
+                while child.connection.poll():
+                    message = child.connection.recv()
+                    if message == READY:
+                        child.ready, child.since = True, time.monotonic()
+                    else:
+                        results[message[0]], child.index = message[1], None
+            except (EOFError, OSError):
+                pass
+            if not child.process.is_alive():
+                self._retire(child, results, _death(child.process.exitcode))
+            elif time.monotonic() - child.since > (self.time_limit if child.ready else STARTUP_LIMIT):
+                if child.ready and child.index is None:
+                    continue
+                self._retire(child, results, Failure("timeout") if child.ready else None)
+
+    def _retire(self, child: _Child, results: list, verdict: Failure | None) -> None:
+        if not child.ready:
+            self.failed_starts += 1
+        elif child.index is not None and verdict is not None:
+            results[child.index] = verdict
+        child.process.kill()
+        child.process.join(5)
+        child.connection.close()
+        self.children.remove(child)
+
+    def stop(self) -> None:
+        for child in self.children:
+            try:
+                child.connection.send(None)
+            except OSError:
+                pass
+        for child in self.children:
+            child.process.join(2)
+            if child.process.is_alive():
+                child.process.kill()
+                child.process.join(5)
+            child.connection.close()
+        self.children = []
+
+
+def _death(exitcode: int | None) -> Failure:
+    """How a child ended, as its item's verdict: killed by a signal (abort, segfault) or exited."""
+    if exitcode is not None and exitcode < 0:
         try:
-            results[futures[future]] = future.result()
-        except BrokenProcessPool:
-            results[futures[future]] = Failure("broken")
-    for future in pending:
-        results[futures[future]] = Failure("pending")
-    if pending:
-        for process in list(getattr(pool, "_processes", {}).values()):
-            process.kill()
-    pool.shutdown(wait=not pending, cancel_futures=True)
-    return results
+            return Failure("crash", signal.Signals(-exitcode).name)
+        except ValueError:
+            return Failure("crash", f"signal {-exitcode}")
+    return Failure("crash", f"exit {exitcode}")

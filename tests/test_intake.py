@@ -129,12 +129,12 @@ def test_xlsm_values_read_macros_noted(book, tmp_path, good):
     assert any("含宏" in m and "未运行" in m for m in messages)
 
 
-def test_xlsb_refused_or_read_with_reason(book, tmp_path, good):
+def test_xlsb_is_refused_as_a_format_not_as_damage(book, tmp_path, good):
     fake = rezip(good[1], add={"xl/workbook.bin": b"\x00" * 64})
     result = run_inbox(book, tmp_path, good[1], {"bin.xlsb": fake})
     report, messages = verdict(result, "bin.xlsb")
-    assert report.info.format == "xlsb"
-    assert report.status in ("已读取", "已拒绝") and messages  # a verdict with a reason either way
+    assert report.status == "已拒绝" and codes(result, "bin.xlsb") == {"xlsb_unsupported"}
+    assert "不支持.xlsb格式，请另存为.xlsx" in report.reason and "损坏" not in report.reason
 
 
 # ---- 3. encrypted ---------------------------------------------------------------------------
@@ -430,9 +430,9 @@ def test_parser_crash_is_contained(book, tmp_path, good):
     (tmp_path / "good.xlsx").write_bytes(good[1])
     items = [(str(tmp_path / "crash.xlsx"), "crash.xlsx"), (str(tmp_path / "good.xlsx"), "good.xlsx")]
     crashed, read = sandbox.run_isolated(read_without_preflight, items, (book,))
-    assert crashed == sandbox.Failure("crash")
+    assert crashed == sandbox.Failure("crash", "SIGABRT")
     assert read.status == "已读取" and read.sheets
-    assert "解析程序崩溃" in merge._failed(tmp_path / "crash.xlsx", "crash.xlsx", crashed).reason
+    assert "解析程序崩溃（信号SIGABRT" in merge._failed(tmp_path / "crash.xlsx", "crash.xlsx", crashed).reason
 
 
 # ---- saved times of .xls and .ods (issue 9, point 2) -----------------------------------------

@@ -1,4 +1,5 @@
 import os
+import signal
 import time
 
 from assess_xl import sandbox
@@ -8,9 +9,28 @@ def square(x):
     return x * x
 
 
+class Panic(BaseException):
+    """Like pyo3's PanicException: not an Exception, so `except Exception` misses it."""
+
+
+class Unpicklable(Exception):
+    def __reduce__(self):
+        raise TypeError("cannot pickle")
+
+
 def misbehave(x):
     if x == "abort":
         os.abort()
+    if x == "panic":
+        raise Panic("called `Option::unwrap()` on a `None` value")
+    if x == "exit":
+        raise SystemExit(3)
+    if x == "hard-exit":
+        os._exit(7)
+    if x == "segfault":
+        os.kill(os.getpid(), signal.SIGSEGV)
+    if x == "unpicklable":
+        return Unpicklable("x")
     if x == "hang":
         time.sleep(30)
     if x == "raise":
@@ -30,10 +50,35 @@ def test_each_failure_is_attributed_to_its_item():
                                    time_limit=2, memory_limit=1024 ** 3)
     assert time.perf_counter() - started < 60
     assert results[0] == "A" and results[2] == "B" and results[6] == "C"
-    assert results[1] == sandbox.Failure("crash")
+    assert results[1] == sandbox.Failure("crash", "SIGABRT")
     assert results[3] == sandbox.Failure("timeout")
     assert results[4].kind == "error" and results[4].detail.startswith("ValueError")
     assert results[5] == sandbox.Failure("memory")
+
+
+def test_whatever_a_child_raises_or_however_it_dies_is_that_items_verdict():
+    items = ["a", "panic", "b", "exit", "hard-exit", "segfault", "unpicklable", "c"]
+    results = sandbox.run_isolated(misbehave, items, workers=2, time_limit=20)
+    assert results[0] == "A" and results[2] == "B" and results[7] == "C"
+    assert results[1].kind == "error" and results[1].detail.startswith("Panic: called")
+    assert results[3].kind == "error" and results[3].detail.startswith("SystemExit")
+    assert results[4] == sandbox.Failure("crash", "exit 7")
+    assert results[5] == sandbox.Failure("crash", "SIGSEGV")
+    assert results[6].kind == "error" and "结果无法传回" in results[6].detail
+
+
+def sleep_for(seconds):
+    time.sleep(seconds)
+    return seconds
+
+
+def test_every_item_has_its_own_deadline_from_when_its_work_starts():
+    """Items queued behind others are not charged for the wait; an item that overruns its own
+    limit is stopped even when the run as a whole still has time (not limit × rounds)."""
+    items = [1.0] * 6 + [6.0] + [1.0] * 3
+    results = sandbox.run_isolated(sleep_for, items, workers=1, time_limit=3)
+    assert results[6] == sandbox.Failure("timeout")
+    assert [r for i, r in enumerate(results) if i != 6] == [1.0] * 9
 
 
 def test_empty():
