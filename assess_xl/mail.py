@@ -131,11 +131,10 @@ def preference(message: bytes) -> tuple[bool, datetime]:
 
 def choose(data: bytes, spans: list[tuple[int, int]], limit: int = MAX_MESSAGES) -> tuple[list[int], list[int]]:
     """Which messages (indexes) to read when there are more than `limit`: those with attachments,
-    then the newest; and the indexes not read, so they can be named."""
+    then the newest (by Date, then stored later); and the indexes not read, so they can be named."""
     if len(spans) <= limit:
         return list(range(len(spans))), []
-    ranked = sorted(range(len(spans)), key=lambda i: preference(data[spans[i][0]:spans[i][0] + spans[i][1]]),
-                    reverse=True)
+    ranked = sorted(range(len(spans)), key=lambda i: (*preference(data[spans[i][0]:sum(spans[i])]), i), reverse=True)
     return sorted(ranked[:limit]), sorted(ranked[limit:])
 
 

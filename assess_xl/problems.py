@@ -125,6 +125,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "mail_too_deep": (ERROR, "邮件中转发的邮件层层嵌套超过{limit}层，更深的部分未读取。"),
     "mail_too_many_attachments": (ERROR, "邮件附件超过{limit}个，远超正常填报，其余附件未读取。"),
     "mail_too_many_messages": (ERROR, "邮箱文件有{count}封邮件，超过上限，只读取了{limit}封（先取带附件的、再取较新的）；未读取{skipped}封，其中带附件的{attached}封：{numbers}。请把邮箱分成几个较小的文件（或用 fetch 只收带工作簿的邮件）后重新汇总。"),
+    "mail_nested_too_deep": (ERROR, "邮件的各部分层层嵌套，深到无法解析（可能是恶意构造的邮件），已拒绝；其他邮件照常读取。请让发件人直接附上工作簿重新发送。"),
     "mailbox_no_workbook": (WARNING, "邮箱中{count}封邮件没有Excel工作簿附件，已跳过：{numbers}。"),
     "part_changed": (ERROR, "读取过程中文件被改动（附件与先前读到的不一致），未读取。请在文件不再变化时重新汇总。"),
     "mail_unknown_sender": (WARNING, "发件人{sender}不在通讯录中（已读取；发件地址不能证明身份，请核实该文件确由负责部门发送）。"),

@@ -53,7 +53,10 @@ def read_unit(unit: Unit, book: Rulebook) -> list[FileRead] | Split:
     if unit.kind == "part":
         return [_read_part(unit, container, book)]
     kind = "eml" if unit.kind == "message" else unit.kind
-    unpacked = mail.unpack(kind, container.data, unit.name)
+    try:
+        unpacked = mail.unpack(kind, container.data, unit.name)
+    except RecursionError:  # the email package recurses over nested parts
+        return [verdict(container, "mail_nested_too_deep", {})]
     reads = [verdict(intake.FileInfo(container.path, shown, modified=container.modified), code, fields)
              for shown, code, fields in unpacked.verdicts]
     if unit.kind == "message" and not unpacked.parts and [v[1] for v in unpacked.verdicts] == ["mail_no_workbook"]:

@@ -7,6 +7,10 @@ import subprocess
 import sys
 import zipfile
 from datetime import datetime
+from email.header import Header
+from email.mime.application import MIMEApplication
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
 from pathlib import Path
 
 import pytest
@@ -109,3 +113,23 @@ def rulebook_2008(folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(raw, allow_unicode=True, sort_keys=False), encoding="utf-8")
     return path
+
+
+# ---- mail as clients write it ------------------------------------------------------------
+
+def message(attachments, date="Mon, 07 Jan 2008 09:00:00 +0800", subject="开发处填报表", sender="kfc@example.cn",
+            message_id="<1@example.cn>") -> bytes:
+    outer = MIMEMultipart()
+    outer["From"], outer["To"], outer["Date"] = sender, "zhc@example.cn", date
+    outer["Subject"], outer["Message-ID"] = Header(subject, "utf-8").encode(), message_id
+    outer.attach(MIMEText("附件是我处的填报表。", "plain", "utf-8"))
+    for part in attachments:
+        outer.attach(part)
+    return outer.as_bytes()
+
+
+def attachment(data: bytes, disposition: str, content_type="application/octet-stream") -> MIMEApplication:
+    part = MIMEApplication(data, _subtype=content_type.split("/")[1])
+    part.replace_header("Content-Type", f"{content_type}; name=\"x.xlsx\"")
+    part["Content-Disposition"] = disposition
+    return part

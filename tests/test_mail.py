@@ -3,17 +3,15 @@ import base64
 import hashlib
 import io
 import zipfile
-from email.header import Header
 from email.mime.application import MIMEApplication
 from email.mime.multipart import MIMEMultipart
-from email.mime.text import MIMEText
 from email.utils import formataddr
 
 import pytest
 
 from assess_xl import mail, merge
 from assess_xl.demo import fill_workbook
-from helpers import write_forms
+from helpers import attachment, message, write_forms
 
 DISTRICTS = ["甲区", "乙区"]
 
@@ -27,24 +25,6 @@ def workbooks(book, tmp_path_factory):
     fill_workbook(blank["开发处"], folder / "second.xlsx", {"开发处": {"6-1": {"甲区": "3", "乙区": "0"}}})
     fill_workbook(blank["办公室"], folder / "office.xlsx", {"办公室": {"1-1": {"甲区": "是", "乙区": "否"}}})
     return {name: (folder / f"{name}.xlsx").read_bytes() for name in ("first", "second", "office")}
-
-
-def message(attachments, date="Mon, 07 Jan 2008 09:00:00 +0800", subject="开发处填报表", sender="kfc@example.cn",
-            message_id="<1@example.cn>") -> bytes:
-    outer = MIMEMultipart()
-    outer["From"], outer["To"], outer["Date"] = sender, "zhc@example.cn", date
-    outer["Subject"], outer["Message-ID"] = Header(subject, "utf-8").encode(), message_id
-    outer.attach(MIMEText("附件是我处的填报表。", "plain", "utf-8"))
-    for part in attachments:
-        outer.attach(part)
-    return outer.as_bytes()
-
-
-def attachment(data: bytes, disposition: str, content_type="application/octet-stream") -> MIMEApplication:
-    part = MIMEApplication(data, _subtype=content_type.split("/")[1])
-    part.replace_header("Content-Type", f"{content_type}; name=\"x.xlsx\"")
-    part["Content-Disposition"] = disposition
-    return part
 
 
 def encoded_word(name: str, charset: str) -> str:
