@@ -14,6 +14,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import NamedTuple
 
+from defusedxml import EntitiesForbidden
+
 from . import problems as P
 from .layout import FETCH_RECORD, printable
 
@@ -352,15 +354,7 @@ def _not_a_workbook(data: bytes) -> str:
     return "not_a_workbook"
 
 
-_DIMENSION = re.compile(rb'<(?:\w+:)?dimension[^>]*\bref="[A-Z]*\d*:?([A-Z]+)(\d+)"')
-_ANY_FORMULA = re.compile(rb"<(?:\w+:)?f[\s>/]")
-_CELL_REF = re.compile(rb'<(?:\w+:)?c\b[^>]*?\br="([A-Z]{1,4})(\d{1,9})"')
-_ROW_REF = re.compile(rb'<(?:\w+:)?row\b[^>]*?\br="(\d+)"')
 _SST_TAG = re.compile(rb"<(?:\w+:)?sst\b[^>]*>")
-_ERROR_CELL = re.compile(rb'<(?:\w+:)?c\b[^>]*?\br="([A-Z]+\d+)"[^>]*?\bt="e"')
-_FORMULA_CELL = re.compile(rb'<(?:\w+:)?c\b[^>]*?\br="([A-Z]+\d+)"[^>]*>\s*<(?:\w+:)?f\b[^>]*?(?:/>|>([^<]*)</(?:\w+:)?f>)')
-
-
 def _inspect_zip(info: FileInfo) -> None:
     try:
         archive = zipfile.ZipFile(io.BytesIO(info.data))
@@ -433,14 +427,20 @@ def _check_xml(info: FileInfo, archive, parts) -> None:
 
 
 def _check_sheet_part(info: FileInfo, part: str, data: bytes) -> bool:
-    """The sheet's size, and where its error values and formulas are (noted for read-back)."""
-    if not _sheet_size_ok(info, part, data):
+    """The sheet's size as the parser will read it, and where its error values and formulas are
+    (noted for read-back)."""
+    try:
+        scan = scan_sheet(data)
+    except SheetTooLarge as big:
+        info.reject("sheet_part_too_large", part=part, rows=big.rows, columns=big.columns)
         return False
-    if b't="e"' in data:
-        info.error_cells[part] = {m.decode() for m in _ERROR_CELL.findall(data)}
-    if _ANY_FORMULA.search(data):  # not "<formula1>" of a data validation
-        info.formula_cells[part] = {ref.decode(): (text or b"").decode("utf-8", "replace")
-                                    for ref, text in _FORMULA_CELL.findall(data)}
+    except (SyntaxError, ValueError, EntitiesForbidden):  # not well-formed XML, or a DTD / entity
+        info.reject("part_damaged", part=part)
+        return False
+    if scan.errors:
+        info.error_cells[part] = scan.errors
+    if scan.formulas:
+        info.formula_cells[part] = scan.formulas
     return True
 
 
@@ -453,25 +453,77 @@ def _shared_strings_ok(info: FileInfo, head: bytes) -> bool:
     return True
 
 
-def _column_number(letters: bytes) -> int:
-    number = 0
-    for ch in letters:
-        number = number * 26 + ch - 64
-    return number
+@dataclass
+class SheetScan:
+    """What a sheet's XML says, read by an XML parser as the workbook reader will read it."""
+    rows: int = 0  # the furthest row and column any cell, row or declared dimension reaches
+    columns: int = 0
+    errors: set[str] = field(default_factory=set)  # cells holding error values (t="e")
+    formulas: dict[str, str] = field(default_factory=dict)  # cell → formula text
+
+    def reach(self, row: int, column: int) -> None:
+        self.rows, self.columns = max(self.rows, row), max(self.columns, column)
+        if self.rows > MAX_ROWS or self.columns > MAX_COLS or self.rows * self.columns > MAX_SHEET_CELLS:
+            raise SheetTooLarge(self.rows, self.columns)
 
 
-def _sheet_size_ok(info, part, data) -> bool:
-    # The declared dimension and the row numbers are cheap to check; a cell that lies beyond them
-    # can still exhaust the parser, which is why parsing runs in a memory-limited child (sandbox).
-    dimension = _DIMENSION.findall(data[:4096])
-    cells = set(_CELL_REF.findall(data))
-    max_col = max([_column_number(c) for c, _ in dimension] + [_column_number(c) for c, _ in cells], default=0)
-    max_row = max([int(r) for _, r in dimension] + [int(r) for r in set(_ROW_REF.findall(data))]
-                  + [int(r) for _, r in cells], default=0)
-    if max_row > MAX_ROWS or max_col > MAX_COLS or max_row * max_col > MAX_SHEET_CELLS:
-        info.reject("sheet_part_too_large", part=part, rows=max_row, columns=max_col)
-        return False
-    return True
+class SheetTooLarge(Exception):
+    def __init__(self, rows: int, columns: int):
+        super().__init__(rows, columns)
+        self.rows, self.columns = rows, columns
+
+
+_REF = re.compile(r"\$?([A-Za-z]{1,7})\$?([0-9]{1,15})")
+
+
+def _ref(text: str | None) -> tuple[int, int] | None:
+    """(row, column) of a reference such as XFD1048576; None when absent or not a reference."""
+    found = _REF.fullmatch((text or "").strip())
+    if not found:
+        return None
+    column = 0
+    for letter in found.group(1).upper():
+        column = column * 26 + ord(letter) - 64
+    return int(found.group(2)), column
+
+
+def scan_sheet(data: bytes) -> SheetScan:
+    """Every row and cell of a worksheet part, through a real XML parser (quotes of either kind,
+    whitespace, namespace prefixes all as the reader sees them; DTDs refused). A row or cell without
+    a reference follows the one before, as readers place it. Stops as soon as the sheet is too large."""
+    from defusedxml.ElementTree import iterparse
+    scan, row, column, cell = SheetScan(), 0, 0, ""
+    for event, element in iterparse(io.BytesIO(data), events=("start", "end"), forbid_dtd=True):
+        name = element.tag.rsplit("}", 1)[-1]
+        if event == "start" and name == "dimension":
+            for end in str(element.get("ref", "")).split(":"):
+                scan.reach(*(_ref(end) or (0, 0)))
+        elif event == "start" and name == "row":
+            row, column = _row_number(element.get("r"), row), 0
+            scan.reach(row, 0)
+        elif event == "start" and name == "c":
+            row, column = _ref(element.get("r")) or (max(row, 1), column + 1)
+            cell = f"{_letters(column)}{row}"
+            scan.reach(row, column)
+            if element.get("t") == "e":
+                scan.errors.add(cell)
+        elif event == "end" and name == "f":
+            scan.formulas[cell] = element.text or ""
+        elif event == "end" and name in ("c", "row"):
+            element.clear()
+    return scan
+
+
+def _row_number(text: str | None, previous: int) -> int:
+    return int(text) if text and text.strip().isdigit() else previous + 1
+
+
+def _letters(column: int) -> str:
+    letters = ""
+    while column > 0:
+        column, rest = divmod(column - 1, 26)
+        letters = chr(65 + rest) + letters
+    return letters
 
 
 _MODIFIED = re.compile(rb"<dcterms:modified[^>]*>([^<]{1,60})</dcterms:modified>")

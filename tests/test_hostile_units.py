@@ -129,7 +129,7 @@ def test_an_eml_holding_several_messages_is_a_mailbox_and_a_far_cell_costs_only_
     _, totals, rows = collect([tmp_path / "returns.eml"], tmp_path / "out.xlsx")
     assert totals == baseline
     (row,) = problems_of(rows, "returns.eml#2 › far.xlsx")
-    assert row["级别"] == "错误" and "1048576行" in row["说明"] and "16384列" in row["说明"]
+    assert row["级别"] == "错误" and "第1048576行" in row["说明"] and "已拒绝" in row["说明"]
 
 
 # ---- 2. caps keep what can be a return, and say what they dropped --------------------------------

@@ -513,3 +513,23 @@ def test_unreadable_subfolder_is_listed(tmp_path, monkeypatch):
     found, skipped = intake.gather([tmp_path / "inbox"])
     assert [name for _, name in found] == ["inbox/a.xlsx"]
     assert [(s.name, s.code) for s in skipped] == [("inbox/secret", "skip_unreadable_folder")]
+
+
+# ---- the pre-flight reads a sheet's XML as the reader will (issue 19, item 4) --------------------
+
+@pytest.mark.parametrize("cells,reach", [
+    (b"<row r='3'><c r='B3'/></row>", (3, 2)),
+    (b'<row r = "4" ><c  r = "C4" />\n</row>', (4, 3)),
+    (b'<x:row xmlns:x="urn:x" r="5"><x:c r="D5"/></x:row>', (5, 4)),
+    (b"<row><c/><c/><c/></row><row><c/></row>", (2, 3)),  # no references: each follows the one before
+    (b"<row r='7'><c r='A7'/><c/><c/></row>", (7, 3)),
+])
+def test_sheet_reach_whatever_the_spelling(cells, reach):
+    xml = b'<worksheet xmlns="urn:main"><dimension ref="A1"/><sheetData>' + cells + b"</sheetData></worksheet>"
+    scan = intake.scan_sheet(xml)
+    assert (scan.rows, scan.columns) == reach
+
+
+def test_sheet_with_a_doctype_is_damaged_not_parsed():
+    with pytest.raises(ValueError):
+        intake.scan_sheet(b'<!DOCTYPE w [<!ENTITY e "x">]><worksheet><sheetData/></worksheet>')
