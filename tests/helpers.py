@@ -87,11 +87,11 @@ def write_pid_and_sleep(item):
     time.sleep(600)
 
 
-def assess_xl(*args, cwd=None) -> subprocess.CompletedProcess:
+def assess_xl(*args, cwd=None, env=None) -> subprocess.CompletedProcess:
     """The installed `assess-xl` console script, run as a coordinator runs it (a wide terminal, so
-    that tables are not folded)."""
+    that tables are not folded; `env` adds variables)."""
     exe = Path(sys.executable).parent / "assess-xl"
-    env = {**os.environ, "COLUMNS": "200"}
+    env = {**os.environ, "COLUMNS": "200", **(env or {})}
     return subprocess.run([str(exe), *map(str, args)], capture_output=True, text=True, timeout=900, cwd=cwd, env=env)
 
 

@@ -4,7 +4,6 @@ named in 问题清单, and there is no traceback. Every hostile input is generat
 import io
 import os
 import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
@@ -13,10 +12,9 @@ import pytest
 
 from assess_xl import previous, readback
 from assess_xl.demo import fill_workbook
-from helpers import attachment, message, write_forms
+from helpers import assess_xl, attachment, message, write_forms
 
 DISTRICTS = ["甲区", "乙区"]
-EXE = Path(sys.executable).parent / "assess-xl"
 
 
 @pytest.fixture(scope="module")
@@ -32,8 +30,7 @@ def returns(book, tmp_path_factory):
 
 def collect(inputs: list[Path], out: Path, **env) -> tuple[subprocess.CompletedProcess, dict, list[dict]]:
     """`assess-xl collect` as a coordinator runs it: (process, totals by district, 问题清单 rows)."""
-    done = subprocess.run([EXE, "collect", *map(str, inputs), "-o", str(out)], capture_output=True, text=True,
-                          timeout=900, env={**os.environ, **env})
+    done = assess_xl("collect", *inputs, "-o", out, env=env)
     assert "Traceback" not in done.stdout + done.stderr and done.returncode in (0, 1), done.stdout + done.stderr
     content = out.read_bytes()
     totals = {d: t["总分"] for d, t in previous.read(readback.parse_workbook(content)).totals.items()}
