@@ -246,7 +246,8 @@ class _Pool:
 
     def _wait(self) -> None:
         now = time.monotonic()
-        limits = [child.since + (self.time_limit if child.ready else STARTUP_LIMIT) - now for child in self.children]
+        limits = [child.since + (self.time_limit if child.ready else STARTUP_LIMIT) - now
+                  for child in self.children if child.index is not None or not child.ready]  # idle ones have none
         handles = [c.connection for c in self.children] + [c.process.sentinel for c in self.children]
         wait(handles, timeout=max(0.0, min(limits, default=1.0)))
 
