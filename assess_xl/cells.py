@@ -98,8 +98,34 @@ def _check_bounds(indicator, number, notes):
         return math.nan, [("not_integer", expected)]
     upper = indicator.max if indicator.max is not None else MAX_NUMBER
     if number < (indicator.min or 0) - 1e-12 or number > upper + 1e-12:
-        return math.nan, [("out_of_bounds", expected)]
+        return math.nan, [("out_of_bounds", {"bound": _outside(indicator, number, upper), **expected})]
     return (float(round(number)) if indicator.type == "count" else number), notes
+
+
+def _outside(indicator: Indicator, number: float, upper: float) -> str:
+    """Which bound a number passes, as a coordinator says it: '超过最高分2', '低于下限1'."""
+    if number < (indicator.min or 0):
+        return f"低于下限{fmt_number(indicator.min or 0)}"
+    if indicator.max is None:
+        return "过大，不是合理的数值"
+    noun = {"score": "超过最高分", "deduction": "超过最多可扣的分数"}.get(indicator.type, "超过上限")
+    return f"{noun}{fmt_number(upper)}"
+
+
+REFUSALS = {"bool_invalid": "不是是/否", "choice_invalid": "不是可选项", "not_a_number": "不是数字",
+            "not_integer": "不是整数", "negative": "是负数", "percent_out_of_range": "不是0%到100%之间的比率",
+            "date_in_number": "是日期或时间", "text_too_long": "文字过长"}
+
+
+def refusal(indicator: Indicator, raw) -> str:
+    """Why a typed entry was not taken, in a few words for messages that quote it ('超过最高分2', '不是数字');
+    '无法识别' only for what was not understood at all."""
+    for kind, fields in parse_value(indicator, raw)[1]:
+        if kind == "out_of_bounds":
+            return fields["bound"]
+        if kind in REFUSALS:
+            return REFUSALS[kind]
+    return "无法识别"
 
 
 

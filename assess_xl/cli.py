@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import errno
 import imaplib
+import inspect
 import os
 import re
 import sys
 import tempfile
+import unicodedata
 from datetime import datetime
 from pathlib import Path
 
@@ -28,6 +30,7 @@ from . import rulebook as rulebook_module
 from .components import fmt_number
 from .layout import FETCH_RECORD, district_name_problems, safe_file_name
 from .pipeline import CollectOptions, Outcome
+from . import problems as problems_module
 from .problems import ERROR, INFO, WARNING, shorten
 from .problems import text as problem_text
 
@@ -61,8 +64,52 @@ class ChineseFormatter(click.HelpFormatter):
         self.write(f"{'':>{self.current_indent}}{_HEADINGS.get(heading, heading)}：\n")
 
     def write_dl(self, rows, col_max: int = 30, col_spacing: int = 2) -> None:
-        super().write_dl([(term, _EXTRAS.sub(lambda m: _EXTRA_WORDS[m.group()], text)) for term, text in rows],
-                         col_max, col_spacing)
+        """Terms and their help, the help wrapped by display width (a Chinese character takes two columns),
+        never cut."""
+        rows = [(term, _EXTRAS.sub(lambda m: _EXTRA_WORDS[m.group()], text)) for term, text in rows]
+        first = min(max((display_width(term) for term, _ in rows), default=0), col_max)
+        margin = self.current_indent + first + col_spacing
+        for term, text in rows:
+            self.write(f"{'':>{self.current_indent}}{term}")
+            if display_width(term) > first:
+                self.write("\n" + " " * margin)
+            else:
+                self.write(" " * (first - display_width(term) + col_spacing))
+            lines = wrap_display(text, max(self.width - margin, 20)) or [""]
+            self.write(lines[0] + "\n")
+            for line in lines[1:]:
+                self.write(" " * margin + line + "\n")
+
+
+_TOKENS = re.compile(r"[A-Za-z0-9_\-./%:=\[\]<>@]+|\s+|.")
+
+
+_NO_LINE_START = set("。，、；：！？）》」』”’,;:!?)")
+_LAST_TOKEN = re.compile(r"[A-Za-z0-9_\-./%:=\[\]<>@]+$|.$")
+
+
+def display_width(text: str) -> int:
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def wrap_display(text: str, width: int) -> list[str]:
+    """Lines of at most `width` terminal columns; Latin words and option names are not split."""
+    lines, line = [], ""
+    for token in _TOKENS.findall(" ".join(text.split())):
+        if line and display_width(line + token) > width:
+            last = _LAST_TOKEN.search(line)
+            carried = last.group() if token in _NO_LINE_START and last and last.start() > 0 else ""  # 。 never leads
+            lines.append(line[:len(line) - len(carried)].rstrip())
+            line = carried + token.lstrip()
+        else:
+            line += token
+    return lines + [line.rstrip()] if line.strip() else lines
+
+
+def first_sentence(text: str | None) -> str:
+    """A command's short help in the command list: its help's first sentence, whole."""
+    text = inspect.cleandoc(text or "")
+    return text.split("。", 1)[0] + "。" if "。" in text else text
 
 
 class ChineseContext(click.Context):
@@ -79,6 +126,9 @@ def chinese_help_option(option):
 class ChineseCommand(click.Command):
     context_class = ChineseContext
 
+    def get_short_help_str(self, limit: int = 45) -> str:
+        return self.short_help or first_sentence(self.help)
+
     def get_help_option(self, ctx):
         return chinese_help_option(super().get_help_option(ctx))
 
@@ -89,6 +139,9 @@ class ChineseGroup(click.Group):
     context_class = ChineseContext
     command_class = ChineseCommand
     group_class = type
+
+    def get_short_help_str(self, limit: int = 45) -> str:
+        return self.short_help or first_sentence(self.help)
 
     def get_help_option(self, ctx):
         return chinese_help_option(super().get_help_option(ctx))
@@ -108,6 +161,11 @@ class ChineseGroup(click.Group):
             sys.exit(error.exit_code)
         except click.exceptions.Abort:
             errors_console.print("已取消。")
+            sys.exit(EXIT_USAGE)
+        except OSError as error:  # a path the system refuses (too long a name, a device gone): said, not a traceback
+            where = f" {error.filename}" if error.filename else ""
+            errors_console.print(f"[bold red]错误：[/]无法访问{escape(str(where))}（{problems_module.reason(error)}）。"
+                                 "请检查路径后重试。")
             sys.exit(EXIT_USAGE)
         sys.exit(code or 0)
 
@@ -367,7 +425,7 @@ def _write_failure(exc: OSError, where: Path) -> str:
         return f"无法写入 {where}：没有权限或文件被占用（可能正在Excel中打开）。请关闭文件或换一个位置后重试；原文件未改动。"
     if isinstance(exc, (FileExistsError, NotADirectoryError)):
         return f"无法写入 {where}：路径中有同名的文件而不是文件夹。请换一个输出位置。"
-    return f"无法写入 {where}（{exc.strerror or exc}）。请换一个输出位置后重试；原文件未改动。"
+    return f"无法写入 {where}（{problems_module.reason(exc)}）。请换一个输出位置后重试；原文件未改动。"
 
 
 def write_atomically(target: Path, content: bytes) -> None:
@@ -690,7 +748,7 @@ def write_notices(result: pipeline.CollectResult, book, options: CollectOptions,
     try:
         documents = publish.notices(book, result.scores, result.explanations, pipeline.signature(book, options), template)
     except Exception as exc:  # python-docx refuses a file that is not a Word document: say which
-        raise UserError(f"通报模板 {template_path} 无法使用（{type(exc).__name__}）。请使用Word保存的.docx文件。") from None
+        raise UserError(f"通报模板 {template_path} 无法使用（{problems_module.reason(exc)}）。请使用Word保存的.docx文件。") from None
     names = report.safe_sheet_names(list(documents))
     write_files([(folder / safe_file_name(f"{book.year}年度考核结果通报-{names[district]}.docx"), content)
                  for district, content in documents.items()])

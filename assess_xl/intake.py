@@ -139,7 +139,7 @@ def gather(paths: list[str | Path]) -> tuple[list[tuple[Path, str]], list[Skippe
             skipped.append(Skipped.of(shown, "skip_missing"))
             continue
         except OSError as exc:
-            skipped.append(Skipped.of(shown, "skip_inaccessible", reason=exc.strerror or exc))
+            skipped.append(Skipped.of(shown, "skip_inaccessible", reason=P.reason(exc)))
             continue
         if stat.S_ISDIR(mode):
             _walk(given, found, skipped, seen)
@@ -151,7 +151,7 @@ def gather(paths: list[str | Path]) -> tuple[list[tuple[Path, str]], list[Skippe
 def _walk(folder: Path, found, skipped, seen) -> None:
     def unreadable(error: OSError) -> None:
         name = os.path.relpath(error.filename, folder.parent) if error.filename else str(folder)
-        skipped.append(Skipped.of(display_name(name), "skip_unreadable_folder", reason=error.strerror or error))
+        skipped.append(Skipped.of(display_name(name), "skip_unreadable_folder", reason=P.reason(error)))
 
     for root, dirs, files in os.walk(folder, onerror=unreadable):
         dirs.sort()
@@ -167,7 +167,7 @@ def _walk(folder: Path, found, skipped, seen) -> None:
             try:
                 mode = path.lstat().st_mode
             except OSError as exc:
-                skipped.append(Skipped.of(name, "skip_inaccessible", reason=exc.strerror or exc))
+                skipped.append(Skipped.of(name, "skip_inaccessible", reason=P.reason(exc)))
                 continue
             if stat.S_ISLNK(mode):
                 skipped.append(Skipped.of(name, "skip_symlink"))
@@ -234,7 +234,7 @@ def load(path: str | Path, name: str, limit: int = 0, span: tuple[int, int] | No
         info.reject("no_permission")
         return info
     except OSError as exc:
-        info.reject("unreadable", reason=exc.strerror or exc)
+        info.reject("unreadable", reason=P.reason(exc))
         return info
     try:
         status = os.fstat(handle)
@@ -248,7 +248,7 @@ def load(path: str | Path, name: str, limit: int = 0, span: tuple[int, int] | No
             limit = min(limit or MAX_FILE_BYTES, span[1])
         info.data = _bounded_read(handle, (limit or MAX_FILE_BYTES) + (span is None))
     except OSError as exc:
-        info.reject("unreadable", reason=exc.strerror or exc)
+        info.reject("unreadable", reason=P.reason(exc))
         return info
     finally:
         os.close(handle)

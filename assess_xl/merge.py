@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from . import intake, problems as P, sandbox
+from .cells import refusal
 from .layout import district_name_problems, name_key
 from .problems import Problem
 from .readback import DUPLICATE, READ, RECORD_COLUMNS, REJECTED, FileRead, SheetRead
@@ -272,7 +273,7 @@ def merge(frame: pd.DataFrame, book: Rulebook, districts, strict: bool, reports)
     winners = filled.groupby(key, sort=False).tail(1)
     differing = _superseded_records(filled, winners, key)
     tied = differing["order"] == differing["order_w"]
-    problems = [_conflict(row, strict, tie) for row, tie in zip(differing.to_dict("records"), tied.tolist())]
+    problems = [_conflict(row, strict, tie, book) for row, tie in zip(differing.to_dict("records"), tied.tolist())]
     superseded = differing[~tied]["file"].value_counts().to_dict()
     for report in reports:
         report.superseded = int(superseded.get(report.info.name, 0))
@@ -289,7 +290,7 @@ def merge(frame: pd.DataFrame, book: Rulebook, districts, strict: bool, reports)
     return values, winners.drop(columns="_row").reset_index(drop=True), problems
 
 
-def _conflict(row: dict, strict: bool, tie: bool) -> Problem:
+def _conflict(row: dict, strict: bool, tie: bool, book: Rulebook) -> Problem:
     """An earlier record that differs from the winner: a tie (nothing says which is later), a
     correction of an unreadable entry, or a conflict (the later wins, or none under --on-conflict error)."""
     if tie:
@@ -300,7 +301,8 @@ def _conflict(row: dict, strict: bool, tie: bool) -> Problem:
         kind = "conflict_strict" if strict else "conflict"
     return P.make(kind, file=row["file_w"], sheet=row["sheet_w"], cell=row["cell_w"], district=row["district"],
                   code=row["code"], raw=row["raw_w"], old=P.shorten(row["raw"]), old_file=row["file"],
-                  winner=P.shorten(row["raw_w"]), winner_file=row["file_w"])
+                  winner=P.shorten(row["raw_w"]), winner_file=row["file_w"],
+                  why=refusal(book.indicators[row["code"]], row["raw"]) if kind == "corrected" else "")
 
 
 def _superseded_records(filled, winners, key) -> pd.DataFrame:

@@ -2,6 +2,7 @@
 template per kind, so wording stays consistent (the 问题清单 of the report)."""
 from __future__ import annotations
 
+import errno
 import string
 from dataclasses import asdict, dataclass, replace
 from enum import Enum
@@ -27,7 +28,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "not_a_number": (ERROR, "“{raw}”不是数字，本项不计分。请填写{expected}。"),
     "not_integer": (ERROR, "“{raw}”不是整数，本项不计分。请填写{expected}。"),
     "negative": (ERROR, "“{raw}”是负数，本项不计分。请填写{expected}。"),
-    "out_of_bounds": (ERROR, "“{raw}”超出允许范围，本项不计分。请填写{expected}。"),
+    "out_of_bounds": (ERROR, "“{raw}”{bound}，本项不计分。请填写{expected}。"),
     "percent_out_of_range": (ERROR, "“{raw}”不是有效的比率，本项不计分。请填写0%到100%之间的百分数，如85%。"),
     "percent_points": (WARNING, "“{raw}”按百分数理解为{value}。如不是此意，请改填百分数，如85%。"),
     "date_in_number": (ERROR, "单元格是日期或时间（{raw}），本项不计分。请把单元格格式改为常规后填写{expected}。"),
@@ -38,7 +39,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "error_value": (ERROR, "单元格是错误值{raw}，按缺报处理。请直接填写{expected}。"),
     "missing": (ERROR, "缺报：该项未填写，本目标计0分。请填写{expected}。"),
     "conflict": (WARNING, "同一项在两个文件中填写不同：“{old}”（{old_file}）与“{raw}”（{file}）；采用较晚提交的“{winner}”（{winner_file}）。"),
-    "corrected": (INFO, "“{old}”（{old_file}）无法识别，已由较晚提交的“{winner}”（{winner_file}）更正。"),
+    "corrected": (INFO, "“{old}”（{old_file}）{why}，未计分；已由较晚提交的“{winner}”（{winner_file}）更正。"),
     "conflict_strict": (ERROR, "同一项在两个文件中填写不同：“{old}”（{old_file}）与“{raw}”（{file}），本项不计分。请核实后只保留一个值。"),
     "conflict_tie": (ERROR, "同一项在两个文件中填写不同：“{old}”（{old_file}）与“{raw}”（{file}），两者的提交时间相同，不能判断哪一份较晚，本项不计分。请核实后只保留一个值，或在调整表中写明采用的值。"),
     "merged_input": (WARNING, "填报单元格被合并（{range}），只读取左上角单元格。请取消合并。"),
@@ -279,6 +280,22 @@ def make(kind: str, /, *, file="", sheet="", cell="", district="", code="", raw=
 def shorten(raw, limit: int = 200) -> str:
     text = "" if raw is None else str(raw)
     return text if len(text) <= limit else text[:limit] + f"…（共{len(text)}字）"
+
+
+OS_REASONS = {errno.ENOENT: "文件或文件夹不存在", errno.EACCES: "没有权限", errno.EPERM: "没有权限",
+              errno.ENOSPC: "磁盘空间不足", errno.ENAMETOOLONG: "文件名过长", errno.EROFS: "磁盘或文件夹是只读的",
+              errno.EISDIR: "这是一个文件夹", errno.ENOTDIR: "路径中有同名的文件而不是文件夹",
+              errno.EIO: "读写出错（磁盘或网络盘故障）", errno.EBUSY: "文件被占用", errno.ELOOP: "符号链接循环",
+              errno.EMFILE: "同时打开的文件过多", errno.EEXIST: "已有同名的文件", errno.EXDEV: "不能跨磁盘移动"}
+
+
+def reason(exc: BaseException) -> str:
+    """What went wrong, in Chinese, for a message: never an exception's English text or class name."""
+    if isinstance(exc, OSError):
+        return OS_REASONS.get(exc.errno or 0, f"系统错误（错误号{exc.errno}）" if exc.errno else "系统错误")
+    if isinstance(exc, UnicodeError):
+        return "文字编码无法识别"
+    return "内容不是有效的格式"
 
 
 def sort_key(problem: Problem):

@@ -131,7 +131,7 @@ def read_loaded(info: intake.FileInfo, book: Rulebook) -> FileRead:
     except Exception as exc:  # calamine's own error types: a verdict on the file, not a failure of ours
         if type(exc).__name__ == "PasswordError":
             return _rejected(FileRead(info), "encrypted")
-        return _rejected(FileRead(info), "parse_error", kind=type(exc).__name__)
+        return _rejected(FileRead(info), "parse_error", kind=P.reason(exc))
     return read_sheets(info, sheets, book)
 
 

@@ -87,11 +87,11 @@ def write_pid_and_sleep(item):
     time.sleep(600)
 
 
-def assess_xl(*args, cwd=None, env=None) -> subprocess.CompletedProcess:
-    """The installed `assess-xl` console script, run as a coordinator runs it (a wide terminal, so
-    that tables are not folded; `env` adds variables)."""
+def assess_xl(*args, cwd=None, env=None, columns: int = 200) -> subprocess.CompletedProcess:
+    """The installed `assess-xl` console script, run as a coordinator runs it (by default in a wide
+    terminal, so that tables are not folded), with `env` added to the environment."""
     exe = Path(sys.executable).parent / "assess-xl"
-    env = {**os.environ, "COLUMNS": "200", **(env or {})}
+    env = {**os.environ, "COLUMNS": str(columns), **(env or {})}
     return subprocess.run([str(exe), *map(str, args)], capture_output=True, text=True, timeout=900, cwd=cwd, env=env)
 
 

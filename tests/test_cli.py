@@ -1,6 +1,9 @@
+import unicodedata
+
 from click.testing import CliRunner
 
 from assess_xl.cli import main
+from helpers import assess_xl
 
 
 def run(*args):
@@ -37,6 +40,8 @@ import openpyxl
 import pytest
 
 from assess_xl import cli
+from assess_xl.demo import fill_workbook
+from helpers import set_saved_time, write_forms
 
 
 @pytest.mark.parametrize("command", [[], ["rules"], ["rules", "check"], ["forms"], ["collect"], ["status"], ["demo"],
@@ -364,3 +369,74 @@ def test_real_district_names_through_an_office_program(tmp_path):
         sheet = report[name if name != "相城区 (北)" else "相城区 (北)"]
         texts = " ".join(str(c.value) for row in sheet.iter_rows() for c in row if c.value)
         assert f"违规审批项目数：{count}例" in texts or f"：{count}例" in texts, name
+
+
+def terminal_width(line: str) -> int:
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in line)
+
+
+def listed_commands(help_text: str) -> dict[str, str]:
+    """命令： section of a help screen → command → its description, wrapped lines joined."""
+    listed: dict[str, str] = {}
+    name = None
+    for line in help_text.split("命令：\n", 1)[1].splitlines():
+        if line.startswith("  ") and not line.startswith("   "):
+            name, _, text = line.strip().partition(" ")
+            listed[name] = text.strip()
+        elif name and line.strip():
+            listed[name] += line.strip()
+    return listed
+
+
+@pytest.mark.parametrize("group", [[], ["rules"], ["send"]])
+def test_help_lists_every_command_with_its_whole_description(group):
+    """In an 80-column terminal every command has its description's first sentence, whole, and no
+    line is wider than the terminal (a Chinese character takes two columns)."""
+    done = assess_xl(*group, "--help", columns=80)
+    assert done.returncode == 0, done.stderr
+    listed = listed_commands(done.stdout)
+    command = main if not group else main.commands[group[0]]
+    assert sorted(listed) == sorted(command.commands)
+    for name, sub in command.commands.items():
+        expected = sub.help.strip().split("。")[0] + "。"
+        assert "".join(listed[name].split()) == "".join(expected.split()), name
+    assert "..." not in done.stdout.split("命令：", 1)[1]  # (the usage line ends in "[参数]...")
+    assert max(terminal_width(line) for line in done.stdout.splitlines()) <= 80
+
+
+def test_os_errors_are_said_in_chinese(tmp_path):
+    """An output name the file system refuses: the reason in Chinese, not the system's English."""
+    done = assess_xl("adjustments-template", "-o", tmp_path / ("调" * 120 + ".xlsx"))
+    assert done.returncode == 2
+    assert "文件名过长" in done.stderr and "too long" not in done.stderr
+
+
+def test_a_broken_adjustments_file_is_said_in_chinese(book, tmp_path):
+    blank = write_forms(book, ["甲区"], tmp_path / "blank")
+    (tmp_path / "inbox").mkdir()
+    fill_workbook(blank["开发处"], tmp_path / "inbox" / "开发处.xlsx", {"开发处": {"6-1": {"甲区": "1"}}})
+    (tmp_path / "调整表.xlsx").write_bytes(b"PK\x03\x04 not really a workbook")
+    done = assess_xl("collect", tmp_path / "inbox", "-o", tmp_path / "r.xlsx", "--adjustments", tmp_path / "调整表.xlsx")
+    assert done.returncode == 1, done.stderr
+    rows = [[c.value for c in row] for row in openpyxl.load_workbook(tmp_path / "r.xlsx")["问题清单"].iter_rows(min_row=2)]
+    (said,) = [row[6] for row in rows if row[1] == "调整表.xlsx"]
+    assert said.startswith("文件无法解析（内容不是有效的格式）") and "Error" not in said
+
+
+def test_a_value_understood_but_out_of_range_is_not_called_unrecognised(book, tmp_path):
+    """2.5 … 3.5 for 14-1 (a score of at most 3): the problem says it exceeds the maximum, and the later
+    correction says what was wrong with the earlier entry instead of "无法识别"."""
+    blank = write_forms(book, ["甲区", "乙区"], tmp_path / "blank")
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    fill_workbook(blank["监察室"], inbox / "监察室.xlsx", {"监察室": {"14-1": {"甲区": "3.5", "乙区": "4"}}})
+    set_saved_time(inbox / "监察室.xlsx", "2008-01-05T08:00:00Z")
+    fill_workbook(blank["监察室"], inbox / "监察室-改.xlsx", {"监察室": {"14-1": {"甲区": "3"}}})
+    set_saved_time(inbox / "监察室-改.xlsx", "2008-01-06T08:00:00Z")
+    done = assess_xl("collect", inbox, "-o", tmp_path / "r.xlsx")
+    assert done.returncode == 1, done.stderr
+    sheet = openpyxl.load_workbook(tmp_path / "r.xlsx")["问题清单"]
+    said = {(row[4], row[5]): row[6] for row in sheet.iter_rows(min_row=2, values_only=True) if row[5] == "14-1"}
+    assert said[("乙区", "14-1")].startswith("“4”超过最高分3，本项不计分。")
+    assert said[("甲区", "14-1")].startswith("“3.5”（inbox/监察室.xlsx）超过最高分3，未计分；已由较晚提交的“3”")
+    assert not [text for text in said.values() if "无法识别" in text]

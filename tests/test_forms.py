@@ -6,6 +6,7 @@ import openpyxl
 import pytest
 
 from assess_xl import forms
+from helpers import assess_xl
 
 DISTRICTS = ["玄武区", "秦淮区", "高新区（开发区）"]
 NOW = datetime(2007, 12, 20, 9, 30)
@@ -144,3 +145,29 @@ def test_names_that_look_like_formulas_stay_text(book, tmp_path):
     summary = openpyxl.load_workbook(io.BytesIO(result.content))["汇总"]
     cells = [summary.cell(r, 1) for r in range(5, 9)]
     assert sorted(c.value for c in cells) == sorted(names) and all(c.data_type == "s" for c in cells)
+
+
+def test_yes_no_cells_and_the_instructions_agree(book, tmp_path):
+    """Excel and WPS refuse a typed entry outside a list validation of style stop, so the instructions of
+    the form must not promise 1/0 or √/× in 是/否 cells: every 是/否 input cell of every department sheet
+    is a stop-style list of exactly 是 and 否, and 填报说明 says only these two are taken."""
+    done = assess_xl("forms", "--districts", "甲区,乙区", "-o", tmp_path)
+    assert done.returncode == 0, done.stderr
+    workbook = openpyxl.load_workbook(tmp_path / "2007年度目标考核填报表-全部部门.xlsx")
+    checked = 0
+    for department in book.departments:
+        ws = workbook[department]
+        for row in range(4, ws.max_row + 1):
+            indicator = book.indicators.get(ws.cell(row, 1).value)
+            if indicator is None or indicator.type != "bool":
+                continue
+            for col in "HI":
+                (dv,) = _validation_for(ws, f"{col}{row}")
+                assert (dv.type, dv.formula1, dv.errorStyle in (None, "stop")) == ("list", '"是,否"', True)
+                assert dv.showErrorMessage and dv.error == "请填写“是”或“否”"
+                checked += 1
+    assert checked == 2 * sum(i.type == "bool" for i in book.indicators.values())
+    guide = {row[0]: row[1] for row in workbook["填报说明"].iter_rows(min_row=3, values_only=True) if row[0]}
+    assert guide["是/否"].startswith("从下拉列表选择“是”或“否”")
+    assert "Excel和WPS只接受这两个值" in guide["是/否"]
+    assert "也可填" not in guide["是/否"]
