@@ -267,7 +267,7 @@ def test_reminder_names_what_is_wrong_in_each_cell(book, setup):
     drafts = {m["Subject"]: m.get_body().get_content() for m in
               (message_from_bytes(p.read_bytes(), policy=policy.default) for p in (folder / "out").glob("*.eml"))}
     inspection = drafts["【催报】2007年度目标考核填报（监察室）"]
-    assert "甲区：\n  需改正 14-1" in inspection and "“3.5”超出允许范围，本项不计分。请填写" in inspection
+    assert "甲区：\n  需改正 14-1" in inspection and "“3.5”超过最高分3，本项不计分。请填写" in inspection
     assert "乙区：\n  未填写 15-1" in inspection and "需改正" not in inspection.split("乙区：")[1]
     development = drafts["【催报】2007年度目标考核填报（开发处）"]
     assert "乙区：\n  需改正 6-1 违规审批项目数：“两例”不是数字，本项不计分。请填写" in development
