@@ -411,18 +411,6 @@ def test_os_errors_are_said_in_chinese(tmp_path):
     assert "文件名过长" in done.stderr and "too long" not in done.stderr
 
 
-def test_a_broken_adjustments_file_is_said_in_chinese(book, tmp_path):
-    blank = write_forms(book, ["甲区"], tmp_path / "blank")
-    (tmp_path / "inbox").mkdir()
-    fill_workbook(blank["开发处"], tmp_path / "inbox" / "开发处.xlsx", {"开发处": {"6-1": {"甲区": "1"}}})
-    (tmp_path / "调整表.xlsx").write_bytes(b"PK\x03\x04 not really a workbook")
-    done = assess_xl("collect", tmp_path / "inbox", "-o", tmp_path / "r.xlsx", "--adjustments", tmp_path / "调整表.xlsx")
-    assert done.returncode == 1, done.stderr
-    rows = [[c.value for c in row] for row in openpyxl.load_workbook(tmp_path / "r.xlsx")["问题清单"].iter_rows(min_row=2)]
-    (said,) = [row[6] for row in rows if row[1] == "调整表.xlsx"]
-    assert said.startswith("文件无法解析（内容不是有效的格式）") and "Error" not in said
-
-
 def test_a_value_understood_but_out_of_range_is_not_called_unrecognised(book, tmp_path):
     """2.5 … 3.5 for 14-1 (a score of at most 3): the problem says it exceeds the maximum, and the later
     correction says what was wrong with the earlier entry instead of "无法识别"."""
