@@ -167,8 +167,7 @@ TEXT_PARAMETERS = frozenset({"when", "zero_when", "relative_to"})
 class Kind:
     """How one component kind validates, scores, explains and bounds itself."""
 
-    name: str
-    title: str
+    name: str  # its Chinese name, meaning and example are in ruleterms.KINDS
     types: frozenset
     params: type  # the frozen dataclass of its parameters
     score: Callable  # (params, x, other) -> array of points (x, other: float arrays over districts)
@@ -344,21 +343,21 @@ def _entered_deduction_explain(p, ind, value, pts, other, bonus=False):
 
 _NUMERIC = frozenset({"count", "amount", "percent", "score", "deduction"})
 KINDS: dict[str, Kind] = {k.name: k for k in [
-    Kind("award", "是/否得分", frozenset({"bool"}), Award, _award_score, _award_explain,
+    Kind("award", frozenset({"bool"}), Award, _award_score, _award_explain,
          lambda p, ind: max(p.points, 0.0)),
-    Kind("per_unit", "按数量加减分", frozenset({"count", "amount"}), PerUnit, _per_unit_score, _per_unit_explain,
+    Kind("per_unit", frozenset({"count", "amount"}), PerUnit, _per_unit_score, _per_unit_explain,
          _per_unit_best),
-    Kind("ratio", "按比例得分", frozenset({"percent", "count", "amount"}), Ratio, _ratio_score, _ratio_explain,
+    Kind("ratio", frozenset({"percent", "count", "amount"}), Ratio, _ratio_score, _ratio_explain,
          lambda p, ind: p.points),
-    Kind("threshold", "达到门槛得分", _NUMERIC, Threshold, _threshold_score, _threshold_explain,
+    Kind("threshold", _NUMERIC, Threshold, _threshold_score, _threshold_explain,
          lambda p, ind: max(p.points, 0.0)),
-    Kind("shortfall_steps", "低于标准按档扣分", frozenset({"percent", "count", "amount"}), ShortfallSteps,
+    Kind("shortfall_steps", frozenset({"percent", "count", "amount"}), ShortfallSteps,
          _shortfall_score, _shortfall_explain, lambda p, ind: 0.0),
-    Kind("option", "按选项得分", frozenset({"choice"}), Option, _option_score, _option_explain,
+    Kind("option", frozenset({"choice"}), Option, _option_score, _option_explain,
          lambda p, ind: max(p.points)),
-    Kind("gate", "否决条件", frozenset({"bool"}), Gate, _gate_score, _gate_explain, lambda p, ind: 0.0, is_gate=True),
-    Kind("entered_score", "部门评定得分", frozenset({"score"}), Entered, _entered_score, _entered_score_explain,
+    Kind("gate", frozenset({"bool"}), Gate, _gate_score, _gate_explain, lambda p, ind: 0.0, is_gate=True),
+    Kind("entered_score", frozenset({"score"}), Entered, _entered_score, _entered_score_explain,
          lambda p, ind: ind.max if ind.max is not None else math.inf),
-    Kind("entered_deduction", "部门评定扣分", frozenset({"deduction"}), Entered, _entered_deduction,
+    Kind("entered_deduction", frozenset({"deduction"}), Entered, _entered_deduction,
          _entered_deduction_explain, lambda p, ind: 0.0),
 ]}

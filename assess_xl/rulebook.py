@@ -14,10 +14,9 @@ import yaml
 from . import problems as P
 from .layout import name_key, printable, sheet_name_problem
 from .components import KINDS, TEXT_PARAMETERS, Component, Indicator, fmt_number, parse_points
+from .ruleterms import KINDS as KIND_TERMS, PARAMETERS, TYPES
 
-INDICATOR_TYPES = ("bool", "count", "percent", "amount", "score", "deduction", "choice")
-TYPE_NAMES = {"bool": "是/否", "count": "数量", "percent": "比率", "amount": "金额", "score": "得分",
-              "deduction": "扣分", "choice": "选项"}
+INDICATOR_TYPES = tuple(TYPES.terms)
 DEFAULT_RULEBOOK = "rulebook-2007.yaml"
 
 
@@ -294,7 +293,7 @@ def _indicator(entry, target, here, errors, departments) -> Indicator | None:
     at = f"{here}，指标{code}"
     kind = entry.get("type")
     if kind not in INDICATOR_TYPES:
-        errors.append(P.text("rule_type_unknown", at=at, type=kind, types="、".join(INDICATOR_TYPES)))
+        errors.append(P.text("rule_type_unknown", at=at, type=kind, types=TYPES.labels()))
         return None
     department = str(entry.get("department", ""))
     if department not in departments:
@@ -314,7 +313,7 @@ def _bounds(kind: str, lo, hi, at: str, errors: list[str]) -> tuple[float | None
     """An indicator's lower and upper bounds, checked against its type."""
     if kind in ("bool", "choice"):
         if lo is not None or hi is not None:
-            errors.append(P.text("rule_bounds_not_allowed", at=at, type=TYPE_NAMES[kind]))
+            errors.append(P.text("rule_bounds_not_allowed", at=at, type=TYPES.name(kind)))
         return None, None
     low = _number(lo, at, "下限（min）", errors) or 0.0
     high = _number(hi, at, "上限（max）", errors)
@@ -329,43 +328,53 @@ def _bounds(kind: str, lo, hi, at: str, errors: list[str]) -> tuple[float | None
     if kind == "count" and any(v is not None and v != int(v) for v in (low, high)):
         errors.append(P.text("rule_count_bounds", at=at))
     if kind in ("score", "deduction") and high is None:
-        errors.append(P.text("rule_max_required", at=at, type=TYPE_NAMES[kind]))
+        errors.append(P.text("rule_max_required", at=at, type=TYPES.name(kind)))
     return low, high
 
 
 def _component(entry, indicator: Indicator, at: str, errors) -> Component | None:
     name = entry.get("kind") if isinstance(entry, dict) else None
     if name not in KINDS:
-        errors.append(P.text("rule_kind_unknown", at=at, kind=name, kinds="、".join(KINDS)))
+        errors.append(P.text("rule_kind_unknown", at=at, kind=name, kinds=KIND_TERMS.labels()))
         return None
-    kind = KINDS[name]
+    kind, label = KINDS[name], KIND_TERMS.label(name)
     keys = set(entry) - {"kind"}
     missing, unknown = kind.required - keys, keys - kind.required - kind.optional
     if missing:
-        errors.append(P.text("rule_parameter_missing", at=at, kind=name, names="、".join(sorted(missing))))
+        errors.append(P.text("rule_parameter_missing", at=at, kind=label, names=PARAMETERS.labels(sorted(missing))))
     if unknown:
-        errors.append(P.text("rule_parameter_unknown", at=at, kind=name, names="、".join(sorted(unknown))))
+        errors.append(P.text("rule_parameter_unknown", at=at, kind=label, names=PARAMETERS.labels(sorted(unknown)),
+                             allowed=PARAMETERS.labels(parameters_of(name)) or "（没有参数）"))
     if indicator.type not in kind.types:
-        errors.append(P.text("rule_kind_type", at=at, kind=name, title=kind.title, type=TYPE_NAMES[indicator.type]))
+        errors.append(P.text("rule_kind_type", at=at, kind=label, type=TYPES.name(indicator.type),
+                             types="、".join(TYPES.name(t) for t in INDICATOR_TYPES if t in kind.types)))
     if missing or unknown or indicator.type not in kind.types:
         return None
     try:
         values = _parameter_values(entry, name, indicator)
     except (ValueError, ZeroDivisionError, TypeError):
-        errors.append(P.text("rule_parameter_number", at=at, kind=name, entry=entry))
+        shown = "，".join(f"{PARAMETERS.name(key)}={value}" for key, value in entry.items() if key != "kind")
+        errors.append(P.text("rule_parameter_number", at=at, kind=label, entry=shown))
         return None
     if values is None:
-        errors.append(P.text("rule_option_points", at=at, options="、".join(indicator.options)))
+        errors.append(P.text("rule_option_points", at=at, kind=label, options="、".join(indicator.options)))
         return None
     for key in ("when", "zero_when"):
         if key in values and values[key] not in ("是", "否"):
-            errors.append(P.text("rule_yes_no", at=at, key=key))
+            errors.append(P.text("rule_yes_no", at=at, key=PARAMETERS.label(key)))
             return None
-    if any(values.get(key, 1) <= 0 for key in ("block", "step", "of")):
-        errors.append(P.text("rule_positive", at=at))
+    positive = ("block", "step", "of")
+    if any(values.get(key, 1) <= 0 for key in positive):
+        errors.append(P.text("rule_positive", at=at, names=PARAMETERS.labels(positive)))
         return None
     params = kind.params(**values)
     return Component(name, indicator.code, params)
+
+
+def parameters_of(kind: str) -> list[str]:
+    """A kind's parameter keys in the vocabulary's (the workbook's) order."""
+    own = KINDS[kind].required | KINDS[kind].optional
+    return [key for key in PARAMETERS.terms if key in own]
 
 
 def _parameter_values(entry: dict, name: str, indicator: Indicator) -> dict | None:

@@ -1,9 +1,11 @@
 """What changed between two rulebooks, said in Chinese: categories, targets, points, indicators,
-departments and scoring components, and which indicators a department must now report that it did
-not before. Compares the raw mappings (YAML or workbook alike)."""
+departments and scoring components (by their Chinese names; a changed parameter as "分母 48 → 60"
+within its component), and which indicators a department must now report that it did not before.
+Compares the raw mappings (YAML or workbook alike)."""
 from __future__ import annotations
 
 from .rulebook import integral
+from .ruleterms import KINDS, PARAMETERS, TYPES
 
 CATEGORY_FIELDS = {"name": "名称", "points": "分值", "bonus": "加分类", "note": "说明"}
 TARGET_FIELDS = {"category": "所属类别", "text": "目标文字", "rule": "考核细则", "max": "分值", "base": "基础分",
@@ -59,22 +61,52 @@ def _keyed(what: str, old: dict, new: dict, fields: dict) -> list[str]:
             lines.append(f"删除{what}{key}：{_title(old[key])}")
     for key in old.keys() & new.keys():
         for field, label in fields.items():
-            if old[key].get(field) != new[key].get(field):
-                lines.append(f"{what}{key}的{label}：{_show(old[key].get(field))} → {_show(new[key].get(field))}")
+            before, after = old[key].get(field), new[key].get(field)
+            if before != after:
+                if field == "type":
+                    before, after = TYPES.name(before), TYPES.name(after)
+                lines.append(f"{what}{key}的{label}：{_show(before)} → {_show(after)}")
     return lines
 
 
 def _scoring(old: dict, new: dict) -> list[str]:
     lines = []
-    for code in sorted(old.keys() & new.keys(), key=str):
-        before, after = old[code].get("scoring") or [], new[code].get("scoring") or []
-        for component in after:
-            if component not in before:
-                lines.append(f"指标{code}新增计分方式：{_component(component)}")
-        for component in before:
-            if component not in after:
-                lines.append(f"指标{code}删除计分方式：{_component(component)}")
+    for code in [code for code in new if code in old]:  # in the new rulebook's order
+        added, removed, changed = _matched(old[code].get("scoring") or [], new[code].get("scoring") or [])
+        lines += [f"指标{code}的计分方式“{KINDS.name(b.get('kind'))}”：{_changes(b, a)}" for b, a in changed]
+        lines += [f"指标{code}新增计分方式：{_component(component)}" for component in added]
+        lines += [f"指标{code}删除计分方式：{_component(component)}" for component in removed]
     return lines
+
+
+def _matched(before: list[dict], after: list[dict]) -> tuple[list[dict], list[dict], list[tuple[dict, dict]]]:
+    """Components only in `after`, only in `before`, and pairs of the same kind whose parameters changed
+    (paired in order); components in both are left out."""
+    gone = [component for component in before if component not in after]
+    came = [component for component in after if component not in before]
+    changed = []
+    for component in list(gone):
+        partner = next((other for other in came if other.get("kind") == component.get("kind")), None)
+        if partner is not None:
+            changed.append((component, partner))
+            gone.remove(component)
+            came.remove(partner)
+    return came, gone, changed
+
+
+def _changes(before: dict, after: dict) -> str:
+    """"分母 48 → 60，封顶 （无） → 2"; option points per option: "分值（预案不完善） -0.1 → -0.2"."""
+    parts = []
+    order = list(PARAMETERS.terms)
+    keys = sorted((set(before) | set(after)) - {"kind"}, key=lambda k: (order.index(k) if k in order else len(order), k))
+    for key in keys:
+        old, new = before.get(key), after.get(key)
+        if isinstance(old, dict) and isinstance(new, dict):
+            parts += [f"{PARAMETERS.name(key)}（{option}） {_show(old.get(option))} → {_show(new.get(option))}"
+                      for option in {**old, **new} if old.get(option) != new.get(option)]
+        elif old != new:
+            parts.append(f"{PARAMETERS.name(key)} {_show(old)} → {_show(new)}")
+    return "，".join(parts)
 
 
 def _new_duties(old: dict, new: dict) -> list[str]:
@@ -87,8 +119,10 @@ def _new_duties(old: dict, new: dict) -> list[str]:
 
 
 def _component(component: dict) -> str:
-    parameters = "，".join(f"{key}={_show(value)}" for key, value in component.items() if key != "kind")
-    return f"{component.get('kind')}（{parameters}）" if parameters else str(component.get("kind"))
+    """"按比例（分值=4，分母=48）": the kind and its parameters by their Chinese names."""
+    parameters = "，".join(f"{PARAMETERS.name(key)}={_show(value)}" for key, value in component.items() if key != "kind")
+    kind = KINDS.name(component.get("kind"))
+    return f"{kind}（{parameters}）" if parameters else kind
 
 
 def _title(item: dict) -> str:
@@ -102,5 +136,7 @@ def _show(value) -> str:
         return "是" if value else "否"
     if isinstance(value, list):
         return "、".join(map(str, value))
+    if isinstance(value, dict):
+        return "、".join(f"{key}={_show(item)}" for key, item in value.items())
     return str(value)
 

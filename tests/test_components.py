@@ -47,8 +47,17 @@ def test_threshold_relative_needs_positive_plan():
     assert list(KINDS["threshold"].score(Threshold(at=1.1, points=1), x, plan)) == [1, 0, 0]
 
 
-def test_every_kind_has_chinese_title():
-    assert all(kind.title and not kind.title.isascii() for kind in KINDS.values())
+def test_every_kind_parameter_and_type_has_its_chinese_term():
+    """One vocabulary per kind of word, covering exactly what the code knows (ruleterms)."""
+    from assess_xl import ruleterms
+    from assess_xl.rulebook import INDICATOR_TYPES
+    assert set(ruleterms.KINDS.terms) == set(KINDS)
+    assert set(ruleterms.PARAMETERS.terms) == {p for kind in KINDS.values() for p in kind.required | kind.optional}
+    assert set(ruleterms.TYPES.terms) == set(INDICATOR_TYPES)
+    for vocabulary in (ruleterms.KINDS, ruleterms.PARAMETERS, ruleterms.TYPES):
+        for key, term in vocabulary.terms.items():
+            assert not term.name.isascii() and term.meaning and term.example, key
+            assert vocabulary.key(term.name) == vocabulary.key(key) == key and vocabulary.name(key) == term.name
 
 
 def test_each_kind_owns_its_parameters():
