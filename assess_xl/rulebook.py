@@ -363,9 +363,9 @@ def _component(entry, indicator: Indicator, at: str, errors) -> Component | None
         if key in values and values[key] not in ("是", "否"):
             errors.append(P.text("rule_yes_no", at=at, key=PARAMETERS.label(key)))
             return None
-    positive = ("block", "step", "of")
-    if any(values.get(key, 1) <= 0 for key in positive):
-        errors.append(P.text("rule_positive", at=at, names=PARAMETERS.labels(positive)))
+    not_positive = [key for key in ("block", "step", "of") if values.get(key, 1) <= 0]
+    if not_positive:
+        errors.append(P.text("rule_positive", at=at, names=PARAMETERS.labels(not_positive)))
         return None
     params = kind.params(**values)
     return Component(name, indicator.code, params)

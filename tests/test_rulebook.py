@@ -123,7 +123,7 @@ def test_bounds_contradict_type(raw, code, change, message):
 def test_kind_not_for_type(raw):
     bad = copy.deepcopy(raw)
     _indicator(bad, "6-1")[1]["scoring"] = [{"kind": "award", "points": 1}]
-    assert "award（是/否得分）不适用于数量类指标" in _errors(bad)
+    assert "计分方式“是否得分”（award）不适用于数量类指标（适用于：是/否）" in _errors(bad)
 
 
 def test_target_in_no_category(raw):
@@ -166,3 +166,21 @@ def test_summary(book):
     assert figures["nominal"] == 110 and figures["reachable"] == 108
     assert figures["per_department"]["环监局"] == 24
     assert sum(figures["per_department"].values()) == 87
+
+
+@pytest.mark.parametrize("code,scoring,message", [
+    ("3-1", [{"kind": "award", "points": 4, "of": 2}],
+     "计分方式“是否得分”（award）没有参数“分母”（of）；它的参数是：“分值”（points）、“得分条件”（when）。"),
+    ("16-1", [{"kind": "ratio", "of": 48}], "计分方式“按比例”（ratio）缺少参数“分值”（points）。"),
+    ("16-1", [{"kind": "ratio", "points": 4, "of": 0}], "参数“分母”（of）须大于0。"),
+    ("16-1", [{"kind": "ratio", "points": "四", "of": 48}], "计分方式“按比例”（ratio）的参数应为数字（可写分数，如 5/3）：分值=四，分母=48。"),
+    ("10-2", [{"kind": "gate", "zero_when": "也许"}], "参数“否决条件”（zero_when）应为“是”或“否”。"),
+])
+def test_yaml_component_errors_use_chinese_and_english_names(raw, tmp_path, code, scoring, message):
+    """rules check of a YAML rulebook: the coordinator reads the Chinese name, the YAML editor the key beside it."""
+    from helpers import assess_xl
+    bad = copy.deepcopy(raw)
+    _indicator(bad, code)[1]["scoring"] = scoring
+    (tmp_path / "2008.yaml").write_text(yaml.safe_dump(bad, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    done = assess_xl("rules", "check", tmp_path / "2008.yaml")
+    assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr
