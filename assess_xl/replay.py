@@ -13,7 +13,8 @@ import xlsxwriter
 from . import scoring
 from .components import fmt_number
 from .layout import FONT, WORKBOOK_OPTIONS, print_setup
-from .rulebook import TYPE_NAMES, Rulebook
+from .rulebook import Rulebook
+from .ruleterms import TYPES
 
 IMPACT, TARGETS, NOTES = "影响", "目标变化", "说明"
 
@@ -37,7 +38,7 @@ def changed_indicators(old: Rulebook, new: Rulebook) -> dict[str, str]:
         if was is None:
             out[code] = "新增指标，原细则没有此编号"
         elif was.type != indicator.type:
-            out[code] = f"类型由{TYPE_NAMES[was.type]}改为{TYPE_NAMES[indicator.type]}"
+            out[code] = f"类型由{TYPES.name(was.type)}改为{TYPES.name(indicator.type)}"
         elif was.options != indicator.options:
             out[code] = "选项不同"
     out.update({code: "新细则不再有此编号" for code in old.indicators if code not in new.indicators})
