@@ -124,7 +124,7 @@ def edited_rulebook(tmp_path: Path, sheet: str, label: str, value) -> Path:
     header = [c.value for c in ws[1]]
     rows = list(ws.iter_rows(min_row=3)) if sheet != "说明" else list(ws.iter_rows(min_row=2))
     wanted = {"说明": lambda row: row[0].value == "年度",
-              "指标": lambda row: row[header.index("类型")].value == "count"}.get(sheet, lambda row: True)
+              "指标": lambda row: row[header.index("类型")].value == "数量"}.get(sheet, lambda row: True)
     row = next(r for r in rows if wanted(r))
     row[header.index(label)].value = value
     target = tmp_path / f"{sheet}-{label}.xlsx"
