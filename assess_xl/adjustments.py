@@ -100,9 +100,17 @@ def read_changes(sheets: dict, book: Rulebook, districts: list[str], file_name: 
     return changes, problems
 
 
-def read_exclusions(sheets: dict, file_name: str) -> tuple[dict[str, str], list[Problem]]:
-    """File name, base name or SHA-256 → reason, from the 排除文件 sheet; a row without a reason is refused."""
-    excluded: dict[str, str] = {}
+@dataclass(frozen=True)
+class Exclusion:
+    """One row of 排除文件: a name the file is shown under in 来源 (or its SHA-256), why, and where."""
+    typed: str
+    reason: str
+    unmatched: Problem  # said when no file is shown under that name
+
+
+def read_exclusions(sheets: dict, file_name: str) -> tuple[list[Exclusion], list[Problem]]:
+    """The rows of the 排除文件 sheet; a row without a reason is refused."""
+    excluded: list[Exclusion] = []
     problems: list[Problem] = []
     sheet = sheets.get(EXCLUDED_SHEET)
     for number, row in enumerate(sheet.rows[1:] if sheet is not None else [], start=2):
@@ -113,7 +121,10 @@ def read_exclusions(sheets: dict, file_name: str) -> tuple[dict[str, str], list[
             problems.append(P.make("adjustment_no_reason", file=file_name, sheet=EXCLUDED_SHEET, cell=f"B{number}",
                                    row=number))
         else:
-            excluded[str(cells[0]).strip()] = str(cells[1]).strip()
+            typed = raw_text(cells[0]).strip()
+            excluded.append(Exclusion(typed, str(cells[1]).strip(), P.make(
+                "exclusion_unmatched", file=file_name, sheet=EXCLUDED_SHEET, cell=f"A{number}", row=number,
+                raw=typed)))
     return excluded, problems
 
 

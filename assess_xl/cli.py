@@ -775,9 +775,10 @@ def write_pdf(scorecard: bytes, target: Path, required: bool = True) -> None:
 def pdf_command(scorecard, out):
     """把考核结果工作簿的正式部分（汇总和各区得分表）转为PDF（需要LibreOffice）。"""
     source = Path(scorecard)
-    content = source.read_bytes()
-    if not publish.is_scorecard(content):
-        raise UserError(f"{source} 不是本工具生成的考核结果工作簿。请给出 collect 生成的 .xlsx 文件。")
+    try:
+        content = publish.own_scorecard(source)
+    except publish.PublishError as exc:
+        raise UserError(str(exc)) from None
     target = Path(out) if out else source.with_suffix(".pdf")
     if target.suffix.lower() != ".pdf":
         target = target.with_name(target.name + ".pdf")

@@ -4,6 +4,7 @@ same comparison (layout.name_key), the later submission winning each (district, 
 problem collected, never raised."""
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,7 +14,8 @@ import pandas as pd
 
 from . import intake, problems as P, sandbox
 from .cells import refusal
-from .layout import district_name_problems, name_key
+from .layout import district_name_problems, name_key, normalise_text
+from .mail import SEPARATOR
 from .problems import Problem
 from .readback import DUPLICATE, READ, RECORD_COLUMNS, REJECTED, FileRead, SheetRead
 from .rulebook import Rulebook
@@ -63,11 +65,13 @@ class ReadResult:
 
 
 def read_gathered(found, skipped, book: Rulebook, strict_conflicts: bool = False, districts: list[str] | None = None,
-                  workers: int | None = None, excluded: dict[str, str] | None = None) -> ReadResult:
+                  workers: int | None = None, excluded: list | None = None) -> ReadResult:
     """Read every gathered (path, name) in child processes, then merge."""
     first = [Unit(str(path), name, intake.kind_of(Path(path)), (number,)) for number, (path, name) in enumerate(found)]
     reads, failures = read_units(first, book, workers)
-    result = merge_files(_exclude(reads, excluded or {}), book, strict_conflicts, skipped, districts)
+    kept, unmatched = _exclude(reads, excluded or [])
+    result = merge_files(kept, book, strict_conflicts, skipped, districts)
+    result.problems.extend(unmatched)
     result.worker_failures = failures
     return result
 
@@ -103,20 +107,37 @@ def read_paths(paths, book: Rulebook, strict_conflicts: bool = False, districts:
     return read_gathered(found, skipped, book, strict_conflicts, districts)
 
 
-def _exclude(reads: list[FileRead], excluded: dict[str, str]) -> list[FileRead]:
-    """Files the coordinator excluded (by name as shown, file name, or SHA-256) contribute nothing."""
-    if not excluded:
-        return reads
+def _exclude(reads: list[FileRead], excluded: list) -> tuple[list[FileRead], list[Problem]]:
+    """Files the coordinator excluded contribute nothing: matched by any name the file is shown under
+    in 来源 (as shown, each attachment or member name, the saved file, its SHA-256); a row of 排除文件
+    (adjustments.Exclusion) that matches no file is said."""
+    wanted = {_exclusion_key(row.typed): row for row in excluded}
+    used: set[str] = set()
     out = []
     for read in reads:
-        info = read.info
-        reason = next((excluded[key] for key in (info.name, info.path.name, info.sha256) if key in excluded), None)
-        if reason is None:
+        keys = [key for key in shown_names(read.info) if key in wanted]
+        if not keys:
             out.append(read)
             continue
-        out.append(FileRead(info, EXCLUDED, P.text("file_excluded", reason=reason),
-                            [P.make("file_excluded", file=info.name, reason=reason)]))
-    return out
+        used.update(keys)
+        reason = wanted[keys[0]].reason
+        out.append(FileRead(read.info, EXCLUDED, P.text("file_excluded", reason=reason),
+                            [P.make("file_excluded", file=read.info.name, reason=reason)]))
+    return out, [row.unmatched for key, row in wanted.items() if key not in used]
+
+
+def shown_names(info: intake.FileInfo) -> set[str]:
+    """Every name a file is shown under, compared as exclusions are: the whole `inbox/a.eml › b.zip ›
+    c.xlsx`, each run of its parts (`a.eml`, `c.xlsx`, `b.zip › c.xlsx`…), the saved file, the SHA-256."""
+    parts = info.name.split(SEPARATOR)
+    runs = [SEPARATOR.join(parts[i:j]) for i in range(len(parts)) for j in range(i + 1, len(parts) + 1)]
+    runs += [run.replace("\\", "/").rsplit("/", 1)[-1] for run in runs]
+    return {_exclusion_key(name) for name in (*runs, info.path.name, info.sha256) if name}
+
+
+def _exclusion_key(name: str) -> str:
+    """How a typed name is compared: width, case and the spaces around › (or >) do not matter."""
+    return re.sub(r"\s*[›>]\s*", "›", normalise_text(name).replace("\\", "/")).casefold()
 
 
 def _failed(path, name, failure: sandbox.Failure) -> FileRead:

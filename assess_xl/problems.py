@@ -116,6 +116,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "adjustment_code": (ERROR, "“{sheet}”工作表第{row}行：编号“{raw}”不是本细则的指标，该行未采用。请从下拉列表选择编号。"),
     "adjustment_no_reason": (ERROR, "“{sheet}”工作表第{row}行没有写调整理由，该行未采用。每项调整都必须写明理由。"),
     "adjustment_value": (ERROR, "“{sheet}”工作表第{row}行的新值不能采用：{reason}"),
+    "exclusion_unmatched": (ERROR, "“排除文件”第{row}行的“{raw}”与读取的任何文件都不相符，没有排除任何文件。请照“来源”中显示的文件名、附件名或SHA-256填写。"),
     "file_excluded": (INFO, "按调整表排除：{reason}"),
     # mail as input
     "mail_not_a_message": (ERROR, "文件不是邮件（也不是Outlook邮件），已忽略。"),
@@ -184,6 +185,8 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "previous_no_values": (INFO, "上年（{year}年度）的结果中没有以下指标的数据（上年未填写，或细则不同），无法与上年比较：{codes}。"),
     # documents
     "soffice_missing": (ERROR, "没有找到LibreOffice（soffice），无法生成PDF；考核结果工作簿和通报不受影响。请安装：sudo apt-get install libreoffice-calc-nogui fonts-noto-cjk（Windows请安装LibreOffice并把其program文件夹加入PATH）。"),
+    "pdf_not_scorecard": (ERROR, "{file}不是本工具生成的考核结果工作簿（没有相符的隐藏“结果信息”），不转换为PDF。请给出 collect 生成的 .xlsx 文件。"),
+    "pdf_external": (ERROR, "{file}引用了外部内容（{targets}），不是本工具生成的考核结果，不转换为PDF（以免LibreOffice访问这些地址）。请用 collect 重新生成考核结果。"),
     "soffice_failed": (ERROR, "LibreOffice未能生成PDF（{reason}）。请确认LibreOffice可以正常启动后重试。"),
     # the rulebook as a workbook
     "rule_sheet_missing": (ERROR, "{at}：缺少工作表“{sheet}”。请用 rules export 或 rules init 生成的工作簿修改。"),

@@ -12,14 +12,15 @@ import shutil
 import subprocess
 import tempfile
 import zipfile
+from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
 
 import pandas as pd
 
-from . import problems as P
+from . import ownbooks, problems as P
 from .components import fmt_number
-from .layout import RESULT_META_SHEET
+from .layout import RESULT_META_SHEET, TOOL, printable
 from .report import WORKING_SHEETS, Signature, points_out_of_reach
 from .rulebook import Rulebook
 from .scoring import MISSING, Scores
@@ -39,6 +40,18 @@ FONT_ALIASES = """<?xml version="1.0"?>
 CHINESE_NUMBERS = "一二三四五六七八九十"
 NO_LOSS = "各项目标均得满分，没有扣分。"
 NO_LOSS_OF_REACH = "各项目标均得到评分细则所能给的最高分，没有扣分。"
+TEMP_PREFIX = "assess-xl-lo-"
+# LibreOffice's profile for our runs: links to other documents never updated, linked pictures from
+# untrusted documents never fetched, macros never run.
+_SCRIPTING = "/org.openoffice.Office.Common/Security/Scripting"
+SOFFICE_SETTINGS = """<?xml version="1.0" encoding="UTF-8"?>
+<oor:items xmlns:oor="http://openoffice.org/2001/registry" xmlns:xs="http://www.w3.org/2001/XMLSchema"
+ xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
+""" + "".join(f"""<item oor:path="{path}"><prop oor:name="{name}" oor:op="fuse"><value>{value}</value></prop></item>
+""" for path, name, value in (("/org.openoffice.Office.Calc/Content/Update", "Link", 1),  # 1: never
+                              (_SCRIPTING, "BlockUntrustedRefererLinks", "true"),
+                              (_SCRIPTING, "MacroSecurityLevel", 3), (_SCRIPTING, "DisableMacrosExecution", "true"))
+              ) + "</oor:items>\n"
 _SHEET_TAG = re.compile(rb"<sheet\b[^>]*/>")
 _NAME = re.compile(rb'\bname="([^"]*)"')
 
@@ -59,15 +72,42 @@ def official_pdf(scorecard: bytes) -> bytes:
     return convert(official_only(scorecard), "考核结果.xlsx", "pdf:calc_pdf_Export")
 
 
-def is_scorecard(content: bytes) -> bool:
-    """Whether a workbook is a scorecard this tool wrote (its hidden 结果信息 sheet says so)."""
+def own_scorecard(path: Path) -> bytes:
+    """The bytes of a scorecard this tool wrote, else PublishError saying why not: read through the
+    returns' door (pre-flight, parsed in a child), its hidden 结果信息 says so, and it refers to nothing
+    outside itself (this tool writes no external links, so a look-alike cannot make LibreOffice fetch)."""
     try:
-        with zipfile.ZipFile(io.BytesIO(content)) as archive:
-            workbook = archive.read("xl/workbook.xml")
-            strings = archive.read("xl/sharedStrings.xml") if "xl/sharedStrings.xml" in archive.namelist() else b""
-    except (zipfile.BadZipFile, KeyError, OSError):
-        return False
-    return RESULT_META_SHEET.encode() in workbook and b"scorecard" in strings
+        sheets = ownbooks.read(path, path.name)
+    except ownbooks.OwnWorkbookError as exc:
+        raise PublishError(f"{path.name}：{exc.problem.message}") from None
+    meta = sheets.get(RESULT_META_SHEET)
+    fields = {row[0]: row[1] for row in (meta.rows if meta else []) if len(row) >= 2}
+    if fields.get("tool") != TOOL or fields.get("kind") != "scorecard":
+        raise PublishError(P.text("pdf_not_scorecard", file=path.name))
+    content = path.read_bytes()
+    targets = external_targets(content)
+    if targets:
+        raise PublishError(P.text("pdf_external", file=path.name, targets="、".join(targets[:3])))
+    return content
+
+
+_EXTERNAL = re.compile(rb"""<(?:\w+:)?Relationship\b[^>]*\bTargetMode\s*=\s*["']External["'][^>]*>""", re.I)
+_TARGET = re.compile(rb"""\bTarget\s*=\s*["']([^"']*)["']""")
+
+
+def external_targets(content: bytes) -> list[str]:
+    """What a workbook refers to outside itself: external relationships (linked pictures, links to
+    other workbooks, hyperlinks) and external-link parts."""
+    found = []
+    with zipfile.ZipFile(io.BytesIO(content)) as archive:
+        for name in archive.namelist():
+            if name.lower().startswith("xl/externallinks/"):
+                found.append(name)
+            elif name.endswith(".rels"):
+                for tag in _EXTERNAL.findall(archive.read(name)):
+                    target = _TARGET.search(tag)
+                    found.append(printable(target.group(1).decode("utf-8", "replace"))[:200] if target else name)
+    return found
 
 
 def official_only(scorecard: bytes) -> bytes:
@@ -96,11 +136,14 @@ def convert(content: bytes, name: str, target: str) -> bytes:
     soffice = soffice_path()
     if soffice is None:
         raise PublishError(P.text("soffice_missing"))
-    with tempfile.TemporaryDirectory(prefix="assess-xl-") as folder:
+    with private_folder() as folder:
         source = Path(folder) / name
         source.write_bytes(content)
         command = [soffice, f"-env:UserInstallation=file://{folder}/profile", "--headless", "--norestore",
                    "--convert-to", target, "--outdir", folder, str(source)]
+        settings = Path(folder) / "profile" / "user" / "registrymodifications.xcu"
+        settings.parent.mkdir(parents=True)
+        settings.write_text(SOFFICE_SETTINGS, encoding="utf-8")
         fonts = Path(folder) / "fonts.conf"
         fonts.write_text(FONT_ALIASES, encoding="utf-8")
         environment = {**os.environ, "FONTCONFIG_FILE": str(fonts)}
@@ -112,6 +155,40 @@ def convert(content: bytes, name: str, target: str) -> bytes:
         if not produced.exists():
             raise PublishError(P.text("soffice_failed", reason="没有生成文件"))
         return produced.read_bytes()
+
+
+@contextmanager
+def private_folder():
+    """A folder for one LibreOffice run, named for this process so that the next run can remove it
+    if this one is killed (kill -9 skips every cleanup; the folder holds a copy of the scorecard)."""
+    remove_abandoned_folders()
+    folder = tempfile.mkdtemp(prefix=f"{TEMP_PREFIX}{os.getpid()}-")
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def remove_abandoned_folders() -> None:
+    """Our folders in TMPDIR whose process is gone."""
+    for folder in Path(tempfile.gettempdir()).glob(TEMP_PREFIX + "*"):
+        pid = folder.name[len(TEMP_PREFIX):].split("-", 1)[0]
+        try:
+            ours = not folder.is_symlink() and folder.is_dir() and folder.stat().st_uid == os.getuid()
+        except OSError:
+            continue
+        if ours and pid.isdigit() and not _running(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # someone else's process: running
+        return True
+    return True
 
 
 # ---- notices --------------------------------------------------------------------------------

@@ -36,9 +36,12 @@ def test_working_sheets_are_hidden_in_the_copy_printed(demo):
 
 def test_only_scorecards_are_recognised(demo):
     folder, result = demo
-    assert publish.is_scorecard(result.content)
-    assert not publish.is_scorecard((folder / "demo" / "2-交回的填报表" / "开发处-已填.xlsx").read_bytes())
-    assert not publish.is_scorecard(b"not a zip")
+    (folder / "junk.xlsx").write_bytes(b"not a zip")
+    assert publish.own_scorecard(folder / "demo" / "3-考核结果.xlsx") == (folder / "demo" / "3-考核结果.xlsx").read_bytes()
+    assert publish.external_targets(result.content) == []
+    for other in (folder / "demo" / "2-交回的填报表" / "开发处-已填.xlsx", folder / "junk.xlsx"):
+        with pytest.raises(publish.PublishError):
+            publish.own_scorecard(other)
 
 
 def pdf_pages(pdf: bytes, tmp_path) -> list[str]:

@@ -155,3 +155,55 @@ def test_bidi_and_invisible_characters_in_names_are_shown_visibly(fills, tmp_pat
     everything = done.stdout + done.stderr + "".join(str(c) for row in sheets["来源"] + sheets["问题清单"] for c in row)
     assert not any(raw in everything for raw in HIDDEN), [raw for raw in HIDDEN if raw in everything]
     assert "<U+202E>" in done.stdout  # the terminal names the files it read, visibly
+
+
+# ---- excluding a file by any name it is shown under (issue 19, item 8) --------------------------
+
+def adjustments_excluding(tmp_path: Path, names: list[str]) -> Path:
+    path = tmp_path / "调整表.xlsx"
+    done = subprocess.run([EXE, "adjustments-template", "-o", path], capture_output=True, timeout=120)
+    assert done.returncode == 0
+    workbook = openpyxl.load_workbook(path)
+    for row, name in enumerate(names, start=2):
+        workbook["排除文件"].cell(row=row, column=1).value = name
+        workbook["排除文件"].cell(row=row, column=2).value = "误发的版本"
+    workbook.save(path)
+    return path
+
+
+def two_mails(fills, tmp_path: Path) -> Path:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "a.eml").write_bytes(kfc_named(fills["1"], "kfc-first.xlsx", "Mon, 07 Jan 2008 09:00:00 +0800", 1))
+    (inbox / "b.eml").write_bytes(kfc_named(fills["3"], "kfc.xlsx", "Mon, 07 Jan 2008 10:00:00 +0800", 2))
+    return inbox
+
+
+def kfc_named(data: bytes, name: str, date: str, number: int) -> bytes:
+    return message([attachment(data, f'attachment; filename="{name}"')], date, message_id=f"<{number}@example.cn>")
+
+
+def status_of(sheets, shown: str) -> str:
+    return next(row[6] for row in sheets["来源"] if row[0] == shown)
+
+
+@pytest.mark.parametrize("typed", ["kfc.xlsx", "inbox/b.eml › kfc.xlsx", "b.eml", "inbox/b.eml", " b.eml > KFC.xlsx ",
+                                   "sha256"])
+def test_a_file_is_excluded_by_any_name_it_is_shown_under(fills, tmp_path, typed):
+    import hashlib
+    inbox = two_mails(fills, tmp_path)
+    if typed == "sha256":
+        typed = hashlib.sha256(fills["3"]).hexdigest().upper()
+    _, sheets = collect([inbox], tmp_path, "--adjustments", adjustments_excluding(tmp_path, [typed]))
+    assert status_of(sheets, "inbox/b.eml › kfc.xlsx") == "已排除"
+    assert status_of(sheets, "inbox/a.eml › kfc-first.xlsx") == "已读取"
+    assert not problems_of(sheets, "采用较晚提交") and not problems_of(sheets, "不相符")
+
+
+def test_an_exclusion_that_matches_nothing_is_reported(fills, tmp_path):
+    inbox = two_mails(fills, tmp_path)
+    done, sheets = collect([inbox], tmp_path, "--adjustments", adjustments_excluding(tmp_path, ["kfc.xlsx", "nothing.xlsx"]))
+    (unmatched,) = problems_of(sheets, "不相符")
+    assert unmatched["文件"] == "调整表.xlsx" and unmatched["工作表"] == "排除文件" and unmatched["单元格"] == "A3"
+    assert "nothing.xlsx" in unmatched["说明"] and "nothing.xlsx" in done.stdout
+    assert status_of(sheets, "inbox/b.eml › kfc.xlsx") == "已排除"
