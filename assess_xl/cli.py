@@ -8,8 +8,8 @@ import inspect
 import os
 import re
 import sys
-import tempfile
 import unicodedata
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
@@ -22,19 +22,23 @@ from rich.table import Table
 
 from . import adjustments as adjustments_module
 from . import demo as demo_module
+from . import files as files_module
 from . import forms as forms_module
 from . import pipeline, publish, report, returns as returns_module, rulediff, rulesheet, status as status_module
-from . import delivery, imapfetch, outbox, ownbooks, readback
+from . import delivery, imapfetch, outbox, readback
 from . import replay as replay_module
+from . import problems as problems_module
+from . import year as year_module
+from . import yearwork
 from . import rulebook as rulebook_module
 from .components import fmt_number
-from .layout import FETCH_RECORD, district_name_problems, safe_file_name
+from .layout import FETCH_RECORD, district_name_problems, split_district_names
 from .pipeline import CollectOptions, Outcome
-from . import problems as problems_module
 from .problems import ERROR, INFO, WARNING, shorten
 from .problems import text as problem_text
 
 EXIT_CLEAN, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
+YEAR_LOCK_WAIT = 10.0  # seconds a run waits for another holder of a year folder's lock
 console = Console(highlight=False, soft_wrap=True)
 errors_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
@@ -184,7 +188,7 @@ def usage_message(error: click.UsageError) -> str:
         return f"{name or error.param_hint} 的值无效（{error.message}）。用 --help 查看用法。"
     if "No such command" in error.message:
         return f"没有这个命令（{error.message.split(chr(39))[1] if chr(39) in error.message else error.message}）。" \
-               "可用命令：forms、collect、status、returns、adjustments-template、contacts-template、send、pdf、rules、demo。"
+               "可用命令：console、forms、collect、status、returns、adjustments-template、contacts-template、send、pdf、rules、demo。"
     return f"用法错误（{error.message}）。用 --help 查看用法。"
 
 
@@ -339,10 +343,6 @@ def rules_replay(old, new, paths, out, adjustments_path):
 
 # ---- paths and writing ----------------------------------------------------------------------
 
-_LIST_SEPARATORS = re.compile(r"[,，、;；\s\u3000]+")
-_COMMAS = re.compile(r"[,，、;；]+")
-
-
 def parse_districts(spec: str) -> list[str]:
     """A file (one district per line, UTF-8 with or without BOM) or a list separated by commas, 顿号 or
     semicolons (names may then hold spaces), or else by spaces. Every name is checked as forms would check it."""
@@ -356,9 +356,8 @@ def parse_districts(spec: str) -> list[str]:
             names = demo_module.read_district_list(path.read_text(encoding="utf-8-sig"))
         except UnicodeDecodeError:
             raise UserError(f"区名单文件 {path} 不是UTF-8编码。请用记事本“另存为”UTF-8后重试。") from None
-    else:  # commas (any kind) separate names that may hold spaces; without commas, spaces separate
-        separators = _COMMAS if _COMMAS.search(spec) else _LIST_SEPARATORS
-        names = [name.strip() for name in separators.split(spec) if name.strip()]
+    else:
+        names = split_district_names(spec)
     problems = district_name_problems(names)
     if problems:
         raise UserError("区名单不能使用：\n" + "\n".join(problems))
@@ -376,56 +375,18 @@ def output_path(given: str, what: str) -> Path:
 
 
 def refuse_if_open(target: Path) -> None:
-    """Excel and WPS leave `~$name` beside an open workbook (with long names, its first two letters
-    replaced), LibreOffice `.~lock.name#`: replacing the file under them loses someone's work."""
-    locks = [f"~${target.name}", f"~${target.name[2:]}", f".~lock.{target.name}#"]
-    if any((target.parent / lock).exists() for lock in locks):
-        raise UserError(f"{target} 正在被Excel、WPS或LibreOffice打开。请先关闭该文件再运行；原文件未改动。")
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+    try:
+        files_module.refuse_if_open(target)
+    except files_module.WriteError as exc:
+        raise UserError(str(exc)) from None
 
 
 def write_files(files: list[tuple[Path, bytes]]) -> None:
-    """Write every file beside its target, then move all into place: on any failure (no permission,
-    a full disk, a parent that is a file) nothing is half-written and the old files stay as they were.
-    Files get the permissions of a normally created file (the umask), so colleagues can open them."""
-    mode = 0o666 & ~_umask()
-    temporaries: list[str] = []
+    """Atomic writing (files.write_files); a failure is one Chinese line and exit 2."""
     try:
-        staged = []
-        for target, content in files:
-            refuse_if_open(target)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            handle, temporary = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=".tmp", dir=target.parent)
-            temporaries.append(temporary)
-            with os.fdopen(handle, "wb") as stream:
-                stream.write(content)
-                stream.flush()
-                os.fsync(stream.fileno())
-            os.chmod(temporary, mode)
-            staged.append((temporary, target))
-        for temporary, target in staged:
-            os.replace(temporary, target)
-    except OSError as exc:
-        raise UserError(_write_failure(exc, files[0][0] if len(files) == 1 else files[0][0].parent)) from None
-    finally:
-        for temporary in temporaries:
-            if os.path.exists(temporary):
-                os.unlink(temporary)
-
-
-def _write_failure(exc: OSError, where: Path) -> str:
-    if exc.errno == errno.ENOSPC:
-        return f"磁盘空间不足，无法写入 {where}。请清理磁盘后重试；没有写出任何文件，原文件未改动。"
-    if isinstance(exc, PermissionError):
-        return f"无法写入 {where}：没有权限或文件被占用（可能正在Excel中打开）。请关闭文件或换一个位置后重试；原文件未改动。"
-    if isinstance(exc, (FileExistsError, NotADirectoryError)):
-        return f"无法写入 {where}：路径中有同名的文件而不是文件夹。请换一个输出位置。"
-    return f"无法写入 {where}（{problems_module.reason(exc)}）。请换一个输出位置后重试；原文件未改动。"
+        files_module.write_files(files)
+    except files_module.WriteError as exc:
+        raise UserError(str(exc)) from None
 
 
 def write_atomically(target: Path, content: bytes) -> None:
@@ -697,8 +658,9 @@ def print_summary(result: pipeline.CollectResult, book, out) -> int:
 
 
 @main.command()
-@click.argument("paths", nargs=-1, required=True, type=click.Path(), metavar="文件或文件夹...")
-@click.option("-o", "--output", "out", required=True, metavar="文件", help="考核结果工作簿的保存路径（.xlsx；不写扩展名时自动加上）。")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(), metavar="文件或文件夹或年度文件夹...")
+@click.option("-o", "--output", "out", default=None, metavar="文件",
+              help="考核结果工作簿的保存路径（.xlsx；不写扩展名时自动加上）。给出年度文件夹时默认写入其“结果/考核结果.xlsx”。")
 @RULES_OPTION
 @click.option("--districts", "districts_spec", default=None, metavar="区名单",
               help="本次考核的区（默认取交回的填报表中一致的区名单）。" + DISTRICTS_HELP)
@@ -720,38 +682,67 @@ def print_summary(result: pipeline.CollectResult, book, out) -> int:
               metavar="调整表", help="综合处的复核调整表（adjustments-template 生成）：逐项更正数值、排除误发的文件，均须写明理由。")
 def collect(paths, out, rules_path, districts_spec, on_conflict, issuer, with_pdf, notices_dir, notice_template,
             returns_dir, contacts_path, previous_path, adjustments_path):
-    """读取交回的填报表（文件或文件夹），按细则计分，生成考核结果工作簿（可同时生成PDF和各区通报）。"""
-    book = load_rulebook(rules_path)
-    target = output_path(out, "考核结果")
+    """读取交回的填报表（文件或文件夹），按细则计分，生成考核结果工作簿（可同时生成PDF和各区通报）。
+    只给出一个年度文件夹时，读取其中的收件箱、评分细则、区名单、调整表和通讯录，结果写入其“结果”文件夹。"""
+    year = year_module.given_year(paths)
+    if year is None and not out:
+        raise UserError(problems_module.text("collect_no_output"))
+    book = load_rulebook(rules_path or (str(year.rulebook_path) if year and year.rulebook_path else None))
+    target = output_path(out, "考核结果") if out else year.scorecard_path
     options = collect_options(on_conflict, districts_spec, target, issuer)
+    if year is not None:
+        paths, options = (str(year.inbox),), year_options(year, book, options)
     if contacts_path:
         options.known_senders = frozenset(address.lower() for contact in load_contacts(contacts_path, book).values()
                                           for address in contact.addresses)
     if previous_path:
         options.previous, options.previous_name = Path(previous_path).read_bytes(), Path(previous_path).name
     with_adjustments(options, adjustments_path)
-    result = run_collect(paths, target, book, options)
-    status = print_summary(result, book, target)
-    if notices_dir:
-        write_notices(result, book, options, Path(notices_dir), notice_template)
-    if returns_dir:
-        write_return_copies(book, result.read, Path(returns_dir))
-    if with_pdf:
-        write_pdf(result.content, target.with_suffix(".pdf"), required=False)
+    with year_lock(year):
+        result = run_collect(paths, target, book, options)
+        status = print_summary(result, book, target)
+        if notices_dir:
+            write_notices(result, book, options, Path(notices_dir), notice_template)
+        if returns_dir:
+            write_return_copies(book, result.read, Path(returns_dir))
+        if with_pdf:
+            write_pdf(result.content, target.with_suffix(".pdf"), required=False)
     sys.exit(status)
+
+
+def year_options(year, book, given: CollectOptions) -> CollectOptions:
+    """The year folder's options (districts, adjustments, contacts, last year), overridden by those typed."""
+    try:
+        options = year_module.collect_options(year, book)
+    except year_module.YearError as exc:
+        raise UserError(exc.problem.message) from None
+    options.strict_conflicts, options.output = given.strict_conflicts, given.output
+    options.districts = given.districts or options.districts
+    options.issuer = given.issuer or options.issuer
+    return options
+
+
+@contextmanager
+def year_lock(year):
+    """A run on a year's folder holds its lock (waiting a little for the console or another run)."""
+    if year is None:
+        yield
+        return
+    try:
+        with year_module.locked(year, "命令行 collect", wait=YEAR_LOCK_WAIT):
+            yield
+    except year_module.YearError as exc:
+        raise UserError(exc.problem.message) from None
 
 
 def write_notices(result: pipeline.CollectResult, book, options: CollectOptions, folder: Path,
                   template_path: str | None) -> None:
-    assert result.scores is not None and result.explanations is not None
     template = Path(template_path).read_bytes() if template_path else None
     try:
-        documents = publish.notices(book, result.scores, result.explanations, pipeline.signature(book, options), template)
+        documents = yearwork.notice_files(book, result, pipeline.signature(book, options), template)
     except Exception as exc:  # python-docx refuses a file that is not a Word document: say which
         raise UserError(f"通报模板 {template_path} 无法使用（{problems_module.reason(exc)}）。请使用Word保存的.docx文件。") from None
-    names = report.safe_sheet_names(list(documents))
-    write_files([(folder / safe_file_name(f"{book.year}年度考核结果通报-{names[district]}.docx"), content)
-                 for district, content in documents.items()])
+    write_files([(folder / name, content) for name, content in documents])
     console.print(f"各区通报已写入 {escape(str(folder))}（{len(documents)}份）")
 
 
@@ -1000,20 +991,10 @@ def send():
 
 
 def load_contacts(path: str, book) -> dict:
-    source = Path(path)
-    sheet = None
     try:
-        if source.suffix.lower() == ".csv":
-            rows = outbox.csv_rows(source.read_text(encoding="utf-8-sig"))
-        else:
-            sheets = ownbooks.read(source, source.name)
-            sheet, rows = next(((s.name, s.rows) for s in sheets.values()), (None, []))
-    except ownbooks.OwnWorkbookError as exc:
-        raise UserError(f"通讯录 {source} 无法读取：{exc.problem.message}请使用 contacts-template 生成的表。") from None
-    except (OSError, UnicodeDecodeError) as exc:  # a .csv that cannot be read or decoded
-        reason = "不是UTF-8编码的文本" if isinstance(exc, UnicodeDecodeError) else "文件无法打开"
-        raise UserError(problem_text("contacts_unreadable", path=source, reason=reason)) from None
-    contacts, problems = outbox.read_contacts(rows, book, source.name, sheet)
+        contacts, problems = year_module.read_contacts(Path(path), book)
+    except year_module.YearError as exc:
+        raise UserError(exc.problem.message) from None
     for problem in problems:
         errors_console.print(f"[yellow]通讯录：[/]{escape(problem)}")
     return contacts
@@ -1141,6 +1122,27 @@ def smtp_password(user: str | None) -> str | None:
     if not user:
         return None
     return os.environ.get("ASSESS_XL_SMTP_PASSWORD") or click.prompt("SMTP密码", hide_input=True)
+
+
+# ---- the console -----------------------------------------------------------------------------------
+
+@main.command("console")
+@click.argument("folder", required=False, type=click.Path(file_okay=False), metavar="[年度文件夹]")
+@click.option("--port", type=click.IntRange(0, 65535), default=None, metavar="端口",
+              help="监听的端口（默认8765，被占用时自动选择）。只在本机 127.0.0.1 上提供。")
+@click.option("--no-browser", is_flag=True, help="不打开浏览器：第一行打印带凭据的网址，一直运行到按 Ctrl-C。")
+def console_command(folder, port, no_browser):
+    """打开考核控制台：在浏览器中完成全年的工作（设置、填报表、收件、进度、问题、调整、结果、发布、细则）。
+    年度文件夹不存在或是空文件夹时新建；不写时在浏览器中新建或打开最近的年度文件夹。"""
+    from .console import server
+    try:
+        year = year_module.open_or_create(folder) if folder else None
+        server.serve(year, port, not no_browser, lambda line: click.echo(line))
+    except year_module.YearError as exc:
+        raise UserError(exc.problem.message) from None
+    except server.PortBusy as exc:
+        raise UserError(str(exc)) from None
+    sys.exit(EXIT_CLEAN)
 
 
 # ---- demo -------------------------------------------------------------------------------------
