@@ -20,22 +20,31 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
-from . import adjustments as adjustments_module
-from . import demo as demo_module
-from . import files as files_module
-from . import forms as forms_module
-from . import pipeline, publish, report, returns as returns_module, rulediff, rulesheet, status as status_module
-from . import delivery, imapfetch, outbox, readback
-from . import replay as replay_module
-from . import problems as problems_module
-from . import year as year_module
-from . import yearwork
-from . import rulebook as rulebook_module
-from .components import fmt_number
-from .layout import FETCH_RECORD, district_name_problems, split_district_names
-from .pipeline import CollectOptions, Outcome
-from .problems import ERROR, INFO, WARNING, shorten
-from .problems import text as problem_text
+from assess_xl.score import adjustments as adjustments_module
+from assess_xl import demo as demo_module
+from assess_xl.publish import files as files_module
+from assess_xl.publish import forms as forms_module
+from assess_xl import pipeline
+from assess_xl.publish import documents as publish
+from assess_xl.publish import scorecard as report
+from assess_xl.publish import returns as returns_module
+from assess_xl.rules import diff as rulediff
+from assess_xl.rules import sheet as rulesheet
+from assess_xl.publish import status as status_module
+from assess_xl.publish import delivery
+from assess_xl.read import imap as imapfetch
+from assess_xl.publish import outbox
+from assess_xl.read import form as readback
+from assess_xl.score import replay as replay_module
+from assess_xl import problems as problems_module
+from assess_xl import year as year_module
+from assess_xl import yearwork
+from assess_xl.rules import model as rulebook_module
+from assess_xl.rules.components import fmt_number
+from assess_xl.xlsx.layout import FETCH_RECORD, district_name_problems, split_district_names
+from assess_xl.pipeline import CollectOptions, Outcome
+from assess_xl.problems import ERROR, INFO, WARNING, shorten
+from assess_xl.problems import text as problem_text
 
 EXIT_CLEAN, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
 YEAR_LOCK_WAIT = 10.0  # seconds a run waits for another holder of a year folder's lock
@@ -1134,7 +1143,7 @@ def smtp_password(user: str | None) -> str | None:
 def console_command(folder, port, no_browser):
     """打开考核控制台：在浏览器中完成全年的工作（设置、填报表、收件、进度、问题、调整、结果、发布、细则）。
     年度文件夹不存在或是空文件夹时新建；不写时在浏览器中新建或打开最近的年度文件夹。"""
-    from .console import server
+    from assess_xl.console import server
     try:
         year = year_module.open_or_create(folder) if folder else None
         server.serve(year, port, not no_browser, lambda line: click.echo(line))

@@ -9,8 +9,8 @@ import re
 from importlib import resources
 from pathlib import Path
 
-from .layout import name_key
-from .readback import find_header
+from assess_xl.xlsx.layout import name_key
+from assess_xl.read.form import find_header
 
 NUMBER = re.compile(r"^-?[0-9]+(\.[0-9]+)?$")
 

@@ -11,14 +11,20 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import adjustments as adjustments_module
-from . import intake, merge, ownbooks, problems, report, sandbox, scoring
-from . import previous as previous_module
-from .layout import name_key
-from .merge import ReadResult
-from .readback import OTHER_RULEBOOK, TOOL_OUTPUT, read_one
-from .rulebook import Rulebook
-from .scoring import Scores
+from assess_xl.score import adjustments as adjustments_module
+from assess_xl.read import intake
+from assess_xl.read import merge
+from assess_xl.xlsx import ownbooks
+from assess_xl import problems
+from assess_xl.publish import scorecard as report
+from assess_xl.xlsx import sandbox
+from assess_xl.score import scoring
+from assess_xl.score import previous as previous_module
+from assess_xl.xlsx.layout import name_key
+from assess_xl.read.merge import ReadResult
+from assess_xl.read.form import OTHER_RULEBOOK, TOOL_OUTPUT, read_one
+from assess_xl.rules.model import Rulebook
+from assess_xl.score.scoring import Scores
 
 
 class Outcome(str, Enum):

@@ -16,11 +16,19 @@ from typing import Iterator
 
 import yaml
 
-from . import demo, files, outbox, ownbooks, problems as P
-from . import rulebook as rulebook_module
-from .pipeline import CollectOptions
-from .problems import Problem
-from .rulebook import Rulebook
+from assess_xl import demo
+
+from assess_xl.publish import files
+
+from assess_xl.publish import outbox
+
+from assess_xl.xlsx import ownbooks
+
+from assess_xl import problems as P
+from assess_xl.rules import model as rulebook_module
+from assess_xl.pipeline import CollectOptions
+from assess_xl.problems import Problem
+from assess_xl.rules.model import Rulebook
 
 SETTINGS_FILE = "设置.yaml"
 RULEBOOK_FILES = ("评分细则.yaml", "评分细则.yml", "评分细则.xlsx")

@@ -16,18 +16,24 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Callable
 
-from . import adjustments as adjustments_module
-from . import forms as forms_module
-from . import outbox, ownbooks, pipeline, problems as P, report, returns, status
-from . import publish as publish_module
-from . import rulebook as rulebook_module
-from .forms import FormFile
-from .layout import safe_file_name
-from .merge import ReadResult
-from .pipeline import CollectResult
-from .problems import Problem
-from .rulebook import Rulebook
-from .year import (ADJUSTMENTS_FILE, RULEBOOK_FILES, Settings, Year, YearError, collect_options, districts_text,
+from assess_xl.score import adjustments as adjustments_module
+from assess_xl.publish import forms as forms_module
+from assess_xl.publish import outbox
+from assess_xl.xlsx import ownbooks
+from assess_xl import pipeline
+from assess_xl import problems as P
+from assess_xl.publish import scorecard as report
+from assess_xl.publish import returns
+from assess_xl.publish import status
+from assess_xl.publish import documents as publish_module
+from assess_xl.rules import model as rulebook_module
+from assess_xl.publish.forms import FormFile
+from assess_xl.xlsx.layout import safe_file_name
+from assess_xl.read.merge import ReadResult
+from assess_xl.pipeline import CollectResult
+from assess_xl.problems import Problem
+from assess_xl.rules.model import Rulebook
+from assess_xl.year import (ADJUSTMENTS_FILE, RULEBOOK_FILES, Settings, Year, YearError, collect_options, districts_text,
                    locked, read_contacts, settings_text, write)
 
 Say = Callable[[str], None]

@@ -73,7 +73,8 @@ def entries_for(book, districts, departments, seed):
 
 
 def prepare(scenario: str, folder: Path):
-    from assess_xl import forms, rulebook
+    from assess_xl.publish import forms
+    from assess_xl.rules import model as rulebook
     from assess_xl.demo import fill_workbook
     book = rulebook.load()
     count, files, _ = SCENARIOS[scenario]
@@ -183,7 +184,11 @@ def xlsxwriter_floor(book, scores, explanations, read):
 
 
 def run_scenario(scenario: str, repeat: int, queue):
-    from assess_xl import forms, merge, pipeline, report, scoring
+    from assess_xl.publish import forms
+    from assess_xl.read import merge
+    from assess_xl import pipeline
+    from assess_xl.publish import scorecard as report
+    from assess_xl.score import scoring
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         book, districts, inbox = prepare(scenario, folder)
@@ -219,8 +224,9 @@ def run_scenario(scenario: str, repeat: int, queue):
 
 def measure_documents(figures, book, scores, explanations, read):
     """PDF of the official sheets and one notice per district (100 districts): time and size."""
-    from assess_xl import publish, report
-    from assess_xl.report import Signature
+    from assess_xl.publish import documents as publish
+    from assess_xl.publish import scorecard as report
+    from assess_xl.publish.scorecard import Signature
     content = report.build(book, scores, explanations, read, datetime.now())
     signed = Signature(book.issuer, "2008年1月20日")
     figures["notices"], documents = median_time(lambda: publish.notices(book, scores, explanations, signed), 1)

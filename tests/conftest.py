@@ -1,6 +1,8 @@
 import pytest
 
-from assess_xl import rulebook, scoring
+from assess_xl.rules import model as rulebook
+
+from assess_xl.score import scoring
 
 pytest_plugins = ["console.fixtures"]  # the console's fixtures (tests/console/fixtures.py)
 

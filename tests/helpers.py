@@ -15,7 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from assess_xl import forms, intake, readback
+from assess_xl.publish import forms
+
+from assess_xl.read import intake
+
+from assess_xl.read import form as readback
 
 NOW = datetime(2007, 12, 20, 9, 30)
 
@@ -100,7 +104,7 @@ def rulebook_2008(folder: Path) -> Path:
     16-1a, and 38-3 typed as an amount instead of a count; everything else unchanged."""
     import yaml
 
-    from assess_xl import rulebook
+    from assess_xl.rules import model as rulebook
     raw = yaml.safe_load(rulebook.embedded_rulebook_path().read_text(encoding="utf-8"))
     raw["year"], raw["title"] = 2008, raw["title"].replace("2007", "2008")
     for target in raw["targets"]:

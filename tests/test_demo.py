@@ -2,7 +2,9 @@
 import openpyxl
 import pytest
 
-from assess_xl import demo, forms
+from assess_xl import demo
+
+from assess_xl.publish import forms
 
 
 @pytest.mark.parametrize("typed,stored", [("12", 12), ("2.5", 2.5), ("85%", 0.85), ("是", "是"), ("'12", "12"),

@@ -2,7 +2,11 @@
 import openpyxl
 import pytest
 
-from assess_xl import merge, pipeline, report
+from assess_xl.read import merge
+
+from assess_xl import pipeline
+
+from assess_xl.publish import scorecard as report
 from assess_xl.demo import fill_workbook
 from assess_xl.pipeline import CollectOptions, Outcome
 from helpers import cannot_import, write_forms
@@ -46,7 +50,7 @@ def test_own_scorecard_in_the_inbox_is_recognised_and_skipped(book, inbox):
 
 def test_status_workbook_in_the_inbox_is_skipped(book, inbox):
     read, _ = pipeline.read([inbox[1]], book)
-    from assess_xl import status
+    from assess_xl.publish import status
     content = report.status_workbook(status.matrix(book, read), status.files(book, read), book.title,
                                      __import__("datetime").datetime(2008, 1, 1))
     (inbox[1] / "填报情况.xlsx").write_bytes(content)
@@ -69,7 +73,8 @@ def test_a_reader_that_cannot_start_is_not_blamed_on_the_file(book, inbox, monke
 
 MEASURE = """
 import json, resource, sys
-from assess_xl import pipeline, rulebook
+from assess_xl import pipeline
+from assess_xl.rules import model as rulebook
 result = pipeline.collect([sys.argv[1]], rulebook.load())
 totals = {} if result.scores is None else result.scores.totals["总分"].to_dict()
 rejected = sorted(f.info.name for f in result.read.files if f.status == "已拒绝")

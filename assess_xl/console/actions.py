@@ -9,11 +9,20 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response, StreamingResponse
 
-from .. import outbox, problems as P, replay as replay_module, rulediff, rulebook as rulebook_module
-from .. import year as year_module, yearwork
-from ..layout import district_name_problems, split_district_names
-from ..pipeline import Outcome
-from ..year import YearError
+from assess_xl.publish import outbox
+
+from assess_xl import problems as P
+
+from assess_xl.score import replay as replay_module
+
+from assess_xl.rules import diff as rulediff
+
+from assess_xl.rules import model as rulebook_module
+from assess_xl import year as year_module
+from assess_xl import yearwork
+from assess_xl.xlsx.layout import district_name_problems, split_district_names
+from assess_xl.pipeline import Outcome
+from assess_xl.year import YearError
 from .jobs import Job, events
 from .state import Console
 from .web import back, download, render, start_or_show, the_book, year_or_start

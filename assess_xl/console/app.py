@@ -8,8 +8,8 @@ from starlette.middleware import Middleware
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from .. import yearwork
-from ..year import Year
+from assess_xl import yearwork
+from assess_xl.year import Year
 from . import actions, views
 from .guard import Guard, Secrets
 from .state import Console

@@ -13,7 +13,7 @@ from urllib.parse import parse_qsl, urlencode
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .. import problems as P
+from assess_xl import problems as P
 
 SAFE_METHODS = ("GET", "HEAD")
 CSRF_HEADER = "x-csrf-token"

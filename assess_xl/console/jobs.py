@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass, field
 from typing import AsyncIterator, Callable
 
-from .. import problems as P
+from assess_xl import problems as P
 
 POLL_SECONDS = 0.2
 

@@ -10,8 +10,8 @@ from typing import Callable
 
 import uvicorn
 
-from .. import problems as P
-from ..year import Year
+from assess_xl import problems as P
+from assess_xl.year import Year
 from .app import create_app
 from .guard import Secrets
 

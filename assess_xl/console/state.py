@@ -4,10 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .. import publish, rulebook as rulebook_module, year as year_module, yearwork
-from ..pipeline import CollectResult
-from ..rulebook import Rulebook
-from ..year import Year, YearError
+from assess_xl.publish import documents as publish
+
+from assess_xl.rules import model as rulebook_module
+
+from assess_xl import year as year_module
+
+from assess_xl import yearwork
+from assess_xl.pipeline import CollectResult
+from assess_xl.rules.model import Rulebook
+from assess_xl.year import Year, YearError
 from .guard import Secrets
 from .jobs import Job, Jobs
 

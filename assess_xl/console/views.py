@@ -7,12 +7,20 @@ from pathlib import Path
 from starlette.requests import Request
 from starlette.responses import Response
 
-from .. import outbox, publish as publish_module, report, rulebook as rulebook_module, year as year_module
-from .. import yearwork
-from ..pipeline import Outcome
-from .. import problems as P
-from ..problems import ERROR, INFO, WARNING
-from ..year import YearError
+from assess_xl.publish import outbox
+
+from assess_xl.publish import documents as publish_module
+
+from assess_xl.publish import scorecard as report
+
+from assess_xl.rules import model as rulebook_module
+
+from assess_xl import year as year_module
+from assess_xl import yearwork
+from assess_xl.pipeline import Outcome
+from assess_xl import problems as P
+from assess_xl.problems import ERROR, INFO, WARNING
+from assess_xl.year import YearError
 from .web import back, book_and_run, current_run, render, the_book, year_or_start
 
 PROBLEM_ROWS_SHOWN = 500

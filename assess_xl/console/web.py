@@ -9,8 +9,8 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.templating import Jinja2Templates
 
-from ..pipeline import CollectResult
-from ..rulebook import Rulebook, RulebookError
+from assess_xl.pipeline import CollectResult
+from assess_xl.rules.model import Rulebook, RulebookError
 from .jobs import Job, JobBusy
 from .state import Console
 

@@ -5,7 +5,9 @@ from pathlib import Path
 import pytest
 from starlette.testclient import TestClient
 
-from assess_xl import demo, forms
+from assess_xl import demo
+
+from assess_xl.publish import forms
 from assess_xl import year as year_module
 from assess_xl.console.app import create_app
 from assess_xl.console.guard import Secrets

@@ -15,7 +15,9 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from assess_xl import demo, rulebook
+from assess_xl import demo
+
+from assess_xl.rules import model as rulebook
 
 pytestmark = pytest.mark.usefixtures("private_config")
 

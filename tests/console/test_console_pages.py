@@ -8,7 +8,9 @@ import openpyxl
 import pytest
 from starlette.testclient import TestClient
 
-from assess_xl import demo, rulebook
+from assess_xl import demo
+
+from assess_xl.rules import model as rulebook
 from assess_xl import year as year_module
 from assess_xl.console.app import create_app
 from console.fixtures import BASE, KEYS, PORT, settle
@@ -307,7 +309,7 @@ def test_last_years_scorecard_adds_the_comparison(client, filled):
 # ---- publish --------------------------------------------------------------------------------------------
 
 def test_publish_without_libreoffice_says_how_to_install_it(client, filled, monkeypatch):
-    from assess_xl import publish
+    from assess_xl.publish import documents as publish
     monkeypatch.setattr(publish, "soffice_path", lambda: None)
     page = client.get("/publish")
     assert "apt-get install libreoffice-calc-nogui" in page.text

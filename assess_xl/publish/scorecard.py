@@ -1,0 +1,439 @@
+"""The consolidated scorecard (xlsxwriter, in memory): 汇总, one sheet per district, 得分明细,
+问题清单 and 来源. Text that came from users is always written as text, never as a formula or link."""
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from datetime import datetime
+
+import pandas as pd
+import xlsxwriter
+
+from assess_xl.score import previous as previous_module
+from assess_xl.xlsx import printfit
+from assess_xl.xlsx.layout import (BAD_SHEET_CHARS, FILES_COLUMN, FONT, RESULT_META_SHEET, SCORECARD_SHEETS, STATUS_SHEET, TOOL,
+                     WORKBOOK_OPTIONS, print_setup, printable)
+from assess_xl.read.merge import ReadResult
+from assess_xl.problems import Problem
+from assess_xl.rules.components import fmt_number
+from assess_xl.rules.model import Rulebook, Target
+from assess_xl.score.scoring import MISSING, Scores
+
+SUMMARY, DETAIL, PROBLEMS, SOURCES = SCORECARD_SHEETS
+NOTES, ADJUSTMENTS = "评分说明", "调整记录"
+WORKING_SHEETS = (DETAIL, PROBLEMS, SOURCES, NOTES, ADJUSTMENTS)
+FIXED_SHEETS = (*SCORECARD_SHEETS, NOTES, ADJUSTMENTS, RESULT_META_SHEET)
+ADJUSTMENT_HEADERS = ["区", "编号", "指标", "原值", "新值", "理由", "经办人", "日期", "调整表行"]
+WORKING_MARK = "工作表：内部核对用，不对外发布"
+
+
+@dataclass(frozen=True)
+class Signature:
+    """Who issues the result, and when: printed on the official sheets."""
+    issuer: str
+    date: str
+
+
+def chinese_date(moment: datetime) -> str:
+    return f"{moment.year}年{moment.month}月{moment.day}日"
+
+
+def _working(ws):
+    """Working sheets: grey tab and a printed mark, so nobody mistakes them for the result."""
+    ws.set_tab_color("#A6A6A6")
+    return ws
+PROBLEM_HEADERS = ["级别", "文件", "工作表", "单元格", "区", "编号", "说明", "原始值"]
+DETAIL_HEADERS = ["区", "目标编号", "得分", "状态", "分值", "得分说明"]
+SOURCE_HEADERS = ["文件", "SHA-256", "大小（字节）", "保存时间", "文件修改时间", "格式", "处理结果",
+                  "提供数据的部门", "未填写的部门", "被较晚文件覆盖的值", "说明"]
+
+
+def safe_sheet_names(districts: list[str], reserved=FIXED_SHEETS) -> dict[str, str]:
+    """District → a valid, unique sheet name (≤31 characters, no []:*?/\\, not a fixed sheet)."""
+    taken = {name.lower() for name in reserved}
+    out = {}
+    for district in districts:
+        base = BAD_SHEET_CHARS.sub("_", district).strip().strip("'") or "区"
+        base = base[:31]
+        name, n = base, 2
+        while name.lower() in taken or name.lower() == "history":
+            suffix = f"({n})"
+            name, n = base[: 31 - len(suffix)] + suffix, n + 1
+        taken.add(name.lower())
+        out[district] = name
+    return out
+
+
+def build(book: Rulebook, scores: Scores, explanations: pd.DataFrame, read: ReadResult,
+          generated: datetime, issuer: str | None = None, previous=None) -> bytes:
+    """The scorecard: the official sheets (汇总, one per district) read as a document; the working
+    sheets (得分明细, 问题清单, 来源, 评分说明) are marked as such and are not part of the PDF."""
+    buffer = io.BytesIO()
+    workbook = xlsxwriter.Workbook(buffer, {**WORKBOOK_OPTIONS, "nan_inf_to_errors": False})
+    workbook.set_properties({"title": book.document_title("考核结果"), "author": issuer or book.issuer,
+                             "created": generated})
+    styles = _styles(workbook)
+    names = safe_sheet_names(scores.districts)
+    reported = _reported_text(book, read)
+    signed = Signature(issuer or book.issuer, chinese_date(generated))
+    _write_summary(workbook, book, scores, signed, styles, previous)
+    for district in scores.totals.sort_values(["排名"], kind="stable").index:
+        _write_district(workbook.add_worksheet(names[district]), book, scores, explanations, district,
+                        reported, styles, signed, previous)
+    _write_detail(_working(workbook.add_worksheet(DETAIL)), book, scores, explanations, styles)
+    _write_problems(_working(workbook.add_worksheet(PROBLEMS)), read.problems, styles)
+    _write_sources(_working(workbook.add_worksheet(SOURCES)), read, styles)
+    _write_notes(_working(workbook.add_worksheet(NOTES)), book, styles)
+    if read.adjustments_file:
+        rows = [[r["区"], r["编号"], r["指标"], r["原值"], r["新值"], r["理由"], r["经办人"], r["日期"], r["行"]]
+                for r in read.adjustments]
+        ws = _working(workbook.add_worksheet(ADJUSTMENTS))
+        write_table(ws, ADJUSTMENT_HEADERS, rows, [12, 7, 24, 12, 12, 40, 10, 12, 8], styles)
+        ws.set_header(f"&C{WORKING_MARK}")
+    write_result_metadata(workbook, {"kind": "scorecard", "year": str(book.year), "fingerprint": book.fingerprint,
+                                     "generated_at": generated.isoformat(),
+                                     **previous_module.metadata_rows(book, scores, read.values)})
+    workbook.close()
+    return buffer.getvalue()
+
+
+def _write_notes(ws, book, styles):
+    """The coordinator's decisions where the source table is silent or inconsistent (rulebook notes),
+    then, once, each target whose scoring items cannot reach its 分值 (not a loss of any district)."""
+    rows = [[_category_label(c), "", c.note] for c in book.categories if c.note]
+    rows += [[_category_label(book.category(t.category)), t.number, t.note] for t in book.targets if t.note]
+    rows += [[_category_label(book.category(t.category)), t.number, text] for t, text in points_out_of_reach(book)]
+    write_table(ws, ["类别", "目标编号", "评分说明"], rows, [16, 8, 100], styles)
+    ws.set_header(f"&C{WORKING_MARK}")
+
+
+def points_out_of_reach(book: Rulebook) -> list[tuple[Target, str]]:
+    """Each target whose 分值 exceeds what its scoring items can give, said neutrally: the gap is
+    the rulebook's, so it is explained where the rules are, never listed as a district's 扣分."""
+    return [(target, f"目标{target.number}分值{fmt_number(target.max or 0.0)}分，评分细则各项合计最多{fmt_number(most)}分，"
+                     f"各区在本目标最多可得{fmt_number(most)}分；未达分值的{fmt_number((target.max or 0) - most)}分"
+                     f"不是扣分。") for target, most in book.short_of_points()]
+
+
+def write_result_metadata(workbook, fields: dict[str, str]) -> None:
+    """A hidden sheet that tells a later run this workbook is the tool's own output, not a form."""
+    ws = workbook.add_worksheet(RESULT_META_SHEET)
+    for row, (key, value) in enumerate({"tool": TOOL, **fields}.items()):
+        ws.write_string(row, 0, key)
+        ws.write_string(row, 1, value)
+    ws.hide()
+
+
+def _styles(workbook) -> dict:
+    base = {"font_name": FONT, "font_size": 10, "valign": "vcenter", "border": 1}
+    add = workbook.add_format
+    return {
+        "title": add({"font_name": FONT, "font_size": 14, "bold": True}),
+        "subtitle": add({"font_name": FONT, "font_size": 10, "font_color": "#404040"}),
+        "warn": add({"font_name": FONT, "font_size": 10, "bold": True, "font_color": "#C00000"}),
+        "header": add({**base, "bold": True, "align": "center", "text_wrap": True, "bg_color": "#D9E1F2"}),
+        "text": add({**base, "text_wrap": True}),
+        "center": add({**base, "align": "center"}),
+        "score": add({**base, "num_format": "0.00", "align": "center"}),
+        "int": add({**base, "num_format": "0", "align": "center"}),
+        "bold_text": add({**base, "bold": True, "text_wrap": True, "bg_color": "#F2F2F2"}),
+        "bold_score": add({**base, "bold": True, "num_format": "0.00", "align": "center", "bg_color": "#F2F2F2"}),
+        "missing": add({**base, "align": "center", "font_color": "#C00000", "bold": True}),
+        "red": add({"bg_color": "#FFC7CE", "font_color": "#9C0006"}),
+        "label": add({"font_name": FONT, "font_size": 11, "bold": True}),
+        "big": add({"font_name": FONT, "font_size": 12, "bold": True, "num_format": "0.00", "align": "left"}),
+        "big_int": add({"font_name": FONT, "font_size": 12, "bold": True, "num_format": "0", "align": "left"}),
+    }
+
+
+def _category_label(category) -> str:
+    return f"{category.number} {category.name}"
+
+
+def _write_summary(workbook, book, scores, signed: Signature, styles, previous=None):
+    ws = workbook.add_worksheet(SUMMARY)
+    totals = scores.totals.sort_values(["排名"], kind="stable")
+    categories = list(book.categories)
+    headers = ["区"] + [_category_label(c) for c in categories] + ["基本分", "加分", "总分", "排名", "缺报项数"]
+    if previous is not None:
+        headers += list(previous.summary.columns)
+    ws.write_string(0, 0, book.document_title("考核结果汇总"), styles["title"])
+    ws.write_string(1, 0, f"{signed.issuer}　　{signed.date}", styles["subtitle"])
+    incomplete = totals[totals["缺报项数"] > 0]
+    if len(incomplete):
+        ws.write_string(2, 0, clean(f"注：{len(incomplete)}个区有缺报项目（{'、'.join(incomplete.index)}），"
+                                    f"缺报的目标按0分计。"), styles["warn"])
+    header_row = 3
+    for col, header in enumerate(headers):
+        ws.write_string(header_row, col, header, styles["header"])
+    category_scores = scores.categories.to_dict("index")
+    for offset, (district, row) in enumerate(totals.iterrows()):
+        r = header_row + 1 + offset
+        ws.write_string(r, 0, district, styles["text"])
+        for col, category in enumerate(categories, start=1):
+            ws.write_number(r, col, category_scores[district][category.number], styles["score"])
+        base = len(categories) + 1
+        for col, key in enumerate(["基本分", "加分", "总分"], start=base):
+            ws.write_number(r, col, row[key], styles["score"])
+        ws.write_number(r, base + 3, row["排名"], styles["int"])
+        ws.write_number(r, base + 4, row["缺报项数"], styles["missing" if row["缺报项数"] else "int"])
+        if previous is not None:
+            _write_previous(ws, r, base + 5, previous.summary.loc[district], styles)
+    last = header_row + len(totals)
+    if len(totals):
+        for col, category in enumerate(categories, start=1):
+            if not category.bonus:
+                ws.conditional_format(header_row + 1, col, last, col, {
+                    "type": "cell", "criteria": "<", "value": round(category.points * 0.6, 2), "format": styles["red"]})
+        total_col = len(categories) + 3
+        ws.conditional_format(header_row + 1, total_col, last, total_col, {"type": "3_color_scale"})
+        height = _chart(workbook, ws, header_row, last, total_col)
+        _signature_block(ws, last + 3 + height // 20, len(headers) - 4, signed, styles)
+    widths = [14] + [7.5] * len(categories) + [8] * (len(headers) - 1 - len(categories))
+    for col, width in enumerate(widths):
+        ws.set_column(col, col, width)
+    ws.set_row(header_row, printfit.row_height(list(zip(headers, widths)), bold=True, least=48))
+    ws.freeze_panes(header_row + 1, 1)
+    print_setup(ws, (header_row, header_row))
+
+
+def _chart(workbook, ws, header_row, last, total_col):
+    chart = workbook.add_chart({"type": "bar"})
+    chart.add_series({"name": "总分", "categories": [SUMMARY, header_row + 1, 0, last, 0],
+                      "values": [SUMMARY, header_row + 1, total_col, last, total_col],
+                      "data_labels": {"value": True, "num_format": "0.00"}, "fill": {"color": "#4472C4"}})
+    chart.set_title({"name": "各区总分", "name_font": {"name": FONT, "size": 12}})
+    chart.set_legend({"none": True})
+    chart.set_y_axis({"reverse": True, "num_font": {"name": FONT}})
+    chart.set_x_axis({"min": 0, "num_font": {"name": FONT}})
+    height = max(240, 24 * (last - header_row) + 80)
+    chart.set_size({"width": 640, "height": height})
+    ws.insert_chart(last + 2, 0, chart)
+    return height
+
+
+def _write_previous(ws, r: int, c: int, last, styles) -> None:
+    """上年总分, 上年排名, 变化; blank where the district was not assessed last year."""
+    for offset, key in enumerate(("上年总分", "上年排名", "变化")):
+        value = last[key]
+        if value != value:  # NaN: no such district last year
+            ws.write_string(r, c + offset, "", styles["center"])
+        else:
+            ws.write_number(r, c + offset, float(value), styles["int" if key == "上年排名" else "score"])
+
+
+def _signature_block(ws, row: int, col: int, signed: Signature, styles) -> None:
+    """落款: issuing unit, seal and date, right of the table, as a notice ends."""
+    ws.write_string(row, col, signed.issuer, styles["label"])
+    ws.write_string(row + 1, col, "（盖章）", styles["subtitle"])
+    ws.write_string(row + 2, col, signed.date, styles["label"])
+
+
+def _reported_text(book, read: ReadResult) -> dict[tuple[str, str], str]:
+    """(district, code) → what was reported, readable: '违规审批项目数：2例', or the raw text if invalid."""
+    out = {}
+    for row in read.winners.itertuples(index=False):
+        indicator = book.indicators[row.code]
+        shown = indicator.show(row.value) if row.valid else f"“{row.raw[:100]}”（无法识别，未计分）"
+        out[(row.district, row.code)] = f"{indicator.label}：{shown}"
+    return out
+
+
+DISTRICT_HEADERS = ["类别", "目标编号", "环保目标", "分值", "填报情况", "得分", "得分说明", "负责部门", "状态"]
+DISTRICT_WIDTHS: list[float] = [14, 6, 34, 6, 34, 7, 40, 10, 6]
+FACT_SIZE = 12  # points: the 基本分, 加分, 总分, 排名 line
+
+
+def _write_district(ws, book, scores, explanations, district, reported, styles, signed: Signature, previous=None):
+    totals = scores.totals.loc[district]
+    target_scores, statuses = scores.targets.loc[district].to_dict(), scores.status.loc[district].to_dict()
+    texts, category_scores = explanations.loc[district].to_dict(), scores.categories.loc[district].to_dict()
+    ws.write_string(0, 0, f"{district}——{book.document_title('考核得分')}", styles["title"])
+    ws.set_header(f"&R{header_text(signed.issuer)}　{signed.date}")
+    widths: list[float] = list(DISTRICT_WIDTHS)
+    facts = [("基本分", totals["基本分"]), ("加分", totals["加分"]), ("总分", totals["总分"]), ("排名", totals["排名"])]
+    for i, (label, value) in enumerate(facts):
+        ws.write_string(1, 2 * i, label, styles["label"])
+        ws.write_number(1, 2 * i + 1, value, styles["big_int" if label == "排名" else "big"])
+        shown = f"{int(value)}" if label == "排名" else f"{value:.2f}"
+        widths[2 * i + 1] = max(widths[2 * i + 1], printfit.width_for(shown, FACT_SIZE, bold=True))
+    if totals["缺报项数"]:
+        ws.write_string(2, 0, f"注意：有{int(totals['缺报项数'])}个目标缺报，按0分计，总分不完整。", styles["warn"])
+    headers = list(DISTRICT_HEADERS)
+    last_year = previous.categories.get(district, {}) if previous is not None else None
+    if last_year is not None:
+        headers.append("上年得分")
+        widths.append(8)
+    header_row = 3
+    for col, header in enumerate(headers):
+        ws.write_string(header_row, col, header, styles["header"])
+    r = header_row + 1
+    heights: list[float] = []
+    blocks: list[list[int]] = []
+    for category in book.categories:
+        targets = [t for t in book.targets if t.category == category.number]
+        blocks.append(list(range(r, r + 1 + len(targets))))
+        ws.write_string(r, 0, _category_label(category), styles["bold_text"])
+        ws.write_string(r, 1, "小计", styles["bold_text"])
+        ws.write_string(r, 2, "", styles["bold_text"])
+        _write_points(ws, r, 3, category.points, styles["bold_score"], styles["bold_text"])
+        ws.write_string(r, 4, "", styles["bold_text"])
+        ws.write_number(r, 5, category_scores[category.number], styles["bold_score"])
+        for col in (6, 7, 8):
+            ws.write_string(r, col, "", styles["bold_text"])
+        if last_year is not None:
+            if category.number in last_year:
+                ws.write_number(r, 9, last_year[category.number], styles["bold_score"])
+            else:
+                ws.write_string(r, 9, "", styles["bold_text"])
+        heights.append(printfit.row_height([(_category_label(category), widths[0])], bold=True, least=20))
+        ws.set_row(r, heights[-1])
+        r += 1
+        for target in targets:
+            status = statuses[target.number]
+            lines = [reported.get((district, code), f"{book.indicators[code].label}：（未填报）")
+                     for code in target.indicators]
+            departments = "、".join(dict.fromkeys(book.indicators[c].department for c in target.indicators))
+            ws.write_string(r, 0, "", styles["text"])
+            ws.write_number(r, 1, target.number, styles["int"])
+            ws.write_string(r, 2, target.text, styles["text"])
+            _write_points(ws, r, 3, target.max, styles["score"], styles["center"])
+            ws.write_string(r, 4, "\n".join(lines), styles["text"])
+            ws.write_number(r, 5, target_scores[target.number], styles["score"])
+            ws.write_string(r, 6, texts[target.number], styles["text"])
+            ws.write_string(r, 7, departments, styles["text"])
+            ws.write_string(r, 8, status, styles["missing" if status == MISSING else "center"])
+            heights.append(printfit.row_height([(target.text, widths[2]), ("\n".join(lines), widths[4]),
+                                                (texts[target.number], widths[6]), (departments, widths[7])], least=20))
+            ws.set_row(r, heights[-1])
+            r += 1
+    for col, width in enumerate(widths):
+        ws.set_column(col, col, width)
+    ws.freeze_panes(header_row + 1, 0)
+    print_setup(ws, (0, header_row))
+    scale = printfit.print_scale(widths)
+    ws.set_print_scale(scale)
+    repeated = _title_rows(ws, widths, headers)
+    ws.set_h_pagebreaks(printfit.page_breaks(heights, blocks, printfit.page_room(scale, repeated), header_row + 1))
+
+
+def _title_rows(ws, widths: list[float], headers: list[str]) -> float:
+    """Sets the heights of the rows printed at the top of every page of a district sheet (title, facts,
+    note, header) and returns their sum in points."""
+    heights = [printfit.row_height([], size=14, bold=True), printfit.row_height([], size=FACT_SIZE, bold=True),
+               printfit.row_height([], bold=True), printfit.row_height(list(zip(headers, widths)), bold=True)]
+    for row, height in enumerate(heights):
+        ws.set_row(row, height)
+    return sum(heights)
+
+
+def _write_points(ws, r, c, points, number_style, text_style):
+    if points is None:
+        ws.write_string(r, c, "不封顶", text_style)
+    else:
+        ws.write_number(r, c, points, number_style)
+
+
+def _write_detail(ws, book, scores, explanations, styles):
+    for col, header in enumerate(DETAIL_HEADERS):
+        ws.write_string(0, col, header, styles["header"])
+    r = 1
+    all_scores, all_statuses = scores.targets.to_dict("index"), scores.status.to_dict("index")
+    all_texts = explanations.to_dict("index")
+    for district in scores.districts:
+        for target in book.targets:
+            ws.write_string(r, 0, district, styles["text"])
+            ws.write_number(r, 1, target.number, styles["int"])
+            ws.write_number(r, 2, all_scores[district][target.number], styles["score"])
+            ws.write_string(r, 3, all_statuses[district][target.number], styles["center"])
+            _write_points(ws, r, 4, target.max, styles["score"], styles["center"])
+            ws.write_string(r, 5, all_texts[district][target.number], styles["text"])
+            r += 1
+    for col, width in enumerate([14, 8, 8, 6, 6, 80]):
+        ws.set_column(col, col, width)
+    ws.autofilter(0, 0, max(r - 1, 0), len(DETAIL_HEADERS) - 1)
+    ws.freeze_panes(1, 0)
+    print_setup(ws, (0, 0))
+    ws.set_header(f"&C{WORKING_MARK}")
+
+
+def problem_rows(problems: list[Problem]) -> list[list[str]]:
+    return [[p.level, p.file, p.sheet, p.cell, p.district, p.code, p.message, p.raw] for p in problems]
+
+
+def _write_problems(ws, problems, styles):
+    write_table(ws, PROBLEM_HEADERS, problem_rows(problems), [6, 30, 10, 7, 12, 7, 70, 20], styles)
+    ws.set_header(f"&C{WORKING_MARK}")
+
+
+def write_table(ws, headers, rows, widths, styles):
+    """A plain table of text (user text stays text) with a header, filter, frozen header and print setup."""
+    for col, header in enumerate(headers):
+        ws.write_string(0, col, header, styles["header"])
+    for r, row in enumerate(rows, start=1):
+        for c, value in enumerate(row):
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                ws.write_number(r, c, value, styles["center"])
+            else:
+                ws.write_string(r, c, clean("" if value is None else str(value)), styles["text"])
+    for col, width in enumerate(widths):
+        ws.set_column(col, col, width)
+    ws.autofilter(0, 0, max(len(rows), 1), len(headers) - 1)
+    ws.freeze_panes(1, 0)
+    print_setup(ws, (0, 0))
+
+
+def clean(text: str) -> str:
+    """Text from senders as a cell can hold it: control characters made visible, anything that is not
+    valid Unicode replaced, at most one cell's worth."""
+    return printable(text.encode("utf-8", "replace").decode("utf-8"))[:32_000]
+
+
+def header_text(text: str) -> str:
+    """Text inside a page header: `&` starts a header code, so it is doubled."""
+    return text.replace("&", "&&")
+
+
+def _time(stamp) -> str:
+    try:
+        return stamp.astimezone().strftime("%Y-%m-%d %H:%M:%S") if stamp else ""
+    except (OverflowError, ValueError, OSError):
+        return ""
+
+
+def source_rows(read: ReadResult) -> list[list]:
+    rows = []
+    for report in read.files:
+        info = report.info
+        rows.append([info.name, info.sha256, info.size, _time(info.saved), _time(info.modified), info.format,
+                     report.status, "、".join(report.supplied), "、".join(report.not_submitted),
+                     report.superseded, "；".join(x for x in (report.reason, "含宏，未运行" if info.macros else "",
+                                                              info.envelope) if x)])
+    if read.adjustments_file:
+        rows.append([read.adjustments_file, "", "", "", "", "", "调整表", "", "", 0,
+                     f"综合处复核调整{len(read.adjustments)}项（见“{ADJUSTMENTS}”）"])
+    for name, reason, _ in read.skipped:
+        rows.append([name, "", "", "", "", "", "已跳过", "", "", 0, reason])
+    return rows
+
+
+def _write_sources(ws, read, styles):
+    write_table(ws, SOURCE_HEADERS, source_rows(read), [30, 66, 10, 18, 18, 6, 9, 26, 26, 10, 40], styles)
+    ws.set_header(f"&C{WORKING_MARK}")
+
+
+def status_workbook(table: pd.DataFrame, files: dict[str, str], title: str, generated: datetime) -> bytes:
+    """The `status` matrix as a workbook: departments × districts, then the files each department sent."""
+    buffer = io.BytesIO()
+    workbook = xlsxwriter.Workbook(buffer, WORKBOOK_OPTIONS)
+    styles = _styles(workbook)
+    ws = workbook.add_worksheet(STATUS_SHEET)
+    headers = ["部门", *table.columns, FILES_COLUMN]
+    rows = [[department, *row, files.get(department, "")] for department, row in zip(table.index, table.values.tolist())]
+    write_table(ws, headers, rows, [12] + [10] * (len(headers) - 2) + [60], styles)
+    ws.conditional_format(1, 1, max(len(rows), 1), len(headers) - 2,
+                          {"type": "text", "criteria": "containing", "value": "未交", "format": styles["red"]})
+    ws.set_header(f"&C{header_text(title)}填报情况（{generated:%Y-%m-%d %H:%M}）")
+    write_result_metadata(workbook, {"kind": "status", "generated_at": generated.isoformat()})
+    workbook.close()
+    return buffer.getvalue()

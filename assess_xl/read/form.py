@@ -1,0 +1,426 @@
+"""One returned workbook → what it says: its verdict, its validated metadata, and for each department
+sheet the input cells found by code and district header. Runs in a child process (see merge and
+sandbox): it takes a path, reads the file itself by a bounded read, and returns a compact, picklable
+`FileRead`, so the main process never holds a file's bytes or parsed sheets. Never raises for bad input.
+
+Which districts a run has is decided later, over all files (merge.run_districts); here district
+columns are kept by their comparison key (layout.name_key) with the header as written."""
+from __future__ import annotations
+
+import io
+import json
+import math
+from dataclasses import dataclass, field, replace
+
+from xlsxwriter.utility import xl_col_to_name, xl_rowcol_to_cell
+
+from assess_xl.read import cells
+
+from assess_xl.read import intake
+
+from assess_xl import problems as P
+from assess_xl.read.cells import Reading, interpret, is_blank
+from assess_xl.rules.components import Indicator
+from assess_xl.xlsx.layout import (CONTEXT_HEADERS, GUIDE_SHEET, MAX_DISTRICT_NAME, MAX_DISTRICTS, META_SHEET, RESULT_META_SHEET,
+                     RETURN_SHEET, TOOL, name_key, normalise_text, printable)
+from assess_xl.problems import Problem
+from assess_xl.rules.model import Rulebook
+
+MAX_SHEET_CELLS = intake.MAX_SHEET_CELLS
+RECORD_COLUMNS = ("key", "code", "value", "raw", "blank", "valid", "file", "sheet", "cell", "order")
+
+# File verdicts, shown in 来源.
+READ, REJECTED, DUPLICATE, NOT_A_FORM, OTHER_RULEBOOK, TOOL_OUTPUT = (
+    "已读取", "已拒绝", "重复", "非填报表", "其他细则", "本工具输出")
+
+
+@dataclass
+class SheetData:
+    name: str
+    visible: bool
+    rows: list[list]
+    merged: list[tuple[int, int, int, int]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class DistrictColumn:
+    key: str  # layout.name_key of the header
+    header: str  # the header as written (normalised)
+    cell: str  # where the header is, e.g. H3
+    filled: bool  # whether any input cell below it holds something
+
+
+@dataclass
+class SheetRead:
+    """One department sheet of one file: its district columns and one record per input cell."""
+    department: str
+    sheet: str
+    columns: list[DistrictColumn]
+    records: dict[str, list]  # RECORD_COLUMNS → values, one entry per (code, district column)
+    problems: list[Problem]  # problems of cells; their district field holds the header as written
+    expected: list[str] | None = None  # the districts the file's metadata lists, if valid
+
+
+@dataclass
+class FileMeta:
+    """The hidden metadata of a form, validated: anything a sender wrote that is not well-formed is dropped."""
+    fingerprint: str = ""
+    title: str = ""
+    year: str = ""
+    districts: list[str] | None = None
+    codes: dict[str, list[str]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class FileRead:
+    info: intake.FileInfo
+    status: str = READ
+    reason: str = ""
+    problems: list[Problem] = field(default_factory=list)
+    sheets: list[SheetRead] = field(default_factory=list)
+    meta: FileMeta | None = None
+
+
+# ---- parsing ------------------------------------------------------------------------------
+
+def parse_workbook(data: bytes) -> dict[str, SheetData]:
+    """The one place that hands untrusted bytes to python-calamine (after intake's pre-flight). A
+    sheet is measured before it is turned into Python objects, so its size is bounded."""
+    from python_calamine import CalamineWorkbook
+    workbook = CalamineWorkbook.from_filelike(io.BytesIO(data))
+    visible = {m.name: str(m.visible).lower().endswith("visible") for m in workbook.sheets_metadata}
+    sheets = {}
+    for name in workbook.sheet_names:
+        sheet = workbook.get_sheet_by_name(name)
+        if sheet.height * sheet.width > MAX_SHEET_CELLS:
+            raise SheetTooLarge(name, sheet.height, sheet.width)
+        try:
+            merged = [(a[0], a[1], b[0], b[1]) for a, b in (sheet.merged_cell_ranges or [])]
+        except Exception:  # merged ranges are optional information; some formats do not carry them
+            merged = []
+        sheets[name] = SheetData(name, visible.get(name, True), sheet.to_python(skip_empty_area=False), merged)
+    workbook.close()
+    return sheets
+
+
+class SheetTooLarge(Exception):
+    def __init__(self, sheet: str, height: int, width: int):
+        super().__init__(sheet)
+        self.sheet, self.height, self.width = sheet, height, width
+
+
+def read_one(item: tuple[str, str], book: Rulebook) -> FileRead:
+    """Everything one file (path, name as shown) says, in a child process. The submission order of
+    its records is set later, when all files are known (merge)."""
+    path, name = item
+    import python_calamine  # noqa: F401  an ImportError here is the machine's fault, not the file's
+    return read_loaded(intake.load(path, name), book)
+
+
+def read_loaded(info: intake.FileInfo, book: Rulebook) -> FileRead:
+    name = info.name
+    if not info.rejected:
+        intake.inspect(info)
+    data, info.data = info.data, b""  # nothing of the bytes leaves this function
+    if info.rejected:
+        level = P.CATALOGUE[info.rejected_code][0]
+        return FileRead(info, REJECTED, info.rejected, [Problem(level, info.rejected_code, info.rejected, name)])
+    try:
+        sheets = parse_workbook(data)
+    except SheetTooLarge as big:
+        return _rejected(FileRead(info), "sheet_too_large", sheet=printable(big.sheet), rows=big.height,
+                         columns=big.width)
+    except MemoryError:
+        return _rejected(FileRead(info), "parse_memory")
+    except Exception as exc:  # calamine's own error types: a verdict on the file, not a failure of ours
+        if type(exc).__name__ == "PasswordError":
+            return _rejected(FileRead(info), "encrypted")
+        return _rejected(FileRead(info), "parse_error", kind=P.reason(exc))
+    return read_sheets(info, sheets, book)
+
+
+def _rejected(result: FileRead, code: str, **fields) -> FileRead:
+    """The file's verdict: rejected, with the catalogue code as the problem's kind."""
+    return replace(result, status=REJECTED, reason=P.text(code, **fields),
+                   problems=[*result.problems, P.make(code, file=result.info.name, **fields)])
+
+
+def read_sheets(info: intake.FileInfo, sheets: dict[str, SheetData], book: Rulebook) -> FileRead:
+    notes: list[Problem] = []
+    status, reason, meta, reads = _read_sheets(info, sheets, book, notes)
+    return FileRead(info, status, reason, notes, reads, meta)
+
+
+def _read_sheets(info, sheets, book: Rulebook, notes: list[Problem]):
+    """(status, reason, metadata, sheet reads) of one parsed workbook; problems go to `notes`."""
+    name = info.name
+    if info.saved_ignored:
+        notes.append(P.make("saved_time_implausible", file=name, raw=info.saved_ignored))
+    if info.macros:
+        notes.append(P.make("file_macros", file=name))
+    if info.format not in ("xlsx", "xlsm"):
+        notes.append(P.make("file_format", file=name, format=info.format))
+    if _is_tool_output(sheets):
+        return TOOL_OUTPUT, P.text("tool_output"), None, []
+    meta = read_metadata(sheets, name, notes)
+    if meta is not None and meta.fingerprint != book.fingerprint:
+        problem = P.make("other_rulebook", file=name, found=f"{meta.title}，{meta.year}年度", found_fp=meta.fingerprint,
+                         expected_title=book.title, expected_fp=book.fingerprint)
+        notes.append(problem)
+        return OTHER_RULEBOOK, problem.message, meta, []
+    if meta is None:
+        notes.append(P.make("no_metadata", file=name))
+    assigned = _assign_sheets(sheets, book, name, notes)
+    if not assigned:
+        listed = "、".join(printable(s) for s in sheets) or "无"
+        notes.append(P.make("not_a_form", file=name, sheets=listed))
+        return NOT_A_FORM, P.text("not_a_form", sheets=listed), None, []  # says nothing about the run's districts
+    reads = [read_department_sheet(sheet, department, book, info, meta.codes.get(department) if meta else None,
+                                   meta.districts if meta else None) for department, sheet in assigned.items()]
+    return READ, "", meta, reads
+
+
+def _is_tool_output(sheets: dict[str, SheetData]) -> bool:
+    sheet = sheets.get(RESULT_META_SHEET)
+    return sheet is not None and any(len(row) >= 2 and row[0] == "tool" and row[1] == TOOL for row in sheet.rows)
+
+
+# ---- metadata -----------------------------------------------------------------------------
+
+def read_metadata(sheets: dict[str, SheetData], file_name: str, notes: list[Problem]) -> FileMeta | None:
+    """The form's hidden metadata, every field checked as untrusted data; None when there is none."""
+    sheet = sheets.get(META_SHEET)
+    if sheet is None:
+        return None
+    fields: dict[str, str] = {}
+    for row in sheet.rows:
+        if len(row) >= 2 and isinstance(row[0], str) and row[0] and isinstance(row[1], str):
+            fields[row[0]] = row[1]
+    if fields.get("tool") != TOOL:
+        return None
+    meta = FileMeta(fingerprint=fields.get("fingerprint", "")[:64], title=printable(fields.get("title", ""))[:200],
+                    year=printable(fields.get("year", ""))[:20])
+    meta.districts = _district_list(fields.get("districts"))
+    if meta.districts is None:
+        notes.append(P.make("metadata_invalid", file=file_name, field="districts"))
+    for key, value in fields.items():
+        if key.startswith("codes:"):
+            codes = _string_list(value, 1_000, 40)
+            if codes is None:
+                notes.append(P.make("metadata_invalid", file=file_name, field=printable(key)[:60]))
+            else:
+                meta.codes[key[len("codes:"):]] = codes
+    return meta
+
+
+def _string_list(text, max_items: int, max_length: int) -> list[str] | None:
+    try:
+        value = json.loads(text) if isinstance(text, str) else None
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(value, list) or len(value) > max_items:
+        return None
+    if not all(isinstance(v, str) and 0 < len(v) <= max_length for v in value):
+        return None
+    return value
+
+
+def _district_list(text) -> list[str] | None:
+    names = _string_list(text, MAX_DISTRICTS, MAX_DISTRICT_NAME)
+    if names is None or any(printable(n) != n or not name_key(n) for n in names):
+        return None
+    if len({name_key(n) for n in names}) != len(names):
+        return None
+    return names
+
+
+# ---- sheets -------------------------------------------------------------------------------
+
+def _assign_sheets(sheets, book: Rulebook, file_name, notes) -> dict[str, SheetData]:
+    """Department → its sheet: by name (compared as names are), or by the codes it holds when renamed."""
+    departments = {name_key(d): d for d in book.departments}
+    by_department: dict[str, list[SheetData]] = {}
+    for sheet in sheets.values():
+        if sheet.name in (META_SHEET, GUIDE_SHEET, RETURN_SHEET):
+            continue
+        department = departments.get(name_key(sheet.name)) or _department_by_codes(sheet, book)
+        if department:
+            by_department.setdefault(department, []).append(sheet)
+    assigned = {}
+    for department in book.departments:
+        found = by_department.get(department, [])
+        if len(found) > 1:
+            notes.append(P.make("sheet_duplicate", file=file_name, department=department,
+                                sheets="、".join(printable(s.name) for s in found)))
+            continue
+        if found:
+            sheet = found[0]
+            if not sheet.visible:
+                notes.append(P.make("sheet_hidden", file=file_name, sheet=sheet.name))
+            if name_key(sheet.name) != name_key(department):
+                notes.append(P.make("sheet_renamed", file=file_name, sheet=sheet.name, department=department))
+            assigned[department] = sheet
+    return assigned
+
+
+def _department_by_codes(sheet: SheetData, book: Rulebook) -> str | None:
+    header = find_header(sheet.rows)
+    if header is None:
+        return None
+    row_index, code_col = header
+    codes = {normalise_text(str(r[code_col])) for r in sheet.rows[row_index + 1:] if code_col < len(r)}
+    owners = {book.indicators[c].department for c in codes if c in book.indicators}
+    return owners.pop() if len(owners) == 1 else None
+
+
+def find_header(rows) -> tuple[int, int] | None:
+    """(row, column) of the `编号` header cell, looked for in the first 30 rows and 60 columns."""
+    for r, row in enumerate(rows[:30]):
+        for c, cell in enumerate(row[:60]):
+            if isinstance(cell, str) and normalise_text(cell) == "编号":
+                return r, c
+    return None
+
+
+def read_department_sheet(sheet: SheetData, department: str, book: Rulebook, info: intake.FileInfo,
+                          expected_codes: list[str] | None, expected_districts: list[str] | None) -> SheetRead:
+    """Records for every (code, district column) input cell of one department sheet, and its problems."""
+    where = {"file": info.name, "sheet": sheet.name}
+    out: list[Problem] = []
+    found: dict[str, list] = {column: [] for column in RECORD_COLUMNS}
+    header = find_header(sheet.rows)
+    if header is None:
+        return SheetRead(department, sheet.name, [], found, [P.make("no_header", **where)], expected_districts)
+    header_row, code_col = header
+    columns = _district_columns(sheet.rows[header_row], header_row, code_col, where, out)
+    code_rows = _code_rows(sheet.rows, header_row, code_col, department, book, where, out)
+    wanted = expected_codes or [i.code for i in book.department_indicators(department)]
+    special = _special_cells(info, sheet, header_row)
+    keys, headers, cols = list(columns), [columns[k][0] for k in columns], [columns[k][1] for k in columns]
+    letters = [xl_col_to_name(col) for col in cols]
+    filled = [False] * len(cols)
+    for code in dict.fromkeys(wanted):
+        indicator = book.indicators.get(code)
+        if indicator is None or indicator.department != department:
+            continue
+        row = code_rows.get(code)
+        if row is None:
+            out.append(P.make("code_missing", code=code, **where))
+            continue
+        values = sheet.rows[row]
+        readings = _read_row(indicator, values, cols, letters, row, headers, special, where, out)
+        for i, reading in enumerate(readings):
+            filled[i] = filled[i] or not reading.blank
+        found["key"] += keys
+        found["code"] += [code] * len(keys)
+        for column in ("value", "raw", "blank", "valid"):
+            found[column] += [getattr(reading, column) for reading in readings]
+        found["cell"] += [f"{letter}{row + 1}" for letter in letters]
+    count = len(found["key"])
+    found["file"], found["sheet"], found["order"] = [info.name] * count, [sheet.name] * count, [0] * count
+    district_columns = [DistrictColumn(k, h, xl_rowcol_to_cell(header_row, c), f)
+                        for k, h, c, f in zip(keys, headers, cols, filled)]
+    return SheetRead(department, sheet.name, district_columns, found, out, expected_districts)
+
+
+def _special_cells(info, sheet, header_row) -> dict:
+    errors = info.error_cells.get(sheet.name, set())
+    formulas = info.formula_cells.get(sheet.name, {})
+    merged = _merged_lookup([m for m in sheet.merged if m[0] > header_row])  # titles and context merges are ours
+    return {"errors": errors, "formulas": formulas, "merged": merged,
+            "cells": errors | set(formulas) | {xl_rowcol_to_cell(r, c) for r, c in merged}}
+
+
+def _read_row(indicator: Indicator, values, cols, letters, row, headers, special, where, out) -> list[Reading]:
+    """The readings of one indicator's row; a form repeats the same few entries, so each distinct
+    entry is interpreted once."""
+    known: dict = {}
+    readings = []
+    for i, col in enumerate(cols):
+        raw = values[col] if col < len(values) else ""
+        cell = f"{letters[i]}{row + 1}"
+        at = {"cell": cell, "district": headers[i], "code": indicator.code, **where}
+        if cell in special["cells"]:
+            reading = _read_special(indicator, raw, at, special, special["merged"].get((row, col)), out)
+        else:
+            key = (raw.__class__, raw)
+            if key not in known:
+                known[key] = interpret(indicator, raw)
+            reading = known[key]
+            out.extend(P.make(kind, raw=reading.raw, **fields, **at) for kind, fields in reading.notes)
+        readings.append(reading)
+    return readings
+
+
+def _read_special(indicator, raw, at, special, merged_range, out) -> Reading:
+    if merged_range:
+        out.append(P.make("merged_input", range=merged_range, **at))
+    if at["cell"] in special["errors"]:
+        out.append(P.make("error_value", raw="错误值", expected=indicator.what_to_type(), **at))
+        return Reading(math.nan, "#错误值", False, False, [])
+    formula = special["formulas"].get(at["cell"])
+    if formula is not None:
+        if is_blank(raw):
+            out.append(P.make("formula_no_value", raw=f"={formula}", formula=f"={formula}",
+                              expected=indicator.what_to_type(), **at))
+            return Reading(math.nan, f"={formula}", False, False, [])
+        out.append(P.make("formula_cached", raw=raw, formula=f"={formula}", **at))
+    reading = interpret(indicator, raw)
+    out.extend(P.make(kind, raw=reading.raw, **fields, **at) for kind, fields in reading.notes)
+    return reading._replace(notes=[])
+
+
+def _merged_lookup(merged) -> dict:
+    lookup = {}
+    for r0, c0, r1, c1 in merged:
+        if (r1 - r0 + 1) * (c1 - c0 + 1) > 10_000:
+            continue
+        text = f"{xl_rowcol_to_cell(r0, c0)}:{xl_rowcol_to_cell(r1, c1)}"
+        for r in range(r0, r1 + 1):
+            for c in range(c0, c1 + 1):
+                lookup[(r, c)] = text
+    return lookup
+
+
+_CONTEXT_KEYS = {name_key(h) for h in CONTEXT_HEADERS}
+
+
+def _district_columns(header, header_row, code_col, where, out) -> dict[str, tuple[str, int]]:
+    """key → (header as written, column) for every district-like header; duplicates are problems."""
+    columns: dict[str, list[tuple[str, int]]] = {}
+    for col, cell in enumerate(header):
+        text = cells.raw_text(cell).strip() if cell is not None else ""
+        key = name_key(text)
+        if col == code_col or not key or key in _CONTEXT_KEYS:
+            continue
+        columns.setdefault(key, []).append((printable(text)[:100], col))
+    result = {}
+    for key, found in columns.items():
+        if len(found) > 1:
+            out.append(P.make("district_duplicate", district=found[0][0],
+                              cell=xl_rowcol_to_cell(header_row, found[1][1]), **where))
+        else:
+            result[key] = found[0]
+    return result
+
+
+def _code_rows(rows, header_row, code_col, department, book, where, out) -> dict[str, int]:
+    found: dict[str, list[int]] = {}
+    for r in range(header_row + 1, len(rows)):
+        cell = rows[r][code_col] if code_col < len(rows[r]) else ""
+        code = normalise_text(cells.raw_text(cell)) if cell not in (None, "") else ""
+        if not code:
+            continue
+        indicator = book.indicators.get(code)
+        if indicator is None or indicator.department != department:
+            out.append(P.make("code_unknown", raw=code, cell=xl_rowcol_to_cell(r, code_col), **where))
+            continue
+        found.setdefault(code, []).append(r)
+    result = {}
+    for code, hits in found.items():
+        if len(hits) > 1:
+            out.append(P.make("code_duplicate", code=code, cell=xl_rowcol_to_cell(hits[1], code_col), **where))
+        else:
+            result[code] = hits[0]
+    return result
+

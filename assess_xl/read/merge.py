@@ -1,0 +1,381 @@
+"""Many returned files → one table of values: each file read in a child (units.read_unit), the
+districts of the run decided once for all files, every cell record matched to a district by the
+same comparison (layout.name_key), the later submission winning each (district, code), and every
+problem collected, never raised."""
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from assess_xl.read import intake
+
+from assess_xl import problems as P
+
+from assess_xl.xlsx import sandbox
+from assess_xl.read.cells import refusal
+from assess_xl.xlsx.layout import district_name_problems, name_key, normalise_text
+from assess_xl.read.mail import SEPARATOR
+from assess_xl.problems import Problem
+from assess_xl.read.form import DUPLICATE, READ, RECORD_COLUMNS, REJECTED, FileRead, SheetRead
+from assess_xl.rules.model import Rulebook
+from assess_xl.read.units import Split, Unit, quiet_messages, read_unit
+
+EXCLUDED = "已排除"
+
+FRAME_COLUMNS = ("district", *[c for c in RECORD_COLUMNS if c != "key"])
+
+
+@dataclass
+class FileReport:
+    """What one file contributed, for 来源 and status."""
+    info: intake.FileInfo
+    status: str = READ  # 已读取 / 已拒绝 / 重复 / 非填报表 / 其他细则 / 本工具输出
+    reason: str = ""
+    supplied: list[str] = field(default_factory=list)  # departments with input in this file
+    not_submitted: list[str] = field(default_factory=list)
+    superseded: int = 0  # values replaced by a later file
+
+
+@dataclass
+class ReadResult:
+    values: pd.DataFrame  # district × code, NaN where nothing usable was reported
+    problems: list[Problem]
+    files: list[FileReport]
+    skipped: list[intake.Skipped]
+    districts: list[str]
+    winners: pd.DataFrame  # one row per (district, code) that has a value: file, sheet, cell, raw
+    supply: pd.DataFrame  # department × district: the file that supplied the latest values ('' if none)
+    worker_failures: list[str] = field(default_factory=list)  # files no child could read: the run must stop
+    adjustments: list[dict] = field(default_factory=list)  # the coordinator's changes applied (调整记录)
+    adjustments_file: str = ""
+
+    @property
+    def unreadable(self) -> pd.DataFrame:
+        """district × code: True where the winning entry could not be understood (so it is not scored)."""
+        flags = pd.DataFrame(False, index=self.values.index, columns=self.values.columns)
+        bad = self.winners[~self.winners["valid"].astype(bool)]
+        for district, code in zip(bad["district"].tolist(), bad["code"].tolist()):
+            flags.at[district, code] = True
+        return flags
+
+    @property
+    def anything_filled(self) -> bool:
+        return bool(len(self.winners))
+
+
+def read_gathered(found, skipped, book: Rulebook, strict_conflicts: bool = False, districts: list[str] | None = None,
+                  workers: int | None = None, excluded: list | None = None) -> ReadResult:
+    """Read every gathered (path, name) in child processes, then merge."""
+    first = [Unit(str(path), name, intake.kind_of(Path(path)), (number,)) for number, (path, name) in enumerate(found)]
+    reads, failures = read_units(first, book, workers)
+    kept, unmatched = _exclude(reads, excluded or [])
+    result = merge_files(kept, book, strict_conflicts, skipped, districts)
+    result.problems.extend(unmatched)
+    result.worker_failures = failures
+    return result
+
+
+def read_units(units: list[Unit], book: Rulebook, workers: int | None = None) -> tuple[list[FileRead], list[str]]:
+    """Every unit read in its own sandboxed child, containers split round by round (mailbox →
+    messages → attachments); the reads in the order the files were given, and the units no child
+    could read (a fault of the machine)."""
+    placed: list[tuple[tuple, FileRead]] = []
+    failures: list[str] = []
+    quiet: list[tuple[str, str, int]] = []
+    while units:
+        outcomes = sandbox.run_isolated(read_unit, units, (book,), workers)
+        following: list[Unit] = []
+        for unit, outcome in zip(units, outcomes):
+            if isinstance(outcome, sandbox.Failure):
+                failures += [unit.name] if outcome.kind == "worker" else []
+                placed.append((unit.order, _failed(unit.path, unit.name, outcome)))
+            elif isinstance(outcome, Split):
+                following += outcome.units
+                placed += [(unit.order, read) for read in outcome.reads]
+                quiet += outcome.quiet
+            else:
+                placed += [(unit.order, read) for read in outcome]
+        units = following
+    placed.sort(key=lambda pair: pair[0])
+    return [read for _, read in placed] + quiet_messages(quiet), failures
+
+
+def read_paths(paths, book: Rulebook, strict_conflicts: bool = False, districts: list[str] | None = None) -> ReadResult:
+    """Gather files from paths (files and folders, any mix) and read them."""
+    found, skipped = intake.gather(paths)
+    return read_gathered(found, skipped, book, strict_conflicts, districts)
+
+
+def _exclude(reads: list[FileRead], excluded: list) -> tuple[list[FileRead], list[Problem]]:
+    """Files the coordinator excluded contribute nothing: matched by any name the file is shown under
+    in 来源 (as shown, each attachment or member name, the saved file, its SHA-256); a row of 排除文件
+    (adjustments.Exclusion) that matches no file is said."""
+    wanted = {_exclusion_key(row.typed): row for row in excluded}
+    used: set[str] = set()
+    out = []
+    for read in reads:
+        keys = [key for key in shown_names(read.info) if key in wanted]
+        if not keys:
+            out.append(read)
+            continue
+        used.update(keys)
+        reason = wanted[keys[0]].reason
+        out.append(FileRead(read.info, EXCLUDED, P.text("file_excluded", reason=reason),
+                            [P.make("file_excluded", file=read.info.name, reason=reason)]))
+    return out, [row.unmatched for key, row in wanted.items() if key not in used]
+
+
+def shown_names(info: intake.FileInfo) -> set[str]:
+    """Every name a file is shown under, compared as exclusions are: the whole `inbox/a.eml › b.zip ›
+    c.xlsx`, each run of its parts (`a.eml`, `c.xlsx`, `b.zip › c.xlsx`…), the saved file, the SHA-256."""
+    parts = info.name.split(SEPARATOR)
+    runs = [SEPARATOR.join(parts[i:j]) for i in range(len(parts)) for j in range(i + 1, len(parts) + 1)]
+    runs += [run.replace("\\", "/").rsplit("/", 1)[-1] for run in runs]
+    return {_exclusion_key(name) for name in (*runs, info.path.name, info.sha256) if name}
+
+
+def _exclusion_key(name: str) -> str:
+    """How a typed name is compared: width, case and the spaces around › (or >) do not matter."""
+    return re.sub(r"\s*[›>]\s*", "›", normalise_text(name).replace("\\", "/")).casefold()
+
+
+def _failed(path, name, failure: sandbox.Failure) -> FileRead:
+    code = _FAILURE_CODES.get(failure.kind, "parse_error")
+    fields = {"kind": failure.detail.split(":")[0], "seconds": int(sandbox.seconds_per_item()), "how": _how(failure)}
+    return FileRead(intake.FileInfo(path, name), REJECTED, P.text(code, **fields), [P.make(code, file=name, **fields)])
+
+
+def _how(failure: sandbox.Failure) -> str:
+    """How a child died, in words: a signal by name, else its exit status."""
+    if failure.detail.startswith("exit "):
+        return f"退出状态{failure.detail[5:]}"
+    return f"信号{failure.detail}" if failure.detail else "进程异常结束"
+
+
+_FAILURE_CODES = {"crash": "parse_crash", "timeout": "parse_timeout", "memory": "parse_memory",
+                  "worker": "worker_failed", "error": "parse_error"}
+
+
+# ---- the districts of a run -----------------------------------------------------------------
+
+def run_districts(reads: list[FileRead], explicit: list[str] | None) -> tuple[list[str], list[Problem]]:
+    """The districts of this run: the list given by the coordinator, else the list that most
+    consistent returns carry (a form's metadata, else its header). One sender cannot add a district."""
+    if explicit is not None:
+        return list(explicit), []
+    votes: Counter = Counter()
+    names: dict[tuple, list[str]] = {}
+    for read in sorted(reads, key=lambda r: r.meta is None or not r.meta.districts):  # names as the forms wrote them first
+        listed = _listed_districts(read)
+        if listed and not district_name_problems(listed):
+            key = tuple(name_key(n) for n in listed)
+            votes[key] += 1
+            names.setdefault(key, listed)
+    if not votes:
+        return [], []
+    ranked = votes.most_common()
+    best, count = ranked[0]
+    tied = [key for key, n in ranked if n == count]
+    if len(tied) == 1:
+        return names[best], []
+    common = [n for n in names[tied[0]] if all(name_key(n) in set(key) for key in tied)]
+    lists = "；".join("、".join(names[key]) for key in tied)
+    return common, [P.make("districts_disagree", count=count, lists=lists, kept="、".join(common) or "无")]
+
+
+def _listed_districts(read: FileRead) -> list[str] | None:
+    if read.status != READ or not read.sheets:
+        return None
+    if read.meta is not None and read.meta.districts:
+        return read.meta.districts
+    return [column.header for column in read.sheets[0].columns]
+
+
+# ---- merging --------------------------------------------------------------------------------
+
+def merge_files(reads: list[FileRead], book: Rulebook, strict: bool = False, skipped=None,
+                districts: list[str] | None = None) -> ReadResult:
+    problems: list[Problem] = []
+    for skip in skipped or []:
+        if P.CATALOGUE[skip.code][0] != P.INFO:  # lock files, hidden files and the like are only listed in 来源
+            problems.append(P.make(skip.code, file=skip.name))
+    reads, reports = _unique(reads, problems)
+    chosen, district_problems = run_districts(reads, districts)
+    problems.extend(district_problems)
+    index = {name_key(d): d for d in chosen}
+    position = {key: n for n, key in enumerate(sorted({read.info.submission_key for read in reads}))}
+    rank = {id(read): position[read.info.submission_key] for read in reads}  # equal when nothing says which is later
+    records: list[dict] = []
+    for read in reads:
+        report = FileReport(read.info, read.status, read.reason)
+        reports.append(report)
+        problems.extend(read.problems)
+        for sheet in read.sheets:
+            settled, sheet_problems = _settle(sheet, index, rank[id(read)], read.info.name)
+            problems.extend(sheet_problems)
+            if any(not blank for blank in settled["blank"]):
+                report.supplied.append(sheet.department)
+                records.append(settled)
+            else:
+                report.not_submitted.append(sheet.department)  # shown in 来源, not a problem
+    frame = _records_frame(records)
+    values, winners, merge_problems = merge(frame, book, chosen, strict, reports)
+    problems = _without_superseded(problems, winners) + merge_problems
+    problems.extend(_unsupplied(frame, book, chosen))
+    supply = _supply(winners, book, chosen)
+    problems.sort(key=P.sort_key)
+    return ReadResult(values, problems, reports, list(skipped or []), chosen, winners, supply)
+
+
+MERGE_KINDS = {"conflict", "conflict_strict", "corrected", "missing"}
+
+
+def _without_superseded(problems: list[Problem], winners: pd.DataFrame) -> list[Problem]:
+    """A cell's problem no longer counts once a later file gave that (district, code) a valid value
+    (the merge reports the correction instead)."""
+    won = {(d, c): f for d, c, f, v in zip(winners["district"].tolist(), winners["code"].tolist(),
+                                           winners["file"].tolist(), winners["valid"].tolist()) if v}
+    return [p for p in problems
+            if not (p.cell and p.code and p.district and p.kind not in MERGE_KINDS
+                    and won.get((p.district, p.code), p.file) != p.file)]
+
+
+def _unique(reads: list[FileRead], problems: list[Problem]) -> tuple[list[FileRead], list[FileReport]]:
+    """The same content twice counts once (by SHA-256)."""
+    first: dict[str, str] = {}
+    unique, reports = [], []
+    for read in reads:
+        digest = read.info.sha256
+        if digest and digest in first:
+            reports.append(FileReport(read.info, DUPLICATE, f"与“{first[digest]}”内容完全相同，只计一次。"))
+            problems.append(P.make("file_duplicate", file=read.info.name, other=first[digest]))
+            continue
+        if digest:
+            first[digest] = read.info.name
+        unique.append(read)
+    return unique, reports
+
+
+def _settle(sheet: SheetRead, index: dict[str, str], order: int, file_name: str) -> tuple[dict, list[Problem]]:
+    """A sheet's records matched to the run's districts; columns of other districts become problems."""
+    where = {"file": file_name, "sheet": sheet.sheet}
+    problems = []
+    headers = {column.key: column for column in sheet.columns}
+    for column in sheet.columns:
+        if column.key not in index:
+            kind = "district_unknown_filled" if column.filled else "district_unknown"
+            problems.append(P.make(kind, raw=column.header, cell=column.cell, **where))
+    for key, district in index.items():
+        if key not in headers:
+            problems.append(P.make("district_missing", district=district, **where))
+    for problem in sheet.problems:
+        key = name_key(problem.district)
+        if not problem.district or key in index:
+            problems.append(problem.with_district(index.get(key, "")))
+    keep = [i for i, key in enumerate(sheet.records["key"]) if key in index]
+    settled = {column: [sheet.records[column][i] for i in keep] for column in RECORD_COLUMNS if column != "key"}
+    settled["district"] = [index[sheet.records["key"][i]] for i in keep]
+    settled["order"] = [order] * len(keep)
+    return settled, problems
+
+
+def _records_frame(records) -> pd.DataFrame:
+    frame = pd.DataFrame({column: [x for columns in records for x in columns[column]] for column in FRAME_COLUMNS})
+    return frame.astype({"value": float, "blank": bool, "valid": bool, "order": int})
+
+
+def merge(frame: pd.DataFrame, book: Rulebook, districts, strict: bool, reports):
+    """Latest non-blank record per (district, code); conflicts, ties and 缺报 become problems. Records
+    of equal order were submitted at the same time: when they differ, no value is taken."""
+    key = ["district", "code"]
+    filled = frame[~frame["blank"]].sort_values("order", kind="stable").reset_index(drop=True)
+    filled["_row"] = np.arange(len(filled))
+    winners = filled.groupby(key, sort=False).tail(1)
+    differing = _superseded_records(filled, winners, key)
+    tied = differing["order"] == differing["order_w"]
+    problems = [_conflict(row, strict, tie, book) for row, tie in zip(differing.to_dict("records"), tied.tolist())]
+    superseded = differing[~tied]["file"].value_counts().to_dict()
+    for report in reports:
+        report.superseded = int(superseded.get(report.info.name, 0))
+    disputed = differing[tied | ~(differing["valid_w"] & ~differing["valid"])]  # a correction is not a dispute
+    contested = disputed if strict else differing[tied]
+    if len(contested):
+        unsettled = pd.MultiIndex.from_frame(contested[key].drop_duplicates())
+        winners = winners[~pd.MultiIndex.from_frame(winners[key]).isin(unsettled)]
+    usable = winners[winners["valid"]]
+    values = (usable.pivot(index="district", columns="code", values="value").astype(float)
+              .reindex(index=districts, columns=list(book.indicators)))
+    values.index.name, values.columns.name = "区", None
+    problems.extend(_blank_problems(frame, filled, book))
+    return values, winners.drop(columns="_row").reset_index(drop=True), problems
+
+
+def _conflict(row: dict, strict: bool, tie: bool, book: Rulebook) -> Problem:
+    """An earlier record that differs from the winner: a tie (nothing says which is later), a
+    correction of an unreadable entry, or a conflict (the later wins, or none under --on-conflict error)."""
+    if tie:
+        kind = "conflict_strict" if strict else "conflict_tie"
+    elif row["valid_w"] and not row["valid"]:
+        kind = "corrected"
+    else:
+        kind = "conflict_strict" if strict else "conflict"
+    return P.make(kind, file=row["file_w"], sheet=row["sheet_w"], cell=row["cell_w"], district=row["district"],
+                  code=row["code"], raw=row["raw_w"], old=P.shorten(row["raw"]), old_file=row["file"],
+                  winner=P.shorten(row["raw_w"]), winner_file=row["file_w"],
+                  why=refusal(book.indicators[row["code"]], row["raw"]) if kind == "corrected" else "")
+
+
+def _superseded_records(filled, winners, key) -> pd.DataFrame:
+    """Earlier records whose value differs from the one that won, each beside its winner (suffix _w)."""
+    joined = filled.merge(winners[key + ["_row", "value", "raw", "valid", "file", "sheet", "cell", "order"]],
+                          on=key, suffixes=("", "_w"))
+    joined = joined[joined["_row"] != joined["_row_w"]]
+    both_valid = joined["valid"] & joined["valid_w"]
+    differs = np.where(both_valid, (joined["value"] - joined["value_w"]).abs() > 1e-9, joined["raw"] != joined["raw_w"])
+    return joined[differs]
+
+
+def _blank_problems(frame, filled, book) -> list[Problem]:
+    """缺报 for required cells left blank in submitted sheets and not filled in any other file."""
+    have = set(zip(filled["district"].tolist(), filled["code"].tolist()))
+    blanks = frame[frame["blank"]].sort_values("order", kind="stable").groupby(["district", "code"], sort=False).tail(1)
+    out = []
+    for row in blanks.itertuples(index=False):
+        indicator = book.indicators[row.code]
+        if (row.district, row.code) in have or indicator.blank_is_zero:
+            continue
+        out.append(P.make("missing", file=row.file, sheet=row.sheet, cell=row.cell, district=row.district,
+                          code=row.code, expected=indicator.what_to_type()))
+    return out
+
+
+def _unsupplied(frame, book, districts) -> list[Problem]:
+    """One problem per department that no file supplied for some district."""
+    supplied = set(zip(frame["district"].tolist(), frame["code"].tolist()))
+    out = []
+    for department in book.departments:
+        codes = [i.code for i in book.department_indicators(department) if not i.blank_is_zero]
+        if not codes:
+            continue
+        lacking = [d for d in districts if not any((d, c) in supplied for c in codes)]
+        if lacking:
+            problem = P.make("department_missing", sheet=department, department=department, count=len(lacking))
+            out.append(problem.with_district("、".join(lacking)))
+    return out
+
+
+def _supply(winners, book, districts) -> pd.DataFrame:
+    """department × district: the file that supplied the latest values ('' if none)."""
+    departments = [d for d in book.departments if book.department_indicators(d)]
+    owner = {code: indicator.department for code, indicator in book.indicators.items()}
+    latest = (winners.assign(department=winners["code"].map(owner)).sort_values("order", kind="stable")
+              .groupby(["department", "district"]).tail(1))
+    supply = latest.pivot(index="department", columns="district", values="file").reindex(
+        index=departments, columns=districts).astype(object).fillna("")
+    supply.index.name, supply.columns.name = "部门", None
+    return supply

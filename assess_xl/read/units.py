@@ -1,0 +1,121 @@
+"""What a gathered file is read as, one sandboxed unit at a time. A workbook is one unit. A mailbox
+(an .mbox, or an .eml that holds several messages) is split into its messages, and a message, an
+Outlook message or a zip into its workbook attachments; each message and each attachment is then read
+in a unit of its own, so whatever one of them does to a parser (recursion, abort, hang) is its own
+verdict and every other sender's return is still read. Runs in the reader's child (sandbox); the
+main process only passes units (paths, offsets, indexes), never bytes."""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from email.utils import parseaddr
+from pathlib import Path
+
+from assess_xl.read import intake
+
+from assess_xl.read import mail
+
+from assess_xl import problems as P
+from assess_xl.read.form import NOT_A_FORM, REJECTED, FileRead, read_loaded, read_one
+from assess_xl.rules.model import Rulebook
+
+MAX_NAMED = 20  # message numbers listed in one problem
+
+
+@dataclass(frozen=True)
+class Unit:
+    path: str
+    name: str  # as shown: box.mbox, box.mbox#3, box.mbox#3 › 办公室.xlsx
+    kind: str  # file; eml, msg, mbox, zip (a whole container); message (one of a mailbox); part
+    order: tuple = ()  # where its reads go among all reads (file, message, part)
+    span: tuple[int, int] | None = None  # (offset, length) of a mailbox message
+    container: str = ""  # of a part: eml, msg or zip, and the name that container is shown under
+    within: str = ""
+    index: int = -1  # of a part: which one, and its SHA-256 as first seen
+    sha256: str = ""
+
+
+@dataclass(frozen=True)
+class Split:
+    """A container's units to read next, the verdicts found while splitting it, and the messages of
+    a mailbox that hold no workbook (mailbox name, message number), reported together."""
+    units: list[Unit] = field(default_factory=list)
+    reads: list[FileRead] = field(default_factory=list)
+    quiet: list[tuple[str, str, int]] = field(default_factory=list)  # (path, mailbox, number)
+
+
+def read_unit(unit: Unit, book: Rulebook) -> list[FileRead] | Split:
+    """One unit, in a child: a workbook's reads, or how a container splits."""
+    if unit.kind == "file":
+        return [read_one((unit.path, unit.name), book)]
+    import python_calamine  # noqa: F401  an ImportError here is the machine's fault, not the file's
+    container = intake.load(unit.path, unit.name, intake.MAX_CONTAINER_BYTES, unit.span)
+    if container.rejected:
+        return [verdict(container, container.rejected_code, {})]
+    if unit.kind in ("mbox", "eml") and (unit.kind == "mbox" or mail.is_mailbox(container.data)):
+        return _split_mailbox(unit, container.data)
+    if unit.kind == "part":
+        return [_read_part(unit, container, book)]
+    kind = "eml" if unit.kind == "message" else unit.kind
+    try:
+        unpacked = mail.unpack(kind, container.data, unit.name)
+    except RecursionError:  # the email package recurses over nested parts
+        return [verdict(container, "mail_nested_too_deep", {})]
+    reads = [verdict(intake.FileInfo(container.path, shown, modified=container.modified), code, fields)
+             for shown, code, fields in unpacked.verdicts]
+    if unit.kind == "message" and not unpacked.parts and [v[1] for v in unpacked.verdicts] == ["mail_no_workbook"]:
+        mailbox, number = unit.name.rsplit("#", 1)
+        return Split(quiet=[(unit.path, mailbox, int(number))])
+    parts = [Unit(unit.path, part.name, "part", (*unit.order, index), unit.span, kind, unit.name, index,
+                  hashlib.sha256(part.data).hexdigest()) for index, part in enumerate(unpacked.parts)]
+    return Split(parts, reads)
+
+
+def _split_mailbox(unit: Unit, data: bytes) -> Split:
+    """One unit per message (at most MAX_MESSAGES, chosen and reported by mail.choose)."""
+    spans = mail.messages(data)
+    kept, dropped = mail.choose(data, spans)
+    units = [Unit(unit.path, f"{unit.name}#{i + 1}", "message", (*unit.order, i),
+                  spans[i]) for i in kept]
+    reads = []
+    if dropped:
+        attached = sum(mail.preference(data[spans[i][0]:sum(spans[i])])[0] for i in dropped)
+        fields = {"count": len(spans), "limit": len(kept), "skipped": len(dropped), "attached": attached,
+                  "numbers": numbers([i + 1 for i in dropped])}
+        reads.append(verdict(intake.FileInfo(Path(unit.path), unit.name), "mail_too_many_messages", fields))
+    return Split(units, reads)
+
+
+def _read_part(unit: Unit, container: intake.FileInfo, book: Rulebook) -> FileRead:
+    """The `index`th workbook of a message, Outlook message or zip, unpacked again here."""
+    parts = mail.unpack(unit.container, container.data, unit.within).parts
+    part = parts[unit.index] if unit.index < len(parts) else None
+    if part is None or hashlib.sha256(part.data).hexdigest() != unit.sha256:
+        return verdict(intake.FileInfo(container.path, unit.name), "part_changed", {})
+    info = intake.FileInfo(container.path, part.name, modified=container.modified, data=part.data,
+                           size=len(part.data), sha256=unit.sha256, mailed=part.envelope.date,
+                           received=part.envelope.received,
+                           envelope=part.envelope.describe(), sender=parseaddr(part.envelope.sender)[1].lower())
+    return read_loaded(info, book)
+
+
+def verdict(info: intake.FileInfo, code: str, fields: dict) -> FileRead:
+    """A container's or attachment's verdict from the catalogue (an error rejects it)."""
+    status = NOT_A_FORM if P.CATALOGUE[code][0] != P.ERROR else REJECTED
+    return FileRead(info, status, P.text(code, **fields), [P.make(code, file=info.name, **fields)])
+
+
+def numbers(items: list[int]) -> str:
+    """Message numbers as a person reads them: #1、#2… (the first MAX_NAMED, then how many more)."""
+    shown = "、".join(f"#{n}" for n in items[:MAX_NAMED])
+    return shown + (f"等{len(items)}封" if len(items) > MAX_NAMED else "")
+
+
+def quiet_messages(quiet: list[tuple[str, str, int]]) -> list[FileRead]:
+    """One row per mailbox for its messages without a workbook (spam, replies), not one per message."""
+    by_mailbox: dict[tuple[str, str], list[int]] = {}
+    for path, mailbox, number in quiet:
+        by_mailbox.setdefault((path, mailbox), []).append(number)
+    return [verdict(intake.FileInfo(Path(path), mailbox), "mailbox_no_workbook",
+                    {"count": len(found), "numbers": numbers(sorted(found))})
+            for (path, mailbox), found in by_mailbox.items()]

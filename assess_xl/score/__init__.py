@@ -1,0 +1,1 @@
+"""Scoring: the vectorised engine, the coordinator's adjustments, last year's comparison, replay under other rules."""

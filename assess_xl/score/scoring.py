@@ -1,0 +1,179 @@
+"""Applying a rulebook to a table of parsed values, vectorised over all districts.
+
+Input: a float DataFrame indexed by district with one column per indicator code (bool as 1/0,
+choice as the option's position, percent as a fraction) and NaN for a blank. Output: `Scores`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from assess_xl.rules.components import fmt_number
+from assess_xl.rules.model import Rulebook, Target
+
+NORMAL, MISSING = "正常", "缺报"
+
+
+@dataclass
+class Scores:
+    targets: pd.DataFrame  # district × target number: score, rounded half-up to 2 decimals
+    status: pd.DataFrame  # district × target number: 正常 / 缺报
+    raw: pd.DataFrame  # district × target number: base + components before gates and clamps
+    gated: pd.DataFrame  # district × target number: True where a gate set the target to 0
+    parts: dict  # target number → each component's points (a gate: whether it closed), per district
+    categories: pd.DataFrame  # district × category number
+    totals: pd.DataFrame  # district × 基本分, 加分, 总分, 排名, 缺报项数
+
+    @property
+    def districts(self) -> list[str]:
+        return list(self.totals.index)
+
+
+def to_cents(x) -> np.ndarray:
+    """Half-up rounding to 2 decimals as integer cents. The 1e-6 cent of slack keeps 2.675, stored
+    in binary as 2.67499999..., rounding up as a person would; no genuine figure lies that close."""
+    arr = np.asarray(x, dtype=float)
+    return (np.sign(arr) * np.floor(np.abs(arr) * 100 + 0.5 + 1e-6)).astype(np.int64)
+
+
+def empty_values(book: Rulebook, districts: list[str]) -> pd.DataFrame:
+    return pd.DataFrame(np.nan, index=pd.Index(districts, name="区"), columns=list(book.indicators), dtype=float)
+
+
+def score(values: pd.DataFrame, book: Rulebook) -> Scores:
+    values = values.reindex(columns=list(book.indicators)).astype(float)
+    index = values.index
+    columns = _columns(values)
+    cents, status, raw_frame, gated_frame, parts = {}, {}, {}, {}, {}
+    for target in book.targets:
+        missing = _missing_mask(columns, book, target, len(index))
+        raw = np.full(len(index), target.base, dtype=float)
+        closed = np.zeros(len(index), dtype=bool)
+        parts[target.number] = component_results(target, _filled(columns, target))
+        for component, result in zip(target.components, parts[target.number]):
+            if component.spec.is_gate:
+                closed |= result
+            else:
+                raw = raw + result
+        upper = np.inf if target.max is None else target.max
+        clamped = np.where(closed | missing, 0.0, np.clip(raw, 0, upper))
+        cents[target.number] = to_cents(clamped)
+        status[target.number] = np.where(missing, MISSING, NORMAL)
+        raw_frame[target.number], gated_frame[target.number] = raw, closed & ~missing
+    target_cents = pd.DataFrame(cents, index=index)
+    status_frame = pd.DataFrame(status, index=index)
+    categories, totals = _roll_up(target_cents, status_frame == MISSING, book)
+    return Scores(target_cents / 100, status_frame, pd.DataFrame(raw_frame, index=index),
+                  pd.DataFrame(gated_frame, index=index), parts, categories, totals)
+
+
+def component_results(target: Target, filled: dict[str, np.ndarray]) -> list[np.ndarray]:
+    """Each component's points (or, for a gate, whether it closes) for every district."""
+    results = []
+    for component in target.components:
+        relative_to = getattr(component.params, "relative_to", None)
+        other = filled[relative_to] if relative_to else None
+        results.append(component.spec.score(component.params, filled[component.indicator], other))
+    return results
+
+
+def _columns(values: pd.DataFrame) -> dict[str, np.ndarray]:
+    """code → its float column, taken out of pandas once."""
+    matrix = values.to_numpy(dtype=float)
+    return {code: matrix[:, i] for i, code in enumerate(values.columns)}
+
+
+def _missing_mask(columns, book, target: Target, size: int) -> np.ndarray:
+    missing = np.zeros(size, dtype=bool)
+    for code in target.indicators:
+        if not book.indicators[code].blank_is_zero:
+            missing |= np.isnan(columns[code])
+    return missing
+
+
+def _filled(columns, target: Target) -> dict[str, np.ndarray]:
+    """The target's columns with blanks as 0 (only bonus blanks reach scoring; others are 缺报)."""
+    return {code: np.nan_to_num(columns[code], nan=0.0) for code in target.indicators}
+
+
+def _roll_up(target_cents: pd.DataFrame, missing: pd.DataFrame, book: Rulebook):
+    categories: dict = {}
+    basic: pd.Series = pd.Series(0, index=target_cents.index)
+    bonus: pd.Series = pd.Series(0, index=target_cents.index)
+    for category in book.categories:
+        members = [t.number for t in book.targets if t.category == category.number]
+        total = target_cents[members].sum(axis=1)
+        if not category.bonus:
+            total = total.clip(upper=int(round((category.points or 0.0) * 100)))
+            basic = basic + total
+        else:
+            bonus = bonus + total
+        categories[category.number] = total
+    category_frame = pd.DataFrame(categories, index=target_cents.index)
+    overall = basic + bonus
+    totals = pd.DataFrame({
+        "基本分": basic / 100, "加分": bonus / 100, "总分": overall / 100,
+        "排名": overall.rank(method="min", ascending=False).astype(int),
+        "缺报项数": missing.sum(axis=1).astype(int),
+    }, index=target_cents.index)
+    return category_frame / 100, totals
+
+
+UNREADABLE = "?"  # in an explanation row: a value was entered but could not be understood
+
+
+def explain(values: pd.DataFrame, book: Rulebook, scores: Scores, unreadable: pd.DataFrame | None = None) -> pd.DataFrame:
+    """district × target number: how each score arose, in Chinese. Computed once per distinct
+    combination of a target's values, so thousands of similar districts cost little. `unreadable`
+    (district × code, True where something was typed that read-back could not understand) lets a
+    缺报 say so instead of "未填报"."""
+    values = values.reindex(columns=list(book.indicators)).astype(float)
+    by_code = _columns(values)
+    flags = None if unreadable is None else unreadable.reindex(index=values.index, columns=values.columns,
+                                                                 fill_value=False).astype(bool)
+    out = {}
+    for target in book.targets:
+        columns = [by_code[code] if flags is None else
+                   np.where(flags[code].to_numpy(), UNREADABLE, by_code[code].astype(object))
+                   for code in target.indicators]
+        columns += [np.round(np.asarray(r, dtype=float), 9) for r in scores.parts[target.number]]
+        columns += [(scores.status[target.number] == MISSING).to_numpy(), scores.raw[target.number].round(9).to_numpy(),
+                    scores.gated[target.number].to_numpy()]
+        rows = list(zip(*[[None if x != x else x for x in column.tolist()] for column in columns]))  # NaN → None
+        texts = {row: _explain_target(book, target, row) for row in dict.fromkeys(rows)}
+        out[target.number] = [texts[row] for row in rows]
+    return pd.DataFrame(out, index=values.index)
+
+
+def _explain_target(book: Rulebook, target: Target, row) -> str:
+    *cells, missing, raw, gated = row
+    points = cells[len(target.indicators):]
+    value = {code: np.nan if cell is None or cell == UNREADABLE else cell
+             for code, cell in zip(target.indicators, cells)}
+    if missing:
+        unread = [book.indicators[c].label for c, cell in zip(target.indicators, cells) if cell == UNREADABLE]
+        blanks = [book.indicators[c].label for c, cell in zip(target.indicators, cells)
+                  if cell is None and not book.indicators[c].blank_is_zero]
+        said = ([f"{'、'.join(blanks)}未填报"] if blanks else []) + ([f"{'、'.join(unread)}填写的内容无法识别"] if unread else [])
+        return f"缺报：{'；'.join(said)}，本项计0分"
+    parts = [f"基础分{fmt_number(target.base)}分"] if target.base else []
+    gate_parts: list[str] = []
+    for component, pts in zip(target.components, points):
+        indicator = book.indicators[component.indicator]
+        x = 0.0 if pd.isna(value[component.indicator]) else value[component.indicator]
+        other_code = getattr(component.params, "relative_to", None)
+        other = None if not other_code else (0.0 if pd.isna(value[other_code]) else value[other_code])
+        text = component.spec.explain(component.params, indicator, x, pts, other, target.max is None)
+        (gate_parts if component.spec.is_gate else parts).append(text)
+    parts = [p for p in parts if p]
+    if gated:
+        return "；".join([p for p in gate_parts if p])
+    if target.max is not None and raw > target.max + 1e-9:
+        parts.append(f"合计超过满分，按{fmt_number(target.max)}分计")
+    elif raw < -1e-9:
+        parts.append("扣完为止，计0分")
+    elif target.base and len(parts) == 1:
+        parts.append("无扣分")
+    return "；".join(parts)

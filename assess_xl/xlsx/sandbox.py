@@ -1,0 +1,305 @@
+"""Running a reader over untrusted inputs in child processes with memory and time limits, so that a
+file that makes the parser abort (python-calamine can, on crafted files), hang or swallow memory
+becomes a rejected file instead of a dead run. Also spreads the work over the machine's cores.
+
+Children are forked from a fork server that was started fresh with only the reader loaded, not from
+the main process: they do not inherit its memory, so a large run cannot make a child fail to start
+under its limit, and starting them stays cheap. They die with the run (each child watches the process
+that started it; the fork server exits after its last child), and hold neither its stdout nor its
+stderr. A child that cannot start at all is not blamed on any file."""
+from __future__ import annotations
+
+import multiprocessing
+import multiprocessing.process
+import os
+import signal
+import sys
+import time
+from collections import deque
+from contextlib import contextmanager
+from dataclasses import dataclass
+from multiprocessing.connection import Connection, wait
+from typing import Callable
+
+MEMORY_LIMIT = 2 * 1024 ** 3
+TIME_LIMIT = 60.0  # per item, from when a child starts on it; ASSESS_XL_FILE_SECONDS sets another
+STARTUP_LIMIT = 60.0  # for a child to start and load the reader
+READY = "ready"
+MAX_FAILED_STARTS = 3  # children that could not start before the machine, not a file, is blamed
+PRELOAD = ("python_calamine", "olefile", "numpy", "yaml", "assess_xl.read.form")
+
+_CONTEXT: tuple = ()
+
+
+@dataclass(frozen=True)
+class Failure:
+    """Why a child could not return a result: 'crash', 'timeout', 'memory', 'error' (with the
+    exception's name) — verdicts on the input — or 'worker': no child could run, a fault of the machine."""
+    kind: str
+    detail: str = ""
+
+
+def _die_with_run(run: int) -> None:
+    """Exit as soon as the process that started the run is gone (even by SIGKILL). The fork server
+    is a child's parent and is kept alive by its children, so the child watches the run itself:
+    a pidfd becomes readable when that process ends (Linux); elsewhere it is polled."""
+    import threading
+
+    def watch() -> None:
+        try:
+            import select
+            handle = os.pidfd_open(run)
+            select.select([handle], [], [])
+        except (AttributeError, OSError):
+            while True:
+                try:
+                    os.kill(run, 0)
+                except ProcessLookupError:
+                    break
+                time.sleep(1)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
+def _context():
+    """The fork server where there is one (Linux, macOS), else fresh interpreters."""
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(list(PRELOAD))
+    return context
+
+
+def _prepare_child(limit: int, context: tuple, run: int) -> None:
+    """Load what the reader needs, then limit memory; silence stdout/stderr (a parser that aborts
+    prints its own panic, and the user reads our verdict instead)."""
+    global _CONTEXT
+    _die_with_run(run)
+    _CONTEXT = context
+    import importlib
+    for module in PRELOAD:
+        try:
+            importlib.import_module(module)
+        except ImportError:  # reported by the task that needs it, as a worker failure
+            pass
+    try:
+        import faulthandler
+        faulthandler.disable()
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 1)
+        os.dup2(devnull, 2)
+    except OSError:
+        pass
+    try:
+        import resource
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    except (ImportError, ValueError, OSError):  # not on every platform; the time limit still holds
+        pass
+
+
+def _call(function, item):
+    """The item's result, or what went wrong as a Failure. Whatever the reader raises — including
+    BaseException subclasses such as pyo3's PanicException, or SystemExit — is a verdict on the input."""
+    try:
+        return function(item, *_CONTEXT)
+    except MemoryError:
+        return Failure("memory")
+    except ImportError as exc:  # the child's installation, not the file
+        return Failure("worker", _describe(exc))
+    except BaseException as exc:  # noqa: B036  any reader exception is a verdict on the input, returned as data
+        return Failure("error", _describe(exc))
+
+
+def _describe(exc: BaseException) -> str:
+    """'Type: message' of an exception that may be hostile (its str() may itself raise)."""
+    try:
+        text = f"{type(exc).__name__}: {exc}"
+    except BaseException:  # noqa: B036
+        text = type(exc).__name__
+    return text[:300]
+
+
+def _send(connection, index: int, result) -> None:
+    """Return a result to the run; a result that cannot be pickled is a verdict, not a dead child."""
+    try:
+        connection.send((index, result))
+    except (BrokenPipeError, EOFError, ConnectionError):
+        os._exit(1)  # the run is gone
+    except BaseException as exc:  # noqa: B036  pickling runs arbitrary __reduce__ code
+        connection.send((index, Failure("error", "结果无法传回：" + _describe(exc))))
+
+
+def _serve(connection, function, limit: int, context: tuple, run: int) -> None:
+    """A child: prepare, say it is ready, then run one item at a time until told to stop."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the run's to handle, not a verdict on a file
+    _prepare_child(limit, context, run)
+    connection.send(READY)
+    while True:
+        try:
+            message = connection.recv()
+        except (EOFError, OSError):
+            return
+        if message is None:
+            return
+        index, item = message
+        _send(connection, index, _call(function, item))
+
+
+@contextmanager
+def _main_not_reimported():
+    """Children re-import the parent's main script by path; a main read from stdin or a notebook has
+    no such file, so it is hidden while the children start (they need only the reader)."""
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None)
+    if main is None or path is None or os.path.exists(path):
+        yield
+        return
+    del main.__file__
+    try:
+        yield
+    finally:
+        main.__file__ = path
+
+
+def run_isolated(function: Callable, items: list, context: tuple = (), workers: int | None = None,
+                 time_limit: float | None = None, memory_limit: int = MEMORY_LIMIT) -> list:
+    """function(item, *context) for every item, each result or a Failure, in order. `function` must
+    be a module-level function (it is pickled by reference); `context` is sent once per child. Each
+    item has its own deadline, counted from when a child starts on it; a child that dies (signal,
+    abort, exit) or overruns is that item's verdict, and a fresh child takes the next item."""
+    if not items:
+        return []
+    workers = max(1, min(workers or os.cpu_count() or 1, len(items)))
+    pool = _Pool(function, context, time_limit or seconds_per_item(), memory_limit)
+    try:
+        return pool.run(items, workers)
+    finally:
+        pool.stop()
+
+
+def seconds_per_item() -> float:
+    """Seconds each item may take: ASSESS_XL_FILE_SECONDS when it is a positive number, else TIME_LIMIT."""
+    try:
+        seconds = float(os.environ.get("ASSESS_XL_FILE_SECONDS", ""))
+    except ValueError:
+        return TIME_LIMIT
+    return seconds if 0 < seconds < 86_400 else TIME_LIMIT
+
+
+@dataclass
+class _Child:
+    process: multiprocessing.process.BaseProcess
+    connection: Connection
+    ready: bool = False
+    index: int | None = None  # the item it is working on
+    since: float = 0.0  # when it started (or was started on that item)
+
+
+class _Pool:
+    """Children that each take one item at a time; the parent keeps every item's clock."""
+
+    def __init__(self, function, context, time_limit: float, memory_limit: int):
+        self.function, self.context = function, context
+        self.time_limit, self.memory_limit = time_limit, memory_limit
+        self.children: list[_Child] = []
+        self.failed_starts = 0  # children that died or hung before they were ready
+        self.mp = _context()
+
+    def run(self, items: list, workers: int) -> list:
+        results: list = [None] * len(items)
+        queue = deque(range(len(items)))
+        busy = 0
+        while queue or busy:
+            self._staff(min(workers, len(queue) + busy))
+            if not self.children or self.failed_starts >= MAX_FAILED_STARTS and not self._any_ready():
+                for index in queue:  # no child can run at all: the machine's fault, not the files'
+                    results[index] = Failure("worker", "子进程无法启动")
+                return results
+            for child in self.children:
+                if child.ready and child.index is None and queue:
+                    child.index, child.since = queue.popleft(), time.monotonic()
+                    child.connection.send((child.index, items[child.index]))
+            self._wait()
+            self._collect(results)
+            busy = sum(child.index is not None for child in self.children)
+        return results
+
+    def _any_ready(self) -> bool:
+        return any(child.ready for child in self.children)
+
+    def _staff(self, wanted: int) -> None:
+        """Start children until `wanted` are alive (a failed start leaves fewer)."""
+        while len(self.children) < wanted:
+            ours, theirs = self.mp.Pipe()
+            process = self.mp.Process(target=_serve, daemon=True,
+                                      args=(theirs, self.function, self.memory_limit, self.context, os.getpid()))
+            try:
+                with _main_not_reimported():
+                    process.start()
+            except OSError:
+                ours.close()
+                return
+            finally:
+                theirs.close()
+            self.children.append(_Child(process, ours, since=time.monotonic()))
+
+    def _wait(self) -> None:
+        now = time.monotonic()
+        limits = [child.since + (self.time_limit if child.ready else STARTUP_LIMIT) - now
+                  for child in self.children if child.index is not None or not child.ready]  # idle ones have none
+        handles = [c.connection for c in self.children] + [c.process.sentinel for c in self.children]
+        wait(handles, timeout=max(0.0, min(limits, default=1.0)))
+
+    def _collect(self, results: list) -> None:
+        """Take what children sent; a child that died or overran gives its item a verdict and goes."""
+        for child in list(self.children):
+            try:
+                while child.connection.poll():
+                    message = child.connection.recv()
+                    if message == READY:
+                        child.ready, child.since = True, time.monotonic()
+                    else:
+                        results[message[0]], child.index = message[1], None
+            except (EOFError, OSError):
+                pass
+            if not child.process.is_alive():
+                self._retire(child, results, _death(child.process.exitcode))
+            elif time.monotonic() - child.since > (self.time_limit if child.ready else STARTUP_LIMIT):
+                if child.ready and child.index is None:
+                    continue
+                self._retire(child, results, Failure("timeout") if child.ready else None)
+
+    def _retire(self, child: _Child, results: list, verdict: Failure | None) -> None:
+        if not child.ready:
+            self.failed_starts += 1
+        elif child.index is not None and verdict is not None:
+            results[child.index] = verdict
+        child.process.kill()
+        child.process.join(5)
+        child.connection.close()
+        self.children.remove(child)
+
+    def stop(self) -> None:
+        for child in self.children:
+            try:
+                child.connection.send(None)
+            except OSError:
+                pass
+        for child in self.children:
+            child.process.join(2)
+            if child.process.is_alive():
+                child.process.kill()
+                child.process.join(5)
+            child.connection.close()
+        self.children = []
+
+
+def _death(exitcode: int | None) -> Failure:
+    """How a child ended, as its item's verdict: killed by a signal (abort, segfault) or exited."""
+    if exitcode is not None and exitcode < 0:
+        try:
+            return Failure("crash", signal.Signals(-exitcode).name)
+        except ValueError:
+            return Failure("crash", f"signal {-exitcode}")
+    return Failure("crash", f"exit {exitcode}")

@@ -1,0 +1,174 @@
+import math
+
+import openpyxl
+import pytest
+
+from assess_xl.read import merge
+from assess_xl.demo import fill_workbook
+from helpers import requires_soffice, set_saved_time, soffice_resave, write_forms
+
+DISTRICTS = ["玄武区", "秦淮区", "建邺区"]
+
+
+@pytest.fixture
+def ind(book):
+    return book.indicators
+
+
+# ---- round trip ---------------------------------------------------------------------------
+
+@pytest.fixture
+def returned(book, tmp_path):
+    """Blank forms in out/, and the copies departments sent back in inbox/."""
+    blank = write_forms(book, DISTRICTS, tmp_path / "out")
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    return blank, inbox
+
+
+def test_round_trip(book, returned):
+    blank, inbox = returned
+    # 办公室 and 环监局 fill the full workbook; 开发处 returns its copy twice, the second with a change.
+    fill_workbook(blank["全部"], inbox / "全部-办公室环监局.xlsx", {
+        "办公室": {"1-1": {"玄武区": "是", "秦淮区": "√", "建邺区": "否"}, "1-2": {"玄武区": "1", "秦淮区": "也许"}},
+        "环监局": {"22-1": {"玄武区": "75%", "秦淮区": "74.9", "建邺区": 0.9}, "17-2": {"玄武区": "３"}},
+    })
+    fill_workbook(blank["开发处"], inbox / "开发处-初稿.xlsx",
+                  {"开发处": {"6-1": {"玄武区": "2", "秦淮区": "0", "建邺区": "1"}}})
+    fill_workbook(blank["开发处"], inbox / "开发处-修改.xlsx",
+                  {"开发处": {"6-1": {"玄武区": "2", "秦淮区": "1", "建邺区": "1"}}})
+    set_saved_time(inbox / "开发处-初稿.xlsx", "2008-01-05T08:00:00Z", mtime=1_300_000_000)
+    set_saved_time(inbox / "开发处-修改.xlsx", "2008-01-06T08:00:00Z", mtime=1_200_000_000)
+    result = merge.read_paths([inbox], book)
+    v = result.values
+    assert list(v.index) == DISTRICTS
+    assert v.loc["玄武区", "1-1"] == 1 and v.loc["秦淮区", "1-1"] == 1 and v.loc["建邺区", "1-1"] == 0
+    assert v.loc["玄武区", "1-2"] == 1 and math.isnan(v.loc["秦淮区", "1-2"]) and math.isnan(v.loc["建邺区", "1-2"])
+    assert v.loc["玄武区", "22-1"] == 0.75 and v.loc["秦淮区", "22-1"] == pytest.approx(0.749)
+    assert v.loc["建邺区", "22-1"] == 0.9 and v.loc["玄武区", "17-2"] == 3
+    assert list(v["6-1"]) == [2, 1, 1]  # the later save wins although its file time is older
+    by_kind = {}
+    for p in result.problems:
+        by_kind.setdefault(p.kind, []).append(p)
+    (invalid,) = by_kind["bool_invalid"]
+    assert (invalid.file, invalid.sheet, invalid.cell, invalid.district, invalid.code, invalid.raw) == (
+        "inbox/全部-办公室环监局.xlsx", "办公室", "I5", "秦淮区", "1-2", "也许")
+    (conflict,) = by_kind["conflict"]
+    assert (conflict.district, conflict.code, conflict.cell) == ("秦淮区", "6-1", "I4")
+    assert "“0”（inbox/开发处-初稿.xlsx）" in conflict.message and "采用较晚提交的“1”（inbox/开发处-修改.xlsx）" in conflict.message
+    (points,) = by_kind["percent_points"]
+    assert (points.cell, points.raw) == ("I22", "74.9")
+    assert {(p.cell, p.code) for p in by_kind["missing"] if p.sheet == "办公室"} == {("J5", "1-2")}
+    assert any(p.cell == "H5" and p.code == "17-2" for p in by_kind["number_as_text"])
+    missing_departments = {p.sheet for p in by_kind["department_missing"]}
+    assert "综合处" in missing_departments and "开发处" not in missing_departments
+    report = {r.info.name: r for r in result.files}
+    assert report["inbox/全部-办公室环监局.xlsx"].supplied == ["办公室", "环监局"]
+    assert report["inbox/开发处-初稿.xlsx"].superseded == 1
+    assert result.supply.loc["开发处", "秦淮区"] == "inbox/开发处-修改.xlsx"
+
+
+def test_strict_conflicts(book, returned):
+    blank, inbox = returned
+    fill_workbook(blank["开发处"], inbox / "a.xlsx", {"开发处": {"6-1": {"玄武区": "2"}}})
+    fill_workbook(blank["开发处"], inbox / "b.xlsx", {"开发处": {"6-1": {"玄武区": "3"}}})
+    result = merge.read_paths([inbox], book, strict_conflicts=True)
+    assert math.isnan(result.values.loc["玄武区", "6-1"])
+    assert [p.level for p in result.problems if p.kind == "conflict_strict"] == ["错误"]
+
+
+def _edit(path, edit):
+    workbook = openpyxl.load_workbook(path)
+    edit(workbook)
+    workbook.save(path)
+
+
+def test_moved_row_reordered_columns_extra_row(book, returned):
+    blank, inbox = returned
+    path = inbox / "环监局.xlsx"
+    fill_workbook(blank["环监局"], path, {"环监局": {"17-1": {"玄武区": "是", "秦淮区": "否"},
+                                                  "17-2": {"玄武区": 1, "秦淮区": 2}}})
+
+    def rearrange(workbook):
+        ws = workbook["环监局"]
+        ws.protection.sheet = False
+        ws.unmerge_cells("B4:B5"), ws.unmerge_cells("C4:C5"), ws.unmerge_cells("D4:D5")
+        for col in range(1, 11):  # swap rows 4 and 5
+            a, b = ws.cell(4, col), ws.cell(5, col)
+            a.value, b.value = b.value, a.value
+        for row in range(3, ws.max_row + 1):  # swap the 玄武区 and 秦淮区 columns
+            a, b = ws.cell(row, 8), ws.cell(row, 9)
+            a.value, b.value = b.value, a.value
+        ws.insert_rows(4)
+    _edit(path, rearrange)
+    values = merge.read_paths([path], book).values
+    assert values.loc["玄武区", "17-1"] == 1 and values.loc["秦淮区", "17-1"] == 0
+    assert values.loc["玄武区", "17-2"] == 1 and values.loc["秦淮区", "17-2"] == 2
+
+
+def test_code_overwritten_and_district_renamed(book, returned):
+    blank, inbox = returned
+    path = inbox / "办公室.xlsx"
+    fill_workbook(blank["办公室"], path, {"办公室": {"1-1": {d: "是" for d in DISTRICTS},
+                                                  "1-2": {d: "是" for d in DISTRICTS}}})
+
+    def vandalise(workbook):
+        ws = workbook["办公室"]
+        ws["A5"] = "1-3"
+        ws["I3"] = "秦淮"
+    _edit(path, vandalise)
+    result = merge.read_paths([path], book)
+    kinds = {(p.kind, p.cell or p.district or p.code) for p in result.problems}
+    assert ("code_unknown", "A5") in kinds and ("code_missing", "1-2") in kinds
+    assert ("district_unknown_filled", "I3") in kinds and ("district_missing", "秦淮区") in kinds
+    assert math.isnan(result.values.loc["玄武区", "1-2"]) and math.isnan(result.values.loc["秦淮区", "1-1"])
+    assert result.values.loc["玄武区", "1-1"] == 1
+
+
+def test_form_of_another_rulebook(book, returned, tmp_path):
+    import yaml
+    from assess_xl.rules import model as rulebook
+    raw = yaml.safe_load(rulebook.embedded_rulebook_path().read_text(encoding="utf-8"))
+    raw["year"] = 2008
+    other = rulebook.build(raw)
+    forms_2008 = write_forms(other, DISTRICTS, tmp_path / "2008")
+    fill_workbook(forms_2008["办公室"], returned[1] / "2008.xlsx", {"办公室": {"1-1": {"玄武区": "是"}}})
+    result = merge.read_paths([returned[1]], book)
+    (problem,) = [p for p in result.problems if p.kind == "other_rulebook"]
+    assert problem.file == "inbox/2008.xlsx" and "另一份评分细则" in problem.message
+    assert math.isnan(result.values.loc["玄武区", "1-1"]) if "玄武区" in result.values.index else True
+    assert result.files[0].status == "其他细则"
+
+
+def test_lock_and_hidden_files_skipped(book, returned):
+    blank, inbox = returned
+    fill_workbook(blank["办公室"], inbox / "~$办公室.xlsx", {"办公室": {"1-1": {"玄武区": "是"}}})
+    fill_workbook(blank["办公室"], inbox / ".办公室.xlsx", {"办公室": {"1-1": {"玄武区": "是"}}})
+    result = merge.read_paths([inbox], book)
+    assert result.files == []
+    assert {skip.code for skip in result.skipped} == {"skip_lock", "skip_hidden"}
+
+
+def test_input_files_untouched(book, returned):
+    import hashlib
+    blank, inbox = returned
+    path = inbox / "办公室.xlsx"
+    fill_workbook(blank["办公室"], path, {"办公室": {"1-1": {"玄武区": "是"}}})
+    before = (hashlib.sha256(path.read_bytes()).hexdigest(), path.stat().st_mtime)
+    merge.read_paths([inbox], book)
+    assert (hashlib.sha256(path.read_bytes()).hexdigest(), path.stat().st_mtime) == before
+
+
+@requires_soffice
+def test_libreoffice_resave_reads_the_same(book, returned, tmp_path):
+    blank, inbox = returned
+    entries = {"环监局": {"21-1": {"玄武区": "预案不完善"}, "22-1": {"玄武区": "85%", "秦淮区": "0.6"},
+                        "17-1": {d: "是" for d in DISTRICTS}, "17-2": {"秦淮区": "2"}}}
+    path = inbox / "环监局.xlsx"
+    fill_workbook(blank["环监局"], path, entries)
+    resaved = soffice_resave(path, tmp_path / "resaved")
+    original = merge.read_paths([path], book)
+    again = merge.read_paths([resaved], book)
+    assert again.values.equals(original.values)
+    assert again.values.loc["玄武区", "21-1"] == 1 and again.values.loc["秦淮区", "22-1"] == 0.6
+    assert not any(p.kind == "no_metadata" for p in again.problems)  # metadata survived LibreOffice

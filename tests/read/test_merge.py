@@ -1,0 +1,192 @@
+"""Many files → one table: the districts of a run, names compared one way, untrusted metadata."""
+import hashlib
+import io
+import json
+from datetime import datetime
+
+import openpyxl
+import pytest
+from hypothesis import HealthCheck, assume, given, settings, strategies as st
+
+from assess_xl.publish import forms
+
+from assess_xl.read import merge
+from assess_xl.demo import fill_workbook
+from assess_xl.xlsx.layout import META_SHEET, district_name_problems
+from helpers import write_forms
+
+DISTRICTS = ["高新区（虎丘区）", "姑苏区", "吴中区"]
+GOOD = {"开发处": {"6-1": {"高新区（虎丘区）": "2", "姑苏区": "0", "吴中区": "5"}},
+        "办公室": {"1-1": {"高新区（虎丘区）": "是", "姑苏区": "否", "吴中区": "是"}},
+        "调研室": {"16-1": {"高新区（虎丘区）": "40", "姑苏区": "12", "吴中区": "3"}}}
+
+
+@pytest.fixture
+def inbox(book, tmp_path):
+    """Three departments' copies, filled as people fill them, for a district list as real lists write it."""
+    blank = write_forms(book, DISTRICTS, tmp_path / "blank")
+    folder = tmp_path / "inbox"
+    folder.mkdir()
+    for department, codes in GOOD.items():
+        fill_workbook(blank[department], folder / f"{department}.xlsx", {department: codes})
+    return blank, folder
+
+
+def assert_good_values(result):
+    assert result.districts == DISTRICTS
+    assert result.values.loc["高新区（虎丘区）", "6-1"] == 2 and result.values.loc["吴中区", "6-1"] == 5
+    assert result.values.loc["高新区（虎丘区）", "1-1"] == 1 and result.values.loc["姑苏区", "1-1"] == 0
+    assert result.values.loc["姑苏区", "16-1"] == 12
+
+
+def test_full_width_district_keeps_every_value(book, inbox):
+    """The defect of issue 9: a name with full-width brackets lost every value."""
+    result = merge.read_paths([inbox[1]], book)
+    assert_good_values(result)
+    kinds = {p.kind for p in result.problems}
+    assert "district_missing" not in kinds and "district_unknown" not in kinds
+    missing = [p for p in result.problems if p.kind == "department_missing"]
+    assert all("高新区（虎丘区）" not in p.district for p in missing if p.sheet in GOOD)
+
+
+def test_header_typed_half_width_still_matches(book, inbox, tmp_path):
+    """A department retyped the header with half-width brackets and a space: the same district."""
+    path = inbox[1] / "开发处.xlsx"
+    workbook = openpyxl.load_workbook(path)
+    workbook["开发处"]["H3"] = "高新区 (虎丘区)"
+    workbook.save(path)
+    result = merge.read_paths([inbox[1]], book)
+    assert_good_values(result)
+
+
+def test_explicit_district_list_wins(book, inbox):
+    result = merge.read_paths([inbox[1]], book, districts=["高新区(虎丘区)", "姑苏区", "吴中区", "相城区"])
+    assert result.values.loc["高新区(虎丘区)", "6-1"] == 2
+    assert "相城区" in result.districts and result.values.loc["相城区"].isna().all()
+
+
+# ---- phantom districts (issue 15, point 2) --------------------------------------------------
+
+def edit_metadata(path, changes: dict, remove: bool = False):
+    workbook = openpyxl.load_workbook(path)
+    if remove:
+        del workbook[META_SHEET]
+    else:
+        sheet = workbook[META_SHEET]
+        for row in sheet.iter_rows(max_col=2):
+            if row[0].value in changes:
+                row[1].value = changes.pop(row[0].value)
+        for key, value in changes.items():
+            sheet.append([key, value])
+    workbook.save(path)
+
+
+def hostile_copy(blank, inbox, name, districts_meta=None, remove_meta=False, extra_column=None):
+    path = inbox / name
+    fill_workbook(blank["综合处"], path, {"综合处": {"2-1": {"姑苏区": "是"}}})
+    if extra_column:
+        workbook = openpyxl.load_workbook(path)
+        sheet = workbook["综合处"]
+        sheet.cell(3, sheet.max_column + 1, extra_column)
+        sheet.cell(4, sheet.max_column, "是")
+        workbook.save(path)
+    if districts_meta is not None or remove_meta:
+        edit_metadata(path, {"districts": districts_meta} if districts_meta is not None else {}, remove=remove_meta)
+    return path
+
+
+def unchanged(folder):
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.iterdir()}
+
+
+@pytest.mark.parametrize("case", ["extra_in_metadata", "no_metadata_extra_column", "not_a_form_with_metadata"])
+def test_one_sender_cannot_add_a_district(book, inbox, case):
+    blank, folder = inbox
+    if case == "extra_in_metadata":
+        hostile_copy(blank, folder, "hostile.xlsx", json.dumps(DISTRICTS + ["幽灵区"], ensure_ascii=False))
+    elif case == "no_metadata_extra_column":
+        hostile_copy(blank, folder, "hostile.xlsx", remove_meta=True, extra_column="备注")
+    else:
+        workbook = openpyxl.Workbook()
+        workbook.active.title = "随便"
+        meta = workbook.create_sheet(META_SHEET)
+        for key, value in forms.metadata(book, DISTRICTS + ["幽灵区"], ["办公室"], datetime(2007, 1, 1)).items():
+            meta.append([key, value])
+        workbook.save(folder / "hostile.xlsx")
+    before = unchanged(folder)
+    result = merge.read_paths([folder], book)
+    assert unchanged(folder) == before
+    assert_good_values(result)
+    assert "幽灵区" not in result.districts and "备注" not in result.districts
+    assert [p for p in result.problems if p.file == "inbox/hostile.xlsx"]
+
+
+def test_tied_district_lists_keep_only_the_common_districts(book, tmp_path):
+    one = write_forms(book, ["甲区", "乙区"], tmp_path / "a")
+    two = write_forms(book, ["甲区", "丙区"], tmp_path / "b")
+    folder = tmp_path / "inbox"
+    folder.mkdir()
+    fill_workbook(one["办公室"], folder / "a.xlsx", {"办公室": {"1-1": {"甲区": "是", "乙区": "是"}}})
+    fill_workbook(two["开发处"], folder / "b.xlsx", {"开发处": {"6-1": {"甲区": "1", "丙区": "2"}}})
+    result = merge.read_paths([folder], book)
+    assert result.districts == ["甲区"]
+    assert "districts_disagree" in {p.kind for p in result.problems}
+
+
+# ---- metadata is untrusted (issue 15, point 3) ----------------------------------------------
+
+@pytest.mark.parametrize("changes", [
+    {"districts": "not json ["}, {"districts": "42"}, {"districts": "[1, 2]"},
+    {"districts": json.dumps(["姑苏区\x07", "吴中区"])}, {"districts": json.dumps(["甲区"] * 3)},
+    {"codes:综合处": "[[\"2-1\"]]"}, {"codes:综合处": "{}"}, {"fingerprint": "[1]"},
+])
+def test_bad_metadata_is_that_files_problem(book, inbox, changes):
+    blank, folder = inbox
+    path = hostile_copy(blank, folder, "hostile.xlsx")
+    edit_metadata(path, dict(changes))
+    result = merge.read_paths([folder], book)
+    assert_good_values(result)
+    assert all("\x07" not in d for d in result.districts)
+    assert [p for p in result.problems if p.file == "inbox/hostile.xlsx"]
+
+
+@pytest.mark.parametrize("stamp", ["9999-12-31T23:59:59-14:00", "0001-01-01T00:00:00+14:00", "2999-01-01T00:00:00Z"])
+def test_implausible_saved_time_cannot_win_a_conflict(book, inbox, stamp):
+    from helpers import set_saved_time
+    blank, folder = inbox
+    path = folder / "开发处-旧.xlsx"
+    fill_workbook(blank["开发处"], path, {"开发处": {"6-1": {"姑苏区": "9"}}})
+    set_saved_time(path, stamp, mtime=1_000_000_000)  # 2001: older than the real return
+    result = merge.read_paths([folder], book)
+    assert result.values.loc["姑苏区", "6-1"] == 0  # the real, later return wins
+    assert "saved_time_implausible" in {p.kind for p in result.problems if p.file.endswith("开发处-旧.xlsx")}
+
+
+# ---- the round trip as a property (issue 9, point 1) -----------------------------------------
+
+NAME_PARTS = st.sampled_from(["高新区", "虎丘区", "工业园区", "（", "）", "(", ")", "·", "-", "—", "_", " ", "\u3000",
+                              "Ａ", "a", "B", "１", "2", "#", "&", "@", "=", "+", "'", "\"", "/", "\\", ":", "*",
+                              "?", "[", "]", "{", "}", "<", ">", "%", "区", "县", "新", "市", "镇"])
+NAMES = st.lists(NAME_PARTS, min_size=1, max_size=16).map("".join)
+
+
+@given(st.lists(NAMES, min_size=1, max_size=4))
+@settings(max_examples=int(__import__("os").environ.get("NAME_EXAMPLES", "40")), deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+def test_round_trip_returns_every_value_to_its_district(book, tmp_path_factory, names):
+    assume(not district_name_problems(names))
+    folder = tmp_path_factory.mktemp("names")
+    form = forms.build_workbook(book, names, ["开发处"], None, datetime(2007, 12, 1))
+    typed = {name: str(n + 1) for n, name in enumerate(names)}
+    fill_workbook(io.BytesIO(form).getvalue(), folder / "开发处.xlsx", {"开发处": {"6-1": typed}})
+    result = merge.read_paths([folder], book)
+    assert result.districts == names
+    for n, name in enumerate(names):
+        assert result.values.loc[name, "6-1"] == n + 1
+    assert not [p for p in result.problems if p.kind.startswith("district_")]
+
+
+def test_read_back_frame_has_the_named_columns(book, inbox):
+    result = merge.read_paths([inbox[1]], book)
+    assert set(merge.FRAME_COLUMNS) <= set(result.winners.columns)
+    assert list(result.values.columns) == list(book.indicators) and result.values.index.name == "区"

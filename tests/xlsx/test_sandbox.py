@@ -1,0 +1,123 @@
+import os
+import signal
+import time
+
+from assess_xl.xlsx import sandbox
+
+
+def square(x):
+    return x * x
+
+
+class Panic(BaseException):
+    """Like pyo3's PanicException: not an Exception, so `except Exception` misses it."""
+
+
+class Unpicklable(Exception):
+    def __reduce__(self):
+        raise TypeError("cannot pickle")
+
+
+def misbehave(x):
+    if x == "abort":
+        os.abort()
+    if x == "panic":
+        raise Panic("called `Option::unwrap()` on a `None` value")
+    if x == "exit":
+        raise SystemExit(3)
+    if x == "hard-exit":
+        os._exit(7)
+    if x == "segfault":
+        os.kill(os.getpid(), signal.SIGSEGV)
+    if x == "unpicklable":
+        return Unpicklable("x")
+    if x == "hang":
+        time.sleep(30)
+    if x == "raise":
+        raise ValueError("bad input")
+    if x == "memory":
+        return bytearray(4 * 1024 ** 3)
+    return x.upper()
+
+
+def test_results_in_order():
+    assert sandbox.run_isolated(square, list(range(20)), workers=2) == [x * x for x in range(20)]
+
+
+def test_each_failure_is_attributed_to_its_item():
+    started = time.perf_counter()
+    results = sandbox.run_isolated(misbehave, ["a", "abort", "b", "hang", "raise", "memory", "c"], workers=2,
+                                   time_limit=2, memory_limit=1024 ** 3)
+    assert time.perf_counter() - started < 60
+    assert results[0] == "A" and results[2] == "B" and results[6] == "C"
+    assert results[1] == sandbox.Failure("crash", "SIGABRT")
+    assert results[3] == sandbox.Failure("timeout")
+    assert results[4].kind == "error" and results[4].detail.startswith("ValueError")
+    assert results[5] == sandbox.Failure("memory")
+
+
+def test_whatever_a_child_raises_or_however_it_dies_is_that_items_verdict():
+    items = ["a", "panic", "b", "exit", "hard-exit", "segfault", "unpicklable", "c"]
+    results = sandbox.run_isolated(misbehave, items, workers=2, time_limit=20)
+    assert results[0] == "A" and results[2] == "B" and results[7] == "C"
+    assert results[1].kind == "error" and results[1].detail.startswith("Panic: called")
+    assert results[3].kind == "error" and results[3].detail.startswith("SystemExit")
+    assert results[4] == sandbox.Failure("crash", "exit 7")
+    assert results[5] == sandbox.Failure("crash", "SIGSEGV")
+    assert results[6].kind == "error" and "结果无法传回" in results[6].detail
+
+
+def sleep_for(seconds):
+    time.sleep(seconds)
+    return seconds
+
+
+def test_every_item_has_its_own_deadline_from_when_its_work_starts():
+    """Items queued behind others are not charged for the wait; an item that overruns its own
+    limit is stopped even when the run as a whole still has time (not limit × rounds)."""
+    items = [1.0] * 6 + [6.0] + [1.0] * 3
+    results = sandbox.run_isolated(sleep_for, items, workers=1, time_limit=3)
+    assert results[6] == sandbox.Failure("timeout")
+    assert [r for i, r in enumerate(results) if i != 6] == [1.0] * 9
+
+
+def test_empty():
+    assert sandbox.run_isolated(square, []) == []
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            return "\nState:\tZ" not in status.read()
+    except FileNotFoundError:
+        return False
+
+
+def test_children_die_with_their_parent(tmp_path):
+    """After the run is killed (SIGKILL), no reader child stays behind holding memory or the terminal."""
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+    pids = [tmp_path / "a.pid", tmp_path / "b.pid"]
+    script = ("import sys; from assess_xl import sandbox; from helpers import write_pid_and_sleep; "
+              f"sandbox.run_isolated(write_pid_and_sleep, {[str(p) for p in pids]!r}, workers=2, time_limit=600)")
+    parent = subprocess.Popen([sys.executable, "-c", script], cwd=Path(__file__).parents[1],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.time() + 60
+    while not all(p.exists() and p.read_text() for p in pids) and time.time() < deadline:
+        time.sleep(0.1)
+    children = [int(p.read_text()) for p in pids]
+    assert all(_alive(pid) for pid in children)
+    parent.send_signal(signal.SIGKILL)
+    parent.wait()
+    deadline = time.time() + 20
+    while any(_alive(pid) for pid in children) and time.time() < deadline:
+        time.sleep(0.1)
+    assert not any(_alive(pid) for pid in children)
+
+
+def test_a_child_that_cannot_import_is_a_worker_failure():
+    from helpers import cannot_import
+    (result,) = sandbox.run_isolated(cannot_import, [("x", "x")], (None,))
+    assert result.kind == "worker"
