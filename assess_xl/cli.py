@@ -8,7 +8,6 @@ import inspect
 import os
 import re
 import sys
-import tempfile
 import unicodedata
 from datetime import datetime
 from pathlib import Path
@@ -22,13 +21,14 @@ from rich.table import Table
 
 from . import adjustments as adjustments_module
 from . import demo as demo_module
+from . import files as files_module
 from . import forms as forms_module
 from . import pipeline, publish, report, returns as returns_module, rulediff, rulesheet, status as status_module
 from . import delivery, imapfetch, outbox, ownbooks, readback
 from . import replay as replay_module
 from . import rulebook as rulebook_module
 from .components import fmt_number
-from .layout import FETCH_RECORD, district_name_problems, safe_file_name
+from .layout import FETCH_RECORD, district_name_problems, safe_file_name, split_district_names
 from .pipeline import CollectOptions, Outcome
 from . import problems as problems_module
 from .problems import ERROR, INFO, WARNING, shorten
@@ -339,10 +339,6 @@ def rules_replay(old, new, paths, out, adjustments_path):
 
 # ---- paths and writing ----------------------------------------------------------------------
 
-_LIST_SEPARATORS = re.compile(r"[,，、;；\s\u3000]+")
-_COMMAS = re.compile(r"[,，、;；]+")
-
-
 def parse_districts(spec: str) -> list[str]:
     """A file (one district per line, UTF-8 with or without BOM) or a list separated by commas, 顿号 or
     semicolons (names may then hold spaces), or else by spaces. Every name is checked as forms would check it."""
@@ -356,9 +352,8 @@ def parse_districts(spec: str) -> list[str]:
             names = demo_module.read_district_list(path.read_text(encoding="utf-8-sig"))
         except UnicodeDecodeError:
             raise UserError(f"区名单文件 {path} 不是UTF-8编码。请用记事本“另存为”UTF-8后重试。") from None
-    else:  # commas (any kind) separate names that may hold spaces; without commas, spaces separate
-        separators = _COMMAS if _COMMAS.search(spec) else _LIST_SEPARATORS
-        names = [name.strip() for name in separators.split(spec) if name.strip()]
+    else:
+        names = split_district_names(spec)
     problems = district_name_problems(names)
     if problems:
         raise UserError("区名单不能使用：\n" + "\n".join(problems))
@@ -376,56 +371,18 @@ def output_path(given: str, what: str) -> Path:
 
 
 def refuse_if_open(target: Path) -> None:
-    """Excel and WPS leave `~$name` beside an open workbook (with long names, its first two letters
-    replaced), LibreOffice `.~lock.name#`: replacing the file under them loses someone's work."""
-    locks = [f"~${target.name}", f"~${target.name[2:]}", f".~lock.{target.name}#"]
-    if any((target.parent / lock).exists() for lock in locks):
-        raise UserError(f"{target} 正在被Excel、WPS或LibreOffice打开。请先关闭该文件再运行；原文件未改动。")
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+    try:
+        files_module.refuse_if_open(target)
+    except files_module.WriteError as exc:
+        raise UserError(str(exc)) from None
 
 
 def write_files(files: list[tuple[Path, bytes]]) -> None:
-    """Write every file beside its target, then move all into place: on any failure (no permission,
-    a full disk, a parent that is a file) nothing is half-written and the old files stay as they were.
-    Files get the permissions of a normally created file (the umask), so colleagues can open them."""
-    mode = 0o666 & ~_umask()
-    temporaries: list[str] = []
+    """Atomic writing (files.write_files); a failure is one Chinese line and exit 2."""
     try:
-        staged = []
-        for target, content in files:
-            refuse_if_open(target)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            handle, temporary = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=".tmp", dir=target.parent)
-            temporaries.append(temporary)
-            with os.fdopen(handle, "wb") as stream:
-                stream.write(content)
-                stream.flush()
-                os.fsync(stream.fileno())
-            os.chmod(temporary, mode)
-            staged.append((temporary, target))
-        for temporary, target in staged:
-            os.replace(temporary, target)
-    except OSError as exc:
-        raise UserError(_write_failure(exc, files[0][0] if len(files) == 1 else files[0][0].parent)) from None
-    finally:
-        for temporary in temporaries:
-            if os.path.exists(temporary):
-                os.unlink(temporary)
-
-
-def _write_failure(exc: OSError, where: Path) -> str:
-    if exc.errno == errno.ENOSPC:
-        return f"磁盘空间不足，无法写入 {where}。请清理磁盘后重试；没有写出任何文件，原文件未改动。"
-    if isinstance(exc, PermissionError):
-        return f"无法写入 {where}：没有权限或文件被占用（可能正在Excel中打开）。请关闭文件或换一个位置后重试；原文件未改动。"
-    if isinstance(exc, (FileExistsError, NotADirectoryError)):
-        return f"无法写入 {where}：路径中有同名的文件而不是文件夹。请换一个输出位置。"
-    return f"无法写入 {where}（{problems_module.reason(exc)}）。请换一个输出位置后重试；原文件未改动。"
+        files_module.write_files(files)
+    except files_module.WriteError as exc:
+        raise UserError(str(exc)) from None
 
 
 def write_atomically(target: Path, content: bytes) -> None:

@@ -55,6 +55,20 @@ def name_key(name: object) -> str:
     return _SPACE.sub("", normalise_text("" if name is None else str(name))).casefold()
 
 
+_LIST_SEPARATORS = re.compile(r"[,，、;；\s\u3000]+")
+_COMMAS = re.compile(r"[,，、;；]+")
+
+
+def split_district_names(text: str) -> list[str]:
+    """District names as a person writes a list: one per line (a list file, or a pasted column); on one
+    line separated by commas, 顿号 or semicolons (names may then hold spaces), or else by spaces."""
+    text = text.lstrip("\ufeff")
+    if "\n" in text.strip():
+        return [line.strip() for line in text.splitlines() if line.strip()]
+    separators = _COMMAS if _COMMAS.search(text) else _LIST_SEPARATORS
+    return [name.strip() for name in separators.split(text) if name.strip()]
+
+
 def district_name_problems(names: list[str]) -> list[str]:
     """Every reason (in Chinese) why a district list cannot be used for forms; empty when it can."""
     problems = []

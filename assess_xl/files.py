@@ -1,0 +1,78 @@
+"""Writing output files safely, for the command line and the console alike: every file is written
+beside its target and moved into place only when all are written, never over a workbook someone has
+open, with the permissions of a normally created file. Failures are one exception carrying a problem
+from the catalogue."""
+from __future__ import annotations
+
+import errno
+import os
+import tempfile
+from pathlib import Path
+
+from . import problems as P
+from .problems import Problem
+
+
+class WriteError(Exception):
+    """Nothing was written; `problem` says why and what to do (in Chinese)."""
+
+    def __init__(self, problem: Problem):
+        super().__init__(problem.message)
+        self.problem = problem
+
+
+def lock_names(target: Path) -> list[str]:
+    """Excel and WPS leave `~$name` beside an open workbook (with long names, its first two letters
+    replaced), LibreOffice `.~lock.name#`."""
+    return [f"~${target.name}", f"~${target.name[2:]}", f".~lock.{target.name}#"]
+
+
+def refuse_if_open(target: Path) -> None:
+    """Replacing a workbook that is open in Excel, WPS or LibreOffice loses someone's work."""
+    if any((target.parent / lock).exists() for lock in lock_names(target)):
+        raise WriteError(P.make("file_open_elsewhere", where=str(target)))
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def write_files(files: list[tuple[Path, bytes]]) -> None:
+    """Write every file beside its target, then move all into place: on any failure (no permission,
+    a full disk, a parent that is a file) nothing is half-written and the old files stay as they were.
+    Files get the permissions of a normally created file (the umask), so colleagues can open them."""
+    mode = 0o666 & ~_umask()
+    temporaries: list[str] = []
+    try:
+        staged = []
+        for target, content in files:
+            refuse_if_open(target)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            handle, temporary = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=".tmp", dir=target.parent)
+            temporaries.append(temporary)
+            with os.fdopen(handle, "wb") as stream:
+                stream.write(content)
+                stream.flush()
+                os.fsync(stream.fileno())
+            os.chmod(temporary, mode)
+            staged.append((temporary, target))
+        for temporary, target in staged:
+            os.replace(temporary, target)
+    except OSError as exc:
+        raise WriteError(write_failure(exc, files[0][0] if len(files) == 1 else files[0][0].parent)) from None
+    finally:
+        for temporary in temporaries:
+            if os.path.exists(temporary):
+                os.unlink(temporary)
+
+
+def write_failure(exc: OSError, where: Path) -> Problem:
+    if exc.errno == errno.ENOSPC:
+        return P.make("write_no_space", where=str(where))
+    if isinstance(exc, PermissionError):
+        return P.make("write_permission", where=str(where))
+    if isinstance(exc, (FileExistsError, NotADirectoryError)):
+        return P.make("write_not_folder", where=str(where))
+    return P.make("write_failed", where=str(where), reason=P.reason(exc))
