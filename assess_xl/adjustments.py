@@ -41,8 +41,10 @@ class Adjustment:
     row: int  # 1-based row in the 调整 sheet
 
 
-def template(book: Rulebook, districts: list[str] | None = None) -> bytes:
-    """The blank adjustments workbook, with dropdowns for districts (when known) and codes."""
+def template(book: Rulebook, districts: list[str] | None = None, changes_rows: list[list[str]] | None = None,
+             excluded_rows: list[list[str]] | None = None) -> bytes:
+    """The adjustments workbook, with dropdowns for districts (when known) and codes; blank, or holding
+    the rows given (as text, in the order of CHANGE_HEADERS and EXCLUDED_HEADERS)."""
     buffer = io.BytesIO()
     workbook = xlsxwriter.Workbook(buffer, WORKBOOK_OPTIONS)
     header = workbook.add_format({"font_name": FONT, "bold": True, "bg_color": "#D9E1F2", "border": 1})
@@ -74,6 +76,10 @@ def template(book: Rulebook, districts: list[str] | None = None) -> bytes:
     for col, (title, width) in enumerate(zip(EXCLUDED_HEADERS, (50, 50, 10, 12))):
         excluded.write_string(0, col, title, header)
         excluded.set_column(col, col, width, day if title == "日期" else cell)
+    for ws, rows in ((changes, changes_rows), (excluded, excluded_rows)):
+        for r, row in enumerate(rows or [], start=1):
+            for col, value in enumerate(row):
+                ws.write_string(r, col, value)
     for ws in (changes, excluded):
         ws.freeze_panes(1, 0)
         print_setup(ws, (0, 0))

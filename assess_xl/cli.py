@@ -9,6 +9,7 @@ import os
 import re
 import sys
 import unicodedata
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
@@ -26,15 +27,18 @@ from . import forms as forms_module
 from . import pipeline, publish, report, returns as returns_module, rulediff, rulesheet, status as status_module
 from . import delivery, imapfetch, outbox, ownbooks, readback
 from . import replay as replay_module
+from . import problems as problems_module
+from . import year as year_module
+from . import yearwork
 from . import rulebook as rulebook_module
 from .components import fmt_number
-from .layout import FETCH_RECORD, district_name_problems, safe_file_name, split_district_names
+from .layout import FETCH_RECORD, district_name_problems, split_district_names
 from .pipeline import CollectOptions, Outcome
-from . import problems as problems_module
 from .problems import ERROR, INFO, WARNING, shorten
 from .problems import text as problem_text
 
 EXIT_CLEAN, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
+YEAR_LOCK_WAIT = 10.0  # seconds a run waits for another holder of a year folder's lock
 console = Console(highlight=False, soft_wrap=True)
 errors_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
@@ -184,7 +188,7 @@ def usage_message(error: click.UsageError) -> str:
         return f"{name or error.param_hint} 的值无效（{error.message}）。用 --help 查看用法。"
     if "No such command" in error.message:
         return f"没有这个命令（{error.message.split(chr(39))[1] if chr(39) in error.message else error.message}）。" \
-               "可用命令：forms、collect、status、returns、adjustments-template、contacts-template、send、pdf、rules、demo。"
+               "可用命令：console、forms、collect、status、returns、adjustments-template、contacts-template、send、pdf、rules、demo。"
     return f"用法错误（{error.message}）。用 --help 查看用法。"
 
 
@@ -654,8 +658,9 @@ def print_summary(result: pipeline.CollectResult, book, out) -> int:
 
 
 @main.command()
-@click.argument("paths", nargs=-1, required=True, type=click.Path(), metavar="文件或文件夹...")
-@click.option("-o", "--output", "out", required=True, metavar="文件", help="考核结果工作簿的保存路径（.xlsx；不写扩展名时自动加上）。")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(), metavar="文件或文件夹或年度文件夹...")
+@click.option("-o", "--output", "out", default=None, metavar="文件",
+              help="考核结果工作簿的保存路径（.xlsx；不写扩展名时自动加上）。给出年度文件夹时默认写入其“结果/考核结果.xlsx”。")
 @RULES_OPTION
 @click.option("--districts", "districts_spec", default=None, metavar="区名单",
               help="本次考核的区（默认取交回的填报表中一致的区名单）。" + DISTRICTS_HELP)
@@ -677,38 +682,67 @@ def print_summary(result: pipeline.CollectResult, book, out) -> int:
               metavar="调整表", help="综合处的复核调整表（adjustments-template 生成）：逐项更正数值、排除误发的文件，均须写明理由。")
 def collect(paths, out, rules_path, districts_spec, on_conflict, issuer, with_pdf, notices_dir, notice_template,
             returns_dir, contacts_path, previous_path, adjustments_path):
-    """读取交回的填报表（文件或文件夹），按细则计分，生成考核结果工作簿（可同时生成PDF和各区通报）。"""
-    book = load_rulebook(rules_path)
-    target = output_path(out, "考核结果")
+    """读取交回的填报表（文件或文件夹），按细则计分，生成考核结果工作簿（可同时生成PDF和各区通报）。
+    只给出一个年度文件夹时，读取其中的收件箱、评分细则、区名单、调整表和通讯录，结果写入其“结果”文件夹。"""
+    year = year_module.given_year(paths)
+    if year is None and not out:
+        raise UserError(problems_module.text("collect_no_output"))
+    book = load_rulebook(rules_path or (str(year.rulebook_path) if year and year.rulebook_path else None))
+    target = output_path(out, "考核结果") if out else year.scorecard_path
     options = collect_options(on_conflict, districts_spec, target, issuer)
+    if year is not None:
+        paths, options = (str(year.inbox),), year_options(year, book, options)
     if contacts_path:
         options.known_senders = frozenset(address.lower() for contact in load_contacts(contacts_path, book).values()
                                           for address in contact.addresses)
     if previous_path:
         options.previous, options.previous_name = Path(previous_path).read_bytes(), Path(previous_path).name
     with_adjustments(options, adjustments_path)
-    result = run_collect(paths, target, book, options)
-    status = print_summary(result, book, target)
-    if notices_dir:
-        write_notices(result, book, options, Path(notices_dir), notice_template)
-    if returns_dir:
-        write_return_copies(book, result.read, Path(returns_dir))
-    if with_pdf:
-        write_pdf(result.content, target.with_suffix(".pdf"), required=False)
+    with year_lock(year):
+        result = run_collect(paths, target, book, options)
+        status = print_summary(result, book, target)
+        if notices_dir:
+            write_notices(result, book, options, Path(notices_dir), notice_template)
+        if returns_dir:
+            write_return_copies(book, result.read, Path(returns_dir))
+        if with_pdf:
+            write_pdf(result.content, target.with_suffix(".pdf"), required=False)
     sys.exit(status)
+
+
+def year_options(year, book, given: CollectOptions) -> CollectOptions:
+    """The year folder's options (districts, adjustments, contacts, last year), overridden by those typed."""
+    try:
+        options = year_module.collect_options(year, book)
+    except year_module.YearError as exc:
+        raise UserError(exc.problem.message) from None
+    options.strict_conflicts, options.output = given.strict_conflicts, given.output
+    options.districts = given.districts or options.districts
+    options.issuer = given.issuer or options.issuer
+    return options
+
+
+@contextmanager
+def year_lock(year):
+    """A run on a year's folder holds its lock (waiting a little for the console or another run)."""
+    if year is None:
+        yield
+        return
+    try:
+        with year_module.locked(year, "命令行 collect", wait=YEAR_LOCK_WAIT):
+            yield
+    except year_module.YearError as exc:
+        raise UserError(exc.problem.message) from None
 
 
 def write_notices(result: pipeline.CollectResult, book, options: CollectOptions, folder: Path,
                   template_path: str | None) -> None:
-    assert result.scores is not None and result.explanations is not None
     template = Path(template_path).read_bytes() if template_path else None
     try:
-        documents = publish.notices(book, result.scores, result.explanations, pipeline.signature(book, options), template)
+        documents = yearwork.notice_files(book, result, pipeline.signature(book, options), template)
     except Exception as exc:  # python-docx refuses a file that is not a Word document: say which
         raise UserError(f"通报模板 {template_path} 无法使用（{problems_module.reason(exc)}）。请使用Word保存的.docx文件。") from None
-    names = report.safe_sheet_names(list(documents))
-    write_files([(folder / safe_file_name(f"{book.year}年度考核结果通报-{names[district]}.docx"), content)
-                 for district, content in documents.items()])
+    write_files([(folder / name, content) for name, content in documents])
     console.print(f"各区通报已写入 {escape(str(folder))}（{len(documents)}份）")
 
 
@@ -1098,6 +1132,27 @@ def smtp_password(user: str | None) -> str | None:
     if not user:
         return None
     return os.environ.get("ASSESS_XL_SMTP_PASSWORD") or click.prompt("SMTP密码", hide_input=True)
+
+
+# ---- the console -----------------------------------------------------------------------------------
+
+@main.command("console")
+@click.argument("folder", required=False, type=click.Path(file_okay=False), metavar="[年度文件夹]")
+@click.option("--port", type=click.IntRange(0, 65535), default=None, metavar="端口",
+              help="监听的端口（默认8765，被占用时自动选择）。只在本机 127.0.0.1 上提供。")
+@click.option("--no-browser", is_flag=True, help="不打开浏览器：第一行打印带凭据的网址，一直运行到按 Ctrl-C。")
+def console_command(folder, port, no_browser):
+    """打开考核控制台：在浏览器中完成全年的工作（设置、填报表、收件、进度、问题、调整、结果、发布、细则）。
+    年度文件夹不存在或是空文件夹时新建；不写时在浏览器中新建或打开最近的年度文件夹。"""
+    from .console import server
+    try:
+        year = year_module.open_or_create(folder) if folder else None
+        server.serve(year, port, not no_browser, lambda line: click.echo(line))
+    except year_module.YearError as exc:
+        raise UserError(exc.problem.message) from None
+    except server.PortBusy as exc:
+        raise UserError(str(exc)) from None
+    sys.exit(EXIT_CLEAN)
 
 
 # ---- demo -------------------------------------------------------------------------------------

@@ -107,7 +107,9 @@ class Outgoing:
     message_id: str = ""
 
 
-def contacts_template(book: Rulebook) -> bytes:
+def contacts_template(book: Rulebook, contacts: dict[str, Contact] | None = None) -> bytes:
+    """The contacts workbook listing the rulebook's departments, filled with `contacts` when given."""
+    contacts = contacts or {}
     buffer = io.BytesIO()
     workbook = xlsxwriter.Workbook(buffer, WORKBOOK_OPTIONS)
     header = workbook.add_format({"font_name": FONT, "bold": True, "bg_color": "#D9E1F2", "border": 1})
@@ -118,6 +120,9 @@ def contacts_template(book: Rulebook) -> bytes:
         ws.set_column(col, col, width)
     for row, department in enumerate(book.departments, start=1):
         ws.write_string(row, 0, department, cell)
+        if department in contacts:
+            ws.write_string(row, 1, contacts[department].person, cell)
+            ws.write_string(row, 2, "; ".join(contacts[department].addresses), cell)
     ws.write_comment(0, 2, "一个部门有多个邮箱时用分号隔开，如 a@x.cn; b@x.cn")
     workbook.close()
     return buffer.getvalue()

@@ -53,6 +53,7 @@ class CollectResult:
     content: bytes = b""  # the scorecard workbook
     gathered: int = 0
     notes: list[str] = field(default_factory=list)
+    comparison: previous_module.Comparison | None = None  # with last year's scorecard, when given
 
     @property
     def complete(self) -> bool:
@@ -119,7 +120,7 @@ def collect(paths, book: Rulebook, options: CollectOptions | None = None) -> Col
     comparison = _compare_with_previous(book, scores, result, options)
     content = report.build(book, scores, explanations, result, options.generated or datetime.now(), options.issuer,
                            comparison)
-    return CollectResult(Outcome.WRITTEN, result, scores, explanations, content, gathered)
+    return CollectResult(Outcome.WRITTEN, result, scores, explanations, content, gathered, comparison=comparison)
 
 
 def _compare_with_previous(book: Rulebook, scores, result: ReadResult, options: CollectOptions):

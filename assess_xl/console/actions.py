@@ -1,0 +1,418 @@
+"""What the coordinator does (POST, and the downloads made on request): each calls the library
+(year, yearwork, rulediff, replay) and says what happened in Chinese, once."""
+from __future__ import annotations
+
+from datetime import date
+
+from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import FileResponse, Response, StreamingResponse
+
+from .. import outbox, problems as P, replay as replay_module, rulediff, rulebook as rulebook_module
+from .. import year as year_module, yearwork
+from ..layout import district_name_problems, split_district_names
+from ..pipeline import Outcome
+from ..year import YearError
+from .jobs import Job, events
+from .state import Console
+from .web import back, download, render, start_or_show, the_book, year_or_start
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+FORM_FIELDS = 200  # the contacts table has a few fields per department
+
+
+async def _fields(request: Request) -> dict[str, str]:
+    form = await request.form(max_files=0, max_fields=FORM_FIELDS)
+    return {key: value.strip() for key, value in form.items() if isinstance(value, str)}
+
+
+async def _upload(request: Request, field: str) -> tuple[str, bytes] | None:
+    form = await request.form(max_files=1, max_fields=10)
+    given = form.get(field)
+    if not isinstance(given, UploadFile) or not given.filename:
+        return None
+    if (given.size or 0) > yearwork.UPLOAD_FILE_LIMIT_MB * 1024 * 1024:
+        raise YearError(P.make("upload_too_large", file=given.filename, limit=yearwork.UPLOAD_FILE_LIMIT_MB))
+    return given.filename, await given.read()
+
+
+def _console(request: Request) -> Console:
+    return request.app.state.console
+
+
+def _open(console: Console, year: year_module.Year, note: str) -> Response:
+    console.year = year
+    console.forget()
+    console.flash(note)
+    return back("/settings")
+
+
+# ---- start: create or open a year ---------------------------------------------------------------
+
+async def create_year(request: Request) -> Response:
+    console, fields = _console(request), await _fields(request)
+    if not fields.get("folder"):
+        console.flash(P.text("console_field_missing", field="年度文件夹"), "error")
+        return back("/start")
+    names = split_district_names(fields.get("districts", ""))
+    problems = district_name_problems(names) if names else []
+    for problem in problems:
+        console.flash(problem, "error")
+    if problems:
+        return back("/start")
+    try:
+        year = year_module.create(fields["folder"], year_module.Settings(issuer=fields.get("issuer", "")), names or None)
+    except YearError as exc:
+        console.flash(exc.problem.message, "error")
+        return back("/start")
+    return _open(console, year, f"已新建年度文件夹 {year.root}。请检查评分细则、区名单和通讯录。")
+
+
+async def open_year(request: Request) -> Response:
+    console, fields = _console(request), await _fields(request)
+    try:
+        year = year_module.open_year(fields.get("folder", ""))
+    except YearError as exc:
+        console.flash(exc.problem.message, "error")
+        return back("/start")
+    return _open(console, year, f"已打开年度文件夹 {year.root}。")
+
+
+# ---- settings -----------------------------------------------------------------------------------
+
+async def save_general(request: Request) -> Response:
+    console = year_or_start(request)
+    if isinstance(console, Response):
+        return console
+    year = console.the_year()
+    fields = await _fields(request)
+    current, _ = year.settings()
+    return _saved(console, lambda: yearwork.save_settings(year, year_module.with_setting(current, **fields)),
+                  "设置已保存（不保存任何密码）。", "/settings")
+
+
+def _saved(console: Console, save, note: str, to: str) -> Response:
+    try:
+        save()
+    except YearError as exc:
+        console.flash(exc.problem.message, "error")
+    else:
+        console.flash(note)
+    return back(to)
+
+
+async def save_districts(request: Request) -> Response:
+    console = year_or_start(request)
+    if isinstance(console, Response):
+        return console
+    names = split_district_names((await _fields(request)).get("districts", ""))
+    problems = district_name_problems(names)
+    for problem in problems:
+        console.flash(problem, "error")
+    if problems:
+        return back("/settings")
+    return _saved(console, lambda: yearwork.save_districts(console.the_year(), names),
+                  f"区名单已保存（{len(names)}个区）。", "/settings")
+
+
+async def upload_rulebook(request: Request) -> Response:
+    console = year_or_start(request)
+    if isinstance(console, Response):
+        return console
+    try:
+        upload = await _upload(request, "rulebook")
+        if upload is None:
+            console.flash(P.text("upload_empty"), "error")
+            return back("/settings")
+        brought = yearwork.bring_rulebook(*upload)
+        yearwork.install_rulebook(console.the_year(), upload[1], brought.suffix)
+    except rulebook_module.RulebookError as exc:
+        for message in exc.messages:
+            console.flash(message, "error")
+        return back("/settings")
+    except YearError as exc:
+        console.flash(exc.problem.message, "error")
+        return back("/settings")
+    console.flash(f"已采用评分细则“{brought.book.title}”（{brought.book.year}年度，指纹 {brought.book.fingerprint}）。")
+    return back("/settings")
+
+
+async def embedded_rulebook(request: Request) -> Response:
+    console = year_or_start(request)
+    if isinstance(console, Response):
+        return console
+    return _saved(console, lambda: yearwork.use_embedded_rulebook(console.the_year()),
+                  "已改用内置的2007年度评分细则。", "/settings")
+
+
+async def save_contacts(request: Request) -> Response:
+    book = the_book(request)
+    if isinstance(book, Response):
+        return book
+    console, fields = _console(request), await _fields(request)
+    rows = [["部门", "联系人", "邮箱"]] + [[d, fields.get(f"person-{n}", ""), fields.get(f"emails-{n}", "")]
+                                     for n, d in enumerate(book.departments)]
+    rows = [row for row in rows if row[1] or row[2] or row[0] == "部门"]
+    contacts, problems = outbox.read_contacts(rows, book, "通讯录")
+    for problem in problems:
+        console.flash(problem, "error")
+    return _saved(console, lambda: yearwork.save_contacts(console.the_year(), book, contacts),
+                  f"通讯录已保存（{len(contacts)}个部门有邮箱）。", "/settings")
+
+
+async def upload_contacts(request: Request) -> Response:
+    book = the_book(request)
+    if isinstance(book, Response):
+        return book
+    console = _console(request)
+    try:
+        upload = await _upload(request, "contacts")
+        if upload is None:
+            console.flash(P.text("upload_empty"), "error")
+            return back("/settings")
+        contacts, problems = yearwork.bring_contacts(*upload, book)
+    except YearError as exc:
+        console.flash(exc.problem.message, "error")
+        return back("/settings")
+    for problem in problems:
+        console.flash(problem, "error")
+    return _saved(console, lambda: yearwork.save_contacts(console.the_year(), book, contacts),
+                  f"通讯录已导入（{len(contacts)}个部门有邮箱）。", "/settings")
+
+
+# ---- forms --------------------------------------------------------------------------------------
+
+async def generate_forms(request: Request) -> Response:
+    book = the_book(request)
+    if isinstance(book, Response):
+        return book
+    year = _console(request).the_year()
+
+    def work(job: Job) -> None:
+        job.say(f"正在为{len(year.districts() or [])}个区生成填报表……")
+        built = yearwork.generate_forms(year, book)
+        job.say(f"已生成{len(built)}个文件，存入 {year.forms_dir}。")
+
+    return start_or_show(request, "生成填报表", "/forms", work)
+
+
+async def forms_zip(request: Request) -> Response:
+    console = year_or_start(request)
+    if isinstance(console, Response):
+        return console
+    return download(yearwork.zip_area(console.the_year(), "forms"), "填报表.zip", "application/zip")
+
+
+# ---- inbox --------------------------------------------------------------------------------------
+
+async def upload_returns(request: Request) -> Response:
+    console = year_or_start(request)
+    if isinstance(console, Response):
+        return console
+    try:
+        form = await request.form(max_files=yearwork.UPLOAD_COUNT_LIMIT, max_fields=10)
+    except HTTPException:
+        console.flash(P.text("upload_too_many", limit=yearwork.UPLOAD_COUNT_LIMIT), "error")
+        return back("/inbox")
+    uploads = [item for item in form.getlist("files") if isinstance(item, UploadFile) and item.filename]
+    if not uploads:
+        console.flash(P.text("upload_empty"), "error")
+        return back("/inbox")
+    limit = yearwork.UPLOAD_FILE_LIMIT_MB * 1024 * 1024
+    for large in [u for u in uploads if (u.size or 0) > limit]:  # refused unread
+        console.flash(P.text("upload_too_large", file=large.filename, limit=yearwork.UPLOAD_FILE_LIMIT_MB), "error")
+    contents = [(u.filename or "", await u.read()) for u in uploads if (u.size or 0) <= limit]
+    try:
+        stored = yearwork.store_uploads(console.the_year(), contents)
+    except YearError as exc:
+        console.flash(exc.problem.message, "error")
+        return back("/inbox")
+    for item in stored:
+        console.flash(item.note, "ok" if item.name else "error")
+    return start_or_show(request, "读取收件箱", "/inbox", console.refresh)
+
+
+async def read_inbox(request: Request) -> Response:
+    console = year_or_start(request)
+    if isinstance(console, Response):
+        return console
+    return start_or_show(request, "读取收件箱", "/inbox", console.refresh)
+
+
+# ---- the status board's mail: reminders and return copies, as files to send -----------------------
+
+def _owing_departments(request: Request, board: yearwork.Board) -> list[str]:
+    asked = request.query_params.get("department", "")
+    return [asked] if asked in board.owing else ([] if asked else board.owing)
+
+
+async def remind(request: Request) -> Response:
+    return _mail_files(request, "reminders")
+
+
+async def return_copies(request: Request) -> Response:
+    return _mail_files(request, "returns")
+
+
+def _mail_files(request: Request, kind: str) -> Response:
+    book = the_book(request)
+    if isinstance(book, Response):
+        return book
+    console = _console(request)
+    result = console.run()
+    if result is None or not result.read.districts:
+        return back("/status")
+    departments = _owing_departments(request, yearwork.board(book, result.read))
+    if kind == "reminders":
+        try:
+            drafts = yearwork.reminders(console.the_year(), book, result.read, departments)
+        except YearError as exc:
+            console.flash(exc.problem.message, "error")
+            return back("/status")
+        items = [(f"催报-{m.department}.eml", m.message) for m in drafts]
+    else:
+        items = [(copy.name, copy.content) for copy in yearwork.return_copies(book, result.read, departments)]
+    if not items:
+        console.flash(P.text("console_no_reminders" if kind == "reminders" else "console_no_returns"), "warn")
+        return back("/status")
+    if len(items) == 1:
+        name, content = items[0]
+        return download(content, name, "message/rfc822" if name.endswith(".eml") else XLSX)
+    return download(yearwork.zip_of(items), "催报邮件.zip" if kind == "reminders" else "退回修改.zip",
+                    "application/zip")
+
+
+# ---- adjustments --------------------------------------------------------------------------------
+
+async def add_adjustment(request: Request) -> Response:
+    book = the_book(request)
+    if isinstance(book, Response):
+        return book
+    console, fields = _console(request), await _fields(request)
+    year = console.the_year()
+    result = console.run()
+    districts = year.districts() or (result.read.districts if result else [])
+    row = [fields.get(key, "") for key in ("district", "code", "value", "reason", "by", "date")]
+    row[5] = row[5] or date.today().isoformat()
+    return _recorded(console, lambda: yearwork.add_adjustment(year, book, districts, row),
+                     f"已记入调整表：{row[0]} {row[1]} 改为“{row[2]}”。")
+
+
+async def exclude_file(request: Request) -> Response:
+    book = the_book(request)
+    if isinstance(book, Response):
+        return book
+    console, fields = _console(request), await _fields(request)
+    year = console.the_year()
+    row = [fields.get(key, "") for key in ("file", "reason", "by", "date")]
+    row[3] = row[3] or date.today().isoformat()
+    return _recorded(console, lambda: yearwork.exclude_file(year, book, year.districts() or [], row),
+                     f"已记入调整表：排除“{row[0]}”。")
+
+
+def _recorded(console: Console, record, note: str) -> Response:
+    try:
+        problems = record()
+    except YearError as exc:
+        console.flash(exc.problem.message, "error")
+        return back("/adjust")
+    for problem in problems:
+        console.flash(problem.message, "error")
+    if not problems:
+        console.flash(note)
+    return back("/adjust")
+
+
+# ---- publish ------------------------------------------------------------------------------------
+
+async def publish(request: Request) -> Response:
+    book = the_book(request)
+    if isinstance(book, Response):
+        return book
+    console = _console(request)
+    result = console.run()
+    if result is None or result.outcome is not Outcome.WRITTEN:
+        console.flash(P.text("console_nothing_to_publish"), "warn")
+        return back("/publish")
+    year = console.the_year()
+
+    def work(job: Job) -> None:
+        notes = yearwork.publish(year, book, result, job.say)
+        job.say("发布完成。" if not notes else "发布完成，但PDF未生成（见上）。")
+
+    return start_or_show(request, "发布考核结果", "/publish", work)
+
+
+# ---- rules --------------------------------------------------------------------------------------
+
+async def rules_diff(request: Request) -> Response:
+    book = the_book(request)
+    if isinstance(book, Response):
+        return book
+    console = _console(request)
+    brought = await _brought(request, console)
+    if brought is None:
+        return back("/rules")
+    lines = rulediff.diff(rulebook_module.load_raw(console.the_year().rulebook_path), brought.raw)
+    return render(request, "rules.html", {"title": "细则", "book": book, "figures": rulebook_module.summary(book),
+                                          "diff": lines, "other": brought.book, "replay": console.replay})
+
+
+async def _brought(request: Request, console: Console) -> yearwork.Brought | None:
+    try:
+        upload = await _upload(request, "rulebook")
+        if upload is None:
+            console.flash(P.text("upload_empty"), "error")
+            return None
+        return yearwork.bring_rulebook(*upload)
+    except rulebook_module.RulebookError as exc:
+        for message in exc.messages:
+            console.flash(message, "error")
+    except YearError as exc:
+        console.flash(exc.problem.message, "error")
+    return None
+
+
+async def rules_replay(request: Request) -> Response:
+    book = the_book(request)
+    if isinstance(book, Response):
+        return book
+    console = _console(request)
+    result = console.run()
+    if result is None or not result.read.districts:
+        console.flash(P.text("console_nothing_read"), "warn")
+        return back("/rules")
+    brought = await _brought(request, console)
+    if brought is None:
+        return back("/rules")
+    year = console.the_year()
+
+    def work(job: Job) -> None:
+        job.say(f"正在按“{brought.book.title}”重新计分……")
+        outcome = replay_module.replay(book, brought.book, result.read.values)
+        yearwork.save_replay(year, replay_module.workbook(outcome, book, brought.book))
+        console.replay = (brought.book, outcome)
+        job.say(f"完成：影响分析已写入 {year.results_dir / yearwork.REPLAY_FILE}。")
+
+    return start_or_show(request, "试算新细则", "/rules", work)
+
+
+# ---- files and progress -------------------------------------------------------------------------
+
+async def file_download(request: Request) -> Response:
+    console = year_or_start(request)
+    if isinstance(console, Response):
+        return console
+    try:
+        path = console.the_year().file_in(request.path_params["area"], request.path_params["name"])
+    except YearError as exc:
+        return render(request, "missing.html", {"title": "没有这个文件", "name": exc.problem.message}, 404)
+    return FileResponse(path, filename=path.name)
+
+
+async def job_events(request: Request) -> Response:
+    job = _console(request).jobs.by_id.get(request.path_params["id"])
+    if job is None:
+        return Response(status_code=404)
+    return StreamingResponse(events(job), media_type="text/event-stream", headers={"cache-control": "no-store"})

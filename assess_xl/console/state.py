@@ -1,0 +1,85 @@
+"""What the console holds between requests: the open year, its last run (kept while nothing it read has
+changed), the running job, and messages to show once."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .. import publish, rulebook as rulebook_module, year as year_module, yearwork
+from ..pipeline import CollectResult
+from ..rulebook import Rulebook
+from ..year import Year, YearError
+from .guard import Secrets
+from .jobs import Job, Jobs
+
+
+@dataclass
+class Flash:
+    level: str  # ok, warn, error
+    text: str
+
+
+@dataclass
+class Console:
+    """What the console holds between requests. One coordinator, one year at a time."""
+    year: Year | None
+    keys: Secrets
+    jobs: Jobs = field(default_factory=Jobs)
+    flashes: list[Flash] = field(default_factory=list)
+    replay: object = None  # the last replay under another rulebook, shown on 细则
+    _run: tuple[tuple, CollectResult] | None = None
+    _book: tuple[tuple, Rulebook] | None = None
+
+    def flash(self, text: str, level: str = "ok") -> None:
+        self.flashes.append(Flash(level, text))
+
+    def take_flashes(self) -> list[Flash]:
+        shown, self.flashes = self.flashes, []
+        return shown
+
+    def forget(self) -> None:
+        """Another year was opened: nothing of the last one holds."""
+        self._run, self._book, self.replay = None, None, None
+
+    def the_year(self) -> Year:
+        assert self.year is not None, "pages of a year are only routed when a year is open"
+        return self.year
+
+    def book(self) -> Rulebook:
+        """The year's rulebook, loaded again when its file changed (raises RulebookError)."""
+        year = self.the_year()
+        path = year.rulebook_path
+        key = (str(path), path.stat().st_mtime_ns if path else 0)
+        if self._book is None or self._book[0] != key:
+            self._book = (key, rulebook_module.load(path))
+        return self._book[1]
+
+    def run(self) -> CollectResult | None:
+        """The last run, if nothing it read has changed since."""
+        if self._run is not None and self._run[0] == year_module.fingerprint(self.the_year()):
+            return self._run[1]
+        return None
+
+    def refresh(self, job: Job) -> None:
+        year = self.the_year()
+        stamp = year_module.fingerprint(year)
+        result = yearwork.run(year, self.book(), job.say)
+        self._run = (stamp, result)
+
+    def start(self, title: str, then: str, work) -> Job:
+        return self.jobs.start(title, then, work, error_text)
+
+
+def error_text(exc: Exception) -> str:
+    """The Chinese line a failed job ends with."""
+    if isinstance(exc, (YearError,)):
+        return exc.problem.message
+    if isinstance(exc, rulebook_module.RulebookError):
+        return "评分细则无法使用：" + "；".join(exc.messages)
+    if isinstance(exc, publish.PublishError):
+        return str(exc)
+    messages = getattr(exc, "messages", None)
+    if messages:
+        return "；".join(messages)
+    return f"操作未完成（{type(exc).__name__}）。请查看文件后重试。"
+
+

@@ -1,0 +1,183 @@
+"""The pages (GET): each gathers what the library says and renders one template. Nothing here changes
+a file."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from .. import outbox, publish as publish_module, report, rulebook as rulebook_module, year as year_module
+from .. import yearwork
+from ..pipeline import Outcome
+from .. import problems as P
+from ..problems import ERROR, INFO, WARNING
+from ..year import YearError
+from .web import back, current_run, render, the_book, year_or_start
+
+PROBLEM_ROWS_SHOWN = 500
+
+
+def home(request: Request) -> Response:
+    return back("/status" if request.app.state.console.year is not None else "/start")
+
+
+def start(request: Request) -> Response:
+    suggestion = Path.cwd() / "考核年度"
+    return render(request, "start.html", {"title": "开始", "recent": year_module.recent(),
+                                          "suggestion": str(suggestion)})
+
+
+def settings(request: Request) -> Response:
+    console = year_or_start(request)
+    if isinstance(console, Response):
+        return console
+    year = console.the_year()
+    values, setting_problems = year.settings()
+    context = {"title": "设置", "settings": values, "problems": [p.message for p in setting_problems],
+               "districts": "\n".join(year.districts() or []), "rulebook_file": year.rulebook_path,
+               "book": None, "book_errors": [], "contacts": [], "contact_problems": []}
+    try:
+        book = console.book()
+    except rulebook_module.RulebookError as exc:
+        context["book_errors"] = exc.messages
+        return render(request, "settings.html", context)
+    context.update(book=book, figures=rulebook_module.summary(book))
+    contacts, contact_problems = _contacts(year, book)
+    context["contact_problems"] = contact_problems
+    context["contacts"] = [(d, contacts.get(d)) for d in book.departments]
+    return render(request, "settings.html", context)
+
+
+def _contacts(year, book) -> tuple[dict, list[str]]:
+    if not year.contacts_path.is_file():
+        return {}, []
+    try:
+        return year_module.read_contacts(year.contacts_path, book)
+    except YearError as exc:
+        return {}, [exc.problem.message]
+
+
+def forms(request: Request) -> Response:
+    console = year_or_start(request)
+    if isinstance(console, Response):
+        return console
+    year = console.the_year()
+    log = outbox.csv_rows(year.send_log.read_text(encoding="utf-8-sig")) if year.send_log.is_file() else []
+    return render(request, "forms.html", {"title": "填报表", "files": year.listing("forms"),
+                                          "districts": year.districts() or [], "log": log})
+
+
+def inbox(request: Request) -> Response:
+    result = current_run(request)
+    if isinstance(result, Response):
+        return result
+    return render(request, "inbox.html", {"title": "收件", "sources": report.source_rows(result.read),
+                                          "limits": (yearwork.UPLOAD_FILE_LIMIT_MB, yearwork.UPLOAD_COUNT_LIMIT,
+                                                     yearwork.UPLOAD_TOTAL_LIMIT_MB)})
+
+
+def status(request: Request) -> Response:
+    book = the_book(request)
+    if isinstance(book, Response):
+        return book
+    result = current_run(request)
+    if isinstance(result, Response):
+        return result
+    board = yearwork.board(book, result.read) if result.read.districts else None
+    return render(request, "status.html", {"title": "进度", "board": board, "states": yearwork.BOARD_STATES,
+                                           "result": result})
+
+
+def problems(request: Request) -> Response:
+    book = the_book(request)
+    if isinstance(book, Response):
+        return book
+    result = current_run(request)
+    if isinstance(result, Response):
+        return result
+    chosen = {key: request.query_params.get(key, "") for key in ("department", "district", "level")}
+    rows = [(p, yearwork.department_of(p, book)) for p in result.read.problems]
+    shown = [(p, d) for p, d in rows if (not chosen["department"] or d == chosen["department"])
+             and (not chosen["district"] or p.district == chosen["district"])
+             and (not chosen["level"] or p.level == chosen["level"])]
+    context = {"title": "问题", "rows": shown[:PROBLEM_ROWS_SHOWN], "matched": len(shown), "total": len(rows),
+               "chosen": chosen, "departments": [d for d in book.departments if book.department_indicators(d)],
+               "districts": result.read.districts, "levels": (ERROR, WARNING, INFO)}
+    template = "problems_table.html" if request.headers.get("hx-request") else "problems.html"
+    return render(request, template, context)
+
+
+def adjust(request: Request) -> Response:
+    book = the_book(request)
+    if isinstance(book, Response):
+        return book
+    result = current_run(request)
+    if isinstance(result, Response):
+        return result
+    year = request.app.state.console.the_year()
+    rows = yearwork.adjustment_rows(year)
+    return render(request, "adjust.html", {"title": "调整", "rows": rows, "book": book,
+                                           "districts": year.districts() or result.read.districts,
+                                           "files": [f.info.name for f in result.read.files],
+                                           "applied": result.read.adjustments})
+
+
+def results(request: Request) -> Response:
+    book = the_book(request)
+    if isinstance(book, Response):
+        return book
+    result = current_run(request)
+    if isinstance(result, Response):
+        return result
+    return render(request, "results.html", {"title": "结果", "result": result, "book": book,
+                                            "written": result.outcome is Outcome.WRITTEN})
+
+
+def district(request: Request) -> Response:
+    book = the_book(request)
+    if isinstance(book, Response):
+        return book
+    result = current_run(request)
+    if isinstance(result, Response):
+        return result
+    name = request.path_params["name"]
+    if result.scores is None or name not in result.scores.districts:
+        return render(request, "missing.html", {"title": "没有这个区", "name": name}, status_code=404)
+    return render(request, "district.html", {"title": name, "district": name, "result": result, "book": book,
+                                             "page": yearwork.district_page(book, result, name)})
+
+
+def publish(request: Request) -> Response:
+    book = the_book(request)
+    if isinstance(book, Response):
+        return book
+    result = current_run(request)
+    if isinstance(result, Response):
+        return result
+    year = request.app.state.console.the_year()
+    soffice = publish_module.soffice_path()
+    return render(request, "publish.html", {
+        "title": "发布", "result": result, "written": result.outcome is Outcome.WRITTEN,
+        "results": year.listing("results"), "notices": year.listing("notices"),
+        "soffice_missing": None if soffice else P.text("soffice_missing")})
+
+
+def rules(request: Request) -> Response:
+    console = year_or_start(request)
+    if isinstance(console, Response):
+        return console
+    book = the_book(request)
+    if isinstance(book, Response):
+        return book
+    return render(request, "rules.html", {"title": "细则", "book": book, "figures": rulebook_module.summary(book),
+                                          "diff": None, "replay": console.replay})
+
+
+def job(request: Request) -> Response:
+    console = request.app.state.console
+    found = console.jobs.by_id.get(request.path_params["id"])
+    if found is None:
+        return render(request, "missing.html", {"title": "没有这个任务", "name": request.path_params["id"]},
+                      status_code=404)
+    return render(request, "job.html", {"title": found.title, "job": found}, keep_flashes=not found.done)

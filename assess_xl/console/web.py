@@ -1,0 +1,88 @@
+"""What every page and action shares: rendering a template with the common context, redirects,
+downloads, and starting a job."""
+from __future__ import annotations
+
+from importlib import resources
+from urllib.parse import quote
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.templating import Jinja2Templates
+
+from ..pipeline import CollectResult
+from ..rulebook import Rulebook, RulebookError
+from .jobs import Job, JobBusy
+from .state import Console
+
+PAGES = (("settings", "设置"), ("forms", "填报表"), ("inbox", "收件"), ("status", "进度"), ("problems", "问题"),
+         ("adjust", "调整"), ("results", "结果"), ("publish", "发布"), ("rules", "细则"))
+
+_TEMPLATES = Jinja2Templates(directory=str(resources.files("assess_xl.console").joinpath("templates")))
+
+
+def render(request: Request, name: str, context: dict, status_code: int = 200, keep_flashes: bool = False) -> Response:
+    """The page with the common context; messages are shown once (a progress page leaves them for the next)."""
+    console: Console = request.app.state.console
+    flashes = list(console.flashes) if keep_flashes else console.take_flashes()
+    page = {"console": console, "year": console.year, "csrf": console.keys.csrf, "pages": PAGES,
+            "flashes": flashes, "here": request.url.path, **context}
+    return _TEMPLATES.TemplateResponse(request, name, page, status_code=status_code)
+
+
+def back(to: str) -> RedirectResponse:
+    return RedirectResponse(to, status_code=303)
+
+
+def download(content: bytes, name: str, media_type: str) -> Response:
+    return Response(content, media_type=media_type,
+                    headers={"content-disposition": f"attachment; filename*=UTF-8''{quote(name)}"})
+
+
+def job_page(request: Request, job: Job) -> Response:
+    return back(f"/jobs/{job.id}")
+
+
+def start_or_show(request: Request, title: str, then: str, work) -> Response:
+    """Start a job and show its progress; when another runs, show that one."""
+    console: Console = request.app.state.console
+    try:
+        job = console.start(title, then, work)
+    except JobBusy as busy:
+        console.flash(str(busy), "warn")
+        running = console.jobs.running
+        return back(f"/jobs/{running.id}" if running else then)
+    return job_page(request, job)
+
+
+
+
+def year_or_start(request: Request) -> Console | Response:
+    """The console with an open year, or the way to the start page."""
+    console: Console = request.app.state.console
+    return console if console.year is not None else back("/start")
+
+
+def current_run(request: Request) -> CollectResult | Response:
+    """The year's run while it holds, else its progress page (reading starts when nobody else runs)."""
+    console: Console = request.app.state.console
+    if console.year is None:
+        return back("/start")
+    result = console.run()
+    if result is not None:
+        return result
+    running = console.jobs.running
+    if running is not None and not running.done:
+        return back(f"/jobs/{running.id}")
+    return start_or_show(request, "读取收件箱", request.url.path, console.refresh)
+
+
+def the_book(request: Request) -> Rulebook | Response:
+    """The year's rulebook; one that cannot be used sends the coordinator to 设置 with the reasons."""
+    console: Console = request.app.state.console
+    if console.year is None:
+        return back("/start")
+    try:
+        return console.book()
+    except RulebookError as exc:
+        console.flash("评分细则无法使用：" + "；".join(exc.messages), "error")
+        return back("/settings")
