@@ -991,20 +991,10 @@ def send():
 
 
 def load_contacts(path: str, book) -> dict:
-    source = Path(path)
-    sheet = None
     try:
-        if source.suffix.lower() == ".csv":
-            rows = outbox.csv_rows(source.read_text(encoding="utf-8-sig"))
-        else:
-            sheets = ownbooks.read(source, source.name)
-            sheet, rows = next(((s.name, s.rows) for s in sheets.values()), (None, []))
-    except ownbooks.OwnWorkbookError as exc:
-        raise UserError(f"通讯录 {source} 无法读取：{exc.problem.message}请使用 contacts-template 生成的表。") from None
-    except (OSError, UnicodeDecodeError) as exc:  # a .csv that cannot be read or decoded
-        reason = "不是UTF-8编码的文本" if isinstance(exc, UnicodeDecodeError) else "文件无法打开"
-        raise UserError(problem_text("contacts_unreadable", path=source, reason=reason)) from None
-    contacts, problems = outbox.read_contacts(rows, book, source.name, sheet)
+        contacts, problems = year_module.read_contacts(Path(path), book)
+    except year_module.YearError as exc:
+        raise UserError(exc.problem.message) from None
     for problem in problems:
         errors_console.print(f"[yellow]通讯录：[/]{escape(problem)}")
     return contacts

@@ -52,6 +52,10 @@ class Mailbox:
         """As a From/To header writes it: the name alone as an RFC 2047 encoded word, the address bare."""
         return formataddr((self.name, self.address), charset="utf-8")
 
+    def written(self) -> str:
+        """As a person writes it in the contacts workbook: `郑华 <hjj@hbj.gov.cn>`, or the bare address."""
+        return f"{self.name} <{self.address}>" if self.name else self.address
+
 
 def mailbox(written: str) -> Mailbox:
     """`zhc@hbj.gov.cn` or `市环保局综合处 <zhc@hbj.gov.cn>` → Mailbox. A non-ASCII domain is written in
@@ -122,7 +126,7 @@ def contacts_template(book: Rulebook, contacts: dict[str, Contact] | None = None
         ws.write_string(row, 0, department, cell)
         if department in contacts:
             ws.write_string(row, 1, contacts[department].person, cell)
-            ws.write_string(row, 2, "; ".join(contacts[department].addresses), cell)
+            ws.write_string(row, 2, "; ".join(m.written() for m in contacts[department].mailboxes), cell)
     ws.write_comment(0, 2, "一个部门有多个邮箱时用分号隔开，如 a@x.cn; b@x.cn")
     workbook.close()
     return buffer.getvalue()

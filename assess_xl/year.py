@@ -16,7 +16,7 @@ from typing import Iterator
 
 import yaml
 
-from . import demo, files, outbox, problems as P, readback
+from . import demo, files, outbox, ownbooks, problems as P
 from . import rulebook as rulebook_module
 from .pipeline import CollectOptions
 from .problems import Problem
@@ -259,15 +259,19 @@ def with_setting(settings: Settings, **changes: str) -> Settings:
 
 def read_contacts(path: Path, book: Rulebook) -> tuple[dict[str, outbox.Contact], list[str]]:
     """The contacts workbook (or .csv): department → contact, and Chinese problems per row."""
+    sheet = None
     try:
         if path.suffix.lower() == ".csv":
             rows = outbox.csv_rows(path.read_text(encoding="utf-8-sig"))
         else:
-            sheets = readback.parse_workbook(path.read_bytes())
-            rows = next(iter(sheets.values())).rows if sheets else []
-    except Exception as exc:  # decoding, OS and calamine's own error types: the file cannot be used
-        raise YearError(P.make("contacts_unreadable", file=str(path), kind=type(exc).__name__)) from None
-    return outbox.read_contacts(rows, book, path.name)
+            sheets = ownbooks.read(path, path.name)
+            sheet, rows = next(((s.name, s.rows) for s in sheets.values()), (None, []))
+    except ownbooks.OwnWorkbookError as exc:
+        raise YearError(P.make("contacts_unreadable", path=str(path), reason=exc.problem.message.rstrip("。"))) from None
+    except (OSError, UnicodeDecodeError) as exc:  # a .csv that cannot be read or decoded
+        reason = "不是UTF-8编码的文本" if isinstance(exc, UnicodeDecodeError) else "文件无法打开"
+        raise YearError(P.make("contacts_unreadable", path=str(path), reason=reason)) from None
+    return outbox.read_contacts(rows, book, path.name, sheet)
 
 
 def known_senders(contacts: dict[str, outbox.Contact]) -> frozenset[str]:

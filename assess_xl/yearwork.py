@@ -18,7 +18,7 @@ from typing import Callable
 
 from . import adjustments as adjustments_module
 from . import forms as forms_module
-from . import outbox, pipeline, problems as P, readback, report, returns, status
+from . import outbox, ownbooks, pipeline, problems as P, report, returns, status
 from . import publish as publish_module
 from . import rulebook as rulebook_module
 from .forms import FormFile
@@ -112,9 +112,14 @@ def department_of(problem: Problem, book: Rulebook) -> str:
 def reminders(year: Year, book: Rulebook, read: ReadResult, departments: list[str]) -> list[outbox.Outgoing]:
     """催报 drafts for these departments, to the addresses of the year's contacts."""
     settings, _ = year.settings()
+    try:
+        sender = outbox.mailbox(settings.sender)
+    except outbox.BadAddress:
+        raise YearError(P.make("console_no_sender", raw=settings.sender)) from None
     contacts = _contacts(year, book)
     owing = {d: lines for d, lines in returns.owing_lines(book, read).items() if d in departments}
-    return outbox.reminder_messages(book, contacts, owing, settings.sender or "zhc@example.cn", settings.deadline)
+    this_round = f"截止{settings.deadline}" if settings.deadline else date.today().isoformat()
+    return outbox.reminder_messages(book, contacts, owing, sender, settings.deadline, this_round)
 
 
 def return_copies(book: Rulebook, read: ReadResult, departments: list[str]) -> list[FormFile]:
@@ -222,7 +227,7 @@ def adjustment_rows(year: Year) -> AdjustmentRows:
     """The rows of 调整表.xlsx as text (empty lists when there is none)."""
     if not year.adjustments_path.is_file():
         return AdjustmentRows([], [])
-    sheets = readback.parse_workbook(year.adjustments_path.read_bytes())
+    sheets = ownbooks.read(year.adjustments_path, ADJUSTMENTS_FILE)
     return AdjustmentRows(_text_rows(sheets, adjustments_module.CHANGES_SHEET, 6),
                           _text_rows(sheets, adjustments_module.EXCLUDED_SHEET, 4))
 

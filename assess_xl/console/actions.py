@@ -27,13 +27,16 @@ async def _fields(request: Request) -> dict[str, str]:
     return {key: value.strip() for key, value in form.items() if isinstance(value, str)}
 
 
-async def _upload(request: Request, field: str) -> tuple[str, bytes] | None:
+async def _upload(request: Request, console: Console, field: str) -> tuple[str, bytes] | None:
+    """One uploaded file (name, content); None, with the reason shown, when there is none or it is too large."""
     form = await request.form(max_files=1, max_fields=10)
     given = form.get(field)
     if not isinstance(given, UploadFile) or not given.filename:
+        console.flash(P.text("upload_empty"), "error")
         return None
     if (given.size or 0) > yearwork.UPLOAD_FILE_LIMIT_MB * 1024 * 1024:
-        raise YearError(P.make("upload_too_large", file=given.filename, limit=yearwork.UPLOAD_FILE_LIMIT_MB))
+        console.flash(P.text("upload_too_large", file=given.filename, limit=yearwork.UPLOAD_FILE_LIMIT_MB), "error")
+        return None
     return given.filename, await given.read()
 
 
@@ -120,17 +123,12 @@ async def upload_rulebook(request: Request) -> Response:
     console = year_or_start(request)
     if isinstance(console, Response):
         return console
-    try:
-        upload = await _upload(request, "rulebook")
-        if upload is None:
-            console.flash(P.text("upload_empty"), "error")
-            return back("/settings")
-        brought = yearwork.bring_rulebook(*upload)
-        yearwork.install_rulebook(console.the_year(), upload[1], brought.suffix)
-    except rulebook_module.RulebookError as exc:
-        for message in exc.messages:
-            console.flash(message, "error")
+    upload = await _upload(request, console, "rulebook")
+    brought = _checked_rulebook(console, upload)
+    if upload is None or brought is None:
         return back("/settings")
+    try:
+        yearwork.install_rulebook(console.the_year(), upload[1], brought.suffix)
     except YearError as exc:
         console.flash(exc.problem.message, "error")
         return back("/settings")
@@ -154,11 +152,14 @@ async def save_contacts(request: Request) -> Response:
     rows = [["部门", "联系人", "邮箱"]] + [[d, fields.get(f"person-{n}", ""), fields.get(f"emails-{n}", "")]
                                      for n, d in enumerate(book.departments)]
     rows = [row for row in rows if row[1] or row[2] or row[0] == "部门"]
-    contacts, problems = outbox.read_contacts(rows, book, "通讯录")
+    return _keep_contacts(console, book, *outbox.read_contacts(rows, book, "通讯录"), "通讯录已保存")
+
+
+def _keep_contacts(console: Console, book, contacts: dict, problems: list[str], done: str) -> Response:
     for problem in problems:
         console.flash(problem, "error")
     return _saved(console, lambda: yearwork.save_contacts(console.the_year(), book, contacts),
-                  f"通讯录已保存（{len(contacts)}个部门有邮箱）。", "/settings")
+                  f"{done}（{len(contacts)}个部门有邮箱）。", "/settings")
 
 
 async def upload_contacts(request: Request) -> Response:
@@ -166,19 +167,15 @@ async def upload_contacts(request: Request) -> Response:
     if isinstance(book, Response):
         return book
     console = _console(request)
+    upload = await _upload(request, console, "contacts")
+    if upload is None:
+        return back("/settings")
     try:
-        upload = await _upload(request, "contacts")
-        if upload is None:
-            console.flash(P.text("upload_empty"), "error")
-            return back("/settings")
         contacts, problems = yearwork.bring_contacts(*upload, book)
     except YearError as exc:
         console.flash(exc.problem.message, "error")
         return back("/settings")
-    for problem in problems:
-        console.flash(problem, "error")
-    return _saved(console, lambda: yearwork.save_contacts(console.the_year(), book, contacts),
-                  f"通讯录已导入（{len(contacts)}个部门有邮箱）。", "/settings")
+    return _keep_contacts(console, book, contacts, problems, "通讯录已导入")
 
 
 # ---- forms --------------------------------------------------------------------------------------
@@ -270,7 +267,7 @@ def _mail_files(request: Request, kind: str) -> Response:
         except YearError as exc:
             console.flash(exc.problem.message, "error")
             return back("/status")
-        items = [(f"催报-{m.department}.eml", m.message) for m in drafts]
+        items = [(f"催报-{m.department}.eml", m.draft) for m in drafts]
     else:
         items = [(copy.name, copy.content) for copy in yearwork.return_copies(book, result.read, departments)]
     if not items:
@@ -360,17 +357,18 @@ async def rules_diff(request: Request) -> Response:
 
 
 async def _brought(request: Request, console: Console) -> yearwork.Brought | None:
+    return _checked_rulebook(console, await _upload(request, console, "rulebook"))
+
+
+def _checked_rulebook(console: Console, upload: tuple[str, bytes] | None) -> yearwork.Brought | None:
+    """An uploaded rulebook checked as `rules check` checks it; its errors shown one by one."""
+    if upload is None:
+        return None
     try:
-        upload = await _upload(request, "rulebook")
-        if upload is None:
-            console.flash(P.text("upload_empty"), "error")
-            return None
         return yearwork.bring_rulebook(*upload)
     except rulebook_module.RulebookError as exc:
         for message in exc.messages:
             console.flash(message, "error")
-    except YearError as exc:
-        console.flash(exc.problem.message, "error")
     return None
 
 

@@ -13,7 +13,7 @@ from ..pipeline import Outcome
 from .. import problems as P
 from ..problems import ERROR, INFO, WARNING
 from ..year import YearError
-from .web import back, current_run, render, the_book, year_or_start
+from .web import back, book_and_run, current_run, render, the_book, year_or_start
 
 PROBLEM_ROWS_SHOWN = 500
 
@@ -45,7 +45,8 @@ def settings(request: Request) -> Response:
     context.update(book=book, figures=rulebook_module.summary(book))
     contacts, contact_problems = _contacts(year, book)
     context["contact_problems"] = contact_problems
-    context["contacts"] = [(d, contacts.get(d)) for d in book.departments]
+    context["contacts"] = [(d, contacts[d].person, "; ".join(m.written() for m in contacts[d].mailboxes))
+                           if d in contacts else (d, "", "") for d in book.departments]
     return render(request, "settings.html", context)
 
 
@@ -78,24 +79,20 @@ def inbox(request: Request) -> Response:
 
 
 def status(request: Request) -> Response:
-    book = the_book(request)
-    if isinstance(book, Response):
-        return book
-    result = current_run(request)
-    if isinstance(result, Response):
-        return result
+    found = book_and_run(request)
+    if isinstance(found, Response):
+        return found
+    book, result = found
     board = yearwork.board(book, result.read) if result.read.districts else None
     return render(request, "status.html", {"title": "进度", "board": board, "states": yearwork.BOARD_STATES,
                                            "result": result})
 
 
 def problems(request: Request) -> Response:
-    book = the_book(request)
-    if isinstance(book, Response):
-        return book
-    result = current_run(request)
-    if isinstance(result, Response):
-        return result
+    found = book_and_run(request)
+    if isinstance(found, Response):
+        return found
+    book, result = found
     chosen = {key: request.query_params.get(key, "") for key in ("department", "district", "level")}
     rows = [(p, yearwork.department_of(p, book)) for p in result.read.problems]
     shown = [(p, d) for p, d in rows if (not chosen["department"] or d == chosen["department"])
@@ -109,12 +106,10 @@ def problems(request: Request) -> Response:
 
 
 def adjust(request: Request) -> Response:
-    book = the_book(request)
-    if isinstance(book, Response):
-        return book
-    result = current_run(request)
-    if isinstance(result, Response):
-        return result
+    found = book_and_run(request)
+    if isinstance(found, Response):
+        return found
+    book, result = found
     year = request.app.state.console.the_year()
     rows = yearwork.adjustment_rows(year)
     return render(request, "adjust.html", {"title": "调整", "rows": rows, "book": book,
@@ -124,23 +119,19 @@ def adjust(request: Request) -> Response:
 
 
 def results(request: Request) -> Response:
-    book = the_book(request)
-    if isinstance(book, Response):
-        return book
-    result = current_run(request)
-    if isinstance(result, Response):
-        return result
+    found = book_and_run(request)
+    if isinstance(found, Response):
+        return found
+    book, result = found
     return render(request, "results.html", {"title": "结果", "result": result, "book": book,
                                             "written": result.outcome is Outcome.WRITTEN})
 
 
 def district(request: Request) -> Response:
-    book = the_book(request)
-    if isinstance(book, Response):
-        return book
-    result = current_run(request)
-    if isinstance(result, Response):
-        return result
+    found = book_and_run(request)
+    if isinstance(found, Response):
+        return found
+    book, result = found
     name = request.path_params["name"]
     if result.scores is None or name not in result.scores.districts:
         return render(request, "missing.html", {"title": "没有这个区", "name": name}, status_code=404)
@@ -149,12 +140,10 @@ def district(request: Request) -> Response:
 
 
 def publish(request: Request) -> Response:
-    book = the_book(request)
-    if isinstance(book, Response):
-        return book
-    result = current_run(request)
-    if isinstance(result, Response):
-        return result
+    found = book_and_run(request)
+    if isinstance(found, Response):
+        return found
+    book, result = found
     year = request.app.state.console.the_year()
     soffice = publish_module.soffice_path()
     return render(request, "publish.html", {

@@ -86,3 +86,14 @@ def the_book(request: Request) -> Rulebook | Response:
     except RulebookError as exc:
         console.flash("评分细则无法使用：" + "；".join(exc.messages), "error")
         return back("/settings")
+
+
+def book_and_run(request: Request) -> tuple[Rulebook, CollectResult] | Response:
+    """What most pages show: the year's rulebook and its current run (or the page to go to first)."""
+    book = the_book(request)
+    if isinstance(book, Response):
+        return book
+    result = current_run(request)
+    if isinstance(result, Response):
+        return result
+    return book, result
