@@ -2,6 +2,8 @@ import pytest
 
 from assess_xl import rulebook, scoring
 
+pytest_plugins = ["console.fixtures"]  # the console's fixtures (tests/console/fixtures.py)
+
 
 @pytest.fixture(scope="session")
 def book():

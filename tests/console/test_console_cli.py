@@ -9,11 +9,14 @@ import urllib.request
 from pathlib import Path
 
 import openpyxl
+import pytest
 
 from assess_xl import demo
 from assess_xl import year as year_module
 
 ASSESS_XL = str(Path(sys.executable).with_name("assess-xl"))
+
+pytestmark = pytest.mark.usefixtures("private_config")
 
 
 def start_console(*args, env=None):

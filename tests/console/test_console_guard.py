@@ -2,7 +2,9 @@
 import pytest
 from starlette.testclient import TestClient
 
-from conftest import BASE, KEYS, PORT, settle
+from console.fixtures import BASE, KEYS, PORT, settle
+
+pytestmark = pytest.mark.usefixtures("private_config")
 
 
 def test_without_the_token_every_request_is_refused(app):

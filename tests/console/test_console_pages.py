@@ -11,10 +11,12 @@ from starlette.testclient import TestClient
 from assess_xl import demo, rulebook
 from assess_xl import year as year_module
 from assess_xl.console.app import create_app
-from conftest import BASE, KEYS, PORT, settle
+from console.fixtures import BASE, KEYS, PORT, settle
 from helpers import requires_soffice
 
 CSRF = f"csrf={KEYS.csrf}"
+
+pytestmark = pytest.mark.usefixtures("private_config")
 
 
 def upload(client, paths, extra=()):

@@ -7,6 +7,8 @@ import pytest
 from assess_xl import year as year_module
 from assess_xl.year import Settings, YearError
 
+pytestmark = pytest.mark.usefixtures("private_config")
+
 
 def test_a_new_year_has_its_folders_settings_and_district_list(tmp_path):
     year = year_module.create(tmp_path / "2008年考核", Settings(issuer="某市环保局", deadline="1月15日"),

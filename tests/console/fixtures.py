@@ -1,4 +1,5 @@
-"""Shared by the console's tests: a year folder, the demo's filled returns, a client past the guard."""
+"""Shared by the console's tests (loaded as a plugin by tests/conftest.py): a year folder, the demo's filled
+returns, a client past the guard. Test modules here mark themselves with `usefixtures("private_config")`."""
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,7 @@ BASE = f"http://127.0.0.1:{PORT}"
 KEYS = Secrets("test-token", "test-csrf")
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture
 def private_config(tmp_path, monkeypatch):
     """The list of recent years goes to a private folder, never the user's own."""
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
