@@ -48,7 +48,7 @@ def create_app(folder: Year | None, port: int, keys: Secrets | None = None) -> S
         Route("/rules", views.rules), Route("/rules/diff", actions.rules_diff, methods=["POST"]),
         Route("/rules/replay", actions.rules_replay, methods=["POST"]),
         Route("/files/{area}/{name}", actions.file_download),
-        Route("/jobs/{id}", views.job), Route("/jobs/{id}/events", actions.job_events),
+        Route("/favicon.ico", views.no_icon), Route("/jobs/{id}", views.job), Route("/jobs/{id}/events", actions.job_events),
         Mount("/static", StaticFiles(directory=static_folder()), name="static"),
     ]
     app = Starlette(routes=routes, middleware=[Middleware(Guard, keys=keys, port=port, body_limit=BODY_LIMIT)])

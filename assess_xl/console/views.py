@@ -22,6 +22,10 @@ def home(request: Request) -> Response:
     return back("/status" if request.app.state.console.year is not None else "/start")
 
 
+def no_icon(request: Request) -> Response:
+    return Response(status_code=204)
+
+
 def start(request: Request) -> Response:
     suggestion = Path.cwd() / "考核年度"
     return render(request, "start.html", {"title": "开始", "recent": year_module.recent(),

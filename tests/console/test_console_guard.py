@@ -73,7 +73,7 @@ def test_every_response_forbids_framing_and_foreign_scripts(client):
     assert response.headers["x-frame-options"] == "DENY"
     assert "script-src" not in response.headers["content-security-policy"]  # default-src 'self' covers scripts
     assert "default-src 'self'" in response.headers["content-security-policy"]
-    assert response.headers["referrer-policy"] == "no-referrer"
+    assert response.headers["referrer-policy"] == "same-origin"
 
 
 def test_an_upload_over_the_limit_is_refused_before_it_is_stored(client, year, monkeypatch):

@@ -203,13 +203,17 @@ def test_status_board_in_colour_and_words_with_counts(client, filled):
     assert "催报" in page.text and "退回修改" in page.text
 
 
-def test_reminders_need_contacts_then_are_drafts_to_download(client, filled):
+def test_reminders_need_a_sender_and_contacts_then_are_drafts_to_download(client, filled):
+    refused = client.get("/status/remind")
+    assert refused.url.path == "/status" and "请在“设置”页填写发件人" in refused.text
+    client.post(f"/settings/general?{CSRF}", data={"sender": "市环保局综合处 <zhc@hbj.gov.cn>", "deadline": "1月20日"})
+    settle(client, client.get("/status"))  # the settings changed: the board is read again
     refused = client.get("/status/remind")
     assert refused.url.path == "/status" and "通讯录" in refused.text
     book = rulebook.load()
     client.post(f"/settings/contacts?{CSRF}",
-                data={f"emails-{n}": f"d{n}@hbj.gov.cn" for n in range(len(book.departments))})
-    client.get("/status")
+                data={f"emails-{n}": f"郑华 <d{n}@hbj.gov.cn>" for n in range(len(book.departments))})
+    assert "郑华 &lt;d0@hbj.gov.cn&gt;" in client.get("/settings").text
     settle(client, client.get("/status"))
     every = client.get("/status/remind")
     assert every.headers["content-type"] == "application/zip"
@@ -217,7 +221,8 @@ def test_reminders_need_contacts_then_are_drafts_to_download(client, filled):
     assert names and all(n.startswith("催报-") and n.endswith(".eml") for n in names)
     department = names[0][3:-4]
     one = client.get("/status/remind", params={"department": department})
-    assert one.headers["content-type"].startswith("message/rfc822") and b"Subject:" in one.content
+    assert one.headers["content-type"].startswith("message/rfc822") and b"X-Unsent: 1" in one.content
+    assert b"zhc@hbj.gov.cn" in one.content
 
 
 def test_return_copies_for_one_department_or_all_that_owe(client, filled):
