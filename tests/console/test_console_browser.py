@@ -3,7 +3,6 @@ create the year, generate forms, download them, return them filled (one file bro
 filter problems, add an adjustment, publish, download the scorecard and check its totals equal those
 of `assess-xl collect` on the same inputs. Screenshots of every page are saved (to
 $ASSESS_XL_SCREENSHOTS when set, else the test's own folder)."""
-import io
 import os
 import shutil
 import signal
