@@ -413,17 +413,23 @@ class CategoryBlock:
     targets: list[TargetLine]
 
 
-def district_page(book: Rulebook, result: CollectResult, district: str) -> list[CategoryBlock]:
-    """Every category and target of one district: what was reported, the points and why."""
+def reported(book: Rulebook, result: CollectResult) -> dict[tuple[str, str], str]:
+    """(district, code) → what was reported, as the scorecard's district sheets say it."""
+    return report._reported_text(book, result.read)
+
+
+def district_page(book: Rulebook, result: CollectResult, district: str,
+                  said: dict[tuple[str, str], str]) -> list[CategoryBlock]:
+    """Every category and target of one district: what was reported (`said`, from `reported`), the
+    points and why."""
     assert result.scores is not None and result.explanations is not None
     scores = result.scores
-    reported = report._reported_text(book, result.read)
     target_scores, statuses = scores.targets.loc[district].to_dict(), scores.status.loc[district].to_dict()
     texts, category_scores = result.explanations.loc[district].to_dict(), scores.categories.loc[district].to_dict()
     blocks = []
     for category in book.categories:
         lines = [TargetLine(t.number, t.text, t.max,
-                            [reported.get((district, c), f"{book.indicators[c].label}：（未填报）") for c in t.indicators],
+                            [said.get((district, c), f"{book.indicators[c].label}：（未填报）") for c in t.indicators],
                             target_scores[t.number], texts[t.number],
                             "、".join(dict.fromkeys(book.indicators[c].department for c in t.indicators)),
                             statuses[t.number])

@@ -2,6 +2,7 @@
 
     python3 benchmarks/run.py            # S, M, L and F; writes benchmarks/RESULTS.md
     python3 benchmarks/run.py --quick    # S only (the CI smoke test)
+    python3 benchmarks/run.py --console  # only the console's pages for 100 districts × 14 departments
 
 Each scenario runs in a fresh child process so its peak memory (ru_maxrss) is its own. Figures are
 medians of several runs; nothing here is asserted."""
@@ -271,6 +272,55 @@ def _message(workbook: bytes, n: int) -> bytes:
     return message.as_bytes()
 
 
+CONSOLE_PAGES = ("/settings", "/forms", "/inbox", "/status", "/problems", "/problems?level=错误", "/adjust",
+                 "/results", "/results/district/第1区", "/publish", "/rules")
+CONSOLE_HEADING = "## Console pages"
+
+
+def console_benchmark(repeat: int = 5) -> dict:
+    """Each console page answered for M's year (100 districts × 14 departments), after the year's run is
+    read once (timed apart): median seconds of `repeat` requests through Starlette's test client."""
+    from starlette.testclient import TestClient
+
+    from assess_xl import year as year_module
+    from assess_xl.console.app import create_app
+    from assess_xl.console.guard import Secrets
+    figures: dict = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        os.environ["XDG_CONFIG_HOME"] = str(Path(tmp) / "config")
+        book, districts, inbox = prepare("M", Path(tmp))
+        year = year_module.create(Path(tmp) / "year", districts=districts)
+        for path in inbox.iterdir():
+            shutil.copy(path, year.inbox / path.name)
+        app = create_app(year, 8765, Secrets("t", "c"))
+        with TestClient(app, base_url="http://127.0.0.1:8765") as client:
+            client.get("/settings?token=t")
+            started = time.perf_counter()
+            client.get("/status")
+            app.state.console.jobs.wait()
+            figures["run (read, score, build the scorecard)"] = time.perf_counter() - started
+            for page in CONSOLE_PAGES:
+                assert client.get(page).status_code == 200, page
+                figures[page], _ = median_time(lambda page=page: client.get(page), repeat)
+    return figures
+
+
+def console_section(figures: dict) -> str:
+    lines = [CONSOLE_HEADING, "", "Each page of `assess-xl console` for a year of 100 districts × 14 departments (scenario M's "
+             "inbox), through Starlette's test client, median of 5 requests, after the year's run has been read once "
+             "(pages show that run until a file of the year changes; the run itself is a background job with "
+             "progress).", "", "| page | seconds |", "|---|---|"]
+    lines += [f"| `{page}` | {_fmt(value)} |" for page, value in figures.items()]
+    return "\n".join(lines) + "\n"
+
+
+def with_console_section(text: str, figures: dict) -> str:
+    """RESULTS.md with its console section replaced (or added)."""
+    kept = text.split(CONSOLE_HEADING)[0].rstrip("\n")
+    rest = text.split(CONSOLE_HEADING, 1)[1].split("\n## ", 1)[1:] if CONSOLE_HEADING in text else []
+    return kept + "\n\n" + console_section(figures) + ("\n## " + rest[0] if rest else "")
+
+
 def measure(scenario, repeat):
     context = multiprocessing.get_context("fork")
     queue = context.Queue()
@@ -373,8 +423,18 @@ def main():
     parser.add_argument("--quick", action="store_true", help="S only, one run each (CI smoke test)")
     parser.add_argument("--output", default=str(Path(__file__).with_name("RESULTS.md")))
     parser.add_argument("--scenarios", default="S,M,L,F,H,E")
-    parser.add_argument("--extra", default="fetch", help="fetch: also time fetching from a local Dovecot")
+    parser.add_argument("--extra", default="fetch,console",
+                        help="fetch: also time fetching from a local Dovecot; console: the console's pages")
+    parser.add_argument("--console", action="store_true",
+                        help="only the console's pages, replacing that section of the results file")
     args = parser.parse_args()
+    if args.console:
+        figures = console_benchmark()
+        print(json.dumps(figures, ensure_ascii=False), flush=True)
+        output = Path(args.output)
+        output.write_text(with_console_section(output.read_text(encoding="utf-8"), figures), encoding="utf-8")
+        print(f"wrote {output}")
+        return
     names = ["S"] if args.quick else args.scenarios.split(",")
     results = {}
     for name in names:
@@ -391,6 +451,8 @@ def main():
             text += (f"\n## Fetch from IMAP\n\n`assess-xl fetch` of {figures['messages']} messages (each with a form copy) "
                      f"from a Dovecot on 127.0.0.1: {figures['fetched']} saved in {figures['fetch_s']} s; a second run "
                      f"(nothing new) {figures['fetch_again_s']} s.\n")
+    if not args.quick and "console" in args.extra:
+        text = with_console_section(text, console_benchmark())
     Path(args.output).write_text(text, encoding="utf-8")
     print(f"wrote {args.output}")
 

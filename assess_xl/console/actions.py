@@ -260,7 +260,7 @@ def _mail_files(request: Request, kind: str) -> Response:
     result = console.run()
     if result is None or not result.read.districts:
         return back("/status")
-    departments = _owing_departments(request, yearwork.board(book, result.read))
+    departments = _owing_departments(request, console.board(book, result))
     if kind == "reminders":
         try:
             drafts = yearwork.reminders(console.the_year(), book, result.read, departments)

@@ -27,6 +27,7 @@ class Console:
     flashes: list[Flash] = field(default_factory=list)
     replay: object = None  # the last replay under another rulebook, shown on 细则
     _run: tuple[tuple, CollectResult] | None = None
+    _derived: dict = field(default_factory=dict)  # what pages compute from the current run, once per run
     _book: tuple[tuple, Rulebook] | None = None
 
     def flash(self, text: str, level: str = "ok") -> None:
@@ -62,8 +63,26 @@ class Console:
     def refresh(self, job: Job) -> None:
         year = self.the_year()
         stamp = year_module.fingerprint(year)
-        result = yearwork.run(year, self.book(), job.say)
-        self._run = (stamp, result)
+        book = self.book()
+        result = yearwork.run(year, book, job.say)
+        self._run, self._derived = (stamp, result), {}
+        if result.read.districts:
+            job.say("正在整理各部门的填报情况和各区的得分说明……")
+            self.board(book, result)
+            self.reported(book, result)
+
+    def derived(self, name: str, result: CollectResult, compute):
+        """`compute()` once per run: a page shown again does not compute it again."""
+        key = (name, id(result))
+        if key not in self._derived:
+            self._derived[key] = compute()
+        return self._derived[key]
+
+    def reported(self, book: Rulebook, result: CollectResult) -> dict:
+        return self.derived("reported", result, lambda: yearwork.reported(book, result))
+
+    def board(self, book: Rulebook, result: CollectResult) -> yearwork.Board:
+        return self.derived("board", result, lambda: yearwork.board(book, result.read))
 
     def start(self, title: str, then: str, work) -> Job:
         return self.jobs.start(title, then, work, error_text)

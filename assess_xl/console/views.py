@@ -87,7 +87,7 @@ def status(request: Request) -> Response:
     if isinstance(found, Response):
         return found
     book, result = found
-    board = yearwork.board(book, result.read) if result.read.districts else None
+    board = request.app.state.console.board(book, result) if result.read.districts else None
     return render(request, "status.html", {"title": "进度", "board": board, "states": yearwork.BOARD_STATES,
                                            "result": result})
 
@@ -137,10 +137,11 @@ def district(request: Request) -> Response:
         return found
     book, result = found
     name = request.path_params["name"]
+    reported = request.app.state.console.reported(book, result)
     if result.scores is None or name not in result.scores.districts:
         return render(request, "missing.html", {"title": "没有这个区", "name": name}, status_code=404)
     return render(request, "district.html", {"title": name, "district": name, "result": result, "book": book,
-                                             "page": yearwork.district_page(book, result, name)})
+                                             "page": yearwork.district_page(book, result, name, reported)})
 
 
 def publish(request: Request) -> Response:
