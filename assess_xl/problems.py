@@ -201,6 +201,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "upload_total": (ERROR, "本次上传合计超过{limit} MB，已拒绝，没有保存任何文件。请分批上传。"),
     "upload_empty": (ERROR, "没有选择要上传的文件。"),
     "upload_stored": (INFO, "“{file}”已存入收件箱。"),
+    "upload_stored_many": (INFO, "{count}个文件已存入收件箱。"),
     "upload_renamed": (INFO, "“{file}”已存入收件箱，保存为“{name}”。"),
     "upload_same": (INFO, "“{file}”与收件箱中的“{other}”内容相同，未重复保存。"),
     "console_no_token": (ERROR, "需要凭据才能打开考核控制台。请使用启动时显示（或自动打开）的完整网址，其中含有 token=…。"),

@@ -176,6 +176,7 @@ class Stored:
     given: str
     name: str  # as stored in the inbox ('' when refused)
     note: str  # Chinese: what happened
+    new: bool = False  # stored now under the name it was given
 
 
 def store_uploads(year: Year, uploads: list[tuple[str, bytes]]) -> list[Stored]:
@@ -197,7 +198,7 @@ def store_uploads(year: Year, uploads: list[tuple[str, bytes]]) -> list[Stored]:
         hashes[digest] = name
         written.append((year.inbox / name, content))
         stored.append(Stored(given, name, P.text("upload_stored" if name == given else "upload_renamed", file=given,
-                                                 name=name)))
+                                                 name=name), new=name == given))
     if written:
         with locked(year, "保存上传的文件", LOCK_WAIT):
             write(written)

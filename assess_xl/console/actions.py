@@ -225,8 +225,12 @@ async def upload_returns(request: Request) -> Response:
     except YearError as exc:
         console.flash(exc.problem.message, "error")
         return back("/inbox")
+    plain = [item for item in stored if item.new]
+    if plain:
+        console.flash(P.text("upload_stored_many", count=len(plain)) if len(plain) > 1 else plain[0].note)
     for item in stored:
-        console.flash(item.note, "ok" if item.name else "error")
+        if item not in plain:
+            console.flash(item.note, "ok" if item.name else "error")
     return start_or_show(request, "读取收件箱", "/inbox", console.refresh)
 
 
