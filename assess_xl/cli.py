@@ -25,7 +25,7 @@ from . import demo as demo_module
 from . import files as files_module
 from . import forms as forms_module
 from . import pipeline, publish, report, returns as returns_module, rulediff, rulesheet, status as status_module
-from . import delivery, imapfetch, outbox, ownbooks, readback
+from . import delivery, imapfetch, outbox, readback
 from . import replay as replay_module
 from . import problems as problems_module
 from . import year as year_module
