@@ -40,6 +40,8 @@ import openpyxl
 import pytest
 
 from assess_xl import cli
+from assess_xl.cli import errors as cli_errors
+from assess_xl.cli.options import parse_districts
 from assess_xl.demo import fill_workbook
 from helpers import set_saved_time, write_forms
 
@@ -79,17 +81,17 @@ def test_forms_bad_districts(tmp_path, spec, message):
 
 
 def test_forms_comma_list_accepts_chinese_commas(tmp_path):
-    assert cli.parse_districts("玄武区，秦淮区、建邺区") == ["玄武区", "秦淮区", "建邺区"]
-    assert cli.parse_districts("玄武区,,秦淮区") == ["玄武区", "秦淮区"]
+    assert parse_districts("玄武区，秦淮区、建邺区") == ["玄武区", "秦淮区", "建邺区"]
+    assert parse_districts("玄武区,,秦淮区") == ["玄武区", "秦淮区"]
 
 
 @pytest.mark.parametrize("spec", ["玄武区 秦淮区", "玄武区\u3000秦淮区", " 玄武区 , 秦淮区 "])
 def test_district_list_with_spaces_is_split(spec):
-    assert cli.parse_districts(spec) == ["玄武区", "秦淮区"]
+    assert parse_districts(spec) == ["玄武区", "秦淮区"]
 
 
 def test_names_with_spaces_survive_a_comma_list():
-    assert cli.parse_districts("高新区（虎丘区）,相城区 (北)") == ["高新区（虎丘区）", "相城区 (北)"]
+    assert parse_districts("高新区（虎丘区）,相城区 (北)") == ["高新区（虎丘区）", "相城区 (北)"]
 
 
 def test_collect_missing_input(tmp_path):
@@ -134,7 +136,7 @@ def test_interrupted_write_keeps_old_report(tmp_path, monkeypatch):
         raise KeyboardInterrupt("power cut")
     monkeypatch.setattr(os, "replace", crash)
     with pytest.raises(KeyboardInterrupt):
-        cli.write_atomically(target, b"new report")
+        cli_errors.write_atomically(target, b"new report")
     assert target.read_bytes() == b"old report"
     assert [p.name for p in tmp_path.iterdir()] == ["考核结果.xlsx"]  # no temporary left behind
 
@@ -146,8 +148,8 @@ def test_locked_report_is_a_clear_error(tmp_path, monkeypatch):
     def locked(*args, **kwargs):
         raise PermissionError(13, "Permission denied")
     monkeypatch.setattr(os, "replace", locked)
-    with pytest.raises(cli.UserError, match="文件被占用"):
-        cli.write_atomically(target, b"new")
+    with pytest.raises(cli_errors.UserError, match="文件被占用"):
+        cli_errors.write_atomically(target, b"new")
     assert target.read_bytes() == b"old"
 
 

@@ -1,0 +1,130 @@
+"""click in Chinese: help headings, wrapping by display width, the help option, usage errors."""
+from __future__ import annotations
+
+import inspect
+import re
+import unicodedata
+
+import click
+
+
+
+_HEADINGS = {"Options": "选项", "Commands": "命令", "Arguments": "参数"}
+
+
+_EXTRA_WORDS = {"[required]": "[必填]", "default:": "默认："}
+
+
+_EXTRAS = re.compile(r"\[required\]|default:")
+
+
+class ChineseFormatter(click.HelpFormatter):
+    def write_usage(self, prog: str, args: str = "", prefix: str | None = None) -> None:
+        super().write_usage(prog, args.replace("[OPTIONS]", "[选项]").replace("COMMAND [ARGS]...", "命令 [参数]..."),
+                            prefix="用法：")
+
+    def write_heading(self, heading: str) -> None:
+        self.write(f"{'':>{self.current_indent}}{_HEADINGS.get(heading, heading)}：\n")
+
+    def write_dl(self, rows, col_max: int = 30, col_spacing: int = 2) -> None:
+        """Terms and their help, the help wrapped by display width (a Chinese character takes two columns),
+        never cut."""
+        rows = [(term, _EXTRAS.sub(lambda m: _EXTRA_WORDS[m.group()], text)) for term, text in rows]
+        first = min(max((display_width(term) for term, _ in rows), default=0), col_max)
+        margin = self.current_indent + first + col_spacing
+        for term, text in rows:
+            self.write(f"{'':>{self.current_indent}}{term}")
+            if display_width(term) > first:
+                self.write("\n" + " " * margin)
+            else:
+                self.write(" " * (first - display_width(term) + col_spacing))
+            lines = wrap_display(text, max(self.width - margin, 20)) or [""]
+            self.write(lines[0] + "\n")
+            for line in lines[1:]:
+                self.write(" " * margin + line + "\n")
+
+
+_TOKENS = re.compile(r"[A-Za-z0-9_\-./%:=\[\]<>@]+|\s+|.")
+
+
+_NO_LINE_START = set("。，、；：！？）》」』”’,;:!?)")
+
+
+_LAST_TOKEN = re.compile(r"[A-Za-z0-9_\-./%:=\[\]<>@]+$|.$")
+
+
+def display_width(text: str) -> int:
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def wrap_display(text: str, width: int) -> list[str]:
+    """Lines of at most `width` terminal columns; Latin words and option names are not split."""
+    lines, line = [], ""
+    for token in _TOKENS.findall(" ".join(text.split())):
+        if line and display_width(line + token) > width:
+            last = _LAST_TOKEN.search(line)
+            carried = last.group() if token in _NO_LINE_START and last and last.start() > 0 else ""  # 。 never leads
+            lines.append(line[:len(line) - len(carried)].rstrip())
+            line = carried + token.lstrip()
+        else:
+            line += token
+    return lines + [line.rstrip()] if line.strip() else lines
+
+
+def first_sentence(text: str | None) -> str:
+    """A command's short help in the command list: its help's first sentence, whole."""
+    text = inspect.cleandoc(text or "")
+    return text.split("。", 1)[0] + "。" if "。" in text else text
+
+
+class ChineseContext(click.Context):
+    formatter_class = ChineseFormatter
+
+
+def chinese_help_option(option):
+    """The help option's own text in Chinese, for commands and groups alike."""
+    if option is not None:
+        option.help = "显示本帮助并退出。"
+    return option
+
+
+class ChineseCommand(click.Command):
+    context_class = ChineseContext
+
+    def get_short_help_str(self, limit: int = 45) -> str:
+        return self.short_help or first_sentence(self.help)
+
+    def get_help_option(self, ctx):
+        return chinese_help_option(super().get_help_option(ctx))
+
+
+class ChineseGroup(click.Group):
+    """A command group whose help is Chinese."""
+
+    context_class = ChineseContext
+    command_class = ChineseCommand
+    group_class = type
+
+    def get_short_help_str(self, limit: int = 45) -> str:
+        return self.short_help or first_sentence(self.help)
+
+    def get_help_option(self, ctx):
+        return chinese_help_option(super().get_help_option(ctx))
+
+
+def usage_message(error: click.UsageError) -> str:
+    """click's usage errors, said in Chinese: which option or argument, what is wrong, where to look."""
+    param = getattr(error, "param", None)
+    name = "/".join(param.opts) if param is not None and getattr(param, "opts", None) else getattr(param, "name", "")
+    if isinstance(error, click.MissingParameter):
+        return f"缺少{'选项' if isinstance(param, click.Option) else '参数'} {name or error.param_hint}。用 --help 查看用法。"
+    if isinstance(error, click.NoSuchOption):
+        return f"没有选项 {error.option_name}。用 --help 查看用法。"
+    if isinstance(error, click.BadParameter) and param is not None and isinstance(param.type, click.Choice):
+        return f"选项 {name} 的值无效，可选：{'、'.join(map(str, param.type.choices))}。"
+    if isinstance(error, click.BadParameter):
+        return f"{name or error.param_hint} 的值无效（{error.message}）。用 --help 查看用法。"
+    if "No such command" in error.message:
+        return f"没有这个命令（{error.message.split(chr(39))[1] if chr(39) in error.message else error.message}）。" \
+               "可用命令：console、forms、collect、status、returns、adjustments-template、contacts-template、send、pdf、rules、demo。"
+    return f"用法错误（{error.message}）。用 --help 查看用法。"

@@ -1,0 +1,170 @@
+"""`collect` (the scorecard, with notices, returns and PDF on request) and `pdf`."""
+from __future__ import annotations
+
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+
+import click
+from rich.markup import escape
+
+from assess_xl import pipeline
+from assess_xl.publish import documents as publish
+from assess_xl import problems as problems_module
+from assess_xl import year as year_module
+from assess_xl import yearwork
+from assess_xl.pipeline import CollectOptions, Outcome
+from assess_xl.cli.chinese import ChineseCommand
+from assess_xl.cli.errors import EXIT_CLEAN, EXIT_PROBLEMS, UserError, refuse_if_open, write_files, write_atomically
+from assess_xl.cli.forms import write_return_copies
+from assess_xl.cli.options import RULES_OPTION, DISTRICTS_HELP, load_rulebook, output_path, collect_options, with_adjustments, load_contacts
+from assess_xl.cli.output import console, errors_console, problem_lines, print_files, print_summary
+
+
+YEAR_LOCK_WAIT = 10.0  # seconds a run waits for another holder of a year folder's lock
+
+
+def run_collect(paths, out: Path, book, options: CollectOptions) -> pipeline.CollectResult:
+    """Read, score and write the scorecard, or stop with a message when nothing sound can be written."""
+    refuse_if_open(out)
+    with console.status("正在读取和检查交回的文件……"):
+        result = pipeline.collect(paths, book, options)
+    stop_unless_written(result, out)
+    write_atomically(out, result.content)
+    return result
+
+
+def stop_unless_written(result: pipeline.CollectResult, out: Path | None) -> None:
+    if result.outcome is Outcome.WORKER_FAILED:
+        raise UserError("本机无法启动读取进程，以下文件未能读取（不是文件本身的问题）："
+                        f"{'、'.join(result.read.worker_failures)}。为免结果不全，没有写出报告。请检查内存和安装后重试。")
+    if result.outcome is Outcome.OUTPUT_IS_INPUT:
+        raise UserError(f"报告路径 {out} 是交回的填报表之一。请为报告另选文件名，以免覆盖交回的填报表。")
+    if result.outcome is Outcome.NOTHING_READ:
+        raise UserError("没有读到任何本细则的填报表（详见下方问题）。" + problem_lines(result.read, 10))
+    if result.outcome is Outcome.NOTHING_FILLED:
+        print_files(result.read)
+        console.print(f"[yellow]收到的{len([f for f in result.read.files if f.status == '已读取'])}个填报表都没有填写任何数据"
+                      "（都是空白表）。[/]没有生成考核结果。请确认交回的是填写后的文件。")
+        sys.exit(EXIT_PROBLEMS)
+
+
+@click.command(cls=ChineseCommand)
+@click.argument("paths", nargs=-1, required=True, type=click.Path(), metavar="文件或文件夹或年度文件夹...")
+@click.option("-o", "--output", "out", default=None, metavar="文件",
+              help="考核结果工作簿的保存路径（.xlsx；不写扩展名时自动加上）。给出年度文件夹时默认写入其“结果/考核结果.xlsx”。")
+@RULES_OPTION
+@click.option("--districts", "districts_spec", default=None, metavar="区名单",
+              help="本次考核的区（默认取交回的填报表中一致的区名单）。" + DISTRICTS_HELP)
+@click.option("--on-conflict", type=click.Choice(["latest", "error"]), default="latest",
+              help="同一项在不同文件中填写不同时：latest（默认）采用较晚提交的值；error 视为错误、该项不计分。")
+@click.option("--issuer", default=None, metavar="单位", help="印在考核结果和通报上的发文单位（默认取评分细则中的 issuer）。")
+@click.option("--pdf", "with_pdf", is_flag=True, help="同时生成正式部分（汇总和各区得分表）的PDF，与结果工作簿同名。需要LibreOffice。")
+@click.option("--notices", "notices_dir", default=None, type=click.Path(file_okay=False), metavar="文件夹",
+              help="为每个区生成一份考核结果通报（Word文档），写入该文件夹。")
+@click.option("--notice-template", default=None, type=click.Path(dir_okay=False, exists=True), metavar="模板",
+              help="通报的Word样式模板（默认使用内置模板；可在Word中修改其样式后使用）。")
+@click.option("--returns", "returns_dir", default=None, type=click.Path(file_okay=False), metavar="文件夹",
+              help="同时为有错误或缺报的部门生成退回修改的填报表，写入该文件夹。")
+@click.option("--contacts", "contacts_path", default=None, type=click.Path(dir_okay=False, exists=True), metavar="通讯录",
+              help="通讯录：来自通讯录以外邮箱的邮件照常读取，但在来源和问题清单中注明。")
+@click.option("--previous", "previous_path", default=None, type=click.Path(dir_okay=False, exists=True),
+              metavar="上年结果", help="上年用本工具生成的考核结果工作簿：汇总增加上年总分、上年排名和变化，并提示变化异常的数据。")
+@click.option("--adjustments", "adjustments_path", default=None, type=click.Path(dir_okay=False, exists=True),
+              metavar="调整表", help="综合处的复核调整表（adjustments-template 生成）：逐项更正数值、排除误发的文件，均须写明理由。")
+def collect(paths, out, rules_path, districts_spec, on_conflict, issuer, with_pdf, notices_dir, notice_template,
+            returns_dir, contacts_path, previous_path, adjustments_path):
+    """读取交回的填报表（文件或文件夹），按细则计分，生成考核结果工作簿（可同时生成PDF和各区通报）。
+    只给出一个年度文件夹时，读取其中的收件箱、评分细则、区名单、调整表和通讯录，结果写入其“结果”文件夹。"""
+    year = year_module.given_year(paths)
+    if year is None and not out:
+        raise UserError(problems_module.text("collect_no_output"))
+    book = load_rulebook(rules_path or (str(year.rulebook_path) if year and year.rulebook_path else None))
+    target = output_path(out, "考核结果") if out else year.scorecard_path
+    options = collect_options(on_conflict, districts_spec, target, issuer)
+    if year is not None:
+        paths, options = (str(year.inbox),), year_options(year, book, options)
+    if contacts_path:
+        options.known_senders = frozenset(address.lower() for contact in load_contacts(contacts_path, book).values()
+                                          for address in contact.addresses)
+    if previous_path:
+        options.previous, options.previous_name = Path(previous_path).read_bytes(), Path(previous_path).name
+    with_adjustments(options, adjustments_path)
+    with year_lock(year):
+        result = run_collect(paths, target, book, options)
+        print_summary(result, book, target)
+        status = EXIT_CLEAN if result.complete else EXIT_PROBLEMS
+        if notices_dir:
+            write_notices(result, book, options, Path(notices_dir), notice_template)
+        if returns_dir:
+            write_return_copies(book, result.read, Path(returns_dir))
+        if with_pdf:
+            write_pdf(result.content, target.with_suffix(".pdf"), required=False)
+    sys.exit(status)
+
+
+def year_options(year, book, given: CollectOptions) -> CollectOptions:
+    """The year folder's options (districts, adjustments, contacts, last year), overridden by those typed."""
+    try:
+        options = year_module.collect_options(year, book)
+    except year_module.YearError as exc:
+        raise UserError(exc.problem.message) from None
+    options.strict_conflicts, options.output = given.strict_conflicts, given.output
+    options.districts = given.districts or options.districts
+    options.issuer = given.issuer or options.issuer
+    return options
+
+
+@contextmanager
+def year_lock(year):
+    """A run on a year's folder holds its lock (waiting a little for the console or another run)."""
+    if year is None:
+        yield
+        return
+    try:
+        with year_module.locked(year, "命令行 collect", wait=YEAR_LOCK_WAIT):
+            yield
+    except year_module.YearError as exc:
+        raise UserError(exc.problem.message) from None
+
+
+def write_notices(result: pipeline.CollectResult, book, options: CollectOptions, folder: Path,
+                  template_path: str | None) -> None:
+    template = Path(template_path).read_bytes() if template_path else None
+    try:
+        documents = yearwork.notice_files(book, result, pipeline.signature(book, options), template)
+    except Exception as exc:  # python-docx refuses a file that is not a Word document: say which
+        raise UserError(f"通报模板 {template_path} 无法使用（{problems_module.reason(exc)}）。请使用Word保存的.docx文件。") from None
+    write_files([(folder / name, content) for name, content in documents])
+    console.print(f"各区通报已写入 {escape(str(folder))}（{len(documents)}份）")
+
+
+def write_pdf(scorecard: bytes, target: Path, required: bool = True) -> None:
+    """The official sheets as a PDF; without LibreOffice, say how to install it (an error only when
+    the PDF was all that was asked for)."""
+    try:
+        content = publish.official_pdf(scorecard)
+    except publish.PublishError as exc:
+        if required:
+            raise UserError(str(exc)) from None
+        errors_console.print(f"[yellow]未生成PDF：[/]{escape(str(exc))}")
+        return
+    write_atomically(target, content)
+    console.print(f"PDF已写入 {escape(str(target))}")
+
+
+@click.command("pdf", cls=ChineseCommand)
+@click.argument("scorecard", type=click.Path(dir_okay=False, exists=True), metavar="考核结果.xlsx")
+@click.option("-o", "--output", "out", default=None, metavar="文件", help="PDF的保存路径（默认与考核结果同名，扩展名.pdf）。")
+def pdf_command(scorecard, out):
+    """把考核结果工作簿的正式部分（汇总和各区得分表）转为PDF（需要LibreOffice）。"""
+    source = Path(scorecard)
+    try:
+        content = publish.own_scorecard(source)
+    except publish.PublishError as exc:
+        raise UserError(str(exc)) from None
+    target = Path(out) if out else source.with_suffix(".pdf")
+    if target.suffix.lower() != ".pdf":
+        target = target.with_name(target.name + ".pdf")
+    write_pdf(content, target)
+    sys.exit(EXIT_CLEAN)

@@ -1,0 +1,271 @@
+"""Mail: `fetch` (IMAP into .eml files) and `send` (forms, reminders, returns as drafts or through SMTP)."""
+from __future__ import annotations
+
+import errno
+import imaplib
+import os
+import sys
+from datetime import datetime
+from pathlib import Path
+
+import click
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+from assess_xl.publish import forms as forms_module
+from assess_xl.publish import returns as returns_module
+from assess_xl.publish import delivery
+from assess_xl.read import imap as imapfetch
+from assess_xl.publish import outbox
+from assess_xl.xlsx.layout import FETCH_RECORD
+from assess_xl.pipeline import CollectOptions
+from assess_xl.problems import shorten
+from assess_xl.problems import text as problem_text
+from assess_xl.cli.chinese import ChineseCommand, ChineseGroup
+from assess_xl.cli.errors import EXIT_CLEAN, EXIT_PROBLEMS, EXIT_USAGE, UserError, write_files
+from assess_xl.cli.options import RULES_OPTION, load_rulebook, load_contacts, read_or_stop
+from assess_xl.cli.output import console, errors_console, print_fetched
+
+
+@click.command(cls=ChineseCommand)
+@click.option("--host", required=True, metavar="服务器", help="IMAP服务器，如 imap.example.cn。")
+@click.option("--port", type=int, default=None, metavar="端口", help="端口（默认：SSL 993，其他 143）。")
+@click.option("--user", required=True, metavar="用户名",
+              help="邮箱用户名；密码取环境变量 ASSESS_XL_IMAP_PASSWORD，没有时提示输入，不会写入任何文件。")
+@click.option("--folder", default="INBOX", metavar="文件夹", help="邮箱中的文件夹（默认 INBOX）。")
+@click.option("--since", default=None, metavar="日期", help="只收取该日期以后的邮件，如 2008-01-01。")
+@click.option("--security", type=click.Choice(["ssl", "starttls", "plain"]), default="ssl",
+              help="连接方式：ssl（默认，IMAPS）、starttls 或 plain（不加密，只用于本机测试）。")
+@click.option("--mark-seen", is_flag=True, help="把收取的邮件标为已读（默认不改动服务器上的任何邮件和标记）。")
+@click.option("--cafile", default=None, type=click.Path(dir_okay=False, exists=True), metavar="证书",
+              help="信任的CA证书（PEM），用于使用单位自签证书的邮件服务器；默认只信任系统证书。")
+@click.option("--timeout", type=click.FloatRange(min=0.1), default=imapfetch.DEFAULT_TIMEOUT, show_default=True,
+              metavar="秒", help="服务器每次应答最多等待的秒数（大邮件按每秒100 KB另加时间）；超时的邮件下次再收。")
+@click.option("--contacts", "contacts_path", default=None, type=click.Path(dir_okay=False, exists=True),
+              metavar="通讯录", help="通讯录：保存的邮件文件名写发件部门，而不是发件地址。")
+@RULES_OPTION
+@click.option("-o", "--output", "out_dir", required=True, type=click.Path(file_okay=False), metavar="文件夹",
+              help="邮件（.eml）保存的文件夹；collect 和 status 可以直接读取它。")
+def fetch(host, port, user, folder, since, security, mark_seen, cafile, timeout, contacts_path, rules_path, out_dir):
+    """收取邮件：从IMAP邮箱下载所有带工作簿（或其压缩包）附件的邮件，每封存为一个 .eml；再次运行只下载新邮件。"""
+    try:
+        since_day = datetime.strptime(since, "%Y-%m-%d").date() if since else None
+    except ValueError:
+        raise UserError(f"日期“{since}”无效。请写成 2008-01-01 这样的格式。") from None
+    departments = sender_departments(contacts_path, rules_path) if contacts_path else {}
+    folder_path = Path(out_dir)
+    record = FetchRecord(folder_path)
+    password = os.environ.get("ASSESS_XL_IMAP_PASSWORD") or click.prompt("邮箱密码", hide_input=True)
+    server = imapfetch.Server(host, port or (993 if security == "ssl" else 143), security, user, password, cafile,
+                              timeout)
+    try:
+        with Progress(TextColumn("收取邮件"), BarColumn(), MofNCompleteColumn(), console=console,
+                      transient=True) as bar:
+            task = bar.add_task("", total=None)
+            fetched = imapfetch.fetch_new(server, folder, since_day, record.known(), record.deliver, mark_seen,
+                                          lambda address: departments.get(address.lower(), address),
+                                          lambda n, total: bar.update(task, completed=n, total=total))
+    except (imapfetch.ServerFault, imaplib.IMAP4.error, OSError) as exc:
+        raise UserError(f"无法从 {host} 收取邮件：{imapfetch.connection_reason(exc, server)}。") from None
+    sys.exit(EXIT_CLEAN if print_fetched(fetched, folder_path) else EXIT_PROBLEMS)
+
+
+class FetchRecord:
+    """fetch's output folder: the .eml files saved there and its list of messages read (one key a line,
+    appended after each batch, so a run stopped half-way keeps what it did). Checked writable before
+    anything is downloaded."""
+
+    def __init__(self, folder: Path):
+        self.folder, self.path = folder, folder / FETCH_RECORD
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            with open(self.path, "a", encoding="utf-8"):
+                pass
+        except OSError as exc:
+            raise UserError(record_failure(exc, self.path)) from None
+
+    def known(self) -> set[str]:
+        names = {p.name for p in self.folder.glob("*.eml")}
+        try:
+            return names | set(self.path.read_text(encoding="utf-8", errors="replace").split())
+        except OSError as exc:
+            raise UserError(record_failure(exc, self.path)) from None
+
+    def deliver(self, files: list[tuple[str, bytes]], keys: list[str]) -> list[bool]:
+        """Save the new files, then remember every message read; which files were new."""
+        new, seen = [], set()
+        for name, _ in files:  # a name is its content's hash: the same name twice is the same message
+            new.append(name not in seen and not (self.folder / name).exists())
+            seen.add(name)
+        write_files([(self.folder / name, raw) for (name, raw), fresh in zip(files, new) if fresh])
+        try:
+            with open(self.path, "a", encoding="utf-8") as handle:
+                handle.write("".join(f"{key}\n" for key in keys))
+                handle.flush()
+                os.fsync(handle.fileno())
+        except OSError as exc:
+            raise UserError(record_failure(exc, self.path)) from None
+        return new
+
+
+def record_failure(exc: OSError, path: Path) -> str:
+    why = {errno.ENOSPC: "磁盘已满", errno.EROFS: "所在的盘是只读的", errno.EACCES: "没有写入权限",
+           errno.EPERM: "没有写入权限", errno.EISDIR: "同名的是一个文件夹", errno.ENOTDIR: "路径中有同名的文件而不是文件夹",
+           errno.EEXIST: "路径中有同名的文件而不是文件夹"}.get(exc.errno or 0, "系统拒绝写入")
+    return (f"无法写入已检查邮件的记录 {path}（{why}）。没有这份记录，下次运行会重复下载，因此没有收取邮件。"
+            "请检查该文件夹的权限和磁盘空间，或用 -o 换一个文件夹。")
+
+
+def sender_departments(contacts_path: str, rules_path: str | None) -> dict[str, str]:
+    """address (lower case) → department, for the names of saved messages."""
+    contacts = load_contacts(contacts_path, load_rulebook(rules_path))
+    return {address.lower(): contact.department for contact in contacts.values() for address in contact.addresses}
+
+
+def send_options(function):
+    for option in reversed([
+        click.option("--contacts", "contacts_path", required=True, type=click.Path(dir_okay=False, exists=True),
+                     metavar="通讯录", help="通讯录（.xlsx 或 .csv：部门、联系人、邮箱；一个部门可有多个邮箱，用分号隔开）。"),
+        click.option("--from", "sender", required=True, metavar="发件人",
+                     help="发件人，如 zhc@hbj.gov.cn 或 \"市环保局综合处 <zhc@hbj.gov.cn>\"（名称会显示在收件人的邮件程序中）。"),
+        click.option("--deadline", default="", metavar="期限", help="写在邮件中的截止日期，如“1月15日”。"),
+        click.option("--outbox", "outbox_dir", default="发件箱", type=click.Path(file_okay=False), metavar="文件夹",
+                     help="邮件草稿（.eml）和发送记录写入的文件夹（默认“发件箱”）。不用 --smtp 时只写草稿，可用任何邮件程序打开后发送。"),
+        click.option("--smtp", default=None, metavar="服务器[:端口]", help="直接通过该SMTP服务器发送。"),
+        click.option("--user", default=None, metavar="用户名",
+                     help="SMTP登录用户名；密码取环境变量 ASSESS_XL_SMTP_PASSWORD，没有时提示输入，不会写入任何文件。"),
+        click.option("--ssl", "security", flag_value="ssl", help="SMTP使用SSL（通常是465端口）。"),
+        click.option("--starttls", "security", flag_value="starttls", help="SMTP使用STARTTLS（通常是587端口）。"),
+        RULES_OPTION,
+    ]):
+        function = option(function)
+    return function
+
+
+@click.group(cls=ChineseGroup, no_args_is_help=True)
+def send():
+    """发送邮件：填报表、催报、退回修改（默认写成草稿，也可直接通过SMTP发送）。"""
+
+
+def sender_mailbox(sender: str) -> outbox.Mailbox:
+    try:
+        return outbox.mailbox(sender)
+    except outbox.BadAddress as bad:
+        raise UserError(problem_text("sender_newline" if bad.reason == "newline" else "sender_invalid",
+                                     raw=shorten(sender, 100))) from None
+
+
+@send.command("forms")
+@click.option("--forms", "forms_dir", required=True, type=click.Path(file_okay=False, exists=True), metavar="文件夹",
+              help="forms 命令生成填报表的文件夹（每个部门发送它自己的一份）。")
+@send_options
+def send_forms(forms_dir, contacts_path, sender, deadline, outbox_dir, smtp, user, security, rules_path):
+    """给每个部门发送它自己的填报表。"""
+    book = load_rulebook(rules_path)
+    from_ = sender_mailbox(sender)
+    contacts = load_contacts(contacts_path, book)
+    copies = {}
+    for department in book.departments:
+        path = Path(forms_dir) / forms_module.file_name(book, department)
+        if path.is_file():
+            copies[department] = (path.name, path.read_bytes())
+    owed = [d for d in book.departments if book.department_indicators(d)]
+    unsent = [problem_text("send_no_form", folder=forms_dir, departments="、".join(d for d in owed if d not in copies))]
+    unsent = unsent if any(d not in copies for d in owed) else []
+    deliver(outbox.form_messages(book, contacts, copies, from_, deadline), outbox.unaddressed(contacts, copies),
+            unsent, outbox_dir, smtp, user, security, from_)
+
+
+@send.command("remind")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(), metavar="文件或文件夹...")
+@send_options
+@click.option("--round", "round_name", default="", metavar="轮次",
+              help="催报的轮次（如“第二次”）。默认按 --deadline，没有时按当天日期：同一轮重新运行不会重发，新的一轮会再发。")
+def send_remind(paths, contacts_path, sender, deadline, outbox_dir, smtp, user, security, rules_path, round_name):
+    """催报：给还欠填报或需要改正的部门发邮件，逐区列出未填写的指标和每个需改正单元格的问题。"""
+    book = load_rulebook(rules_path)
+    from_ = sender_mailbox(sender)
+    contacts = load_contacts(contacts_path, book)
+    read = read_or_stop(paths, book, CollectOptions())
+    owing = returns_module.owing_lines(book, read)
+    this_round = round_name.strip() or (f"截止{deadline.strip()}" if deadline.strip() else datetime.now().strftime("%Y-%m-%d"))
+    console.print(f"催报轮次：{escape(this_round)}（同一轮重新运行不会重发；要再催一次，请给出新的 --deadline 或 --round）")
+    deliver(outbox.reminder_messages(book, contacts, owing, from_, deadline, this_round, received_from(read)),
+            outbox.unaddressed(contacts, owing), [], outbox_dir, smtp, user, security, from_)
+
+
+@send.command("returns")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(), metavar="文件或文件夹...")
+@send_options
+def send_returns(paths, contacts_path, sender, deadline, outbox_dir, smtp, user, security, rules_path):
+    """给有错误或缺报的部门发送退回修改的填报表；没有交回的部门，说明尚未收到并再次附上填报表。"""
+    book = load_rulebook(rules_path)
+    from_ = sender_mailbox(sender)
+    contacts = load_contacts(contacts_path, book)
+    read = read_or_stop(paths, book, CollectOptions())
+    copies = {c.departments[0]: (c.name, c.content) for c in returns_module.return_copies(book, read)}
+    deliver(outbox.return_messages(book, contacts, copies, from_, deadline, received_from(read)),
+            outbox.unaddressed(contacts, copies), [], outbox_dir, smtp, user, security, from_)
+
+
+def received_from(read) -> set[str]:
+    """The departments that returned something (a sheet with input) in any file read."""
+    return {department for report in read.files for department in report.supplied}
+
+
+def deliver(messages, unaddressed: list[str], unsent: list[str], outbox_dir: str, smtp: str | None,
+            user: str | None, security: str | None, sender: outbox.Mailbox) -> None:
+    """Drafts into the outbox, or through SMTP; either way the send log, written before anything else
+    is done and row by row as the server accepts; what was sent is not sent again. Exit 1 when some
+    department got nothing (no address, no form) or some recipient failed."""
+    folder = Path(outbox_dir)
+    failed = False
+    if unaddressed:
+        unsent = [*unsent, problem_text("send_no_address", departments="、".join(unaddressed))]
+    try:
+        pending = delivery.remaining(messages, delivery.delivered(folder / delivery.SEND_LOG))
+        if not pending:
+            console.print("没有需要发送的邮件（都已发送过，见发送记录）。" if messages else "没有需要发送的邮件。")
+        elif smtp is None:
+            write_drafts(folder, pending)
+        else:
+            failed = send_through(pending, smtp, security, user, sender, folder)
+    except delivery.DeliveryError as error:
+        errors_console.print(f"[bold red]错误：[/]{escape(error.message)}")
+        sys.exit(EXIT_PROBLEMS if error.sent_any else EXIT_USAGE)
+    for line in unsent:
+        errors_console.print(f"[red]未发送：[/]{escape(line)}")
+    sys.exit(EXIT_PROBLEMS if unsent or failed else EXIT_CLEAN)
+
+
+def write_drafts(folder: Path, pending) -> None:
+    with delivery.SendLog(folder / delivery.SEND_LOG) as log:
+        write_files([(folder / outbox.draft_name(m, n), m.draft) for n, (m, _) in enumerate(pending, start=1)])
+        for message, recipients in pending:
+            try:
+                log.record(message, [(address, delivery.DRAFTED) for address in recipients])
+            except OSError as exc:
+                raise delivery.DeliveryError(problem_text("send_log_failed", path=log.path, reason=delivery.os_reason(exc),
+                                                          messages="无（只写了草稿）")) from None
+    console.print(f"已写出{len(pending)}封邮件草稿到 {escape(str(folder))}，请用邮件程序打开检查后发送。")
+
+
+def send_through(pending, smtp: str, security: str | None, user: str | None, sender: outbox.Mailbox,
+                 folder: Path) -> bool:
+    """Sends (the log opened first, so that an unwritable log stops the run before the password is asked);
+    prints what was sent and what failed; True when something failed."""
+    with delivery.SendLog(folder / delivery.SEND_LOG) as log:
+        server = delivery.Server.parse(smtp, security, user, smtp_password(user))
+        outcome = delivery.send_all(pending, server, sender.address, log)
+    console.print(f"已发送{outcome.sent}封邮件。")
+    for message, address, reason in outcome.failed:
+        errors_console.print(f"[red]发送失败[/] {escape(message.department)}（{escape(address)}）：{escape(reason)}")
+    for note in outcome.notes:
+        errors_console.print(escape(note))
+    return bool(outcome.failed)
+
+
+def smtp_password(user: str | None) -> str | None:
+    if not user:
+        return None
+    return os.environ.get("ASSESS_XL_SMTP_PASSWORD") or click.prompt("SMTP密码", hide_input=True)

@@ -1,0 +1,142 @@
+"""What the terminal shows (rich): file lists, problem summaries, the ranking, the status board, fetch results."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from assess_xl.score import adjustments as adjustments_module
+from assess_xl import pipeline
+from assess_xl.publish import status as status_module
+from assess_xl.rules.components import fmt_number
+from assess_xl.problems import ERROR, INFO, WARNING
+
+
+console = Console(highlight=False, soft_wrap=True)
+
+
+errors_console = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def problem_lines(read, limit) -> str:
+    lines = [f"\n  [{p.level}] {' '.join(x for x in (p.file, p.sheet, p.cell, p.district, p.code) if x)}：{p.message}"
+             for p in read.problems[:limit]]
+    lines += [f"\n  [跳过] {name}：{reason}" for name, reason, _ in read.skipped[:limit]]
+    return "".join(lines)
+
+
+def print_files(read) -> None:
+    verdicts: dict[str, int] = {}
+    for file in read.files:
+        verdicts[file.status] = verdicts.get(file.status, 0) + 1
+    parts = "，".join(f"{status} {count}" for status, count in verdicts.items())
+    console.print(f"文件 {len(read.files)} 个（{escape(parts) or '无'}）；跳过 {len(read.skipped)} 个。")
+    for file in read.files:
+        if file.status not in ("已读取", "重复"):
+            console.print(f"  [yellow]{escape(file.status)}[/] {escape(file.info.name)}：{escape(file.reason)}")
+    for name, reason, _ in read.skipped:
+        console.print(f"  [dim]跳过[/] {escape(name)}：{escape(reason)}")
+
+
+def department_of(problem, book) -> str:
+    """Whose item a problem is: the department owning the code, or the coordinator for the 调整表's own rows."""
+    if problem.kind in adjustments_module.PROBLEM_KINDS:
+        return adjustments_module.COORDINATOR_ITEMS
+    if problem.code in book.indicators:
+        return book.indicators[problem.code].department
+    return problem.sheet if problem.sheet in book.departments else ""
+
+
+def print_problem_summary(read, book) -> None:
+    """Problems grouped by department: not received, blank cells (缺报), cells to fix, warnings."""
+    counts = {level: sum(p.level == level for p in read.problems) for level in (ERROR, WARNING, INFO)}
+    console.print(f"问题 {len(read.problems)} 条 = 错误 {counts[ERROR]} + 警告 {counts[WARNING]} + 提示 {counts[INFO]}。")
+    table = Table("部门", "未收到（区）", "缺报单元格", "需改正单元格", "警告", title="各部门问题")
+    rows: dict[str, list[int]] = {d: [0, 0, 0, 0] for d in [*book.departments, adjustments_module.COORDINATOR_ITEMS]}
+    for problem in read.problems:
+        row = rows.get(department_of(problem, book))
+        if row is None:
+            continue
+        if problem.kind == "department_missing":
+            row[0] += len(problem.district.split("、"))
+        elif problem.kind == "missing":
+            row[1] += 1
+        elif problem.level == ERROR:
+            row[2] += 1
+        elif problem.level == WARNING:
+            row[3] += 1
+    for department, row in rows.items():
+        if any(row):
+            table.add_row(escape(department), *[str(n) if n else "" for n in row])
+    if table.row_count:
+        console.print(table)
+    to_fix = [p for p in read.problems if p.level == ERROR and p.kind not in ("missing", "department_missing")]
+    for problem in to_fix[:10]:
+        where = " ".join(x for x in (problem.file, problem.sheet, problem.cell, problem.district, problem.code) if x)
+        console.print(f"[red]需改正[/] {escape(where)}：{escape(problem.message)}")
+    if len(to_fix) > 10:
+        console.print(f"……另有{len(to_fix) - 10}条需改正的错误。")
+    console.print("全部问题见报告的“问题清单”工作表。" if read.problems else "没有发现问题。")
+
+
+def print_summary(result: pipeline.CollectResult, book, out) -> None:
+    read, scores = result.read, result.scores
+    assert scores is not None, "print_summary is called for written results only"
+    print_files(read)
+    console.print(f"区 {len(read.districts)} 个。")
+    table = Table("排名", "区", "基本分", "加分", "总分", "缺报项数", title="考核排名")
+    for row in scores.totals.sort_values("排名", kind="stable").itertuples():
+        table.add_row(str(row.排名), escape(str(row.Index)), fmt_number(row.基本分), fmt_number(row.加分),
+                      fmt_number(row.总分), str(row.缺报项数) if row.缺报项数 else "")
+    console.print(table)
+    print_problem_summary(read, book)
+    console.print(f"考核结果已写入 {escape(str(out))}")
+
+
+def print_status(table, files, states) -> None:
+    """One row per department, readable at 80 columns and when redirected: its state, then the districts."""
+    view = Table("部门", "状态", "已填齐", "未交", "部分填写", title=f"填报情况（{len(table.columns)}个区）")
+    for column in view.columns:
+        column.overflow = "fold"
+    for department, row in zip(table.index, table.values.tolist()):
+        complete = [d for d, cell in zip(table.columns, row) if cell == status_module.COMPLETE]
+        missing = [d for d, cell in zip(table.columns, row) if cell == status_module.NOT_RETURNED]
+        partial = [f"{d}（{cell.split()[-1]}）" for d, cell in zip(table.columns, row)
+                   if cell not in (status_module.COMPLETE, status_module.NOT_RETURNED)]
+        view.add_row(escape(department), state_text(states.get(department)), f"{len(complete)}/{len(table.columns)}",
+                     f"[red]{escape('、'.join(missing))}[/]" if missing else "", escape("、".join(partial)))
+    console.print(view)
+    for department, names in files.items():
+        if names:
+            console.print(f"  {escape(department)}：{escape(names)}")
+    for department, districts in status_module.owing(table).items():
+        console.print(f"[yellow]待催报：[/]{escape(department)}（{escape('、'.join(districts))}）")
+
+
+def state_text(state) -> str:
+    if state is None:
+        return ""
+    if state.state == "有错待改":
+        parts = [f"改{state.to_fix}处" if state.to_fix else "", f"补{state.owed}处" if state.owed else ""]
+        return f"[yellow]有错待改[/]（{'，'.join(p for p in parts if p)}）"
+    return "[red]未交[/]" if state.state == "未交" else "[green]齐全[/]"
+
+
+def print_fetched(fetched, folder: Path) -> bool:
+    """What was saved, what had no workbook, which messages were skipped or are to be tried again;
+    True when every new message was saved or set aside for good."""
+    if fetched.saved:
+        console.print(f"收到{len(fetched.saved)}封带工作簿的新邮件，已存入 {escape(str(folder))}。")
+    else:
+        console.print("没有带工作簿的新邮件。" if fetched.total else "没有新邮件。")
+    if fetched.without_workbook:
+        console.print(f"另有{fetched.without_workbook}封新邮件没有工作簿附件，以后不再下载。")
+    if fetched.already:
+        console.print(f"{fetched.already}封新邮件以前已经保存过，没有重复保存。")
+    for line in fetched.refused:
+        errors_console.print(f"[red]已跳过：[/]{escape(line)}")
+    for line in fetched.retry:
+        errors_console.print(f"[yellow]未收到：[/]{escape(line)}")
+    return not (fetched.refused or fetched.retry)
