@@ -1,11 +1,13 @@
-"""Filling forms as a person would (used by `demo`, the tests and the benchmark), and the demo's
-sample data. A filled value is what a person types: text that Excel would turn into a number
-becomes a number, '85%' in a rate cell becomes 0.85, anything else stays text."""
+"""The demo (`run`: forms, returns filled from sample data, the scorecard), filling forms as a person
+would (used by the demo, the tests and the benchmark), and the demo's sample data. A filled value
+is what a person types: text that Excel would turn into a number becomes a number, '85%' in a rate
+cell becomes 0.85, anything else stays text."""
 from __future__ import annotations
 
 import csv
 import io
 import re
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
@@ -80,3 +82,44 @@ def sample_entries(book) -> dict[str, dict[str, dict[str, str]]]:
             department = book.indicators[code].department
             entries.setdefault(department, {})[code] = {d: v for d, v in row.items() if v != ""}
     return entries
+
+
+FORMS_DIR, INBOX_DIR, SCORECARD = "1-空白填报表", "2-交回的填报表", "3-考核结果.xlsx"
+FULL_WORKBOOK_DEPARTMENTS = ("办公室", "综合处", "环监局")  # these fill the full workbook, the others their own copy
+
+
+@dataclass(frozen=True)
+class Demo:
+    book: object
+    blank: list[Path]  # the forms written
+    forms_dir: Path
+    inbox: Path  # the returns, filled from the sample data
+    scorecard: Path
+    result: object  # pipeline.CollectResult
+
+
+def run(out: Path) -> Demo:
+    """Forms for the sample districts, returns filled from the sample data (some with mistakes and
+    blanks on purpose), and their scorecard, all under `out`."""
+    from assess_xl import pipeline
+    from assess_xl.publish import files, forms
+    from assess_xl.rules import model
+
+    book = model.load(None)
+    forms_dir, inbox, scorecard = out / FORMS_DIR, out / INBOX_DIR, out / SCORECARD
+    blank = [(forms_dir / form.name, form.content) for form in forms.build_forms(book, sample_districts())]
+    files.write_files(blank)
+    inbox.mkdir(parents=True, exist_ok=True)
+    entries: dict = sample_entries(book)
+    by_name = {path.name: path for path, _ in blank}
+    fill_workbook(by_name[forms.file_name(book, None)], inbox / "全部部门-综合处汇总.xlsx",
+                  {d: entries[d] for d in FULL_WORKBOOK_DEPARTMENTS if d in entries})
+    for department, codes in entries.items():
+        if department not in FULL_WORKBOOK_DEPARTMENTS:
+            fill_workbook(by_name[forms.file_name(book, department)], inbox / f"{department}-已填.xlsx",
+                          {department: codes})
+    files.refuse_if_in_use(scorecard)
+    result = pipeline.collect([inbox], book, pipeline.CollectOptions(output=scorecard))
+    pipeline.stop_unless_scored(result, scorecard)
+    files.write_file(scorecard, result.content)
+    return Demo(book, [path for path, _ in blank], forms_dir, inbox, scorecard, result)

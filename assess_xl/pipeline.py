@@ -35,6 +35,14 @@ class Outcome(str, Enum):
     OUTPUT_IS_INPUT = "output_is_input"  # the output path is a returned form
 
 
+class RunError(Exception):
+    """The run cannot go on (no reader process, nothing read, the output is an input); `problem` says why."""
+
+    def __init__(self, problem: problems.Problem):
+        super().__init__(problem.message)
+        self.problem = problem
+
+
 @dataclass
 class CollectOptions:
     strict_conflicts: bool = False
@@ -84,6 +92,35 @@ def read(paths, book: Rulebook, options: CollectOptions | None = None) -> tuple[
         _apply_adjustments(result, sheets, book, options.adjustments_name)
     result.problems.sort(key=problems.sort_key)
     return result, len(found)
+
+
+def read_or_stop(paths, book: Rulebook, options: CollectOptions | None = None) -> ReadResult:
+    """`read`, refusing (RunError) when a reader process could not start or no form of this rulebook was read."""
+    result, _ = read(paths, book, options)
+    if result.worker_failures:
+        raise RunError(problems.make("read_worker_failed", files="、".join(result.worker_failures)))
+    if not result.districts:
+        raise RunError(problems.make("read_nothing", details=problem_lines(result, 10)))
+    return result
+
+
+def stop_unless_scored(result: CollectResult, output: Path | None) -> None:
+    """Refuse (RunError) a run that must not write a scorecard: a reader process could not start, the
+    output path is one of the returns, or no form of this rulebook was read."""
+    if result.outcome is Outcome.WORKER_FAILED:
+        raise RunError(problems.make("collect_worker_failed", files="、".join(result.read.worker_failures)))
+    if result.outcome is Outcome.OUTPUT_IS_INPUT:
+        raise RunError(problems.make("collect_output_is_input", where=str(output)))
+    if result.outcome is Outcome.NOTHING_READ:
+        raise RunError(problems.make("collect_nothing_read", details=problem_lines(result.read, 10)))
+
+
+def problem_lines(result: ReadResult, limit: int) -> str:
+    """The first problems and skipped files, one indented line each, for a message that stops a run."""
+    lines = [f"\n  [{p.level}] {' '.join(x for x in (p.file, p.sheet, p.cell, p.district, p.code) if x)}：{p.message}"
+             for p in result.problems[:limit]]
+    lines += [f"\n  [跳过] {name}：{reason}" for name, reason, _ in result.skipped[:limit]]
+    return "".join(lines)
 
 
 def _flag_unknown_senders(result: ReadResult, known: frozenset[str]) -> None:
@@ -169,6 +206,16 @@ def _output_is_a_form(result: ReadResult, output: Path) -> bool:
     target = os.path.realpath(output)
     return any(os.path.realpath(report.info.path) == target and report.status != TOOL_OUTPUT
                for report in result.files)
+
+
+def refuse_foreign_forms(folder: Path, book: Rulebook, districts: list[str]) -> None:
+    """A folder that already holds forms of other districts or another rulebook is not mixed into (RunError)."""
+    if not folder.is_dir():
+        return
+    candidates = [(path, path.name) for path in sorted(folder.glob("*.xlsx")) if not path.name.startswith(("~$", "."))]
+    clashes = foreign_forms(candidates, book, districts)
+    if clashes:
+        raise RunError(problems.make("forms_folder_foreign", folder=str(folder), clashes="；".join(clashes)))
 
 
 def foreign_forms(candidates: list[tuple[Path, str]], book: Rulebook, districts: list[str]) -> list[str]:

@@ -29,6 +29,7 @@ from assess_xl.rules import model as rulebook_module
 from assess_xl.pipeline import CollectOptions
 from assess_xl.problems import Problem
 from assess_xl.rules.model import Rulebook
+from assess_xl.xlsx.layout import district_name_problems, split_district_names
 
 SETTINGS_FILE = "设置.yaml"
 RULEBOOK_FILES = ("评分细则.yaml", "评分细则.yml", "评分细则.xlsx")
@@ -245,6 +246,28 @@ def create(folder: str | Path, settings: Settings | None = None, districts: list
     return year
 
 
+def parse_districts(spec: str) -> list[str]:
+    """`--districts`: a file (one district per line, UTF-8 with or without BOM) or a list separated by
+    commas, 顿号 or semicolons (names may then hold spaces), or else by spaces. Every name is checked as
+    forms would check it; YearError says why a list cannot be used."""
+    path = Path(spec)
+    try:
+        is_file = path.is_file()
+    except OSError:  # a long list is not a file name
+        is_file = False
+    if is_file:
+        try:
+            names = demo.read_district_list(path.read_text(encoding="utf-8-sig"))
+        except UnicodeDecodeError:
+            raise YearError(P.make("districts_not_utf8", path=str(path))) from None
+    else:
+        names = split_district_names(spec)
+    problems = district_name_problems(names)
+    if problems:
+        raise YearError(P.make("districts_unusable", reasons="\n".join(problems)))
+    return names
+
+
 def districts_text(names: list[str]) -> bytes:
     """区名单.txt as `--districts 区名单.txt` reads it: UTF-8 with a BOM (Notepad shows it right), one per line."""
     return ("\ufeff" + "".join(f"{name}\n" for name in names)).encode("utf-8")
@@ -283,7 +306,12 @@ def read_contacts(path: Path, book: Rulebook) -> tuple[dict[str, outbox.Contact]
 
 
 def known_senders(contacts: dict[str, outbox.Contact]) -> frozenset[str]:
-    return frozenset(address.lower() for contact in contacts.values() for address in contact.addresses)
+    return frozenset(departments_by_address(contacts))
+
+
+def departments_by_address(contacts: dict[str, outbox.Contact]) -> dict[str, str]:
+    """address (lower case) → department, for the names of fetched messages."""
+    return {address.lower(): contact.department for contact in contacts.values() for address in contact.addresses}
 
 
 # ---- one run's options, the same for the command line and the console -----------------------------

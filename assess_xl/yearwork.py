@@ -302,10 +302,17 @@ def _save_adjustments(year: Year, book: Rulebook, districts: list[str], changes:
 # ---- publishing into 结果/ -----------------------------------------------------------------------
 
 def notice_files(book: Rulebook, result: CollectResult, signed: report.Signature,
-                 template: bytes | None = None) -> list[tuple[str, bytes]]:
-    """(file name, .docx) per district, named as the district's sheet is."""
+                 template: Path | None = None) -> list[tuple[str, bytes]]:
+    """(file name, .docx) per district, named as the district's sheet is; a Word style template that
+    cannot be used is a YearError naming it."""
     assert result.scores is not None and result.explanations is not None
-    documents = publish_module.notices(book, result.scores, result.explanations, signed, template)
+    try:
+        documents = publish_module.notices(book, result.scores, result.explanations, signed,
+                                           template.read_bytes() if template else None)
+    except Exception as exc:  # python-docx refuses a file that is not a Word document: say which
+        if template is None:
+            raise
+        raise YearError(P.make("notice_template_unusable", path=str(template), reason=P.reason(exc))) from None
     names = report.safe_sheet_names(list(documents))
     return [(safe_file_name(f"{book.year}年度考核结果通报-{names[district]}.docx"), content)
             for district, content in documents.items()]

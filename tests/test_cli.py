@@ -40,8 +40,8 @@ import openpyxl
 import pytest
 
 from assess_xl import cli
-from assess_xl.cli import errors as cli_errors
-from assess_xl.cli.options import parse_districts
+from assess_xl.publish import files
+from assess_xl.year import parse_districts
 from assess_xl.demo import fill_workbook
 from helpers import set_saved_time, write_forms
 
@@ -136,7 +136,7 @@ def test_interrupted_write_keeps_old_report(tmp_path, monkeypatch):
         raise KeyboardInterrupt("power cut")
     monkeypatch.setattr(os, "replace", crash)
     with pytest.raises(KeyboardInterrupt):
-        cli_errors.write_atomically(target, b"new report")
+        files.write_file(target, b"new report")
     assert target.read_bytes() == b"old report"
     assert [p.name for p in tmp_path.iterdir()] == ["考核结果.xlsx"]  # no temporary left behind
 
@@ -148,8 +148,8 @@ def test_locked_report_is_a_clear_error(tmp_path, monkeypatch):
     def locked(*args, **kwargs):
         raise PermissionError(13, "Permission denied")
     monkeypatch.setattr(os, "replace", locked)
-    with pytest.raises(cli_errors.UserError, match="文件被占用"):
-        cli_errors.write_atomically(target, b"new")
+    with pytest.raises(files.WriteError, match="文件被占用"):
+        files.write_file(target, b"new")
     assert target.read_bytes() == b"old"
 
 

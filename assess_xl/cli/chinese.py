@@ -7,8 +7,6 @@ import unicodedata
 
 import click
 
-
-
 _HEADINGS = {"Options": "选项", "Commands": "命令", "Arguments": "参数"}
 
 

@@ -1,52 +1,35 @@
 """`collect` (the scorecard, with notices, returns and PDF on request) and `pdf`."""
 from __future__ import annotations
 
-import sys
 from contextlib import contextmanager
 from pathlib import Path
 
 import click
 from rich.markup import escape
 
-from assess_xl import pipeline
-from assess_xl.publish import documents as publish
-from assess_xl import problems as problems_module
+from assess_xl import pipeline, yearwork
 from assess_xl import year as year_module
-from assess_xl import yearwork
-from assess_xl.pipeline import CollectOptions, Outcome
 from assess_xl.cli.chinese import ChineseCommand
-from assess_xl.cli.errors import EXIT_CLEAN, EXIT_PROBLEMS, UserError, refuse_if_open, write_files, write_atomically
+from assess_xl.cli.errors import EXIT_CLEAN, EXIT_PROBLEMS, stop
 from assess_xl.cli.forms import write_return_copies
-from assess_xl.cli.options import RULES_OPTION, DISTRICTS_HELP, load_rulebook, output_path, collect_options, with_adjustments, load_contacts
-from assess_xl.cli.output import console, errors_console, problem_lines, print_files, print_summary
-
+from assess_xl.cli.options import DISTRICTS_HELP, RULES_OPTION, collect_options, load_contacts, load_rulebook, output_path, with_adjustments
+from assess_xl.cli.output import console, errors_console, print_nothing_filled, print_summary
+from assess_xl.pipeline import CollectOptions, Outcome
+from assess_xl.publish import documents as publish
+from assess_xl.publish import files
 
 YEAR_LOCK_WAIT = 10.0  # seconds a run waits for another holder of a year folder's lock
 
 
 def run_collect(paths, out: Path, book, options: CollectOptions) -> pipeline.CollectResult:
-    """Read, score and write the scorecard, or stop with a message when nothing sound can be written."""
-    refuse_if_open(out)
+    """Read, score and write the scorecard; the library refuses (exit 2) when nothing sound can be written."""
+    files.refuse_if_in_use(out)
     with console.status("正在读取和检查交回的文件……"):
         result = pipeline.collect(paths, book, options)
-    stop_unless_written(result, out)
-    write_atomically(out, result.content)
+    pipeline.stop_unless_scored(result, out)
+    if result.outcome is Outcome.WRITTEN:
+        files.write_file(out, result.content)
     return result
-
-
-def stop_unless_written(result: pipeline.CollectResult, out: Path | None) -> None:
-    if result.outcome is Outcome.WORKER_FAILED:
-        raise UserError("本机无法启动读取进程，以下文件未能读取（不是文件本身的问题）："
-                        f"{'、'.join(result.read.worker_failures)}。为免结果不全，没有写出报告。请检查内存和安装后重试。")
-    if result.outcome is Outcome.OUTPUT_IS_INPUT:
-        raise UserError(f"报告路径 {out} 是交回的填报表之一。请为报告另选文件名，以免覆盖交回的填报表。")
-    if result.outcome is Outcome.NOTHING_READ:
-        raise UserError("没有读到任何本细则的填报表（详见下方问题）。" + problem_lines(result.read, 10))
-    if result.outcome is Outcome.NOTHING_FILLED:
-        print_files(result.read)
-        console.print(f"[yellow]收到的{len([f for f in result.read.files if f.status == '已读取'])}个填报表都没有填写任何数据"
-                      "（都是空白表）。[/]没有生成考核结果。请确认交回的是填写后的文件。")
-        sys.exit(EXIT_PROBLEMS)
 
 
 @click.command(cls=ChineseCommand)
@@ -78,20 +61,22 @@ def collect(paths, out, rules_path, districts_spec, on_conflict, issuer, with_pd
     只给出一个年度文件夹时，读取其中的收件箱、评分细则、区名单、调整表和通讯录，结果写入其“结果”文件夹。"""
     year = year_module.given_year(paths)
     if year is None and not out:
-        raise UserError(problems_module.text("collect_no_output"))
+        stop("collect_no_output")
     book = load_rulebook(rules_path or (str(year.rulebook_path) if year and year.rulebook_path else None))
     target = output_path(out, "考核结果") if out else year.scorecard_path
     options = collect_options(on_conflict, districts_spec, target, issuer)
     if year is not None:
         paths, options = (str(year.inbox),), year_options(year, book, options)
     if contacts_path:
-        options.known_senders = frozenset(address.lower() for contact in load_contacts(contacts_path, book).values()
-                                          for address in contact.addresses)
+        options.known_senders = year_module.known_senders(load_contacts(contacts_path, book))
     if previous_path:
         options.previous, options.previous_name = Path(previous_path).read_bytes(), Path(previous_path).name
     with_adjustments(options, adjustments_path)
     with year_lock(year):
         result = run_collect(paths, target, book, options)
+        if result.outcome is Outcome.NOTHING_FILLED:
+            print_nothing_filled(result.read)
+            return EXIT_PROBLEMS
         print_summary(result, book, target)
         status = EXIT_CLEAN if result.complete else EXIT_PROBLEMS
         if notices_dir:
@@ -100,15 +85,12 @@ def collect(paths, out, rules_path, districts_spec, on_conflict, issuer, with_pd
             write_return_copies(book, result.read, Path(returns_dir))
         if with_pdf:
             write_pdf(result.content, target.with_suffix(".pdf"), required=False)
-    sys.exit(status)
+    return status
 
 
 def year_options(year, book, given: CollectOptions) -> CollectOptions:
     """The year folder's options (districts, adjustments, contacts, last year), overridden by those typed."""
-    try:
-        options = year_module.collect_options(year, book)
-    except year_module.YearError as exc:
-        raise UserError(exc.problem.message) from None
+    options = year_module.collect_options(year, book)
     options.strict_conflicts, options.output = given.strict_conflicts, given.output
     options.districts = given.districts or options.districts
     options.issuer = given.issuer or options.issuer
@@ -121,21 +103,15 @@ def year_lock(year):
     if year is None:
         yield
         return
-    try:
-        with year_module.locked(year, "命令行 collect", wait=YEAR_LOCK_WAIT):
-            yield
-    except year_module.YearError as exc:
-        raise UserError(exc.problem.message) from None
+    with year_module.locked(year, "命令行 collect", wait=YEAR_LOCK_WAIT):
+        yield
 
 
 def write_notices(result: pipeline.CollectResult, book, options: CollectOptions, folder: Path,
                   template_path: str | None) -> None:
-    template = Path(template_path).read_bytes() if template_path else None
-    try:
-        documents = yearwork.notice_files(book, result, pipeline.signature(book, options), template)
-    except Exception as exc:  # python-docx refuses a file that is not a Word document: say which
-        raise UserError(f"通报模板 {template_path} 无法使用（{problems_module.reason(exc)}）。请使用Word保存的.docx文件。") from None
-    write_files([(folder / name, content) for name, content in documents])
+    template = Path(template_path) if template_path else None
+    documents = yearwork.notice_files(book, result, pipeline.signature(book, options), template)
+    files.write_files([(folder / name, content) for name, content in documents])
     console.print(f"各区通报已写入 {escape(str(folder))}（{len(documents)}份）")
 
 
@@ -146,10 +122,10 @@ def write_pdf(scorecard: bytes, target: Path, required: bool = True) -> None:
         content = publish.official_pdf(scorecard)
     except publish.PublishError as exc:
         if required:
-            raise UserError(str(exc)) from None
+            raise
         errors_console.print(f"[yellow]未生成PDF：[/]{escape(str(exc))}")
         return
-    write_atomically(target, content)
+    files.write_file(target, content)
     console.print(f"PDF已写入 {escape(str(target))}")
 
 
@@ -159,12 +135,9 @@ def write_pdf(scorecard: bytes, target: Path, required: bool = True) -> None:
 def pdf_command(scorecard, out):
     """把考核结果工作簿的正式部分（汇总和各区得分表）转为PDF（需要LibreOffice）。"""
     source = Path(scorecard)
-    try:
-        content = publish.own_scorecard(source)
-    except publish.PublishError as exc:
-        raise UserError(str(exc)) from None
+    content = publish.own_scorecard(source)
     target = Path(out) if out else source.with_suffix(".pdf")
     if target.suffix.lower() != ".pdf":
         target = target.with_name(target.name + ".pdf")
     write_pdf(content, target)
-    sys.exit(EXIT_CLEAN)
+    return EXIT_CLEAN

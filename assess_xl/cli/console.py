@@ -1,8 +1,6 @@
 """`console`: the browser console on a year's folder."""
 from __future__ import annotations
 
-import sys
-
 import click
 
 from assess_xl import year as year_module
@@ -19,11 +17,9 @@ def console_command(folder, port, no_browser):
     """打开考核控制台：在浏览器中完成全年的工作（设置、填报表、收件、进度、问题、调整、结果、发布、细则）。
     年度文件夹不存在或是空文件夹时新建；不写时在浏览器中新建或打开最近的年度文件夹。"""
     from assess_xl.console import server
+    year = year_module.open_or_create(folder) if folder else None
     try:
-        year = year_module.open_or_create(folder) if folder else None
         server.serve(year, port, not no_browser, lambda line: click.echo(line))
-    except year_module.YearError as exc:
-        raise UserError(exc.problem.message) from None
     except server.PortBusy as exc:
         raise UserError(str(exc)) from None
-    sys.exit(EXIT_CLEAN)
+    return EXIT_CLEAN

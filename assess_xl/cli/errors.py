@@ -1,54 +1,64 @@
-"""The one place where failures become what the terminal shows and the exit status: usage errors,
-library errors and refused paths are one Chinese line on stderr and exit 2; nothing else calls sys.exit."""
+"""The one place where failures become what the terminal shows and the exit status. Commands return
+their status (0 clean, 1 problems found) or raise; here usage errors, the library's refusals and
+paths the system refuses become one Chinese message on stderr and exit 2 (1 when some mail already
+went out), and only here does the command line exit."""
 from __future__ import annotations
 
 import sys
-from pathlib import Path
+from typing import NoReturn
 
 import click
 from rich.markup import escape
 
-from assess_xl.publish import files as files_module
-from assess_xl import problems as problems_module
+from assess_xl import pipeline
+from assess_xl import problems as P
+from assess_xl import year as year_module
 from assess_xl.cli.chinese import ChineseGroup, usage_message
 from assess_xl.cli.output import console, errors_console
-
+from assess_xl.publish import delivery, documents, files, forms
+from assess_xl.read import fetch
+from assess_xl.rules import model as rulebook_module
 
 EXIT_CLEAN, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
 
 
 class UserError(click.ClickException):
-    """One clear line (or a few) in Chinese, and exit 2."""
+    """One clear message in Chinese (from the catalogue), and exit 2."""
 
     exit_code = EXIT_USAGE
 
     def show(self, file=None):
-        errors_console.print(f"[bold red]错误：[/]{escape(self.message)}")
+        show_error(self.message)
 
 
-def refuse_if_open(target: Path) -> None:
-    try:
-        files_module.refuse_if_open(target)
-    except files_module.WriteError as exc:
-        raise UserError(str(exc)) from None
+def stop(code: str, /, **fields) -> NoReturn:
+    """Refuse with the catalogue's message of `code`: exit 2, nothing done."""
+    raise UserError(P.text(code, **fields))
 
 
-def write_files(files: list[tuple[Path, bytes]]) -> None:
-    """Atomic writing (files.write_files); a failure is one Chinese line and exit 2."""
-    try:
-        files_module.write_files(files)
-    except files_module.WriteError as exc:
-        raise UserError(str(exc)) from None
+def show_error(message: str) -> None:
+    errors_console.print(f"[bold red]错误：[/]{escape(message)}")
 
 
-def write_atomically(target: Path, content: bytes) -> None:
-    write_files([(target, content)])
+def library_failure(error: Exception) -> tuple[str, int] | None:
+    """The message and exit status of an error the library raises, None for any other."""
+    if isinstance(error, (files.WriteError, year_module.YearError, pipeline.RunError)):
+        return error.problem.message, EXIT_USAGE
+    if isinstance(error, rulebook_module.RulebookError):
+        return P.text("rulebook_unusable", messages="\n".join(error.messages)), EXIT_USAGE
+    if isinstance(error, forms.FormError):
+        return P.text("forms_unusable", reasons="\n".join(error.messages)), EXIT_USAGE
+    if isinstance(error, delivery.DeliveryError):
+        return error.message, EXIT_PROBLEMS if error.sent_any else EXIT_USAGE
+    if isinstance(error, (documents.PublishError, fetch.FetchError)):
+        return str(error), EXIT_USAGE
+    return None
 
 
 class MainGroup(ChineseGroup):
-    """The top command group: usage errors, library errors and refused paths are one Chinese line and exit 2."""
+    """The top command group; its `main` is the wrapper every command runs in."""
 
-    def main(self, *args, **kwargs):
+    def main(self, *args, **kwargs) -> NoReturn:
         kwargs["standalone_mode"] = False
         try:
             code = super().main(*args, **kwargs)
@@ -56,17 +66,26 @@ class MainGroup(ChineseGroup):
             console.print(escape(shown.ctx.get_help()))
             sys.exit(EXIT_CLEAN)
         except click.UsageError as error:
-            errors_console.print(f"[bold red]错误：[/]{escape(usage_message(error))}")
+            show_error(usage_message(error))
             sys.exit(EXIT_USAGE)
         except click.ClickException as error:
             error.show()
             sys.exit(error.exit_code)
         except click.exceptions.Abort:
-            errors_console.print("已取消。")
+            errors_console.print(P.text("cancelled"))
             sys.exit(EXIT_USAGE)
-        except OSError as error:  # a path the system refuses (too long a name, a device gone): said, not a traceback
-            where = f" {error.filename}" if error.filename else ""
-            errors_console.print(f"[bold red]错误：[/]无法访问{escape(str(where))}（{problems_module.reason(error)}）。"
-                                 "请检查路径后重试。")
-            sys.exit(EXIT_USAGE)
-        sys.exit(code or 0)
+        except Exception as error:  # noqa: BLE001 - the library's refusals; anything else is re-raised
+            failure = library_failure(error) or os_failure(error)
+            if failure is None:
+                raise
+            show_error(failure[0])
+            sys.exit(failure[1])
+        sys.exit(code or EXIT_CLEAN)
+
+
+def os_failure(error: Exception) -> tuple[str, int] | None:
+    """A path the system refuses (too long a name, a device gone): said, not a traceback."""
+    if not isinstance(error, OSError):
+        return None
+    where = f" {error.filename}" if error.filename else ""
+    return P.text("path_inaccessible", where=where, reason=P.reason(error)), EXIT_USAGE

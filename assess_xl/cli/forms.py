@@ -1,44 +1,31 @@
 """`forms` (blank or prefilled) and `returns` (copies to fix)."""
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
 from rich.markup import escape
 
-from assess_xl.publish import forms as forms_module
 from assess_xl import pipeline
+from assess_xl import year as year_module
+from assess_xl.cli.chinese import ChineseCommand
+from assess_xl.cli.errors import EXIT_CLEAN, EXIT_PROBLEMS, stop
+from assess_xl.cli.options import DISTRICTS_HELP, RULES_OPTION, collect_options, load_rulebook, read_or_stop
+from assess_xl.cli.output import console
+from assess_xl.pipeline import CollectOptions
+from assess_xl.publish import files
+from assess_xl.publish import forms as forms_module
 from assess_xl.publish import returns as returns_module
 from assess_xl.read import form as readback
-from assess_xl.pipeline import CollectOptions
-from assess_xl.cli.chinese import ChineseCommand
-from assess_xl.cli.errors import EXIT_CLEAN, EXIT_PROBLEMS, UserError, write_files
-from assess_xl.cli.options import RULES_OPTION, DISTRICTS_HELP, load_rulebook, parse_districts, collect_options, read_or_stop
-from assess_xl.cli.output import console
 
 
 def make_forms(book, districts, out_dir: Path, password=None, force: bool = True) -> list[Path]:
-    try:
-        built = forms_module.build_forms(book, districts, password)
-    except forms_module.FormError as exc:
-        raise UserError("无法生成填报表：\n" + "\n".join(exc.messages)) from None
+    built = forms_module.build_forms(book, districts, password)
     if not force:
-        refuse_other_forms(out_dir, book, districts)
-    files = [(out_dir / form.name, form.content) for form in built]
-    write_files(files)
-    return [path for path, _ in files]
-
-
-def refuse_other_forms(out_dir: Path, book, districts) -> None:
-    """A folder that already holds forms of other districts or another rulebook is not mixed into."""
-    if not out_dir.is_dir():
-        return
-    candidates = [(path, path.name) for path in sorted(out_dir.glob("*.xlsx")) if not path.name.startswith(("~$", "."))]
-    clashes = pipeline.foreign_forms(candidates, book, districts)
-    if clashes:
-        raise UserError(f"文件夹 {out_dir} 中已有其他区名单或其他细则的填报表（{'；'.join(clashes)}）。"
-                        "请换一个文件夹，或加 --force 覆盖。")
+        pipeline.refuse_foreign_forms(out_dir, book, districts)
+    written = [(out_dir / form.name, form.content) for form in built]
+    files.write_files(written)
+    return [path for path, _ in written]
 
 
 @click.command(cls=ChineseCommand)
@@ -58,15 +45,15 @@ def forms(districts_spec, rules_path, out_dir, password, force, prefill_paths, p
     """生成填报表：一个包含全部部门的工作簿，以及每个部门一份单独的工作簿。"""
     book = load_rulebook(rules_path)
     if prefill_paths:
-        sys.exit(make_prefilled_forms(book, districts_spec, prefill_paths, prefill_rules_path, Path(out_dir), force))
+        return make_prefilled_forms(book, districts_spec, prefill_paths, prefill_rules_path, Path(out_dir), force)
     if not districts_spec:
-        raise UserError("缺少选项 --districts（被考核的区）。用 --help 查看用法。")
-    districts = parse_districts(districts_spec)
+        stop("forms_no_districts")
+    districts = year_module.parse_districts(districts_spec)
     written = make_forms(book, districts, Path(out_dir), password, force)
     console.print(f"已为{len(districts)}个区生成{book.year}年度填报表，共{len(written)}个文件，位于 {escape(out_dir)}：")
     for path in written:
         console.print(f"  {escape(path.name)}")
-    sys.exit(EXIT_CLEAN)
+    return EXIT_CLEAN
 
 
 def make_prefilled_forms(book, districts_spec, paths, prefill_rules: str | None, out_dir: Path, force: bool) -> int:
@@ -77,9 +64,9 @@ def make_prefilled_forms(book, districts_spec, paths, prefill_rules: str | None,
     districts = options.districts or read.districts
     carried = returns_module.carried_over(old, book, read, districts)
     if not force:
-        refuse_other_forms(out_dir, book, districts)
+        pipeline.refuse_foreign_forms(out_dir, book, districts)
     built = returns_module.prefilled_forms(book, carried, districts)
-    write_files([(out_dir / form.name, form.content) for form in built])
+    files.write_files([(out_dir / form.name, form.content) for form in built])
     console.print(f"已生成{book.year}年度填报表，共{len(built)}个文件，位于 {escape(str(out_dir))}。")
     if old is not book:
         console.print(f"交回的填报表按{escape(old.title)}（指纹 {old.fingerprint}）读取，"
@@ -117,7 +104,7 @@ def write_return_copies(book, read, folder: Path) -> None:
     if not copies:
         console.print("没有需要退回修改的部门。")
         return
-    write_files([(folder / copy.name, copy.content) for copy in copies])
+    files.write_files([(folder / copy.name, copy.content) for copy in copies])
     departments = "、".join(copy.departments[0] for copy in copies)
     console.print(f"退回修改的填报表已写入 {escape(str(folder))}（{len(copies)}个部门：{escape(departments)}）")
 
@@ -134,4 +121,4 @@ def returns_command(paths, out_dir, rules_path, districts_spec):
     book = load_rulebook(rules_path)
     read = read_or_stop(paths, book, collect_options("latest", districts_spec, None))
     write_return_copies(book, read, Path(out_dir))
-    sys.exit(EXIT_CLEAN)
+    return EXIT_CLEAN

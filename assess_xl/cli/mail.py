@@ -1,10 +1,7 @@
 """Mail: `fetch` (IMAP into .eml files) and `send` (forms, reminders, returns as drafts or through SMTP)."""
 from __future__ import annotations
 
-import errno
-import imaplib
 import os
-import sys
 from datetime import datetime
 from pathlib import Path
 
@@ -12,19 +9,19 @@ import click
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-from assess_xl.publish import forms as forms_module
-from assess_xl.publish import returns as returns_module
-from assess_xl.publish import delivery
-from assess_xl.read import imap as imapfetch
-from assess_xl.publish import outbox
-from assess_xl.xlsx.layout import FETCH_RECORD
+from assess_xl import year as year_module
+from assess_xl.cli.chinese import ChineseCommand, ChineseGroup
+from assess_xl.cli.errors import EXIT_CLEAN, EXIT_PROBLEMS, stop
+from assess_xl.cli.options import RULES_OPTION, load_contacts, load_rulebook, read_or_stop
+from assess_xl.cli.output import console, errors_console, print_fetched
 from assess_xl.pipeline import CollectOptions
 from assess_xl.problems import shorten
 from assess_xl.problems import text as problem_text
-from assess_xl.cli.chinese import ChineseCommand, ChineseGroup
-from assess_xl.cli.errors import EXIT_CLEAN, EXIT_PROBLEMS, EXIT_USAGE, UserError, write_files
-from assess_xl.cli.options import RULES_OPTION, load_rulebook, load_contacts, read_or_stop
-from assess_xl.cli.output import console, errors_console, print_fetched
+from assess_xl.publish import delivery, outbox
+from assess_xl.publish import forms as forms_module
+from assess_xl.publish import returns as returns_module
+from assess_xl.read import fetch as fetch_module
+from assess_xl.read import imap
 
 
 @click.command(cls=ChineseCommand)
@@ -39,7 +36,7 @@ from assess_xl.cli.output import console, errors_console, print_fetched
 @click.option("--mark-seen", is_flag=True, help="把收取的邮件标为已读（默认不改动服务器上的任何邮件和标记）。")
 @click.option("--cafile", default=None, type=click.Path(dir_okay=False, exists=True), metavar="证书",
               help="信任的CA证书（PEM），用于使用单位自签证书的邮件服务器；默认只信任系统证书。")
-@click.option("--timeout", type=click.FloatRange(min=0.1), default=imapfetch.DEFAULT_TIMEOUT, show_default=True,
+@click.option("--timeout", type=click.FloatRange(min=0.1), default=imap.DEFAULT_TIMEOUT, show_default=True,
               metavar="秒", help="服务器每次应答最多等待的秒数（大邮件按每秒100 KB另加时间）；超时的邮件下次再收。")
 @click.option("--contacts", "contacts_path", default=None, type=click.Path(dir_okay=False, exists=True),
               metavar="通讯录", help="通讯录：保存的邮件文件名写发件部门，而不是发件地址。")
@@ -48,78 +45,21 @@ from assess_xl.cli.output import console, errors_console, print_fetched
               help="邮件（.eml）保存的文件夹；collect 和 status 可以直接读取它。")
 def fetch(host, port, user, folder, since, security, mark_seen, cafile, timeout, contacts_path, rules_path, out_dir):
     """收取邮件：从IMAP邮箱下载所有带工作簿（或其压缩包）附件的邮件，每封存为一个 .eml；再次运行只下载新邮件。"""
-    try:
-        since_day = datetime.strptime(since, "%Y-%m-%d").date() if since else None
-    except ValueError:
-        raise UserError(f"日期“{since}”无效。请写成 2008-01-01 这样的格式。") from None
+    since_day = fetch_module.since_day(since)
     departments = sender_departments(contacts_path, rules_path) if contacts_path else {}
-    folder_path = Path(out_dir)
-    record = FetchRecord(folder_path)
+    record = fetch_module.FetchRecord(Path(out_dir))
     password = os.environ.get("ASSESS_XL_IMAP_PASSWORD") or click.prompt("邮箱密码", hide_input=True)
-    server = imapfetch.Server(host, port or (993 if security == "ssl" else 143), security, user, password, cafile,
-                              timeout)
-    try:
-        with Progress(TextColumn("收取邮件"), BarColumn(), MofNCompleteColumn(), console=console,
-                      transient=True) as bar:
-            task = bar.add_task("", total=None)
-            fetched = imapfetch.fetch_new(server, folder, since_day, record.known(), record.deliver, mark_seen,
-                                          lambda address: departments.get(address.lower(), address),
-                                          lambda n, total: bar.update(task, completed=n, total=total))
-    except (imapfetch.ServerFault, imaplib.IMAP4.error, OSError) as exc:
-        raise UserError(f"无法从 {host} 收取邮件：{imapfetch.connection_reason(exc, server)}。") from None
-    sys.exit(EXIT_CLEAN if print_fetched(fetched, folder_path) else EXIT_PROBLEMS)
-
-
-class FetchRecord:
-    """fetch's output folder: the .eml files saved there and its list of messages read (one key a line,
-    appended after each batch, so a run stopped half-way keeps what it did). Checked writable before
-    anything is downloaded."""
-
-    def __init__(self, folder: Path):
-        self.folder, self.path = folder, folder / FETCH_RECORD
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-            with open(self.path, "a", encoding="utf-8"):
-                pass
-        except OSError as exc:
-            raise UserError(record_failure(exc, self.path)) from None
-
-    def known(self) -> set[str]:
-        names = {p.name for p in self.folder.glob("*.eml")}
-        try:
-            return names | set(self.path.read_text(encoding="utf-8", errors="replace").split())
-        except OSError as exc:
-            raise UserError(record_failure(exc, self.path)) from None
-
-    def deliver(self, files: list[tuple[str, bytes]], keys: list[str]) -> list[bool]:
-        """Save the new files, then remember every message read; which files were new."""
-        new, seen = [], set()
-        for name, _ in files:  # a name is its content's hash: the same name twice is the same message
-            new.append(name not in seen and not (self.folder / name).exists())
-            seen.add(name)
-        write_files([(self.folder / name, raw) for (name, raw), fresh in zip(files, new) if fresh])
-        try:
-            with open(self.path, "a", encoding="utf-8") as handle:
-                handle.write("".join(f"{key}\n" for key in keys))
-                handle.flush()
-                os.fsync(handle.fileno())
-        except OSError as exc:
-            raise UserError(record_failure(exc, self.path)) from None
-        return new
-
-
-def record_failure(exc: OSError, path: Path) -> str:
-    why = {errno.ENOSPC: "磁盘已满", errno.EROFS: "所在的盘是只读的", errno.EACCES: "没有写入权限",
-           errno.EPERM: "没有写入权限", errno.EISDIR: "同名的是一个文件夹", errno.ENOTDIR: "路径中有同名的文件而不是文件夹",
-           errno.EEXIST: "路径中有同名的文件而不是文件夹"}.get(exc.errno or 0, "系统拒绝写入")
-    return (f"无法写入已检查邮件的记录 {path}（{why}）。没有这份记录，下次运行会重复下载，因此没有收取邮件。"
-            "请检查该文件夹的权限和磁盘空间，或用 -o 换一个文件夹。")
+    server = imap.Server(host, port or (993 if security == "ssl" else 143), security, user, password, cafile, timeout)
+    with Progress(TextColumn("收取邮件"), BarColumn(), MofNCompleteColumn(), console=console, transient=True) as bar:
+        task = bar.add_task("", total=None)
+        fetched = fetch_module.fetch(server, folder, since_day, record, mark_seen, departments,
+                                     lambda n, total: bar.update(task, completed=n, total=total))
+    return EXIT_CLEAN if print_fetched(fetched, Path(out_dir)) else EXIT_PROBLEMS
 
 
 def sender_departments(contacts_path: str, rules_path: str | None) -> dict[str, str]:
     """address (lower case) → department, for the names of saved messages."""
-    contacts = load_contacts(contacts_path, load_rulebook(rules_path))
-    return {address.lower(): contact.department for contact in contacts.values() for address in contact.addresses}
+    return year_module.departments_by_address(load_contacts(contacts_path, load_rulebook(rules_path)))
 
 
 def send_options(function):
@@ -151,8 +91,7 @@ def sender_mailbox(sender: str) -> outbox.Mailbox:
     try:
         return outbox.mailbox(sender)
     except outbox.BadAddress as bad:
-        raise UserError(problem_text("sender_newline" if bad.reason == "newline" else "sender_invalid",
-                                     raw=shorten(sender, 100))) from None
+        stop("sender_newline" if bad.reason == "newline" else "sender_invalid", raw=shorten(sender, 100))
 
 
 @send.command("forms")
@@ -164,15 +103,11 @@ def send_forms(forms_dir, contacts_path, sender, deadline, outbox_dir, smtp, use
     book = load_rulebook(rules_path)
     from_ = sender_mailbox(sender)
     contacts = load_contacts(contacts_path, book)
-    copies = {}
-    for department in book.departments:
-        path = Path(forms_dir) / forms_module.file_name(book, department)
-        if path.is_file():
-            copies[department] = (path.name, path.read_bytes())
+    copies = forms_module.department_copies(book, Path(forms_dir))
     owed = [d for d in book.departments if book.department_indicators(d)]
     unsent = [problem_text("send_no_form", folder=forms_dir, departments="、".join(d for d in owed if d not in copies))]
     unsent = unsent if any(d not in copies for d in owed) else []
-    deliver(outbox.form_messages(book, contacts, copies, from_, deadline), outbox.unaddressed(contacts, copies),
+    return deliver(outbox.form_messages(book, contacts, copies, from_, deadline), outbox.unaddressed(contacts, copies),
             unsent, outbox_dir, smtp, user, security, from_)
 
 
@@ -190,7 +125,7 @@ def send_remind(paths, contacts_path, sender, deadline, outbox_dir, smtp, user, 
     owing = returns_module.owing_lines(book, read)
     this_round = round_name.strip() or (f"截止{deadline.strip()}" if deadline.strip() else datetime.now().strftime("%Y-%m-%d"))
     console.print(f"催报轮次：{escape(this_round)}（同一轮重新运行不会重发；要再催一次，请给出新的 --deadline 或 --round）")
-    deliver(outbox.reminder_messages(book, contacts, owing, from_, deadline, this_round, received_from(read)),
+    return deliver(outbox.reminder_messages(book, contacts, owing, from_, deadline, this_round, received_from(read)),
             outbox.unaddressed(contacts, owing), [], outbox_dir, smtp, user, security, from_)
 
 
@@ -204,7 +139,7 @@ def send_returns(paths, contacts_path, sender, deadline, outbox_dir, smtp, user,
     contacts = load_contacts(contacts_path, book)
     read = read_or_stop(paths, book, CollectOptions())
     copies = {c.departments[0]: (c.name, c.content) for c in returns_module.return_copies(book, read)}
-    deliver(outbox.return_messages(book, contacts, copies, from_, deadline, received_from(read)),
+    return deliver(outbox.return_messages(book, contacts, copies, from_, deadline, received_from(read)),
             outbox.unaddressed(contacts, copies), [], outbox_dir, smtp, user, security, from_)
 
 
@@ -214,40 +149,25 @@ def received_from(read) -> set[str]:
 
 
 def deliver(messages, unaddressed: list[str], unsent: list[str], outbox_dir: str, smtp: str | None,
-            user: str | None, security: str | None, sender: outbox.Mailbox) -> None:
+            user: str | None, security: str | None, sender: outbox.Mailbox) -> int:
     """Drafts into the outbox, or through SMTP; either way the send log, written before anything else
-    is done and row by row as the server accepts; what was sent is not sent again. Exit 1 when some
-    department got nothing (no address, no form) or some recipient failed."""
+    is done and row by row as the server accepts; what was sent is not sent again. Exit status 1 when
+    some department got nothing (no address, no form) or some recipient failed."""
     folder = Path(outbox_dir)
     failed = False
     if unaddressed:
         unsent = [*unsent, problem_text("send_no_address", departments="、".join(unaddressed))]
-    try:
-        pending = delivery.remaining(messages, delivery.delivered(folder / delivery.SEND_LOG))
-        if not pending:
-            console.print("没有需要发送的邮件（都已发送过，见发送记录）。" if messages else "没有需要发送的邮件。")
-        elif smtp is None:
-            write_drafts(folder, pending)
-        else:
-            failed = send_through(pending, smtp, security, user, sender, folder)
-    except delivery.DeliveryError as error:
-        errors_console.print(f"[bold red]错误：[/]{escape(error.message)}")
-        sys.exit(EXIT_PROBLEMS if error.sent_any else EXIT_USAGE)
+    pending = delivery.remaining(messages, delivery.delivered(folder / delivery.SEND_LOG))
+    if not pending:
+        console.print("没有需要发送的邮件（都已发送过，见发送记录）。" if messages else "没有需要发送的邮件。")
+    elif smtp is None:
+        delivery.write_drafts(folder, pending)
+        console.print(f"已写出{len(pending)}封邮件草稿到 {escape(str(folder))}，请用邮件程序打开检查后发送。")
+    else:
+        failed = send_through(pending, smtp, security, user, sender, folder)
     for line in unsent:
         errors_console.print(f"[red]未发送：[/]{escape(line)}")
-    sys.exit(EXIT_PROBLEMS if unsent or failed else EXIT_CLEAN)
-
-
-def write_drafts(folder: Path, pending) -> None:
-    with delivery.SendLog(folder / delivery.SEND_LOG) as log:
-        write_files([(folder / outbox.draft_name(m, n), m.draft) for n, (m, _) in enumerate(pending, start=1)])
-        for message, recipients in pending:
-            try:
-                log.record(message, [(address, delivery.DRAFTED) for address in recipients])
-            except OSError as exc:
-                raise delivery.DeliveryError(problem_text("send_log_failed", path=log.path, reason=delivery.os_reason(exc),
-                                                          messages="无（只写了草稿）")) from None
-    console.print(f"已写出{len(pending)}封邮件草稿到 {escape(str(folder))}，请用邮件程序打开检查后发送。")
+    return EXIT_PROBLEMS if unsent or failed else EXIT_CLEAN
 
 
 def send_through(pending, smtp: str, security: str | None, user: str | None, sender: outbox.Mailbox,

@@ -7,12 +7,11 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from assess_xl.score import adjustments as adjustments_module
 from assess_xl import pipeline
+from assess_xl.problems import ERROR, INFO, WARNING
 from assess_xl.publish import status as status_module
 from assess_xl.rules.components import fmt_number
-from assess_xl.problems import ERROR, INFO, WARNING
-
+from assess_xl.score import adjustments as adjustments_module
 
 console = Console(highlight=False, soft_wrap=True)
 
@@ -20,11 +19,10 @@ console = Console(highlight=False, soft_wrap=True)
 errors_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
-def problem_lines(read, limit) -> str:
-    lines = [f"\n  [{p.level}] {' '.join(x for x in (p.file, p.sheet, p.cell, p.district, p.code) if x)}：{p.message}"
-             for p in read.problems[:limit]]
-    lines += [f"\n  [跳过] {name}：{reason}" for name, reason, _ in read.skipped[:limit]]
-    return "".join(lines)
+def print_nothing_filled(read) -> None:
+    print_files(read)
+    console.print(f"[yellow]收到的{len([f for f in read.files if f.status == '已读取'])}个填报表都没有填写任何数据"
+                  "（都是空白表）。[/]没有生成考核结果。请确认交回的是填写后的文件。")
 
 
 def print_files(read) -> None:

@@ -1,7 +1,6 @@
 """`rules`: check, init, export, import, diff and replay a rulebook."""
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
@@ -9,17 +8,18 @@ import yaml
 from rich.markup import escape
 from rich.table import Table
 
-from assess_xl.score import adjustments as adjustments_module
-from assess_xl.rules import diff as rulediff
-from assess_xl.rules import sheet as rulesheet
-from assess_xl.score import replay as replay_module
-from assess_xl.rules import model as rulebook_module
-from assess_xl.rules.components import fmt_number
-from assess_xl.pipeline import CollectOptions
 from assess_xl.cli.chinese import ChineseGroup
-from assess_xl.cli.errors import EXIT_CLEAN, UserError, write_atomically
-from assess_xl.cli.options import load_rulebook, load_raw_rules, refuse_existing, output_path, with_adjustments, read_or_stop
+from assess_xl.cli.errors import EXIT_CLEAN, stop
+from assess_xl.cli.options import load_rulebook, output_path, read_or_stop, refuse_existing, with_adjustments
 from assess_xl.cli.output import console, errors_console
+from assess_xl.pipeline import CollectOptions
+from assess_xl.publish import files
+from assess_xl.rules import diff as rulediff
+from assess_xl.rules import model as rulebook_module
+from assess_xl.rules import sheet as rulesheet
+from assess_xl.rules.components import fmt_number
+from assess_xl.score import adjustments as adjustments_module
+from assess_xl.score import replay as replay_module
 
 
 @click.group(cls=ChineseGroup, no_args_is_help=True)
@@ -43,13 +43,13 @@ def rules_check(rulebook):
     for warning in book.warnings:
         console.print(f"[yellow]警告：[/]{escape(warning)}")
     console.print(f"共 {len(book.warnings)} 条警告。" if book.warnings else "没有警告。")
-    sys.exit(EXIT_CLEAN)
+    return EXIT_CLEAN
 
 
 def rules_file(given: str) -> Path:
     path = Path(given)
     if path.suffix.lower() not in (".yaml", ".yml", ".xlsx"):
-        raise UserError(f"评分细则只能保存为 .yaml 或 .xlsx，不能保存为“{path.suffix or '（无扩展名）'}”。")
+        stop("rules_suffix", suffix=path.suffix or "（无扩展名）")
     return path
 
 
@@ -67,10 +67,10 @@ def rules_init(out, force):
     target = rules_file(out)
     refuse_existing(target, force)
     embedded = rulebook_module.embedded_rulebook_path()
-    content = embedded.read_bytes() if target.suffix.lower() != ".xlsx" else rulesheet.export(load_raw_rules(None))
-    write_atomically(target, content)
+    content = embedded.read_bytes() if target.suffix.lower() != ".xlsx" else rulesheet.export(rulebook_module.load_raw(None))
+    files.write_file(target, content)
     console.print(f"已写出内置细则的副本：{escape(str(target))}。修改后用 assess-xl rules check {escape(str(target))} 检查。")
-    sys.exit(EXIT_CLEAN)
+    return EXIT_CLEAN
 
 
 @rules.command("export")
@@ -78,12 +78,12 @@ def rules_init(out, force):
 @click.option("-o", "--output", "out", required=True, metavar="文件", help="工作簿的保存路径（.xlsx）。")
 def rules_export(rulebook, out):
     """把评分细则（YAML）转为可在Excel中编辑的工作簿（说明、类别、目标、指标、计分）。"""
-    raw = load_raw_rules(rulebook)
+    raw = rulebook_module.load_raw(rulebook)
     load_rulebook(rulebook)  # refuse to export a rulebook that does not load
     target = output_path(out, "细则工作簿")
-    write_atomically(target, rulesheet.export(raw))
+    files.write_file(target, rulesheet.export(raw))
     console.print(f"细则工作簿已写入 {escape(str(target))}")
-    sys.exit(EXIT_CLEAN)
+    return EXIT_CLEAN
 
 
 @rules.command("import")
@@ -93,9 +93,9 @@ def rules_import(workbook, out):
     """把在Excel中编辑的细则工作簿转回YAML（先检查，有错误时逐条说明工作表、行和列）。"""
     book = load_rulebook(workbook)
     target = rules_file(out)
-    write_atomically(target, rules_content(load_raw_rules(workbook), target))
+    files.write_file(target, rules_content(rulebook_module.load_raw(workbook), target))
     console.print(f"细则已写入 {escape(str(target))}（指纹 {book.fingerprint}）")
-    sys.exit(EXIT_CLEAN)
+    return EXIT_CLEAN
 
 
 @rules.command("diff")
@@ -103,11 +103,11 @@ def rules_import(workbook, out):
 @click.argument("new", type=click.Path(dir_okay=False), metavar="新细则")
 def rules_diff(old, new):
     """比较两份评分细则（YAML或工作簿）：类别、目标、分值、指标、部门、计分方式的变化，以及各部门须新填报的指标。"""
-    lines = rulediff.diff(load_raw_rules(old), load_raw_rules(new))
+    lines = rulediff.diff(rulebook_module.load_raw(old), rulebook_module.load_raw(new))
     for line in lines:
         console.print(escape(line))
     console.print(f"共 {len(lines)} 处变化。" if lines else "两份细则的内容相同。")
-    sys.exit(EXIT_CLEAN)
+    return EXIT_CLEAN
 
 
 @rules.command("replay")
@@ -129,7 +129,7 @@ def rules_replay(old, new, paths, out, adjustments_path):
         errors_console.print(f"[yellow]调整表未采用[/] {escape(problem.cell)}：{escape(problem.message)}")
     for line in result.adjusted:
         console.print(escape(line))
-    write_atomically(target, replay_module.workbook(result, old_book, new_book))
+    files.write_file(target, replay_module.workbook(result, old_book, new_book))
     moved = result.summary[result.summary["排名变化"] != 0]
     for district, row in moved.iterrows():
         console.print(f"{escape(str(district))}：排名 {int(row['原排名'])} → {int(row['新排名'])}，"
@@ -137,4 +137,4 @@ def rules_replay(old, new, paths, out, adjustments_path):
     if result.not_available:
         console.print(f"新细则新增的指标在原填报表中没有数据（按缺报计）：{'、'.join(result.not_available)}")
     console.print(f"影响分析已写入 {escape(str(target))}（{len(moved)}个区排名变化）")
-    sys.exit(EXIT_CLEAN)
+    return EXIT_CLEAN

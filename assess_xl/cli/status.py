@@ -1,20 +1,19 @@
 """`status`: who has returned what."""
 from __future__ import annotations
 
-import sys
 from datetime import datetime
 
 import click
 from rich.markup import escape
 
-from assess_xl import pipeline
-from assess_xl.publish import scorecard as report
-from assess_xl.publish import returns as returns_module
-from assess_xl.publish import status as status_module
 from assess_xl.cli.chinese import ChineseCommand
-from assess_xl.cli.errors import EXIT_CLEAN, EXIT_PROBLEMS, UserError, refuse_if_open, write_atomically
-from assess_xl.cli.options import RULES_OPTION, DISTRICTS_HELP, load_rulebook, output_path, collect_options
-from assess_xl.cli.output import console, problem_lines, print_files, print_status
+from assess_xl.cli.errors import EXIT_CLEAN, EXIT_PROBLEMS
+from assess_xl.cli.options import DISTRICTS_HELP, RULES_OPTION, collect_options, load_rulebook, output_path, read_or_stop
+from assess_xl.cli.output import console, print_files, print_status
+from assess_xl.publish import files
+from assess_xl.publish import returns as returns_module
+from assess_xl.publish import scorecard as report
+from assess_xl.publish import status as status_module
 
 
 @click.command(cls=ChineseCommand)
@@ -28,19 +27,14 @@ def status(paths, rules_path, districts_spec, out):
     book = load_rulebook(rules_path)
     target = output_path(out, "填报情况表") if out else None
     if target:
-        refuse_if_open(target)
-    with console.status("正在读取交回的文件……"):
-        read, _ = pipeline.read(paths, book, collect_options("latest", districts_spec, None))
-    if read.worker_failures:
-        raise UserError(f"本机无法启动读取进程，以下文件未能读取：{'、'.join(read.worker_failures)}。请检查内存和安装后重试。")
-    if not read.districts:
-        raise UserError("没有读到任何本细则的填报表。" + problem_lines(read, 10))
+        files.refuse_if_in_use(target)
+    read = read_or_stop(paths, book, collect_options("latest", districts_spec, None))
     table = status_module.matrix(book, read)
-    files = status_module.files(book, read)
+    providers = status_module.files(book, read)
     print_files(read)
-    print_status(table, files, returns_module.department_states(book, read))
+    print_status(table, providers, returns_module.department_states(book, read))
     owing = status_module.owing(table)
     if target:
-        write_atomically(target, report.status_workbook(table, files, book.title, datetime.now()))
+        files.write_file(target, report.status_workbook(table, providers, book.title, datetime.now()))
         console.print(f"填报情况已写入 {escape(str(target))}")
-    sys.exit(EXIT_PROBLEMS if owing else EXIT_CLEAN)
+    return EXIT_PROBLEMS if owing else EXIT_CLEAN

@@ -1,17 +1,16 @@
 """Blank workbooks for the coordinator to fill: `adjustments-template` and `contacts-template`."""
 from __future__ import annotations
 
-import sys
-
 import click
 from rich.markup import escape
 
-from assess_xl.score import adjustments as adjustments_module
-from assess_xl.publish import outbox
+from assess_xl import year as year_module
 from assess_xl.cli.chinese import ChineseCommand
-from assess_xl.cli.errors import EXIT_CLEAN, write_atomically
-from assess_xl.cli.options import RULES_OPTION, DISTRICTS_HELP, load_rulebook, output_path, refuse_existing, parse_districts
+from assess_xl.cli.errors import EXIT_CLEAN
+from assess_xl.cli.options import DISTRICTS_HELP, RULES_OPTION, load_rulebook, output_path, refuse_existing
 from assess_xl.cli.output import console
+from assess_xl.publish import files, outbox
+from assess_xl.score import adjustments as adjustments_module
 
 
 @click.command("adjustments-template", cls=ChineseCommand)
@@ -24,10 +23,10 @@ def adjustments_template(out, rules_path, districts_spec, force):
     book = load_rulebook(rules_path)
     target = output_path(out, "调整表")
     refuse_existing(target, force)
-    districts = parse_districts(districts_spec) if districts_spec else None
-    write_atomically(target, adjustments_module.template(book, districts))
+    districts = year_module.parse_districts(districts_spec) if districts_spec else None
+    files.write_file(target, adjustments_module.template(book, districts))
     console.print(f"调整表已写入 {escape(str(target))}。填写后用 collect --adjustments 使用。")
-    sys.exit(EXIT_CLEAN)
+    return EXIT_CLEAN
 
 
 @click.command("contacts-template", cls=ChineseCommand)
@@ -39,6 +38,6 @@ def contacts_template(out, rules_path, force):
     book = load_rulebook(rules_path)
     target = output_path(out, "通讯录")
     refuse_existing(target, force)
-    write_atomically(target, outbox.contacts_template(book))
+    files.write_file(target, outbox.contacts_template(book))
     console.print(f"通讯录模板已写入 {escape(str(target))}。填好邮箱后用于 assess-xl send。")
-    sys.exit(EXIT_CLEAN)
+    return EXIT_CLEAN

@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from assess_xl.publish.outbox import Outgoing, csv_rows
+from assess_xl.publish import files
+from assess_xl.publish.outbox import Outgoing, csv_rows, draft_name
 from assess_xl.problems import text
 
 SEND_LOG = "发送记录.csv"
@@ -111,6 +112,18 @@ class SendLog:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def write_drafts(folder: Path, pending: list[tuple[Outgoing, tuple[str, ...]]]) -> None:
+    """The messages as .eml drafts in the outbox (written together, atomically), each logged as drafted."""
+    with SendLog(folder / SEND_LOG) as log:
+        files.write_files([(folder / draft_name(m, n), m.draft) for n, (m, _) in enumerate(pending, start=1)])
+        for message, recipients in pending:
+            try:
+                log.record(message, [(address, DRAFTED) for address in recipients])
+            except OSError as exc:
+                raise DeliveryError(text("send_log_failed", path=log.path, reason=os_reason(exc),
+                                         messages="无（只写了草稿）")) from None
 
 
 @dataclass

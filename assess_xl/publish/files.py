@@ -27,7 +27,7 @@ def lock_names(target: Path) -> list[str]:
     return [f"~${target.name}", f"~${target.name[2:]}", f".~lock.{target.name}#"]
 
 
-def refuse_if_open(target: Path) -> None:
+def refuse_if_in_use(target: Path) -> None:
     """Replacing a workbook that is open in Excel, WPS or LibreOffice loses someone's work."""
     if any((target.parent / lock).exists() for lock in lock_names(target)):
         raise WriteError(P.make("file_open_elsewhere", where=str(target)))
@@ -48,7 +48,7 @@ def write_files(files: list[tuple[Path, bytes]]) -> None:
     try:
         staged = []
         for target, content in files:
-            refuse_if_open(target)
+            refuse_if_in_use(target)
             target.parent.mkdir(parents=True, exist_ok=True)
             handle, temporary = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=".tmp", dir=target.parent)
             temporaries.append(temporary)
@@ -76,3 +76,8 @@ def write_failure(exc: OSError, where: Path) -> Problem:
     if isinstance(exc, (FileExistsError, NotADirectoryError)):
         return P.make("write_not_folder", where=str(where))
     return P.make("write_failed", where=str(where), reason=P.reason(exc))
+
+
+def write_file(target: Path, content: bytes) -> None:
+    """One file, written as write_files writes."""
+    write_files([(target, content)])

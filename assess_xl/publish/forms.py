@@ -7,6 +7,7 @@ import json
 import math
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 
 import xlsxwriter
 from xlsxwriter.utility import xl_rowcol_to_cell
@@ -311,3 +312,13 @@ def _write_metadata(ws, book, districts, departments, now, long_lists):
         for row, option in enumerate(options):
             ws.write_string(row, column, option)
     ws.hide()
+
+
+def department_copies(book: Rulebook, folder: Path) -> dict[str, tuple[str, bytes]]:
+    """department → (file name, content) of its own form in a folder `forms` wrote, for those present."""
+    copies = {}
+    for department in book.departments:
+        path = folder / file_name(book, department)
+        if path.is_file():
+            copies[department] = (path.name, path.read_bytes())
+    return copies

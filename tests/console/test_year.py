@@ -50,7 +50,7 @@ def test_settings_a_person_broke_are_read_as_defaults_with_a_warning(tmp_path):
 
 def test_the_district_list_file_is_what_forms_districts_reads(tmp_path):
     """One list for both faces: the CLI's --districts 区名单.txt reads the file the console writes."""
-    from assess_xl.cli.options import parse_districts
+    from assess_xl.year import parse_districts
     year = year_module.create(tmp_path / "y", districts=["玄武区", "高新区 (虎丘区)"])
     assert parse_districts(str(year.districts_path)) == ["玄武区", "高新区 (虎丘区)"]
 
