@@ -125,8 +125,8 @@ def reminders(year: Year, book: Rulebook, read: ReadResult, departments: list[st
     contacts = _contacts(year, book)
     owing = {d: lines for d, lines in returns.owing_lines(book, read).items() if d in departments}
     this_round = f"截止{settings.deadline}" if settings.deadline else date.today().isoformat()
-    received = {department for report in read.files for department in report.supplied}
-    return outbox.reminder_messages(book, contacts, owing, sender, settings.deadline, this_round, received)
+    return outbox.reminder_messages(book, contacts, owing, sender, settings.deadline, this_round,
+                                    returns.received_from(read))
 
 
 def return_copies(book: Rulebook, read: ReadResult, departments: list[str]) -> list[FormFile]:

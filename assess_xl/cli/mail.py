@@ -125,7 +125,7 @@ def send_remind(paths, contacts_path, sender, deadline, outbox_dir, smtp, user, 
     owing = returns_module.owing_lines(book, read)
     this_round = round_name.strip() or (f"截止{deadline.strip()}" if deadline.strip() else datetime.now().strftime("%Y-%m-%d"))
     console.print(f"催报轮次：{escape(this_round)}（同一轮重新运行不会重发；要再催一次，请给出新的 --deadline 或 --round）")
-    return deliver(outbox.reminder_messages(book, contacts, owing, from_, deadline, this_round, received_from(read)),
+    return deliver(outbox.reminder_messages(book, contacts, owing, from_, deadline, this_round, returns_module.received_from(read)),
             outbox.unaddressed(contacts, owing), [], outbox_dir, smtp, user, security, from_)
 
 
@@ -139,13 +139,8 @@ def send_returns(paths, contacts_path, sender, deadline, outbox_dir, smtp, user,
     contacts = load_contacts(contacts_path, book)
     read = read_or_stop(paths, book, CollectOptions())
     copies = {c.departments[0]: (c.name, c.content) for c in returns_module.return_copies(book, read)}
-    return deliver(outbox.return_messages(book, contacts, copies, from_, deadline, received_from(read)),
+    return deliver(outbox.return_messages(book, contacts, copies, from_, deadline, returns_module.received_from(read)),
             outbox.unaddressed(contacts, copies), [], outbox_dir, smtp, user, security, from_)
-
-
-def received_from(read) -> set[str]:
-    """The departments that returned something (a sheet with input) in any file read."""
-    return {department for report in read.files for department in report.supplied}
 
 
 def deliver(messages, unaddressed: list[str], unsent: list[str], outbox_dir: str, smtp: str | None,

@@ -7,7 +7,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from assess_xl import pipeline
+from assess_xl import pipeline, yearwork
 from assess_xl.problems import ERROR, INFO, WARNING
 from assess_xl.publish import status as status_module
 from assess_xl.rules.components import fmt_number
@@ -42,9 +42,7 @@ def department_of(problem, book) -> str:
     """Whose item a problem is: the department owning the code, or the coordinator for the 调整表's own rows."""
     if problem.kind in adjustments_module.PROBLEM_KINDS:
         return adjustments_module.COORDINATOR_ITEMS
-    if problem.code in book.indicators:
-        return book.indicators[problem.code].department
-    return problem.sheet if problem.sheet in book.departments else ""
+    return yearwork.department_of(problem, book)
 
 
 def print_problem_summary(read, book) -> None:

@@ -154,3 +154,8 @@ def department_states(book: Rulebook, read: ReadResult) -> dict[str, DepartmentS
         else:
             states[department] = DepartmentState("有错待改", len(prefill.fix), len(prefill.owed))
     return states
+
+
+def received_from(read: ReadResult) -> set[str]:
+    """The departments that returned something (a sheet with input) in any file read."""
+    return {department for report in read.files for department in report.supplied}
