@@ -236,6 +236,13 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "fetch_record_unwritable": (ERROR, "无法写入已检查邮件的记录 {path}（{reason}）。没有这份记录，下次运行会重复下载，因此没有收取邮件。请检查该文件夹的权限和磁盘空间，或用 -o 换一个文件夹。"),
     "fetch_failed": (ERROR, "无法从 {host} 收取邮件：{reason}。"),
     "cancelled": (INFO, "已取消。"),
+    "usage_missing_option": (ERROR, "缺少选项 {name}。用 --help 查看用法。"),
+    "usage_missing_argument": (ERROR, "缺少参数 {name}。用 --help 查看用法。"),
+    "usage_no_option": (ERROR, "没有选项 {name}。用 --help 查看用法。"),
+    "usage_bad_choice": (ERROR, "选项 {name} 的值无效，可选：{choices}。"),
+    "usage_bad_value": (ERROR, "{name} 的值无效（{reason}）。用 --help 查看用法。"),
+    "usage_no_command": (ERROR, "没有这个命令（{raw}）。可用命令：console、forms、collect、status、returns、adjustments-template、contacts-template、send、pdf、rules、demo。"),
+    "usage_other": (ERROR, "用法错误（{reason}）。用 --help 查看用法。"),
     "path_inaccessible": (ERROR, "无法访问{where}（{reason}）。请检查路径后重试。"),
     # documents
     "soffice_missing": (ERROR, "没有找到LibreOffice（soffice），无法生成PDF；考核结果工作簿和通报不受影响。请安装：sudo apt-get install libreoffice-calc-nogui fonts-noto-cjk（Windows请安装LibreOffice并把其program文件夹加入PATH）。"),

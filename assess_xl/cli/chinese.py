@@ -7,6 +7,8 @@ import unicodedata
 
 import click
 
+from assess_xl import problems as P
+
 _HEADINGS = {"Options": "选项", "Commands": "命令", "Arguments": "参数"}
 
 
@@ -111,18 +113,20 @@ class ChineseGroup(click.Group):
 
 
 def usage_message(error: click.UsageError) -> str:
-    """click's usage errors, said in Chinese: which option or argument, what is wrong, where to look."""
+    """click's usage errors, said in Chinese (the catalogue's usage_* messages): which option or argument,
+    what is wrong, where to look."""
     param = getattr(error, "param", None)
     name = "/".join(param.opts) if param is not None and getattr(param, "opts", None) else getattr(param, "name", "")
     if isinstance(error, click.MissingParameter):
-        return f"缺少{'选项' if isinstance(param, click.Option) else '参数'} {name or error.param_hint}。用 --help 查看用法。"
+        missing = "usage_missing_option" if isinstance(param, click.Option) else "usage_missing_argument"
+        return P.text(missing, name=name or error.param_hint)
     if isinstance(error, click.NoSuchOption):
-        return f"没有选项 {error.option_name}。用 --help 查看用法。"
+        return P.text("usage_no_option", name=error.option_name)
     if isinstance(error, click.BadParameter) and param is not None and isinstance(param.type, click.Choice):
-        return f"选项 {name} 的值无效，可选：{'、'.join(map(str, param.type.choices))}。"
+        return P.text("usage_bad_choice", name=name, choices="、".join(map(str, param.type.choices)))
     if isinstance(error, click.BadParameter):
-        return f"{name or error.param_hint} 的值无效（{error.message}）。用 --help 查看用法。"
+        return P.text("usage_bad_value", name=name or error.param_hint, reason=error.message)
     if "No such command" in error.message:
-        return f"没有这个命令（{error.message.split(chr(39))[1] if chr(39) in error.message else error.message}）。" \
-               "可用命令：console、forms、collect、status、returns、adjustments-template、contacts-template、send、pdf、rules、demo。"
-    return f"用法错误（{error.message}）。用 --help 查看用法。"
+        quote = chr(39)
+        return P.text("usage_no_command", raw=error.message.split(quote)[1] if quote in error.message else error.message)
+    return P.text("usage_other", reason=error.message)
