@@ -103,9 +103,9 @@ def run(out: Path) -> Demo:
     blanks on purpose), and their scorecard, all under `out`."""
     from assess_xl import pipeline
     from assess_xl.publish import files, forms
-    from assess_xl.rules import model
+    from assess_xl.rules import load as rulebook_load
 
-    book = model.load(None)
+    book = rulebook_load.load(None)
     forms_dir, inbox, scorecard = out / FORMS_DIR, out / INBOX_DIR, out / SCORECARD
     blank = [(forms_dir / form.name, form.content) for form in forms.build_forms(book, sample_districts())]
     files.write_files(blank)

@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from assess_xl.score import adjustments as adjustments_module
-from assess_xl.read import intake
+from assess_xl.read import gather
 from assess_xl.read import merge
 from assess_xl.xlsx import ownbooks
 from assess_xl import problems
@@ -80,7 +80,7 @@ class CollectResult:
 def read(paths, book: Rulebook, options: CollectOptions | None = None) -> tuple[ReadResult, int]:
     """Gather and read the inputs (also what `status` needs); returns the result and how many files were found."""
     options = options or CollectOptions()
-    found, skipped = intake.gather(paths)
+    found, skipped = gather.gather(paths)
     sheets, adjustment_problems = _adjustment_sheets(options)
     excluded, exclusion_problems = adjustments_module.read_exclusions(sheets, options.adjustments_name)
     result = merge.read_gathered(found, skipped, book, options.strict_conflicts, options.districts, options.workers,

@@ -25,7 +25,7 @@ from assess_xl.publish import outbox
 from assess_xl.xlsx import ownbooks
 
 from assess_xl import problems as P
-from assess_xl.rules import model as rulebook_module
+from assess_xl.rules import load as rulebook_load
 from assess_xl.pipeline import CollectOptions
 from assess_xl.problems import Problem
 from assess_xl.rules.model import Rulebook
@@ -184,7 +184,7 @@ class Year:
 
     def rulebook(self) -> Rulebook:
         """The year's rulebook (raises rulebook.RulebookError when it cannot be used)."""
-        return rulebook_module.load(self.rulebook_path)
+        return rulebook_load.load(self.rulebook_path)
 
     def listing(self, area: str) -> list[Path]:
         """The files of one area, as the file system has them (no hidden or temporary files)."""

@@ -26,9 +26,11 @@ from assess_xl.publish import scorecard as report
 from assess_xl.publish import returns
 from assess_xl.publish import status
 from assess_xl.publish import documents as publish_module
+from assess_xl.rules import load as rulebook_load
 from assess_xl.rules import model as rulebook_module
 from assess_xl.publish.forms import FormFile
 from assess_xl.xlsx.layout import safe_file_name
+from assess_xl.xlsx.preflight import MAX_FILE_BYTES
 from assess_xl.read.merge import ReadResult
 from assess_xl.pipeline import CollectResult
 from assess_xl.problems import Problem
@@ -37,7 +39,7 @@ from assess_xl.year import (ADJUSTMENTS_FILE, RULEBOOK_FILES, Settings, Year, Ye
                    locked, read_contacts, settings_text, write)
 
 Say = Callable[[str], None]
-UPLOAD_FILE_LIMIT_MB = 50  # as intake reads at most 50 MB of one file
+UPLOAD_FILE_LIMIT_MB = MAX_FILE_BYTES // 1048576  # as much as the pre-flight reads of one file
 UPLOAD_COUNT_LIMIT = 200
 UPLOAD_TOTAL_LIMIT_MB = 300
 REPLAY_FILE = "影响分析.xlsx"
@@ -355,8 +357,8 @@ def bring_rulebook(name: str, content: bytes) -> Brought:
         path = Path(folder) / safe_name(name)
         path.write_bytes(content)
         try:
-            book = rulebook_module.load(path)
-            return Brought(rulebook_module.load_raw(path), book, suffix)
+            book = rulebook_load.load(path)
+            return Brought(rulebook_load.load_raw(path), book, suffix)
         except rulebook_module.RulebookError as exc:  # name the file as the coordinator knows it
             raise rulebook_module.RulebookError([m.replace(str(path), path.name) for m in exc.messages]) from None
 

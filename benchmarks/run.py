@@ -74,7 +74,7 @@ def entries_for(book, districts, departments, seed):
 
 def prepare(scenario: str, folder: Path):
     from assess_xl.publish import forms
-    from assess_xl.rules import model as rulebook
+    from assess_xl.rules import load as rulebook
     from assess_xl.demo import fill_workbook
     book = rulebook.load()
     count, files, _ = SCENARIOS[scenario]

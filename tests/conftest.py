@@ -1,6 +1,6 @@
 import pytest
 
-from assess_xl.rules import model as rulebook
+from assess_xl.rules import load as rulebook
 
 from assess_xl.score import scoring
 

@@ -74,7 +74,7 @@ def test_a_reader_that_cannot_start_is_not_blamed_on_the_file(book, inbox, monke
 MEASURE = """
 import json, resource, sys
 from assess_xl import pipeline
-from assess_xl.rules import model as rulebook
+from assess_xl.rules import load as rulebook
 result = pipeline.collect([sys.argv[1]], rulebook.load())
 totals = {} if result.scores is None else result.scores.totals["总分"].to_dict()
 rejected = sorted(f.info.name for f in result.read.files if f.status == "已拒绝")

@@ -16,7 +16,7 @@ from assess_xl.cli.output import console, errors_console
 from assess_xl.pipeline import CollectOptions
 from assess_xl.publish import outbox
 from assess_xl.read.merge import ReadResult
-from assess_xl.rules import model as rulebook_module
+from assess_xl.rules import load as rulebook_load
 from assess_xl.rules.model import Rulebook
 
 RULES_OPTION = click.option("--rules", "rules_path", type=click.Path(dir_okay=False), metavar="细则文件",
@@ -26,7 +26,7 @@ DISTRICTS_HELP = "被考核的区：名单文件（每行一个区，UTF-8），
 
 def load_rulebook(path: str | None) -> Rulebook:
     """The rulebook of --rules (the embedded one when not given); errors stop the command (exit 2)."""
-    return rulebook_module.load(path)
+    return rulebook_load.load(path)
 
 
 def refuse_existing(target: Path, force: bool) -> None:

@@ -15,6 +15,7 @@ from assess_xl.cli.output import console, errors_console
 from assess_xl.pipeline import CollectOptions
 from assess_xl.publish import files
 from assess_xl.rules import diff as rulediff
+from assess_xl.rules import load as rulebook_load
 from assess_xl.rules import model as rulebook_module
 from assess_xl.rules import sheet as rulesheet
 from assess_xl.rules.components import fmt_number
@@ -66,8 +67,8 @@ def rules_init(out, force):
     """写出内置的2007年度细则的副本，作为下一年度细则的起点。"""
     target = rules_file(out)
     refuse_existing(target, force)
-    embedded = rulebook_module.embedded_rulebook_path()
-    content = embedded.read_bytes() if target.suffix.lower() != ".xlsx" else rulesheet.export(rulebook_module.load_raw(None))
+    embedded = rulebook_load.embedded_rulebook_path()
+    content = embedded.read_bytes() if target.suffix.lower() != ".xlsx" else rulesheet.export(rulebook_load.load_raw(None))
     files.write_file(target, content)
     console.print(f"已写出内置细则的副本：{escape(str(target))}。修改后用 assess-xl rules check {escape(str(target))} 检查。")
     return EXIT_CLEAN
@@ -78,7 +79,7 @@ def rules_init(out, force):
 @click.option("-o", "--output", "out", required=True, metavar="文件", help="工作簿的保存路径（.xlsx）。")
 def rules_export(rulebook, out):
     """把评分细则（YAML）转为可在Excel中编辑的工作簿（说明、类别、目标、指标、计分）。"""
-    raw = rulebook_module.load_raw(rulebook)
+    raw = rulebook_load.load_raw(rulebook)
     load_rulebook(rulebook)  # refuse to export a rulebook that does not load
     target = output_path(out, "细则工作簿")
     files.write_file(target, rulesheet.export(raw))
@@ -93,7 +94,7 @@ def rules_import(workbook, out):
     """把在Excel中编辑的细则工作簿转回YAML（先检查，有错误时逐条说明工作表、行和列）。"""
     book = load_rulebook(workbook)
     target = rules_file(out)
-    files.write_file(target, rules_content(rulebook_module.load_raw(workbook), target))
+    files.write_file(target, rules_content(rulebook_load.load_raw(workbook), target))
     console.print(f"细则已写入 {escape(str(target))}（指纹 {book.fingerprint}）")
     return EXIT_CLEAN
 
@@ -103,7 +104,7 @@ def rules_import(workbook, out):
 @click.argument("new", type=click.Path(dir_okay=False), metavar="新细则")
 def rules_diff(old, new):
     """比较两份评分细则（YAML或工作簿）：类别、目标、分值、指标、部门、计分方式的变化，以及各部门须新填报的指标。"""
-    lines = rulediff.diff(rulebook_module.load_raw(old), rulebook_module.load_raw(new))
+    lines = rulediff.diff(rulebook_load.load_raw(old), rulebook_load.load_raw(new))
     for line in lines:
         console.print(escape(line))
     console.print(f"共 {len(lines)} 处变化。" if lines else "两份细则的内容相同。")

@@ -17,6 +17,7 @@ from assess_xl.score import replay as replay_module
 
 from assess_xl.rules import diff as rulediff
 
+from assess_xl.rules import load as rulebook_load
 from assess_xl.rules import model as rulebook_module
 from assess_xl import year as year_module
 from assess_xl import yearwork
@@ -364,7 +365,7 @@ async def rules_diff(request: Request) -> Response:
     brought = await _brought(request, console)
     if brought is None:
         return back("/rules")
-    lines = rulediff.diff(rulebook_module.load_raw(console.the_year().rulebook_path), brought.raw)
+    lines = rulediff.diff(rulebook_load.load_raw(console.the_year().rulebook_path), brought.raw)
     return render(request, "rules.html", {"title": "细则", "book": book, "figures": rulebook_module.summary(book),
                                           "diff": lines, "other": brought.book, "replay": console.replay})
 

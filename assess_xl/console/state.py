@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from assess_xl.publish import documents as publish
 
+from assess_xl.rules import load as rulebook_load
 from assess_xl.rules import model as rulebook_module
 
 from assess_xl import year as year_module
@@ -57,7 +58,7 @@ class Console:
         path = year.rulebook_path
         key = (str(path), path.stat().st_mtime_ns if path else 0)
         if self._book is None or self._book[0] != key:
-            self._book = (key, rulebook_module.load(path))
+            self._book = (key, rulebook_load.load(path))
         return self._book[1]
 
     def run(self) -> CollectResult | None:

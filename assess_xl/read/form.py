@@ -7,39 +7,27 @@ Which districts a run has is decided later, over all files (merge.run_districts)
 columns are kept by their comparison key (layout.name_key) with the header as written."""
 from __future__ import annotations
 
-import io
 import json
 import math
 from dataclasses import dataclass, field, replace
 
 from xlsxwriter.utility import xl_col_to_name, xl_rowcol_to_cell
 
-from assess_xl.read import cells
-
-from assess_xl.read import intake
-
 from assess_xl import problems as P
+from assess_xl.read import cells, gather
 from assess_xl.read.cells import Reading, interpret, is_blank
 from assess_xl.rules.components import Indicator
 from assess_xl.xlsx.layout import (CONTEXT_HEADERS, GUIDE_SHEET, MAX_DISTRICT_NAME, MAX_DISTRICTS, META_SHEET, RESULT_META_SHEET,
                      RETURN_SHEET, TOOL, name_key, normalise_text, printable)
 from assess_xl.problems import Problem
+from assess_xl.xlsx.parse import SheetData, SheetTooLarge, parse_workbook
 from assess_xl.rules.model import Rulebook
 
-MAX_SHEET_CELLS = intake.MAX_SHEET_CELLS
 RECORD_COLUMNS = ("key", "code", "value", "raw", "blank", "valid", "file", "sheet", "cell", "order")
 
 # File verdicts, shown in 来源.
 READ, REJECTED, DUPLICATE, NOT_A_FORM, OTHER_RULEBOOK, TOOL_OUTPUT = (
     "已读取", "已拒绝", "重复", "非填报表", "其他细则", "本工具输出")
-
-
-@dataclass
-class SheetData:
-    name: str
-    visible: bool
-    rows: list[list]
-    merged: list[tuple[int, int, int, int]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -73,7 +61,7 @@ class FileMeta:
 
 @dataclass(frozen=True)
 class FileRead:
-    info: intake.FileInfo
+    info: gather.FileInfo
     status: str = READ
     reason: str = ""
     problems: list[Problem] = field(default_factory=list)
@@ -81,50 +69,23 @@ class FileRead:
     meta: FileMeta | None = None
 
 
-# ---- parsing ------------------------------------------------------------------------------
-
-def parse_workbook(data: bytes) -> dict[str, SheetData]:
-    """The one place that hands untrusted bytes to python-calamine (after intake's pre-flight). A
-    sheet is measured before it is turned into Python objects, so its size is bounded."""
-    from python_calamine import CalamineWorkbook
-    workbook = CalamineWorkbook.from_filelike(io.BytesIO(data))
-    visible = {m.name: str(m.visible).lower().endswith("visible") for m in workbook.sheets_metadata}
-    sheets = {}
-    for name in workbook.sheet_names:
-        sheet = workbook.get_sheet_by_name(name)
-        if sheet.height * sheet.width > MAX_SHEET_CELLS:
-            raise SheetTooLarge(name, sheet.height, sheet.width)
-        try:
-            merged = [(a[0], a[1], b[0], b[1]) for a, b in (sheet.merged_cell_ranges or [])]
-        except Exception:  # merged ranges are optional information; some formats do not carry them
-            merged = []
-        sheets[name] = SheetData(name, visible.get(name, True), sheet.to_python(skip_empty_area=False), merged)
-    workbook.close()
-    return sheets
-
-
-class SheetTooLarge(Exception):
-    def __init__(self, sheet: str, height: int, width: int):
-        super().__init__(sheet)
-        self.sheet, self.height, self.width = sheet, height, width
-
+# ---- one file -----------------------------------------------------------------------------
 
 def read_one(item: tuple[str, str], book: Rulebook) -> FileRead:
     """Everything one file (path, name as shown) says, in a child process. The submission order of
     its records is set later, when all files are known (merge)."""
     path, name = item
     import python_calamine  # noqa: F401  an ImportError here is the machine's fault, not the file's
-    return read_loaded(intake.load(path, name), book)
+    return read_loaded(gather.load(path, name), book)
 
 
-def read_loaded(info: intake.FileInfo, book: Rulebook) -> FileRead:
+def read_loaded(info: gather.FileInfo, book: Rulebook) -> FileRead:
     name = info.name
     if not info.rejected:
-        intake.inspect(info)
+        gather.inspect(info)
     data, info.data = info.data, b""  # nothing of the bytes leaves this function
     if info.rejected:
-        level = P.CATALOGUE[info.rejected_code][0]
-        return FileRead(info, REJECTED, info.rejected, [Problem(level, info.rejected_code, info.rejected, name)])
+        return FileRead(info, REJECTED, info.rejected, [info.problem(name)])
     try:
         sheets = parse_workbook(data)
     except SheetTooLarge as big:
@@ -145,7 +106,7 @@ def _rejected(result: FileRead, code: str, **fields) -> FileRead:
                    problems=[*result.problems, P.make(code, file=result.info.name, **fields)])
 
 
-def read_sheets(info: intake.FileInfo, sheets: dict[str, SheetData], book: Rulebook) -> FileRead:
+def read_sheets(info: gather.FileInfo, sheets: dict[str, SheetData], book: Rulebook) -> FileRead:
     notes: list[Problem] = []
     status, reason, meta, reads = _read_sheets(info, sheets, book, notes)
     return FileRead(info, status, reason, notes, reads, meta)
@@ -282,7 +243,7 @@ def find_header(rows) -> tuple[int, int] | None:
     return None
 
 
-def read_department_sheet(sheet: SheetData, department: str, book: Rulebook, info: intake.FileInfo,
+def read_department_sheet(sheet: SheetData, department: str, book: Rulebook, info: gather.FileInfo,
                           expected_codes: list[str] | None, expected_districts: list[str] | None) -> SheetRead:
     """Records for every (code, district column) input cell of one department sheet, and its problems."""
     where = {"file": info.name, "sheet": sheet.name}

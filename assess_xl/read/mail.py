@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 
-from assess_xl.read.intake import MAX_MEMBER_BYTES, MAX_MEMBERS, MAX_RATIO, OLE_MAGIC, WORKBOOK_SUFFIXES, ZIP_MAGIC, now_utc, plausible
+from assess_xl.read.gather import now_utc, plausible
+from assess_xl.xlsx.preflight import MAX_MEMBER_BYTES, MAX_MEMBERS, MAX_RATIO, OLE_MAGIC, WORKBOOK_SUFFIXES, ZIP_MAGIC
 from assess_xl.xlsx.layout import printable
 
 MAX_ATTACHMENTS = 200  # per message
@@ -242,7 +243,7 @@ def _take(data: bytes, name: str, where: str, envelope: Envelope, result: Unpack
     suffix = ("." + name.rsplit(".", 1)[-1].lower()) if "." in name else ""
     if data.startswith(ZIP_MAGIC) and not _is_workbook_zip(data):
         if suffix in WORKBOOK_SUFFIXES:
-            result.add(Part(where, data, envelope))  # a damaged workbook: its verdict comes from intake
+            result.add(Part(where, data, envelope))  # a damaged workbook: its verdict comes from the pre-flight
         else:
             _zip(data, where, envelope, result)
     elif data.startswith((ZIP_MAGIC, OLE_MAGIC)) or suffix in WORKBOOK_SUFFIXES:

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from assess_xl.read import intake
+from assess_xl.read import gather
 
 from assess_xl import problems as P
 
@@ -33,7 +33,7 @@ FRAME_COLUMNS = ("district", *[c for c in RECORD_COLUMNS if c != "key"])
 @dataclass
 class FileReport:
     """What one file contributed, for 来源 and status."""
-    info: intake.FileInfo
+    info: gather.FileInfo
     status: str = READ  # 已读取 / 已拒绝 / 重复 / 非填报表 / 其他细则 / 本工具输出
     reason: str = ""
     supplied: list[str] = field(default_factory=list)  # departments with input in this file
@@ -46,7 +46,7 @@ class ReadResult:
     values: pd.DataFrame  # district × code, NaN where nothing usable was reported
     problems: list[Problem]
     files: list[FileReport]
-    skipped: list[intake.Skipped]
+    skipped: list[gather.Skipped]
     districts: list[str]
     winners: pd.DataFrame  # one row per (district, code) that has a value: file, sheet, cell, raw
     supply: pd.DataFrame  # department × district: the file that supplied the latest values ('' if none)
@@ -71,7 +71,7 @@ class ReadResult:
 def read_gathered(found, skipped, book: Rulebook, strict_conflicts: bool = False, districts: list[str] | None = None,
                   workers: int | None = None, excluded: list | None = None) -> ReadResult:
     """Read every gathered (path, name) in child processes, then merge."""
-    first = [Unit(str(path), name, intake.kind_of(Path(path)), (number,)) for number, (path, name) in enumerate(found)]
+    first = [Unit(str(path), name, gather.kind_of(Path(path)), (number,)) for number, (path, name) in enumerate(found)]
     reads, failures = read_units(first, book, workers)
     kept, unmatched = _exclude(reads, excluded or [])
     result = merge_files(kept, book, strict_conflicts, skipped, districts)
@@ -107,7 +107,7 @@ def read_units(units: list[Unit], book: Rulebook, workers: int | None = None) ->
 
 def read_paths(paths, book: Rulebook, strict_conflicts: bool = False, districts: list[str] | None = None) -> ReadResult:
     """Gather files from paths (files and folders, any mix) and read them."""
-    found, skipped = intake.gather(paths)
+    found, skipped = gather.gather(paths)
     return read_gathered(found, skipped, book, strict_conflicts, districts)
 
 
@@ -130,7 +130,7 @@ def _exclude(reads: list[FileRead], excluded: list) -> tuple[list[FileRead], lis
     return out, [row.unmatched for key, row in wanted.items() if key not in used]
 
 
-def shown_names(info: intake.FileInfo) -> set[str]:
+def shown_names(info: gather.FileInfo) -> set[str]:
     """Every name a file is shown under, compared as exclusions are: the whole `inbox/a.eml › b.zip ›
     c.xlsx`, each run of its parts (`a.eml`, `c.xlsx`, `b.zip › c.xlsx`…), the saved file, the SHA-256."""
     parts = info.name.split(SEPARATOR)
@@ -147,7 +147,7 @@ def _exclusion_key(name: str) -> str:
 def _failed(path, name, failure: sandbox.Failure) -> FileRead:
     code = _FAILURE_CODES.get(failure.kind, "parse_error")
     fields = {"kind": failure.detail.split(":")[0], "seconds": int(sandbox.seconds_per_item()), "how": _how(failure)}
-    return FileRead(intake.FileInfo(path, name), REJECTED, P.text(code, **fields), [P.make(code, file=name, **fields)])
+    return FileRead(gather.FileInfo(path, name), REJECTED, P.text(code, **fields), [P.make(code, file=name, **fields)])
 
 
 def _how(failure: sandbox.Failure) -> str:

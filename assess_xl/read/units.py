@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from email.utils import parseaddr
 from pathlib import Path
 
-from assess_xl.read import intake
+from assess_xl.read import gather
 
 from assess_xl.read import mail
 
@@ -49,7 +49,7 @@ def read_unit(unit: Unit, book: Rulebook) -> list[FileRead] | Split:
     if unit.kind == "file":
         return [read_one((unit.path, unit.name), book)]
     import python_calamine  # noqa: F401  an ImportError here is the machine's fault, not the file's
-    container = intake.load(unit.path, unit.name, intake.MAX_CONTAINER_BYTES, unit.span)
+    container = gather.load(unit.path, unit.name, gather.MAX_CONTAINER_BYTES, unit.span)
     if container.rejected:
         return [verdict(container, container.rejected_code, {})]
     if unit.kind in ("mbox", "eml") and (unit.kind == "mbox" or mail.is_mailbox(container.data)):
@@ -61,7 +61,7 @@ def read_unit(unit: Unit, book: Rulebook) -> list[FileRead] | Split:
         unpacked = mail.unpack(kind, container.data, unit.name)
     except RecursionError:  # the email package recurses over nested parts
         return [verdict(container, "mail_nested_too_deep", {})]
-    reads = [verdict(intake.FileInfo(container.path, shown, modified=container.modified), code, fields)
+    reads = [verdict(gather.FileInfo(container.path, shown, modified=container.modified), code, fields)
              for shown, code, fields in unpacked.verdicts]
     if unit.kind == "message" and not unpacked.parts and [v[1] for v in unpacked.verdicts] == ["mail_no_workbook"]:
         mailbox, number = unit.name.rsplit("#", 1)
@@ -82,24 +82,24 @@ def _split_mailbox(unit: Unit, data: bytes) -> Split:
         attached = sum(mail.preference(data[spans[i][0]:sum(spans[i])])[0] for i in dropped)
         fields = {"count": len(spans), "limit": len(kept), "skipped": len(dropped), "attached": attached,
                   "numbers": numbers([i + 1 for i in dropped])}
-        reads.append(verdict(intake.FileInfo(Path(unit.path), unit.name), "mail_too_many_messages", fields))
+        reads.append(verdict(gather.FileInfo(Path(unit.path), unit.name), "mail_too_many_messages", fields))
     return Split(units, reads)
 
 
-def _read_part(unit: Unit, container: intake.FileInfo, book: Rulebook) -> FileRead:
+def _read_part(unit: Unit, container: gather.FileInfo, book: Rulebook) -> FileRead:
     """The `index`th workbook of a message, Outlook message or zip, unpacked again here."""
     parts = mail.unpack(unit.container, container.data, unit.within).parts
     part = parts[unit.index] if unit.index < len(parts) else None
     if part is None or hashlib.sha256(part.data).hexdigest() != unit.sha256:
-        return verdict(intake.FileInfo(container.path, unit.name), "part_changed", {})
-    info = intake.FileInfo(container.path, part.name, modified=container.modified, data=part.data,
+        return verdict(gather.FileInfo(container.path, unit.name), "part_changed", {})
+    info = gather.FileInfo(container.path, part.name, modified=container.modified, data=part.data,
                            size=len(part.data), sha256=unit.sha256, mailed=part.envelope.date,
                            received=part.envelope.received,
                            envelope=part.envelope.describe(), sender=parseaddr(part.envelope.sender)[1].lower())
     return read_loaded(info, book)
 
 
-def verdict(info: intake.FileInfo, code: str, fields: dict) -> FileRead:
+def verdict(info: gather.FileInfo, code: str, fields: dict) -> FileRead:
     """A container's or attachment's verdict from the catalogue (an error rejects it)."""
     status = NOT_A_FORM if P.CATALOGUE[code][0] != P.ERROR else REJECTED
     return FileRead(info, status, P.text(code, **fields), [P.make(code, file=info.name, **fields)])
@@ -116,6 +116,6 @@ def quiet_messages(quiet: list[tuple[str, str, int]]) -> list[FileRead]:
     by_mailbox: dict[tuple[str, str], list[int]] = {}
     for path, mailbox, number in quiet:
         by_mailbox.setdefault((path, mailbox), []).append(number)
-    return [verdict(intake.FileInfo(Path(path), mailbox), "mailbox_no_workbook",
+    return [verdict(gather.FileInfo(Path(path), mailbox), "mailbox_no_workbook",
                     {"count": len(found), "numbers": numbers(sorted(found))})
             for (path, mailbox), found in by_mailbox.items()]

@@ -1,17 +1,13 @@
 """The coordinator's own workbooks (the adjustments workbook, last year's scorecard, the contacts
 workbook, a rulebook workbook) are untrusted bytes too: read through the same door as returns, in a
-sandboxed child after intake's pre-flight, so a crafted file is a clear message, never a dead process."""
+sandboxed child after the pre-flight, so a crafted file is a clear message, never a dead process."""
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
-from assess_xl.read import intake
-
 from assess_xl import problems as P
-
-from assess_xl.xlsx import sandbox
-from assess_xl.read.form import SheetData, SheetTooLarge, parse_workbook
+from assess_xl.xlsx import preflight, sandbox
+from assess_xl.xlsx.parse import SheetData, SheetTooLarge, parse_workbook
 
 _FAILURES = {"crash": "parse_crash", "timeout": "parse_timeout", "memory": "parse_memory", "worker": "worker_failed"}
 NOT_A_WORKBOOK = {"empty_file", "html", "xml_text", "pdf", "empty_zip", "not_a_workbook", "zip_not_excel",
@@ -48,16 +44,17 @@ def parse_in_child(item: tuple[str | bytes, str]) -> dict[str, SheetData] | P.Pr
     """In the child: a bounded read, the pre-flight, then the parser; a verdict is returned as data."""
     source, name = item
     if isinstance(source, bytes):
-        info = intake.FileInfo(Path(name), name, data=source, size=len(source),
-                               sha256=hashlib.sha256(source).hexdigest())
+        data = source
     else:
-        info = intake.load(source, name)
-    if not info.rejected:
-        intake.inspect(info)
-    if info.rejected:
-        return P.Problem(P.CATALOGUE[info.rejected_code][0], info.rejected_code, info.rejected, name)
+        read = preflight.read_bounded(source)
+        if read.rejected:
+            return read.problem(name)
+        data = read.data
+    verdict = preflight.check(data)
+    if verdict.rejected:
+        return verdict.problem(name)
     try:
-        return parse_workbook(info.data)
+        return parse_workbook(data)
     except SheetTooLarge as big:
         return P.make("sheet_too_large", file=name, sheet=big.sheet, rows=big.height, columns=big.width)
     except Exception as exc:  # calamine's own error types: the file is not a workbook we can read

@@ -17,7 +17,7 @@ import pytest
 
 from assess_xl import demo
 
-from assess_xl.rules import model as rulebook
+from assess_xl.rules import load as rulebook
 
 pytestmark = pytest.mark.usefixtures("private_config")
 

@@ -10,7 +10,7 @@ from starlette.testclient import TestClient
 
 from assess_xl import demo
 
-from assess_xl.rules import model as rulebook
+from assess_xl.rules import load as rulebook
 from assess_xl import year as year_module
 from assess_xl.console.app import create_app
 from console.fixtures import BASE, KEYS, PORT, settle

@@ -111,7 +111,7 @@ def test_district_text_never_a_formula(book):
 
 def test_long_choice_list_uses_a_range(book):
     import yaml
-    from assess_xl.rules import model as rulebook
+    from assess_xl.rules import load as rulebook
     raw = yaml.safe_load(rulebook.embedded_rulebook_path().read_text(encoding="utf-8"))
     target = next(t for t in raw["targets"] if t["number"] == 21)
     options = [f"选项{i:03d}：很长很长很长的说明文字" for i in range(30)]

@@ -9,7 +9,7 @@ from assess_xl.read import merge
 
 from assess_xl.publish import returns
 
-from assess_xl.rules import model as rulebook
+from assess_xl.rules import load as rulebook
 from assess_xl.cli import main
 from assess_xl.demo import fill_workbook
 from helpers import assess_xl, requires_soffice, rulebook_2008, set_saved_time, soffice_resave, write_forms

@@ -127,7 +127,7 @@ def test_code_overwritten_and_district_renamed(book, returned):
 
 def test_form_of_another_rulebook(book, returned, tmp_path):
     import yaml
-    from assess_xl.rules import model as rulebook
+    from assess_xl.rules import load as rulebook
     raw = yaml.safe_load(rulebook.embedded_rulebook_path().read_text(encoding="utf-8"))
     raw["year"] = 2008
     other = rulebook.build(raw)

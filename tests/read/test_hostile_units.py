@@ -12,7 +12,7 @@ import pytest
 
 from assess_xl.score import previous
 
-from assess_xl.read import form as readback
+from assess_xl.xlsx.parse import parse_workbook
 from assess_xl.demo import fill_workbook
 from helpers import assess_xl, attachment, message, write_forms
 
@@ -35,7 +35,7 @@ def collect(inputs: list[Path], out: Path, **env) -> tuple[subprocess.CompletedP
     done = assess_xl("collect", *inputs, "-o", out, env=env)
     assert "Traceback" not in done.stdout + done.stderr and done.returncode in (0, 1), done.stdout + done.stderr
     content = out.read_bytes()
-    totals = {d: t["总分"] for d, t in previous.read(readback.parse_workbook(content)).totals.items()}
+    totals = {d: t["总分"] for d, t in previous.read(parse_workbook(content)).totals.items()}
     sheet = openpyxl.load_workbook(io.BytesIO(content), read_only=True)["问题清单"]
     rows = list(sheet.iter_rows(values_only=True))
     header = list(rows[0])

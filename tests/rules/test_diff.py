@@ -5,7 +5,7 @@ import re
 import openpyxl
 from click.testing import CliRunner
 
-from assess_xl.rules import model as rulebook
+from assess_xl.rules import load as rulebook
 
 from assess_xl.rules import diff as rulediff
 

@@ -7,9 +7,9 @@ import openpyxl
 import pytest
 from click.testing import CliRunner
 
-from assess_xl.read import form as readback
+from assess_xl.xlsx.parse import parse_workbook
 
-from assess_xl.rules import model as rulebook
+from assess_xl.rules import load as rulebook
 
 from assess_xl.rules import sheet as rulesheet
 from assess_xl.cli import main
@@ -22,7 +22,7 @@ def exported():
 
 
 def test_round_trip_keeps_the_fingerprint(exported, tmp_path):
-    back = rulesheet.import_sheets(readback.parse_workbook(exported), "细则.xlsx")
+    back = rulesheet.import_sheets(parse_workbook(exported), "细则.xlsx")
     assert rulebook.fingerprint_of(back) == rulebook.load().fingerprint == "e025aa8e7c210827"
     (tmp_path / "细则.xlsx").write_bytes(exported)
     book = rulebook.load(tmp_path / "细则.xlsx")

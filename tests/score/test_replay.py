@@ -12,7 +12,7 @@ from assess_xl.read import merge
 
 from assess_xl.score import replay
 
-from assess_xl.rules import model as rulebook
+from assess_xl.rules import load as rulebook
 
 from assess_xl.rules import sheet as rulesheet
 from assess_xl.cli import main

@@ -7,7 +7,7 @@ from hypothesis import given, settings, strategies as st, HealthCheck
 
 import yaml
 
-from assess_xl.rules import model as rulebook
+from assess_xl.rules import load as rulebook
 
 from assess_xl.score import scoring
 from conftest import best_frame

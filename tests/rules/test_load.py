@@ -3,8 +3,8 @@ import copy
 import pytest
 import yaml
 
-from assess_xl.rules import model as rulebook
-from assess_xl.rules.model import RulebookError
+from assess_xl.rules import load as rulebook
+from assess_xl.rules.model import RulebookError, summary
 
 
 @pytest.fixture(scope="module")
@@ -162,7 +162,7 @@ def test_load_missing_file(tmp_path):
 
 
 def test_summary(book):
-    figures = rulebook.summary(book)
+    figures = summary(book)
     assert figures["nominal"] == 110 and figures["reachable"] == 108
     assert figures["per_department"]["环监局"] == 24
     assert sum(figures["per_department"].values()) == 87

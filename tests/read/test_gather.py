@@ -9,11 +9,11 @@ import openpyxl
 import pytest
 from click.testing import CliRunner
 
-from assess_xl.read import intake
+from assess_xl.read import gather
 
 from assess_xl.read import merge
 
-from assess_xl.xlsx import sandbox
+from assess_xl.xlsx import preflight, sandbox
 from assess_xl.cli import main
 from assess_xl.demo import fill_workbook
 from helpers import read_without_preflight, requires_soffice, set_saved_time, soffice_convert, soffice_resave, write_forms
@@ -57,7 +57,7 @@ def with_shared_strings(data: bytes, content: bytes) -> bytes:
 
 
 def sheet_part(data: bytes, sheet: str = "办公室") -> str:
-    parts = intake._sheet_parts(zipfile.ZipFile(io.BytesIO(data)))
+    parts = preflight._sheet_parts(zipfile.ZipFile(io.BytesIO(data)))
     return parts[sheet]
 
 
@@ -207,10 +207,6 @@ def test_xml_entities_refused(book, tmp_path, good, payload):
     assert time.perf_counter() - started < 30
     report, _ = verdict(result, "evil.xlsx")
     assert report.status == "已拒绝" and codes(result, "evil.xlsx") == {"xml_entities"}
-
-
-def test_openpyxl_uses_defusedxml():
-    assert intake.openpyxl_is_defused()
 
 
 # ---- 6. parser-crashing sizes -------------------------------------------------------------
@@ -370,8 +366,8 @@ def test_unreadable_file(tmp_path, monkeypatch):
         if str(target).endswith("secret.xlsx"):
             raise PermissionError(13, "Permission denied")
         return real_open(target, *args, **kwargs)
-    monkeypatch.setattr(intake.os, "open", guarded)
-    info = intake.load(path, "secret.xlsx")
+    monkeypatch.setattr(gather.os, "open", guarded)
+    info = gather.load(path, "secret.xlsx")
     assert "没有读取该文件的权限" in info.rejected and info.data == b""
 
 
@@ -471,8 +467,8 @@ def test_xls_whose_text_says_encrypt_is_not_encrypted(book, tmp_path, good):
     workbook["开发处"]["A1"] = "Encryption 说明 EncryptionInfo Encrypt"
     workbook.save(source)
     converted = soffice_convert(source, tmp_path / "conv", "xls")
-    info = intake.load(converted, "dept.xls")
-    intake.inspect(info)
+    info = gather.load(converted, "dept.xls")
+    gather.inspect(info)
     assert info.rejected == "" and info.format == "xls"
 
 
@@ -481,26 +477,18 @@ def test_encrypted_ooxml_is_still_recognised(tmp_path, good):
     source, target = io.BytesIO(good[1]), io.BytesIO()
     msoffcrypto.format.ooxml.OOXMLFile(source).encrypt("1234", target)
     (tmp_path / "locked.xlsx").write_bytes(target.getvalue())
-    info = intake.load(tmp_path / "locked.xlsx", "locked.xlsx")
-    intake.inspect(info)
+    info = gather.load(tmp_path / "locked.xlsx", "locked.xlsx")
+    gather.inspect(info)
     assert "文件已加密" in info.rejected
 
 
 def test_a_broken_ole_container_is_rejected(tmp_path):
     """OLE magic followed by nothing usable: the directory cannot be read, so it is not taken for an .xls."""
-    data = bytearray(intake.OLE_MAGIC + b"\x00" * 504)
+    data = bytearray(preflight.OLE_MAGIC + b"\x00" * 504)
     (tmp_path / "doc.xls").write_bytes(bytes(data))
-    info = intake.load(tmp_path / "doc.xls", "doc.xls")
-    intake.inspect(info)
+    info = gather.load(tmp_path / "doc.xls", "doc.xls")
+    gather.inspect(info)
     assert info.rejected and info.format == ""
-
-
-def test_biff_filepass_is_encryption():
-    bof = (0x0809).to_bytes(2, "little") + (4).to_bytes(2, "little") + b"\x00" * 4
-    filepass = (0x002F).to_bytes(2, "little") + (2).to_bytes(2, "little") + b"\x00\x00"
-    eof = (0x000A).to_bytes(2, "little") + b"\x00\x00"
-    assert intake._biff_has_filepass(bof + filepass + eof)
-    assert not intake._biff_has_filepass(bof + eof + filepass)
 
 
 def test_unreadable_subfolder_is_listed(tmp_path, monkeypatch):
@@ -514,26 +502,6 @@ def test_unreadable_subfolder_is_listed(tmp_path, monkeypatch):
             raise PermissionError(13, "Permission denied", str(path))
         return real_scandir(path)
     monkeypatch.setattr(os, "scandir", scandir)
-    found, skipped = intake.gather([tmp_path / "inbox"])
+    found, skipped = gather.gather([tmp_path / "inbox"])
     assert [name for _, name in found] == ["inbox/a.xlsx"]
     assert [(s.name, s.code) for s in skipped] == [("inbox/secret", "skip_unreadable_folder")]
-
-
-# ---- the pre-flight reads a sheet's XML as the reader will (issue 19, item 4) --------------------
-
-@pytest.mark.parametrize("cells,reach", [
-    (b"<row r='3'><c r='B3'/></row>", (3, 2)),
-    (b'<row r = "4" ><c  r = "C4" />\n</row>', (4, 3)),
-    (b'<x:row xmlns:x="urn:x" r="5"><x:c r="D5"/></x:row>', (5, 4)),
-    (b"<row><c/><c/><c/></row><row><c/></row>", (2, 3)),  # no references: each follows the one before
-    (b"<row r='7'><c r='A7'/><c/><c/></row>", (7, 3)),
-])
-def test_sheet_reach_whatever_the_spelling(cells, reach):
-    xml = b'<worksheet xmlns="urn:main"><dimension ref="A1"/><sheetData>' + cells + b"</sheetData></worksheet>"
-    scan = intake.scan_sheet(xml)
-    assert (scan.rows, scan.columns) == reach
-
-
-def test_sheet_with_a_doctype_is_damaged_not_parsed():
-    with pytest.raises(ValueError):
-        intake.scan_sheet(b'<!DOCTYPE w [<!ENTITY e "x">]><worksheet><sheetData/></worksheet>')

@@ -1,0 +1,343 @@
+"""Loading a rulebook: from YAML or from a rulebook workbook (rules.sheet, read through xlsx.ownbooks),
+validated into a rules.model.Rulebook, with every problem named at once (RulebookError)."""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from importlib import resources
+from pathlib import Path
+
+import yaml
+
+from assess_xl import problems as P
+from assess_xl.rules import sheet as rulesheet
+from assess_xl.rules.components import KINDS, TEXT_PARAMETERS, Component, Indicator, fmt_number, parse_points
+from assess_xl.rules.model import INDICATOR_TYPES, Category, Rulebook, RulebookError, Target, integral, parameters_of
+from assess_xl.rules.terms import KINDS as KIND_TERMS, PARAMETERS, TYPES
+from assess_xl.xlsx import ownbooks
+from assess_xl.xlsx.layout import name_key, printable, sheet_name_problem
+
+DEFAULT_RULEBOOK = "rulebook-2007.yaml"
+WORKBOOK_SUFFIXES = (".xlsx", ".xlsm", ".ods")  # a rulebook written by `rules export`
+
+
+def embedded_rulebook_path() -> Path:
+    return Path(str(resources.files("assess_xl.templates").joinpath(DEFAULT_RULEBOOK)))
+
+
+def load(path: str | Path | None = None) -> Rulebook:
+    """Load and validate a rulebook (YAML, or a workbook written by `rules export`); raise
+    RulebookError naming every problem at once."""
+    path = Path(path) if path else embedded_rulebook_path()
+    where = path.name
+    if path.suffix.lower() in WORKBOOK_SUFFIXES:
+        raw = load_raw_workbook(path)
+        return build(raw, where, fingerprint_of(raw))
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise RulebookError([P.text("rule_file_missing", at=path)]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RulebookError([P.text("rule_unreadable", at=path, reason=exc)]) from None
+    try:
+        raw = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # libyaml: 10× faster
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f"第{mark.line + 1}行" if mark else ""
+        raise RulebookError([P.text("rule_yaml", at=f"{where}{line}", reason=getattr(exc, "problem", exc))]) from None
+    return build(raw, where, fingerprint_of(raw))
+
+
+def load_raw(path: str | Path | None = None) -> dict:
+    """The rulebook's raw mapping, from YAML or a rulebook workbook (for export, diff and replay)."""
+    path = Path(path) if path else embedded_rulebook_path()
+    if path.suffix.lower() in WORKBOOK_SUFFIXES:
+        return load_raw_workbook(path)
+    try:
+        return yaml.load(path.read_text(encoding="utf-8-sig"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except FileNotFoundError:
+        raise RulebookError([P.text("rule_file_missing", at=path)]) from None
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise RulebookError([P.text("rule_unreadable", at=path, reason=exc)]) from None
+
+
+def load_raw_workbook(path: Path) -> dict:
+    if not path.is_file():
+        raise RulebookError([P.text("rule_file_missing", at=path)])
+    try:
+        sheets = ownbooks.read(path, path.name)
+    except ownbooks.OwnWorkbookError as exc:
+        raise RulebookError([f"{path}：{exc.problem.message}"]) from None
+    return rulesheet.import_sheets(sheets, path.name)
+
+
+PRESENTATION_KEYS = ("issuer",)  # how results are issued, not what is asked or scored: outside the fingerprint
+
+
+def fingerprint_of(raw) -> str:
+    if isinstance(raw, dict):
+        raw = {key: value for key, value in raw.items() if key not in PRESENTATION_KEYS}
+    canonical = json.dumps(integral(raw), ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
+
+
+def build(raw, where: str = "评分细则", fingerprint: str = "") -> Rulebook:
+    errors: list[str] = []
+    if not isinstance(raw, dict):
+        raise RulebookError([P.text("rule_not_a_rulebook", at=where)])
+    for key in ("year", "title", "departments", "categories", "targets"):
+        if key not in raw:
+            errors.append(P.text("rule_key_missing", at=where, key=key))
+    if errors:
+        raise RulebookError(errors)
+    departments = tuple(str(d) for d in raw["departments"] or [])
+    _check_departments(departments, where, errors)
+    year = _year(raw["year"], where, errors)
+    categories = _categories(raw["categories"], where, errors)
+    category_numbers = {c.number for c in categories}
+    indicators: dict[str, Indicator] = {}
+    targets = []
+    for entry in raw["targets"] or []:
+        target = _target(entry, where, errors, indicators, departments, category_numbers)
+        if target:
+            targets.append(target)
+    _check_usage(targets, indicators, where, errors)
+    if errors:
+        raise RulebookError(errors)
+    book = Rulebook(year, str(raw["title"]), departments, tuple(categories), tuple(targets),
+                    indicators, fingerprint or fingerprint_of(raw), where,
+                    issuer=str(raw.get("issuer") or "市环境保护局"))
+    return Rulebook(**{**book.__dict__, "warnings": tuple(_warnings(book, where))})
+
+
+def _year(value, where: str, errors: list[str]) -> int:
+    text = str(value).strip()
+    if isinstance(value, bool) or not (text.isascii() and text.isdigit() and len(text) == 4):
+        errors.append(P.text("rule_year", at=where, value=printable(text)[:40]))
+        return 0
+    return int(text)
+
+
+def _number(value, at: str, what: str, errors: list[str]) -> float | None:
+    """A number the rulebook gives (None when absent); text, or a number that is not finite, is an error."""
+    if value is None:
+        return None
+    try:
+        number = math.nan if isinstance(value, bool) else float(value)
+    except (TypeError, ValueError):
+        number = math.nan
+    if not math.isfinite(number):
+        errors.append(P.text("rule_not_number", at=at, what=what, value=printable(str(value))[:40]))
+        return None
+    return number
+
+
+def _check_departments(departments: tuple[str, ...], where: str, errors: list[str]) -> None:
+    """Each department names a sheet of the forms: Excel's rules for sheet names hold, and no two are
+    the same name as names are compared."""
+    seen: dict[str, str] = {}
+    for name in departments:
+        reason = sheet_name_problem(name)
+        if reason:
+            errors.append(P.text("rule_department_name", at=where, department=printable(name)[:60], reason=reason))
+        key = name_key(name)
+        if key in seen:
+            errors.append(P.text("rule_department_duplicate", at=where, department=printable(name)[:60],
+                                 other=printable(seen[key])[:60]))
+        seen.setdefault(key, name)
+
+
+def _categories(entries, where, errors) -> list[Category]:
+    out, seen = [], set()
+    for entry in entries or []:
+        try:
+            number = int(entry["number"])
+            bonus = bool(entry.get("bonus"))
+            points = None if bonus else float(entry["points"])
+            out.append(Category(number, str(entry["name"]), points, str(entry.get("note", ""))))
+        except (KeyError, TypeError, ValueError):
+            errors.append(P.text("rule_category_incomplete", at=where, entry=repr(entry)[:80]))
+            continue
+        if number in seen:
+            errors.append(P.text("rule_category_duplicate", at=where, number=number))
+        seen.add(number)
+    return out
+
+
+def _target(entry, where, errors, indicators, departments, category_numbers) -> Target | None:
+    try:
+        number = int(entry["number"])
+        category = int(entry["category"])
+    except (KeyError, TypeError, ValueError):
+        errors.append(P.text("rule_target_incomplete", at=where, entry=str(entry)[:60]))
+        return None
+    here = f"{where}：目标{number}"
+    if category not in category_numbers:
+        errors.append(P.text("rule_category_unknown", at=here, category=category))
+    codes, components = [], []
+    for ind_entry in entry.get("indicators") or []:
+        indicator = _indicator(ind_entry, number, here, errors, departments)
+        if indicator is None:
+            continue
+        if indicator.code in indicators:
+            errors.append(P.text("rule_code_duplicate", at=here, code=indicator.code))
+            continue
+        indicators[indicator.code] = indicator
+        codes.append(indicator.code)
+        for comp_entry in ind_entry.get("scoring") or []:
+            component = _component(comp_entry, indicator, f"{here}，指标{indicator.code}", errors)
+            if component:
+                components.append(component)
+    if not codes:
+        errors.append(P.text("rule_no_indicators", at=here))
+    points = {key: _number(entry.get(key), here, what, errors)
+              for key, what in (("max", "分值（max）"), ("base", "基础分（base）"), ("stated_points", "原文标注分值（stated_points）"))}
+    return Target(number, category, str(entry.get("text", "")), str(entry.get("rule", "")), points["max"],
+                  points["base"] or 0.0, str(entry.get("note", "")), points["stated_points"],
+                  tuple(codes), tuple(components))
+
+
+def _indicator(entry, target, here, errors, departments) -> Indicator | None:
+    code = str(entry.get("code", "")).strip() if isinstance(entry, dict) else ""
+    if not code:
+        errors.append(P.text("rule_code_missing", at=here))
+        return None
+    at = f"{here}，指标{code}"
+    kind = entry.get("type")
+    if kind not in INDICATOR_TYPES:
+        errors.append(P.text("rule_type_unknown", at=at, type=kind, types=TYPES.labels()))
+        return None
+    department = str(entry.get("department", ""))
+    if department not in departments:
+        errors.append(P.text("rule_department_unknown", at=at, department=department))
+    options = tuple(str(o) for o in entry.get("options") or [])
+    lo, hi = entry.get("min"), entry.get("max")
+    if kind == "choice" and len(options) < 2:
+        errors.append(P.text("rule_options_few", at=at))
+    if kind != "choice" and options:
+        errors.append(P.text("rule_options_not_choice", at=at))
+    lo, hi = _bounds(kind, lo, hi, at, errors)
+    return Indicator(code, target, department, str(entry.get("label", code)), kind,
+                     str(entry.get("unit", "") or ""), lo, hi, options, bool(entry.get("blank_is_zero")))
+
+
+def _bounds(kind: str, lo, hi, at: str, errors: list[str]) -> tuple[float | None, float | None]:
+    """An indicator's lower and upper bounds, checked against its type."""
+    if kind in ("bool", "choice"):
+        if lo is not None or hi is not None:
+            errors.append(P.text("rule_bounds_not_allowed", at=at, type=TYPES.name(kind)))
+        return None, None
+    low = _number(lo, at, "下限（min）", errors) or 0.0
+    high = _number(hi, at, "上限（max）", errors)
+    if kind == "percent":
+        high = 1.0 if high is None else high
+        if not (0 <= low <= high <= 1):
+            errors.append(P.text("rule_percent_bounds", at=at))
+    if low < 0:
+        errors.append(P.text("rule_min_negative", at=at))
+    if high is not None and low > high:
+        errors.append(P.text("rule_min_above_max", at=at, min=fmt_number(low), max=fmt_number(high)))
+    if kind == "count" and any(v is not None and v != int(v) for v in (low, high)):
+        errors.append(P.text("rule_count_bounds", at=at))
+    if kind in ("score", "deduction") and high is None:
+        errors.append(P.text("rule_max_required", at=at, type=TYPES.name(kind)))
+    return low, high
+
+
+def _component(entry, indicator: Indicator, at: str, errors) -> Component | None:
+    name = entry.get("kind") if isinstance(entry, dict) else None
+    if name not in KINDS:
+        errors.append(P.text("rule_kind_unknown", at=at, kind=name, kinds=KIND_TERMS.labels()))
+        return None
+    kind, label = KINDS[name], KIND_TERMS.label(name)
+    keys = set(entry) - {"kind"}
+    missing, unknown = kind.required - keys, keys - kind.required - kind.optional
+    if missing:
+        errors.append(P.text("rule_parameter_missing", at=at, kind=label, names=PARAMETERS.labels(sorted(missing))))
+    if unknown:
+        errors.append(P.text("rule_parameter_unknown", at=at, kind=label, names=PARAMETERS.labels(sorted(unknown)),
+                             allowed=PARAMETERS.labels(parameters_of(name)) or "（没有参数）"))
+    if indicator.type not in kind.types:
+        errors.append(P.text("rule_kind_type", at=at, kind=label, type=TYPES.name(indicator.type),
+                             types="、".join(TYPES.name(t) for t in INDICATOR_TYPES if t in kind.types)))
+    if missing or unknown or indicator.type not in kind.types:
+        return None
+    try:
+        values = _parameter_values(entry, name, indicator)
+    except (ValueError, ZeroDivisionError, TypeError):
+        shown = "，".join(f"{PARAMETERS.name(key)}={value}" for key, value in entry.items() if key != "kind")
+        errors.append(P.text("rule_parameter_number", at=at, kind=label, entry=shown))
+        return None
+    if values is None:
+        errors.append(P.text("rule_option_points", at=at, kind=label, options="、".join(indicator.options)))
+        return None
+    for key in ("when", "zero_when"):
+        if key in values and values[key] not in ("是", "否"):
+            errors.append(P.text("rule_yes_no", at=at, key=PARAMETERS.label(key)))
+            return None
+    not_positive = [key for key in ("block", "step", "of") if values.get(key, 1) <= 0]
+    if not_positive:
+        errors.append(P.text("rule_positive", at=at, names=PARAMETERS.labels(not_positive)))
+        return None
+    params = kind.params(**values)
+    return Component(name, indicator.code, params)
+
+
+def _parameter_values(entry: dict, name: str, indicator: Indicator) -> dict | None:
+    """The entry's parameters as the kind's dataclass takes them; None when option points do not
+    match the indicator's options one by one."""
+    values: dict = {}
+    for key, value in entry.items():
+        if key == "kind":
+            continue
+        if key in TEXT_PARAMETERS:
+            values[key] = str(value)
+        elif name == "option" and key == "points":
+            if not isinstance(value, dict) or set(map(str, value)) != set(indicator.options):
+                return None
+            by_option = {str(k): parse_points(v) for k, v in value.items()}
+            values[key] = tuple(by_option[o] for o in indicator.options)
+        else:
+            values[key] = parse_points(value)
+    return values
+
+
+def _check_usage(targets, indicators, where, errors):
+    used = set()
+    for target in targets:
+        for component in target.components:
+            for code in component.uses():
+                if code not in indicators:
+                    errors.append(P.text("rule_reference_unknown", at=where, target=target.number, code=code))
+                elif indicators[code].target != target.number:
+                    errors.append(P.text("rule_reference_other", at=where, target=target.number, code=code))
+                used.add(code)
+    for code, indicator in indicators.items():
+        if code not in used:
+            errors.append(P.text("rule_indicator_unused", at=where, target=indicator.target, code=code))
+
+
+def _warnings(book: Rulebook, where: str) -> list[str]:
+    out = []
+    short = dict((target.number, most) for target, most in book.short_of_points())
+    for target in book.targets:
+        reach = book.reachable_max(target)
+        if target.number in short:
+            out.append(P.text("rule_unreachable", at=where, target=target.number, points=fmt_number(target.max or 0.0),
+                              reach=fmt_number(reach)))
+        if target.stated_points is not None and abs(target.stated_points - reach) > 1e-9:
+            out.append(P.text("rule_stated_points", at=where, target=target.number,
+                              stated=fmt_number(target.stated_points), reach=fmt_number(reach)))
+    for category in book.categories:
+        if category.bonus:
+            continue
+        maxima = [t.max for t in book.targets if t.category == category.number]
+        if any(m is None for m in maxima):
+            out.append(P.text("rule_uncapped_in_basic", at=where, category=category.number))
+        elif abs(sum(m or 0.0 for m in maxima) - (category.points or 0.0)) > 1e-9:
+            out.append(P.text("rule_category_sum", at=where, category=category.number, name=category.name,
+                              points=fmt_number(category.points or 0.0), total=fmt_number(sum(m or 0.0 for m in maxima))))
+    return out
+
+

@@ -1,0 +1,438 @@
+"""The pre-flight: what untrusted bytes are before anything parses them. A bounded read of a file; its
+format by first bytes; for zip containers their members' sizes and every XML part they hold (DTDs and
+entities, sheet dimensions as a parser reads them, shared-string counts), so that what could exhaust
+memory or crash a parser is refused with a catalogue verdict. The limits live here; xlsx.parse reads
+only what passed. Knows nothing of where a file came from or what it says."""
+from __future__ import annotations
+
+import io
+import os
+import re
+import stat
+import zipfile
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from defusedxml import EntitiesForbidden
+
+from assess_xl import problems as P
+
+WORKBOOK_SUFFIXES = {".xlsx", ".xlsm", ".xls", ".xlsb", ".ods", ".et"}
+OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+ZIP_MAGIC = b"PK\x03\x04"
+
+# Caps that a real form never comes near (a 1,000-district form is about 1 MB unpacked per sheet).
+MAX_FILE_BYTES = 50 * 1024 * 1024
+MAX_MEMBERS = 2_000
+MAX_MEMBER_BYTES = 100 * 1024 * 1024
+MAX_TOTAL_BYTES = 300 * 1024 * 1024
+MAX_RATIO = 200
+MAX_ROWS, MAX_COLS = 100_000, 5_000
+MAX_SHARED_STRINGS = 2_000_000
+MAX_SHEET_CELLS = 2_000_000  # rows × columns a sheet may span; a 500-district form spans 45,000
+
+
+
+class Refusable:
+    """A verdict that may refuse: `rejected` is the reason in Chinese (empty when the bytes may go on),
+    `rejected_code` its catalogue code. Dataclasses that mix this in declare both fields."""
+    rejected: str
+    rejected_code: str
+
+    def reject(self, code: str, **fields) -> None:
+        self.rejected_code, self.rejected = code, P.text(code, **fields)
+
+    def problem(self, file: str) -> P.Problem:
+        """The refusal as the problem of `file`."""
+        return P.Problem(P.CATALOGUE[self.rejected_code][0], self.rejected_code, self.rejected, file)
+
+
+def openpyxl_is_defused() -> bool:
+    """openpyxl parses XML with defusedxml only when it is installed (it is a dependency of ours)."""
+    try:
+        from openpyxl.xml import DEFUSEDXML
+    except ImportError:
+        return False
+    return bool(DEFUSEDXML)
+
+
+
+@dataclass
+class Bounded(Refusable):
+    """A file's bytes read by a bounded read, or why they could not be."""
+    data: bytes = b""
+    size: int = 0
+    modified: datetime | None = None  # the file's time as the system gives it (plausible or not)
+    rejected: str = ""
+    rejected_code: str = ""
+
+
+def read_bounded(path: str | Path, limit: int = 0, span: tuple[int, int] | None = None) -> Bounded:
+    """A regular file's bytes by a bounded read (never opening it for writing, never waiting on a pipe),
+    at most `limit` (MAX_FILE_BYTES when 0); `span` (offset, length) reads one message of a mailbox."""
+    read = Bounded()
+    try:
+        handle = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except PermissionError:
+        read.reject("no_permission")
+        return read
+    except OSError as exc:
+        read.reject("unreadable", reason=P.reason(exc))
+        return read
+    try:
+        status = os.fstat(handle)
+        if not stat.S_ISREG(status.st_mode):
+            read.reject("not_regular")
+            return read
+        read.modified = datetime.fromtimestamp(status.st_mtime, tz=timezone.utc)
+        if span is not None:
+            os.lseek(handle, span[0], os.SEEK_SET)
+            limit = min(limit or MAX_FILE_BYTES, span[1])
+        read.data = _bounded_read(handle, (limit or MAX_FILE_BYTES) + (span is None))
+    except OSError as exc:
+        read.reject("unreadable", reason=P.reason(exc))
+        return read
+    finally:
+        os.close(handle)
+    read.size = len(read.data)
+    if read.size > (limit or MAX_FILE_BYTES):
+        read.data = b""
+        read.reject("too_large", limit=(limit or MAX_FILE_BYTES) // 1048576)
+    return read
+
+
+def _bounded_read(handle: int, limit: int) -> bytes:
+    chunks, total = [], 0
+    while total < limit:
+        chunk = os.read(handle, min(1 << 20, limit - total))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        total += len(chunk)
+    return b"".join(chunks)
+
+
+
+@dataclass
+class Verdict(Refusable):
+    """What the pre-flight says of a workbook's bytes: its format, or why it is refused; and what its
+    XML says that the parser does not (macros, the saved time, error values and formulas by sheet)."""
+    format: str = ""  # xlsx, xlsm, xls, ods
+    rejected: str = ""
+    rejected_code: str = ""
+    macros: bool = False
+    saved: datetime | None = None  # the workbook's own last-saved time (core.xml, meta.xml, OLE properties)
+    error_cells: dict[str, set[str]] = field(default_factory=dict)  # sheet name → cells holding error values
+    formula_cells: dict[str, dict[str, str]] = field(default_factory=dict)  # sheet name → {cell: formula}
+
+
+def check(data: bytes) -> Verdict:
+    """Classify by first bytes and pre-flight the container."""
+    verdict = Verdict()
+    head = data[:8]
+    if not data:
+        verdict.reject("empty_file")
+    elif head.startswith(ZIP_MAGIC):
+        _inspect_zip(verdict, data)
+    elif head == OLE_MAGIC:
+        _inspect_ole(verdict, data)
+    else:
+        verdict.reject(_not_a_workbook(data))
+    return verdict
+
+
+def _inspect_ole(verdict: Verdict, data: bytes) -> None:
+    """Legacy .xls (and encrypted OOXML, which is an OLE container): read the OLE directory, not a
+    byte search, so a cell that says "Encrypt" is not mistaken for encryption."""
+    import olefile
+    try:
+        ole = olefile.OleFileIO(io.BytesIO(data))
+    except Exception:  # olefile raises several types for a broken container: all mean "damaged"
+        verdict.reject("ole_damaged")
+        return
+    try:
+        if ole.exists("EncryptionInfo") or ole.exists("EncryptedPackage"):
+            verdict.reject("encrypted")
+            return
+        stream = next((s for s in ("Workbook", "Book") if ole.exists(s)), None)
+        if stream is None:
+            verdict.reject("office_not_excel")
+            return
+        if _biff_has_filepass(ole.openstream(stream).read(1 << 16)):
+            verdict.reject("encrypted")
+            return
+        verdict.format = "xls"
+        verdict.saved = _ole_saved_time(ole)
+    except Exception:  # a malformed directory or property set: the file is damaged
+        verdict.reject("ole_damaged")
+    finally:
+        ole.close()
+
+
+_BIFF_FILEPASS, _BIFF_EOF = 0x002F, 0x000A
+
+
+def _biff_has_filepass(head: bytes) -> bool:
+    """Whether the workbook globals (before their first EOF record) hold a FILEPASS record."""
+    offset = 0
+    while offset + 4 <= len(head):
+        kind = int.from_bytes(head[offset:offset + 2], "little")
+        length = int.from_bytes(head[offset + 2:offset + 4], "little")
+        if kind == _BIFF_FILEPASS:
+            return True
+        if kind == _BIFF_EOF:
+            return False
+        offset += 4 + length
+    return False
+
+
+def _ole_saved_time(ole) -> datetime | None:
+    stamp = ole.get_metadata().last_saved_time
+    if not isinstance(stamp, datetime):
+        return None
+    return stamp if stamp.tzinfo else stamp.replace(tzinfo=timezone.utc)
+
+
+def _not_a_workbook(data: bytes) -> str:
+    start = data[:512].lstrip().lower()
+    if start.startswith((b"<!doctype html", b"<html")) or b"<table" in start:
+        return "html"
+    if start.startswith(b"<?xml"):
+        return "xml_text"
+    if start.startswith(b"%pdf"):
+        return "pdf"
+    if data[:4] in (b"PK\x05\x06", b"PK\x07\x08"):
+        return "empty_zip"
+    return "not_a_workbook"
+
+
+_SST_TAG = re.compile(rb"<(?:\w+:)?sst\b[^>]*>")
+
+
+def _inspect_zip(verdict: Verdict, data: bytes) -> None:
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+        members = archive.infolist()
+    except (zipfile.BadZipFile, ValueError, OSError):
+        verdict.reject("zip_damaged")
+        return
+    if len(members) > MAX_MEMBERS:
+        verdict.reject("too_many_parts", count=len(members))
+        return
+    total = sum(m.file_size for m in members)
+    biggest = max((m.file_size for m in members), default=0)
+    if biggest > MAX_MEMBER_BYTES or total > MAX_TOTAL_BYTES or total > MAX_RATIO * max(len(data), 1) + 10_000_000:
+        verdict.reject("zip_bomb", size=total // 1048576)
+        return
+    names = {m.filename for m in members}
+    if "mimetype" in names and b"opendocument.spreadsheet" in _read(archive, "mimetype"):
+        verdict.format = "ods"
+        _check_xml(verdict, archive, [n for n in names if n.endswith(".xml")])
+        if not verdict.rejected and "meta.xml" in names:
+            verdict.saved = _time_in(_ODS_DATE, _read(archive, "meta.xml"), local=True)
+        return
+    if "xl/workbook.bin" in names:  # binary parts no pre-flight can check; calamine panics on some
+        verdict.reject("xlsb_unsupported")
+        return
+    if "xl/workbook.xml" in names:
+        verdict.format = "xlsx"
+    else:
+        verdict.reject("zip_not_excel")
+        return
+    verdict.macros = any(n.lower().endswith("vbaproject.bin") for n in names)
+    if verdict.macros:
+        verdict.format = "xlsm"
+    xml_parts = [n for n in names if n.endswith((".xml", ".rels"))]
+    _check_xml(verdict, archive, xml_parts)
+    if not verdict.rejected:
+        verdict.saved = _saved_time(archive, names)
+        parts = _sheet_parts(archive)
+        verdict.error_cells = {sheet: verdict.error_cells.get(part, set()) for sheet, part in parts.items()}
+        verdict.formula_cells = {sheet: verdict.formula_cells.get(part, {}) for sheet, part in parts.items()}
+
+
+def _read(archive, name) -> bytes:
+    try:
+        return archive.read(name)
+    except Exception:  # a corrupt member: the caller treats empty bytes as unreadable
+        return b""
+
+
+def _check_xml(verdict: Verdict, archive, parts) -> None:
+    for part in parts:
+        is_sheet = part.startswith("xl/worksheets/sheet") and part.endswith(".xml")
+        try:
+            if is_sheet:
+                data = archive.read(part)
+            else:  # declarations come first: the head is enough, and saves decompressing twice
+                with archive.open(part) as stream:
+                    data = stream.read(65536)
+        except Exception:
+            verdict.reject("part_damaged", part=part)
+            return
+        head = data[:4096]
+        if b"<!DOCTYPE" in head or b"<!ENTITY" in data[:65536]:
+            verdict.reject("xml_entities", part=part)
+            return
+        if is_sheet and not _check_sheet_part(verdict, part, data):
+            return
+        if part == "xl/sharedStrings.xml" and not _shared_strings_ok(verdict, head):
+            return
+
+
+def _check_sheet_part(verdict: Verdict, part: str, data: bytes) -> bool:
+    """The sheet's size as the parser will read it, and where its error values and formulas are
+    (noted for read-back)."""
+    try:
+        scan = scan_sheet(data)
+    except SheetPartTooLarge as big:
+        verdict.reject("sheet_part_too_large", part=part, rows=big.rows, columns=big.columns)
+        return False
+    except (SyntaxError, ValueError, EntitiesForbidden):  # not well-formed XML, or a DTD / entity
+        verdict.reject("part_damaged", part=part)
+        return False
+    if scan.errors:
+        verdict.error_cells[part] = scan.errors
+    if scan.formulas:
+        verdict.formula_cells[part] = scan.formulas
+    return True
+
+
+def _shared_strings_ok(verdict: Verdict, head: bytes) -> bool:
+    for tag in _SST_TAG.findall(head):
+        for count in (_attribute(tag, b"count"), _attribute(tag, b"uniqueCount")):
+            if count and (not count.isdigit() or int(count) > MAX_SHARED_STRINGS):
+                verdict.reject("shared_strings", count=count[:20])
+                return False
+    return True
+
+
+@dataclass
+class SheetScan:
+    """What a sheet's XML says, read by an XML parser as the workbook reader will read it."""
+    rows: int = 0  # the furthest row and column any cell, row or declared dimension reaches
+    columns: int = 0
+    errors: set[str] = field(default_factory=set)  # cells holding error values (t="e")
+    formulas: dict[str, str] = field(default_factory=dict)  # cell → formula text
+
+    def reach(self, row: int, column: int) -> None:
+        self.rows, self.columns = max(self.rows, row), max(self.columns, column)
+        if self.rows > MAX_ROWS or self.columns > MAX_COLS or self.rows * self.columns > MAX_SHEET_CELLS:
+            raise SheetPartTooLarge(self.rows, self.columns)
+
+
+class SheetPartTooLarge(Exception):
+    def __init__(self, rows: int, columns: int):
+        super().__init__(rows, columns)
+        self.rows, self.columns = rows, columns
+
+
+_REF = re.compile(r"\$?([A-Za-z]{1,7})\$?([0-9]{1,15})")
+
+
+def _ref(text: str | None) -> tuple[int, int] | None:
+    """(row, column) of a reference such as XFD1048576; None when absent or not a reference."""
+    found = _REF.fullmatch((text or "").strip())
+    if not found:
+        return None
+    column = 0
+    for letter in found.group(1).upper():
+        column = column * 26 + ord(letter) - 64
+    return int(found.group(2)), column
+
+
+def scan_sheet(data: bytes) -> SheetScan:
+    """Every row and cell of a worksheet part, through a real XML parser (quotes of either kind,
+    whitespace, namespace prefixes all as the reader sees them; DTDs refused). A row or cell without
+    a reference follows the one before, as readers place it. Stops as soon as the sheet is too large."""
+    from defusedxml.ElementTree import iterparse
+    scan, row, column, cell = SheetScan(), 0, 0, ""
+    for event, element in iterparse(io.BytesIO(data), events=("start", "end"), forbid_dtd=True):
+        name = element.tag.rsplit("}", 1)[-1]
+        if event == "start" and name == "dimension":
+            for end in str(element.get("ref", "")).split(":"):
+                scan.reach(*(_ref(end) or (0, 0)))
+        elif event == "start" and name == "row":
+            row, column = _row_number(element.get("r"), row), 0
+            scan.reach(row, 0)
+        elif event == "start" and name == "c":
+            row, column = _ref(element.get("r")) or (max(row, 1), column + 1)
+            cell = f"{_letters(column)}{row}"
+            scan.reach(row, column)
+            if element.get("t") == "e":
+                scan.errors.add(cell)
+        elif event == "end" and name == "f":
+            scan.formulas[cell] = element.text or ""
+        elif event == "end" and name in ("c", "row"):
+            element.clear()
+    return scan
+
+
+def _row_number(text: str | None, previous: int) -> int:
+    return int(text) if text and text.strip().isdigit() else previous + 1
+
+
+def _letters(column: int) -> str:
+    letters = ""
+    while column > 0:
+        column, rest = divmod(column - 1, 26)
+        letters = chr(65 + rest) + letters
+    return letters
+
+
+_MODIFIED = re.compile(rb"<dcterms:modified[^>]*>([^<]{1,60})</dcterms:modified>")
+_ODS_DATE = re.compile(rb"<dc:date>([^<]{1,60})</dc:date>")
+_FRACTION = re.compile(r"(\.\d{1,6})\d*")
+
+
+def _saved_time(archive, names) -> datetime | None:
+    if "docProps/core.xml" not in names:
+        return None
+    return _time_in(_MODIFIED, _read(archive, "docProps/core.xml"), local=False)
+
+
+def _time_in(pattern, xml: bytes, local: bool) -> datetime | None:
+    """An ISO time found by `pattern`; without a zone it is UTC (OOXML) or local time (ODF,
+    which LibreOffice writes without a zone). None when absent or not a time."""
+    match = pattern.search(xml)
+    if not match:
+        return None
+    text = _FRACTION.sub(r"\1", match.group(1).decode("ascii", "replace").strip().replace("Z", "+00:00"))
+    try:
+        stamp = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    try:
+        if stamp.tzinfo is None:
+            stamp = stamp.astimezone() if local else stamp.replace(tzinfo=timezone.utc)
+        return stamp.astimezone(timezone.utc)
+    except (OverflowError, OSError):  # at the edge of the calendar: kept, so it is reported as implausible
+        edge = datetime.max if stamp.year > 2000 else datetime.min
+        return edge.replace(tzinfo=timezone.utc)
+
+
+_TAG_SHEET = re.compile(rb"<(?:\w+:)?sheet\b[^>]*>")
+_TAG_REL = re.compile(rb"<(?:\w+:)?Relationship\b[^>]*>")
+
+
+def _attribute(tag: bytes, name: bytes) -> str:
+    """One attribute of an XML tag, whatever the order of attributes (programs differ)."""
+    match = re.search(rb'(?:^|\s)' + name + rb'="([^"]*)"', tag)
+    return match.group(1).decode("utf-8", "replace") if match else ""
+
+
+def _sheet_parts(archive) -> dict[str, str]:
+    """Sheet name → its XML part, from xl/workbook.xml and its relationships."""
+    from html import unescape
+    rels = {_attribute(tag, b"Id"): _attribute(tag, b"Target")
+            for tag in _TAG_REL.findall(_read(archive, "xl/_rels/workbook.xml.rels"))}
+    out = {}
+    for tag in _TAG_SHEET.findall(_read(archive, "xl/workbook.xml")):
+        target = rels.get(_attribute(tag, b"r:id"), "")
+        if target.startswith("/"):
+            part = target.lstrip("/")
+        else:
+            part = f"xl/{target}"
+        out[unescape(_attribute(tag, b"name"))] = part
+    return out
