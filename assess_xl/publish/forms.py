@@ -2,24 +2,20 @@
 xlsxwriter into memory. Knows nothing of reading forms back."""
 from __future__ import annotations
 
-import io
 import json
 import math
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-import xlsxwriter
 from xlsxwriter.utility import xl_rowcol_to_cell
 
 from assess_xl.xlsx import printfit
 from assess_xl.rules.components import Indicator
-from assess_xl.xlsx.layout import (CONTEXT_HEADERS, CONTEXT_WIDTHS, FONT, FORM_VERSION, GUIDE_SHEET, HEADER_ROW, MAX_META_CELL,
-                     META_SHEET, RETURN_SHEET, TOOL, WORKBOOK_OPTIONS, district_name_problems, print_setup, safe_file_name)
+from assess_xl.xlsx.layout import (CONTEXT_HEADERS, CONTEXT_WIDTHS, FORM_VERSION, GUIDE_SHEET, HEADER_ROW, MAX_META_CELL,
+                     META_SHEET, RETURN_SHEET, TOOL, district_name_problems, safe_file_name)
+from assess_xl.xlsx.style import FONT, MemoryWorkbook, print_setup, styles as house_styles
 from assess_xl.rules.model import Rulebook
-
-
-FIX_COLOR, OWED_COLOR = "#FF9999", "#F4B183"  # cells to fix (red) and cells still owed (orange) in return copies
 
 
 class FormError(Exception):
@@ -80,9 +76,8 @@ def build_forms(book: Rulebook, districts: list[str], password: str | None = Non
 
 def build_workbook(book: Rulebook, districts: list[str], departments: list[str],
                    password: str | None, now: datetime, prefill: Prefill = NO_PREFILL) -> bytes:
-    buffer = io.BytesIO()
-    workbook = xlsxwriter.Workbook(buffer, WORKBOOK_OPTIONS)
-    styles = _styles(workbook)
+    workbook = MemoryWorkbook()
+    styles = house_styles(workbook)
     workbook.set_properties({"title": f"{book.title}填报表", "author": TOOL, "company": TOOL,
                              "created": now, "comments": f"assess-xl form v{FORM_VERSION}"})
     if prefill.explanation:
@@ -93,8 +88,7 @@ def build_workbook(book: Rulebook, districts: list[str], departments: list[str],
         _write_department(workbook.add_worksheet(department), book, department, districts, styles, password,
                           long_lists, prefill)
     _write_metadata(workbook.add_worksheet(META_SHEET), book, districts, departments, now, long_lists)
-    workbook.close()
-    return buffer.getvalue()
+    return workbook.content()
 
 
 def metadata(book: Rulebook, districts: list[str], departments: list[str], now: datetime) -> dict[str, str]:
@@ -108,35 +102,11 @@ def metadata(book: Rulebook, districts: list[str], departments: list[str], now: 
     return rows
 
 
-def _styles(workbook) -> dict:
-    base = {"font_name": FONT, "font_size": 10, "valign": "vcenter", "text_wrap": True, "border": 1}
-    add = workbook.add_format
-    inputs = {
-        "input": {**base, "align": "center", "bg_color": "#FFF2CC", "locked": False},
-        "input_percent": {**base, "align": "center", "bg_color": "#FFF2CC", "locked": False, "num_format": "0.0%"},
-        "input_number": {**base, "align": "center", "bg_color": "#FFF2CC", "locked": False, "num_format": "General"},
-    }
-    marked = {f"{name}_{mark}": add({**spec, "bg_color": color, "bold": True})
-              for name, spec in inputs.items() for mark, color in (("fix", FIX_COLOR), ("owed", OWED_COLOR))}
-    return {
-        **marked,
-        "title": add({"font_name": FONT, "font_size": 14, "bold": True, "align": "center", "valign": "vcenter",
-                      "text_wrap": True}),
-        "hint": add({"font_name": FONT, "font_size": 9, "font_color": "#595959", "text_wrap": True, "valign": "top"}),
-        "header": add({**base, "bold": True, "align": "center", "bg_color": "#D9E1F2"}),
-        "text": add(base),
-        "code": add({**base, "align": "center", "bold": True}),
-        **{name: add(spec) for name, spec in inputs.items()},
-        "plain": add({"font_name": FONT, "font_size": 10, "text_wrap": True, "valign": "top"}),
-        "bold": add({"font_name": FONT, "font_size": 11, "bold": True}),
-    }
-
-
 def _write_department(ws, book: Rulebook, department: str, districts: list[str], styles, password, long_lists,
                       prefill: Prefill = NO_PREFILL):
     indicators = book.department_indicators(department)
     last_col = len(CONTEXT_HEADERS) + len(districts) - 1
-    ws.merge_range(0, 0, 0, max(last_col, 6), f"{book.title}——{department}填报表", styles["title"])
+    ws.merge_range(0, 0, 0, max(last_col, 6), f"{book.title}——{department}填报表", styles["title_centered"])
     ws.merge_range(1, 0, 1, max(last_col, 6),
                    "请在黄色单元格中按区填写；是/否和选项请从下拉列表选择，比率填百分数（如85%）。"
                    "不要修改编号列和区名，不要增删行列。空白表示缺报。", styles["hint"])
@@ -247,7 +217,7 @@ def _write_return_note(ws, rows: tuple, styles) -> None:
 
 def _title(ws, text: str, widths, styles) -> None:
     """A1's title merged across the used columns, as tall as it needs, so that it reads whole."""
-    ws.merge_range(0, 0, 0, len(widths) - 1, text, styles["title"])
+    ws.merge_range(0, 0, 0, len(widths) - 1, text, styles["title_centered"])
     ws.set_row(0, printfit.row_height([(text, printfit.merged_width(widths))], size=14, bold=True, least=24))
 
 
@@ -295,7 +265,7 @@ def _write_guide(ws, book: Rulebook, districts, departments, styles):
         ("交回", "填好后保存（可另存为新文件名），通过电子邮件交回综合处。可以只交回本部门的工作表。"),
     ]
     for row, (key, text) in enumerate(lines, start=2):
-        ws.write_string(row, 0, key, styles["bold"])
+        ws.write_string(row, 0, key, styles["label"])
         ws.write_string(row, 1, text, styles["plain"])
     ws.set_landscape()
     ws.set_paper(9)

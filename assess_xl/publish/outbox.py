@@ -18,9 +18,8 @@ from email.mime.text import MIMEText
 from email.policy import compat32
 from email.utils import formataddr, formatdate, make_msgid
 
-import xlsxwriter
-
-from assess_xl.xlsx.layout import FONT, WORKBOOK_OPTIONS, name_key
+from assess_xl.xlsx.layout import name_key
+from assess_xl.xlsx.style import MemoryWorkbook, styles
 from assess_xl.problems import shorten, text
 from assess_xl.rules.model import Rulebook
 
@@ -114,10 +113,9 @@ class Outgoing:
 def contacts_template(book: Rulebook, contacts: dict[str, Contact] | None = None) -> bytes:
     """The contacts workbook listing the rulebook's departments, filled with `contacts` when given."""
     contacts = contacts or {}
-    buffer = io.BytesIO()
-    workbook = xlsxwriter.Workbook(buffer, WORKBOOK_OPTIONS)
-    header = workbook.add_format({"font_name": FONT, "bold": True, "bg_color": "#D9E1F2", "border": 1})
-    cell = workbook.add_format({"font_name": FONT, "border": 1})
+    workbook = MemoryWorkbook()
+    house = styles(workbook)
+    header, cell = house["list_header"], house["list_cell"]
     ws = workbook.add_worksheet("通讯录")
     for col, (title, width) in enumerate(zip(CONTACT_HEADERS, (14, 12, 50))):
         ws.write_string(0, col, title, header)
@@ -128,8 +126,7 @@ def contacts_template(book: Rulebook, contacts: dict[str, Contact] | None = None
             ws.write_string(row, 1, contacts[department].person, cell)
             ws.write_string(row, 2, "; ".join(m.written() for m in contacts[department].mailboxes), cell)
     ws.write_comment(0, 2, "一个部门有多个邮箱时用分号隔开，如 a@x.cn; b@x.cn")
-    workbook.close()
-    return buffer.getvalue()
+    return workbook.content()
 
 
 def read_contacts(rows: list[list], book: Rulebook, file: str,

@@ -2,17 +2,15 @@
 问题清单 and 来源. Text that came from users is always written as text, never as a formula or link."""
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 from datetime import datetime
 
 import pandas as pd
-import xlsxwriter
 
 from assess_xl.score import previous as previous_module
 from assess_xl.xlsx import printfit
-from assess_xl.xlsx.layout import (BAD_SHEET_CHARS, FILES_COLUMN, FONT, RESULT_META_SHEET, SCORECARD_SHEETS, STATUS_SHEET, TOOL,
-                     WORKBOOK_OPTIONS, print_setup, printable)
+from assess_xl.xlsx.layout import (BAD_SHEET_CHARS, FILES_COLUMN, RESULT_META_SHEET, SCORECARD_SHEETS, STATUS_SHEET, printable)
+from assess_xl.xlsx.style import FONT, MemoryWorkbook, print_setup, styles as house_styles, write_result_metadata
 from assess_xl.read.merge import ReadResult
 from assess_xl.problems import Problem
 from assess_xl.rules.components import fmt_number
@@ -68,11 +66,10 @@ def build(book: Rulebook, scores: Scores, explanations: pd.DataFrame, read: Read
           generated: datetime, issuer: str | None = None, previous=None) -> bytes:
     """The scorecard: the official sheets (汇总, one per district) read as a document; the working
     sheets (得分明细, 问题清单, 来源, 评分说明) are marked as such and are not part of the PDF."""
-    buffer = io.BytesIO()
-    workbook = xlsxwriter.Workbook(buffer, {**WORKBOOK_OPTIONS, "nan_inf_to_errors": False})
+    workbook = MemoryWorkbook(nan_inf_to_errors=False)
     workbook.set_properties({"title": book.document_title("考核结果"), "author": issuer or book.issuer,
                              "created": generated})
-    styles = _styles(workbook)
+    styles = house_styles(workbook)
     names = safe_sheet_names(scores.districts)
     reported = _reported_text(book, read)
     signed = Signature(issuer or book.issuer, chinese_date(generated))
@@ -93,8 +90,7 @@ def build(book: Rulebook, scores: Scores, explanations: pd.DataFrame, read: Read
     write_result_metadata(workbook, {"kind": "scorecard", "year": str(book.year), "fingerprint": book.fingerprint,
                                      "generated_at": generated.isoformat(),
                                      **previous_module.metadata_rows(book, scores, read.values)})
-    workbook.close()
-    return buffer.getvalue()
+    return workbook.content()
 
 
 def _write_notes(ws, book, styles):
@@ -113,37 +109,6 @@ def points_out_of_reach(book: Rulebook) -> list[tuple[Target, str]]:
     return [(target, f"目标{target.number}分值{fmt_number(target.max or 0.0)}分，评分细则各项合计最多{fmt_number(most)}分，"
                      f"各区在本目标最多可得{fmt_number(most)}分；未达分值的{fmt_number((target.max or 0) - most)}分"
                      f"不是扣分。") for target, most in book.short_of_points()]
-
-
-def write_result_metadata(workbook, fields: dict[str, str]) -> None:
-    """A hidden sheet that tells a later run this workbook is the tool's own output, not a form."""
-    ws = workbook.add_worksheet(RESULT_META_SHEET)
-    for row, (key, value) in enumerate({"tool": TOOL, **fields}.items()):
-        ws.write_string(row, 0, key)
-        ws.write_string(row, 1, value)
-    ws.hide()
-
-
-def _styles(workbook) -> dict:
-    base = {"font_name": FONT, "font_size": 10, "valign": "vcenter", "border": 1}
-    add = workbook.add_format
-    return {
-        "title": add({"font_name": FONT, "font_size": 14, "bold": True}),
-        "subtitle": add({"font_name": FONT, "font_size": 10, "font_color": "#404040"}),
-        "warn": add({"font_name": FONT, "font_size": 10, "bold": True, "font_color": "#C00000"}),
-        "header": add({**base, "bold": True, "align": "center", "text_wrap": True, "bg_color": "#D9E1F2"}),
-        "text": add({**base, "text_wrap": True}),
-        "center": add({**base, "align": "center"}),
-        "score": add({**base, "num_format": "0.00", "align": "center"}),
-        "int": add({**base, "num_format": "0", "align": "center"}),
-        "bold_text": add({**base, "bold": True, "text_wrap": True, "bg_color": "#F2F2F2"}),
-        "bold_score": add({**base, "bold": True, "num_format": "0.00", "align": "center", "bg_color": "#F2F2F2"}),
-        "missing": add({**base, "align": "center", "font_color": "#C00000", "bold": True}),
-        "red": add({"bg_color": "#FFC7CE", "font_color": "#9C0006"}),
-        "label": add({"font_name": FONT, "font_size": 11, "bold": True}),
-        "big": add({"font_name": FONT, "font_size": 12, "bold": True, "num_format": "0.00", "align": "left"}),
-        "big_int": add({"font_name": FONT, "font_size": 12, "bold": True, "num_format": "0", "align": "left"}),
-    }
 
 
 def _category_label(category) -> str:
@@ -424,9 +389,8 @@ def _write_sources(ws, read, styles):
 
 def status_workbook(table: pd.DataFrame, files: dict[str, str], title: str, generated: datetime) -> bytes:
     """The `status` matrix as a workbook: departments × districts, then the files each department sent."""
-    buffer = io.BytesIO()
-    workbook = xlsxwriter.Workbook(buffer, WORKBOOK_OPTIONS)
-    styles = _styles(workbook)
+    workbook = MemoryWorkbook()
+    styles = house_styles(workbook)
     ws = workbook.add_worksheet(STATUS_SHEET)
     headers = ["部门", *table.columns, FILES_COLUMN]
     rows = [[department, *row, files.get(department, "")] for department, row in zip(table.index, table.values.tolist())]
@@ -435,5 +399,4 @@ def status_workbook(table: pd.DataFrame, files: dict[str, str], title: str, gene
                           {"type": "text", "criteria": "containing", "value": "未交", "format": styles["red"]})
     ws.set_header(f"&C{header_text(title)}填报情况（{generated:%Y-%m-%d %H:%M}）")
     write_result_metadata(workbook, {"kind": "status", "generated_at": generated.isoformat()})
-    workbook.close()
-    return buffer.getvalue()
+    return workbook.content()

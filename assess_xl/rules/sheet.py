@@ -7,15 +7,14 @@ accepts the Chinese names or the English keys (older workbooks). Export and impo
 YAML → xlsx → YAML keeps the fingerprint. Takes and returns data (the raw rulebook mapping and bytes)."""
 from __future__ import annotations
 
-import io
 from typing import Callable, NamedTuple
 
-import xlsxwriter
 from xlsxwriter.utility import xl_rowcol_to_cell
 
 from assess_xl import problems as P
 from assess_xl.rules.components import KINDS
-from assess_xl.xlsx.layout import FONT, WORKBOOK_OPTIONS, name_key
+from assess_xl.xlsx.layout import name_key
+from assess_xl.xlsx.style import MemoryWorkbook, styles as house_styles
 from assess_xl.rules.model import RulebookError, integral, parameters_of
 from assess_xl.rules.terms import KINDS as KIND_TERMS, PARAMETERS, TYPES, Vocabulary
 
@@ -67,12 +66,9 @@ WIDE = ("环保目标", "考核细则", "说明")
 
 def export(raw: dict) -> bytes:
     """The raw rulebook (as loaded from YAML) as a workbook."""
-    buffer = io.BytesIO()
-    workbook = xlsxwriter.Workbook(buffer, WORKBOOK_OPTIONS)
-    styles = {"header": workbook.add_format({"font_name": FONT, "bold": True, "bg_color": "#D9E1F2", "border": 1}),
-              "note": workbook.add_format({"font_name": FONT, "italic": True, "font_color": "#595959", "text_wrap": True,
-                                           "bg_color": "#F2F2F2", "border": 1, "valign": "top"}),
-              "text": workbook.add_format({"font_name": FONT, "text_wrap": True, "valign": "top", "border": 1})}
+    workbook = MemoryWorkbook()
+    house = house_styles(workbook)
+    styles = {"header": house["list_header"], "note": house["list_note"], "text": house["list_text_top"]}
     _write_about(workbook.add_worksheet(ABOUT), raw, styles["header"], styles["text"])
     rows = _rows(raw)
     departments = [str(d) for d in raw.get("departments") or []]
@@ -88,8 +84,7 @@ def export(raw: dict) -> bytes:
         ws.freeze_panes(2, 0)
         _validations(ws, sheet_name, columns, departments)
     _write_help(workbook.add_worksheet(HELP), styles)
-    workbook.close()
-    return buffer.getvalue()
+    return workbook.content()
 
 
 def _write_about(ws, raw: dict, header, text) -> None:

@@ -4,20 +4,18 @@ Each value is validated exactly as a typed one is, applied after merging and bef
 shown in the explanation, in 调整记录 and in 来源. Takes and returns data."""
 from __future__ import annotations
 
-import io
 import math
 from dataclasses import dataclass
 from datetime import date, datetime
 
 import pandas as pd
-import xlsxwriter
 from xlsxwriter.utility import xl_rowcol_to_cell
 
 from assess_xl import problems as P
 from assess_xl.read.cells import interpret, is_blank, raw_text
-from assess_xl.xlsx.layout import FONT, WORKBOOK_OPTIONS, name_key, print_setup
+from assess_xl.xlsx.layout import name_key
+from assess_xl.xlsx.style import MemoryWorkbook, print_setup, styles, write_result_metadata
 from assess_xl.problems import Problem
-from assess_xl.publish.scorecard import write_result_metadata
 from assess_xl.rules.model import Rulebook
 
 CHANGES_SHEET, EXCLUDED_SHEET, LISTS_SHEET = "调整", "排除文件", "选项"
@@ -45,12 +43,9 @@ def template(book: Rulebook, districts: list[str] | None = None, changes_rows: l
              excluded_rows: list[list[str]] | None = None) -> bytes:
     """The adjustments workbook, with dropdowns for districts (when known) and codes; blank, or holding
     the rows given (as text, in the order of CHANGE_HEADERS and EXCLUDED_HEADERS)."""
-    buffer = io.BytesIO()
-    workbook = xlsxwriter.Workbook(buffer, WORKBOOK_OPTIONS)
-    header = workbook.add_format({"font_name": FONT, "bold": True, "bg_color": "#D9E1F2", "border": 1})
-    cell = workbook.add_format({"font_name": FONT, "border": 1, "bg_color": "#FFF2CC", "locked": False})
-    day = workbook.add_format({"font_name": FONT, "border": 1, "bg_color": "#FFF2CC", "locked": False,
-                               "num_format": "yyyy-mm-dd"})
+    workbook = MemoryWorkbook()
+    house = styles(workbook)
+    header, cell, day = house["list_header"], house["list_input"], house["list_input_date"]
     changes = workbook.add_worksheet(CHANGES_SHEET)
     excluded = workbook.add_worksheet(EXCLUDED_SHEET)
     lists = workbook.add_worksheet(LISTS_SHEET)
@@ -84,8 +79,7 @@ def template(book: Rulebook, districts: list[str] | None = None, changes_rows: l
         ws.freeze_panes(1, 0)
         print_setup(ws, (0, 0))
     write_result_metadata(workbook, {"kind": "adjustments", "fingerprint": book.fingerprint})
-    workbook.close()
-    return buffer.getvalue()
+    return workbook.content()
 
 
 def read_changes(sheets: dict, book: Rulebook, districts: list[str], file_name: str) -> tuple[list[Adjustment], list[Problem]]:

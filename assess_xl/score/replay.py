@@ -4,15 +4,13 @@ caused it. Indicators new in the new rulebook are listed as not available in the
 targets count as 缺报 under the new rules). Takes frames, returns frames and a workbook."""
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass, field
 
 import pandas as pd
-import xlsxwriter
 
 from assess_xl.score import scoring
 from assess_xl.rules.components import fmt_number
-from assess_xl.xlsx.layout import FONT, WORKBOOK_OPTIONS, print_setup
+from assess_xl.xlsx.style import MemoryWorkbook, print_setup, styles
 from assess_xl.rules.model import Rulebook
 from assess_xl.rules.terms import TYPES
 
@@ -100,11 +98,9 @@ def _causes(changed: pd.DataFrame, district: str) -> str:
 
 
 def workbook(result: Replay, old: Rulebook, new: Rulebook) -> bytes:
-    buffer = io.BytesIO()
-    book = xlsxwriter.Workbook(buffer, WORKBOOK_OPTIONS)
-    header = book.add_format({"font_name": FONT, "bold": True, "bg_color": "#D9E1F2", "border": 1, "text_wrap": True})
-    text = book.add_format({"font_name": FONT, "border": 1, "text_wrap": True})
-    number = book.add_format({"font_name": FONT, "border": 1, "num_format": "0.00"})
+    book = MemoryWorkbook()
+    house = styles(book)
+    header, text, number = house["list_header_wrap"], house["list_text"], house["list_number"]
     ws = book.add_worksheet(IMPACT)
     headers = ["区", *result.summary.columns]
     for col, title in enumerate(headers):
@@ -139,5 +135,4 @@ def workbook(result: Replay, old: Rulebook, new: Rulebook) -> bytes:
     notes.set_column(0, 0, 110)
     for r, line in enumerate(lines):
         notes.write_string(r, 0, line, text)
-    book.close()
-    return buffer.getvalue()
+    return book.content()

@@ -1,6 +1,6 @@
-"""What the writing and the reading side share: sheet names, headers, metadata keys, the font,
-workbook options, print setup, and how names are compared. Both forms/report and read-back import
-this module; neither imports the other."""
+"""What the writing and the reading side share: sheet names, headers, metadata keys, limits, and how
+names are compared and shown. Both publish/ and read/ import this module; neither imports the other.
+How a written workbook looks is xlsx.style's."""
 from __future__ import annotations
 
 import re
@@ -15,7 +15,6 @@ RESULT_META_SHEET = "结果信息"  # hidden sheet of the scorecard and the stat
 CONTEXT_HEADERS = ["编号", "项目", "环保目标", "考核细则", "填报指标", "单位", "填写说明"]
 CONTEXT_WIDTHS = [7, 11, 28, 34, 26, 5, 18]
 HEADER_ROW = 2  # zero-based: title, hint line, then the header
-FONT = "宋体"
 FILES_COLUMN = "提供文件"
 SCORECARD_SHEETS = ("汇总", "得分明细", "问题清单", "来源")
 STATUS_SHEET = "填报情况"
@@ -28,9 +27,6 @@ RESERVED_NAMES = (*CONTEXT_HEADERS, FILES_COLUMN, *SCORECARD_SHEETS, META_SHEET,
 MAX_DISTRICTS = 500
 MAX_DISTRICT_NAME = 60
 MAX_META_CELL = 32_767  # Excel's limit on the text of one cell
-
-WORKBOOK_OPTIONS = {"in_memory": True, "strings_to_formulas": False, "strings_to_urls": False,
-                    "strings_to_numbers": False}
 
 _INVISIBLE = re.compile(r"[\u200b-\u200f\u2060\ufeff\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _SPACE = re.compile(r"\s+")
@@ -146,12 +142,3 @@ def safe_file_name(name: str) -> str:
         cleaned = cleaned[:MAX_FILE_NAME - len(keep)].rstrip(" .") + keep
     return cleaned
 
-
-def print_setup(ws, title_rows: tuple[int, int]) -> None:
-    """A4 landscape, fit to width, repeated title rows, page numbers in the footer."""
-    ws.set_landscape()
-    ws.set_paper(9)
-    ws.fit_to_pages(1, 0)
-    ws.repeat_rows(*title_rows)
-    ws.set_margins(left=0.4, right=0.4, top=0.5, bottom=0.5)
-    ws.set_footer("&C第 &P 页 共 &N 页")

@@ -3,11 +3,11 @@ import openpyxl
 import pytest
 from click.testing import CliRunner
 
-from assess_xl.publish import forms
 
 from assess_xl.read import merge
 
 from assess_xl.publish import returns
+from assess_xl.xlsx import style
 
 from assess_xl.rules import load as rulebook
 from assess_xl.cli import main
@@ -56,9 +56,9 @@ def test_return_copy_cell_by_cell(book, cycle, tmp_path):
     cells = {(sheet.cell(r, 1).value, sheet.cell(3, c).value): sheet.cell(r, c)
              for r in range(4, sheet.max_row + 1) for c in (8, 9)}
     fix, owed = cells[("6-1", "乙区")], cells[("7-3", "乙区")]
-    assert fix.value is None and fix.fill.fgColor.rgb.endswith(forms.FIX_COLOR[1:])
+    assert fix.value is None and fix.fill.fgColor.rgb.endswith(style.FIX_COLOR[1:])
     assert "两例" in fix.comment.text and "不是数字" in fix.comment.text
-    assert owed.value is None and owed.fill.fgColor.rgb.endswith(forms.OWED_COLOR[1:]) and "尚未填写" in owed.comment.text
+    assert owed.value is None and owed.fill.fgColor.rgb.endswith(style.OWED_COLOR[1:]) and "尚未填写" in owed.comment.text
     assert cells[("6-1", "甲区")].value == 1 and cells[("7-1", "乙区")].value == "否" and cells[("7-3", "甲区")].value == 2
     marked = [key for key, cell in cells.items() if cell.comment is not None]
     assert sorted(marked) == [("6-1", "乙区"), ("7-3", "乙区")]

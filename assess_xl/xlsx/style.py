@@ -1,0 +1,104 @@
+"""The house style of every workbook the tool writes: one way to open a workbook in memory (text stays
+text: no formula, link or number is made from a string), one palette of cell formats, the hidden sheet
+that tells a later run a workbook is the tool's own output, and print setup. Writers pick formats from
+`styles` by name; a format a writer does not use is not written into its file."""
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import xlsxwriter
+from xlsxwriter.format import Format
+from xlsxwriter.worksheet import Worksheet
+
+from assess_xl.xlsx.layout import RESULT_META_SHEET, TOOL
+
+FONT = "宋体"
+WORKBOOK_OPTIONS = {"in_memory": True, "strings_to_formulas": False, "strings_to_urls": False,
+                    "strings_to_numbers": False}
+HEADER_FILL, INPUT_FILL = "#D9E1F2", "#FFF2CC"
+FIX_COLOR, OWED_COLOR = "#FF9999", "#F4B183"  # cells to fix (red) and cells still owed (orange) in return copies
+
+
+class MemoryWorkbook(xlsxwriter.Workbook):
+    """An xlsxwriter workbook written in memory with the house options; `content()` closes it and
+    gives its bytes."""
+
+    def __init__(self, **options: Any) -> None:
+        self.buffer = io.BytesIO()
+        super().__init__(self.buffer, {**WORKBOOK_OPTIONS, **options})
+
+    def content(self) -> bytes:
+        self.close()
+        return self.buffer.getvalue()
+
+
+_CELL = {"font_name": FONT, "font_size": 10, "valign": "vcenter", "border": 1}  # a cell of a table we lay out
+_LIST = {"font_name": FONT, "border": 1}  # a cell of a plain list a person fills or copies from
+_INPUT = {**_CELL, "text_wrap": True, "align": "center", "bg_color": INPUT_FILL, "locked": False}
+_INPUTS = {"input": _INPUT, "input_percent": {**_INPUT, "num_format": "0.0%"},
+           "input_number": {**_INPUT, "num_format": "General"}}
+
+PALETTE: dict[str, dict[str, Any]] = {
+    # titles and lines of text above a table
+    "title": {"font_name": FONT, "font_size": 14, "bold": True},
+    "title_centered": {"font_name": FONT, "font_size": 14, "bold": True, "align": "center", "valign": "vcenter",
+                       "text_wrap": True},
+    "subtitle": {"font_name": FONT, "font_size": 10, "font_color": "#404040"},
+    "warn": {"font_name": FONT, "font_size": 10, "bold": True, "font_color": "#C00000"},
+    "hint": {"font_name": FONT, "font_size": 9, "font_color": "#595959", "text_wrap": True, "valign": "top"},
+    "label": {"font_name": FONT, "font_size": 11, "bold": True},
+    "plain": {"font_name": FONT, "font_size": 10, "text_wrap": True, "valign": "top"},
+    "big": {"font_name": FONT, "font_size": 12, "bold": True, "num_format": "0.00", "align": "left"},
+    "big_int": {"font_name": FONT, "font_size": 12, "bold": True, "num_format": "0", "align": "left"},
+    # tables we lay out (forms, scorecard, status)
+    "header": {**_CELL, "bold": True, "align": "center", "text_wrap": True, "bg_color": HEADER_FILL},
+    "text": {**_CELL, "text_wrap": True},
+    "code": {**_CELL, "text_wrap": True, "align": "center", "bold": True},
+    "center": {**_CELL, "align": "center"},
+    "score": {**_CELL, "num_format": "0.00", "align": "center"},
+    "int": {**_CELL, "num_format": "0", "align": "center"},
+    "bold_text": {**_CELL, "bold": True, "text_wrap": True, "bg_color": "#F2F2F2"},
+    "bold_score": {**_CELL, "bold": True, "num_format": "0.00", "align": "center", "bg_color": "#F2F2F2"},
+    "missing": {**_CELL, "align": "center", "font_color": "#C00000", "bold": True},
+    "red": {"bg_color": "#FFC7CE", "font_color": "#9C0006"},
+    # input cells of a form, and the same marked in a return copy: to fix, still owed
+    **_INPUTS,
+    **{f"{name}_{mark}": {**spec, "bg_color": color, "bold": True}
+       for name, spec in _INPUTS.items() for mark, color in (("fix", FIX_COLOR), ("owed", OWED_COLOR))},
+    # plain lists (contacts, adjustments, the rulebook workbook, a replay)
+    "list_header": {**_LIST, "bold": True, "bg_color": HEADER_FILL},
+    "list_header_wrap": {**_LIST, "bold": True, "bg_color": HEADER_FILL, "text_wrap": True},
+    "list_cell": _LIST,
+    "list_text": {**_LIST, "text_wrap": True},
+    "list_text_top": {**_LIST, "text_wrap": True, "valign": "top"},
+    "list_number": {**_LIST, "num_format": "0.00"},
+    "list_note": {**_LIST, "italic": True, "font_color": "#595959", "text_wrap": True, "bg_color": "#F2F2F2",
+                  "valign": "top"},
+    "list_input": {**_LIST, "bg_color": INPUT_FILL, "locked": False},
+    "list_input_date": {**_LIST, "bg_color": INPUT_FILL, "locked": False, "num_format": "yyyy-mm-dd"},
+}
+
+
+def styles(workbook: xlsxwriter.Workbook) -> dict[str, Format]:
+    """The house palette as formats of `workbook`, by name."""
+    return {name: workbook.add_format(spec) for name, spec in PALETTE.items()}
+
+
+def write_result_metadata(workbook: xlsxwriter.Workbook, fields: dict[str, str]) -> None:
+    """A hidden sheet that tells a later run this workbook is the tool's own output, not a form."""
+    ws = workbook.add_worksheet(RESULT_META_SHEET)
+    for row, (key, value) in enumerate({"tool": TOOL, **fields}.items()):
+        ws.write_string(row, 0, key)
+        ws.write_string(row, 1, value)
+    ws.hide()
+
+
+def print_setup(ws: Worksheet, title_rows: tuple[int, int]) -> None:
+    """A4 landscape, fit to width, repeated title rows, page numbers in the footer."""
+    ws.set_landscape()
+    ws.set_paper(9)
+    ws.fit_to_pages(1, 0)
+    ws.repeat_rows(*title_rows)
+    ws.set_margins(left=0.4, right=0.4, top=0.5, bottom=0.5)
+    ws.set_footer("&C第 &P 页 共 &N 页")
