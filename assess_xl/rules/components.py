@@ -12,10 +12,12 @@ from fractions import Fraction
 from typing import Any, Callable
 
 import numpy as np
+import numpy.typing as npt
 
 # Tolerance for comparisons so that binary floating point never flips a threshold (0.8 - 0.75 is
 # 0.05000000000000004 in binary; it must still be exactly one 5-point step).
 EPS = 1e-9  # one tolerance on measured values, the same in every kind
+Values = npt.NDArray[Any]  # one value per district (float; bool where a gate says whether it applies)
 
 
 def fmt_number(x: float) -> str:
@@ -35,7 +37,7 @@ def round_half_up_scalar(x: float) -> float:
     return math.floor(abs(x) * 100 + 0.5 + 1e-6) / 100 * (1 if x >= 0 else -1)
 
 
-def parse_points(value) -> float:
+def parse_points(value: object) -> float:
     """Points may be written as a number or as a fraction such as "5/3"."""
     if isinstance(value, bool):
         raise ValueError(value)
@@ -168,28 +170,28 @@ class Kind:
     """How one component kind validates, scores, explains and bounds itself."""
 
     name: str  # its Chinese name, meaning and example are in ruleterms.KINDS
-    types: frozenset
+    types: frozenset[str]
     params: type  # the frozen dataclass of its parameters
-    score: Callable  # (params, x, other) -> array of points (x, other: float arrays over districts)
-    explain: Callable  # (params, indicator, value, points, other_value, bonus) -> str
-    best: Callable  # (params, indicator) -> float (math.inf if unbounded)
+    score: Callable[..., Values]  # (params, x, other) -> array of points (x, other: float arrays over districts)
+    explain: Callable[..., str]  # (params, indicator, value, points, other_value, bonus) -> str
+    best: Callable[..., float]  # (params, indicator) -> float (math.inf if unbounded)
     is_gate: bool = False
 
     @property
-    def required(self) -> frozenset:
+    def required(self) -> frozenset[str]:
         return frozenset(f.name for f in fields(self.params) if f.default is MISSING)
 
     @property
-    def optional(self) -> frozenset:
+    def optional(self) -> frozenset[str]:
         return frozenset(f.name for f in fields(self.params) if f.default is not MISSING)
 
 
-def _award_score(p, x, other):
+def _award_score(p: Award, x: Values, other: Values | None) -> Values:
     hit = x >= 0.5 if p.when == "是" else x < 0.5
     return np.where(hit, p.points, 0.0)
 
 
-def _award_explain(p, ind, value, pts, other, bonus=False):
+def _award_explain(p: Award, ind: Indicator, value: float, pts: float, other: float | None, bonus: bool = False) -> str:
     answer = ind.show(value)
     if pts > 0:
         return f"{ind.label}：{answer}，得{fmt_number(pts)}分"
@@ -200,18 +202,18 @@ def _award_explain(p, ind, value, pts, other, bonus=False):
     return ""
 
 
-def _per_unit_units(p, x):
+def _per_unit_units(p: PerUnit, x: Values) -> Values:
     return np.floor((np.maximum(x - p.free, 0) + EPS) / p.block)
 
 
-def _per_unit_score(p, x, other):
+def _per_unit_score(p: PerUnit, x: Values, other: Values | None) -> Values:
     pts = _per_unit_units(p, x) * p.points
     if p.limit is not None:
         pts = np.clip(pts, -abs(p.limit), abs(p.limit))
     return pts
 
 
-def _per_unit_explain(p, ind, value, pts, other, bonus=False):
+def _per_unit_explain(p: PerUnit, ind: Indicator, value: float, pts: float, other: float | None, bonus: bool = False) -> str:
     if pts == 0:
         if p.points > 0 and value > 0:
             return f"{ind.label}{ind.show(value)}，不足加分条件，未加分"
@@ -227,7 +229,7 @@ def _per_unit_explain(p, ind, value, pts, other, bonus=False):
     return f"{ind.label}{ind.show(value)}，{each}{verb}{fmt_number(abs(pts))}分"
 
 
-def _per_unit_best(p, ind):
+def _per_unit_best(p: PerUnit, ind: Indicator) -> float:
     if p.points <= 0:
         return 0.0
     if ind.max is None:
@@ -235,11 +237,11 @@ def _per_unit_best(p, ind):
     return math.floor((max(ind.max - p.free, 0) + EPS) / p.block) * p.points
 
 
-def _ratio_fraction(p, x):
+def _ratio_fraction(p: Ratio, x: Values) -> Values:
     return np.minimum(x / p.of, 1.0)
 
 
-def _ratio_score(p, x, other):
+def _ratio_score(p: Ratio, x: Values, other: Values | None) -> Values:
     frac = _ratio_fraction(p, x)
     pts = frac * p.points
     if p.zero_below is not None:
@@ -247,7 +249,7 @@ def _ratio_score(p, x, other):
     return pts
 
 
-def _ratio_explain(p, ind, value, pts, other, bonus=False):
+def _ratio_explain(p: Ratio, ind: Indicator, value: float, pts: float, other: float | None, bonus: bool = False) -> str:
     full = fmt_number(p.points)
     if p.zero_below is not None and value < p.zero_below - EPS:
         return f"{ind.label}{ind.show(value)}，低于{_show_like(ind, p.zero_below)}，不得分"
@@ -257,26 +259,26 @@ def _ratio_explain(p, ind, value, pts, other, bonus=False):
     return f"{ind.label}{ind.show(value)}{of}，按比例得{fmt_number(pts)}分（满分{full}分）"
 
 
-def _show_like(ind, number):
+def _show_like(ind: Indicator, number: float) -> str:
     return fmt_percent(number) if ind.type == "percent" else f"{fmt_number(number)}{ind.unit}"
 
 
-def _threshold_ratio(p, x, other):
+def _threshold_ratio(p: Threshold, x: Values, other: Values | None) -> Values:
     if other is None:
         return x
     with np.errstate(over="ignore", divide="ignore"):  # a huge ratio is simply above any threshold
         return np.where(other > 0, x / np.where(other > 0, other, 1.0), np.nan)
 
 
-def _threshold_score(p, x, other):
+def _threshold_score(p: Threshold, x: Values, other: Values | None) -> Values:
     measured = _threshold_ratio(p, x, other)
     return np.where(measured >= p.at - EPS, p.points, 0.0)
 
 
-def _threshold_explain(p, ind, value, pts, other, bonus=False):
+def _threshold_explain(p: Threshold, ind: Indicator, value: float, pts: float, other: float | None, bonus: bool = False) -> str:
     verb = "加" if bonus else "得"
     if p.relative_to:
-        if not other > 0:
+        if other is None or not other > 0:
             return f"{ind.label}{ind.show(value)}，但计划指标不大于0，不{verb}分"
         measured = f"{ind.label}为计划的{fmt_percent(value / other)}"
         level = fmt_percent(p.at)
@@ -287,57 +289,57 @@ def _threshold_explain(p, ind, value, pts, other, bonus=False):
     return f"{measured}，未达到{level}，未{verb}{fmt_number(p.points)}分"
 
 
-def _shortfall_steps(p, x):
+def _shortfall_steps(p: ShortfallSteps, x: Values) -> Values:
     # The tolerance is applied to the value, as in threshold and ratio: 0.7999999999 reaches 80 %.
     shortfall = np.maximum(p.below - x - EPS, 0.0)
     return np.ceil(shortfall / p.step - EPS)
 
 
-def _shortfall_score(p, x, other):
+def _shortfall_score(p: ShortfallSteps, x: Values, other: Values | None) -> Values:
     return _shortfall_steps(p, x) * p.points
 
 
-def _shortfall_explain(p, ind, value, pts, other, bonus=False):
+def _shortfall_explain(p: ShortfallSteps, ind: Indicator, value: float, pts: float, other: float | None, bonus: bool = False) -> str:
     if pts == 0:
         return ""
     return f"{ind.label}{ind.show(value)}，低于{_show_like(ind, p.below)}，扣{fmt_number(-pts)}分"
 
 
-def _option_score(p, x, other):
+def _option_score(p: Option, x: Values, other: Values | None) -> Values:
     table = np.array(p.points, dtype=float)
     idx = np.nan_to_num(x, nan=0).astype(int).clip(0, len(table) - 1)
-    return table[idx]
+    return np.take(table, idx)
 
 
-def _option_explain(p, ind, value, pts, other, bonus=False):
+def _option_explain(p: Option, ind: Indicator, value: float, pts: float, other: float | None, bonus: bool = False) -> str:
     if pts == 0:
         return ""
     verb = "得" if pts > 0 else "扣"
     return f"{ind.label}：{ind.show(value)}，{verb}{fmt_number(abs(pts))}分"
 
 
-def _gate_score(p, x, other):
+def _gate_score(p: Gate, x: Values, other: Values | None) -> Values:
     return x >= 0.5 if p.zero_when == "是" else x < 0.5
 
 
-def _gate_explain(p, ind, value, pts, other, bonus=False):
+def _gate_explain(p: Gate, ind: Indicator, value: float, pts: float, other: float | None, bonus: bool = False) -> str:
     return f"{ind.label}：{ind.show(value)}，本项不得分" if pts else ""
 
 
-def _entered_score(p, x, other):
+def _entered_score(p: Entered, x: Values, other: Values | None) -> Values:
     return np.asarray(x, dtype=float)
 
 
-def _entered_score_explain(p, ind, value, pts, other, bonus=False):
+def _entered_score_explain(p: Entered, ind: Indicator, value: float, pts: float, other: float | None, bonus: bool = False) -> str:
     full = f"（满分{fmt_number(ind.max)}分）" if ind.max is not None and value < ind.max else ""
     return f"{ind.label}：评定{fmt_number(value)}分{full}"
 
 
-def _entered_deduction(p, x, other):
+def _entered_deduction(p: Entered, x: Values, other: Values | None) -> Values:
     return -np.asarray(x, dtype=float)
 
 
-def _entered_deduction_explain(p, ind, value, pts, other, bonus=False):
+def _entered_deduction_explain(p: Entered, ind: Indicator, value: float, pts: float, other: float | None, bonus: bool = False) -> str:
     return f"{ind.label}：扣{fmt_number(value)}分" if value else ""
 
 

@@ -4,7 +4,9 @@ within its component), and which indicators a department must now report that it
 Compares the raw mappings (YAML or workbook alike)."""
 from __future__ import annotations
 
-from assess_xl.rules.model import integral
+from typing import Any
+
+from assess_xl.rules.model import Raw, integral
 from assess_xl.rules.terms import KINDS, PARAMETERS, TYPES
 
 CATEGORY_FIELDS = {"name": "名称", "points": "分值", "bonus": "加分类", "note": "说明"}
@@ -14,7 +16,7 @@ INDICATOR_FIELDS = {"department": "部门", "label": "名称", "type": "类型",
                     "options": "选项", "blank_is_zero": "空白按0", "target": "所属目标"}
 
 
-def diff(old: dict, new: dict) -> list[str]:
+def diff(old: dict[Any, Any], new: dict[Any, Any]) -> list[str]:
     """Every change, one line each; empty when the rules are the same."""
     old, new = integral(old), integral(new)
     lines = _top(old, new)
@@ -27,7 +29,7 @@ def diff(old: dict, new: dict) -> list[str]:
     return lines
 
 
-def _top(old: dict, new: dict) -> list[str]:
+def _top(old: dict[Any, Any], new: dict[Any, Any]) -> list[str]:
     lines = []
     for key, label in (("year", "年度"), ("title", "标题"), ("issuer", "发文单位")):
         if old.get(key) != new.get(key):
@@ -42,16 +44,16 @@ def _top(old: dict, new: dict) -> list[str]:
     return lines
 
 
-def _by(items, key) -> dict:
+def _by(items: Any, key: str) -> dict[Any, Any]:
     return {item.get(key): item for item in items or [] if isinstance(item, dict)}
 
 
-def _indicators(raw: dict) -> dict:
+def _indicators(raw: dict[Any, Any]) -> dict[Any, Any]:
     return {indicator.get("code"): {**indicator, "target": target.get("number")}
             for target in raw.get("targets") or [] for indicator in target.get("indicators") or []}
 
 
-def _keyed(what: str, old: dict, new: dict, fields: dict) -> list[str]:
+def _keyed(what: str, old: dict[Any, Any], new: dict[Any, Any], fields: dict[Any, Any]) -> list[str]:
     lines = []
     for key in new:
         if key not in old:
@@ -69,7 +71,7 @@ def _keyed(what: str, old: dict, new: dict, fields: dict) -> list[str]:
     return lines
 
 
-def _scoring(old: dict, new: dict) -> list[str]:
+def _scoring(old: dict[Any, Any], new: dict[Any, Any]) -> list[str]:
     lines = []
     for code in [code for code in new if code in old]:  # in the new rulebook's order
         added, removed, changed = _matched(old[code].get("scoring") or [], new[code].get("scoring") or [])
@@ -79,7 +81,7 @@ def _scoring(old: dict, new: dict) -> list[str]:
     return lines
 
 
-def _matched(before: list[dict], after: list[dict]) -> tuple[list[dict], list[dict], list[tuple[dict, dict]]]:
+def _matched(before: list[Raw], after: list[Raw]) -> tuple[list[Raw], list[Raw], list[tuple[Raw, Raw]]]:
     """Components only in `after`, only in `before`, and pairs of the same kind whose parameters changed
     (paired in order); components in both are left out."""
     gone = [component for component in before if component not in after]
@@ -94,7 +96,7 @@ def _matched(before: list[dict], after: list[dict]) -> tuple[list[dict], list[di
     return came, gone, changed
 
 
-def _changes(before: dict, after: dict) -> str:
+def _changes(before: dict[Any, Any], after: dict[Any, Any]) -> str:
     """"分母 48 → 60，封顶 （无） → 2"; option points per option: "分值（预案不完善） -0.1 → -0.2"."""
     parts = []
     order = list(PARAMETERS.terms)
@@ -109,7 +111,7 @@ def _changes(before: dict, after: dict) -> str:
     return "，".join(parts)
 
 
-def _new_duties(old: dict, new: dict) -> list[str]:
+def _new_duties(old: dict[Any, Any], new: dict[Any, Any]) -> list[str]:
     duties: dict[str, list[str]] = {}
     for code, indicator in new.items():
         department = indicator.get("department")
@@ -118,18 +120,18 @@ def _new_duties(old: dict, new: dict) -> list[str]:
     return [f"{department}须新填报的指标：{'、'.join(codes)}" for department, codes in duties.items()]
 
 
-def _component(component: dict) -> str:
+def _component(component: dict[Any, Any]) -> str:
     """"按比例（分值=4，分母=48）": the kind and its parameters by their Chinese names."""
     parameters = "，".join(f"{PARAMETERS.name(key)}={_show(value)}" for key, value in component.items() if key != "kind")
     kind = KINDS.name(component.get("kind"))
     return f"{kind}（{parameters}）" if parameters else kind
 
 
-def _title(item: dict) -> str:
+def _title(item: dict[Any, Any]) -> str:
     return str(item.get("name") or item.get("text") or item.get("label") or "")[:40]
 
 
-def _show(value) -> str:
+def _show(value: Any) -> str:
     if value is None:
         return "（无）"
     if isinstance(value, bool):

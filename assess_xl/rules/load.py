@@ -7,13 +7,14 @@ import json
 import math
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import yaml
 
 from assess_xl import problems as P
 from assess_xl.rules import sheet as rulesheet
 from assess_xl.rules.components import KINDS, TEXT_PARAMETERS, Component, Indicator, fmt_number, parse_points
-from assess_xl.rules.model import INDICATOR_TYPES, Category, Rulebook, RulebookError, Target, integral, parameters_of
+from assess_xl.rules.model import INDICATOR_TYPES, Category, Raw, Rulebook, RulebookError, Target, integral, parameters_of
 from assess_xl.rules.terms import KINDS as KIND_TERMS, PARAMETERS, TYPES
 from assess_xl.xlsx import ownbooks
 from assess_xl.xlsx.layout import name_key, printable, sheet_name_problem
@@ -49,20 +50,21 @@ def load(path: str | Path | None = None) -> Rulebook:
     return build(raw, where, fingerprint_of(raw))
 
 
-def load_raw(path: str | Path | None = None) -> dict:
+def load_raw(path: str | Path | None = None) -> Raw:
     """The rulebook's raw mapping, from YAML or a rulebook workbook (for export, diff and replay)."""
     path = Path(path) if path else embedded_rulebook_path()
     if path.suffix.lower() in WORKBOOK_SUFFIXES:
         return load_raw_workbook(path)
     try:
-        return yaml.load(path.read_text(encoding="utf-8-sig"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        raw: Raw = yaml.load(path.read_text(encoding="utf-8-sig"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        return raw
     except FileNotFoundError:
         raise RulebookError([P.text("rule_file_missing", at=path)]) from None
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise RulebookError([P.text("rule_unreadable", at=path, reason=exc)]) from None
 
 
-def load_raw_workbook(path: Path) -> dict:
+def load_raw_workbook(path: Path) -> Raw:
     if not path.is_file():
         raise RulebookError([P.text("rule_file_missing", at=path)])
     try:
@@ -75,14 +77,14 @@ def load_raw_workbook(path: Path) -> dict:
 PRESENTATION_KEYS = ("issuer",)  # how results are issued, not what is asked or scored: outside the fingerprint
 
 
-def fingerprint_of(raw) -> str:
+def fingerprint_of(raw: object) -> str:
     if isinstance(raw, dict):
         raw = {key: value for key, value in raw.items() if key not in PRESENTATION_KEYS}
     canonical = json.dumps(integral(raw), ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
 
 
-def build(raw, where: str = "评分细则", fingerprint: str = "") -> Rulebook:
+def build(raw: object, where: str = "评分细则", fingerprint: str = "") -> Rulebook:
     errors: list[str] = []
     if not isinstance(raw, dict):
         raise RulebookError([P.text("rule_not_a_rulebook", at=where)])
@@ -111,7 +113,7 @@ def build(raw, where: str = "评分细则", fingerprint: str = "") -> Rulebook:
     return Rulebook(**{**book.__dict__, "warnings": tuple(_warnings(book, where))})
 
 
-def _year(value, where: str, errors: list[str]) -> int:
+def _year(value: object, where: str, errors: list[str]) -> int:
     text = str(value).strip()
     if isinstance(value, bool) or not (text.isascii() and text.isdigit() and len(text) == 4):
         errors.append(P.text("rule_year", at=where, value=printable(text)[:40]))
@@ -119,7 +121,7 @@ def _year(value, where: str, errors: list[str]) -> int:
     return int(text)
 
 
-def _number(value, at: str, what: str, errors: list[str]) -> float | None:
+def _number(value: Any, at: str, what: str, errors: list[str]) -> float | None:
     """A number the rulebook gives (None when absent); text, or a number that is not finite, is an error."""
     if value is None:
         return None
@@ -148,7 +150,7 @@ def _check_departments(departments: tuple[str, ...], where: str, errors: list[st
         seen.setdefault(key, name)
 
 
-def _categories(entries, where, errors) -> list[Category]:
+def _categories(entries: Any, where: str, errors: list[str]) -> list[Category]:
     out, seen = [], set()
     for entry in entries or []:
         try:
@@ -165,7 +167,8 @@ def _categories(entries, where, errors) -> list[Category]:
     return out
 
 
-def _target(entry, where, errors, indicators, departments, category_numbers) -> Target | None:
+def _target(entry: Any, where: str, errors: list[str], indicators: dict[str, Indicator], departments: tuple[str, ...],
+            category_numbers: set[int]) -> Target | None:
     try:
         number = int(entry["number"])
         category = int(entry["category"])
@@ -198,7 +201,7 @@ def _target(entry, where, errors, indicators, departments, category_numbers) -> 
                   tuple(codes), tuple(components))
 
 
-def _indicator(entry, target, here, errors, departments) -> Indicator | None:
+def _indicator(entry: Any, target: int, here: str, errors: list[str], departments: tuple[str, ...]) -> Indicator | None:
     code = str(entry.get("code", "")).strip() if isinstance(entry, dict) else ""
     if not code:
         errors.append(P.text("rule_code_missing", at=here))
@@ -222,7 +225,7 @@ def _indicator(entry, target, here, errors, departments) -> Indicator | None:
                      str(entry.get("unit", "") or ""), lo, hi, options, bool(entry.get("blank_is_zero")))
 
 
-def _bounds(kind: str, lo, hi, at: str, errors: list[str]) -> tuple[float | None, float | None]:
+def _bounds(kind: str, lo: Any, hi: Any, at: str, errors: list[str]) -> tuple[float | None, float | None]:
     """An indicator's lower and upper bounds, checked against its type."""
     if kind in ("bool", "choice"):
         if lo is not None or hi is not None:
@@ -245,7 +248,7 @@ def _bounds(kind: str, lo, hi, at: str, errors: list[str]) -> tuple[float | None
     return low, high
 
 
-def _component(entry, indicator: Indicator, at: str, errors) -> Component | None:
+def _component(entry: Any, indicator: Indicator, at: str, errors: list[str]) -> Component | None:
     name = entry.get("kind") if isinstance(entry, dict) else None
     if name not in KINDS:
         errors.append(P.text("rule_kind_unknown", at=at, kind=name, kinds=KIND_TERMS.labels()))
@@ -284,10 +287,10 @@ def _component(entry, indicator: Indicator, at: str, errors) -> Component | None
     return Component(name, indicator.code, params)
 
 
-def _parameter_values(entry: dict, name: str, indicator: Indicator) -> dict | None:
+def _parameter_values(entry: Raw, name: str, indicator: Indicator) -> dict[str, Any] | None:
     """The entry's parameters as the kind's dataclass takes them; None when option points do not
     match the indicator's options one by one."""
-    values: dict = {}
+    values: dict[str, Any] = {}
     for key, value in entry.items():
         if key == "kind":
             continue
@@ -303,7 +306,7 @@ def _parameter_values(entry: dict, name: str, indicator: Indicator) -> dict | No
     return values
 
 
-def _check_usage(targets, indicators, where, errors):
+def _check_usage(targets: list[Target], indicators: dict[str, Indicator], where: str, errors: list[str]) -> None:
     used = set()
     for target in targets:
         for component in target.components:

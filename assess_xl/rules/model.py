@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 from assess_xl.rules.components import KINDS, Component, Indicator
 from assess_xl.rules.terms import PARAMETERS, TYPES
 
 INDICATOR_TYPES = tuple(TYPES.terms)
+Raw = dict[str, Any]  # a rulebook as YAML or the rulebook workbook gives it, before validation
 
 
 class RulebookError(Exception):
@@ -88,7 +90,7 @@ class Rulebook:
         return sum(c.points or 0.0 for c in self.categories if not c.bonus)
 
 
-def integral(value):
+def integral(value: Any) -> Any:
     """2.0 and 2 are the same points whether written in YAML or read from a cell."""
     if isinstance(value, float) and value.is_integer():
         return int(value)
@@ -105,7 +107,7 @@ def parameters_of(kind: str) -> list[str]:
     return [key for key in PARAMETERS.terms if key in own]
 
 
-def summary(book: Rulebook) -> dict:
+def summary(book: Rulebook) -> dict[str, Any]:
     """Figures that `rules check` prints."""
     per_department = {d: len(book.department_indicators(d)) for d in book.departments}
     reach = sum(book.reachable_max(t) for t in book.targets if not book.category(t.category).bonus)

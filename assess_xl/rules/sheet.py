@@ -7,19 +7,23 @@ accepts the Chinese names or the English keys (older workbooks). Export and impo
 YAML → xlsx → YAML keeps the fingerprint. Takes and returns data (the raw rulebook mapping and bytes)."""
 from __future__ import annotations
 
-from typing import Callable, NamedTuple
+from typing import Any, Callable, NamedTuple
 
+from xlsxwriter.format import Format
 from xlsxwriter.utility import xl_rowcol_to_cell
+from xlsxwriter.worksheet import Worksheet
 
 from assess_xl import problems as P
 from assess_xl.rules.components import KINDS
 from assess_xl.xlsx.layout import name_key
+from assess_xl.xlsx.parse import SheetData
 from assess_xl.xlsx.style import MemoryWorkbook, styles as house_styles
-from assess_xl.rules.model import RulebookError, integral, parameters_of
+from assess_xl.rules.model import Raw, RulebookError, integral, parameters_of
 from assess_xl.rules.terms import KINDS as KIND_TERMS, PARAMETERS, TYPES, Vocabulary
 
 ABOUT, CATEGORIES, TARGETS, INDICATORS, SCORING, HELP = "说明", "类别", "目标", "指标", "计分", "计分说明"
 YES = "是"
+Locator = Callable[[str], str]  # a column's key → where its cell is, for a message
 LAST_ROW = 2000  # dropdowns and prompts reach this far down
 
 
@@ -64,7 +68,7 @@ COLUMNS = {
 WIDE = ("环保目标", "考核细则", "说明")
 
 
-def export(raw: dict) -> bytes:
+def export(raw: Raw) -> bytes:
     """The raw rulebook (as loaded from YAML) as a workbook."""
     workbook = MemoryWorkbook()
     house = house_styles(workbook)
@@ -87,7 +91,7 @@ def export(raw: dict) -> bytes:
     return workbook.content()
 
 
-def _write_about(ws, raw: dict, header, text) -> None:
+def _write_about(ws: Worksheet, raw: Raw, header: Format, text: Format) -> None:
     ws.set_column(0, 0, 12)
     ws.set_column(1, 1, 80)
     ws.write_string(0, 0, "项目", header)
@@ -105,7 +109,7 @@ def _write_about(ws, raw: dict, header, text) -> None:
         ws.write_string(r, 1, line, text)
 
 
-def _write_cell(ws, r, c, value, column: Column, style) -> None:
+def _write_cell(ws: Worksheet, r: int, c: int, value: Any, column: Column, style: Format) -> None:
     if value is None:
         return
     if column.terms is not None:
@@ -124,8 +128,8 @@ def _write_cell(ws, r, c, value, column: Column, style) -> None:
         ws.write_string(r, c, str(value), style)
 
 
-def _rows(raw: dict) -> dict[str, list[dict]]:
-    rows: dict[str, list[dict]] = {CATEGORIES: list(raw.get("categories") or []), TARGETS: [], INDICATORS: [], SCORING: []}
+def _rows(raw: Raw) -> dict[str, list[Raw]]:
+    rows: dict[str, list[Raw]] = {CATEGORIES: list(raw.get("categories") or []), TARGETS: [], INDICATORS: [], SCORING: []}
     for target in raw.get("targets") or []:
         rows[TARGETS].append(target)
         for indicator in target.get("indicators") or []:
@@ -135,13 +139,13 @@ def _rows(raw: dict) -> dict[str, list[dict]]:
     return rows
 
 
-def _validations(ws, sheet_name: str, columns: list[Column], departments: list[str]) -> None:
+def _validations(ws: Worksheet, sheet_name: str, columns: list[Column], departments: list[str]) -> None:
     """Dropdowns by the Chinese names; on 计分 every parameter column prompts its meaning and example."""
     lists = {"部门": departments, "加分类": [YES, "否"], "空白按0": [YES, "否"], "得分条件": [YES, "否"],
              "否决条件": [YES, "否"]}
     for col, column in enumerate(columns):
         options = column.terms.names() if column.terms is not None else lists.get(column.title)
-        rule: dict = {"validate": "list", "source": options} if options else {"validate": "any"}
+        rule: dict[str, Any] = {"validate": "list", "source": options} if options else {"validate": "any"}
         if options and len(",".join(options)) > 255:  # Excel's limit for a literal list: no dropdown then
             rule = {"validate": "any"}
         if column.kind == "param":
@@ -155,7 +159,7 @@ def _validations(ws, sheet_name: str, columns: list[Column], departments: list[s
             raise ValueError(f"data validation refused for {sheet_name}!{column.title}")
 
 
-def _write_help(ws, styles) -> None:
+def _write_help(ws: Worksheet, styles: dict[str, Format]) -> None:
     """计分说明: every kind (the types it suits and its parameters), parameter (the kinds using it) and
     indicator type (the kinds that score it), each with its meaning and an example."""
     for col, (title, width) in enumerate((("项目", 10), ("名称", 14), ("说明", 60), ("例", 40), ("适用于", 40))):
@@ -186,18 +190,18 @@ def help_rows() -> list[tuple[str, str, str, str, str]]:
 
 # ---- import -----------------------------------------------------------------------------------
 
-def import_sheets(sheets: dict, where: str) -> dict:
+def import_sheets(sheets: dict[str, SheetData], where: str) -> Raw:
     """Parsed sheets (name → rows) → the raw rulebook mapping; every structural error names its sheet,
     row and column, all collected before raising."""
     errors: list[str] = []
     raw = _about(sheets.get(ABOUT), where, errors)
     tables = {name: _table(sheets.get(name), name, where, errors) for name in COLUMNS}
     raw["categories"] = [row for row, _ in tables[CATEGORIES]]
-    targets = {}
+    targets: dict[Any, Raw] = {}
     for row, _at in tables[TARGETS]:
         targets[row.get("number")] = {**row, "indicators": []}
     codes: dict[str, str] = {}
-    indicators = {}
+    indicators: dict[str, Raw] = {}
     for row, at in tables[INDICATORS]:
         code = str(row.get("code", ""))
         if code in codes:
@@ -218,7 +222,7 @@ def import_sheets(sheets: dict, where: str) -> dict:
     return raw
 
 
-def _component(row: dict, at, indicators: dict, errors: list[str]) -> None:
+def _component(row: Raw, at: Locator, indicators: dict[str, Raw], errors: list[str]) -> None:
     code = str(row.pop("indicator", ""))
     kind = row.get("kind")
     if code not in indicators:
@@ -238,8 +242,8 @@ def _component(row: dict, at, indicators: dict, errors: list[str]) -> None:
         indicators[code]["scoring"].append(row)
 
 
-def _about(sheet, where: str, errors: list[str]) -> dict:
-    raw: dict = {"departments": []}
+def _about(sheet: SheetData | None, where: str, errors: list[str]) -> Raw:
+    raw: Raw = {"departments": []}
     if sheet is None:
         errors.append(P.text("rule_sheet_missing", at=where, sheet=ABOUT))
         return raw
@@ -254,7 +258,7 @@ def _about(sheet, where: str, errors: list[str]) -> dict:
     return raw
 
 
-def _table(sheet, name: str, where: str, errors: list[str]) -> list[tuple[dict, Callable[[str], str]]]:
+def _table(sheet: SheetData | None, name: str, where: str, errors: list[str]) -> list[tuple[Raw, Locator]]:
     """The rows of one sheet as mappings (empty cells omitted, names turned into keys), each with a
     locator of its cells. A header may be the Chinese title or the English key (older workbooks)."""
     if sheet is None:
@@ -264,7 +268,7 @@ def _table(sheet, name: str, where: str, errors: list[str]) -> list[tuple[dict, 
     out = []
     for number, row in enumerate(sheet.rows[2:], start=3):
         at = _locator(where, name, number, positions)
-        values = {}
+        values: Raw = {}
         for col, column in positions.values():
             value = _typed(row[col] if col < len(row) else "", column.kind)
             if value is not None and column.terms is not None:
@@ -276,7 +280,7 @@ def _table(sheet, name: str, where: str, errors: list[str]) -> list[tuple[dict, 
     return out
 
 
-def _positions(sheet, name: str, where: str, errors: list[str]) -> dict[str, tuple[int, Column]]:
+def _positions(sheet: SheetData, name: str, where: str, errors: list[str]) -> dict[str, tuple[int, Column]]:
     """Each known column's position by its key. On 计分 a header that names no parameter is an error:
     its values would otherwise be dropped and the scores silently change."""
     by_name = {name_key(written): column for column in COLUMNS[name] for written in (column.title, column.key)}
@@ -291,7 +295,7 @@ def _positions(sheet, name: str, where: str, errors: list[str]) -> dict[str, tup
     return positions
 
 
-def _key_of(written, column: Column, at, errors: list[str]):
+def _key_of(written: Any, column: Column, at: Locator, errors: list[str]) -> Any:
     """The English key of a name typed in a kind or type cell; unknown names are reported (and kept)."""
     assert column.terms is not None
     key = column.terms.key(written)
@@ -306,7 +310,7 @@ def _cell_at(where: str, sheet: str, row: int, col: int, title: str) -> str:
     return f"{where}，工作表“{sheet}”单元格{xl_rowcol_to_cell(row, col)}（{title}）"
 
 
-def _locator(where: str, sheet: str, row: int, positions: dict):
+def _locator(where: str, sheet: str, row: int, positions: dict[str, tuple[int, Column]]) -> Locator:
     def at(key: str) -> str:
         if key in positions:
             col, column = positions[key]
@@ -316,7 +320,7 @@ def _locator(where: str, sheet: str, row: int, positions: dict):
     return at
 
 
-def _typed(cell, kind: str):
+def _typed(cell: Any, kind: str) -> Any:
     if cell is None or (isinstance(cell, str) and not cell.strip()):
         return None
     if kind == "bool":
@@ -331,7 +335,7 @@ def _typed(cell, kind: str):
     return integral(cell)
 
 
-def _number_text(text: str):
+def _number_text(text: str) -> str | float:
     try:
         number = float(text)
     except ValueError:

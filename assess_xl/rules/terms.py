@@ -5,6 +5,7 @@ show the Chinese names, and reading a workbook accepts the Chinese names or the 
 workbooks wrote the English ones)."""
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from assess_xl.xlsx.layout import name_key
@@ -27,23 +28,23 @@ class Vocabulary:
         self._keys.update({name_key(key): key for key in terms})
         assert len(self._keys) == 2 * len(terms), f"{what}: a Chinese name is used twice or clashes with a key"
 
-    def name(self, key) -> str:
+    def name(self, key: object) -> str:
         """The Chinese name of a key; anything unknown is shown as it is."""
         term = self.terms.get(key) if isinstance(key, str) else None
         return term.name if term else str(key)
 
-    def key(self, written) -> str | None:
+    def key(self, written: object) -> str | None:
         """The English key of what a coordinator wrote (the Chinese name or the key itself); None if unknown."""
         return self._keys.get(name_key(written))
 
     def names(self) -> list[str]:
         return [term.name for term in self.terms.values()]
 
-    def label(self, key) -> str:
+    def label(self, key: object) -> str:
         """“按比例”（ratio）: for messages read by workbook and YAML editors alike."""
         return f"“{self.name(key)}”（{key}）" if key in self.terms else f"“{key}”"
 
-    def labels(self, keys=None) -> str:
+    def labels(self, keys: Iterable[object] | None = None) -> str:
         """Several labels (by default every one, in the table's order) for a message."""
         return "、".join(self.label(key) for key in (self.terms if keys is None else keys))
 

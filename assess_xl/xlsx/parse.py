@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass, field
+from typing import Any
 
 from assess_xl.xlsx.preflight import MAX_SHEET_CELLS
 
@@ -12,7 +13,7 @@ from assess_xl.xlsx.preflight import MAX_SHEET_CELLS
 class SheetData:
     name: str
     visible: bool
-    rows: list[list]
+    rows: list[list[Any]]  # calamine's cell values: str, int, float, bool, date and time types; '' when empty
     merged: list[tuple[int, int, int, int]] = field(default_factory=list)
 
 

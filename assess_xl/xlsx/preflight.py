@@ -13,10 +13,14 @@ import zipfile
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from defusedxml import EntitiesForbidden
 
 from assess_xl import problems as P
+
+if TYPE_CHECKING:
+    import olefile  # imported where a legacy workbook is inspected
 
 WORKBOOK_SUFFIXES = {".xlsx", ".xlsm", ".xls", ".xlsb", ".ods", ".et"}
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
@@ -40,7 +44,7 @@ class Refusable:
     rejected: str
     rejected_code: str
 
-    def reject(self, code: str, **fields) -> None:
+    def reject(self, code: str, **fields: object) -> None:
         self.rejected_code, self.rejected = code, P.text(code, **fields)
 
     def problem(self, file: str) -> P.Problem:
@@ -187,7 +191,7 @@ def _biff_has_filepass(head: bytes) -> bool:
     return False
 
 
-def _ole_saved_time(ole) -> datetime | None:
+def _ole_saved_time(ole: olefile.OleFileIO) -> datetime | None:
     stamp = ole.get_metadata().last_saved_time
     if not isinstance(stamp, datetime):
         return None
@@ -252,14 +256,14 @@ def _inspect_zip(verdict: Verdict, data: bytes) -> None:
         verdict.formula_cells = {sheet: verdict.formula_cells.get(part, {}) for sheet, part in parts.items()}
 
 
-def _read(archive, name) -> bytes:
+def _read(archive: zipfile.ZipFile, name: str) -> bytes:
     try:
         return archive.read(name)
     except Exception:  # a corrupt member: the caller treats empty bytes as unreadable
         return b""
 
 
-def _check_xml(verdict: Verdict, archive, parts) -> None:
+def _check_xml(verdict: Verdict, archive: zipfile.ZipFile, parts: list[str]) -> None:
     for part in parts:
         is_sheet = part.startswith("xl/worksheets/sheet") and part.endswith(".xml")
         try:
@@ -386,13 +390,13 @@ _ODS_DATE = re.compile(rb"<dc:date>([^<]{1,60})</dc:date>")
 _FRACTION = re.compile(r"(\.\d{1,6})\d*")
 
 
-def _saved_time(archive, names) -> datetime | None:
+def _saved_time(archive: zipfile.ZipFile, names: set[str]) -> datetime | None:
     if "docProps/core.xml" not in names:
         return None
     return _time_in(_MODIFIED, _read(archive, "docProps/core.xml"), local=False)
 
 
-def _time_in(pattern, xml: bytes, local: bool) -> datetime | None:
+def _time_in(pattern: re.Pattern[bytes], xml: bytes, local: bool) -> datetime | None:
     """An ISO time found by `pattern`; without a zone it is UTC (OOXML) or local time (ODF,
     which LibreOffice writes without a zone). None when absent or not a time."""
     match = pattern.search(xml)
@@ -422,7 +426,7 @@ def _attribute(tag: bytes, name: bytes) -> str:
     return match.group(1).decode("utf-8", "replace") if match else ""
 
 
-def _sheet_parts(archive) -> dict[str, str]:
+def _sheet_parts(archive: zipfile.ZipFile) -> dict[str, str]:
     """Sheet name → its XML part, from xl/workbook.xml and its relationships."""
     from html import unescape
     rels = {_attribute(tag, b"Id"): _attribute(tag, b"Target")

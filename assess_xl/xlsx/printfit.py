@@ -12,8 +12,12 @@ from __future__ import annotations
 import functools
 import re
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from PIL.ImageFont import FreeTypeFont
 
 SERIF_SC = "Noto Serif CJK SC"
 LINE_EM = 1.437  # Noto CJK's ascent + descent (1151 + 286 units of 1000); used when the font is missing
@@ -36,7 +40,7 @@ class Margins:
 
 
 @functools.cache
-def _font(bold: bool):
+def _font(bold: bool) -> FreeTypeFont | None:
     """The printing font at 1000 units per em, or None where fontconfig or the font is missing."""
     try:
         from PIL import ImageFont
@@ -65,7 +69,7 @@ def _simsun_width(token: str, size: float) -> float:
     return sum(size / 2 if ord(c) < 0x2E80 or 0xFF61 <= ord(c) <= 0xFFDC else size for c in token)
 
 
-def _lines(text: str, room: float, measure) -> int:
+def _lines(text: str, room: float, measure: Callable[[str], float]) -> int:
     """Lines of `text` wrapped greedily into `room` points, breaking only between the pieces of _WORD;
     each paragraph (\\n) starts a line."""
     count = 0

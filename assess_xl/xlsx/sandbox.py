@@ -10,6 +10,7 @@ stderr. A child that cannot start at all is not blamed on any file."""
 from __future__ import annotations
 
 import multiprocessing
+import multiprocessing.context
 import multiprocessing.process
 import os
 import signal
@@ -19,7 +20,10 @@ from collections import deque
 from contextlib import contextmanager
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
-from typing import Callable
+from typing import Any, Callable, Generic, Iterator, TypeVar, cast
+
+Item = TypeVar("Item")
+Result = TypeVar("Result")
 
 MEMORY_LIMIT = 2 * 1024 ** 3
 TIME_LIMIT = 60.0  # per item, from when a child starts on it; ASSESS_XL_FILE_SECONDS sets another
@@ -28,7 +32,7 @@ READY = "ready"
 MAX_FAILED_STARTS = 3  # children that could not start before the machine, not a file, is blamed
 PRELOAD = ("python_calamine", "olefile", "numpy", "yaml", "assess_xl.read.form")
 
-_CONTEXT: tuple = ()
+_CONTEXT: tuple[Any, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -62,7 +66,7 @@ def _die_with_run(run: int) -> None:
     threading.Thread(target=watch, daemon=True).start()
 
 
-def _context():
+def _context() -> multiprocessing.context.ForkServerContext | multiprocessing.context.SpawnContext:
     """The fork server where there is one (Linux, macOS), else fresh interpreters."""
     if "forkserver" not in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("spawn")
@@ -71,7 +75,7 @@ def _context():
     return context
 
 
-def _prepare_child(limit: int, context: tuple, run: int) -> None:
+def _prepare_child(limit: int, context: tuple[Any, ...], run: int) -> None:
     """Load what the reader needs, then limit memory; silence stdout/stderr (a parser that aborts
     prints its own panic, and the user reads our verdict instead)."""
     global _CONTEXT
@@ -98,7 +102,7 @@ def _prepare_child(limit: int, context: tuple, run: int) -> None:
         pass
 
 
-def _call(function, item):
+def _call(function: Callable[..., Result], item: Item) -> Result | Failure:
     """The item's result, or what went wrong as a Failure. Whatever the reader raises — including
     BaseException subclasses such as pyo3's PanicException, or SystemExit — is a verdict on the input."""
     try:
@@ -120,7 +124,7 @@ def _describe(exc: BaseException) -> str:
     return text[:300]
 
 
-def _send(connection, index: int, result) -> None:
+def _send(connection: Connection, index: int, result: object) -> None:
     """Return a result to the run; a result that cannot be pickled is a verdict, not a dead child."""
     try:
         connection.send((index, result))
@@ -130,7 +134,7 @@ def _send(connection, index: int, result) -> None:
         connection.send((index, Failure("error", "结果无法传回：" + _describe(exc))))
 
 
-def _serve(connection, function, limit: int, context: tuple, run: int) -> None:
+def _serve(connection: Connection, function: Callable[..., object], limit: int, context: tuple[Any, ...], run: int) -> None:
     """A child: prepare, say it is ready, then run one item at a time until told to stop."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the run's to handle, not a verdict on a file
     _prepare_child(limit, context, run)
@@ -147,7 +151,7 @@ def _serve(connection, function, limit: int, context: tuple, run: int) -> None:
 
 
 @contextmanager
-def _main_not_reimported():
+def _main_not_reimported() -> Iterator[None]:
     """Children re-import the parent's main script by path; a main read from stdin or a notebook has
     no such file, so it is hidden while the children start (they need only the reader)."""
     main = sys.modules.get("__main__")
@@ -162,8 +166,9 @@ def _main_not_reimported():
         main.__file__ = path
 
 
-def run_isolated(function: Callable, items: list, context: tuple = (), workers: int | None = None,
-                 time_limit: float | None = None, memory_limit: int = MEMORY_LIMIT) -> list:
+def run_isolated(function: Callable[..., Result], items: list[Item], context: tuple[Any, ...] = (),
+                 workers: int | None = None, time_limit: float | None = None,
+                 memory_limit: int = MEMORY_LIMIT) -> list[Result | Failure]:
     """function(item, *context) for every item, each result or a Failure, in order. `function` must
     be a module-level function (it is pickled by reference); `context` is sent once per child. Each
     item has its own deadline, counted from when a child starts on it; a child that dies (signal,
@@ -171,7 +176,7 @@ def run_isolated(function: Callable, items: list, context: tuple = (), workers: 
     if not items:
         return []
     workers = max(1, min(workers or os.cpu_count() or 1, len(items)))
-    pool = _Pool(function, context, time_limit or seconds_per_item(), memory_limit)
+    pool: _Pool[Item, Result] = _Pool(function, context, time_limit or seconds_per_item(), memory_limit)
     try:
         return pool.run(items, workers)
     finally:
@@ -196,18 +201,19 @@ class _Child:
     since: float = 0.0  # when it started (or was started on that item)
 
 
-class _Pool:
+class _Pool(Generic[Item, Result]):
     """Children that each take one item at a time; the parent keeps every item's clock."""
 
-    def __init__(self, function, context, time_limit: float, memory_limit: int):
+    def __init__(self, function: Callable[..., Result], context: tuple[Any, ...], time_limit: float,
+                 memory_limit: int) -> None:
         self.function, self.context = function, context
         self.time_limit, self.memory_limit = time_limit, memory_limit
         self.children: list[_Child] = []
         self.failed_starts = 0  # children that died or hung before they were ready
         self.mp = _context()
 
-    def run(self, items: list, workers: int) -> list:
-        results: list = [None] * len(items)
+    def run(self, items: list[Item], workers: int) -> list[Result | Failure]:
+        results: list[Result | Failure | None] = [None] * len(items)
         queue = deque(range(len(items)))
         busy = 0
         while queue or busy:
@@ -215,7 +221,7 @@ class _Pool:
             if not self.children or self.failed_starts >= MAX_FAILED_STARTS and not self._any_ready():
                 for index in queue:  # no child can run at all: the machine's fault, not the files'
                     results[index] = Failure("worker", "子进程无法启动")
-                return results
+                return _filled(results)
             for child in self.children:
                 if child.ready and child.index is None and queue:
                     child.index, child.since = queue.popleft(), time.monotonic()
@@ -223,7 +229,7 @@ class _Pool:
             self._wait()
             self._collect(results)
             busy = sum(child.index is not None for child in self.children)
-        return results
+        return _filled(results)
 
     def _any_ready(self) -> bool:
         return any(child.ready for child in self.children)
@@ -251,7 +257,7 @@ class _Pool:
         handles = [c.connection for c in self.children] + [c.process.sentinel for c in self.children]
         wait(handles, timeout=max(0.0, min(limits, default=1.0)))
 
-    def _collect(self, results: list) -> None:
+    def _collect(self, results: list[Result | Failure | None]) -> None:
         """Take what children sent; a child that died or overran gives its item a verdict and goes."""
         for child in list(self.children):
             try:
@@ -270,7 +276,7 @@ class _Pool:
                     continue
                 self._retire(child, results, Failure("timeout") if child.ready else None)
 
-    def _retire(self, child: _Child, results: list, verdict: Failure | None) -> None:
+    def _retire(self, child: _Child, results: list[Result | Failure | None], verdict: Failure | None) -> None:
         if not child.ready:
             self.failed_starts += 1
         elif child.index is not None and verdict is not None:
@@ -293,6 +299,11 @@ class _Pool:
                 child.process.join(5)
             child.connection.close()
         self.children = []
+
+
+def _filled(results: list[Result | Failure | None]) -> list[Result | Failure]:
+    """The results once every item has one (a result, or a Failure put in its place)."""
+    return cast("list[Result | Failure]", results)
 
 
 def _death(exitcode: int | None) -> Failure:

@@ -20,7 +20,7 @@ HEADER_FILL, INPUT_FILL = "#D9E1F2", "#FFF2CC"
 FIX_COLOR, OWED_COLOR = "#FF9999", "#F4B183"  # cells to fix (red) and cells still owed (orange) in return copies
 
 
-class MemoryWorkbook(xlsxwriter.Workbook):
+class MemoryWorkbook(xlsxwriter.Workbook):  # type: ignore[misc]  # xlsxwriter ships no type hints
     """An xlsxwriter workbook written in memory with the house options; `content()` closes it and
     gives its bytes."""
 
