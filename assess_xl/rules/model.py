@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 
@@ -55,6 +55,16 @@ class Target:
 
 
 @dataclass(frozen=True)
+class Alternative:
+    """A reading of the seed that the rulebook did not choose (`alternatives:`): the target's components
+    replaced by these. Shown beside the chosen ranking, never used for the result."""
+    name: str
+    target: int
+    components: tuple[Component, ...]
+    note: str = ""
+
+
+@dataclass(frozen=True)
 class Rulebook:
     year: int
     title: str
@@ -66,6 +76,7 @@ class Rulebook:
     source: str = ""
     warnings: tuple[str, ...] = ()
     issuer: str = "市环境保护局"
+    alternatives: tuple[Alternative, ...] = ()
 
     def document_title(self, what: str) -> str:
         """'2007年度…考核结果': the year once, whether or not the rulebook's title already holds it."""
@@ -91,6 +102,12 @@ class Rulebook:
         the rulebook's own gap, which no district can be blamed for."""
         reach = ((target, self.reachable_max(target)) for target in self.targets if target.max is not None)
         return [(target, most) for target, most in reach if most < (target.max or 0.0) - 1e-9]
+
+    def with_alternative(self, alternative: Alternative) -> "Rulebook":
+        """This rulebook read the other way: the alternative's target scored by its components."""
+        targets = tuple(replace(t, components=alternative.components) if t.number == alternative.target else t
+                        for t in self.targets)
+        return replace(self, targets=targets, alternatives=())
 
     @property
     def nominal_total(self) -> float:
@@ -149,7 +166,9 @@ def load_raw_workbook(path: Path) -> dict:
     return rulesheet.import_sheets(sheets, path.name)
 
 
-PRESENTATION_KEYS = ("issuer",)  # how results are issued, not what is asked or scored: outside the fingerprint
+# How results are issued and which other readings are shown beside them, not what is asked or scored: outside
+# the fingerprint, so forms made before an alternative was written down still belong to the rulebook.
+PRESENTATION_KEYS = ("issuer", "alternatives")
 
 
 def fingerprint_of(raw) -> str:
@@ -191,11 +210,13 @@ def build(raw, where: str = "评分细则", fingerprint: str = "") -> Rulebook:
         if target:
             targets.append(target)
     _check_usage(targets, indicators, where, errors)
+    alternatives = _alternatives(raw.get("alternatives") or [], {t.number: t for t in targets}, indicators, where,
+                                 errors)
     if errors:
         raise RulebookError(errors)
     book = Rulebook(year, str(raw["title"]), departments, tuple(categories), tuple(targets),
                     indicators, fingerprint or fingerprint_of(raw), where,
-                    issuer=str(raw.get("issuer") or "市环境保护局"))
+                    issuer=str(raw.get("issuer") or "市环境保护局"), alternatives=tuple(alternatives))
     return Rulebook(**{**book.__dict__, "warnings": tuple(_warnings(book, where))})
 
 
@@ -395,6 +416,30 @@ def _parameter_values(entry: dict, name: str, indicator: Indicator) -> dict | No
         else:
             values[key] = parse_points(value)
     return values
+
+
+def _alternatives(entries, targets: dict, indicators, where: str, errors: list[str]) -> list[Alternative]:
+    """`alternatives:` — each {name, target, note?, scoring: {code: [component, ...]}} replaces the target's
+    components; checked like the rulebook's own."""
+    out = []
+    for entry in entries if isinstance(entries, list) else [entries]:
+        try:
+            name, number, scoring = str(entry["name"]), int(entry["target"]), dict(entry["scoring"])
+            target = targets[number]
+        except (KeyError, TypeError, ValueError):
+            errors.append(P.text("rule_alternative_incomplete", at=where, entry=printable(str(entry))[:80]))
+            continue
+        at, components = f"{where}：另一种解读“{name}”", []
+        for code, kinds in scoring.items():
+            if str(code) not in target.indicators:
+                errors.append(P.text("rule_alternative_code", at=at, name=name, code=code, target=number))
+                continue
+            for comp_entry in kinds or []:
+                component = _component(comp_entry, indicators[str(code)], f"{at}，指标{code}", errors)
+                if component:
+                    components.append(component)
+        out.append(Alternative(name, number, tuple(components), str(entry.get("note", ""))))
+    return out
 
 
 def _check_usage(targets, indicators, where, errors):
