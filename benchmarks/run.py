@@ -3,6 +3,7 @@
     python3 benchmarks/run.py            # S, M, L and F; writes benchmarks/RESULTS.md
     python3 benchmarks/run.py --quick    # S only (the CI smoke test)
     python3 benchmarks/run.py --console  # only the console's pages for 100 districts × 14 departments
+    python3 benchmarks/run.py --robustness  # only rank robustness (排名稳健性) for 100 and 500 districts
 
 Each scenario runs in a fresh child process so its peak memory (ru_maxrss) is its own. Figures are
 medians of several runs; nothing here is asserted."""
@@ -322,9 +323,59 @@ def console_section(figures: dict) -> str:
 
 def with_console_section(text: str, figures: dict) -> str:
     """RESULTS.md with its console section replaced (or added)."""
-    kept = text.split(CONSOLE_HEADING)[0].rstrip("\n")
-    rest = text.split(CONSOLE_HEADING, 1)[1].split("\n## ", 1)[1:] if CONSOLE_HEADING in text else []
-    return kept + "\n\n" + console_section(figures) + ("\n## " + rest[0] if rest else "")
+    return with_section(text, CONSOLE_HEADING, console_section(figures))
+
+
+def with_section(text: str, heading: str, section: str) -> str:
+    """RESULTS.md with the section under `heading` replaced (or added)."""
+    kept = text.split(heading)[0].rstrip("\n")
+    rest = text.split(heading, 1)[1].split("\n## ", 1)[1:] if heading in text else []
+    return kept + "\n\n" + section + ("\n## " + rest[0] if rest else "")
+
+
+ROBUSTNESS_HEADING = "## Rank robustness"
+
+
+def robustness_benchmark(counts=(100, 500), repeat: int = 3) -> dict:
+    """排名稳健性 for random years of the 2007 rulebook: every neighbouring pair's smallest single change
+    searched through the engine, every 缺报 item filled at both ends (a few blanks per district)."""
+    import numpy as np
+
+    from assess_xl.rules import model
+    from assess_xl.score import robustness, scoring
+    book = model.load()
+    figures = {}
+    for count in counts:
+        rng = np.random.default_rng(count)
+        values = scoring.empty_values(book, [f"第{i + 1}区" for i in range(count)])
+        for code, indicator in book.indicators.items():
+            if indicator.type in ("bool", "choice"):
+                column = rng.integers(0, 2 if indicator.type == "bool" else len(indicator.options), count)
+            elif indicator.type == "percent":
+                column = rng.integers(40, 101, count) / 100
+            else:
+                column = np.round(rng.uniform(indicator.min or 0, indicator.max or 8, count), 1)
+            values[code] = np.where(rng.random(count) < 0.03, np.nan, column)
+        scores = scoring.score(values, book)
+        seconds, result = median_time(lambda values=values, scores=scores: robustness.assess(values, book, scores),
+                                      repeat)
+        candidates = len(robustness._typed_neighbours(values, book))
+        figures[count] = {"seconds": seconds, "candidates": candidates, "pairs": len(result.pairs),
+                          "missing_flags": len(result.missing),
+                          "swappable": sum(p.smallest is not None for p in result.pairs)}
+    return figures
+
+
+def robustness_section(figures: dict) -> str:
+    lines = [ROBUSTNESS_HEADING, "", "`score/robustness.py` on random years of the 2007 rulebook (3 % of cells blank): "
+             "each typed value's neighbours (up to 1,000 steps each way, within bounds) re-scored by the engine, one "
+             "batch per target, then every neighbouring pair's smallest swapping change and every 缺报 item filled at "
+             "both ends. Median of 3 runs (`python3 benchmarks/run.py --robustness`).", "",
+             "| districts | seconds | candidate changes | pairs | pairs a single change swaps | 缺报 items flagged |",
+             "|---|---|---|---|---|---|"]
+    lines += [f"| {count} | {_fmt(f['seconds'])} | {f['candidates']:,} | {f['pairs']} | {f['swappable']} | "
+              f"{f['missing_flags']} |" for count, f in figures.items()]
+    return "\n".join(lines) + "\n"
 
 
 def measure(scenario, repeat):
@@ -429,11 +480,22 @@ def main():
     parser.add_argument("--quick", action="store_true", help="S only, one run each (CI smoke test)")
     parser.add_argument("--output", default=str(Path(__file__).with_name("RESULTS.md")))
     parser.add_argument("--scenarios", default="S,M,L,F,H,E")
-    parser.add_argument("--extra", default="fetch,console",
-                        help="fetch: also time fetching from a local Dovecot; console: the console's pages")
+    parser.add_argument("--extra", default="fetch,console,robustness",
+                        help="fetch: also time fetching from a local Dovecot; console: the console's pages; "
+                             "robustness: rank robustness for 100 and 500 districts")
     parser.add_argument("--console", action="store_true",
                         help="only the console's pages, replacing that section of the results file")
+    parser.add_argument("--robustness", action="store_true",
+                        help="only rank robustness for 100 and 500 districts, replacing that section of the results file")
     args = parser.parse_args()
+    if args.robustness:
+        output = Path(args.output)
+        figures = robustness_benchmark()
+        print(json.dumps(figures, ensure_ascii=False), flush=True)
+        output.write_text(with_section(output.read_text(encoding="utf-8"), ROBUSTNESS_HEADING,
+                                       robustness_section(figures)), encoding="utf-8")
+        print(f"wrote {output}")
+        return
     if args.console:
         figures = console_benchmark()
         print(json.dumps(figures, ensure_ascii=False), flush=True)
@@ -459,6 +521,8 @@ def main():
                      f"(nothing new) {figures['fetch_again_s']} s.\n")
     if not args.quick and "console" in args.extra:
         text = with_console_section(text, console_benchmark())
+    if not args.quick and "robustness" in args.extra:
+        text = with_section(text, ROBUSTNESS_HEADING, robustness_section(robustness_benchmark()))
     Path(args.output).write_text(text, encoding="utf-8")
     print(f"wrote {args.output}")
 

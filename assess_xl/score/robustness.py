@@ -165,20 +165,21 @@ def rescored(values: pd.DataFrame, book: Rulebook, scores: Scores, changes: pd.D
     target_cents = scoring.to_cents(scores.targets.to_numpy())
     missing = (scores.status == scoring.MISSING).to_numpy()
     numbers = list(scores.targets.columns)
+    all_rows, all_new = changes["row"].to_numpy(dtype=int), changes["new"].to_numpy(dtype=float)
+    codes = changes["code"].to_numpy(dtype=object)
+    code_targets = np.array([book.indicators[c].target for c in codes], dtype=int) if len(codes) else np.zeros(0, int)
     totals = np.empty(len(changes), dtype=np.int64)
-    target_of = changes["code"].map({code: ind.target for code, ind in book.indicators.items()})
     for target in book.targets:
-        chosen = np.flatnonzero((target_of == target.number).to_numpy())
+        chosen = np.flatnonzero(code_targets == target.number)
         if not len(chosen):
             continue
-        batch = changes.iloc[chosen]
-        rows = batch["row"].to_numpy(dtype=int)
+        rows, new, changed = all_rows[chosen], all_new[chosen], codes[chosen]
         columns = {code: matrix[rows, position[code]].copy() for code in target.indicators}
         for code in target.indicators:
-            hit = (batch["code"] == code).to_numpy()
-            columns[code][hit] = batch["new"].to_numpy()[hit]
+            hit = changed == code
+            columns[code][hit] = new[hit]
         result = scoring.score_target(columns, book, target, len(rows))
-        cents, gaps = target_cents[rows].copy(), missing[rows].copy()
+        cents, gaps = target_cents[rows], missing[rows]
         column = numbers.index(target.number)
         cents[:, column], gaps[:, column] = result.cents, result.missing
         _, rolled = scoring.roll_up(pd.DataFrame(cents, columns=numbers), pd.DataFrame(gaps, columns=numbers), book)
@@ -198,32 +199,47 @@ def _rank_among(changes: pd.DataFrame, totals: np.ndarray) -> np.ndarray:
 # ---- what the changes say -------------------------------------------------------------------
 
 def _pairs(scores: Scores, totals: np.ndarray, candidates: pd.DataFrame) -> list[Pair]:
+    """Pair k is (order[k], order[k + 1]). A change of the upper one swaps them when its total falls below the
+    lower's; a change of the lower one when its total rises above the upper's. All pairs at once."""
     order = np.lexsort((np.arange(len(totals)), -totals))
-    by_row = {row: group for row, group in candidates.groupby("row", sort=False)}
+    place = np.empty(len(order), dtype=int)
+    place[order] = np.arange(len(order))
+    rows, new_totals = candidates["row"].to_numpy(dtype=int), candidates["total"].to_numpy()
+    below = np.append(totals[order][1:], np.iinfo(np.int64).min)[place[rows]]  # the next district's total
+    above = np.insert(totals[order][:-1], 0, np.iinfo(np.int64).max)[place[rows]]  # the one before
+    falls, rises = new_totals < below, new_totals > above
+    pair = np.concatenate([place[rows][falls], place[rows][rises] - 1])
+    side = np.concatenate([np.zeros(falls.sum(), dtype=int), np.ones(rises.sum(), dtype=int)])
+    found = np.concatenate([np.flatnonzero(falls), np.flatnonzero(rises)])
+    steps = candidates["steps"].to_numpy()[found]
+    # fewest steps first; among equals the upper district's change, then the rulebook's order of codes
+    ranked = np.lexsort((found, side, steps, pair))
+    first = {int(p): int(found[i]) for p, i in zip(*_first_of_each(pair[ranked], ranked))}
     districts, ranks = scores.districts, scores.totals["排名"].to_numpy()
-    pairs = []
-    for upper, lower in zip(order[:-1], order[1:]):
-        swaps = [by_row[upper][by_row[upper]["total"] < totals[lower]] if upper in by_row else None,
-                 by_row[lower][by_row[lower]["total"] > totals[upper]] if lower in by_row else None]
-        found = pd.concat([s for s in swaps if s is not None])
-        pairs.append(Pair(districts[upper], districts[lower], int(ranks[upper]), int(ranks[lower]),
-                          (totals[upper] - totals[lower]) / 100, _deciding(scores, upper, lower),
-                          _smallest(found, districts, ranks)))
-    return pairs
+    deciding = _deciding(scores, order)
+    return [Pair(districts[upper], districts[lower], int(ranks[upper]), int(ranks[lower]),
+                 (totals[upper] - totals[lower]) / 100, deciding[k],
+                 _change(candidates, first[k], districts, ranks) if k in first else None)
+            for k, (upper, lower) in enumerate(zip(order[:-1], order[1:]))]
 
 
-def _deciding(scores: Scores, upper: int, lower: int) -> tuple[tuple[int, float], ...]:
-    difference = scores.targets.iloc[upper] - scores.targets.iloc[lower]
-    difference = difference[difference.round(2) != 0]
-    biggest = difference.abs().sort_values(ascending=False, kind="stable").index[:DECIDING]
-    return tuple((int(number), round(float(difference[number]), 2)) for number in biggest)
+def _first_of_each(keys: np.ndarray, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    unique, index = np.unique(keys, return_index=True)
+    return unique, positions[index]
 
 
-def _smallest(found: pd.DataFrame, districts: list[str], ranks: np.ndarray) -> Change | None:
-    """The fewest steps; among equals the upper district's change first, then the rulebook's order of codes."""
-    if found.empty:
-        return None
-    best = found.sort_values("steps", kind="stable").iloc[0]
+def _deciding(scores: Scores, order: np.ndarray) -> list[tuple[tuple[int, float], ...]]:
+    """Per pair, the targets where the upper and lower districts' scores differ most (largest first)."""
+    cents = scoring.to_cents(scores.targets.to_numpy())
+    numbers = list(scores.targets.columns)
+    difference = cents[order[:-1]] - cents[order[1:]]
+    biggest = np.argsort(-np.abs(difference), axis=1, kind="stable")[:, :DECIDING]
+    return [tuple((int(numbers[j]), row[j] / 100) for j in picks if row[j] != 0)
+            for row, picks in zip(difference, biggest)]
+
+
+def _change(candidates: pd.DataFrame, at: int, districts: list[str], ranks: np.ndarray) -> Change:
+    best = candidates.iloc[at]
     row = int(best["row"])
     return Change(districts[row], str(best["code"]), float(best["old"]), float(best["new"]), float(best["steps"]),
                   int(best["total"]) / 100, int(best["rank"]), int(ranks[row]))
