@@ -432,7 +432,7 @@ def _alternatives(entries, targets: dict, indicators, where: str, errors: list[s
         at, components = f"{where}：另一种解读“{name}”", []
         for code, kinds in scoring.items():
             if str(code) not in target.indicators:
-                errors.append(P.text("rule_alternative_code", at=at, name=name, code=code, target=number))
+                errors.append(P.text("rule_alternative_code", at=where, name=name, code=code, target=number))
                 continue
             for comp_entry in kinds or []:
                 component = _component(comp_entry, indicators[str(code)], f"{at}，指标{code}", errors)

@@ -72,6 +72,16 @@ def test_near_tie_library_figures_match_rescoring(tmp_path):
     assert alternative.moved == () and int(alternative.ranks["秦淮区"]) == 3
 
 
+def test_alternative_naming_another_targets_indicator_is_refused():
+    raw = {**NEAR_TIE, "alternatives": [{"name": "错配", "target": 2, "scoring": {"1-1": [{"kind": "award"}]}}]}
+    try:
+        model.build(raw, "近似并列.yaml")
+    except model.RulebookError as exc:
+        assert exc.messages == ["近似并列.yaml：另一种解读“错配”的计分引用了指标“1-1”，它不属于目标2。请只写目标2的指标编号。"]
+    else:
+        raise AssertionError("an alternative scoring another target's indicator was accepted")
+
+
 # ---- properties over random years of the 2007 rulebook --------------------------------------
 
 BOOK = model.load()
