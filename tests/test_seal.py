@@ -133,3 +133,22 @@ def test_seal_command_on_the_same_inputs_as_collect(sealed, tmp_path):
     assert run.returncode in (0, 1), run.stdout + run.stderr
     checked = assess_xl("verify", tmp_path / "封存.zip")
     assert checked.returncode == 0 and checked.stdout.strip().endswith("一致"), checked.stdout
+
+
+def test_seal_on_a_years_folder(sealed, tmp_path, monkeypatch):
+    from assess_xl import year as year_module
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    year = year_module.create(tmp_path / "2007年度", districts=["玄武区", "秦淮区", "建邺区", "鼓楼区", "栖霞区", "雨花台区"])
+    with zipfile.ZipFile(sealed) as archive:
+        for name in archive.namelist():
+            if "/data/inputs/收件箱/" in name:
+                (year.inbox / Path(name).name).write_bytes(archive.read(name))
+    run = assess_xl("seal", year.root, env={"XDG_CONFIG_HOME": str(tmp_path / "config")})
+    assert run.returncode in (0, 1), run.stdout + run.stderr
+    bundle = year.results_dir / "封存包.zip"
+    with zipfile.ZipFile(bundle) as archive:
+        record = json.loads(archive.read(next(n for n in archive.namelist() if n.endswith("data/record.json"))))
+    assert record["options"]["districts"] == ["玄武区", "秦淮区", "建邺区", "鼓楼区", "栖霞区", "雨花台区"]
+    assert record["run"]["arguments"][0]["stored"] == "收件箱"
+    checked = assess_xl("verify", bundle, env=FOREIGN)
+    assert checked.returncode == 0 and checked.stdout.strip().endswith("一致"), checked.stdout
