@@ -147,7 +147,7 @@ def _exclusion_key(name: str) -> str:
 def _failed(path, name, failure: sandbox.Failure) -> FileRead:
     code = _FAILURE_CODES.get(failure.kind, "parse_error")
     fields = {"kind": failure.detail.split(":")[0], "seconds": int(sandbox.seconds_per_item()), "how": _how(failure)}
-    return FileRead(intake.FileInfo(path, name), REJECTED, P.text(code, **fields), [P.make(code, file=name, **fields)])
+    return FileRead(intake.FileInfo(Path(path), name), REJECTED, P.text(code, **fields), [P.make(code, file=name, **fields)])
 
 
 def _how(failure: sandbox.Failure) -> str:
