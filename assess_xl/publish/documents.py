@@ -207,30 +207,38 @@ def notices(book: Rulebook, scores: Scores, explanations: pd.DataFrame, signed: 
     return {district: writer.write(book, scores, explanations, district, signed) for district in scores.districts}
 
 
+NOTICE_STYLES = ("通报标题", "通报正文", "通报主送", "通报小标题", "通报附表标题", "通报落款")
+
+
 class NoticeWriter:
     """One parsed template whose body is rewritten for each notice; everything else (styles, page set-up,
     headers, footers, properties) is the template's and never changes."""
 
     def __init__(self, template: bytes):
         from docx import Document  # only notices need python-docx
+        from docx.enum.style import WD_STYLE_TYPE
         self.document = Document(io.BytesIO(template))
-        self.styles = {s.name: s for s in self.document.styles}
+        styles = {s.name: s for s in self.document.styles}
+        # Each paragraph style's id as python-docx itself writes it (None for the default style); python-docx
+        # would otherwise search the styles part for the default style on every paragraph.
+        self.style_ids = {name: self.document.part.get_style_id(styles.get(name) or self.document.styles["Normal"],
+                                                                  WD_STYLE_TYPE.PARAGRAPH) for name in NOTICE_STYLES}
 
-    def style(self, name: str):
-        """The template's style by name, or Normal when a restyled template dropped it."""
-        return self.styles[name] if name in self.styles else self.document.styles["Normal"]
+    def add(self, text: str, style: str) -> None:
+        """A paragraph in the template's style of that name, or in Normal when a restyled template dropped it."""
+        paragraph = self.document.add_paragraph(text)
+        paragraph._p.style = self.style_ids[style]
 
     def write(self, book: Rulebook, scores: Scores, explanations: pd.DataFrame, district: str,
               signed: Signature) -> bytes:
         """标题, 主送, 正文 (result, points lost, requests), 附表 (category scores), 落款."""
-        document, style = self.document, self.style
+        document, add = self.document, self.add
         _clear_body(document)
-        document.add_paragraph(f"关于{book.year}年度{district}环保目标考核结果的通报", style=style("通报标题"))
-        document.add_paragraph("", style=style("通报正文"))
-        document.add_paragraph(f"{district}环保局：", style=style("通报主送"))
-        body = style("通报正文")
-        document.add_paragraph(f"根据《{book.document_title('考核评分细则')}》，经各责任部门填报、{signed.issuer}审核汇总，"
-                               f"现将你局{book.year}年度环保目标考核结果通报如下。", style=body)
+        add(f"关于{book.year}年度{district}环保目标考核结果的通报", "通报标题")
+        add("", "通报正文")
+        add(f"{district}环保局：", "通报主送")
+        add(f"根据《{book.document_title('考核评分细则')}》，经各责任部门填报、{signed.issuer}审核汇总，"
+            f"现将你局{book.year}年度环保目标考核结果通报如下。", "通报正文")
         lost = points_lost(book, scores, explanations, district)
         out_of_reach = [text for _, text in points_out_of_reach(book)]
         sections = [("考核结果", [result_sentence(scores, district)]),
@@ -238,14 +246,14 @@ class NoticeWriter:
                     *([("评分说明", out_of_reach)] if out_of_reach else []),
                     ("有关要求", [requests(signed, bool(lost))])]
         for number, (heading, lines) in zip(CHINESE_NUMBERS, sections):
-            document.add_paragraph(f"{number}、{heading}", style=style("通报小标题"))
+            add(f"{number}、{heading}", "通报小标题")
             for line in lines:
-                document.add_paragraph(line, style=body)
-        document.add_paragraph(f"附表：{district}{book.year}年度各类别得分", style=style("通报附表标题"))
+                add(line, "通报正文")
+        add(f"附表：{district}{book.year}年度各类别得分", "通报附表标题")
         _category_table(document, book, scores, district)
-        document.add_paragraph("", style=body)
-        document.add_paragraph(signed.issuer, style=style("通报落款"))
-        document.add_paragraph(signed.date, style=style("通报落款"))
+        add("", "通报正文")
+        add(signed.issuer, "通报落款")
+        add(signed.date, "通报落款")
         buffer = io.BytesIO()
         document.save(buffer)
         return buffer.getvalue()

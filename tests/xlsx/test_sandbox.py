@@ -100,7 +100,7 @@ def test_children_die_with_their_parent(tmp_path):
     import sys
     from pathlib import Path
     pids = [tmp_path / "a.pid", tmp_path / "b.pid"]
-    script = ("import sys; from assess_xl import sandbox; from helpers import write_pid_and_sleep; "
+    script = ("import sys; from assess_xl.xlsx import sandbox; from helpers import write_pid_and_sleep; "
               f"sandbox.run_isolated(write_pid_and_sleep, {[str(p) for p in pids]!r}, workers=2, time_limit=600)")
     parent = subprocess.Popen([sys.executable, "-c", script], cwd=Path(__file__).parents[1],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
