@@ -288,7 +288,8 @@ def measure_command(figures, scenario, inbox, paths, folder, content, repeat):
     """`assess-xl collect` as a user runs it, and its floor (import pandas, calamine over the inputs,
     the same scorecard cells through unformatted xlsxwriter), each with every process counted."""
     import pickle
-    exe = shutil.which("assess-xl")
+    beside = Path(sys.executable).with_name("assess-xl")  # the console script of this environment, else PATH's
+    exe = str(beside) if beside.exists() else shutil.which("assess-xl")
     if not exe:
         return
     env = {**os.environ, "PYTHONPATH": str(HERE / "cap")}
