@@ -10,13 +10,9 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, Response, StreamingResponse
 
 from assess_xl.publish import outbox
-
 from assess_xl import problems as P
-
 from assess_xl.score import replay as replay_module
-
 from assess_xl.rules import diff as rulediff
-
 from assess_xl.rules import model as rulebook_module
 from assess_xl import year as year_module
 from assess_xl import yearwork

@@ -8,13 +8,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from assess_xl.publish import outbox
-
 from assess_xl.publish import documents as publish_module
-
 from assess_xl.publish import scorecard as report
-
 from assess_xl.rules import model as rulebook_module
-
 from assess_xl import year as year_module
 from assess_xl import yearwork
 from assess_xl.pipeline import CollectResult, Outcome
