@@ -18,6 +18,7 @@ from assess_xl.xlsx import ownbooks
 from assess_xl import problems
 from assess_xl.publish import scorecard as report
 from assess_xl.xlsx import sandbox
+from assess_xl.score import robustness as robustness_module
 from assess_xl.score import scoring
 from assess_xl.score import previous as previous_module
 from assess_xl.xlsx.layout import name_key
@@ -56,6 +57,7 @@ class CollectOptions:
     previous: bytes | None = None  # last year's scorecard, to compare with
     known_senders: frozenset[str] | None = None  # the contacts' addresses: mail from others is flagged
     previous_name: str = "上年考核结果"
+    robustness: bool = True  # how firm each rank is (排名稳健性): in the terminal and the scorecard
 
 
 @dataclass
@@ -68,6 +70,7 @@ class CollectResult:
     gathered: int = 0
     notes: list[str] = field(default_factory=list)
     comparison: previous_module.Comparison | None = None  # with last year's scorecard, when given
+    robustness: robustness_module.Robustness | None = None
 
     @property
     def complete(self) -> bool:
@@ -161,9 +164,11 @@ def collect(paths, book: Rulebook, options: CollectOptions | None = None) -> Col
     explanations = adjustments_module.annotate(scoring.explain(result.values, book, scores, result.unreadable),
                                                result.adjustments)
     comparison = _compare_with_previous(book, scores, result, options)
+    robust = robustness_module.assess(result.values, book, scores) if options.robustness else None
     content = report.build(book, scores, explanations, result, options.generated or datetime.now(), options.issuer,
-                           comparison)
-    return CollectResult(Outcome.WRITTEN, result, scores, explanations, content, gathered, comparison=comparison)
+                           comparison, robust)
+    return CollectResult(Outcome.WRITTEN, result, scores, explanations, content, gathered, comparison=comparison,
+                         robustness=robust)
 
 
 def _compare_with_previous(book: Rulebook, scores, result: ReadResult, options: CollectOptions):

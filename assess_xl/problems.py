@@ -292,6 +292,8 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "rule_yes_no": (ERROR, "{at}：参数{key}应为“是”或“否”。"),
     "rule_positive": (ERROR, "{at}：参数{names}须大于0。"),
     "rule_reference_unknown": (ERROR, "{at}：目标{target}的计分方式引用了不存在的指标“{code}”。"),
+    "rule_alternative_incomplete": (ERROR, "{at}：另一种解读（alternatives）须写明名称（name）、目标编号（target）和计分（scoring：指标编号 → 计分方式列表），而这里是：{entry}。"),
+    "rule_alternative_code": (ERROR, "{at}：另一种解读“{name}”的计分引用了指标“{code}”，它不属于目标{target}。请只写目标{target}的指标编号。"),
     "rule_reference_other": (ERROR, "{at}：目标{target}的计分方式引用了其他目标的指标“{code}”。"),
     "rule_indicator_unused": (ERROR, "{at}：目标{target}，指标{code}没有任何计分方式使用。"),
     "rule_unreachable": (WARNING, "{at}：目标{target}分值{points}分，但计分规则最多只能得{reach}分。"),

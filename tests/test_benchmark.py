@@ -13,7 +13,10 @@ def test_benchmark_quick_mode(tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     text = out.read_text(encoding="utf-8")
     for row in ("| read-back |", "| python-calamine alone (floor) |", "| report writing |",
-                "| xlsxwriter unformatted (floor) |", "| peak memory MB |", "read-back / calamine floor",
-                "## Where the targets stand", "| report writing within 2× of unformatted xlsxwriter | S |"):
+                "| xlsxwriter unformatted (floor) |", "| peak memory MB (scenario process) |", "read-back / calamine floor",
+                "## Where the targets stand", "| report writing within 1.3× of unformatted xlsxwriter | S |",
+                "| `collect` ≤ 1 s CPU over all processes | S |", "| `collect` end to end ≤ 1.2 s wall | M |"):
         assert row in text
-    assert "| files | 15 |" in text
+    assert "| files | 15 | 15 |" in text and "| districts | 10 | 100 |" in text
+    cpu = next(line for line in text.splitlines() if line.startswith("| `assess-xl collect` CPU, every process |"))
+    assert all(float(cell) > 0 for cell in cpu.strip(" |").split(" | ")[1:])  # every process's CPU was counted

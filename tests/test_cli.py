@@ -194,7 +194,7 @@ def test_no_arguments_prints_the_help():
 ALL_COMMANDS = [[], ["rules"], ["forms"], ["collect"], ["status"], ["demo"], ["rules", "check"], ["rules", "init"],
                 ["rules", "export"], ["rules", "import"], ["rules", "diff"], ["rules", "replay"], ["returns"], ["pdf"],
                 ["adjustments-template"], ["contacts-template"], ["send"], ["send", "forms"], ["send", "remind"],
-                ["send", "returns"]]
+                ["send", "returns"], ["seal"], ["verify"]]
 
 
 @pytest.mark.parametrize("command", ALL_COMMANDS)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import click
 
-from assess_xl.cli import collect, console, demo, forms, mail, rules, status, templates
+from assess_xl.cli import collect, console, demo, forms, mail, rules, seal, status, templates
 from assess_xl.cli.errors import MainGroup
 
 
@@ -16,7 +16,8 @@ def main():
     """目标责任制考核：生成填报表、回收汇总、按评分细则计分并出具考核结果表。"""
 
 
-for command in (rules.rules, forms.forms, forms.returns_command, collect.collect, collect.pdf_command, status.status,
+for command in (rules.rules, forms.forms, forms.returns_command, collect.collect, collect.pdf_command, seal.seal_command,
+                seal.verify_command, status.status,
                 mail.fetch, mail.send, templates.adjustments_template, templates.contacts_template,
                 console.console_command, demo.demo):
     main.add_command(command)

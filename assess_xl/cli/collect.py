@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import click
 from rich.markup import escape
 
 from assess_xl import pipeline, yearwork
+from assess_xl import seal as seal_module
 from assess_xl import year as year_module
 from assess_xl.cli.chinese import ChineseCommand
 from assess_xl.cli.errors import EXIT_CLEAN, EXIT_PROBLEMS, stop
@@ -32,16 +34,68 @@ def run_collect(paths, out: Path, book, options: CollectOptions) -> pipeline.Col
     return result
 
 
+RUN_OPTIONS = [  # what decides a year's figures: shared by collect and seal, recorded in the sealed bundle
+    RULES_OPTION,
+    click.option("--districts", "districts_spec", default=None, metavar="区名单",
+                 help="本次考核的区（默认取交回的填报表中一致的区名单）。" + DISTRICTS_HELP),
+    click.option("--on-conflict", type=click.Choice(["latest", "error"]), default="latest",
+                 help="同一项在不同文件中填写不同时：latest（默认）采用较晚提交的值；error 视为错误、该项不计分。"),
+    click.option("--issuer", default=None, metavar="单位", help="印在考核结果和通报上的发文单位（默认取评分细则中的 issuer）。"),
+    click.option("--contacts", "contacts_path", default=None, type=click.Path(dir_okay=False, exists=True),
+                 metavar="通讯录", help="通讯录：来自通讯录以外邮箱的邮件照常读取，但在来源和问题清单中注明。"),
+    click.option("--previous", "previous_path", default=None, type=click.Path(dir_okay=False, exists=True),
+                 metavar="上年结果", help="上年用本工具生成的考核结果工作簿：汇总增加上年总分、上年排名和变化，并提示变化异常的数据。"),
+    click.option("--adjustments", "adjustments_path", default=None, type=click.Path(dir_okay=False, exists=True),
+                 metavar="调整表", help="综合处的复核调整表（adjustments-template 生成）：逐项更正数值、排除误发的文件，均须写明理由。"),
+]
+
+
+def run_options(command):
+    for option in reversed(RUN_OPTIONS):
+        command = option(command)
+    return command
+
+
+@dataclass
+class Run:
+    """The arguments that decide a year's figures, as typed (collect and seal)."""
+    rules_path: str | None
+    districts_spec: str | None
+    on_conflict: str
+    issuer: str | None
+    contacts_path: str | None
+    previous_path: str | None
+    adjustments_path: str | None
+
+    def rulebook(self, year):
+        return load_rulebook(self.rules_path or (str(year.rulebook_path) if year and year.rulebook_path else None))
+
+    def inputs(self, paths, year, book, target: Path) -> tuple[tuple[str, ...], CollectOptions]:
+        """The paths to read and the options: a year folder's own, overridden by those typed."""
+        options = collect_options(self.on_conflict, self.districts_spec, target, self.issuer)
+        if year is not None:
+            paths, options = (str(year.inbox),), year_options(year, book, options)
+        if self.contacts_path:
+            options.known_senders = year_module.known_senders(load_contacts(self.contacts_path, book))
+        if self.previous_path:
+            options.previous, options.previous_name = Path(self.previous_path).read_bytes(), Path(self.previous_path).name
+        return tuple(paths), with_adjustments(options, self.adjustments_path)
+
+    def sealable(self, paths, year, outputs: dict[str, bytes], written: list[Path]) -> seal_module.Sealable:
+        """The files the run used, as seal stores them (a year folder's rulebook, adjustments and last year too)."""
+        def used(typed: str | None, own: Path | None) -> Path | None:
+            return Path(typed) if typed else own if own is not None and own.is_file() else None
+
+        return seal_module.Sealable(list(paths), used(self.rules_path, year.rulebook_path if year else None),
+                                    used(self.adjustments_path, year.adjustments_path if year else None),
+                                    used(self.previous_path, year.previous_path if year else None), outputs, written)
+
+
 @click.command(cls=ChineseCommand)
 @click.argument("paths", nargs=-1, required=True, type=click.Path(), metavar="文件或文件夹或年度文件夹...")
 @click.option("-o", "--output", "out", default=None, metavar="文件",
               help="考核结果工作簿的保存路径（.xlsx；不写扩展名时自动加上）。给出年度文件夹时默认写入其“结果/考核结果.xlsx”。")
-@RULES_OPTION
-@click.option("--districts", "districts_spec", default=None, metavar="区名单",
-              help="本次考核的区（默认取交回的填报表中一致的区名单）。" + DISTRICTS_HELP)
-@click.option("--on-conflict", type=click.Choice(["latest", "error"]), default="latest",
-              help="同一项在不同文件中填写不同时：latest（默认）采用较晚提交的值；error 视为错误、该项不计分。")
-@click.option("--issuer", default=None, metavar="单位", help="印在考核结果和通报上的发文单位（默认取评分细则中的 issuer）。")
+@run_options
 @click.option("--pdf", "with_pdf", is_flag=True, help="同时生成正式部分（汇总和各区得分表）的PDF，与结果工作簿同名。需要LibreOffice。")
 @click.option("--notices", "notices_dir", default=None, type=click.Path(file_okay=False), metavar="文件夹",
               help="为每个区生成一份考核结果通报（Word文档），写入该文件夹。")
@@ -49,29 +103,19 @@ def run_collect(paths, out: Path, book, options: CollectOptions) -> pipeline.Col
               help="通报的Word样式模板（默认使用内置模板；可在Word中修改其样式后使用）。")
 @click.option("--returns", "returns_dir", default=None, type=click.Path(file_okay=False), metavar="文件夹",
               help="同时为有错误或缺报的部门生成退回修改的填报表，写入该文件夹。")
-@click.option("--contacts", "contacts_path", default=None, type=click.Path(dir_okay=False, exists=True), metavar="通讯录",
-              help="通讯录：来自通讯录以外邮箱的邮件照常读取，但在来源和问题清单中注明。")
-@click.option("--previous", "previous_path", default=None, type=click.Path(dir_okay=False, exists=True),
-              metavar="上年结果", help="上年用本工具生成的考核结果工作簿：汇总增加上年总分、上年排名和变化，并提示变化异常的数据。")
-@click.option("--adjustments", "adjustments_path", default=None, type=click.Path(dir_okay=False, exists=True),
-              metavar="调整表", help="综合处的复核调整表（adjustments-template 生成）：逐项更正数值、排除误发的文件，均须写明理由。")
-def collect(paths, out, rules_path, districts_spec, on_conflict, issuer, with_pdf, notices_dir, notice_template,
-            returns_dir, contacts_path, previous_path, adjustments_path):
+@click.option("--seal", "seal_path", default=None, type=click.Path(dir_okay=False), metavar="封存包.zip",
+              help="同时把本年度的细则、收到的全部文件、调整表、上年结果、输出和运行记录封存为一个BagIt包（.zip），可用 verify 核验。")
+def collect(paths, out, rules_path, districts_spec, on_conflict, issuer, contacts_path, previous_path,
+            adjustments_path, with_pdf, notices_dir, notice_template, returns_dir, seal_path):
     """读取交回的填报表（文件或文件夹），按细则计分，生成考核结果工作簿（可同时生成PDF和各区通报）。
     只给出一个年度文件夹时，读取其中的收件箱、评分细则、区名单、调整表和通讯录，结果写入其“结果”文件夹。"""
+    run = Run(rules_path, districts_spec, on_conflict, issuer, contacts_path, previous_path, adjustments_path)
     year = year_module.given_year(paths)
     if year is None and not out:
         stop("collect_no_output")
-    book = load_rulebook(rules_path or (str(year.rulebook_path) if year and year.rulebook_path else None))
+    book = run.rulebook(year)
     target = output_path(out, "考核结果") if out else year.scorecard_path
-    options = collect_options(on_conflict, districts_spec, target, issuer)
-    if year is not None:
-        paths, options = (str(year.inbox),), year_options(year, book, options)
-    if contacts_path:
-        options.known_senders = year_module.known_senders(load_contacts(contacts_path, book))
-    if previous_path:
-        options.previous, options.previous_name = Path(previous_path).read_bytes(), Path(previous_path).name
-    with_adjustments(options, adjustments_path)
+    paths, options = run.inputs(paths, year, book, target)
     with year_lock(year):
         result = run_collect(paths, target, book, options)
         if result.outcome is Outcome.NOTHING_FILLED:
@@ -79,13 +123,28 @@ def collect(paths, out, rules_path, districts_spec, on_conflict, issuer, with_pd
             return EXIT_PROBLEMS
         print_summary(result, book, target)
         status = EXIT_CLEAN if result.complete else EXIT_PROBLEMS
+        outputs, written = {target.name: result.content}, [target]
         if notices_dir:
-            write_notices(result, book, options, Path(notices_dir), notice_template)
+            notices = write_notices(result, book, options, Path(notices_dir), notice_template)
+            outputs.update({f"通报/{path.name}": content for path, content in notices})
+            written += [path for path, _ in notices]
         if returns_dir:
             write_return_copies(book, result.read, Path(returns_dir))
         if with_pdf:
-            write_pdf(result.content, target.with_suffix(".pdf"), required=False)
+            pdf = write_pdf(result.content, target.with_suffix(".pdf"), required=False)
+            if pdf is not None:
+                outputs[target.with_suffix(".pdf").name] = pdf
+                written.append(target.with_suffix(".pdf"))
+        if seal_path:
+            write_seal(result, book, options, run.sealable(paths, year, outputs, written), Path(seal_path))
     return status
+
+
+def write_seal(result, book, options: CollectOptions, sealable, target: Path) -> None:
+    with console.status("正在封存……"):
+        content = seal_module.seal(result, book, options, sealable)
+    files.write_file(target, content)
+    console.print(f"封存包已写入 {escape(str(target))}（BagIt格式，可用 assess-xl verify 核验）。")
 
 
 def year_options(year, book, given: CollectOptions) -> CollectOptions:
@@ -108,14 +167,16 @@ def year_lock(year):
 
 
 def write_notices(result: pipeline.CollectResult, book, options: CollectOptions, folder: Path,
-                  template_path: str | None) -> None:
+                  template_path: str | None) -> list[tuple[Path, bytes]]:
     template = Path(template_path) if template_path else None
     documents = yearwork.notice_files(book, result, pipeline.signature(book, options), template)
-    files.write_files([(folder / name, content) for name, content in documents])
+    written = [(folder / name, content) for name, content in documents]
+    files.write_files(written)
     console.print(f"各区通报已写入 {escape(str(folder))}（{len(documents)}份）")
+    return written
 
 
-def write_pdf(scorecard: bytes, target: Path, required: bool = True) -> None:
+def write_pdf(scorecard: bytes, target: Path, required: bool = True) -> bytes | None:
     """The official sheets as a PDF; without LibreOffice, say how to install it (an error only when
     the PDF was all that was asked for)."""
     try:
@@ -124,9 +185,10 @@ def write_pdf(scorecard: bytes, target: Path, required: bool = True) -> None:
         if required:
             raise
         errors_console.print(f"[yellow]未生成PDF：[/]{escape(str(exc))}")
-        return
+        return None
     files.write_file(target, content)
     console.print(f"PDF已写入 {escape(str(target))}")
+    return content
 
 
 @click.command("pdf", cls=ChineseCommand)

@@ -12,6 +12,7 @@ from assess_xl.problems import ERROR, INFO, WARNING
 from assess_xl.publish import status as status_module
 from assess_xl.rules.components import fmt_number
 from assess_xl.score import adjustments as adjustments_module
+from assess_xl.score import robustness
 
 console = Console(highlight=False, soft_wrap=True)
 
@@ -87,8 +88,29 @@ def print_summary(result: pipeline.CollectResult, book, out) -> None:
         table.add_row(str(row.排名), escape(str(row.Index)), fmt_number(row.基本分), fmt_number(row.加分),
                       fmt_number(row.总分), str(row.缺报项数) if row.缺报项数 else "")
     console.print(table)
+    if result.robustness is not None:
+        print_robustness(result.robustness, book)
     print_problem_summary(read, book)
     console.print(f"考核结果已写入 {escape(str(out))}")
+
+
+CLOSE_MARGIN = 1.0  # neighbouring ranks closer than this many points are shown in the terminal
+
+
+def print_robustness(robust, book) -> None:
+    """排名稳健性 in short: the close neighbouring pairs, the 缺报 items that could move a rank, the alternatives."""
+    close = [pair for pair in robust.pairs if pair.margin < CLOSE_MARGIN]
+    console.print(f"排名稳健性：相邻名次{len(robust.pairs)}对，其中分差小于{fmt_number(CLOSE_MARGIN)}分的{len(close)}对"
+                  "（全部见报告的“排名稳健性”工作表）。")
+    for pair in close[:10]:
+        change = robustness.change_sentence(pair.smallest, book) if pair.smallest else "单个填报值改动不能使二者互换"
+        console.print(f"  第{pair.upper_rank}名{escape(pair.upper)}与第{pair.lower_rank}名{escape(pair.lower)}相差"
+                      f"{fmt_number(pair.margin)}分，差在{escape(robustness.deciding_text(pair, book))}；{escape(change)}。")
+    for flag in robust.missing[:10]:
+        console.print(f"  [yellow]缺报[/] {escape(robustness.missing_text(flag, book))}。")
+    for alternative in robust.alternatives:
+        moved = "、".join(f"{d}（第{robust.ranks[d]}名→第{alternative.ranks[d]}名）" for d in alternative.moved)
+        console.print(f"  按另一种解读“{escape(alternative.name)}”：{escape(moved) or '名次不变'}。")
 
 
 def print_status(table, files, states) -> None:

@@ -10,23 +10,20 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, Response, StreamingResponse
 
 from assess_xl.publish import outbox
-
 from assess_xl import problems as P
-
 from assess_xl.score import replay as replay_module
-
 from assess_xl.rules import diff as rulediff
-
 from assess_xl.rules import load as rulebook_load
 from assess_xl.rules import model as rulebook_module
 from assess_xl import year as year_module
 from assess_xl import yearwork
 from assess_xl.xlsx.layout import district_name_problems, split_district_names
 from assess_xl.pipeline import Outcome
+from assess_xl.rules.model import Rulebook
 from assess_xl.year import YearError
 from .jobs import Job, events
 from .state import Console
-from .web import back, download, render, start_or_show, the_book, year_or_start
+from .web import back, download, needs, render, start_or_show
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 FORM_FIELDS = 200  # the contacts table has a few fields per department
@@ -94,10 +91,8 @@ async def open_year(request: Request) -> Response:
 
 # ---- settings -----------------------------------------------------------------------------------
 
-async def save_general(request: Request) -> Response:
-    console = year_or_start(request)
-    if isinstance(console, Response):
-        return console
+@needs()
+async def save_general(request: Request, console: Console) -> Response:
     year = console.the_year()
     fields = await _fields(request)
     current, _ = year.settings()
@@ -115,10 +110,8 @@ def _saved(console: Console, save, note: str, to: str) -> Response:
     return back(to)
 
 
-async def save_districts(request: Request) -> Response:
-    console = year_or_start(request)
-    if isinstance(console, Response):
-        return console
+@needs()
+async def save_districts(request: Request, console: Console) -> Response:
     names = split_district_names((await _fields(request)).get("districts", ""))
     problems = district_name_problems(names)
     for problem in problems:
@@ -129,10 +122,8 @@ async def save_districts(request: Request) -> Response:
                   f"区名单已保存（{len(names)}个区）。", "/settings")
 
 
-async def upload_rulebook(request: Request) -> Response:
-    console = year_or_start(request)
-    if isinstance(console, Response):
-        return console
+@needs()
+async def upload_rulebook(request: Request, console: Console) -> Response:
     upload = await _upload(request, console, "rulebook")
     brought = _checked_rulebook(console, upload)
     if upload is None or brought is None:
@@ -146,19 +137,15 @@ async def upload_rulebook(request: Request) -> Response:
     return back("/settings")
 
 
-async def embedded_rulebook(request: Request) -> Response:
-    console = year_or_start(request)
-    if isinstance(console, Response):
-        return console
+@needs()
+async def embedded_rulebook(request: Request, console: Console) -> Response:
     return _saved(console, lambda: yearwork.use_embedded_rulebook(console.the_year()),
                   "已改用内置的2007年度评分细则。", "/settings")
 
 
-async def save_contacts(request: Request) -> Response:
-    book = the_book(request)
-    if isinstance(book, Response):
-        return book
-    console, fields = _console(request), await _fields(request)
+@needs(book=True)
+async def save_contacts(request: Request, console: Console, book: Rulebook) -> Response:
+    fields = await _fields(request)
     rows = [["部门", "联系人", "邮箱"]] + [[d, fields.get(f"person-{n}", ""), fields.get(f"emails-{n}", "")]
                                      for n, d in enumerate(book.departments)]
     rows = [row for row in rows if row[1] or row[2] or row[0] == "部门"]
@@ -172,11 +159,8 @@ def _keep_contacts(console: Console, book, contacts: dict, problems: list[str], 
                   f"{done}（{len(contacts)}个部门有邮箱）。", "/settings")
 
 
-async def upload_contacts(request: Request) -> Response:
-    book = the_book(request)
-    if isinstance(book, Response):
-        return book
-    console = _console(request)
+@needs(book=True)
+async def upload_contacts(request: Request, console: Console, book: Rulebook) -> Response:
     upload = await _upload(request, console, "contacts")
     if upload is None:
         return back("/settings")
@@ -190,11 +174,9 @@ async def upload_contacts(request: Request) -> Response:
 
 # ---- forms --------------------------------------------------------------------------------------
 
-async def generate_forms(request: Request) -> Response:
-    book = the_book(request)
-    if isinstance(book, Response):
-        return book
-    year = _console(request).the_year()
+@needs(book=True)
+async def generate_forms(request: Request, console: Console, book: Rulebook) -> Response:
+    year = console.the_year()
 
     def work(job: Job) -> None:
         job.say(f"正在为{len(year.districts() or [])}个区生成填报表……")
@@ -204,19 +186,15 @@ async def generate_forms(request: Request) -> Response:
     return start_or_show(request, "生成填报表", "/forms", work)
 
 
-async def forms_zip(request: Request) -> Response:
-    console = year_or_start(request)
-    if isinstance(console, Response):
-        return console
+@needs()
+async def forms_zip(request: Request, console: Console) -> Response:
     return download(yearwork.zip_area(console.the_year(), "forms"), "填报表.zip", "application/zip")
 
 
 # ---- inbox --------------------------------------------------------------------------------------
 
-async def upload_returns(request: Request) -> Response:
-    console = year_or_start(request)
-    if isinstance(console, Response):
-        return console
+@needs()
+async def upload_returns(request: Request, console: Console) -> Response:
     try:
         form = await request.form(max_files=yearwork.UPLOAD_COUNT_LIMIT, max_fields=10)
     except HTTPException:
@@ -244,10 +222,8 @@ async def upload_returns(request: Request) -> Response:
     return start_or_show(request, "读取收件箱", "/inbox", console.refresh)
 
 
-async def read_inbox(request: Request) -> Response:
-    console = year_or_start(request)
-    if isinstance(console, Response):
-        return console
+@needs()
+async def read_inbox(request: Request, console: Console) -> Response:
     return start_or_show(request, "读取收件箱", "/inbox", console.refresh)
 
 
@@ -258,19 +234,18 @@ def _owing_departments(request: Request, board: yearwork.Board) -> list[str]:
     return [asked] if asked in board.owing else ([] if asked else board.owing)
 
 
-async def remind(request: Request) -> Response:
-    return _mail_files(request, "reminders")
+@needs(book=True)
+def remind(request: Request, console: Console, book: Rulebook) -> Response:
+    return _mail_files(request, console, book, "reminders")
 
 
-async def return_copies(request: Request) -> Response:
-    return _mail_files(request, "returns")
+@needs(book=True)
+def return_copies(request: Request, console: Console, book: Rulebook) -> Response:
+    return _mail_files(request, console, book, "returns")
 
 
-def _mail_files(request: Request, kind: str) -> Response:
-    book = the_book(request)
-    if isinstance(book, Response):
-        return book
-    console = _console(request)
+def _mail_files(request: Request, console: Console, book: Rulebook, kind: str) -> Response:
+    """Reminder drafts or return copies for one department (?department=) or all that owe."""
     result = console.run()
     if result is None or not result.read.districts:
         return back("/status")
@@ -296,11 +271,9 @@ def _mail_files(request: Request, kind: str) -> Response:
 
 # ---- adjustments --------------------------------------------------------------------------------
 
-async def add_adjustment(request: Request) -> Response:
-    book = the_book(request)
-    if isinstance(book, Response):
-        return book
-    console, fields = _console(request), await _fields(request)
+@needs(book=True)
+async def add_adjustment(request: Request, console: Console, book: Rulebook) -> Response:
+    fields = await _fields(request)
     year = console.the_year()
     result = console.run()
     districts = year.districts() or (result.read.districts if result else [])
@@ -310,11 +283,9 @@ async def add_adjustment(request: Request) -> Response:
                      f"已记入调整表：{row[0]} {row[1]} 改为“{row[2]}”。")
 
 
-async def exclude_file(request: Request) -> Response:
-    book = the_book(request)
-    if isinstance(book, Response):
-        return book
-    console, fields = _console(request), await _fields(request)
+@needs(book=True)
+async def exclude_file(request: Request, console: Console, book: Rulebook) -> Response:
+    fields = await _fields(request)
     year = console.the_year()
     row = [fields.get(key, "") for key in ("file", "reason", "by", "date")]
     row[3] = row[3] or date.today().isoformat()
@@ -337,11 +308,8 @@ def _recorded(console: Console, record, note: str) -> Response:
 
 # ---- publish ------------------------------------------------------------------------------------
 
-async def publish(request: Request) -> Response:
-    book = the_book(request)
-    if isinstance(book, Response):
-        return book
-    console = _console(request)
+@needs(book=True)
+async def publish(request: Request, console: Console, book: Rulebook) -> Response:
     result = console.run()
     if result is None or result.outcome is not Outcome.WRITTEN:
         console.flash(P.text("console_nothing_to_publish"), "warn")
@@ -357,11 +325,8 @@ async def publish(request: Request) -> Response:
 
 # ---- rules --------------------------------------------------------------------------------------
 
-async def rules_diff(request: Request) -> Response:
-    book = the_book(request)
-    if isinstance(book, Response):
-        return book
-    console = _console(request)
+@needs(book=True)
+async def rules_diff(request: Request, console: Console, book: Rulebook) -> Response:
     brought = await _brought(request, console)
     if brought is None:
         return back("/rules")
@@ -386,11 +351,8 @@ def _checked_rulebook(console: Console, upload: tuple[str, bytes] | None) -> yea
     return None
 
 
-async def rules_replay(request: Request) -> Response:
-    book = the_book(request)
-    if isinstance(book, Response):
-        return book
-    console = _console(request)
+@needs(book=True)
+async def rules_replay(request: Request, console: Console, book: Rulebook) -> Response:
     result = console.run()
     if result is None or not result.read.districts:
         console.flash(P.text("console_nothing_read"), "warn")
@@ -412,10 +374,8 @@ async def rules_replay(request: Request) -> Response:
 
 # ---- files and progress -------------------------------------------------------------------------
 
-async def file_download(request: Request) -> Response:
-    console = year_or_start(request)
-    if isinstance(console, Response):
-        return console
+@needs()
+async def file_download(request: Request, console: Console) -> Response:
     try:
         path = console.the_year().file_in(request.path_params["area"], request.path_params["name"])
     except YearError as exc:

@@ -8,20 +8,18 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from assess_xl.publish import outbox
-
 from assess_xl.publish import documents as publish_module
-
 from assess_xl.publish import scorecard as report
-
 from assess_xl.rules import model as rulebook_module
-
 from assess_xl import year as year_module
 from assess_xl import yearwork
-from assess_xl.pipeline import Outcome
+from assess_xl.pipeline import CollectResult, Outcome
+from assess_xl.rules.model import Rulebook
 from assess_xl import problems as P
 from assess_xl.problems import ERROR, INFO, WARNING
 from assess_xl.year import YearError
-from .web import back, book_and_run, current_run, render, the_book, year_or_start
+from .state import Console
+from .web import back, needs, render
 
 PROBLEM_ROWS_SHOWN = 500
 
@@ -40,10 +38,8 @@ def start(request: Request) -> Response:
                                           "suggestion": str(suggestion)})
 
 
-def settings(request: Request) -> Response:
-    console = year_or_start(request)
-    if isinstance(console, Response):
-        return console
+@needs()
+def settings(request: Request, console: Console) -> Response:
     year = console.the_year()
     values, setting_problems = year.settings()
     context = {"title": "设置", "settings": values, "problems": [p.message for p in setting_problems],
@@ -71,40 +67,30 @@ def _contacts(year, book) -> tuple[dict, list[str]]:
         return {}, [exc.problem.message]
 
 
-def forms(request: Request) -> Response:
-    console = year_or_start(request)
-    if isinstance(console, Response):
-        return console
+@needs()
+def forms(request: Request, console: Console) -> Response:
     year = console.the_year()
     log = outbox.csv_rows(year.send_log.read_text(encoding="utf-8-sig")) if year.send_log.is_file() else []
     return render(request, "forms.html", {"title": "填报表", "files": year.listing("forms"),
                                           "districts": year.districts() or [], "log": log})
 
 
-def inbox(request: Request) -> Response:
-    result = current_run(request)
-    if isinstance(result, Response):
-        return result
+@needs(run=True)
+def inbox(request: Request, console: Console, book: Rulebook, result: CollectResult) -> Response:
     return render(request, "inbox.html", {"title": "收件", "sources": report.source_rows(result.read),
                                           "limits": (yearwork.UPLOAD_FILE_LIMIT_MB, yearwork.UPLOAD_COUNT_LIMIT,
                                                      yearwork.UPLOAD_TOTAL_LIMIT_MB)})
 
 
-def status(request: Request) -> Response:
-    found = book_and_run(request)
-    if isinstance(found, Response):
-        return found
-    book, result = found
-    board = request.app.state.console.board(book, result) if result.read.districts else None
+@needs(run=True)
+def status(request: Request, console: Console, book: Rulebook, result: CollectResult) -> Response:
+    board = console.board(book, result) if result.read.districts else None
     return render(request, "status.html", {"title": "进度", "board": board, "states": yearwork.BOARD_STATES,
                                            "result": result})
 
 
-def problems(request: Request) -> Response:
-    found = book_and_run(request)
-    if isinstance(found, Response):
-        return found
-    book, result = found
+@needs(run=True)
+def problems(request: Request, console: Console, book: Rulebook, result: CollectResult) -> Response:
     chosen = {key: request.query_params.get(key, "") for key in ("department", "district", "level")}
     rows = [(p, yearwork.department_of(p, book)) for p in result.read.problems]
     shown = [(p, d) for p, d in rows if (not chosen["department"] or d == chosen["department"])
@@ -117,12 +103,9 @@ def problems(request: Request) -> Response:
     return render(request, template, context)
 
 
-def adjust(request: Request) -> Response:
-    found = book_and_run(request)
-    if isinstance(found, Response):
-        return found
-    book, result = found
-    year = request.app.state.console.the_year()
+@needs(run=True)
+def adjust(request: Request, console: Console, book: Rulebook, result: CollectResult) -> Response:
+    year = console.the_year()
     rows = yearwork.adjustment_rows(year)
     return render(request, "adjust.html", {"title": "调整", "rows": rows, "book": book,
                                            "districts": year.districts() or result.read.districts,
@@ -130,34 +113,25 @@ def adjust(request: Request) -> Response:
                                            "applied": result.read.adjustments})
 
 
-def results(request: Request) -> Response:
-    found = book_and_run(request)
-    if isinstance(found, Response):
-        return found
-    book, result = found
+@needs(run=True)
+def results(request: Request, console: Console, book: Rulebook, result: CollectResult) -> Response:
     return render(request, "results.html", {"title": "结果", "result": result, "book": book,
                                             "written": result.outcome is Outcome.WRITTEN})
 
 
-def district(request: Request) -> Response:
-    found = book_and_run(request)
-    if isinstance(found, Response):
-        return found
-    book, result = found
+@needs(run=True)
+def district(request: Request, console: Console, book: Rulebook, result: CollectResult) -> Response:
     name = request.path_params["name"]
-    reported = request.app.state.console.reported(book, result)
+    reported = console.reported(book, result)
     if result.scores is None or name not in result.scores.districts:
         return render(request, "missing.html", {"title": "没有这个区", "name": name}, status_code=404)
     return render(request, "district.html", {"title": name, "district": name, "result": result, "book": book,
                                              "page": yearwork.district_page(book, result, name, reported)})
 
 
-def publish(request: Request) -> Response:
-    found = book_and_run(request)
-    if isinstance(found, Response):
-        return found
-    book, result = found
-    year = request.app.state.console.the_year()
+@needs(run=True)
+def publish(request: Request, console: Console, book: Rulebook, result: CollectResult) -> Response:
+    year = console.the_year()
     soffice = publish_module.soffice_path()
     return render(request, "publish.html", {
         "title": "发布", "result": result, "written": result.outcome is Outcome.WRITTEN,
@@ -165,13 +139,8 @@ def publish(request: Request) -> Response:
         "soffice_missing": None if soffice else P.text("soffice_missing")})
 
 
-def rules(request: Request) -> Response:
-    console = year_or_start(request)
-    if isinstance(console, Response):
-        return console
-    book = the_book(request)
-    if isinstance(book, Response):
-        return book
+@needs(book=True)
+def rules(request: Request, console: Console, book: Rulebook) -> Response:
     return render(request, "rules.html", {"title": "细则", "book": book, "figures": rulebook_module.summary(book),
                                           "diff": None, "replay": console.replay})
 

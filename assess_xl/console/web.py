@@ -2,9 +2,12 @@
 downloads, and starting a job."""
 from __future__ import annotations
 
+import functools
+import inspect
 from importlib import resources
 from urllib.parse import quote
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.templating import Jinja2Templates
@@ -56,12 +59,6 @@ def start_or_show(request: Request, title: str, then: str, work) -> Response:
 
 
 
-def year_or_start(request: Request) -> Console | Response:
-    """The console with an open year, or the way to the start page."""
-    console: Console = request.app.state.console
-    return console if console.year is not None else back("/start")
-
-
 def current_run(request: Request) -> CollectResult | Response:
     """The year's run while it holds, else its progress page (reading starts when nobody else runs)."""
     console: Console = request.app.state.console
@@ -88,12 +85,25 @@ def the_book(request: Request) -> Rulebook | Response:
         return back("/settings")
 
 
-def book_and_run(request: Request) -> tuple[Rulebook, CollectResult] | Response:
-    """What most pages show: the year's rulebook and its current run (or the page to go to first)."""
-    book = the_book(request)
-    if isinstance(book, Response):
-        return book
-    result = current_run(request)
-    if isinstance(result, Response):
-        return result
-    return book, result
+def needs(book: bool = False, run: bool = False):
+    """An endpoint of an open year: without one, the start page; with `book`, the year's rulebook (or
+    设置 with the reasons); with `run`, also its current run (or the progress page of reading it). The
+    handler is called as handler(request, console[, book[, result]]); a plain function in a thread."""
+    def wrap(handler):
+        @functools.wraps(handler)
+        async def endpoint(request: Request) -> Response:
+            console: Console = request.app.state.console
+            if console.year is None:
+                return back("/start")
+            given: list = [console]
+            for wanted, get in ((book or run, the_book), (run, current_run)):
+                if wanted:
+                    found = get(request)
+                    if isinstance(found, Response):
+                        return found
+                    given.append(found)
+            if inspect.iscoroutinefunction(handler):
+                return await handler(request, *given)
+            return await run_in_threadpool(handler, request, *given)
+        return endpoint
+    return wrap

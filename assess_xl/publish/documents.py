@@ -201,43 +201,62 @@ def default_template() -> bytes:
 
 def notices(book: Rulebook, scores: Scores, explanations: pd.DataFrame, signed: Signature,
             template: bytes | None = None) -> dict[str, bytes]:
-    """District → its notice (.docx bytes)."""
-    template = template or default_template()
-    return {district: notice(book, scores, explanations, district, signed, template) for district in scores.districts}
+    """District → its notice (.docx bytes). The template is parsed and its styles are looked up once; each
+    notice then replaces the body and is saved (the same bytes as from a fresh copy of the template)."""
+    writer = NoticeWriter(template or default_template())
+    return {district: writer.write(book, scores, explanations, district, signed) for district in scores.districts}
 
 
-def notice(book: Rulebook, scores: Scores, explanations: pd.DataFrame, district: str, signed: Signature,
-           template: bytes) -> bytes:
-    """标题, 主送, 正文 (result, points lost, requests), 附表 (category scores), 落款."""
-    from docx import Document  # only notices need python-docx
+NOTICE_STYLES = ("通报标题", "通报正文", "通报主送", "通报小标题", "通报附表标题", "通报落款")
 
-    document = Document(io.BytesIO(template))
-    _clear_body(document)
-    style = _styles(document)
-    document.add_paragraph(f"关于{book.year}年度{district}环保目标考核结果的通报", style=style("通报标题"))
-    document.add_paragraph("", style=style("通报正文"))
-    document.add_paragraph(f"{district}环保局：", style=style("通报主送"))
-    body = style("通报正文")
-    document.add_paragraph(f"根据《{book.document_title('考核评分细则')}》，经各责任部门填报、{signed.issuer}审核汇总，"
-                           f"现将你局{book.year}年度环保目标考核结果通报如下。", style=body)
-    lost = points_lost(book, scores, explanations, district)
-    out_of_reach = [text for _, text in points_out_of_reach(book)]
-    sections = [("考核结果", [result_sentence(scores, district)]),
-                ("扣分情况", lost or [NO_LOSS if not out_of_reach else NO_LOSS_OF_REACH]),
-                *([("评分说明", out_of_reach)] if out_of_reach else []),
-                ("有关要求", [requests(signed, bool(lost))])]
-    for number, (heading, lines) in zip(CHINESE_NUMBERS, sections):
-        document.add_paragraph(f"{number}、{heading}", style=style("通报小标题"))
-        for line in lines:
-            document.add_paragraph(line, style=body)
-    document.add_paragraph(f"附表：{district}{book.year}年度各类别得分", style=style("通报附表标题"))
-    _category_table(document, book, scores, district)
-    document.add_paragraph("", style=body)
-    document.add_paragraph(signed.issuer, style=style("通报落款"))
-    document.add_paragraph(signed.date, style=style("通报落款"))
-    buffer = io.BytesIO()
-    document.save(buffer)
-    return buffer.getvalue()
+
+class NoticeWriter:
+    """One parsed template whose body is rewritten for each notice; everything else (styles, page set-up,
+    headers, footers, properties) is the template's and never changes."""
+
+    def __init__(self, template: bytes):
+        from docx import Document  # only notices need python-docx
+        from docx.enum.style import WD_STYLE_TYPE
+        self.document = Document(io.BytesIO(template))
+        styles = {s.name: s for s in self.document.styles}
+        # Each paragraph style's id as python-docx itself writes it (None for the default style); python-docx
+        # would otherwise search the styles part for the default style on every paragraph.
+        self.style_ids = {name: self.document.part.get_style_id(styles.get(name) or self.document.styles["Normal"],
+                                                                  WD_STYLE_TYPE.PARAGRAPH) for name in NOTICE_STYLES}
+
+    def add(self, text: str, style: str) -> None:
+        """A paragraph in the template's style of that name, or in Normal when a restyled template dropped it."""
+        paragraph = self.document.add_paragraph(text)
+        paragraph._p.style = self.style_ids[style]
+
+    def write(self, book: Rulebook, scores: Scores, explanations: pd.DataFrame, district: str,
+              signed: Signature) -> bytes:
+        """标题, 主送, 正文 (result, points lost, requests), 附表 (category scores), 落款."""
+        document, add = self.document, self.add
+        _clear_body(document)
+        add(f"关于{book.year}年度{district}环保目标考核结果的通报", "通报标题")
+        add("", "通报正文")
+        add(f"{district}环保局：", "通报主送")
+        add(f"根据《{book.document_title('考核评分细则')}》，经各责任部门填报、{signed.issuer}审核汇总，"
+            f"现将你局{book.year}年度环保目标考核结果通报如下。", "通报正文")
+        lost = points_lost(book, scores, explanations, district)
+        out_of_reach = [text for _, text in points_out_of_reach(book)]
+        sections = [("考核结果", [result_sentence(scores, district)]),
+                    ("扣分情况", lost or [NO_LOSS if not out_of_reach else NO_LOSS_OF_REACH]),
+                    *([("评分说明", out_of_reach)] if out_of_reach else []),
+                    ("有关要求", [requests(signed, bool(lost))])]
+        for number, (heading, lines) in zip(CHINESE_NUMBERS, sections):
+            add(f"{number}、{heading}", "通报小标题")
+            for line in lines:
+                add(line, "通报正文")
+        add(f"附表：{district}{book.year}年度各类别得分", "通报附表标题")
+        _category_table(document, book, scores, district)
+        add("", "通报正文")
+        add(signed.issuer, "通报落款")
+        add(signed.date, "通报落款")
+        buffer = io.BytesIO()
+        document.save(buffer)
+        return buffer.getvalue()
 
 
 def requests(signed: Signature, lost: bool) -> str:
@@ -293,12 +312,3 @@ def _clear_body(document) -> None:
     for child in list(body):
         if not child.tag.endswith("}sectPr"):
             body.remove(child)
-
-
-def _styles(document):
-    """The template's style by name, or Normal when a restyled template dropped it."""
-    names = {s.name for s in document.styles}
-
-    def style(name: str):
-        return document.styles[name] if name in names else document.styles["Normal"]
-    return style

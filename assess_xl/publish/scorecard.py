@@ -8,6 +8,7 @@ from datetime import datetime
 import pandas as pd
 
 from assess_xl.score import previous as previous_module
+from assess_xl.score import robustness
 from assess_xl.xlsx import printfit
 from assess_xl.xlsx.layout import (BAD_SHEET_CHARS, FILES_COLUMN, RESULT_META_SHEET, SCORECARD_SHEETS, STATUS_SHEET, printable)
 from assess_xl.xlsx.style import FONT, MemoryWorkbook, print_setup, styles as house_styles, write_result_metadata
@@ -18,9 +19,10 @@ from assess_xl.rules.model import Rulebook, Target
 from assess_xl.score.scoring import MISSING, Scores
 
 SUMMARY, DETAIL, PROBLEMS, SOURCES = SCORECARD_SHEETS
-NOTES, ADJUSTMENTS = "评分说明", "调整记录"
-WORKING_SHEETS = (DETAIL, PROBLEMS, SOURCES, NOTES, ADJUSTMENTS)
-FIXED_SHEETS = (*SCORECARD_SHEETS, NOTES, ADJUSTMENTS, RESULT_META_SHEET)
+NOTES, ADJUSTMENTS, ROBUSTNESS = "评分说明", "调整记录", "排名稳健性"
+WORKING_SHEETS = (DETAIL, PROBLEMS, SOURCES, NOTES, ROBUSTNESS, ADJUSTMENTS)
+ROBUSTNESS_HEADERS = ["项目", "名次", "区", "对比区", "分差", "决定差距的目标", "说明"]
+FIXED_SHEETS = (*SCORECARD_SHEETS, NOTES, ROBUSTNESS, ADJUSTMENTS, RESULT_META_SHEET)
 ADJUSTMENT_HEADERS = ["区", "编号", "指标", "原值", "新值", "理由", "经办人", "日期", "调整表行"]
 WORKING_MARK = "工作表：内部核对用，不对外发布"
 
@@ -63,7 +65,7 @@ def safe_sheet_names(districts: list[str], reserved=FIXED_SHEETS) -> dict[str, s
 
 
 def build(book: Rulebook, scores: Scores, explanations: pd.DataFrame, read: ReadResult,
-          generated: datetime, issuer: str | None = None, previous=None) -> bytes:
+          generated: datetime, issuer: str | None = None, previous=None, robust=None) -> bytes:
     """The scorecard: the official sheets (汇总, one per district) read as a document; the working
     sheets (得分明细, 问题清单, 来源, 评分说明) are marked as such and are not part of the PDF."""
     workbook = MemoryWorkbook(nan_inf_to_errors=False)
@@ -81,6 +83,9 @@ def build(book: Rulebook, scores: Scores, explanations: pd.DataFrame, read: Read
     _write_problems(_working(workbook.add_worksheet(PROBLEMS)), read.problems, styles)
     _write_sources(_working(workbook.add_worksheet(SOURCES)), read, styles)
     _write_notes(_working(workbook.add_worksheet(NOTES)), book, styles)
+    if robust is not None:
+        write_table(_working(workbook.add_worksheet(ROBUSTNESS)), ROBUSTNESS_HEADERS, robustness_rows(book, robust),
+                    [16, 8, 12, 12, 8, 40, 90], styles)
     if read.adjustments_file:
         rows = [[r["区"], r["编号"], r["指标"], r["原值"], r["新值"], r["理由"], r["经办人"], r["日期"], r["行"]]
                 for r in read.adjustments]
@@ -91,6 +96,27 @@ def build(book: Rulebook, scores: Scores, explanations: pd.DataFrame, read: Read
                                      "generated_at": generated.isoformat(),
                                      **previous_module.metadata_rows(book, scores, read.values)})
     return workbook.content()
+
+
+def robustness_rows(book: Rulebook, robust) -> list[list]:
+    """排名稳健性: each neighbouring pair, the 缺报 items that could move a rank, each alternative reading."""
+    rows: list[list] = []
+    for pair in robust.pairs:
+        said = (robustness.change_sentence(pair.smallest, book) if pair.smallest
+                else "任何单个填报值在搜索范围内改动都不能使二者互换")
+        rows.append(["相邻名次", f"{pair.upper_rank}/{pair.lower_rank}", pair.upper, pair.lower, pair.margin,
+                     robustness.deciding_text(pair, book), said])
+    for flag in robust.missing:
+        rows.append(["缺报可能改变名次", flag.rank, flag.district, "", "", flag.code, robustness.missing_text(flag, book)])
+    for alternative in robust.alternatives:
+        moved = "、".join(alternative.moved) or "无"
+        label = f"另一种解读：{alternative.name}"
+        rows.append([label, "", "", "", "", f"目标{alternative.target}",
+                     f"{alternative.note}{'；' if alternative.note else ''}名次变化的区：{moved}"])
+        rows += [[label, int(robust.ranks[d]), d, "", "", "", f"按此解读第{int(alternative.ranks[d])}名"
+                  + ("（名次变化）" if d in alternative.moved else "")]
+                 for d in robust.ranks.sort_values(kind="stable").index]
+    return rows
 
 
 def _write_notes(ws, book, styles):

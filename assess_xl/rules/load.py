@@ -14,7 +14,7 @@ import yaml
 from assess_xl import problems as P
 from assess_xl.rules import sheet as rulesheet
 from assess_xl.rules.components import KINDS, TEXT_PARAMETERS, Component, Indicator, fmt_number, parse_points
-from assess_xl.rules.model import INDICATOR_TYPES, Category, Raw, Rulebook, RulebookError, Target, integral, parameters_of
+from assess_xl.rules.model import INDICATOR_TYPES, Alternative, Category, Raw, Rulebook, RulebookError, Target, integral, parameters_of
 from assess_xl.rules.terms import KINDS as KIND_TERMS, PARAMETERS, TYPES
 from assess_xl.xlsx import ownbooks
 from assess_xl.xlsx.layout import name_key, printable, sheet_name_problem
@@ -74,7 +74,9 @@ def load_raw_workbook(path: Path) -> Raw:
     return rulesheet.import_sheets(sheets, path.name)
 
 
-PRESENTATION_KEYS = ("issuer",)  # how results are issued, not what is asked or scored: outside the fingerprint
+# How results are issued and which other readings are shown beside them, not what is asked or scored: outside
+# the fingerprint, so forms made before an alternative was written down still belong to the rulebook.
+PRESENTATION_KEYS = ("issuer", "alternatives")
 
 
 def fingerprint_of(raw: object) -> str:
@@ -105,11 +107,13 @@ def build(raw: object, where: str = "评分细则", fingerprint: str = "") -> Ru
         if target:
             targets.append(target)
     _check_usage(targets, indicators, where, errors)
+    alternatives = _alternatives(raw.get("alternatives") or [], {t.number: t for t in targets}, indicators, where,
+                                 errors)
     if errors:
         raise RulebookError(errors)
     book = Rulebook(year, str(raw["title"]), departments, tuple(categories), tuple(targets),
                     indicators, fingerprint or fingerprint_of(raw), where,
-                    issuer=str(raw.get("issuer") or "市环境保护局"))
+                    issuer=str(raw.get("issuer") or "市环境保护局"), alternatives=tuple(alternatives))
     return Rulebook(**{**book.__dict__, "warnings": tuple(_warnings(book, where))})
 
 
@@ -304,6 +308,31 @@ def _parameter_values(entry: Raw, name: str, indicator: Indicator) -> dict[str, 
         else:
             values[key] = parse_points(value)
     return values
+
+
+def _alternatives(entries: Any, targets: dict[int, Target], indicators: dict[str, Indicator], where: str,
+                  errors: list[str]) -> list[Alternative]:
+    """`alternatives:` — each {name, target, note?, scoring: {code: [component, ...]}} replaces the target's
+    components; checked like the rulebook's own."""
+    out = []
+    for entry in entries if isinstance(entries, list) else [entries]:
+        try:
+            name, number, scoring = str(entry["name"]), int(entry["target"]), dict(entry["scoring"])
+            target = targets[number]
+        except (KeyError, TypeError, ValueError):
+            errors.append(P.text("rule_alternative_incomplete", at=where, entry=printable(str(entry))[:80]))
+            continue
+        at, components = f"{where}：另一种解读“{name}”", []
+        for code, kinds in scoring.items():
+            if str(code) not in target.indicators:
+                errors.append(P.text("rule_alternative_code", at=where, name=name, code=code, target=number))
+                continue
+            for comp_entry in kinds or []:
+                component = _component(comp_entry, indicators[str(code)], f"{at}，指标{code}", errors)
+                if component:
+                    components.append(component)
+        out.append(Alternative(name, number, tuple(components), str(entry.get("note", ""))))
+    return out
 
 
 def _check_usage(targets: list[Target], indicators: dict[str, Indicator], where: str, errors: list[str]) -> None:

@@ -3,7 +3,7 @@ figures `rules check` prints. Loading and validating one is rules.load's; this m
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from assess_xl.rules.components import KINDS, Component, Indicator
@@ -48,6 +48,16 @@ class Target:
 
 
 @dataclass(frozen=True)
+class Alternative:
+    """A reading of the seed that the rulebook did not choose (`alternatives:`): the target's components
+    replaced by these. Shown beside the chosen ranking, never used for the result."""
+    name: str
+    target: int
+    components: tuple[Component, ...]
+    note: str = ""
+
+
+@dataclass(frozen=True)
 class Rulebook:
     year: int
     title: str
@@ -59,6 +69,7 @@ class Rulebook:
     source: str = ""
     warnings: tuple[str, ...] = ()
     issuer: str = "市环境保护局"
+    alternatives: tuple[Alternative, ...] = ()
 
     def document_title(self, what: str) -> str:
         """'2007年度…考核结果': the year once, whether or not the rulebook's title already holds it."""
@@ -84,6 +95,12 @@ class Rulebook:
         the rulebook's own gap, which no district can be blamed for."""
         reach = ((target, self.reachable_max(target)) for target in self.targets if target.max is not None)
         return [(target, most) for target, most in reach if most < (target.max or 0.0) - 1e-9]
+
+    def with_alternative(self, alternative: Alternative) -> "Rulebook":
+        """This rulebook read the other way: the alternative's target scored by its components."""
+        targets = tuple(replace(t, components=alternative.components) if t.number == alternative.target else t
+                        for t in self.targets)
+        return replace(self, targets=targets, alternatives=())
 
     @property
     def nominal_total(self) -> float:

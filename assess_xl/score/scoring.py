@@ -48,25 +48,41 @@ def score(values: pd.DataFrame, book: Rulebook) -> Scores:
     columns = _columns(values)
     cents, status, raw_frame, gated_frame, parts = {}, {}, {}, {}, {}
     for target in book.targets:
-        missing = _missing_mask(columns, book, target, len(index))
-        raw = np.full(len(index), target.base, dtype=float)
-        closed = np.zeros(len(index), dtype=bool)
-        parts[target.number] = component_results(target, _filled(columns, target))
-        for component, result in zip(target.components, parts[target.number]):
-            if component.spec.is_gate:
-                closed |= result
-            else:
-                raw = raw + result
-        upper = np.inf if target.max is None else target.max
-        clamped = np.where(closed | missing, 0.0, np.clip(raw, 0, upper))
-        cents[target.number] = to_cents(clamped)
-        status[target.number] = np.where(missing, MISSING, NORMAL)
-        raw_frame[target.number], gated_frame[target.number] = raw, closed & ~missing
+        scored = score_target(columns, book, target, len(index))
+        cents[target.number] = scored.cents
+        status[target.number] = np.where(scored.missing, MISSING, NORMAL)
+        raw_frame[target.number], gated_frame[target.number] = scored.raw, scored.closed & ~scored.missing
+        parts[target.number] = scored.parts
     target_cents = pd.DataFrame(cents, index=index)
     status_frame = pd.DataFrame(status, index=index)
-    categories, totals = _roll_up(target_cents, status_frame == MISSING, book)
+    categories, totals = roll_up(target_cents, status_frame == MISSING, book)
     return Scores(target_cents / 100, status_frame, pd.DataFrame(raw_frame, index=index),
                   pd.DataFrame(gated_frame, index=index), parts, categories, totals)
+
+
+@dataclass
+class TargetScore:
+    cents: np.ndarray  # the target's score in integer cents, per row
+    missing: np.ndarray  # True where a required indicator is blank (缺报)
+    raw: np.ndarray  # base + components before gates and clamps
+    closed: np.ndarray  # True where a gate closed
+    parts: list  # each component's points (or, for a gate, whether it closed)
+
+
+def score_target(columns: dict[str, np.ndarray], book: Rulebook, target: Target, size: int) -> TargetScore:
+    """One target for every row of `columns` (code → float column, NaN for blank): the engine's one rule."""
+    missing = _missing_mask(columns, book, target, size)
+    raw = np.full(size, target.base, dtype=float)
+    closed = np.zeros(size, dtype=bool)
+    parts = component_results(target, _filled(columns, target))
+    for component, result in zip(target.components, parts):
+        if component.spec.is_gate:
+            closed |= result
+        else:
+            raw = raw + result
+    upper = np.inf if target.max is None else target.max
+    clamped = np.where(closed | missing, 0.0, np.clip(raw, 0, upper))
+    return TargetScore(to_cents(clamped), missing, raw, closed, parts)
 
 
 def component_results(target: Target, filled: dict[str, np.ndarray]) -> list[np.ndarray]:
@@ -98,26 +114,30 @@ def _filled(columns, target: Target) -> dict[str, np.ndarray]:
     return {code: np.nan_to_num(columns[code], nan=0.0) for code in target.indicators}
 
 
-def _roll_up(target_cents: pd.DataFrame, missing: pd.DataFrame, book: Rulebook):
+def roll_up(target_cents: pd.DataFrame, missing: pd.DataFrame, book: Rulebook):
+    """Targets (integer cents) → categories (capped) and totals with ranks; rows are districts or candidates."""
+    cents = target_cents.to_numpy(dtype=np.int64)
+    column = {number: i for i, number in enumerate(target_cents.columns)}
     categories: dict = {}
-    basic: pd.Series = pd.Series(0, index=target_cents.index)
-    bonus: pd.Series = pd.Series(0, index=target_cents.index)
+    basic = np.zeros(len(cents), dtype=np.int64)
+    bonus = np.zeros(len(cents), dtype=np.int64)
     for category in book.categories:
-        members = [t.number for t in book.targets if t.category == category.number]
-        total = target_cents[members].sum(axis=1)
+        members = [column[t.number] for t in book.targets if t.category == category.number]
+        total = cents[:, members].sum(axis=1)
         if not category.bonus:
-            total = total.clip(upper=int(round((category.points or 0.0) * 100)))
+            total = np.minimum(total, int(round((category.points or 0.0) * 100)))
             basic = basic + total
         else:
             bonus = bonus + total
         categories[category.number] = total
-    category_frame = pd.DataFrame(categories, index=target_cents.index)
-    overall = basic + bonus
+    index = target_cents.index
+    category_frame = pd.DataFrame(categories, index=index)
+    overall = pd.Series(basic + bonus, index=index)
     totals = pd.DataFrame({
         "基本分": basic / 100, "加分": bonus / 100, "总分": overall / 100,
         "排名": overall.rank(method="min", ascending=False).astype(int),
-        "缺报项数": missing.sum(axis=1).astype(int),
-    }, index=target_cents.index)
+        "缺报项数": missing.to_numpy().sum(axis=1).astype(int),
+    }, index=index)
     return category_frame / 100, totals
 
 

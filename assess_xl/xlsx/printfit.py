@@ -60,11 +60,15 @@ def line_height(size: float, bold: bool = False) -> float:
     return max(ascent + descent, LINE_EM * 1000) / 1000 * size
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def _printed_width(token: str, size: float, bold: bool) -> float:
+    """Points `token` takes in the printing font (measured once per token: FreeType's layout of a string
+    is the slowest step of writing a scorecard, and the same characters recur on every district's sheet)."""
     font = _font(bold)
     return font.getlength(token) / 1000 * size if font is not None else _simsun_width(token, size)
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def _simsun_width(token: str, size: float) -> float:
     return sum(size / 2 if ord(c) < 0x2E80 or 0xFF61 <= ord(c) <= 0xFFDC else size for c in token)
 
@@ -86,6 +90,7 @@ def _lines(text: str, room: float, measure: Callable[[str], float]) -> int:
     return count
 
 
+@functools.lru_cache(maxsize=1 << 14)  # every district's sheet wraps the same target texts in the same columns
 def lines_needed(text: str, width: float, size: float = 10, bold: bool = False) -> int:
     """Lines a cell's wrapped text takes in a column of Excel width `width`, in LibreOffice or in Excel,
     whichever needs more."""

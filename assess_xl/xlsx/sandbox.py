@@ -30,7 +30,8 @@ TIME_LIMIT = 60.0  # per item, from when a child starts on it; ASSESS_XL_FILE_SE
 STARTUP_LIMIT = 60.0  # for a child to start and load the reader
 READY = "ready"
 MAX_FAILED_STARTS = 3  # children that could not start before the machine, not a file, is blamed
-PRELOAD = ("python_calamine", "olefile", "numpy", "yaml", "assess_xl.read.form")
+PRELOAD = ("python_calamine", "olefile", "numpy", "yaml", "assess_xl.read.form", "assess_xl.read.units",
+           "assess_xl.xlsx.sandbox")
 
 _CONTEXT: tuple[Any, ...] = ()
 
@@ -73,6 +74,16 @@ def _context() -> multiprocessing.context.ForkServerContext | multiprocessing.co
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(list(PRELOAD))
     return context
+
+
+def start_early() -> None:
+    """Start the fork server now, so that it loads the reader on another core while this process is still
+    importing the rest (the command line, pandas); the first child then starts without waiting for it."""
+    if _context().get_start_method() != "forkserver":
+        return
+    from multiprocessing import forkserver
+    with _main_not_reimported(None):
+        forkserver.ensure_running()
 
 
 def _prepare_child(limit: int, context: tuple[Any, ...], run: int) -> None:
@@ -151,19 +162,24 @@ def _serve(connection: Connection, function: Callable[..., object], limit: int, 
 
 
 @contextmanager
-def _main_not_reimported() -> Iterator[None]:
-    """Children re-import the parent's main script by path; a main read from stdin or a notebook has
-    no such file, so it is hidden while the children start (they need only the reader)."""
+def _main_not_reimported(function: Callable[..., object] | None) -> Iterator[None]:
+    """Children must not re-import the parent's main module. multiprocessing runs it again as
+    __mp_main__ in every child, by path (__main__.__file__, e.g. the `assess-xl` console script, which
+    imports the command line, pandas, click and rich) or by name (__main__.__spec__, under `python -m`).
+    Both are hidden while children start; they need only the reader, whose function is pickled by
+    reference to its own module. Only a function defined in __main__ itself needs its main."""
     main = sys.modules.get("__main__")
-    path = getattr(main, "__file__", None)
-    if main is None or path is None or os.path.exists(path):
+    if main is None or getattr(function, "__module__", None) == "__main__":
         yield
         return
-    del main.__file__
+    hidden: dict[str, object] = {key: main.__dict__.pop(key) for key in ("__file__", "__spec__") if key in main.__dict__}
+    main.__spec__ = None
     try:
         yield
     finally:
-        main.__file__ = path
+        main.__dict__.update(hidden)
+        if "__spec__" not in hidden:
+            del main.__spec__
 
 
 def run_isolated(function: Callable[..., Result], items: list[Item], context: tuple[Any, ...] = (),
@@ -241,7 +257,7 @@ class _Pool(Generic[Item, Result]):
             process = self.mp.Process(target=_serve, daemon=True,
                                       args=(theirs, self.function, self.memory_limit, self.context, os.getpid()))
             try:
-                with _main_not_reimported():
+                with _main_not_reimported(self.function):
                     process.start()
             except OSError:
                 ours.close()

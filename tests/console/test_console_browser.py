@@ -137,6 +137,12 @@ def test_the_whole_demo_year_through_the_console(server, page, tmp_path):
     expect(page.locator("table.board")).to_contain_text("有错待改")
     page.screenshot(path=str(pictures / "console-status.png"), full_page=False)
     page.screenshot(path=str(pictures / "console-status-full.png"), full_page=True)
+    printed = work / "进度.pdf"
+    page.pdf(path=str(printed), format="A4", landscape=True)  # as the browser prints it
+    if shutil.which("pdftotext"):
+        text = subprocess.run(["pdftotext", str(printed), "-"], capture_output=True, text=True).stdout
+        assert "环监局" in text and "有错待改" in text
+        assert "切换年度" not in text and "给所有欠报的部门催报" not in text  # no navigation, no buttons
 
     # problems, filtered by htmx
     page.click("nav >> text=问题")

@@ -356,3 +356,36 @@ def test_every_page_carries_the_renderer_meta_and_the_nav(client, filled):
         assert page.status_code == 200, path
         assert '<meta name="renderer" content="webkit">' in page.text
         assert 'aria-current="page"' in page.text and "/static/htmx.min.js" in page.text
+
+
+# ---- two writers ------------------------------------------------------------------------------------
+
+def test_a_second_tab_waits_for_the_running_job(client, year, monkeypatch):
+    """One job at a time: an action asked for while another runs shows that one and says so."""
+    import threading
+
+    from assess_xl import yearwork
+    release = threading.Event()
+    real_run = yearwork.run
+
+    def slow_run(*args, **kwargs):
+        release.wait(30)
+        return real_run(*args, **kwargs)
+
+    monkeypatch.setattr(yearwork, "run", slow_run)
+    first = client.post(f"/inbox/read?{CSRF}", follow_redirects=False)
+    second = client.post(f"/forms/generate?{CSRF}")
+    assert second.url.path == first.headers["location"] and "“读取收件箱”正在进行" in second.text
+    release.set()
+    client.app.state.console.jobs.wait()
+    assert not year.listing("forms")  # the second action was not done behind the coordinator's back
+
+
+def test_a_change_while_the_command_line_writes_is_refused_with_a_message(client, year, monkeypatch):
+    from assess_xl import yearwork
+    monkeypatch.setattr(yearwork, "LOCK_WAIT", 0.2)
+    before = year.settings_path.read_bytes()
+    with year_module.locked(year, "命令行 collect"):
+        page = client.post(f"/settings/general?{CSRF}", data={"issuer": "别人"})
+    assert "正在被另一个操作使用" in page.text and "命令行 collect" in page.text
+    assert year.settings_path.read_bytes() == before

@@ -135,3 +135,37 @@ def test_pdf_command_refuses_other_workbooks(tmp_path, demo):
     folder, _ = demo
     result = CliRunner().invoke(main, ["pdf", str(folder / "demo" / "2-交回的填报表" / "开发处-已填.xlsx")])
     assert result.exit_code == 2 and "不是本工具生成的考核结果" in result.output
+
+
+def test_notices_from_one_parsed_template_are_the_same_documents_as_from_fresh_copies(tmp_path, demo, book):
+    """collect --notices parses the template once, resolves its styles once and rewrites the body for each
+    district: every notice holds exactly the parts (bytes) of one written from its own fresh copy of the
+    template with python-docx's own style lookup for each paragraph; only the zip entries' times may differ."""
+    from datetime import datetime
+
+    from helpers import assess_xl
+    folder, result = demo
+    done = assess_xl("collect", folder / "demo" / "2-交回的填报表", "-o", tmp_path / "r.xlsx",
+                     "--notices", tmp_path / "通报", "--issuer", "南京市环境保护局")
+    assert done.returncode == 1, done.stderr
+    written = sorted((tmp_path / "通报").glob("*.docx"))
+    assert len(written) == len(result.scores.districts) == 6
+    template = publish.default_template()
+    for district in result.scores.districts:
+        (path,) = [p for p in written if district in p.name]
+        stamp = datetime.fromtimestamp(path.stat().st_mtime)
+        signed = report.Signature("南京市环境保护局", report.chinese_date(stamp))
+        fresh = _PlainNoticeWriter(template).write(book, result.scores, result.explanations, district, signed)
+        assert _parts(path.read_bytes()) == _parts(fresh), district
+
+
+def _parts(docx: bytes) -> dict[str, bytes]:
+    with zipfile.ZipFile(io.BytesIO(docx)) as archive:
+        return {info.filename: archive.read(info) for info in archive.infolist()}
+
+
+class _PlainNoticeWriter(publish.NoticeWriter):
+    """Paragraphs added as python-docx's documentation shows, the style found by name each time."""
+
+    def add(self, text, style):
+        self.document.add_paragraph(text, style=self.document.styles[style])

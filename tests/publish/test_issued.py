@@ -109,7 +109,7 @@ def test_scorecard_explains_the_gap_once_where_the_rules_are(gap_year, book):
 
 # ---- item 2: the PDF loses no text -----------------------------------------------------------------
 
-OFFICIAL_SKIP = ("得分明细", "问题清单", "来源", "评分说明", "调整记录")
+OFFICIAL_SKIP = ("得分明细", "问题清单", "来源", "评分说明", "排名稳健性", "调整记录")
 
 
 def shown(cell) -> str:

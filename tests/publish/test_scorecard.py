@@ -53,7 +53,7 @@ def test_exit_and_summary(scorecard):
 
 def test_sheet_names(scorecard):
     _, wb, _, _ = scorecard
-    assert wb.sheetnames == ["汇总", "甲区", "乙区_新_", "得分明细", "问题清单", "来源", "评分说明", "结果信息"]
+    assert wb.sheetnames == ["汇总", "甲区", "乙区_新_", "得分明细", "问题清单", "来源", "评分说明", "排名稳健性", "结果信息"]
     assert wb["结果信息"].sheet_state == "hidden" and wb["结果信息"]["B2"].value == "scorecard"
 
 
