@@ -26,6 +26,7 @@ from assess_xl.read.merge import ReadResult
 from assess_xl.read.form import OTHER_RULEBOOK, TOOL_OUTPUT, read_one
 from assess_xl.rules.model import Rulebook
 from assess_xl.score.scoring import Scores
+from assess_xl.problems import Code
 
 
 class Outcome(str, Enum):
@@ -36,12 +37,8 @@ class Outcome(str, Enum):
     OUTPUT_IS_INPUT = "output_is_input"  # the output path is a returned form
 
 
-class RunError(Exception):
+class RunError(problems.AssessError):
     """The run cannot go on (no reader process, nothing read, the output is an input); `problem` says why."""
-
-    def __init__(self, problem: problems.Problem):
-        super().__init__(problem.message)
-        self.problem = problem
 
 
 @dataclass
@@ -101,9 +98,9 @@ def read_or_stop(paths, book: Rulebook, options: CollectOptions | None = None) -
     """`read`, refusing (RunError) when a reader process could not start or no form of this rulebook was read."""
     result, _ = read(paths, book, options)
     if result.worker_failures:
-        raise RunError(problems.make("read_worker_failed", files="、".join(result.worker_failures)))
+        raise RunError(problems.make(Code.READ_WORKER_FAILED, files="、".join(result.worker_failures)))
     if not result.districts:
-        raise RunError(problems.make("read_nothing", details=problem_lines(result, 10)))
+        raise RunError(problems.make(Code.READ_NOTHING, details=problem_lines(result, 10)))
     return result
 
 
@@ -111,11 +108,11 @@ def stop_unless_scored(result: CollectResult, output: Path | None) -> None:
     """Refuse (RunError) a run that must not write a scorecard: a reader process could not start, the
     output path is one of the returns, or no form of this rulebook was read."""
     if result.outcome is Outcome.WORKER_FAILED:
-        raise RunError(problems.make("collect_worker_failed", files="、".join(result.read.worker_failures)))
+        raise RunError(problems.make(Code.COLLECT_WORKER_FAILED, files="、".join(result.read.worker_failures)))
     if result.outcome is Outcome.OUTPUT_IS_INPUT:
-        raise RunError(problems.make("collect_output_is_input", where=str(output)))
+        raise RunError(problems.make(Code.COLLECT_OUTPUT_IS_INPUT, where=str(output)))
     if result.outcome is Outcome.NOTHING_READ:
-        raise RunError(problems.make("collect_nothing_read", details=problem_lines(result.read, 10)))
+        raise RunError(problems.make(Code.COLLECT_NOTHING_READ, details=problem_lines(result.read, 10)))
 
 
 def problem_lines(result: ReadResult, limit: int) -> str:
@@ -131,7 +128,7 @@ def _flag_unknown_senders(result: ReadResult, known: frozenset[str]) -> None:
     for file_report in result.files:
         sender = file_report.info.sender
         if sender and sender not in known:
-            problem = problems.make("mail_unknown_sender", file=file_report.info.name, sender=sender)
+            problem = problems.make(Code.MAIL_UNKNOWN_SENDER, file=file_report.info.name, sender=sender)
             file_report.reason = "；".join(x for x in (file_report.reason, problem.message) if x)
             result.problems.append(problem)
 
@@ -180,7 +177,7 @@ def _compare_with_previous(book: Rulebook, scores, result: ReadResult, options: 
         result.problems.append(problems.make(exc.code, file=options.previous_name))
         return None
     except ownbooks.OwnWorkbookError as exc:  # another kind of file, or one the pre-flight refused (and why)
-        result.problems.append(problems.make("previous_not_scorecard", file=options.previous_name)
+        result.problems.append(problems.make(Code.PREVIOUS_NOT_SCORECARD, file=options.previous_name)
                                if exc.not_a_workbook else exc.problem)
         return None
     comparison = previous_module.compare(book, scores, result.values, result.winners, last,
@@ -220,7 +217,7 @@ def refuse_foreign_forms(folder: Path, book: Rulebook, districts: list[str]) -> 
     candidates = [(path, path.name) for path in sorted(folder.glob("*.xlsx")) if not path.name.startswith(("~$", "."))]
     clashes = foreign_forms(candidates, book, districts)
     if clashes:
-        raise RunError(problems.make("forms_folder_foreign", folder=str(folder), clashes="；".join(clashes)))
+        raise RunError(problems.make(Code.FORMS_FOLDER_FOREIGN, folder=str(folder), clashes="；".join(clashes)))
 
 
 def foreign_forms(candidates: list[tuple[Path, str]], book: Rulebook, districts: list[str]) -> list[str]:

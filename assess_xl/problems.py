@@ -6,6 +6,7 @@ import errno
 import string
 from dataclasses import asdict, dataclass, replace
 from enum import Enum
+from typing import cast
 
 
 class Level(str, Enum):
@@ -21,286 +22,304 @@ class Level(str, Enum):
 ERROR, WARNING, INFO = Level.ERROR, Level.WARNING, Level.INFO
 LEVEL_ORDER: dict[str, int] = {ERROR: 0, WARNING: 1, INFO: 2}
 
-CATALOGUE: dict[str, tuple[str, str]] = {
+class Code(str, Enum):
+    """Every kind of problem the tool reports: the code (a stable string, used in 问题清单 and by tests),
+    its default level and its Chinese message template. A misspelt code is an AttributeError (and a
+    mypy error), never a silently missing message."""
+    level: Level
+    template: str
+
+    def __new__(cls, code: str, level: Level, template: str) -> "Code":
+        member = str.__new__(cls, code)
+        member._value_ = code
+        member.level = level
+        member.template = template
+        return member
+
+    def __str__(self) -> str:
+        return str.__str__(self)
+
     # cells
-    "bool_invalid": (ERROR, "“{raw}”不是是/否，本项不计分。请从下拉列表选择“是”或“否”。"),
-    "choice_invalid": (ERROR, "“{raw}”不是可选项，本项不计分。请从下拉列表选择：{options}。"),
-    "not_a_number": (ERROR, "“{raw}”不是数字，本项不计分。请填写{expected}。"),
-    "not_integer": (ERROR, "“{raw}”不是整数，本项不计分。请填写{expected}。"),
-    "negative": (ERROR, "“{raw}”是负数，本项不计分。请填写{expected}。"),
-    "out_of_bounds": (ERROR, "“{raw}”{bound}，本项不计分。请填写{expected}。"),
-    "percent_out_of_range": (ERROR, "“{raw}”不是有效的比率，本项不计分。请填写0%到100%之间的百分数，如85%。"),
-    "percent_points": (WARNING, "“{raw}”按百分数理解为{value}。如不是此意，请改填百分数，如85%。"),
-    "date_in_number": (ERROR, "单元格是日期或时间（{raw}），本项不计分。请把单元格格式改为常规后填写{expected}。"),
-    "number_as_text": (INFO, "数字“{raw}”以文本形式存储，已按数字{value}读取。"),
-    "text_too_long": (ERROR, "单元格文字过长（{length}个字符），本项不计分。请填写{expected}。"),
-    "formula_cached": (WARNING, "单元格是公式（{formula}），已使用其保存的计算结果“{raw}”。请直接填写数值。"),
-    "formula_no_value": (ERROR, "单元格是公式（{formula}）且没有保存的计算结果，按缺报处理。请直接填写{expected}。"),
-    "error_value": (ERROR, "单元格是错误值{raw}，按缺报处理。请直接填写{expected}。"),
-    "missing": (ERROR, "缺报：该项未填写，本目标计0分。请填写{expected}。"),
-    "conflict": (WARNING, "同一项在两个文件中填写不同：“{old}”（{old_file}）与“{raw}”（{file}）；采用较晚提交的“{winner}”（{winner_file}）。"),
-    "corrected": (INFO, "“{old}”（{old_file}）{why}，未计分；已由较晚提交的“{winner}”（{winner_file}）更正。"),
-    "conflict_strict": (ERROR, "同一项在两个文件中填写不同：“{old}”（{old_file}）与“{raw}”（{file}），本项不计分。请核实后只保留一个值。"),
-    "conflict_tie": (ERROR, "同一项在两个文件中填写不同：“{old}”（{old_file}）与“{raw}”（{file}），两者的提交时间相同，不能判断哪一份较晚，本项不计分。请核实后只保留一个值，或在调整表中写明采用的值。"),
-    "merged_input": (WARNING, "填报单元格被合并（{range}），只读取左上角单元格。请取消合并。"),
+    BOOL_INVALID = "bool_invalid", ERROR, "“{raw}”不是是/否，本项不计分。请从下拉列表选择“是”或“否”。"
+    CHOICE_INVALID = "choice_invalid", ERROR, "“{raw}”不是可选项，本项不计分。请从下拉列表选择：{options}。"
+    NOT_A_NUMBER = "not_a_number", ERROR, "“{raw}”不是数字，本项不计分。请填写{expected}。"
+    NOT_INTEGER = "not_integer", ERROR, "“{raw}”不是整数，本项不计分。请填写{expected}。"
+    NEGATIVE = "negative", ERROR, "“{raw}”是负数，本项不计分。请填写{expected}。"
+    OUT_OF_BOUNDS = "out_of_bounds", ERROR, "“{raw}”{bound}，本项不计分。请填写{expected}。"
+    PERCENT_OUT_OF_RANGE = "percent_out_of_range", ERROR, "“{raw}”不是有效的比率，本项不计分。请填写0%到100%之间的百分数，如85%。"
+    PERCENT_POINTS = "percent_points", WARNING, "“{raw}”按百分数理解为{value}。如不是此意，请改填百分数，如85%。"
+    DATE_IN_NUMBER = "date_in_number", ERROR, "单元格是日期或时间（{raw}），本项不计分。请把单元格格式改为常规后填写{expected}。"
+    NUMBER_AS_TEXT = "number_as_text", INFO, "数字“{raw}”以文本形式存储，已按数字{value}读取。"
+    TEXT_TOO_LONG = "text_too_long", ERROR, "单元格文字过长（{length}个字符），本项不计分。请填写{expected}。"
+    FORMULA_CACHED = "formula_cached", WARNING, "单元格是公式（{formula}），已使用其保存的计算结果“{raw}”。请直接填写数值。"
+    FORMULA_NO_VALUE = "formula_no_value", ERROR, "单元格是公式（{formula}）且没有保存的计算结果，按缺报处理。请直接填写{expected}。"
+    ERROR_VALUE = "error_value", ERROR, "单元格是错误值{raw}，按缺报处理。请直接填写{expected}。"
+    MISSING = "missing", ERROR, "缺报：该项未填写，本目标计0分。请填写{expected}。"
+    CONFLICT = "conflict", WARNING, "同一项在两个文件中填写不同：“{old}”（{old_file}）与“{raw}”（{file}）；采用较晚提交的“{winner}”（{winner_file}）。"
+    CORRECTED = "corrected", INFO, "“{old}”（{old_file}）{why}，未计分；已由较晚提交的“{winner}”（{winner_file}）更正。"
+    CONFLICT_STRICT = "conflict_strict", ERROR, "同一项在两个文件中填写不同：“{old}”（{old_file}）与“{raw}”（{file}），本项不计分。请核实后只保留一个值。"
+    CONFLICT_TIE = "conflict_tie", ERROR, "同一项在两个文件中填写不同：“{old}”（{old_file}）与“{raw}”（{file}），两者的提交时间相同，不能判断哪一份较晚，本项不计分。请核实后只保留一个值，或在调整表中写明采用的值。"
+    MERGED_INPUT = "merged_input", WARNING, "填报单元格被合并（{range}），只读取左上角单元格。请取消合并。"
     # sheets and forms
-    "department_missing": (ERROR, "没有收到{department}的填报（{count}个区），其负责的目标记为缺报。请向{department}催报。"),
-    "code_unknown": (WARNING, "编号“{raw}”不是本细则的指标，该行已忽略。请勿修改编号列。"),
-    "code_missing": (ERROR, "工作表缺少指标{code}的行，该项视为缺报。请使用原始填报表，勿删除或修改编号。"),
-    "code_duplicate": (ERROR, "指标{code}在工作表中出现多行，均不计分。请删除重复的行。"),
-    "district_unknown": (WARNING, "列标题“{raw}”不是本次考核的区，该列已忽略。请勿修改区名或增加列。"),
-    "district_unknown_filled": (ERROR, "列标题“{raw}”不是本次考核的区，该列填写的数据未读取。请勿修改区名或增加列；如确有此区，请用 --districts 给出全部区名。"),
-    "districts_disagree": (ERROR, "交回的填报表中区名单不一致（各有{count}个文件）：{lists}。只按共有的区计分：{kept}。请用 --districts 给出本次考核的全部区名后重新汇总。"),
-    "district_missing": (ERROR, "工作表缺少区“{district}”的列，视为未填报。请使用原始填报表，勿删除或修改区名。"),
-    "district_duplicate": (ERROR, "区“{district}”在工作表中出现多列，均不计分。请删除重复的列。"),
-    "no_header": (ERROR, "找不到含“编号”的标题行，无法读取该工作表。请使用原始填报表。"),
-    "sheet_hidden": (WARNING, "工作表“{sheet}”被隐藏，仍已读取。"),
-    "sheet_renamed": (WARNING, "工作表名“{sheet}”被修改过，按其中的编号识别为{department}的填报表。请勿修改工作表名。"),
-    "sheet_duplicate": (ERROR, "同一文件中有两个{department}工作表（{sheets}），均不读取。请只保留一个。"),
-    "no_metadata": (WARNING, "文件中没有填报表信息（可能不是本工具生成或已被删改），已按工作表名和编号读取。"),
-    "other_rulebook": (ERROR, "该填报表由另一份评分细则生成（{found}，指纹{found_fp}），与本次使用的细则（{expected_title}，指纹{expected_fp}）不一致，未读取。请使用本年度的填报表重新填写。"),
-    "not_a_form": (ERROR, "文件中没有任何部门填报工作表（{sheets}），不是考核填报表，已忽略。"),
+    DEPARTMENT_MISSING = "department_missing", ERROR, "没有收到{department}的填报（{count}个区），其负责的目标记为缺报。请向{department}催报。"
+    CODE_UNKNOWN = "code_unknown", WARNING, "编号“{raw}”不是本细则的指标，该行已忽略。请勿修改编号列。"
+    CODE_MISSING = "code_missing", ERROR, "工作表缺少指标{code}的行，该项视为缺报。请使用原始填报表，勿删除或修改编号。"
+    CODE_DUPLICATE = "code_duplicate", ERROR, "指标{code}在工作表中出现多行，均不计分。请删除重复的行。"
+    DISTRICT_UNKNOWN = "district_unknown", WARNING, "列标题“{raw}”不是本次考核的区，该列已忽略。请勿修改区名或增加列。"
+    DISTRICT_UNKNOWN_FILLED = "district_unknown_filled", ERROR, "列标题“{raw}”不是本次考核的区，该列填写的数据未读取。请勿修改区名或增加列；如确有此区，请用 --districts 给出全部区名。"
+    DISTRICTS_DISAGREE = "districts_disagree", ERROR, "交回的填报表中区名单不一致（各有{count}个文件）：{lists}。只按共有的区计分：{kept}。请用 --districts 给出本次考核的全部区名后重新汇总。"
+    DISTRICT_MISSING = "district_missing", ERROR, "工作表缺少区“{district}”的列，视为未填报。请使用原始填报表，勿删除或修改区名。"
+    DISTRICT_DUPLICATE = "district_duplicate", ERROR, "区“{district}”在工作表中出现多列，均不计分。请删除重复的列。"
+    NO_HEADER = "no_header", ERROR, "找不到含“编号”的标题行，无法读取该工作表。请使用原始填报表。"
+    SHEET_HIDDEN = "sheet_hidden", WARNING, "工作表“{sheet}”被隐藏，仍已读取。"
+    SHEET_RENAMED = "sheet_renamed", WARNING, "工作表名“{sheet}”被修改过，按其中的编号识别为{department}的填报表。请勿修改工作表名。"
+    SHEET_DUPLICATE = "sheet_duplicate", ERROR, "同一文件中有两个{department}工作表（{sheets}），均不读取。请只保留一个。"
+    NO_METADATA = "no_metadata", WARNING, "文件中没有填报表信息（可能不是本工具生成或已被删改），已按工作表名和编号读取。"
+    OTHER_RULEBOOK = "other_rulebook", ERROR, "该填报表由另一份评分细则生成（{found}，指纹{found_fp}），与本次使用的细则（{expected_title}，指纹{expected_fp}）不一致，未读取。请使用本年度的填报表重新填写。"
+    NOT_A_FORM = "not_a_form", ERROR, "文件中没有任何部门填报工作表（{sheets}），不是考核填报表，已忽略。"
     # files
-    "file_duplicate": (INFO, "与“{other}”内容完全相同，只计一次。"),
-    "file_macros": (WARNING, "文件含宏（VBA），宏未运行也未保留，仅读取单元格的值。"),
-    "file_format": (INFO, "文件为{format}格式，已读取单元格的值。"),
-    "metadata_invalid": (WARNING, "填报表信息中的“{field}”格式不正确（可能被改动），已忽略，按工作表内容读取。"),
-    "saved_time_implausible": (WARNING, "文件记录的保存时间“{raw}”不可信（早于1990年或晚于今天），改按文件时间判断先后。"),
+    FILE_DUPLICATE = "file_duplicate", INFO, "与“{other}”内容完全相同，只计一次。"
+    FILE_MACROS = "file_macros", WARNING, "文件含宏（VBA），宏未运行也未保留，仅读取单元格的值。"
+    FILE_FORMAT = "file_format", INFO, "文件为{format}格式，已读取单元格的值。"
+    METADATA_INVALID = "metadata_invalid", WARNING, "填报表信息中的“{field}”格式不正确（可能被改动），已忽略，按工作表内容读取。"
+    SAVED_TIME_IMPLAUSIBLE = "saved_time_implausible", WARNING, "文件记录的保存时间“{raw}”不可信（早于1990年或晚于今天），改按文件时间判断先后。"
     # verdicts on a whole file (the reason shown in 来源 and in 问题清单)
-    "encrypted": (ERROR, "文件已加密（设置了打开密码），无法读取。请让该部门取消密码后重新发送。"),
-    "parse_crash": (ERROR, "读取该文件时解析程序崩溃（{how}，文件结构异常，可能是恶意构造的文件），已拒绝。请让该部门用Excel另存为.xlsx后重新发送。"),
-    "parse_timeout": (ERROR, "读取该文件超过{seconds}秒仍未完成（文件结构异常），已拒绝。请让该部门用Excel另存为.xlsx后重新发送。"),
-    "parse_memory": (ERROR, "读取该文件需要的内存远超正常填报表（文件结构异常），已拒绝。"),
-    "parse_error": (ERROR, "文件无法解析（{kind}），可能已损坏。请用Excel打开确认后另存为.xlsx再发送。"),
-    "sheet_too_large": (ERROR, "工作表“{sheet}”的范围达{rows}行×{columns}列，远超正常填报表，已拒绝。"),
-    "worker_failed": (ERROR, "本机无法启动读取进程（不是该文件的问题），该文件未读取。"),
-    "tool_output": (INFO, "这是本工具生成的考核结果或填报情况表，不是填报表，已跳过。"),
-    "nothing_filled": (ERROR, "收到的填报表都没有填写任何数据（可能是空白表）。"),
+    ENCRYPTED = "encrypted", ERROR, "文件已加密（设置了打开密码），无法读取。请让该部门取消密码后重新发送。"
+    PARSE_CRASH = "parse_crash", ERROR, "读取该文件时解析程序崩溃（{how}，文件结构异常，可能是恶意构造的文件），已拒绝。请让该部门用Excel另存为.xlsx后重新发送。"
+    PARSE_TIMEOUT = "parse_timeout", ERROR, "读取该文件超过{seconds}秒仍未完成（文件结构异常），已拒绝。请让该部门用Excel另存为.xlsx后重新发送。"
+    PARSE_MEMORY = "parse_memory", ERROR, "读取该文件需要的内存远超正常填报表（文件结构异常），已拒绝。"
+    PARSE_ERROR = "parse_error", ERROR, "文件无法解析（{kind}），可能已损坏。请用Excel打开确认后另存为.xlsx再发送。"
+    SHEET_TOO_LARGE = "sheet_too_large", ERROR, "工作表“{sheet}”的范围达{rows}行×{columns}列，远超正常填报表，已拒绝。"
+    WORKER_FAILED = "worker_failed", ERROR, "本机无法启动读取进程（不是该文件的问题），该文件未读取。"
+    TOOL_OUTPUT = "tool_output", INFO, "这是本工具生成的考核结果或填报情况表，不是填报表，已跳过。"
+    NOTHING_FILLED = "nothing_filled", ERROR, "收到的填报表都没有填写任何数据（可能是空白表）。"
     # intake: what a file is, decided before anything parses it
-    "no_permission": (ERROR, "没有读取该文件的权限。请检查文件权限后重试。"),
-    "unreadable": (ERROR, "无法读取该文件（{reason}）。"),
-    "not_regular": (ERROR, "不是普通文件（管道、设备等），已跳过。"),
-    "too_large": (ERROR, "文件过大（超过{limit} MB），不是正常的填报表，已拒绝。"),
-    "empty_file": (ERROR, "文件是空的（0字节），请重新发送。"),
-    "ole_damaged": (ERROR, "文件已损坏（OLE结构不完整，可能下载或复制不完整）。请重新发送。"),
-    "office_not_excel": (ERROR, "文件是Office文档（如Word），不是Excel工作簿。请发送填写好的.xlsx文件。"),
-    "html": (ERROR, "文件实际是网页（HTML），只是扩展名像Excel，不是填报表。请用Excel打开后另存为.xlsx再发送。"),
-    "xml_text": (ERROR, "文件是XML文本，不是Excel工作簿。请另存为.xlsx再发送。"),
-    "pdf": (ERROR, "文件是PDF，不是Excel工作簿。请发送填写好的.xlsx文件。"),
-    "empty_zip": (ERROR, "文件是空的或损坏的压缩包，不是完整的Excel工作簿。请重新发送。"),
-    "not_a_workbook": (ERROR, "文件不是Excel工作簿（可能是文本、CSV或下载不完整的文件）。请发送填写好的.xlsx文件。"),
-    "zip_damaged": (ERROR, "文件已损坏（压缩结构不完整，可能下载或复制不完整）。请重新发送。"),
-    "too_many_parts": (ERROR, "文件内部包含{count}个部件，远超正常填报表，疑为恶意文件，已拒绝。"),
-    "zip_bomb": (ERROR, "文件解压后达{size} MB，远超正常填报表（压缩炸弹），已拒绝。"),
-    "xlsb_unsupported": (ERROR, "不支持.xlsb格式，请另存为.xlsx后重新发送。"),
-    "zip_not_excel": (ERROR, "文件是压缩包，但不是Excel工作簿。请发送填写好的.xlsx文件。"),
-    "part_damaged": (ERROR, "文件已损坏（部件{part}无法解压）。请重新发送。"),
-    "xml_entities": (ERROR, "文件部件{part}含有XML实体声明（可能是XML炸弹或外部实体攻击），已拒绝。"),
-    "shared_strings": (ERROR, "文件的共享字符串数量声称为{count}，远超正常填报表，已拒绝。"),
-    "sheet_part_too_large": (ERROR, "工作表部件{part}的范围达到第{rows}行、第{columns}列，远超正常填报表（可能导致读取程序崩溃），已拒绝。"),
+    NO_PERMISSION = "no_permission", ERROR, "没有读取该文件的权限。请检查文件权限后重试。"
+    UNREADABLE = "unreadable", ERROR, "无法读取该文件（{reason}）。"
+    NOT_REGULAR = "not_regular", ERROR, "不是普通文件（管道、设备等），已跳过。"
+    TOO_LARGE = "too_large", ERROR, "文件过大（超过{limit} MB），不是正常的填报表，已拒绝。"
+    EMPTY_FILE = "empty_file", ERROR, "文件是空的（0字节），请重新发送。"
+    OLE_DAMAGED = "ole_damaged", ERROR, "文件已损坏（OLE结构不完整，可能下载或复制不完整）。请重新发送。"
+    OFFICE_NOT_EXCEL = "office_not_excel", ERROR, "文件是Office文档（如Word），不是Excel工作簿。请发送填写好的.xlsx文件。"
+    HTML = "html", ERROR, "文件实际是网页（HTML），只是扩展名像Excel，不是填报表。请用Excel打开后另存为.xlsx再发送。"
+    XML_TEXT = "xml_text", ERROR, "文件是XML文本，不是Excel工作簿。请另存为.xlsx再发送。"
+    PDF = "pdf", ERROR, "文件是PDF，不是Excel工作簿。请发送填写好的.xlsx文件。"
+    EMPTY_ZIP = "empty_zip", ERROR, "文件是空的或损坏的压缩包，不是完整的Excel工作簿。请重新发送。"
+    NOT_A_WORKBOOK = "not_a_workbook", ERROR, "文件不是Excel工作簿（可能是文本、CSV或下载不完整的文件）。请发送填写好的.xlsx文件。"
+    ZIP_DAMAGED = "zip_damaged", ERROR, "文件已损坏（压缩结构不完整，可能下载或复制不完整）。请重新发送。"
+    TOO_MANY_PARTS = "too_many_parts", ERROR, "文件内部包含{count}个部件，远超正常填报表，疑为恶意文件，已拒绝。"
+    ZIP_BOMB = "zip_bomb", ERROR, "文件解压后达{size} MB，远超正常填报表（压缩炸弹），已拒绝。"
+    XLSB_UNSUPPORTED = "xlsb_unsupported", ERROR, "不支持.xlsb格式，请另存为.xlsx后重新发送。"
+    ZIP_NOT_EXCEL = "zip_not_excel", ERROR, "文件是压缩包，但不是Excel工作簿。请发送填写好的.xlsx文件。"
+    PART_DAMAGED = "part_damaged", ERROR, "文件已损坏（部件{part}无法解压）。请重新发送。"
+    XML_ENTITIES = "xml_entities", ERROR, "文件部件{part}含有XML实体声明（可能是XML炸弹或外部实体攻击），已拒绝。"
+    SHARED_STRINGS = "shared_strings", ERROR, "文件的共享字符串数量声称为{count}，远超正常填报表，已拒绝。"
+    SHEET_PART_TOO_LARGE = "sheet_part_too_large", ERROR, "工作表部件{part}的范围达到第{rows}行、第{columns}列，远超正常填报表（可能导致读取程序崩溃），已拒绝。"
     # intake: what is skipped when gathering (listed in 来源)
-    "skip_missing": (WARNING, "文件不存在"),
-    "skip_inaccessible": (WARNING, "无法访问（{reason}）"),
-    "skip_unreadable_folder": (WARNING, "文件夹无法读取（{reason}），其中的文件未读取"),
-    "skip_symlink": (INFO, "符号链接，未跟随"),
-    "skip_special": (WARNING, "不是普通文件（管道、设备等），已跳过"),
-    "skip_lock": (INFO, "Office临时锁定文件，已跳过"),
-    "skip_hidden": (INFO, "隐藏文件，已跳过"),
-    "skip_mail": (WARNING, "Apple Mail 的邮件文件（{suffix}）不能直接读取。请在邮件程序中把邮件另存为.eml，或把附件另存后再汇总。"),
-    "skip_archive": (WARNING, "压缩包（{suffix}）不能直接读取（只读取.zip）。请先解压，再把其中的填报表交给程序。"),
-    "skip_suffix": (INFO, "扩展名{suffix}不是Excel工作簿，已跳过（如确是填报表，请改为.xlsx）"),
-    "skip_same_path": (WARNING, "同一文件重复指定，只读取一次"),
+    SKIP_MISSING = "skip_missing", WARNING, "文件不存在"
+    SKIP_INACCESSIBLE = "skip_inaccessible", WARNING, "无法访问（{reason}）"
+    SKIP_UNREADABLE_FOLDER = "skip_unreadable_folder", WARNING, "文件夹无法读取（{reason}），其中的文件未读取"
+    SKIP_SYMLINK = "skip_symlink", INFO, "符号链接，未跟随"
+    SKIP_SPECIAL = "skip_special", WARNING, "不是普通文件（管道、设备等），已跳过"
+    SKIP_LOCK = "skip_lock", INFO, "Office临时锁定文件，已跳过"
+    SKIP_HIDDEN = "skip_hidden", INFO, "隐藏文件，已跳过"
+    SKIP_MAIL = "skip_mail", WARNING, "Apple Mail 的邮件文件（{suffix}）不能直接读取。请在邮件程序中把邮件另存为.eml，或把附件另存后再汇总。"
+    SKIP_ARCHIVE = "skip_archive", WARNING, "压缩包（{suffix}）不能直接读取（只读取.zip）。请先解压，再把其中的填报表交给程序。"
+    SKIP_SUFFIX = "skip_suffix", INFO, "扩展名{suffix}不是Excel工作簿，已跳过（如确是填报表，请改为.xlsx）"
+    SKIP_SAME_PATH = "skip_same_path", WARNING, "同一文件重复指定，只读取一次"
     # the coordinator's adjustments (复核、更正) and exclusions
-    "adjustments_no_sheet": (ERROR, "调整表中没有“{sheet}”工作表，未作任何调整。请使用 adjustments-template 生成的调整表。"),
-    "adjustment_district": (ERROR, "“{sheet}”工作表第{row}行：区“{raw}”不是本次考核的区，该行未采用。请填写区名单中的区名。"),
-    "adjustment_code": (ERROR, "“{sheet}”工作表第{row}行：编号“{raw}”不是本细则的指标，该行未采用。请从下拉列表选择编号。"),
-    "adjustment_no_reason": (ERROR, "“{sheet}”工作表第{row}行没有写调整理由，该行未采用。每项调整都必须写明理由。"),
-    "adjustment_value": (ERROR, "“{sheet}”工作表第{row}行的新值不能采用：{reason}"),
-    "exclusion_unmatched": (ERROR, "“排除文件”第{row}行的“{raw}”与读取的任何文件都不相符，没有排除任何文件。请照“来源”中显示的文件名、附件名或SHA-256填写。"),
-    "file_excluded": (INFO, "按调整表排除：{reason}"),
+    ADJUSTMENTS_NO_SHEET = "adjustments_no_sheet", ERROR, "调整表中没有“{sheet}”工作表，未作任何调整。请使用 adjustments-template 生成的调整表。"
+    ADJUSTMENT_DISTRICT = "adjustment_district", ERROR, "“{sheet}”工作表第{row}行：区“{raw}”不是本次考核的区，该行未采用。请填写区名单中的区名。"
+    ADJUSTMENT_CODE = "adjustment_code", ERROR, "“{sheet}”工作表第{row}行：编号“{raw}”不是本细则的指标，该行未采用。请从下拉列表选择编号。"
+    ADJUSTMENT_NO_REASON = "adjustment_no_reason", ERROR, "“{sheet}”工作表第{row}行没有写调整理由，该行未采用。每项调整都必须写明理由。"
+    ADJUSTMENT_VALUE = "adjustment_value", ERROR, "“{sheet}”工作表第{row}行的新值不能采用：{reason}"
+    EXCLUSION_UNMATCHED = "exclusion_unmatched", ERROR, "“排除文件”第{row}行的“{raw}”与读取的任何文件都不相符，没有排除任何文件。请照“来源”中显示的文件名、附件名或SHA-256填写。"
+    FILE_EXCLUDED = "file_excluded", INFO, "按调整表排除：{reason}"
     # mail as input
-    "mail_not_a_message": (ERROR, "文件不是邮件（也不是Outlook邮件），已忽略。"),
-    "mail_no_workbook": (WARNING, "邮件或压缩包中没有Excel工作簿附件，已忽略。"),
-    "mail_encrypted": (ERROR, "邮件经过S/MIME加密，无法读取附件。请让该部门不加密重新发送。"),
-    "mail_tnef": (ERROR, "附件是Outlook的winmail.dat格式（TNEF），无法读取其中的工作簿。请让该部门以普通附件（不用RTF格式）重新发送。"),
-    "mail_broken_attachment": (ERROR, "附件编码已损坏（base64不完整），无法读取。请让该部门重新发送。"),
-    "mail_too_deep": (ERROR, "邮件中转发的邮件层层嵌套超过{limit}层，更深的部分未读取。"),
-    "mail_too_many_attachments": (ERROR, "邮件附件超过{limit}个，远超正常填报，其余附件未读取。"),
-    "mail_too_many_messages": (ERROR, "邮箱文件有{count}封邮件，超过上限，只读取了{limit}封（先取带附件的、再取较新的）；未读取{skipped}封，其中带附件的{attached}封：{numbers}。请把邮箱分成几个较小的文件（或用 fetch 只收带工作簿的邮件）后重新汇总。"),
-    "mail_nested_too_deep": (ERROR, "邮件的各部分层层嵌套，深到无法解析（可能是恶意构造的邮件），已拒绝；其他邮件照常读取。请让发件人直接附上工作簿重新发送。"),
-    "mailbox_no_workbook": (WARNING, "邮箱中{count}封邮件没有Excel工作簿附件，已跳过：{numbers}。"),
-    "part_changed": (ERROR, "读取过程中文件被改动（附件与先前读到的不一致），未读取。请在文件不再变化时重新汇总。"),
-    "mail_unknown_sender": (WARNING, "发件人{sender}不在通讯录中（已读取；发件地址不能证明身份，请核实该文件确由负责部门发送）。"),
-    "mail_too_much": (ERROR, "从同一个邮件文件中取出的附件总量超过300 MB，其余附件未读取。"),
+    MAIL_NOT_A_MESSAGE = "mail_not_a_message", ERROR, "文件不是邮件（也不是Outlook邮件），已忽略。"
+    MAIL_NO_WORKBOOK = "mail_no_workbook", WARNING, "邮件或压缩包中没有Excel工作簿附件，已忽略。"
+    MAIL_ENCRYPTED = "mail_encrypted", ERROR, "邮件经过S/MIME加密，无法读取附件。请让该部门不加密重新发送。"
+    MAIL_TNEF = "mail_tnef", ERROR, "附件是Outlook的winmail.dat格式（TNEF），无法读取其中的工作簿。请让该部门以普通附件（不用RTF格式）重新发送。"
+    MAIL_BROKEN_ATTACHMENT = "mail_broken_attachment", ERROR, "附件编码已损坏（base64不完整），无法读取。请让该部门重新发送。"
+    MAIL_TOO_DEEP = "mail_too_deep", ERROR, "邮件中转发的邮件层层嵌套超过{limit}层，更深的部分未读取。"
+    MAIL_TOO_MANY_ATTACHMENTS = "mail_too_many_attachments", ERROR, "邮件附件超过{limit}个，远超正常填报，其余附件未读取。"
+    MAIL_TOO_MANY_MESSAGES = "mail_too_many_messages", ERROR, "邮箱文件有{count}封邮件，超过上限，只读取了{limit}封（先取带附件的、再取较新的）；未读取{skipped}封，其中带附件的{attached}封：{numbers}。请把邮箱分成几个较小的文件（或用 fetch 只收带工作簿的邮件）后重新汇总。"
+    MAIL_NESTED_TOO_DEEP = "mail_nested_too_deep", ERROR, "邮件的各部分层层嵌套，深到无法解析（可能是恶意构造的邮件），已拒绝；其他邮件照常读取。请让发件人直接附上工作簿重新发送。"
+    MAILBOX_NO_WORKBOOK = "mailbox_no_workbook", WARNING, "邮箱中{count}封邮件没有Excel工作簿附件，已跳过：{numbers}。"
+    PART_CHANGED = "part_changed", ERROR, "读取过程中文件被改动（附件与先前读到的不一致），未读取。请在文件不再变化时重新汇总。"
+    MAIL_UNKNOWN_SENDER = "mail_unknown_sender", WARNING, "发件人{sender}不在通讯录中（已读取；发件地址不能证明身份，请核实该文件确由负责部门发送）。"
+    MAIL_TOO_MUCH = "mail_too_much", ERROR, "从同一个邮件文件中取出的附件总量超过300 MB，其余附件未读取。"
     # mail the coordinator sends (通讯录, --from, the send log)
-    "contacts_unreadable": (ERROR, "通讯录 {path} 无法读取（{reason}）。请使用 contacts-template 生成的表，或另存为UTF-8编码的.csv文件。"),
-    "contact_department_unknown": (ERROR, "{at}：部门“{raw}”不在评分细则的部门中，该行未采用。请填写评分细则中的部门名称（如{example}）。"),
-    "contact_no_address": (ERROR, "{at}：{department}未填写邮箱，不给该部门发邮件。请填写邮箱，如 zhangsan@hbj.gov.cn。"),
-    "contact_address_invalid": (ERROR, "{at}：{department}的邮箱“{raw}”无效，该行未采用。请填写邮箱地址，如 zhangsan@hbj.gov.cn 或 张三 <zhangsan@hbj.gov.cn>；多个邮箱用分号隔开。"),
-    "contact_address_unicode": (ERROR, "{at}：{department}的邮箱“{raw}”在@之前含有中文或其他非英文字符，许多邮件服务器和邮件程序无法投递，该行未采用。请改用只含英文字母、数字和 . - _ 的邮箱地址。"),
-    "sender_newline": (ERROR, "--from 的值含有换行符，不能作为发件人。请只写一个发件人，如 zhc@hbj.gov.cn 或 \"市环保局综合处 <zhc@hbj.gov.cn>\"。"),
-    "sender_invalid": (ERROR, "--from 的值“{raw}”不是有效的发件人。请写成 zhc@hbj.gov.cn 或 \"市环保局综合处 <zhc@hbj.gov.cn>\"（邮箱地址只能含英文字母、数字和 . - _）。"),
-    "send_no_address": (ERROR, "通讯录中没有这些部门的邮箱，没有给它们发送：{departments}。请在通讯录中填写邮箱后重新运行（已发送的不会重发）。"),
-    "send_no_form": (ERROR, "文件夹 {folder} 中没有这些部门的填报表，没有给它们发送：{departments}。请先用 forms 命令生成填报表。"),
-    "send_log_unwritable": (ERROR, "发送记录 {path} 无法写入（{reason}）。为避免以后重复发送，没有发送任何邮件。请检查磁盘空间和文件夹的写入权限，或用 --outbox 换一个文件夹。"),
-    "send_log_failed": (ERROR, "发送记录 {path} 写入失败（{reason}），已停止发送。以下邮件已被服务器接收但没能记入发送记录，请手工补记，以免重新运行时重发：{messages}。"),
-    "send_log_unreadable": (ERROR, "发送记录 {path} 无法读取（{reason}），不知道哪些邮件已发送过，没有发送任何邮件。请检查该文件，或用 --outbox 换一个文件夹。"),
-    "send_disconnected": (ERROR, "与SMTP服务器的连接中断（{reason}），其余{count}封没有发送。已发送的已记入发送记录；重新运行本命令即可补发，已发送的不会重发。"),
-    "send_quit_refused": (INFO, "SMTP服务器在结束会话时回应异常（{reason}）；这不影响已被服务器接收的邮件。"),
-    "send_connect_failed": (ERROR, "无法连接或登录SMTP服务器 {server}（{reason}），没有发送任何邮件。请检查服务器地址、端口、--ssl/--starttls、用户名和密码。"),
+    CONTACTS_UNREADABLE = "contacts_unreadable", ERROR, "通讯录 {path} 无法读取（{reason}）。请使用 contacts-template 生成的表，或另存为UTF-8编码的.csv文件。"
+    CONTACT_DEPARTMENT_UNKNOWN = "contact_department_unknown", ERROR, "{at}：部门“{raw}”不在评分细则的部门中，该行未采用。请填写评分细则中的部门名称（如{example}）。"
+    CONTACT_NO_ADDRESS = "contact_no_address", ERROR, "{at}：{department}未填写邮箱，不给该部门发邮件。请填写邮箱，如 zhangsan@hbj.gov.cn。"
+    CONTACT_ADDRESS_INVALID = "contact_address_invalid", ERROR, "{at}：{department}的邮箱“{raw}”无效，该行未采用。请填写邮箱地址，如 zhangsan@hbj.gov.cn 或 张三 <zhangsan@hbj.gov.cn>；多个邮箱用分号隔开。"
+    CONTACT_ADDRESS_UNICODE = "contact_address_unicode", ERROR, "{at}：{department}的邮箱“{raw}”在@之前含有中文或其他非英文字符，许多邮件服务器和邮件程序无法投递，该行未采用。请改用只含英文字母、数字和 . - _ 的邮箱地址。"
+    SENDER_NEWLINE = "sender_newline", ERROR, "--from 的值含有换行符，不能作为发件人。请只写一个发件人，如 zhc@hbj.gov.cn 或 \"市环保局综合处 <zhc@hbj.gov.cn>\"。"
+    SENDER_INVALID = "sender_invalid", ERROR, "--from 的值“{raw}”不是有效的发件人。请写成 zhc@hbj.gov.cn 或 \"市环保局综合处 <zhc@hbj.gov.cn>\"（邮箱地址只能含英文字母、数字和 . - _）。"
+    SEND_NO_ADDRESS = "send_no_address", ERROR, "通讯录中没有这些部门的邮箱，没有给它们发送：{departments}。请在通讯录中填写邮箱后重新运行（已发送的不会重发）。"
+    SEND_NO_FORM = "send_no_form", ERROR, "文件夹 {folder} 中没有这些部门的填报表，没有给它们发送：{departments}。请先用 forms 命令生成填报表。"
+    SEND_LOG_UNWRITABLE = "send_log_unwritable", ERROR, "发送记录 {path} 无法写入（{reason}）。为避免以后重复发送，没有发送任何邮件。请检查磁盘空间和文件夹的写入权限，或用 --outbox 换一个文件夹。"
+    SEND_LOG_FAILED = "send_log_failed", ERROR, "发送记录 {path} 写入失败（{reason}），已停止发送。以下邮件已被服务器接收但没能记入发送记录，请手工补记，以免重新运行时重发：{messages}。"
+    SEND_LOG_UNREADABLE = "send_log_unreadable", ERROR, "发送记录 {path} 无法读取（{reason}），不知道哪些邮件已发送过，没有发送任何邮件。请检查该文件，或用 --outbox 换一个文件夹。"
+    SEND_DISCONNECTED = "send_disconnected", ERROR, "与SMTP服务器的连接中断（{reason}），其余{count}封没有发送。已发送的已记入发送记录；重新运行本命令即可补发，已发送的不会重发。"
+    SEND_QUIT_REFUSED = "send_quit_refused", INFO, "SMTP服务器在结束会话时回应异常（{reason}）；这不影响已被服务器接收的邮件。"
+    SEND_CONNECT_FAILED = "send_connect_failed", ERROR, "无法连接或登录SMTP服务器 {server}（{reason}），没有发送任何邮件。请检查服务器地址、端口、--ssl/--starttls、用户名和密码。"
     # fetch: what the IMAP server did (clauses; the command line makes sentences of them)
-    "fetch_timeout": (ERROR, "服务器{seconds}秒内没有完成应答（过慢或不再响应；可用 --timeout 延长等待）"),
-    "fetch_response_too_long": (ERROR, "服务器的应答远超正常长度（可能是无休止的应答），已断开"),
-    "fetch_literal_too_large": (ERROR, "服务器声称要发送{size} MB，超过上限{limit} MB，没有接收"),
-    "fetch_login_failed": (ERROR, "邮箱 {user} 登录失败：用户名或密码不对"),
-    "fetch_no_folder": (ERROR, "邮箱中没有文件夹“{folder}”或无权打开它。请用 --folder 给出正确的文件夹名"),
-    "fetch_search_refused": (ERROR, "服务器拒绝列出文件夹中的邮件"),
-    "fetch_refused": (WARNING, "服务器暂时没有提供这封邮件（答复{status}）"),
-    "fetch_no_content": (WARNING, "服务器的应答中没有邮件内容"),
-    "fetch_certificate": (ERROR, "{host} 的证书无法验证：{reason}。如是单位自签证书，请用 --cafile 给出其CA证书"),
-    "fetch_tls_failed": (ERROR, "无法与 {host} 的端口{port}建立加密连接。请检查端口和连接方式（993端口用 --security ssl，143端口用 --security starttls）"),
-    "fetch_refused_connection": (ERROR, "{host} 拒绝了端口{port}上的连接（该端口没有邮件服务）。请检查服务器名、端口和连接方式"),
-    "fetch_unknown_host": (ERROR, "找不到服务器 {host}。请检查服务器名和网络"),
-    "fetch_connection_closed": (ERROR, "{host} 中断了连接"),
-    "fetch_protocol": (ERROR, "{host} 的应答不符合IMAP协议"),
-    "fetch_network": (ERROR, "无法连接 {host} 的端口{port}（网络错误）。请检查服务器、端口和网络"),
-    "fetch_worker_failed": (ERROR, "本机无法启动检查邮件的子进程（不是邮件的问题）"),
+    FETCH_TIMEOUT = "fetch_timeout", ERROR, "服务器{seconds}秒内没有完成应答（过慢或不再响应；可用 --timeout 延长等待）"
+    FETCH_RESPONSE_TOO_LONG = "fetch_response_too_long", ERROR, "服务器的应答远超正常长度（可能是无休止的应答），已断开"
+    FETCH_LITERAL_TOO_LARGE = "fetch_literal_too_large", ERROR, "服务器声称要发送{size} MB，超过上限{limit} MB，没有接收"
+    FETCH_LOGIN_FAILED = "fetch_login_failed", ERROR, "邮箱 {user} 登录失败：用户名或密码不对"
+    FETCH_NO_FOLDER = "fetch_no_folder", ERROR, "邮箱中没有文件夹“{folder}”或无权打开它。请用 --folder 给出正确的文件夹名"
+    FETCH_SEARCH_REFUSED = "fetch_search_refused", ERROR, "服务器拒绝列出文件夹中的邮件"
+    FETCH_REFUSED = "fetch_refused", WARNING, "服务器暂时没有提供这封邮件（答复{status}）"
+    FETCH_NO_CONTENT = "fetch_no_content", WARNING, "服务器的应答中没有邮件内容"
+    FETCH_CERTIFICATE = "fetch_certificate", ERROR, "{host} 的证书无法验证：{reason}。如是单位自签证书，请用 --cafile 给出其CA证书"
+    FETCH_TLS_FAILED = "fetch_tls_failed", ERROR, "无法与 {host} 的端口{port}建立加密连接。请检查端口和连接方式（993端口用 --security ssl，143端口用 --security starttls）"
+    FETCH_REFUSED_CONNECTION = "fetch_refused_connection", ERROR, "{host} 拒绝了端口{port}上的连接（该端口没有邮件服务）。请检查服务器名、端口和连接方式"
+    FETCH_UNKNOWN_HOST = "fetch_unknown_host", ERROR, "找不到服务器 {host}。请检查服务器名和网络"
+    FETCH_CONNECTION_CLOSED = "fetch_connection_closed", ERROR, "{host} 中断了连接"
+    FETCH_PROTOCOL = "fetch_protocol", ERROR, "{host} 的应答不符合IMAP协议"
+    FETCH_NETWORK = "fetch_network", ERROR, "无法连接 {host} 的端口{port}（网络错误）。请检查服务器、端口和网络"
+    FETCH_WORKER_FAILED = "fetch_worker_failed", ERROR, "本机无法启动检查邮件的子进程（不是邮件的问题）"
     # fetch: one message (full sentences)
-    "fetch_message_too_large": (WARNING, "UID {uid} 的邮件有{size} MB，超过上限{limit} MB，没有下载。请在邮件程序中把其附件另存后交给 collect，或请发件人压缩后重发。"),
-    "fetch_message_failed": (WARNING, "UID {uid} 的邮件没有收到：{reason}。下次运行 fetch 时会再试。"),
-    "fetch_lost_connection": (WARNING, "与服务器的连接断开后无法重新连接；已收到的邮件已保存，其余{count}封下次运行 fetch 时再收。"),
-    "fetch_message_refused": (ERROR, "UID {uid} 的邮件{about}无法读取，已跳过：{reason}。该邮件不会再次下载；如确是填报，请在邮件程序中把附件另存后交给 collect。"),
-    "fetch_parse_crash": (ERROR, "解析时程序崩溃（邮件结构异常，可能是恶意构造的邮件）"),
-    "fetch_parse_timeout": (ERROR, "解析超时（邮件结构异常）"),
-    "fetch_parse_memory": (ERROR, "解析需要的内存远超正常邮件（邮件结构异常）"),
-    "fetch_parse_deep": (ERROR, "邮件的多部分结构层层嵌套过深（可能是恶意构造的邮件）"),
-    "fetch_parse_error": (ERROR, "邮件结构异常，无法解析"),
-    "fetch_header_too_large": (ERROR, "邮件头异常过长（单个邮件头超过16 KB或邮件头共超过256 KB，可能是恶意构造的邮件）"),
+    FETCH_MESSAGE_TOO_LARGE = "fetch_message_too_large", WARNING, "UID {uid} 的邮件有{size} MB，超过上限{limit} MB，没有下载。请在邮件程序中把其附件另存后交给 collect，或请发件人压缩后重发。"
+    FETCH_MESSAGE_FAILED = "fetch_message_failed", WARNING, "UID {uid} 的邮件没有收到：{reason}。下次运行 fetch 时会再试。"
+    FETCH_LOST_CONNECTION = "fetch_lost_connection", WARNING, "与服务器的连接断开后无法重新连接；已收到的邮件已保存，其余{count}封下次运行 fetch 时再收。"
+    FETCH_MESSAGE_REFUSED = "fetch_message_refused", ERROR, "UID {uid} 的邮件{about}无法读取，已跳过：{reason}。该邮件不会再次下载；如确是填报，请在邮件程序中把附件另存后交给 collect。"
+    FETCH_PARSE_CRASH = "fetch_parse_crash", ERROR, "解析时程序崩溃（邮件结构异常，可能是恶意构造的邮件）"
+    FETCH_PARSE_TIMEOUT = "fetch_parse_timeout", ERROR, "解析超时（邮件结构异常）"
+    FETCH_PARSE_MEMORY = "fetch_parse_memory", ERROR, "解析需要的内存远超正常邮件（邮件结构异常）"
+    FETCH_PARSE_DEEP = "fetch_parse_deep", ERROR, "邮件的多部分结构层层嵌套过深（可能是恶意构造的邮件）"
+    FETCH_PARSE_ERROR = "fetch_parse_error", ERROR, "邮件结构异常，无法解析"
+    FETCH_HEADER_TOO_LARGE = "fetch_header_too_large", ERROR, "邮件头异常过长（单个邮件头超过16 KB或邮件头共超过256 KB，可能是恶意构造的邮件）"
     # compared with last year
-    "previous_not_scorecard": (ERROR, "上年结果文件不是本工具生成的考核结果工作簿，无法比较。请给出上年用 collect 生成的 .xlsx 文件。"),
-    "previous_no_data": (ERROR, "上年结果文件中没有可比较的数据（可能由旧版本生成）。"),
-    "previous_invalid": (ERROR, "上年结果文件隐藏信息中的得分不是有效数字（如Infinity、NaN，文件可能被改动过），无法比较。请给出上年用 collect 生成的原始文件。"),
-    "implausible_change": (INFO, "与上年相比变化异常：上年{last}（{previous_file}），今年{now}（{reason}），请核实。"),
-    "previous_rules_changed": (INFO, "上年（{year}年度）的细则没有以下指标或类型不同，无法与上年比较：{codes}。"),
-    "previous_no_values": (INFO, "上年（{year}年度）的结果中没有以下指标的数据（上年未填写，或细则不同），无法与上年比较：{codes}。"),
+    PREVIOUS_NOT_SCORECARD = "previous_not_scorecard", ERROR, "上年结果文件不是本工具生成的考核结果工作簿，无法比较。请给出上年用 collect 生成的 .xlsx 文件。"
+    PREVIOUS_NO_DATA = "previous_no_data", ERROR, "上年结果文件中没有可比较的数据（可能由旧版本生成）。"
+    PREVIOUS_INVALID = "previous_invalid", ERROR, "上年结果文件隐藏信息中的得分不是有效数字（如Infinity、NaN，文件可能被改动过），无法比较。请给出上年用 collect 生成的原始文件。"
+    IMPLAUSIBLE_CHANGE = "implausible_change", INFO, "与上年相比变化异常：上年{last}（{previous_file}），今年{now}（{reason}），请核实。"
+    PREVIOUS_RULES_CHANGED = "previous_rules_changed", INFO, "上年（{year}年度）的细则没有以下指标或类型不同，无法与上年比较：{codes}。"
+    PREVIOUS_NO_VALUES = "previous_no_values", INFO, "上年（{year}年度）的结果中没有以下指标的数据（上年未填写，或细则不同），无法与上年比较：{codes}。"
     # writing files, the year's folder and the console
-    "write_no_space": (ERROR, "磁盘空间不足，无法写入 {where}。请清理磁盘后重试；没有写出任何文件，原文件未改动。"),
-    "write_permission": (ERROR, "无法写入 {where}：没有权限或文件被占用（可能正在Excel中打开）。请关闭文件或换一个位置后重试；原文件未改动。"),
-    "write_not_folder": (ERROR, "无法写入 {where}：路径中有同名的文件而不是文件夹。请换一个输出位置。"),
-    "write_failed": (ERROR, "无法写入 {where}（{reason}）。请换一个输出位置后重试；原文件未改动。"),
-    "file_open_elsewhere": (ERROR, "{where} 正在被Excel、WPS或LibreOffice打开。请先关闭该文件再运行；原文件未改动。"),
-    "year_busy": (ERROR, "年度文件夹 {where} 正在被另一个操作使用（{holder}）。请等它完成后再试；没有改动任何文件。"),
-    "year_not_a_year": (ERROR, "{where} 不是年度文件夹（其中没有{settings}）。请用 assess-xl console 新建年度文件夹，或给出收件箱等文件和文件夹。"),
-    "year_exists": (ERROR, "{where} 已经存在且不是空文件夹，没有在其中新建年度文件夹。请换一个文件夹名，或直接打开它。"),
-    "year_settings_invalid": (WARNING, "{where} 的格式不正确（{reason}），已按默认设置读取。请在控制台的“设置”页重新保存。"),
-    "collect_no_output": (ERROR, "缺少选项 -o/--output（考核结果的保存路径）。只给出一个年度文件夹时可以省略，结果写入其“结果”文件夹。用 --help 查看用法。"),
-    "year_no_districts": (ERROR, "年度文件夹中还没有区名单（{where}）。请在“设置”页填写区名单。"),
-    "path_outside_year": (ERROR, "“{name}”不在年度文件夹的{area}中，拒绝访问。"),
-    "upload_too_large": (ERROR, "上传的文件“{file}”超过{limit} MB，已拒绝。请只上传填报表、压缩包或邮件。"),
-    "upload_too_many": (ERROR, "一次最多上传{limit}个文件。请分批上传。"),
-    "upload_total": (ERROR, "本次上传合计超过{limit} MB，已拒绝，没有保存任何文件。请分批上传。"),
-    "upload_empty": (ERROR, "没有选择要上传的文件。"),
-    "upload_stored": (INFO, "“{file}”已存入收件箱。"),
-    "upload_stored_many": (INFO, "{count}个文件已存入收件箱。"),
-    "upload_renamed": (INFO, "“{file}”已存入收件箱，保存为“{name}”。"),
-    "upload_same": (INFO, "“{file}”与收件箱中的“{other}”内容相同，未重复保存。"),
-    "console_no_token": (ERROR, "需要凭据才能打开考核控制台。请使用启动时显示（或自动打开）的完整网址，其中含有 token=…。"),
-    "console_bad_host": (ERROR, "拒绝访问：请求的主机名“{host}”不是本机的考核控制台。请使用启动时显示的网址（127.0.0.1）。"),
-    "console_bad_csrf": (ERROR, "页面已过期或请求不是来自考核控制台本身，没有执行。请刷新页面后重试。"),
-    "console_not_found": (ERROR, "没有这个页面或文件：{name}。"),
-    "console_field_missing": (ERROR, "请填写“{field}”。"),
-    "console_job_running": (ERROR, "“{job}”正在进行，请等它完成后再操作。"),
-    "console_port_busy": (ERROR, "端口{port}已被占用，考核控制台无法启动。请换一个端口（--port 8766），或不写 --port 由程序自动选择。"),
-    "console_no_sender": (ERROR, "发件人“{raw}”不是有效的邮箱，无法生成催报邮件。请在“设置”页填写发件人，如：市环保局综合处 <zhc@hbj.gov.cn>。"),
-    "console_no_reminders": (WARNING, "没有可以生成的催报邮件：这些部门不欠报，或通讯录中没有它们的邮箱。请在“设置”页填写通讯录。"),
-    "console_no_returns": (WARNING, "这些部门没有需要退回修改的内容。"),
-    "console_nothing_to_publish": (WARNING, "还没有可以发布的考核结果。请先在“收件”页上传并读取交回的填报表。"),
-    "console_nothing_read": (WARNING, "还没有读到本细则的填报表。请先在“收件”页上传并读取交回的填报表。"),
+    WRITE_NO_SPACE = "write_no_space", ERROR, "磁盘空间不足，无法写入 {where}。请清理磁盘后重试；没有写出任何文件，原文件未改动。"
+    WRITE_PERMISSION = "write_permission", ERROR, "无法写入 {where}：没有权限或文件被占用（可能正在Excel中打开）。请关闭文件或换一个位置后重试；原文件未改动。"
+    WRITE_NOT_FOLDER = "write_not_folder", ERROR, "无法写入 {where}：路径中有同名的文件而不是文件夹。请换一个输出位置。"
+    WRITE_FAILED = "write_failed", ERROR, "无法写入 {where}（{reason}）。请换一个输出位置后重试；原文件未改动。"
+    FILE_OPEN_ELSEWHERE = "file_open_elsewhere", ERROR, "{where} 正在被Excel、WPS或LibreOffice打开。请先关闭该文件再运行；原文件未改动。"
+    YEAR_BUSY = "year_busy", ERROR, "年度文件夹 {where} 正在被另一个操作使用（{holder}）。请等它完成后再试；没有改动任何文件。"
+    YEAR_NOT_A_YEAR = "year_not_a_year", ERROR, "{where} 不是年度文件夹（其中没有{settings}）。请用 assess-xl console 新建年度文件夹，或给出收件箱等文件和文件夹。"
+    YEAR_EXISTS = "year_exists", ERROR, "{where} 已经存在且不是空文件夹，没有在其中新建年度文件夹。请换一个文件夹名，或直接打开它。"
+    YEAR_SETTINGS_INVALID = "year_settings_invalid", WARNING, "{where} 的格式不正确（{reason}），已按默认设置读取。请在控制台的“设置”页重新保存。"
+    COLLECT_NO_OUTPUT = "collect_no_output", ERROR, "缺少选项 -o/--output（考核结果的保存路径）。只给出一个年度文件夹时可以省略，结果写入其“结果”文件夹。用 --help 查看用法。"
+    YEAR_NO_DISTRICTS = "year_no_districts", ERROR, "年度文件夹中还没有区名单（{where}）。请在“设置”页填写区名单。"
+    PATH_OUTSIDE_YEAR = "path_outside_year", ERROR, "“{name}”不在年度文件夹的{area}中，拒绝访问。"
+    UPLOAD_TOO_LARGE = "upload_too_large", ERROR, "上传的文件“{file}”超过{limit} MB，已拒绝。请只上传填报表、压缩包或邮件。"
+    UPLOAD_TOO_MANY = "upload_too_many", ERROR, "一次最多上传{limit}个文件。请分批上传。"
+    UPLOAD_TOTAL = "upload_total", ERROR, "本次上传合计超过{limit} MB，已拒绝，没有保存任何文件。请分批上传。"
+    UPLOAD_EMPTY = "upload_empty", ERROR, "没有选择要上传的文件。"
+    UPLOAD_STORED = "upload_stored", INFO, "“{file}”已存入收件箱。"
+    UPLOAD_STORED_MANY = "upload_stored_many", INFO, "{count}个文件已存入收件箱。"
+    UPLOAD_RENAMED = "upload_renamed", INFO, "“{file}”已存入收件箱，保存为“{name}”。"
+    UPLOAD_SAME = "upload_same", INFO, "“{file}”与收件箱中的“{other}”内容相同，未重复保存。"
+    CONSOLE_NO_TOKEN = "console_no_token", ERROR, "需要凭据才能打开考核控制台。请使用启动时显示（或自动打开）的完整网址，其中含有 token=…。"
+    CONSOLE_BAD_HOST = "console_bad_host", ERROR, "拒绝访问：请求的主机名“{host}”不是本机的考核控制台。请使用启动时显示的网址（127.0.0.1）。"
+    CONSOLE_BAD_CSRF = "console_bad_csrf", ERROR, "页面已过期或请求不是来自考核控制台本身，没有执行。请刷新页面后重试。"
+    CONSOLE_NOT_FOUND = "console_not_found", ERROR, "没有这个页面或文件：{name}。"
+    CONSOLE_FIELD_MISSING = "console_field_missing", ERROR, "请填写“{field}”。"
+    CONSOLE_JOB_RUNNING = "console_job_running", ERROR, "“{job}”正在进行，请等它完成后再操作。"
+    CONSOLE_PORT_BUSY = "console_port_busy", ERROR, "端口{port}已被占用，考核控制台无法启动。请换一个端口（--port 8766），或不写 --port 由程序自动选择。"
+    CONSOLE_NO_SENDER = "console_no_sender", ERROR, "发件人“{raw}”不是有效的邮箱，无法生成催报邮件。请在“设置”页填写发件人，如：市环保局综合处 <zhc@hbj.gov.cn>。"
+    CONSOLE_NO_REMINDERS = "console_no_reminders", WARNING, "没有可以生成的催报邮件：这些部门不欠报，或通讯录中没有它们的邮箱。请在“设置”页填写通讯录。"
+    CONSOLE_NO_RETURNS = "console_no_returns", WARNING, "这些部门没有需要退回修改的内容。"
+    CONSOLE_NOTHING_TO_PUBLISH = "console_nothing_to_publish", WARNING, "还没有可以发布的考核结果。请先在“收件”页上传并读取交回的填报表。"
+    CONSOLE_NOTHING_READ = "console_nothing_read", WARNING, "还没有读到本细则的填报表。请先在“收件”页上传并读取交回的填报表。"
     # the command line: what it refuses before any work is done (exit 2)
-    "rulebook_unusable": (ERROR, "评分细则无法使用：\n{messages}"),
-    "output_exists": (ERROR, "{target} 已存在，没有覆盖（其中可能已有填写的内容）。换一个文件名，或加 --force 覆盖。"),
-    "rules_suffix": (ERROR, "评分细则只能保存为 .yaml 或 .xlsx，不能保存为“{suffix}”。"),
-    "output_not_xlsx": (ERROR, "{what}只能保存为.xlsx工作簿，不能保存为“{suffix}”。请改为 {suggested}。"),
-    "districts_not_utf8": (ERROR, "区名单文件 {path} 不是UTF-8编码。请用记事本“另存为”UTF-8后重试。"),
-    "districts_unusable": (ERROR, "区名单不能使用：\n{reasons}"),
-    "forms_unusable": (ERROR, "无法生成填报表：\n{reasons}"),
-    "forms_folder_foreign": (ERROR, "文件夹 {folder} 中已有其他区名单或其他细则的填报表（{clashes}）。请换一个文件夹，或加 --force 覆盖。"),
-    "forms_no_districts": (ERROR, "缺少选项 --districts（被考核的区）。用 --help 查看用法。"),
-    "read_worker_failed": (ERROR, "本机无法启动读取进程，以下文件未能读取：{files}。请检查内存和安装后重试。"),
-    "read_nothing": (ERROR, "没有读到任何本细则的填报表。{details}"),
-    "collect_worker_failed": (ERROR, "本机无法启动读取进程，以下文件未能读取（不是文件本身的问题）：{files}。为免结果不全，没有写出报告。请检查内存和安装后重试。"),
-    "collect_output_is_input": (ERROR, "报告路径 {where} 是交回的填报表之一。请为报告另选文件名，以免覆盖交回的填报表。"),
-    "collect_nothing_read": (ERROR, "没有读到任何本细则的填报表（详见下方问题）。{details}"),
-    "notice_template_unusable": (ERROR, "通报模板 {path} 无法使用（{reason}）。请使用Word保存的.docx文件。"),
-    "fetch_date_invalid": (ERROR, "日期“{raw}”无效。请写成 2008-01-01 这样的格式。"),
-    "fetch_record_unwritable": (ERROR, "无法写入已检查邮件的记录 {path}（{reason}）。没有这份记录，下次运行会重复下载，因此没有收取邮件。请检查该文件夹的权限和磁盘空间，或用 -o 换一个文件夹。"),
-    "fetch_failed": (ERROR, "无法从 {host} 收取邮件：{reason}。"),
-    "cancelled": (INFO, "已取消。"),
-    "usage_missing_option": (ERROR, "缺少选项 {name}。用 --help 查看用法。"),
-    "usage_missing_argument": (ERROR, "缺少参数 {name}。用 --help 查看用法。"),
-    "usage_no_option": (ERROR, "没有选项 {name}。用 --help 查看用法。"),
-    "usage_bad_choice": (ERROR, "选项 {name} 的值无效，可选：{choices}。"),
-    "usage_bad_value": (ERROR, "{name} 的值无效（{reason}）。用 --help 查看用法。"),
-    "usage_no_command": (ERROR, "没有这个命令（{raw}）。可用命令：console、forms、collect、status、returns、adjustments-template、contacts-template、send、pdf、rules、demo。"),
-    "usage_other": (ERROR, "用法错误（{reason}）。用 --help 查看用法。"),
-    "path_inaccessible": (ERROR, "无法访问{where}（{reason}）。请检查路径后重试。"),
+    RULEBOOK_UNUSABLE = "rulebook_unusable", ERROR, "评分细则无法使用：\n{messages}"
+    OUTPUT_EXISTS = "output_exists", ERROR, "{target} 已存在，没有覆盖（其中可能已有填写的内容）。换一个文件名，或加 --force 覆盖。"
+    RULES_SUFFIX = "rules_suffix", ERROR, "评分细则只能保存为 .yaml 或 .xlsx，不能保存为“{suffix}”。"
+    OUTPUT_NOT_XLSX = "output_not_xlsx", ERROR, "{what}只能保存为.xlsx工作簿，不能保存为“{suffix}”。请改为 {suggested}。"
+    DISTRICTS_NOT_UTF8 = "districts_not_utf8", ERROR, "区名单文件 {path} 不是UTF-8编码。请用记事本“另存为”UTF-8后重试。"
+    DISTRICTS_UNUSABLE = "districts_unusable", ERROR, "区名单不能使用：\n{reasons}"
+    FORMS_UNUSABLE = "forms_unusable", ERROR, "无法生成填报表：\n{reasons}"
+    FORMS_FOLDER_FOREIGN = "forms_folder_foreign", ERROR, "文件夹 {folder} 中已有其他区名单或其他细则的填报表（{clashes}）。请换一个文件夹，或加 --force 覆盖。"
+    FORMS_NO_DISTRICTS = "forms_no_districts", ERROR, "缺少选项 --districts（被考核的区）。用 --help 查看用法。"
+    READ_WORKER_FAILED = "read_worker_failed", ERROR, "本机无法启动读取进程，以下文件未能读取：{files}。请检查内存和安装后重试。"
+    READ_NOTHING = "read_nothing", ERROR, "没有读到任何本细则的填报表。{details}"
+    COLLECT_WORKER_FAILED = "collect_worker_failed", ERROR, "本机无法启动读取进程，以下文件未能读取（不是文件本身的问题）：{files}。为免结果不全，没有写出报告。请检查内存和安装后重试。"
+    COLLECT_OUTPUT_IS_INPUT = "collect_output_is_input", ERROR, "报告路径 {where} 是交回的填报表之一。请为报告另选文件名，以免覆盖交回的填报表。"
+    COLLECT_NOTHING_READ = "collect_nothing_read", ERROR, "没有读到任何本细则的填报表（详见下方问题）。{details}"
+    NOTICE_TEMPLATE_UNUSABLE = "notice_template_unusable", ERROR, "通报模板 {path} 无法使用（{reason}）。请使用Word保存的.docx文件。"
+    FETCH_DATE_INVALID = "fetch_date_invalid", ERROR, "日期“{raw}”无效。请写成 2008-01-01 这样的格式。"
+    FETCH_RECORD_UNWRITABLE = "fetch_record_unwritable", ERROR, "无法写入已检查邮件的记录 {path}（{reason}）。没有这份记录，下次运行会重复下载，因此没有收取邮件。请检查该文件夹的权限和磁盘空间，或用 -o 换一个文件夹。"
+    FETCH_FAILED = "fetch_failed", ERROR, "无法从 {host} 收取邮件：{reason}。"
+    CANCELLED = "cancelled", INFO, "已取消。"
+    USAGE_MISSING_OPTION = "usage_missing_option", ERROR, "缺少选项 {name}。用 --help 查看用法。"
+    USAGE_MISSING_ARGUMENT = "usage_missing_argument", ERROR, "缺少参数 {name}。用 --help 查看用法。"
+    USAGE_NO_OPTION = "usage_no_option", ERROR, "没有选项 {name}。用 --help 查看用法。"
+    USAGE_BAD_CHOICE = "usage_bad_choice", ERROR, "选项 {name} 的值无效，可选：{choices}。"
+    USAGE_BAD_VALUE = "usage_bad_value", ERROR, "{name} 的值无效（{reason}）。用 --help 查看用法。"
+    USAGE_NO_COMMAND = "usage_no_command", ERROR, "没有这个命令（{raw}）。可用命令：console、forms、collect、status、returns、adjustments-template、contacts-template、send、pdf、rules、demo。"
+    USAGE_OTHER = "usage_other", ERROR, "用法错误（{reason}）。用 --help 查看用法。"
+    PATH_INACCESSIBLE = "path_inaccessible", ERROR, "无法访问{where}（{reason}）。请检查路径后重试。"
     # documents
-    "soffice_missing": (ERROR, "没有找到LibreOffice（soffice），无法生成PDF；考核结果工作簿和通报不受影响。请安装：sudo apt-get install libreoffice-calc-nogui fonts-noto-cjk（Windows请安装LibreOffice并把其program文件夹加入PATH）。"),
-    "pdf_not_scorecard": (ERROR, "{file}不是本工具生成的考核结果工作簿（没有相符的隐藏“结果信息”），不转换为PDF。请给出 collect 生成的 .xlsx 文件。"),
-    "pdf_external": (ERROR, "{file}引用了外部内容（{targets}），不是本工具生成的考核结果，不转换为PDF（以免LibreOffice访问这些地址）。请用 collect 重新生成考核结果。"),
-    "soffice_failed": (ERROR, "LibreOffice未能生成PDF（{reason}）。请确认LibreOffice可以正常启动后重试。"),
+    SOFFICE_MISSING = "soffice_missing", ERROR, "没有找到LibreOffice（soffice），无法生成PDF；考核结果工作簿和通报不受影响。请安装：sudo apt-get install libreoffice-calc-nogui fonts-noto-cjk（Windows请安装LibreOffice并把其program文件夹加入PATH）。"
+    PDF_NOT_SCORECARD = "pdf_not_scorecard", ERROR, "{file}不是本工具生成的考核结果工作簿（没有相符的隐藏“结果信息”），不转换为PDF。请给出 collect 生成的 .xlsx 文件。"
+    PDF_EXTERNAL = "pdf_external", ERROR, "{file}引用了外部内容（{targets}），不是本工具生成的考核结果，不转换为PDF（以免LibreOffice访问这些地址）。请用 collect 重新生成考核结果。"
+    SOFFICE_FAILED = "soffice_failed", ERROR, "LibreOffice未能生成PDF（{reason}）。请确认LibreOffice可以正常启动后重试。"
     # the rulebook as a workbook
-    "rule_sheet_missing": (ERROR, "{at}：缺少工作表“{sheet}”。请用 rules export 或 rules init 生成的工作簿修改。"),
-    "rule_sheet_duplicate_code": (ERROR, "{at}：指标编号“{code}”重复（已在{first}使用）。"),
-    "rule_sheet_reference": (ERROR, "{at}：“{value}”在“{sheet}”表中不存在。"),
+    RULE_SHEET_MISSING = "rule_sheet_missing", ERROR, "{at}：缺少工作表“{sheet}”。请用 rules export 或 rules init 生成的工作簿修改。"
+    RULE_SHEET_DUPLICATE_CODE = "rule_sheet_duplicate_code", ERROR, "{at}：指标编号“{code}”重复（已在{first}使用）。"
+    RULE_SHEET_REFERENCE = "rule_sheet_reference", ERROR, "{at}：“{value}”在“{sheet}”表中不存在。"
     # the rulebook: errors stop `rules check` and every command (exit 2); warnings are shown
-    "rule_file_missing": (ERROR, "{at}：找不到评分细则文件。"),
-    "rule_unreadable": (ERROR, "{at}：无法读取评分细则（{reason}），请确认是UTF-8编码的YAML文件。"),
-    "rule_yaml": (ERROR, "{at}：YAML格式错误（{reason}）。"),
-    "rule_not_a_rulebook": (ERROR, "{at}：内容不是评分细则（应包含 year、departments、categories、targets）。"),
-    "rule_key_missing": (ERROR, "{at}：缺少“{key}”。"),
-    "rule_category_incomplete": (ERROR, "{at}：类别 {entry} 须有 number、name 和 points（加分类写 bonus: true）。"),
-    "rule_year": (ERROR, "{at}：年度应为四位数字的年份（如2008），而写的是“{value}”。请只填写数字。"),
-    "rule_not_number": (ERROR, "{at}：{what}应为数字，而写的是“{value}”。请只填写数字，如2或0.5。"),
-    "rule_department_name": (ERROR, "{at}：部门名称“{department}”不能作为填报表的工作表名：{reason}。请改用不超过31个字符、不含 [ ] : * ? / \\ 的名称。"),
-    "rule_department_duplicate": (ERROR, "{at}：部门“{department}”与“{other}”只差全角/半角、空格或大小写，会被当成同一个部门。请删除重复的部门或改用能区分的名称。"),
-    "rule_category_duplicate": (ERROR, "{at}：类别{number}重复。"),
-    "rule_target_incomplete": (ERROR, "{at}：目标 {entry} 须有 number 和 category。"),
-    "rule_category_unknown": (ERROR, "{at}：所属类别{category}不存在。"),
-    "rule_code_duplicate": (ERROR, "{at}：指标编号“{code}”重复使用。"),
-    "rule_no_indicators": (ERROR, "{at}：没有填报指标。"),
-    "rule_code_missing": (ERROR, "{at}：指标缺少编号（code）。"),
-    "rule_type_unknown": (ERROR, "{at}：类型“{type}”无效，应为 {types} 之一。"),
-    "rule_sheet_name_unknown": (ERROR, "{at}：“{value}”不是可用的{what}。请从下拉列表选择，可用的{what}：{names}。"),
-    "rule_sheet_header_unknown": (ERROR, "{at}：表头“{header}”不是计分参数。计分表的表头只能是：{names}。"
-                                         "请改为其中之一，多余的列请删除。"),
-    "rule_department_unknown": (ERROR, "{at}：部门“{department}”不在 departments 列表中。"),
-    "rule_options_few": (ERROR, "{at}：选项类指标须列出至少两个选项（options）。"),
-    "rule_options_not_choice": (ERROR, "{at}：只有选项类（choice）指标可以有 options。"),
-    "rule_bounds_not_allowed": (ERROR, "{at}：{type}类指标不能设置上下限（min/max）。"),
-    "rule_percent_bounds": (ERROR, "{at}：比率的上下限应在0到1之间（1即100%）。"),
-    "rule_min_negative": (ERROR, "{at}：下限不能为负数。"),
-    "rule_min_above_max": (ERROR, "{at}：下限{min}大于上限{max}。"),
-    "rule_count_bounds": (ERROR, "{at}：数量类指标的上下限须为整数。"),
-    "rule_max_required": (ERROR, "{at}：{type}类指标须设置上限（max）。"),
-    "rule_kind_unknown": (ERROR, "{at}：未知的计分方式“{kind}”，可用：{kinds}。"),
-    "rule_parameter_missing": (ERROR, "{at}：计分方式{kind}缺少参数{names}。"),
-    "rule_parameter_unknown": (ERROR, "{at}：计分方式{kind}没有参数{names}；它的参数是：{allowed}。"),
-    "rule_kind_type": (ERROR, "{at}：计分方式{kind}不适用于{type}类指标（适用于：{types}）。"),
-    "rule_parameter_number": (ERROR, "{at}：计分方式{kind}的参数应为数字（可写分数，如 5/3）：{entry}。"),
-    "rule_option_points": (ERROR, "{at}：计分方式{kind}的分值须逐一对应指标的选项，每行“选项=分值”：{options}。"),
-    "rule_yes_no": (ERROR, "{at}：参数{key}应为“是”或“否”。"),
-    "rule_positive": (ERROR, "{at}：参数{names}须大于0。"),
-    "rule_reference_unknown": (ERROR, "{at}：目标{target}的计分方式引用了不存在的指标“{code}”。"),
-    "rule_alternative_incomplete": (ERROR, "{at}：另一种解读（alternatives）须写明名称（name）、目标编号（target）和计分（scoring：指标编号 → 计分方式列表），而这里是：{entry}。"),
-    "rule_alternative_code": (ERROR, "{at}：另一种解读“{name}”的计分引用了指标“{code}”，它不属于目标{target}。请只写目标{target}的指标编号。"),
-    "rule_reference_other": (ERROR, "{at}：目标{target}的计分方式引用了其他目标的指标“{code}”。"),
-    "rule_indicator_unused": (ERROR, "{at}：目标{target}，指标{code}没有任何计分方式使用。"),
-    "rule_unreachable": (WARNING, "{at}：目标{target}分值{points}分，但计分规则最多只能得{reach}分。"),
-    "rule_stated_points": (WARNING, "{at}：目标{target}原文标注({stated})分，但各部分合计{reach}分。"),
-    "rule_uncapped_in_basic": (WARNING, "{at}：类别{category}有不封顶的目标，但该类不是加分类。"),
-    "rule_category_sum": (WARNING, "{at}：类别{category}“{name}”分值{points}分，但其目标满分合计{total}分。"),
-}
+    RULE_FILE_MISSING = "rule_file_missing", ERROR, "{at}：找不到评分细则文件。"
+    RULE_UNREADABLE = "rule_unreadable", ERROR, "{at}：无法读取评分细则（{reason}），请确认是UTF-8编码的YAML文件。"
+    RULE_YAML = "rule_yaml", ERROR, "{at}：YAML格式错误（{reason}）。"
+    RULE_NOT_A_RULEBOOK = "rule_not_a_rulebook", ERROR, "{at}：内容不是评分细则（应包含 year、departments、categories、targets）。"
+    RULE_KEY_MISSING = "rule_key_missing", ERROR, "{at}：缺少“{key}”。"
+    RULE_CATEGORY_INCOMPLETE = "rule_category_incomplete", ERROR, "{at}：类别 {entry} 须有 number、name 和 points（加分类写 bonus: true）。"
+    RULE_YEAR = "rule_year", ERROR, "{at}：年度应为四位数字的年份（如2008），而写的是“{value}”。请只填写数字。"
+    RULE_NOT_NUMBER = "rule_not_number", ERROR, "{at}：{what}应为数字，而写的是“{value}”。请只填写数字，如2或0.5。"
+    RULE_DEPARTMENT_NAME = "rule_department_name", ERROR, "{at}：部门名称“{department}”不能作为填报表的工作表名：{reason}。请改用不超过31个字符、不含 [ ] : * ? / \\ 的名称。"
+    RULE_DEPARTMENT_DUPLICATE = "rule_department_duplicate", ERROR, "{at}：部门“{department}”与“{other}”只差全角/半角、空格或大小写，会被当成同一个部门。请删除重复的部门或改用能区分的名称。"
+    RULE_CATEGORY_DUPLICATE = "rule_category_duplicate", ERROR, "{at}：类别{number}重复。"
+    RULE_TARGET_INCOMPLETE = "rule_target_incomplete", ERROR, "{at}：目标 {entry} 须有 number 和 category。"
+    RULE_CATEGORY_UNKNOWN = "rule_category_unknown", ERROR, "{at}：所属类别{category}不存在。"
+    RULE_CODE_DUPLICATE = "rule_code_duplicate", ERROR, "{at}：指标编号“{code}”重复使用。"
+    RULE_NO_INDICATORS = "rule_no_indicators", ERROR, "{at}：没有填报指标。"
+    RULE_CODE_MISSING = "rule_code_missing", ERROR, "{at}：指标缺少编号（code）。"
+    RULE_TYPE_UNKNOWN = "rule_type_unknown", ERROR, "{at}：类型“{type}”无效，应为 {types} 之一。"
+    RULE_SHEET_NAME_UNKNOWN = "rule_sheet_name_unknown", ERROR, "{at}：“{value}”不是可用的{what}。请从下拉列表选择，可用的{what}：{names}。"
+    RULE_SHEET_HEADER_UNKNOWN = "rule_sheet_header_unknown", ERROR, "{at}：表头“{header}”不是计分参数。计分表的表头只能是：{names}。请改为其中之一，多余的列请删除。"
+    RULE_DEPARTMENT_UNKNOWN = "rule_department_unknown", ERROR, "{at}：部门“{department}”不在 departments 列表中。"
+    RULE_OPTIONS_FEW = "rule_options_few", ERROR, "{at}：选项类指标须列出至少两个选项（options）。"
+    RULE_OPTIONS_NOT_CHOICE = "rule_options_not_choice", ERROR, "{at}：只有选项类（choice）指标可以有 options。"
+    RULE_BOUNDS_NOT_ALLOWED = "rule_bounds_not_allowed", ERROR, "{at}：{type}类指标不能设置上下限（min/max）。"
+    RULE_PERCENT_BOUNDS = "rule_percent_bounds", ERROR, "{at}：比率的上下限应在0到1之间（1即100%）。"
+    RULE_MIN_NEGATIVE = "rule_min_negative", ERROR, "{at}：下限不能为负数。"
+    RULE_MIN_ABOVE_MAX = "rule_min_above_max", ERROR, "{at}：下限{min}大于上限{max}。"
+    RULE_COUNT_BOUNDS = "rule_count_bounds", ERROR, "{at}：数量类指标的上下限须为整数。"
+    RULE_MAX_REQUIRED = "rule_max_required", ERROR, "{at}：{type}类指标须设置上限（max）。"
+    RULE_KIND_UNKNOWN = "rule_kind_unknown", ERROR, "{at}：未知的计分方式“{kind}”，可用：{kinds}。"
+    RULE_PARAMETER_MISSING = "rule_parameter_missing", ERROR, "{at}：计分方式{kind}缺少参数{names}。"
+    RULE_PARAMETER_UNKNOWN = "rule_parameter_unknown", ERROR, "{at}：计分方式{kind}没有参数{names}；它的参数是：{allowed}。"
+    RULE_KIND_TYPE = "rule_kind_type", ERROR, "{at}：计分方式{kind}不适用于{type}类指标（适用于：{types}）。"
+    RULE_PARAMETER_NUMBER = "rule_parameter_number", ERROR, "{at}：计分方式{kind}的参数应为数字（可写分数，如 5/3）：{entry}。"
+    RULE_OPTION_POINTS = "rule_option_points", ERROR, "{at}：计分方式{kind}的分值须逐一对应指标的选项，每行“选项=分值”：{options}。"
+    RULE_YES_NO = "rule_yes_no", ERROR, "{at}：参数{key}应为“是”或“否”。"
+    RULE_POSITIVE = "rule_positive", ERROR, "{at}：参数{names}须大于0。"
+    RULE_REFERENCE_UNKNOWN = "rule_reference_unknown", ERROR, "{at}：目标{target}的计分方式引用了不存在的指标“{code}”。"
+    RULE_ALTERNATIVE_INCOMPLETE = "rule_alternative_incomplete", ERROR, "{at}：另一种解读（alternatives）须写明名称（name）、目标编号（target）和计分（scoring：指标编号 → 计分方式列表），而这里是：{entry}。"
+    RULE_ALTERNATIVE_CODE = "rule_alternative_code", ERROR, "{at}：另一种解读“{name}”的计分引用了指标“{code}”，它不属于目标{target}。请只写目标{target}的指标编号。"
+    RULE_REFERENCE_OTHER = "rule_reference_other", ERROR, "{at}：目标{target}的计分方式引用了其他目标的指标“{code}”。"
+    RULE_INDICATOR_UNUSED = "rule_indicator_unused", ERROR, "{at}：目标{target}，指标{code}没有任何计分方式使用。"
+    RULE_UNREACHABLE = "rule_unreachable", WARNING, "{at}：目标{target}分值{points}分，但计分规则最多只能得{reach}分。"
+    RULE_STATED_POINTS = "rule_stated_points", WARNING, "{at}：目标{target}原文标注({stated})分，但各部分合计{reach}分。"
+    RULE_UNCAPPED_IN_BASIC = "rule_uncapped_in_basic", WARNING, "{at}：类别{category}有不封顶的目标，但该类不是加分类。"
+    RULE_CATEGORY_SUM = "rule_category_sum", WARNING, "{at}：类别{category}“{name}”分值{points}分，但其目标满分合计{total}分。"
+
+CATALOGUE: dict[Code, tuple[Level, str]] = {code: (code.level, code.template) for code in Code}
+
+
 
 
 @dataclass(frozen=True)
@@ -315,38 +334,70 @@ class Problem:
     code: str = ""
     raw: str = ""
 
-    def as_row(self) -> dict:
+    def as_row(self) -> dict[str, str]:
         return asdict(self)
 
     def with_district(self, district: str) -> "Problem":
         return replace(self, district=district)
 
 
-class _Fields(dict):
+def code_of(code: Code | str) -> Code:
+    """The catalogue entry of `code` (a Code, or its string as stored in Problem.kind); KeyError when
+    the string is not a catalogue code."""
+    return code if isinstance(code, Code) else cast(Code, Code._value2member_map_[code])
+
+
+class _Fields(dict[str, object]):
     """Formatting fields where a missing one reads as empty instead of raising mid-run."""
 
-    def __missing__(self, key):
+    def __missing__(self, key: str) -> str:
         return ""
 
 
 _FORMATTER = string.Formatter()
 
 
-def text(code: str, /, **fields) -> str:
+def text(code: Code, /, **fields: object) -> str:
     """The catalogue message of `code` with `fields`; never raises for a missing or odd field."""
-    template = CATALOGUE[code][1]
+    template = code_of(code).template
     return _FORMATTER.vformat(template, (), _Fields({k: "" if v is None else v for k, v in fields.items()}))
 
 
-def make(kind: str, /, *, file="", sheet="", cell="", district="", code="", raw="", level=None, **fields) -> Problem:
-    default_level = CATALOGUE[kind][0]
+def make(kind: Code, /, *, file: object = "", sheet: object = "", cell: object = "", district: object = "",
+         code: object = "", raw: object = "", level: str | None = None, **fields: object) -> Problem:
+    """A Problem of `kind` at the given place, its message from the catalogue."""
+    kind = code_of(kind)
     raw_text = shorten(raw)
     message = text(kind, raw=raw_text, file=file, sheet=sheet, district=district, code=code, **fields)
-    return Problem(level or default_level, kind, message, str(file), str(sheet), str(cell), str(district), str(code),
-                   raw_text)
+    return Problem(level or kind.level, kind.value, message, str(file), str(sheet), str(cell), str(district),
+                   str(code), raw_text)
 
 
-def shorten(raw, limit: int = 200) -> str:
+class AssessError(Exception):
+    """The one exception the library raises for something the person running it must fix: it carries
+    the problems (catalogue messages, with file, sheet, cell, district and code where they apply).
+    The command line and the console catch this base once and show `problems`."""
+
+    def __init__(self, *problems: Problem):
+        super().__init__("\n".join(problem.message for problem in problems))
+        self.problems: tuple[Problem, ...] = problems
+
+    @property
+    def problem(self) -> Problem:
+        """The first (often the only) problem."""
+        return self.problems[0]
+
+    @property
+    def messages(self) -> list[str]:
+        return [problem.message for problem in self.problems]
+
+    @classmethod
+    def of(cls, kind: Code, /, **fields: object) -> "AssessError":
+        """The error of one catalogue problem: `raise SomeError.of(Code.X, file=…)`."""
+        return cls(make(kind, **fields))  # type: ignore[arg-type]
+
+
+def shorten(raw: object, limit: int = 200) -> str:
     text = "" if raw is None else str(raw)
     return text if len(text) <= limit else text[:limit] + f"…（共{len(text)}字）"
 
@@ -367,5 +418,5 @@ def reason(exc: BaseException) -> str:
     return "内容不是有效的格式"
 
 
-def sort_key(problem: Problem):
+def sort_key(problem: Problem) -> tuple[int, str, str, str, str]:
     return (LEVEL_ORDER.get(problem.level, 9), problem.file, problem.sheet, problem.district, problem.code)

@@ -16,6 +16,7 @@ from typing import Iterator
 
 import yaml
 
+from assess_xl.problems import Code
 from assess_xl import demo
 
 from assess_xl.publish import files
@@ -44,12 +45,8 @@ LOCK_FILE = ".assess-xl.lock"
 RECENT_LIMIT = 10
 
 
-class YearError(Exception):
+class YearError(P.AssessError):
     """The folder cannot be used as asked; `problem` says why and what to do."""
-
-    def __init__(self, problem: Problem):
-        super().__init__(problem.message)
-        self.problem = problem
 
 
 # ---- settings -----------------------------------------------------------------------------------
@@ -86,9 +83,9 @@ def parse_settings(text: str, where: str) -> tuple[Settings, list[Problem]]:
     try:
         data = yaml.safe_load(text) or {}
     except yaml.YAMLError as exc:
-        return Settings(), [P.make("year_settings_invalid", where=where, reason=type(exc).__name__)]
+        return Settings(), [P.make(Code.YEAR_SETTINGS_INVALID, where=where, reason=type(exc).__name__)]
     if not isinstance(data, dict):
-        return Settings(), [P.make("year_settings_invalid", where=where, reason="不是“键: 值”的列表")]
+        return Settings(), [P.make(Code.YEAR_SETTINGS_INVALID, where=where, reason="不是“键: 值”的列表")]
     by_key = {key: name for name, key in SETTING_KEYS.items()}
     given = {by_key[key]: "" if value is None else str(value).strip() for key, value in data.items() if key in by_key}
     return Settings(**given), []
@@ -200,7 +197,7 @@ class Year:
         for path in self.listing(area):
             if path.name == name and path.resolve().parent == self.areas()[area].resolve():
                 return path
-        raise YearError(P.make("path_outside_year", name=name, area=area))
+        raise YearError(P.make(Code.PATH_OUTSIDE_YEAR, name=name, area=area))
 
 
 def is_year(folder: Path) -> bool:
@@ -210,7 +207,7 @@ def is_year(folder: Path) -> bool:
 def open_year(folder: str | Path) -> Year:
     path = Path(folder).expanduser().resolve()
     if not is_year(path):
-        raise YearError(P.make("year_not_a_year", where=str(path), settings=SETTINGS_FILE))
+        raise YearError(P.make(Code.YEAR_NOT_A_YEAR, where=str(path), settings=SETTINGS_FILE))
     remember(path)
     return Year(path)
 
@@ -234,7 +231,7 @@ def create(folder: str | Path, settings: Settings | None = None, districts: list
     """A new year's folder with its sub-folders and settings; the embedded rulebook until one is put there."""
     path = Path(folder).expanduser().resolve()
     if path.exists() and (not path.is_dir() or any(path.iterdir())):
-        raise YearError(P.make("year_exists", where=str(path)))
+        raise YearError(P.make(Code.YEAR_EXISTS, where=str(path)))
     year = Year(path)
     written = [(year.settings_path, settings_text(settings or Settings()).encode("utf-8"))]
     if districts:
@@ -259,12 +256,12 @@ def parse_districts(spec: str) -> list[str]:
         try:
             names = demo.read_district_list(path.read_text(encoding="utf-8-sig"))
         except UnicodeDecodeError:
-            raise YearError(P.make("districts_not_utf8", path=str(path))) from None
+            raise YearError(P.make(Code.DISTRICTS_NOT_UTF8, path=str(path))) from None
     else:
         names = split_district_names(spec)
     problems = district_name_problems(names)
     if problems:
-        raise YearError(P.make("districts_unusable", reasons="\n".join(problems)))
+        raise YearError(P.make(Code.DISTRICTS_UNUSABLE, reasons="\n".join(problems)))
     return names
 
 
@@ -298,10 +295,10 @@ def read_contacts(path: Path, book: Rulebook) -> tuple[dict[str, outbox.Contact]
             sheets = ownbooks.read(path, path.name)
             sheet, rows = next(((s.name, s.rows) for s in sheets.values()), (None, []))
     except ownbooks.OwnWorkbookError as exc:
-        raise YearError(P.make("contacts_unreadable", path=str(path), reason=exc.problem.message.rstrip("。"))) from None
+        raise YearError(P.make(Code.CONTACTS_UNREADABLE, path=str(path), reason=exc.problem.message.rstrip("。"))) from None
     except (OSError, UnicodeDecodeError) as exc:  # a .csv that cannot be read or decoded
         reason = "不是UTF-8编码的文本" if isinstance(exc, UnicodeDecodeError) else "文件无法打开"
-        raise YearError(P.make("contacts_unreadable", path=str(path), reason=reason)) from None
+        raise YearError(P.make(Code.CONTACTS_UNREADABLE, path=str(path), reason=reason)) from None
     return outbox.read_contacts(rows, book, path.name, sheet)
 
 
@@ -361,7 +358,7 @@ def locked(year: Year, what: str, wait: float = 0.0) -> Iterator[None]:
         deadline = time.monotonic() + wait
         while not _try_lock(handle):
             if time.monotonic() >= deadline:
-                raise YearError(P.make("year_busy", where=str(year.root), holder=_holder(year)))
+                raise YearError(P.make(Code.YEAR_BUSY, where=str(year.root), holder=_holder(year)))
             time.sleep(0.1)
         try:
             os.ftruncate(handle, 0)

@@ -35,6 +35,7 @@ from assess_xl.read.merge import ReadResult
 from assess_xl.pipeline import CollectResult
 from assess_xl.problems import Problem
 from assess_xl.rules.model import Rulebook
+from assess_xl.problems import Code
 from assess_xl.year import (ADJUSTMENTS_FILE, RULEBOOK_FILES, Settings, Year, YearError, collect_options, districts_text,
                    locked, read_contacts, settings_text, write)
 
@@ -123,7 +124,7 @@ def reminders(year: Year, book: Rulebook, read: ReadResult, departments: list[st
     try:
         sender = outbox.mailbox(settings.sender)
     except outbox.BadAddress:
-        raise YearError(P.make("console_no_sender", raw=settings.sender)) from None
+        raise YearError(P.make(Code.CONSOLE_NO_SENDER, raw=settings.sender)) from None
     contacts = _contacts(year, book)
     owing = {d: lines for d, lines in returns.owing_lines(book, read).items() if d in departments}
     this_round = f"截止{settings.deadline}" if settings.deadline else date.today().isoformat()
@@ -146,7 +147,7 @@ def generate_forms(year: Year, book: Rulebook) -> list[FormFile]:
     """The year's forms into 填报表/ (the full workbook and one per department)."""
     districts = year.districts()
     if not districts:
-        raise YearError(P.make("year_no_districts", where=str(year.districts_path)))
+        raise YearError(P.make(Code.YEAR_NO_DISTRICTS, where=str(year.districts_path)))
     built = forms_module.build_forms(book, districts)
     with locked(year, "生成填报表", LOCK_WAIT):
         write([(year.forms_dir / form.name, form.content) for form in built])
@@ -196,17 +197,17 @@ def store_uploads(year: Year, uploads: list[tuple[str, bytes]]) -> list[Stored]:
     stored, written = [], []
     for given, content in uploads:
         if len(content) > UPLOAD_FILE_LIMIT_MB * 1024 * 1024:
-            stored.append(Stored(given, "", P.text("upload_too_large", file=given, limit=UPLOAD_FILE_LIMIT_MB)))
+            stored.append(Stored(given, "", P.text(Code.UPLOAD_TOO_LARGE, file=given, limit=UPLOAD_FILE_LIMIT_MB)))
             continue
         digest = hashlib.sha256(content).hexdigest()
         if digest in hashes:
-            stored.append(Stored(given, hashes[digest], P.text("upload_same", file=given, other=hashes[digest])))
+            stored.append(Stored(given, hashes[digest], P.text(Code.UPLOAD_SAME, file=given, other=hashes[digest])))
             continue
         name = _unused(safe_name(given), taken)
         taken[name] = year.inbox / name
         hashes[digest] = name
         written.append((year.inbox / name, content))
-        stored.append(Stored(given, name, P.text("upload_stored" if name == given else "upload_renamed", file=given,
+        stored.append(Stored(given, name, P.text(Code.UPLOAD_STORED if name == given else Code.UPLOAD_RENAMED, file=given,
                                                  name=name), new=name == given))
     if written:
         with locked(year, "保存上传的文件", LOCK_WAIT):
@@ -281,9 +282,9 @@ def exclude_file(year: Year, book: Rulebook, districts: list[str], row: list[str
     current = adjustment_rows(year)
     row = [cell.strip() for cell in row]
     if not row[0]:
-        return [P.make("console_field_missing", field="文件名或SHA-256")]
+        return [P.make(Code.CONSOLE_FIELD_MISSING, field="文件名或SHA-256")]
     if not row[1]:
-        return [P.make("adjustment_no_reason", file=ADJUSTMENTS_FILE, sheet=adjustments_module.EXCLUDED_SHEET,
+        return [P.make(Code.ADJUSTMENT_NO_REASON, file=ADJUSTMENTS_FILE, sheet=adjustments_module.EXCLUDED_SHEET,
                        cell=f"B{len(current.excluded) + 2}")]
     _save_adjustments(year, book, districts, current.changes, [*current.excluded, row])
     return []
@@ -314,7 +315,7 @@ def notice_files(book: Rulebook, result: CollectResult, signed: report.Signature
     except Exception as exc:  # python-docx refuses a file that is not a Word document: say which
         if template is None:
             raise
-        raise YearError(P.make("notice_template_unusable", path=str(template), reason=P.reason(exc))) from None
+        raise YearError(P.make(Code.NOTICE_TEMPLATE_UNUSABLE, path=str(template), reason=P.reason(exc))) from None
     names = report.safe_sheet_names(list(documents))
     return [(safe_file_name(f"{book.year}年度考核结果通报-{names[district]}.docx"), content)
             for district, content in documents.items()]
@@ -352,7 +353,7 @@ def bring_rulebook(name: str, content: bytes) -> Brought:
     """Check an uploaded rulebook (YAML or workbook) as `rules check` does; raises RulebookError."""
     suffix = Path(name).suffix.lower()
     if suffix not in (".yaml", ".yml", ".xlsx"):
-        raise rulebook_module.RulebookError([P.text("rule_unreadable", at=name, reason="扩展名应为 .yaml 或 .xlsx")])
+        raise rulebook_module.RulebookError([P.text(Code.RULE_UNREADABLE, at=name, reason="扩展名应为 .yaml 或 .xlsx")])
     with tempfile.TemporaryDirectory(prefix="assess-xl-rules-") as folder:
         path = Path(folder) / safe_name(name)
         path.write_bytes(content)

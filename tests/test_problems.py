@@ -43,3 +43,25 @@ def test_sort_order_errors_first():
 def test_unknown_kind_is_a_programming_error():
     with pytest.raises(KeyError):
         P.make("no_such_kind")
+
+
+def test_codes_are_an_enum_so_a_misspelt_code_fails_at_once():
+    assert P.Code.BOOL_INVALID == "bool_invalid" and f"{P.Code.BOOL_INVALID}" == "bool_invalid"
+    assert P.make(P.Code.BOOL_INVALID, raw="也许").kind == "bool_invalid"
+    with pytest.raises(AttributeError):
+        P.Code.BOOL_INVALD  # noqa: B018
+    with pytest.raises(KeyError):
+        P.make("bool_invald")
+
+
+def test_every_library_error_is_an_assess_error_carrying_problems():
+    from assess_xl.publish.files import WriteError
+    from assess_xl.score.previous import PreviousError
+    from assess_xl.xlsx.ownbooks import OwnWorkbookError
+    from assess_xl.year import YearError
+    for error_type in (WriteError, PreviousError, OwnWorkbookError, YearError):
+        assert issubclass(error_type, P.AssessError), error_type
+    error = YearError(P.make(P.Code.YEAR_EXISTS, where="2008"))
+    assert error.problems[0].kind == "year_exists" and str(error) == error.problem.message
+    assert "2008" in str(error)
+    assert PreviousError(P.Code.PREVIOUS_NO_DATA).problem.kind == "previous_no_data"

@@ -8,6 +8,7 @@ import unicodedata
 import click
 
 from assess_xl import problems as P
+from assess_xl.problems import Code
 
 _HEADINGS = {"Options": "选项", "Commands": "命令", "Arguments": "参数"}
 
@@ -118,15 +119,15 @@ def usage_message(error: click.UsageError) -> str:
     param = getattr(error, "param", None)
     name = "/".join(param.opts) if param is not None and getattr(param, "opts", None) else getattr(param, "name", "")
     if isinstance(error, click.MissingParameter):
-        missing = "usage_missing_option" if isinstance(param, click.Option) else "usage_missing_argument"
+        missing = Code.USAGE_MISSING_OPTION if isinstance(param, click.Option) else Code.USAGE_MISSING_ARGUMENT
         return P.text(missing, name=name or error.param_hint)
     if isinstance(error, click.NoSuchOption):
-        return P.text("usage_no_option", name=error.option_name)
+        return P.text(Code.USAGE_NO_OPTION, name=error.option_name)
     if isinstance(error, click.BadParameter) and param is not None and isinstance(param.type, click.Choice):
-        return P.text("usage_bad_choice", name=name, choices="、".join(map(str, param.type.choices)))
+        return P.text(Code.USAGE_BAD_CHOICE, name=name, choices="、".join(map(str, param.type.choices)))
     if isinstance(error, click.BadParameter):
-        return P.text("usage_bad_value", name=name or error.param_hint, reason=error.message)
+        return P.text(Code.USAGE_BAD_VALUE, name=name or error.param_hint, reason=error.message)
     if "No such command" in error.message:
         quote = chr(39)
-        return P.text("usage_no_command", raw=error.message.split(quote)[1] if quote in error.message else error.message)
-    return P.text("usage_other", reason=error.message)
+        return P.text(Code.USAGE_NO_COMMAND, raw=error.message.split(quote)[1] if quote in error.message else error.message)
+    return P.text(Code.USAGE_OTHER, reason=error.message)

@@ -19,6 +19,7 @@ from assess_xl.cli.output import console, errors_console, print_nothing_filled, 
 from assess_xl.pipeline import CollectOptions, Outcome
 from assess_xl.publish import documents as publish
 from assess_xl.publish import files
+from assess_xl.problems import Code
 
 YEAR_LOCK_WAIT = 10.0  # seconds a run waits for another holder of a year folder's lock
 
@@ -112,7 +113,7 @@ def collect(paths, out, rules_path, districts_spec, on_conflict, issuer, contact
     run = Run(rules_path, districts_spec, on_conflict, issuer, contacts_path, previous_path, adjustments_path)
     year = year_module.given_year(paths)
     if year is None and not out:
-        stop("collect_no_output")
+        stop(Code.COLLECT_NO_OUTPUT)
     book = run.rulebook(year)
     target = output_path(out, "考核结果") if out else year.scorecard_path
     paths, options = run.inputs(paths, year, book, target)

@@ -10,6 +10,7 @@ from typing import NoReturn
 import click
 from rich.markup import escape
 
+from assess_xl.problems import Code
 from assess_xl import pipeline
 from assess_xl import problems as P
 from assess_xl import year as year_module
@@ -31,7 +32,7 @@ class UserError(click.ClickException):
         show_error(self.message)
 
 
-def stop(code: str, /, **fields) -> NoReturn:
+def stop(code: Code, /, **fields) -> NoReturn:
     """Refuse with the catalogue's message of `code`: exit 2, nothing done."""
     raise UserError(P.text(code, **fields))
 
@@ -45,9 +46,9 @@ def library_failure(error: Exception) -> tuple[str, int] | None:
     if isinstance(error, (files.WriteError, year_module.YearError, pipeline.RunError)):
         return error.problem.message, EXIT_USAGE
     if isinstance(error, rulebook_module.RulebookError):
-        return P.text("rulebook_unusable", messages="\n".join(error.messages)), EXIT_USAGE
+        return P.text(Code.RULEBOOK_UNUSABLE, messages="\n".join(error.messages)), EXIT_USAGE
     if isinstance(error, forms.FormError):
-        return P.text("forms_unusable", reasons="\n".join(error.messages)), EXIT_USAGE
+        return P.text(Code.FORMS_UNUSABLE, reasons="\n".join(error.messages)), EXIT_USAGE
     if isinstance(error, delivery.DeliveryError):
         return error.message, EXIT_PROBLEMS if error.sent_any else EXIT_USAGE
     if isinstance(error, (documents.PublishError, fetch.FetchError)):
@@ -72,7 +73,7 @@ class MainGroup(ChineseGroup):
             error.show()
             sys.exit(error.exit_code)
         except click.exceptions.Abort:
-            errors_console.print(P.text("cancelled"))
+            errors_console.print(P.text(Code.CANCELLED))
             sys.exit(EXIT_USAGE)
         except Exception as error:  # noqa: BLE001 - the library's refusals; anything else is re-raised
             failure = library_failure(error) or os_failure(error)
@@ -88,4 +89,4 @@ def os_failure(error: Exception) -> tuple[str, int] | None:
     if not isinstance(error, OSError):
         return None
     where = f" {error.filename}" if error.filename else ""
-    return P.text("path_inaccessible", where=where, reason=P.reason(error)), EXIT_USAGE
+    return P.text(Code.PATH_INACCESSIBLE, where=where, reason=P.reason(error)), EXIT_USAGE

@@ -17,6 +17,7 @@ from assess_xl.publish import files
 from assess_xl.publish import forms as forms_module
 from assess_xl.publish import returns as returns_module
 from assess_xl.read import form as readback
+from assess_xl.problems import Code
 
 
 def make_forms(book, districts, out_dir: Path, password=None, force: bool = True) -> list[Path]:
@@ -47,7 +48,7 @@ def forms(districts_spec, rules_path, out_dir, password, force, prefill_paths, p
     if prefill_paths:
         return make_prefilled_forms(book, districts_spec, prefill_paths, prefill_rules_path, Path(out_dir), force)
     if not districts_spec:
-        stop("forms_no_districts")
+        stop(Code.FORMS_NO_DISTRICTS)
     districts = year_module.parse_districts(districts_spec)
     written = make_forms(book, districts, Path(out_dir), password, force)
     console.print(f"已为{len(districts)}个区生成{book.year}年度填报表，共{len(written)}个文件，位于 {escape(out_dir)}：")

@@ -22,6 +22,7 @@ from assess_xl.publish import forms as forms_module
 from assess_xl.publish import returns as returns_module
 from assess_xl.read import fetch as fetch_module
 from assess_xl.read import imap
+from assess_xl.problems import Code
 
 
 @click.command(cls=ChineseCommand)
@@ -91,7 +92,7 @@ def sender_mailbox(sender: str) -> outbox.Mailbox:
     try:
         return outbox.mailbox(sender)
     except outbox.BadAddress as bad:
-        stop("sender_newline" if bad.reason == "newline" else "sender_invalid", raw=shorten(sender, 100))
+        stop(Code.SENDER_NEWLINE if bad.reason == "newline" else Code.SENDER_INVALID, raw=shorten(sender, 100))
 
 
 @send.command("forms")
@@ -105,7 +106,7 @@ def send_forms(forms_dir, contacts_path, sender, deadline, outbox_dir, smtp, use
     contacts = load_contacts(contacts_path, book)
     copies = forms_module.department_copies(book, Path(forms_dir))
     owed = [d for d in book.departments if book.department_indicators(d)]
-    unsent = [problem_text("send_no_form", folder=forms_dir, departments="、".join(d for d in owed if d not in copies))]
+    unsent = [problem_text(Code.SEND_NO_FORM, folder=forms_dir, departments="、".join(d for d in owed if d not in copies))]
     unsent = unsent if any(d not in copies for d in owed) else []
     return deliver(outbox.form_messages(book, contacts, copies, from_, deadline), outbox.unaddressed(contacts, copies),
             unsent, outbox_dir, smtp, user, security, from_)
@@ -151,7 +152,7 @@ def deliver(messages, unaddressed: list[str], unsent: list[str], outbox_dir: str
     folder = Path(outbox_dir)
     failed = False
     if unaddressed:
-        unsent = [*unsent, problem_text("send_no_address", departments="、".join(unaddressed))]
+        unsent = [*unsent, problem_text(Code.SEND_NO_ADDRESS, departments="、".join(unaddressed))]
     pending = delivery.remaining(messages, delivery.delivered(folder / delivery.SEND_LOG))
     if not pending:
         console.print("没有需要发送的邮件（都已发送过，见发送记录）。" if messages else "没有需要发送的邮件。")

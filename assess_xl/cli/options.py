@@ -18,6 +18,7 @@ from assess_xl.publish import outbox
 from assess_xl.read.merge import ReadResult
 from assess_xl.rules import load as rulebook_load
 from assess_xl.rules.model import Rulebook
+from assess_xl.problems import Code
 
 RULES_OPTION = click.option("--rules", "rules_path", type=click.Path(dir_okay=False), metavar="细则文件",
                             help="评分细则文件（YAML，或 rules export 生成的 .xlsx）；默认使用内置的2007年度细则。")
@@ -32,7 +33,7 @@ def load_rulebook(path: str | None) -> Rulebook:
 def refuse_existing(target: Path, force: bool) -> None:
     """Templates and copies are filled in by people: writing over one would lose their work."""
     if target.exists() and not force:
-        stop("output_exists", target=target)
+        stop(Code.OUTPUT_EXISTS, target=target)
 
 
 def output_path(given: str, what: str) -> Path:
@@ -42,7 +43,7 @@ def output_path(given: str, what: str) -> Path:
         return path
     if path.suffix == "" or not re.fullmatch(r"\.[A-Za-z0-9]{1,5}", path.suffix):
         return path.with_name(path.name + ".xlsx")
-    stop("output_not_xlsx", what=what, suffix=path.suffix, suggested=path.with_suffix(".xlsx"))
+    stop(Code.OUTPUT_NOT_XLSX, what=what, suffix=path.suffix, suggested=path.with_suffix(".xlsx"))
 
 
 def collect_options(on_conflict: str, districts_spec: str | None, out: Path | None,

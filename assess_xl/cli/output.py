@@ -13,6 +13,7 @@ from assess_xl.publish import status as status_module
 from assess_xl.rules.components import fmt_number
 from assess_xl.score import adjustments as adjustments_module
 from assess_xl.score import robustness
+from assess_xl.problems import Code
 
 console = Console(highlight=False, soft_wrap=True)
 
@@ -56,9 +57,9 @@ def print_problem_summary(read, book) -> None:
         row = rows.get(department_of(problem, book))
         if row is None:
             continue
-        if problem.kind == "department_missing":
+        if problem.kind == Code.DEPARTMENT_MISSING:
             row[0] += len(problem.district.split("、"))
-        elif problem.kind == "missing":
+        elif problem.kind == Code.MISSING:
             row[1] += 1
         elif problem.level == ERROR:
             row[2] += 1
@@ -69,7 +70,7 @@ def print_problem_summary(read, book) -> None:
             table.add_row(escape(department), *[str(n) if n else "" for n in row])
     if table.row_count:
         console.print(table)
-    to_fix = [p for p in read.problems if p.level == ERROR and p.kind not in ("missing", "department_missing")]
+    to_fix = [p for p in read.problems if p.level == ERROR and p.kind not in (Code.MISSING, Code.DEPARTMENT_MISSING)]
     for problem in to_fix[:10]:
         where = " ".join(x for x in (problem.file, problem.sheet, problem.cell, problem.district, problem.code) if x)
         console.print(f"[red]需改正[/] {escape(where)}：{escape(problem.message)}")

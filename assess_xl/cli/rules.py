@@ -21,6 +21,7 @@ from assess_xl.rules import sheet as rulesheet
 from assess_xl.rules.components import fmt_number
 from assess_xl.score import adjustments as adjustments_module
 from assess_xl.score import replay as replay_module
+from assess_xl.problems import Code
 
 
 @click.group(cls=ChineseGroup, no_args_is_help=True)
@@ -50,7 +51,7 @@ def rules_check(rulebook):
 def rules_file(given: str) -> Path:
     path = Path(given)
     if path.suffix.lower() not in (".yaml", ".yml", ".xlsx"):
-        stop("rules_suffix", suffix=path.suffix or "（无扩展名）")
+        stop(Code.RULES_SUFFIX, suffix=path.suffix or "（无扩展名）")
     return path
 
 

@@ -14,6 +14,7 @@ from assess_xl.cli.collect import Run, run_options, write_seal, year_lock
 from assess_xl.cli.errors import EXIT_CLEAN, EXIT_PROBLEMS, stop
 from assess_xl.cli.output import console, print_nothing_filled, print_summary
 from assess_xl.pipeline import Outcome
+from assess_xl.problems import Code
 
 SEAL_FILE = "封存包.zip"
 SHOWN_DIFFERENCES = 200
@@ -31,7 +32,7 @@ def seal_command(paths, out, rules_path, districts_spec, on_conflict, issuer, co
     run = Run(rules_path, districts_spec, on_conflict, issuer, contacts_path, previous_path, adjustments_path)
     year = year_module.given_year(paths)
     if year is None and not out:
-        stop("collect_no_output")
+        stop(Code.COLLECT_NO_OUTPUT)
     book = run.rulebook(year)
     target = Path(out) if out else year.results_dir / SEAL_FILE
     paths, options = run.inputs(paths, year, book, target)

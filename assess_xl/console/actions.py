@@ -21,6 +21,7 @@ from assess_xl.xlsx.layout import district_name_problems, split_district_names
 from assess_xl.pipeline import Outcome
 from assess_xl.rules.model import Rulebook
 from assess_xl.year import YearError
+from assess_xl.problems import Code
 from .jobs import Job, events
 from .state import Console
 from .web import back, download, needs, render, start_or_show
@@ -39,10 +40,10 @@ async def _upload(request: Request, console: Console, field: str) -> tuple[str, 
     form = await request.form(max_files=1, max_fields=10)
     given = form.get(field)
     if not isinstance(given, UploadFile) or not given.filename:
-        console.flash(P.text("upload_empty"), "error")
+        console.flash(P.text(Code.UPLOAD_EMPTY), "error")
         return None
     if (given.size or 0) > yearwork.UPLOAD_FILE_LIMIT_MB * 1024 * 1024:
-        console.flash(P.text("upload_too_large", file=given.filename, limit=yearwork.UPLOAD_FILE_LIMIT_MB), "error")
+        console.flash(P.text(Code.UPLOAD_TOO_LARGE, file=given.filename, limit=yearwork.UPLOAD_FILE_LIMIT_MB), "error")
         return None
     return given.filename, await given.read()
 
@@ -63,7 +64,7 @@ def _open(console: Console, year: year_module.Year, note: str) -> Response:
 async def create_year(request: Request) -> Response:
     console, fields = _console(request), await _fields(request)
     if not fields.get("folder"):
-        console.flash(P.text("console_field_missing", field="年度文件夹"), "error")
+        console.flash(P.text(Code.CONSOLE_FIELD_MISSING, field="年度文件夹"), "error")
         return back("/start")
     names = split_district_names(fields.get("districts", ""))
     problems = district_name_problems(names) if names else []
@@ -198,15 +199,15 @@ async def upload_returns(request: Request, console: Console) -> Response:
     try:
         form = await request.form(max_files=yearwork.UPLOAD_COUNT_LIMIT, max_fields=10)
     except HTTPException:
-        console.flash(P.text("upload_too_many", limit=yearwork.UPLOAD_COUNT_LIMIT), "error")
+        console.flash(P.text(Code.UPLOAD_TOO_MANY, limit=yearwork.UPLOAD_COUNT_LIMIT), "error")
         return back("/inbox")
     uploads = [item for item in form.getlist("files") if isinstance(item, UploadFile) and item.filename]
     if not uploads:
-        console.flash(P.text("upload_empty"), "error")
+        console.flash(P.text(Code.UPLOAD_EMPTY), "error")
         return back("/inbox")
     limit = yearwork.UPLOAD_FILE_LIMIT_MB * 1024 * 1024
     for large in [u for u in uploads if (u.size or 0) > limit]:  # refused unread
-        console.flash(P.text("upload_too_large", file=large.filename, limit=yearwork.UPLOAD_FILE_LIMIT_MB), "error")
+        console.flash(P.text(Code.UPLOAD_TOO_LARGE, file=large.filename, limit=yearwork.UPLOAD_FILE_LIMIT_MB), "error")
     contents = [(u.filename or "", await u.read()) for u in uploads if (u.size or 0) <= limit]
     try:
         stored = yearwork.store_uploads(console.the_year(), contents)
@@ -215,7 +216,7 @@ async def upload_returns(request: Request, console: Console) -> Response:
         return back("/inbox")
     plain = [item for item in stored if item.new]
     if plain:
-        console.flash(P.text("upload_stored_many", count=len(plain)) if len(plain) > 1 else plain[0].note)
+        console.flash(P.text(Code.UPLOAD_STORED_MANY, count=len(plain)) if len(plain) > 1 else plain[0].note)
     for item in stored:
         if item not in plain:
             console.flash(item.note, "ok" if item.name else "error")
@@ -260,7 +261,7 @@ def _mail_files(request: Request, console: Console, book: Rulebook, kind: str) -
     else:
         items = [(copy.name, copy.content) for copy in yearwork.return_copies(book, result.read, departments)]
     if not items:
-        console.flash(P.text("console_no_reminders" if kind == "reminders" else "console_no_returns"), "warn")
+        console.flash(P.text(Code.CONSOLE_NO_REMINDERS if kind == "reminders" else Code.CONSOLE_NO_RETURNS), "warn")
         return back("/status")
     if len(items) == 1:
         name, content = items[0]
@@ -312,7 +313,7 @@ def _recorded(console: Console, record, note: str) -> Response:
 async def publish(request: Request, console: Console, book: Rulebook) -> Response:
     result = console.run()
     if result is None or result.outcome is not Outcome.WRITTEN:
-        console.flash(P.text("console_nothing_to_publish"), "warn")
+        console.flash(P.text(Code.CONSOLE_NOTHING_TO_PUBLISH), "warn")
         return back("/publish")
     year = console.the_year()
 
@@ -355,7 +356,7 @@ def _checked_rulebook(console: Console, upload: tuple[str, bytes] | None) -> yea
 async def rules_replay(request: Request, console: Console, book: Rulebook) -> Response:
     result = console.run()
     if result is None or not result.read.districts:
-        console.flash(P.text("console_nothing_read"), "warn")
+        console.flash(P.text(Code.CONSOLE_NOTHING_READ), "warn")
         return back("/rules")
     brought = await _brought(request, console)
     if brought is None:

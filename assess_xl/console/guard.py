@@ -14,6 +14,7 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from assess_xl import problems as P
+from assess_xl.problems import Code
 
 SAFE_METHODS = ("GET", "HEAD")
 CSRF_HEADER = "x-csrf-token"
@@ -56,27 +57,27 @@ class Guard:
         headers = Headers(scope=scope)
         host = headers.get("host", "")
         if host not in self.hosts:
-            await _refuse(send, 403, P.text("console_bad_host", host=host[:100]))
+            await _refuse(send, 403, P.text(Code.CONSOLE_BAD_HOST, host=host[:100]))
             return
         query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
         if "token" in query:
             await self._exchange(scope, send, query)
             return
         if not secrets.compare_digest(_cookie(headers, self.cookie).encode(), self.keys.token.encode()):
-            await _refuse(send, 403, P.text("console_no_token"))
+            await _refuse(send, 403, P.text(Code.CONSOLE_NO_TOKEN))
             return
         if scope["method"] not in SAFE_METHODS and not self._same_origin_with_csrf(headers, query, host):
-            await _refuse(send, 403, P.text("console_bad_csrf"))
+            await _refuse(send, 403, P.text(Code.CONSOLE_BAD_CSRF))
             return
         if int(headers.get("content-length") or 0) > self.body_limit:
-            await _refuse(send, 413, P.text("upload_total", limit=self.body_limit // (1024 * 1024)))
+            await _refuse(send, 413, P.text(Code.UPLOAD_TOTAL, limit=self.body_limit // (1024 * 1024)))
             return
         await self._pass(scope, receive, send)
 
     async def _exchange(self, scope: Scope, send: Send, query: dict[str, str]) -> None:
         """?token=… : when right, set the cookie and show the same address without the token."""
         if not secrets.compare_digest(query["token"].encode(), self.keys.token.encode()):
-            await _refuse(send, 403, P.text("console_no_token"))
+            await _refuse(send, 403, P.text(Code.CONSOLE_NO_TOKEN))
             return
         rest = urlencode({k: v for k, v in query.items() if k != "token"})
         location = scope["path"] + (f"?{rest}" if rest else "")
@@ -119,7 +120,7 @@ class Guard:
             await self.app(scope, limited, secured)
         except BodyTooLarge:
             if not started:
-                await _refuse(send, 413, P.text("upload_total", limit=self.body_limit // (1024 * 1024)))
+                await _refuse(send, 413, P.text(Code.UPLOAD_TOTAL, limit=self.body_limit // (1024 * 1024)))
 
 
 def _cookie(headers: Headers, name: str) -> str:

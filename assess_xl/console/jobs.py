@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import AsyncIterator, Callable
 
 from assess_xl import problems as P
+from assess_xl.problems import Code
 
 POLL_SECONDS = 0.2
 
@@ -44,7 +45,7 @@ class Jobs:
         """Run `work` in a thread; a failure becomes the job's last line (never a dead console)."""
         with self._guard:
             if self.running is not None and not self.running.done:
-                raise JobBusy(P.text("console_job_running", job=self.running.title))
+                raise JobBusy(P.text(Code.CONSOLE_JOB_RUNNING, job=self.running.title))
             job = Job(secrets.token_hex(8), title, then)
             self.by_id[job.id] = job
             self.running = job

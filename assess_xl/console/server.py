@@ -12,6 +12,7 @@ import uvicorn
 
 from assess_xl import problems as P
 from assess_xl.year import Year
+from assess_xl.problems import Code
 from .app import create_app
 from .guard import Secrets
 
@@ -34,7 +35,7 @@ def bind(port: int | None) -> socket.socket:
             return sock
         except OSError:
             sock.close()
-    raise PortBusy(P.text("console_port_busy", port=port))
+    raise PortBusy(P.text(Code.CONSOLE_PORT_BUSY, port=port))
 
 
 def serve(year: Year | None, port: int | None, open_browser: bool, say: Callable[[str], None]) -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 from starlette.requests import Request
 from starlette.responses import Response
 
+from assess_xl.problems import Code
 from assess_xl.publish import outbox
 from assess_xl.publish import documents as publish_module
 from assess_xl.publish import scorecard as report
@@ -136,7 +137,7 @@ def publish(request: Request, console: Console, book: Rulebook, result: CollectR
     return render(request, "publish.html", {
         "title": "发布", "result": result, "written": result.outcome is Outcome.WRITTEN,
         "results": year.listing("results"), "notices": year.listing("notices"),
-        "soffice_missing": None if soffice else P.text("soffice_missing")})
+        "soffice_missing": None if soffice else P.text(Code.SOFFICE_MISSING)})
 
 
 @needs(book=True)

@@ -20,6 +20,7 @@ from pathlib import Path
 from assess_xl.publish import files
 from assess_xl.publish.outbox import Outgoing, csv_rows, draft_name
 from assess_xl.problems import text
+from assess_xl.problems import Code
 
 SEND_LOG = "发送记录.csv"
 LOG_HEADERS = ("时间", "部门", "邮箱", "主题", "Message-ID", "结果", "标识")
@@ -48,11 +49,11 @@ def delivered(log: Path) -> set[tuple[str, str]]:
     try:
         data = log.read_bytes() if log.is_file() else b""
     except OSError as exc:
-        raise DeliveryError(text("send_log_unreadable", path=log, reason=os_reason(exc))) from None
+        raise DeliveryError(text(Code.SEND_LOG_UNREADABLE, path=log, reason=os_reason(exc))) from None
     try:
         rows = csv_rows(data.decode("utf-8-sig", errors="replace"))
     except csv.Error as exc:
-        raise DeliveryError(text("send_log_unreadable", path=log, reason=f"CSV格式错误：{exc}")) from None
+        raise DeliveryError(text(Code.SEND_LOG_UNREADABLE, path=log, reason=f"CSV格式错误：{exc}")) from None
     if rows and tuple(rows[0]) == LOG_HEADERS:
         rows = rows[1:]
     return {(row[6], address.strip()) for row in rows if len(row) > 6 and row[5] == SENT
@@ -82,13 +83,13 @@ class SendLog:
             fresh = not path.exists() or path.stat().st_size == 0
             self._handle = open(path, "a", encoding="utf-8", newline="")
         except OSError as exc:
-            raise DeliveryError(text("send_log_unwritable", path=path, reason=os_reason(exc))) from None
+            raise DeliveryError(text(Code.SEND_LOG_UNWRITABLE, path=path, reason=os_reason(exc))) from None
         self._writer = csv.writer(self._handle)
         try:
             self._write([("\ufeff" + LOG_HEADERS[0], *LOG_HEADERS[1:])] if fresh else [])
         except OSError as exc:
             self.close()
-            raise DeliveryError(text("send_log_unwritable", path=path, reason=os_reason(exc))) from None
+            raise DeliveryError(text(Code.SEND_LOG_UNWRITABLE, path=path, reason=os_reason(exc))) from None
 
     def _write(self, rows) -> None:
         self._writer.writerows(rows)
@@ -122,7 +123,7 @@ def write_drafts(folder: Path, pending: list[tuple[Outgoing, tuple[str, ...]]]) 
             try:
                 log.record(message, [(address, DRAFTED) for address in recipients])
             except OSError as exc:
-                raise DeliveryError(text("send_log_failed", path=log.path, reason=os_reason(exc),
+                raise DeliveryError(text(Code.SEND_LOG_FAILED, path=log.path, reason=os_reason(exc),
                                          messages="无（只写了草稿）")) from None
 
 
@@ -164,7 +165,7 @@ def connect(server: Server) -> smtplib.SMTP:
     except (OSError, smtplib.SMTPException) as exc:
         if connection is not None:
             connection.close()
-        raise DeliveryError(text("send_connect_failed", server=where, reason=smtp_reason(exc))) from None
+        raise DeliveryError(text(Code.SEND_CONNECT_FAILED, server=where, reason=smtp_reason(exc))) from None
 
 
 def smtp_reason(exc: BaseException) -> str:
@@ -207,7 +208,7 @@ def send_all(pending: list[tuple[Outgoing, tuple[str, ...]]], server: Server, se
             except (smtplib.SMTPServerDisconnected, OSError) as exc:
                 left = pending[number:]
                 outcome.failed += [(m, r, "未发送（连接中断）") for m, rs in left for r in rs]
-                outcome.notes.append(text("send_disconnected", reason=smtp_reason(exc), count=len(left)))
+                outcome.notes.append(text(Code.SEND_DISCONNECTED, reason=smtp_reason(exc), count=len(left)))
                 lost = True
                 return outcome
             try:
@@ -215,7 +216,7 @@ def send_all(pending: list[tuple[Outgoing, tuple[str, ...]]], server: Server, se
             except OSError as exc:
                 accepted = any(result == SENT for _, result in results)
                 unlogged = f"{message.department}（{message.message_id}）" if accepted else "无"
-                raise DeliveryError(text("send_log_failed", path=log.path, reason=os_reason(exc), messages=unlogged),
+                raise DeliveryError(text(Code.SEND_LOG_FAILED, path=log.path, reason=os_reason(exc), messages=unlogged),
                                     sent_any=outcome.sent > 0 or accepted) from None
             outcome.sent += any(result == SENT for _, result in results)
             outcome.failed += [(message, address, result) for address, result in results if result != SENT]
@@ -246,8 +247,8 @@ def _quit(connection: smtplib.SMTP, outcome: Outcome) -> None:
     try:
         code, said = connection.quit()
         if code != 221:
-            outcome.notes.append(text("send_quit_refused", reason=smtp_reason(smtplib.SMTPResponseException(code, said))))
+            outcome.notes.append(text(Code.SEND_QUIT_REFUSED, reason=smtp_reason(smtplib.SMTPResponseException(code, said))))
     except (smtplib.SMTPException, OSError) as exc:
-        outcome.notes.append(text("send_quit_refused", reason=smtp_reason(exc)))
+        outcome.notes.append(text(Code.SEND_QUIT_REFUSED, reason=smtp_reason(exc)))
     finally:
         connection.close()

@@ -26,6 +26,7 @@ from assess_xl.xlsx.layout import RESULT_META_SHEET, TOOL, printable
 from assess_xl.publish.scorecard import WORKING_SHEETS, Signature, points_out_of_reach
 from assess_xl.rules.model import Rulebook
 from assess_xl.score.scoring import MISSING, Scores
+from assess_xl.problems import Code
 
 SOFFICE_TIMEOUT = 600
 # The workbook and the notices name the fonts of Chinese offices (宋体, 仿宋_GB2312, 黑体…); where they are
@@ -85,11 +86,11 @@ def own_scorecard(path: Path) -> bytes:
     meta = sheets.get(RESULT_META_SHEET)
     fields = {row[0]: row[1] for row in (meta.rows if meta else []) if len(row) >= 2}
     if fields.get("tool") != TOOL or fields.get("kind") != "scorecard":
-        raise PublishError(P.text("pdf_not_scorecard", file=path.name))
+        raise PublishError(P.text(Code.PDF_NOT_SCORECARD, file=path.name))
     content = path.read_bytes()
     targets = external_targets(content)
     if targets:
-        raise PublishError(P.text("pdf_external", file=path.name, targets="、".join(targets[:3])))
+        raise PublishError(P.text(Code.PDF_EXTERNAL, file=path.name, targets="、".join(targets[:3])))
     return content
 
 
@@ -137,7 +138,7 @@ def convert(content: bytes, name: str, target: str) -> bytes:
     """One document converted by LibreOffice headless (`target` as --convert-to takes it)."""
     soffice = soffice_path()
     if soffice is None:
-        raise PublishError(P.text("soffice_missing"))
+        raise PublishError(P.text(Code.SOFFICE_MISSING))
     with private_folder() as folder:
         source = Path(folder) / name
         source.write_bytes(content)
@@ -152,10 +153,10 @@ def convert(content: bytes, name: str, target: str) -> bytes:
         try:
             subprocess.run(command, capture_output=True, timeout=SOFFICE_TIMEOUT, check=False, env=environment)
         except subprocess.TimeoutExpired:
-            raise PublishError(P.text("soffice_failed", reason=f"超过{SOFFICE_TIMEOUT}秒")) from None
+            raise PublishError(P.text(Code.SOFFICE_FAILED, reason=f"超过{SOFFICE_TIMEOUT}秒")) from None
         produced = source.with_suffix("." + target.split(":")[0])
         if not produced.exists():
-            raise PublishError(P.text("soffice_failed", reason="没有生成文件"))
+            raise PublishError(P.text(Code.SOFFICE_FAILED, reason="没有生成文件"))
         return produced.read_bytes()
 
 

@@ -9,16 +9,13 @@ import os
 import tempfile
 from pathlib import Path
 
+from assess_xl.problems import Code
 from assess_xl import problems as P
 from assess_xl.problems import Problem
 
 
-class WriteError(Exception):
+class WriteError(P.AssessError):
     """Nothing was written; `problem` says why and what to do (in Chinese)."""
-
-    def __init__(self, problem: Problem):
-        super().__init__(problem.message)
-        self.problem = problem
 
 
 def lock_names(target: Path) -> list[str]:
@@ -30,7 +27,7 @@ def lock_names(target: Path) -> list[str]:
 def refuse_if_in_use(target: Path) -> None:
     """Replacing a workbook that is open in Excel, WPS or LibreOffice loses someone's work."""
     if any((target.parent / lock).exists() for lock in lock_names(target)):
-        raise WriteError(P.make("file_open_elsewhere", where=str(target)))
+        raise WriteError(P.make(Code.FILE_OPEN_ELSEWHERE, where=str(target)))
 
 
 def _umask() -> int:
@@ -70,12 +67,12 @@ def write_files(files: list[tuple[Path, bytes]]) -> None:
 
 def write_failure(exc: OSError, where: Path) -> Problem:
     if exc.errno == errno.ENOSPC:
-        return P.make("write_no_space", where=str(where))
+        return P.make(Code.WRITE_NO_SPACE, where=str(where))
     if isinstance(exc, PermissionError):
-        return P.make("write_permission", where=str(where))
+        return P.make(Code.WRITE_PERMISSION, where=str(where))
     if isinstance(exc, (FileExistsError, NotADirectoryError)):
-        return P.make("write_not_folder", where=str(where))
-    return P.make("write_failed", where=str(where), reason=P.reason(exc))
+        return P.make(Code.WRITE_NOT_FOLDER, where=str(where))
+    return P.make(Code.WRITE_FAILED, where=str(where), reason=P.reason(exc))
 
 
 def write_file(target: Path, content: bytes) -> None:

@@ -22,6 +22,7 @@ from assess_xl.xlsx.layout import name_key
 from assess_xl.xlsx.style import MemoryWorkbook, styles
 from assess_xl.problems import shorten, text
 from assess_xl.rules.model import Rulebook
+from assess_xl.problems import Code
 
 CONTACT_HEADERS = ("部门", "联系人", "邮箱")
 XLSX_TYPE = ("application", "vnd.openxmlformats-officedocument.spreadsheetml.sheet")
@@ -143,16 +144,16 @@ def read_contacts(rows: list[list], book: Rulebook, file: str,
         at = functools.partial(_cell_at, file, sheet, number)
         department = departments.get(name_key(cells[0]))
         if department is None:
-            problems.append(text("contact_department_unknown", at=at("A"), raw=shorten(cells[0], 60),
+            problems.append(text(Code.CONTACT_DEPARTMENT_UNKNOWN, at=at("A"), raw=shorten(cells[0], 60),
                                  example="、".join(book.departments[:3])))
             continue
         if not cells[2]:
-            problems.append(text("contact_no_address", at=at("C"), department=department))
+            problems.append(text(Code.CONTACT_NO_ADDRESS, at=at("C"), department=department))
             continue
         try:
             found = mailboxes(cells[2])
         except BadAddress as bad:
-            kind = "contact_address_unicode" if bad.reason == "unicode" else "contact_address_invalid"
+            kind = Code.CONTACT_ADDRESS_UNICODE if bad.reason == "unicode" else Code.CONTACT_ADDRESS_INVALID
             problems.append(text(kind, at=at("C"), department=department, raw=shorten(bad.written.strip(), 100)))
             continue
         previous = contacts.get(department)

@@ -20,8 +20,9 @@ from assess_xl.xlsx.layout import CONTEXT_HEADERS, HEADER_ROW
 from assess_xl.read.merge import ReadResult
 from assess_xl.problems import ERROR
 from assess_xl.rules.model import Rulebook
+from assess_xl.problems import Code
 
-NOT_CELL_PROBLEMS = {"missing", "department_missing"}  # owed, not typed wrong
+NOT_CELL_PROBLEMS = {Code.MISSING, Code.DEPARTMENT_MISSING}  # owed, not typed wrong
 EXPLANATION_HEADER = ("区", "指标编号", "指标", "单元格", "原填写", "问题和应填写的内容")
 
 

@@ -7,6 +7,7 @@ from typing import NamedTuple
 
 from assess_xl.rules.components import Indicator, fmt_number, fmt_percent
 from assess_xl.xlsx.layout import normalise_text
+from assess_xl.problems import Code
 
 TRUE_WORDS = {"是", "1", "true", "√", "✓", "✔", "y", "yes", "对"}
 FALSE_WORDS = {"否", "0", "false", "×", "✗", "✘", "x", "n", "no", "错"}
@@ -20,23 +21,23 @@ def is_blank(raw) -> bool:
     return isinstance(raw, str) and normalise_text(raw) == ""
 
 
-def parse_value(indicator: Indicator, raw) -> tuple[float, list[tuple[str, dict]]]:
+def parse_value(indicator: Indicator, raw) -> tuple[float, list[tuple[Code, dict]]]:
     """A raw cell value → (parsed value or NaN, [(problem kind, fields)])."""
     expected = {"expected": indicator.what_to_type()}
     if isinstance(raw, str) and len(raw) > MAX_TEXT:
-        return math.nan, [("text_too_long", {"length": len(raw), **expected})]
+        return math.nan, [(Code.TEXT_TOO_LONG, {"length": len(raw), **expected})]
     if isinstance(raw, (datetime, date, time, timedelta)):
-        return math.nan, [("date_in_number", expected)]
+        return math.nan, [(Code.DATE_IN_NUMBER, expected)]
     if indicator.type == "bool":
         return _parse_bool(raw)
     if indicator.type == "choice":
         text = normalise_text(str(raw)) if not isinstance(raw, float) else fmt_number(raw)
         if text in indicator.options:
             return float(indicator.options.index(text)), []
-        return math.nan, [("choice_invalid", {"options": "、".join(indicator.options)})]
+        return math.nan, [(Code.CHOICE_INVALID, {"options": "、".join(indicator.options)})]
     number, notes = _parse_number(indicator, raw)
     if number is None:
-        return math.nan, notes or [("not_a_number", expected)]
+        return math.nan, notes or [(Code.NOT_A_NUMBER, expected)]
     if indicator.type == "percent":
         return _check_percent(indicator, number, raw, notes)
     return _check_bounds(indicator, number, notes)
@@ -52,7 +53,7 @@ def _parse_bool(raw):
         return 1.0, []
     if text in FALSE_WORDS:
         return 0.0, []
-    return math.nan, [("bool_invalid", {})]
+    return math.nan, [(Code.BOOL_INVALID, {})]
 
 
 def _parse_number(indicator, raw):
@@ -76,29 +77,29 @@ def _parse_number(indicator, raw):
         if indicator.type != "percent":
             return None, []
         return number / 100, [("_percent_text", {})]
-    return number, [("number_as_text", {"value": fmt_number(number) if abs(number) < 1e15 else text})]
+    return number, [(Code.NUMBER_AS_TEXT, {"value": fmt_number(number) if abs(number) < 1e15 else text})]
 
 
 def _check_percent(indicator, number, raw, notes):
-    notes = [n for n in notes if n[0] != "number_as_text"]
+    notes = [n for n in notes if n[0] != Code.NUMBER_AS_TEXT]
     if any(kind == "_percent_text" for kind, _ in notes):
         notes = []
     elif 1 < number <= 100:
-        number, notes = number / 100, [("percent_points", {"value": fmt_percent(number / 100)})]
+        number, notes = number / 100, [(Code.PERCENT_POINTS, {"value": fmt_percent(number / 100)})]
     if not (indicator.min - 1e-12 <= number <= indicator.max + 1e-12):
-        return math.nan, [("percent_out_of_range", {})]
+        return math.nan, [(Code.PERCENT_OUT_OF_RANGE, {})]
     return number, notes
 
 
 def _check_bounds(indicator, number, notes):
     expected = {"expected": indicator.what_to_type()}
     if number < 0:
-        return math.nan, [("negative", expected)]
+        return math.nan, [(Code.NEGATIVE, expected)]
     if indicator.type == "count" and abs(number - round(number)) > 1e-9:
-        return math.nan, [("not_integer", expected)]
+        return math.nan, [(Code.NOT_INTEGER, expected)]
     upper = indicator.max if indicator.max is not None else MAX_NUMBER
     if number < (indicator.min or 0) - 1e-12 or number > upper + 1e-12:
-        return math.nan, [("out_of_bounds", {"bound": _outside(indicator, number, upper), **expected})]
+        return math.nan, [(Code.OUT_OF_BOUNDS, {"bound": _outside(indicator, number, upper), **expected})]
     return (float(round(number)) if indicator.type == "count" else number), notes
 
 
@@ -112,16 +113,16 @@ def _outside(indicator: Indicator, number: float, upper: float) -> str:
     return f"{noun}{fmt_number(upper)}"
 
 
-REFUSALS = {"bool_invalid": "不是是/否", "choice_invalid": "不是可选项", "not_a_number": "不是数字",
-            "not_integer": "不是整数", "negative": "是负数", "percent_out_of_range": "不是0%到100%之间的比率",
-            "date_in_number": "是日期或时间", "text_too_long": "文字过长"}
+REFUSALS = {Code.BOOL_INVALID: "不是是/否", Code.CHOICE_INVALID: "不是可选项", Code.NOT_A_NUMBER: "不是数字",
+            Code.NOT_INTEGER: "不是整数", Code.NEGATIVE: "是负数", Code.PERCENT_OUT_OF_RANGE: "不是0%到100%之间的比率",
+            Code.DATE_IN_NUMBER: "是日期或时间", Code.TEXT_TOO_LONG: "文字过长"}
 
 
 def refusal(indicator: Indicator, raw) -> str:
     """Why a typed entry was not taken, in a few words for messages that quote it ('超过最高分2', '不是数字');
     '无法识别' only for what was not understood at all."""
     for kind, fields in parse_value(indicator, raw)[1]:
-        if kind == "out_of_bounds":
+        if kind == Code.OUT_OF_BOUNDS:
             return fields["bound"]
         if kind in REFUSALS:
             return REFUSALS[kind]

@@ -10,6 +10,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Callable
 
+from assess_xl.problems import Code
 from assess_xl import problems as P
 from assess_xl.publish import files
 from assess_xl.read import imap
@@ -20,8 +21,8 @@ _RECORD_REASONS = {errno.ENOSPC: "磁盘已满", errno.EROFS: "所在的盘是�
                    errno.ENOTDIR: "路径中有同名的文件而不是文件夹", errno.EEXIST: "路径中有同名的文件而不是文件夹"}
 
 
-class FetchError(Exception):
-    """Nothing (more) was fetched; the message says why and what to do (in Chinese)."""
+class FetchError(P.AssessError):
+    """Nothing (more) was fetched; the problem says why and what to do."""
 
 
 class FetchRecord:
@@ -62,8 +63,8 @@ class FetchRecord:
         return new
 
 
-def record_failure(exc: OSError, path: Path) -> str:
-    return P.text("fetch_record_unwritable", path=path, reason=_RECORD_REASONS.get(exc.errno or 0, "系统拒绝写入"))
+def record_failure(exc: OSError, path: Path) -> P.Problem:
+    return P.make(Code.FETCH_RECORD_UNWRITABLE, path=path, reason=_RECORD_REASONS.get(exc.errno or 0, "系统拒绝写入"))
 
 
 def since_day(since: str | None) -> date | None:
@@ -73,7 +74,7 @@ def since_day(since: str | None) -> date | None:
     try:
         return datetime.strptime(since, "%Y-%m-%d").date()
     except ValueError:
-        raise FetchError(P.text("fetch_date_invalid", raw=since)) from None
+        raise FetchError(P.make(Code.FETCH_DATE_INVALID, raw=since)) from None
 
 
 def fetch(server: imap.Server, folder: str, since: date | None, record: FetchRecord, mark_seen: bool,
@@ -84,4 +85,4 @@ def fetch(server: imap.Server, folder: str, since: date | None, record: FetchRec
         return imap.fetch_new(server, folder, since, record.known(), record.deliver, mark_seen,
                               lambda address: departments.get(address.lower(), address), progress)
     except (imap.ServerFault, imaplib.IMAP4.error, OSError) as exc:
-        raise FetchError(P.text("fetch_failed", host=server.host, reason=imap.connection_reason(exc, server))) from None
+        raise FetchError(P.make(Code.FETCH_FAILED, host=server.host, reason=imap.connection_reason(exc, server))) from None

@@ -22,6 +22,7 @@ from assess_xl.xlsx.layout import (CONTEXT_HEADERS, GUIDE_SHEET, MAX_DISTRICT_NA
 from assess_xl.problems import Problem
 from assess_xl.xlsx.parse import SheetData, SheetTooLarge, parse_workbook
 from assess_xl.rules.model import Rulebook
+from assess_xl.problems import Code
 
 RECORD_COLUMNS = ("key", "code", "value", "raw", "blank", "valid", "file", "sheet", "cell", "order")
 
@@ -89,18 +90,18 @@ def read_loaded(info: gather.FileInfo, book: Rulebook) -> FileRead:
     try:
         sheets = parse_workbook(data)
     except SheetTooLarge as big:
-        return _rejected(FileRead(info), "sheet_too_large", sheet=printable(big.sheet), rows=big.height,
+        return _rejected(FileRead(info), Code.SHEET_TOO_LARGE, sheet=printable(big.sheet), rows=big.height,
                          columns=big.width)
     except MemoryError:
-        return _rejected(FileRead(info), "parse_memory")
+        return _rejected(FileRead(info), Code.PARSE_MEMORY)
     except Exception as exc:  # calamine's own error types: a verdict on the file, not a failure of ours
         if type(exc).__name__ == "PasswordError":
-            return _rejected(FileRead(info), "encrypted")
-        return _rejected(FileRead(info), "parse_error", kind=P.reason(exc))
+            return _rejected(FileRead(info), Code.ENCRYPTED)
+        return _rejected(FileRead(info), Code.PARSE_ERROR, kind=P.reason(exc))
     return read_sheets(info, sheets, book)
 
 
-def _rejected(result: FileRead, code: str, **fields) -> FileRead:
+def _rejected(result: FileRead, code: Code, **fields) -> FileRead:
     """The file's verdict: rejected, with the catalogue code as the problem's kind."""
     return replace(result, status=REJECTED, reason=P.text(code, **fields),
                    problems=[*result.problems, P.make(code, file=result.info.name, **fields)])
@@ -116,26 +117,26 @@ def _read_sheets(info, sheets, book: Rulebook, notes: list[Problem]):
     """(status, reason, metadata, sheet reads) of one parsed workbook; problems go to `notes`."""
     name = info.name
     if info.saved_ignored:
-        notes.append(P.make("saved_time_implausible", file=name, raw=info.saved_ignored))
+        notes.append(P.make(Code.SAVED_TIME_IMPLAUSIBLE, file=name, raw=info.saved_ignored))
     if info.macros:
-        notes.append(P.make("file_macros", file=name))
+        notes.append(P.make(Code.FILE_MACROS, file=name))
     if info.format not in ("xlsx", "xlsm"):
-        notes.append(P.make("file_format", file=name, format=info.format))
+        notes.append(P.make(Code.FILE_FORMAT, file=name, format=info.format))
     if _is_tool_output(sheets):
-        return TOOL_OUTPUT, P.text("tool_output"), None, []
+        return TOOL_OUTPUT, P.text(Code.TOOL_OUTPUT), None, []
     meta = read_metadata(sheets, name, notes)
     if meta is not None and meta.fingerprint != book.fingerprint:
-        problem = P.make("other_rulebook", file=name, found=f"{meta.title}，{meta.year}年度", found_fp=meta.fingerprint,
+        problem = P.make(Code.OTHER_RULEBOOK, file=name, found=f"{meta.title}，{meta.year}年度", found_fp=meta.fingerprint,
                          expected_title=book.title, expected_fp=book.fingerprint)
         notes.append(problem)
         return OTHER_RULEBOOK, problem.message, meta, []
     if meta is None:
-        notes.append(P.make("no_metadata", file=name))
+        notes.append(P.make(Code.NO_METADATA, file=name))
     assigned = _assign_sheets(sheets, book, name, notes)
     if not assigned:
         listed = "、".join(printable(s) for s in sheets) or "无"
-        notes.append(P.make("not_a_form", file=name, sheets=listed))
-        return NOT_A_FORM, P.text("not_a_form", sheets=listed), None, []  # says nothing about the run's districts
+        notes.append(P.make(Code.NOT_A_FORM, file=name, sheets=listed))
+        return NOT_A_FORM, P.text(Code.NOT_A_FORM, sheets=listed), None, []  # says nothing about the run's districts
     reads = [read_department_sheet(sheet, department, book, info, meta.codes.get(department) if meta else None,
                                    meta.districts if meta else None) for department, sheet in assigned.items()]
     return READ, "", meta, reads
@@ -163,12 +164,12 @@ def read_metadata(sheets: dict[str, SheetData], file_name: str, notes: list[Prob
                     year=printable(fields.get("year", ""))[:20])
     meta.districts = _district_list(fields.get("districts"))
     if meta.districts is None:
-        notes.append(P.make("metadata_invalid", file=file_name, field="districts"))
+        notes.append(P.make(Code.METADATA_INVALID, file=file_name, field="districts"))
     for key, value in fields.items():
         if key.startswith("codes:"):
             codes = _string_list(value, 1_000, 40)
             if codes is None:
-                notes.append(P.make("metadata_invalid", file=file_name, field=printable(key)[:60]))
+                notes.append(P.make(Code.METADATA_INVALID, file=file_name, field=printable(key)[:60]))
             else:
                 meta.codes[key[len("codes:"):]] = codes
     return meta
@@ -211,15 +212,15 @@ def _assign_sheets(sheets, book: Rulebook, file_name, notes) -> dict[str, SheetD
     for department in book.departments:
         found = by_department.get(department, [])
         if len(found) > 1:
-            notes.append(P.make("sheet_duplicate", file=file_name, department=department,
+            notes.append(P.make(Code.SHEET_DUPLICATE, file=file_name, department=department,
                                 sheets="、".join(printable(s.name) for s in found)))
             continue
         if found:
             sheet = found[0]
             if not sheet.visible:
-                notes.append(P.make("sheet_hidden", file=file_name, sheet=sheet.name))
+                notes.append(P.make(Code.SHEET_HIDDEN, file=file_name, sheet=sheet.name))
             if name_key(sheet.name) != name_key(department):
-                notes.append(P.make("sheet_renamed", file=file_name, sheet=sheet.name, department=department))
+                notes.append(P.make(Code.SHEET_RENAMED, file=file_name, sheet=sheet.name, department=department))
             assigned[department] = sheet
     return assigned
 
@@ -251,7 +252,7 @@ def read_department_sheet(sheet: SheetData, department: str, book: Rulebook, inf
     found: dict[str, list] = {column: [] for column in RECORD_COLUMNS}
     header = find_header(sheet.rows)
     if header is None:
-        return SheetRead(department, sheet.name, [], found, [P.make("no_header", **where)], expected_districts)
+        return SheetRead(department, sheet.name, [], found, [P.make(Code.NO_HEADER, **where)], expected_districts)
     header_row, code_col = header
     columns = _district_columns(sheet.rows[header_row], header_row, code_col, where, out)
     code_rows = _code_rows(sheet.rows, header_row, code_col, department, book, where, out)
@@ -266,7 +267,7 @@ def read_department_sheet(sheet: SheetData, department: str, book: Rulebook, inf
             continue
         row = code_rows.get(code)
         if row is None:
-            out.append(P.make("code_missing", code=code, **where))
+            out.append(P.make(Code.CODE_MISSING, code=code, **where))
             continue
         values = sheet.rows[row]
         readings = _read_row(indicator, values, cols, letters, row, headers, special, where, out)
@@ -315,17 +316,17 @@ def _read_row(indicator: Indicator, values, cols, letters, row, headers, special
 
 def _read_special(indicator, raw, at, special, merged_range, out) -> Reading:
     if merged_range:
-        out.append(P.make("merged_input", range=merged_range, **at))
+        out.append(P.make(Code.MERGED_INPUT, range=merged_range, **at))
     if at["cell"] in special["errors"]:
-        out.append(P.make("error_value", raw="错误值", expected=indicator.what_to_type(), **at))
+        out.append(P.make(Code.ERROR_VALUE, raw="错误值", expected=indicator.what_to_type(), **at))
         return Reading(math.nan, "#错误值", False, False, [])
     formula = special["formulas"].get(at["cell"])
     if formula is not None:
         if is_blank(raw):
-            out.append(P.make("formula_no_value", raw=f"={formula}", formula=f"={formula}",
+            out.append(P.make(Code.FORMULA_NO_VALUE, raw=f"={formula}", formula=f"={formula}",
                               expected=indicator.what_to_type(), **at))
             return Reading(math.nan, f"={formula}", False, False, [])
-        out.append(P.make("formula_cached", raw=raw, formula=f"={formula}", **at))
+        out.append(P.make(Code.FORMULA_CACHED, raw=raw, formula=f"={formula}", **at))
     reading = interpret(indicator, raw)
     out.extend(P.make(kind, raw=reading.raw, **fields, **at) for kind, fields in reading.notes)
     return reading._replace(notes=[])
@@ -358,7 +359,7 @@ def _district_columns(header, header_row, code_col, where, out) -> dict[str, tup
     result = {}
     for key, found in columns.items():
         if len(found) > 1:
-            out.append(P.make("district_duplicate", district=found[0][0],
+            out.append(P.make(Code.DISTRICT_DUPLICATE, district=found[0][0],
                               cell=xl_rowcol_to_cell(header_row, found[1][1]), **where))
         else:
             result[key] = found[0]
@@ -374,13 +375,13 @@ def _code_rows(rows, header_row, code_col, department, book, where, out) -> dict
             continue
         indicator = book.indicators.get(code)
         if indicator is None or indicator.department != department:
-            out.append(P.make("code_unknown", raw=code, cell=xl_rowcol_to_cell(r, code_col), **where))
+            out.append(P.make(Code.CODE_UNKNOWN, raw=code, cell=xl_rowcol_to_cell(r, code_col), **where))
             continue
         found.setdefault(code, []).append(r)
     result = {}
     for code, hits in found.items():
         if len(hits) > 1:
-            out.append(P.make("code_duplicate", code=code, cell=xl_rowcol_to_cell(hits[1], code_col), **where))
+            out.append(P.make(Code.CODE_DUPLICATE, code=code, cell=xl_rowcol_to_cell(hits[1], code_col), **where))
         else:
             result[code] = hits[0]
     return result

@@ -16,6 +16,7 @@ from assess_xl import problems as P
 from assess_xl.xlsx import preflight
 from assess_xl.xlsx.layout import FETCH_RECORD, printable
 from assess_xl.xlsx.preflight import WORKBOOK_SUFFIXES, Refusable
+from assess_xl.problems import Code
 
 
 @dataclass
@@ -90,10 +91,10 @@ class Skipped(NamedTuple):
     """A path that was not read: as shown, why (catalogue message) and the catalogue code."""
     name: str
     reason: str
-    code: str
+    code: Code
 
     @classmethod
-    def of(cls, name: str, code: str, **fields) -> "Skipped":
+    def of(cls, name: str, code: Code, **fields) -> "Skipped":
         return cls(name, P.text(code, **fields), code)
 
 
@@ -109,10 +110,10 @@ def gather(paths: list[str | Path]) -> tuple[list[tuple[Path, str]], list[Skippe
         try:
             mode = given.stat().st_mode
         except FileNotFoundError:
-            skipped.append(Skipped.of(shown, "skip_missing"))
+            skipped.append(Skipped.of(shown, Code.SKIP_MISSING))
             continue
         except OSError as exc:
-            skipped.append(Skipped.of(shown, "skip_inaccessible", reason=P.reason(exc)))
+            skipped.append(Skipped.of(shown, Code.SKIP_INACCESSIBLE, reason=P.reason(exc)))
             continue
         if stat.S_ISDIR(mode):
             _walk(given, found, skipped, seen)
@@ -124,14 +125,14 @@ def gather(paths: list[str | Path]) -> tuple[list[tuple[Path, str]], list[Skippe
 def _walk(folder: Path, found, skipped, seen) -> None:
     def unreadable(error: OSError) -> None:
         name = os.path.relpath(error.filename, folder.parent) if error.filename else str(folder)
-        skipped.append(Skipped.of(display_name(name), "skip_unreadable_folder", reason=P.reason(error)))
+        skipped.append(Skipped.of(display_name(name), Code.SKIP_UNREADABLE_FOLDER, reason=P.reason(error)))
 
     for root, dirs, files in os.walk(folder, onerror=unreadable):
         dirs.sort()
         for entry in sorted(dirs):
             if os.path.islink(os.path.join(root, entry)):
                 skipped.append(Skipped.of(display_name(os.path.relpath(os.path.join(root, entry), folder.parent)),
-                                          "skip_symlink"))
+                                          Code.SKIP_SYMLINK))
         for entry in sorted(files):
             if entry == FETCH_RECORD:  # fetch's own bookkeeping, not an input
                 continue
@@ -140,10 +141,10 @@ def _walk(folder: Path, found, skipped, seen) -> None:
             try:
                 mode = path.lstat().st_mode
             except OSError as exc:
-                skipped.append(Skipped.of(name, "skip_inaccessible", reason=P.reason(exc)))
+                skipped.append(Skipped.of(name, Code.SKIP_INACCESSIBLE, reason=P.reason(exc)))
                 continue
             if stat.S_ISLNK(mode):
-                skipped.append(Skipped.of(name, "skip_symlink"))
+                skipped.append(Skipped.of(name, Code.SKIP_SYMLINK))
             else:
                 _consider(path, name, mode, False, found, skipped, seen)
 
@@ -151,7 +152,7 @@ def _walk(folder: Path, found, skipped, seen) -> None:
 def _consider(path: Path, name: str, mode: int, explicit: bool, found, skipped, seen) -> None:
     """A regular file is taken unless its name says to skip it; anything else (pipes, devices) is skipped."""
     if not stat.S_ISREG(mode):
-        skipped.append(Skipped.of(name, "skip_special"))
+        skipped.append(Skipped.of(name, Code.SKIP_SPECIAL))
         return
     reason = _skip_reason(path, explicit)
     if reason:
@@ -163,24 +164,24 @@ def _consider(path: Path, name: str, mode: int, explicit: bool, found, skipped, 
 def _add(found, seen, path, name, skipped):
     key = os.path.realpath(path)
     if key in seen:
-        skipped.append(Skipped.of(name, "skip_same_path"))
+        skipped.append(Skipped.of(name, Code.SKIP_SAME_PATH))
         return
     seen.add(key)
     found.append((path, name))
 
 
-def _skip_reason(path: Path, explicit: bool) -> tuple[str, dict] | None:
+def _skip_reason(path: Path, explicit: bool) -> tuple[Code, dict] | None:
     suffix = path.suffix.lower()
     if path.name.startswith("~$") or (path.name.startswith(".~lock.") and path.name.endswith("#")):
-        return "skip_lock", {}
+        return Code.SKIP_LOCK, {}
     if path.name.startswith("."):
-        return "skip_hidden", {}
+        return Code.SKIP_HIDDEN, {}
     if suffix == ".emlx":
-        return "skip_mail", {"suffix": suffix}
+        return Code.SKIP_MAIL, {"suffix": suffix}
     if suffix in ARCHIVE_SUFFIXES:
-        return "skip_archive", {"suffix": suffix}
+        return Code.SKIP_ARCHIVE, {"suffix": suffix}
     if not explicit and suffix and suffix not in WORKBOOK_SUFFIXES and suffix not in MAIL_KINDS and not _in_maildir(path):
-        return "skip_suffix", {"suffix": suffix}
+        return Code.SKIP_SUFFIX, {"suffix": suffix}
     return None
 
 

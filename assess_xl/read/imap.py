@@ -33,6 +33,7 @@ from assess_xl.read import mail
 from assess_xl.xlsx import sandbox
 from assess_xl import problems as P
 from assess_xl.xlsx.layout import printable, safe_file_name
+from assess_xl.problems import Code
 
 MAX_MESSAGE_BYTES = 50 * 1024 * 1024  # a return is a few hundred KB; a message over this is not downloaded
 MAX_LINE_BYTES = 1_000_000  # one line of a response (imaplib's own cap)
@@ -51,7 +52,7 @@ MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", 
 class ServerFault(Exception):
     """The server broke one of the bounds, or the connection failed; `code` is a catalogue code."""
 
-    def __init__(self, code: str, **fields):
+    def __init__(self, code: Code, **fields):
         super().__init__(code)
         self.code, self.fields = code, fields
 
@@ -77,16 +78,16 @@ class Guarded:
     def _fill(self) -> bool:
         remaining = self._deadline - time.monotonic()
         if remaining <= 0:
-            raise ServerFault("fetch_timeout", seconds=_seconds(self.timeout))
+            raise ServerFault(Code.FETCH_TIMEOUT, seconds=_seconds(self.timeout))
         sock = self.sock  # type: ignore[attr-defined]  # set by imaplib.IMAP4.open
         sock.settimeout(remaining)
         try:
             chunk = sock.recv(65536)
         except (socket.timeout, TimeoutError):
-            raise ServerFault("fetch_timeout", seconds=_seconds(self.timeout)) from None
+            raise ServerFault(Code.FETCH_TIMEOUT, seconds=_seconds(self.timeout)) from None
         self._budget -= len(chunk)
         if self._budget < 0:
-            raise ServerFault("fetch_response_too_long")
+            raise ServerFault(Code.FETCH_RESPONSE_TOO_LONG)
         self._buffer += chunk
         return bool(chunk)
 
@@ -94,7 +95,7 @@ class Guarded:
         while (end := self._buffer.find(b"\n", self._scanned)) < 0:
             self._scanned = len(self._buffer)
             if self._scanned > MAX_LINE_BYTES:
-                raise ServerFault("fetch_response_too_long")
+                raise ServerFault(Code.FETCH_RESPONSE_TOO_LONG)
             if not self._fill():
                 end = len(self._buffer) - 1
                 break
@@ -103,12 +104,12 @@ class Guarded:
         self._scanned = 0
         self._lines -= 1
         if self._lines < 0:
-            raise ServerFault("fetch_response_too_long")
+            raise ServerFault(Code.FETCH_RESPONSE_TOO_LONG)
         return line
 
     def read(self, size: int) -> bytes:
         if size > self._literal_limit:
-            raise ServerFault("fetch_literal_too_large", size=_megabytes(size), limit=_megabytes(self._literal_limit))
+            raise ServerFault(Code.FETCH_LITERAL_TOO_LARGE, size=_megabytes(size), limit=_megabytes(self._literal_limit))
         while len(self._buffer) < size and self._fill():
             pass
         data = bytes(self._buffer[:size])
@@ -144,7 +145,7 @@ class Examined:
     stamp: str = ""  # its date as YYYYmmdd-HHMMSS, or ""
     subject: str = ""
     legacy: str = ""  # the name an earlier version gave it (date and Message-ID hash)
-    verdict: str = ""  # a catalogue code when the message is refused
+    verdict: Code | None = None  # a catalogue code when the message is refused
 
 
 @dataclass
@@ -179,11 +180,11 @@ def connect(server: Server, folder: str, writable: bool) -> tuple[imaplib.IMAP4,
         except imaplib.IMAP4.abort:
             raise
         except imaplib.IMAP4.error:
-            raise ServerFault("fetch_login_failed", user=server.user) from None
+            raise ServerFault(Code.FETCH_LOGIN_FAILED, user=server.user) from None
         client.expect(server.timeout, MAX_LISTING_BYTES, MAX_LINE_BYTES)
         status, _ = client.select(_quoted(folder), readonly=not writable)
         if status != "OK":
-            raise ServerFault("fetch_no_folder", folder=folder)
+            raise ServerFault(Code.FETCH_NO_FOLDER, folder=folder)
         validity = (client.response("UIDVALIDITY")[1] or [b""])[0]
         return client, (validity or b"0").decode("ascii", "replace")
     except BaseException:
@@ -226,7 +227,7 @@ def list_new(client: imaplib.IMAP4, since: date | None, known: set[str], prefix:
     client.expect(timeout, MAX_LISTING_BYTES, MAX_LINE_BYTES)
     status, data = client.uid("SEARCH", *criteria)
     if status != "OK":
-        raise ServerFault("fetch_search_refused")
+        raise ServerFault(Code.FETCH_SEARCH_REFUSED)
     uids = [u.decode() for u in b" ".join(d for d in data if isinstance(d, bytes)).split() if u.isdigit()]
     new = [uid for uid in dict.fromkeys(uids) if f"{prefix}-{uid}" not in known]
     sizes: dict[str, int] = {}
@@ -250,13 +251,13 @@ def download(client: imaplib.IMAP4, uid: str, size: int | None, timeout: float) 
     except imaplib.IMAP4.abort:
         raise
     except imaplib.IMAP4.error:  # BAD: refused, the connection stays usable
-        raise ServerFault("fetch_refused", status="BAD") from None
+        raise ServerFault(Code.FETCH_REFUSED, status="BAD") from None
     if status != "OK":  # the server's own words are English (or anything): only its status is shown
-        raise ServerFault("fetch_refused", status=P.shorten(printable(status), 10))
+        raise ServerFault(Code.FETCH_REFUSED, status=P.shorten(printable(status), 10))
     for item in data:
         if isinstance(item, tuple) and len(item) > 1 and b"BODY[]" in item[0].upper():
             return item[1]
-    raise ServerFault("fetch_no_content")
+    raise ServerFault(Code.FETCH_NO_CONTENT)
 
 
 def fetch_new(server: Server, folder: str, since: date | None, known: set[str], deliver: Deliver,
@@ -276,7 +277,7 @@ def fetch_new(server: Server, folder: str, since: date | None, known: set[str], 
         for number, (uid, size) in enumerate(pending, start=1):
             client = _one(client, server, folder, mark_seen, uid, size, batch, result)
             if client is None:
-                result.retry.append(P.text("fetch_lost_connection", count=len(pending) - number))
+                result.retry.append(P.text(Code.FETCH_LOST_CONNECTION, count=len(pending) - number))
                 break
             if sum(len(raw) for _, raw in batch) >= BATCH_BYTES or len(batch) >= BATCH_MESSAGES:
                 _settle(batch, prefix, known, deliver, names, client if mark_seen else None, server.timeout, result)
@@ -296,18 +297,18 @@ def _one(client, server: Server, folder: str, mark_seen: bool, uid: str, size: i
     Returns the client to go on with, None when the server cannot be reached again. Each message
     costs at most its own deadline, so a server that lies on every message still ends in time."""
     if size is not None and size > MAX_MESSAGE_BYTES:
-        result.retry.append(P.text("fetch_message_too_large", uid=uid, size=_megabytes(size),
+        result.retry.append(P.text(Code.FETCH_MESSAGE_TOO_LARGE, uid=uid, size=_megabytes(size),
                                    limit=_megabytes(MAX_MESSAGE_BYTES)))
         return client
     try:
         batch.append((uid, download(client, uid, size, server.timeout)))
         return client
     except ServerFault as fault:
-        result.retry.append(P.text("fetch_message_failed", uid=uid, reason=P.text(fault.code, **fault.fields)))
-        if fault.code in ("fetch_refused", "fetch_no_content"):
+        result.retry.append(P.text(Code.FETCH_MESSAGE_FAILED, uid=uid, reason=P.text(fault.code, **fault.fields)))
+        if fault.code in (Code.FETCH_REFUSED, Code.FETCH_NO_CONTENT):
             return client
     except (imaplib.IMAP4.abort, OSError) as exc:
-        result.retry.append(P.text("fetch_message_failed", uid=uid, reason=connection_reason(exc, server)))
+        result.retry.append(P.text(Code.FETCH_MESSAGE_FAILED, uid=uid, reason=connection_reason(exc, server)))
     abandon(client)  # what the server sends next cannot be trusted: no polite logout
     try:
         return connect(server, folder, mark_seen)[0]
@@ -325,10 +326,10 @@ def _settle(batch: list[tuple[str, bytes]], prefix: str, known: set[str], delive
     keys: list[str] = []
     for (uid, raw), found in zip(batch, verdicts):
         if isinstance(found, sandbox.Failure) and found.kind == "worker":
-            raise ServerFault("fetch_worker_failed")
+            raise ServerFault(Code.FETCH_WORKER_FAILED)
         keys.append(f"{prefix}-{uid}")
         if isinstance(found, sandbox.Failure) or found.verdict:
-            result.refused.append(P.text("fetch_message_refused", uid=uid, about=about(raw), reason=_refusal(found)))
+            result.refused.append(P.text(Code.FETCH_MESSAGE_REFUSED, uid=uid, about=about(raw), reason=_refusal(found)))
         elif not found.workbooks:
             result.without_workbook += 1
         elif found.legacy and found.legacy in known:
@@ -351,12 +352,15 @@ def _mark_seen(client, uids: list[str], timeout: float) -> None:
         client.uid("STORE", ",".join(uids), "+FLAGS", "(\\Seen)")
 
 
+_PARSE_FAILURES = {"crash": Code.FETCH_PARSE_CRASH, "timeout": Code.FETCH_PARSE_TIMEOUT, "memory": Code.FETCH_PARSE_MEMORY}
+
+
 def _refusal(found) -> str:
     if isinstance(found, Examined):
-        return P.text(found.verdict)
-    if found.kind in ("crash", "timeout", "memory"):
-        return P.text(f"fetch_parse_{found.kind}")
-    return P.text("fetch_parse_deep" if found.detail.startswith("RecursionError") else "fetch_parse_error")
+        return P.text(found.verdict or Code.FETCH_PARSE_ERROR)
+    if found.kind in _PARSE_FAILURES:
+        return P.text(_PARSE_FAILURES[found.kind])
+    return P.text(Code.FETCH_PARSE_DEEP if found.detail.startswith("RecursionError") else Code.FETCH_PARSE_ERROR)
 
 
 def about(raw: bytes) -> str:
@@ -392,7 +396,7 @@ def saved_name(found: Examined, raw: bytes, names: Callable[[str], str]) -> str:
 def examine(raw: bytes, *context) -> Examined:
     """Runs in a sandboxed child: is this a message with a workbook, and who sent it when."""
     if _header_too_large(raw):
-        return Examined(0, verdict="fetch_header_too_large")
+        return Examined(0, verdict=Code.FETCH_HEADER_TOO_LARGE)
     head = email.parser.BytesHeaderParser(policy=email.policy.default).parsebytes(raw)
     envelope = mail.envelope_of(head)
     address = parseaddr(envelope.sender)[1]
@@ -420,20 +424,20 @@ def connection_reason(exc: BaseException, server: Server) -> str:
     if isinstance(exc, ServerFault):
         return P.text(exc.code, **exc.fields)
     if isinstance(exc, ssl.SSLCertVerificationError):
-        return P.text("fetch_certificate", host=server.host, reason=_certificate_reason(exc))
+        return P.text(Code.FETCH_CERTIFICATE, host=server.host, reason=_certificate_reason(exc))
     if isinstance(exc, ssl.SSLError):
-        return P.text("fetch_tls_failed", host=server.host, port=server.port)
+        return P.text(Code.FETCH_TLS_FAILED, host=server.host, port=server.port)
     if isinstance(exc, ConnectionRefusedError):
-        return P.text("fetch_refused_connection", host=server.host, port=server.port)
+        return P.text(Code.FETCH_REFUSED_CONNECTION, host=server.host, port=server.port)
     if isinstance(exc, socket.gaierror):
-        return P.text("fetch_unknown_host", host=server.host)
+        return P.text(Code.FETCH_UNKNOWN_HOST, host=server.host)
     if isinstance(exc, (socket.timeout, TimeoutError)):
-        return P.text("fetch_timeout", seconds=_seconds(server.timeout))
+        return P.text(Code.FETCH_TIMEOUT, seconds=_seconds(server.timeout))
     if isinstance(exc, (ConnectionResetError, BrokenPipeError, imaplib.IMAP4.abort)):
-        return P.text("fetch_connection_closed", host=server.host)
+        return P.text(Code.FETCH_CONNECTION_CLOSED, host=server.host)
     if isinstance(exc, imaplib.IMAP4.error):
-        return P.text("fetch_protocol", host=server.host)
-    return P.text("fetch_network", host=server.host, port=server.port)
+        return P.text(Code.FETCH_PROTOCOL, host=server.host)
+    return P.text(Code.FETCH_NETWORK, host=server.host, port=server.port)
 
 
 def _certificate_reason(exc: ssl.SSLCertVerificationError) -> str:

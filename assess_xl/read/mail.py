@@ -17,6 +17,7 @@ from email.utils import parsedate_to_datetime
 from assess_xl.read.gather import now_utc, plausible
 from assess_xl.xlsx.preflight import MAX_MEMBER_BYTES, MAX_MEMBERS, MAX_RATIO, OLE_MAGIC, WORKBOOK_SUFFIXES, ZIP_MAGIC
 from assess_xl.xlsx.layout import printable
+from assess_xl.problems import Code
 
 MAX_ATTACHMENTS = 200  # per message
 MAX_DEPTH = 5  # message/rfc822 inside message/rfc822
@@ -60,12 +61,12 @@ class Part:
 @dataclass
 class Unpacked:
     parts: list[Part] = field(default_factory=list)
-    verdicts: list[tuple[str, str, dict]] = field(default_factory=list)  # (name, problem code, fields)
+    verdicts: list[tuple[str, Code, dict]] = field(default_factory=list)  # (name, problem code, fields)
     extracted: int = 0
 
     def add(self, part: Part) -> None:
         if self.extracted + len(part.data) > MAX_EXTRACTED:
-            self.verdicts.append((part.name, "mail_too_much", {}))
+            self.verdicts.append((part.name, Code.MAIL_TOO_MUCH, {}))
             return
         self.extracted += len(part.data)
         self.parts.append(part)
@@ -81,11 +82,11 @@ def unpack(kind: str, data: bytes, shown: str) -> Unpacked:
         _outlook(data, shown, result)
     else:
         if not _looks_like_mail(data):
-            result.verdicts.append((shown, "mail_not_a_message", {}))
+            result.verdicts.append((shown, Code.MAIL_NOT_A_MESSAGE, {}))
             return result
         _message(email.message_from_bytes(data, policy=email.policy.default), shown, result, 0)
     if not result.parts and not result.verdicts:
-        result.verdicts.append((shown, "mail_no_workbook", {}))
+        result.verdicts.append((shown, Code.MAIL_NO_WORKBOOK, {}))
     return result
 
 
@@ -183,7 +184,7 @@ def _stamp(text: str) -> datetime | None:
 def _message(message, shown: str, result: Unpacked, depth: int) -> None:
     content_type = str(message.get("Content-Type", ""))
     if message.get_content_type() == "application/pkcs7-mime" or "enveloped-data" in content_type:
-        result.verdicts.append((shown, "mail_encrypted", {}))
+        result.verdicts.append((shown, Code.MAIL_ENCRYPTED, {}))
         return
     _walk(message, shown, envelope_of(message), result, depth, [0])
 
@@ -198,7 +199,7 @@ def _walk(node, shown: str, envelope: Envelope, result: Unpacked, depth: int, co
     for part in _children(node):
         if part.get_content_type() == "message/rfc822":
             if depth + 1 > MAX_DEPTH:
-                result.verdicts.append((shown, "mail_too_deep", {"limit": MAX_DEPTH}))
+                result.verdicts.append((shown, Code.MAIL_TOO_DEEP, {"limit": MAX_DEPTH}))
                 continue
             for inner in _children(part):
                 _message(inner, shown, result, depth + 1)
@@ -211,7 +212,7 @@ def _walk(node, shown: str, envelope: Envelope, result: Unpacked, depth: int, co
             count[0] += 1
             if count[0] > MAX_ATTACHMENTS:
                 if count[0] == MAX_ATTACHMENTS + 1:
-                    result.verdicts.append((shown, "mail_too_many_attachments", {"limit": MAX_ATTACHMENTS}))
+                    result.verdicts.append((shown, Code.MAIL_TOO_MANY_ATTACHMENTS, {"limit": MAX_ATTACHMENTS}))
                 continue
             _attachment(part, name, shown, envelope, result)
 
@@ -228,12 +229,12 @@ def _attachment_name(part) -> str:
 def _attachment(part, name: str, shown: str, envelope: Envelope, result: Unpacked) -> None:
     where = f"{shown}{SEPARATOR}{name or '（无名附件）'}"
     if name.lower() == "winmail.dat" or part.get_content_type() == "application/ms-tnef":
-        result.verdicts.append((where, "mail_tnef", {}))
+        result.verdicts.append((where, Code.MAIL_TNEF, {}))
         return
     try:
         data = part.get_payload(decode=True) or b""
     except Exception:  # broken transfer encoding
-        result.verdicts.append((where, "mail_broken_attachment", {}))
+        result.verdicts.append((where, Code.MAIL_BROKEN_ATTACHMENT, {}))
         return
     _take(data, name, where, envelope, result)
 
@@ -264,10 +265,10 @@ def _zip(data: bytes, shown: str, envelope: Envelope, result: Unpacked) -> None:
         archive = zipfile.ZipFile(io.BytesIO(data))
         members = archive.infolist()
     except (zipfile.BadZipFile, ValueError, OSError):
-        result.verdicts.append((shown, "zip_damaged", {}))
+        result.verdicts.append((shown, Code.ZIP_DAMAGED, {}))
         return
     if len(members) > MAX_MEMBERS:
-        result.verdicts.append((shown, "too_many_parts", {"count": len(members)}))
+        result.verdicts.append((shown, Code.TOO_MANY_PARTS, {"count": len(members)}))
         return
     found = 0
     for member in members:
@@ -276,17 +277,17 @@ def _zip(data: bytes, shown: str, envelope: Envelope, result: Unpacked) -> None:
         if member.is_dir() or suffix not in WORKBOOK_SUFFIXES or name.startswith("~$"):
             continue
         if member.file_size > MAX_MEMBER_BYTES or member.file_size > MAX_RATIO * max(member.compress_size, 1) + 10_000_000:
-            result.verdicts.append((f"{shown}{SEPARATOR}{name}", "zip_bomb", {"size": member.file_size // 1048576}))
+            result.verdicts.append((f"{shown}{SEPARATOR}{name}", Code.ZIP_BOMB, {"size": member.file_size // 1048576}))
             continue
         try:
             content = archive.read(member)
         except Exception:  # a damaged member
-            result.verdicts.append((f"{shown}{SEPARATOR}{name}", "part_damaged", {"part": name}))
+            result.verdicts.append((f"{shown}{SEPARATOR}{name}", Code.PART_DAMAGED, {"part": name}))
             continue
         found += 1
         result.add(Part(f"{shown}{SEPARATOR}{name}", content, envelope))
     if not found:
-        result.verdicts.append((shown, "mail_no_workbook", {}))
+        result.verdicts.append((shown, Code.MAIL_NO_WORKBOOK, {}))
 
 
 def _member_name(member: zipfile.ZipInfo) -> str:
@@ -305,7 +306,7 @@ def _outlook(data: bytes, shown: str, result: Unpacked) -> None:
         import extract_msg
         message = extract_msg.openMsg(data)
     except Exception:  # extract-msg raises its own types for a file that is not an Outlook message
-        result.verdicts.append((shown, "mail_not_a_message", {}))
+        result.verdicts.append((shown, Code.MAIL_NOT_A_MESSAGE, {}))
         return
     try:
         date = getattr(message, "date", None)  # openMsg returns a Message for mail: these fields are its own

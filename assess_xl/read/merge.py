@@ -5,6 +5,7 @@ problem collected, never raised."""
 from __future__ import annotations
 
 import re
+from typing import Any
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +25,7 @@ from assess_xl.problems import Problem
 from assess_xl.read.form import DUPLICATE, READ, RECORD_COLUMNS, REJECTED, FileRead, SheetRead
 from assess_xl.rules.model import Rulebook
 from assess_xl.read.units import Split, Unit, quiet_messages, read_unit
+from assess_xl.problems import Code
 
 EXCLUDED = "已排除"
 
@@ -125,8 +127,8 @@ def _exclude(reads: list[FileRead], excluded: list) -> tuple[list[FileRead], lis
             continue
         used.update(keys)
         reason = wanted[keys[0]].reason
-        out.append(FileRead(read.info, EXCLUDED, P.text("file_excluded", reason=reason),
-                            [P.make("file_excluded", file=read.info.name, reason=reason)]))
+        out.append(FileRead(read.info, EXCLUDED, P.text(Code.FILE_EXCLUDED, reason=reason),
+                            [P.make(Code.FILE_EXCLUDED, file=read.info.name, reason=reason)]))
     return out, [row.unmatched for key, row in wanted.items() if key not in used]
 
 
@@ -145,8 +147,9 @@ def _exclusion_key(name: str) -> str:
 
 
 def _failed(path, name, failure: sandbox.Failure) -> FileRead:
-    code = _FAILURE_CODES.get(failure.kind, "parse_error")
-    fields = {"kind": failure.detail.split(":")[0], "seconds": int(sandbox.seconds_per_item()), "how": _how(failure)}
+    code = _FAILURE_CODES.get(failure.kind, Code.PARSE_ERROR)
+    fields: dict[str, Any] = {"kind": failure.detail.split(":")[0], "seconds": int(sandbox.seconds_per_item()),
+                              "how": _how(failure)}
     return FileRead(gather.FileInfo(Path(path), name), REJECTED, P.text(code, **fields), [P.make(code, file=name, **fields)])
 
 
@@ -157,8 +160,8 @@ def _how(failure: sandbox.Failure) -> str:
     return f"信号{failure.detail}" if failure.detail else "进程异常结束"
 
 
-_FAILURE_CODES = {"crash": "parse_crash", "timeout": "parse_timeout", "memory": "parse_memory",
-                  "worker": "worker_failed", "error": "parse_error"}
+_FAILURE_CODES = {"crash": Code.PARSE_CRASH, "timeout": Code.PARSE_TIMEOUT, "memory": Code.PARSE_MEMORY,
+                  "worker": Code.WORKER_FAILED, "error": Code.PARSE_ERROR}
 
 
 # ---- the districts of a run -----------------------------------------------------------------
@@ -185,7 +188,7 @@ def run_districts(reads: list[FileRead], explicit: list[str] | None) -> tuple[li
         return names[best], []
     common = [n for n in names[tied[0]] if all(name_key(n) in set(key) for key in tied)]
     lists = "；".join("、".join(names[key]) for key in tied)
-    return common, [P.make("districts_disagree", count=count, lists=lists, kept="、".join(common) or "无")]
+    return common, [P.make(Code.DISTRICTS_DISAGREE, count=count, lists=lists, kept="、".join(common) or "无")]
 
 
 def _listed_districts(read: FileRead) -> list[str] | None:
@@ -232,7 +235,7 @@ def merge_files(reads: list[FileRead], book: Rulebook, strict: bool = False, ski
     return ReadResult(values, problems, reports, list(skipped or []), chosen, winners, supply)
 
 
-MERGE_KINDS = {"conflict", "conflict_strict", "corrected", "missing"}
+MERGE_KINDS = {Code.CONFLICT, Code.CONFLICT_STRICT, Code.CORRECTED, Code.MISSING}
 
 
 def _without_superseded(problems: list[Problem], winners: pd.DataFrame) -> list[Problem]:
@@ -253,7 +256,7 @@ def _unique(reads: list[FileRead], problems: list[Problem]) -> tuple[list[FileRe
         digest = read.info.sha256
         if digest and digest in first:
             reports.append(FileReport(read.info, DUPLICATE, f"与“{first[digest]}”内容完全相同，只计一次。"))
-            problems.append(P.make("file_duplicate", file=read.info.name, other=first[digest]))
+            problems.append(P.make(Code.FILE_DUPLICATE, file=read.info.name, other=first[digest]))
             continue
         if digest:
             first[digest] = read.info.name
@@ -268,11 +271,11 @@ def _settle(sheet: SheetRead, index: dict[str, str], order: int, file_name: str)
     headers = {column.key: column for column in sheet.columns}
     for column in sheet.columns:
         if column.key not in index:
-            kind = "district_unknown_filled" if column.filled else "district_unknown"
+            kind = Code.DISTRICT_UNKNOWN_FILLED if column.filled else Code.DISTRICT_UNKNOWN
             problems.append(P.make(kind, raw=column.header, cell=column.cell, **where))
     for key, district in index.items():
         if key not in headers:
-            problems.append(P.make("district_missing", district=district, **where))
+            problems.append(P.make(Code.DISTRICT_MISSING, district=district, **where))
     for problem in sheet.problems:
         key = name_key(problem.district)
         if not problem.district or key in index:
@@ -319,15 +322,15 @@ def _conflict(row: dict, strict: bool, tie: bool, book: Rulebook) -> Problem:
     """An earlier record that differs from the winner: a tie (nothing says which is later), a
     correction of an unreadable entry, or a conflict (the later wins, or none under --on-conflict error)."""
     if tie:
-        kind = "conflict_strict" if strict else "conflict_tie"
+        kind = Code.CONFLICT_STRICT if strict else Code.CONFLICT_TIE
     elif row["valid_w"] and not row["valid"]:
-        kind = "corrected"
+        kind = Code.CORRECTED
     else:
-        kind = "conflict_strict" if strict else "conflict"
+        kind = Code.CONFLICT_STRICT if strict else Code.CONFLICT
     return P.make(kind, file=row["file_w"], sheet=row["sheet_w"], cell=row["cell_w"], district=row["district"],
                   code=row["code"], raw=row["raw_w"], old=P.shorten(row["raw"]), old_file=row["file"],
                   winner=P.shorten(row["raw_w"]), winner_file=row["file_w"],
-                  why=refusal(book.indicators[row["code"]], row["raw"]) if kind == "corrected" else "")
+                  why=refusal(book.indicators[row["code"]], row["raw"]) if kind == Code.CORRECTED else "")
 
 
 def _superseded_records(filled, winners, key) -> pd.DataFrame:
@@ -349,7 +352,7 @@ def _blank_problems(frame, filled, book) -> list[Problem]:
         indicator = book.indicators[row.code]
         if (row.district, row.code) in have or indicator.blank_is_zero:
             continue
-        out.append(P.make("missing", file=row.file, sheet=row.sheet, cell=row.cell, district=row.district,
+        out.append(P.make(Code.MISSING, file=row.file, sheet=row.sheet, cell=row.cell, district=row.district,
                           code=row.code, expected=indicator.what_to_type()))
     return out
 
@@ -364,7 +367,7 @@ def _unsupplied(frame, book, districts) -> list[Problem]:
             continue
         lacking = [d for d in districts if not any((d, c) in supplied for c in codes)]
         if lacking:
-            problem = P.make("department_missing", sheet=department, department=department, count=len(lacking))
+            problem = P.make(Code.DEPARTMENT_MISSING, sheet=department, department=department, count=len(lacking))
             out.append(problem.with_district("、".join(lacking)))
     return out
 

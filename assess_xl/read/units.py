@@ -18,6 +18,7 @@ from assess_xl.read import mail
 from assess_xl import problems as P
 from assess_xl.read.form import NOT_A_FORM, REJECTED, FileRead, read_loaded, read_one
 from assess_xl.rules.model import Rulebook
+from assess_xl.problems import Code
 
 MAX_NAMED = 20  # message numbers listed in one problem
 
@@ -51,7 +52,7 @@ def read_unit(unit: Unit, book: Rulebook) -> list[FileRead] | Split:
     import python_calamine  # noqa: F401  an ImportError here is the machine's fault, not the file's
     container = gather.load(unit.path, unit.name, gather.MAX_CONTAINER_BYTES, unit.span)
     if container.rejected:
-        return [verdict(container, container.rejected_code, {})]
+        return [verdict(container, P.code_of(container.rejected_code), {})]
     if unit.kind in ("mbox", "eml") and (unit.kind == "mbox" or mail.is_mailbox(container.data)):
         return _split_mailbox(unit, container.data)
     if unit.kind == "part":
@@ -60,10 +61,10 @@ def read_unit(unit: Unit, book: Rulebook) -> list[FileRead] | Split:
     try:
         unpacked = mail.unpack(kind, container.data, unit.name)
     except RecursionError:  # the email package recurses over nested parts
-        return [verdict(container, "mail_nested_too_deep", {})]
+        return [verdict(container, Code.MAIL_NESTED_TOO_DEEP, {})]
     reads = [verdict(gather.FileInfo(container.path, shown, modified=container.modified), code, fields)
              for shown, code, fields in unpacked.verdicts]
-    if unit.kind == "message" and not unpacked.parts and [v[1] for v in unpacked.verdicts] == ["mail_no_workbook"]:
+    if unit.kind == "message" and not unpacked.parts and [v[1] for v in unpacked.verdicts] == [Code.MAIL_NO_WORKBOOK]:
         mailbox, number = unit.name.rsplit("#", 1)
         return Split(quiet=[(unit.path, mailbox, int(number))])
     parts = [Unit(unit.path, part.name, "part", (*unit.order, index), unit.span, kind, unit.name, index,
@@ -82,7 +83,7 @@ def _split_mailbox(unit: Unit, data: bytes) -> Split:
         attached = sum(mail.preference(data[spans[i][0]:sum(spans[i])])[0] for i in dropped)
         fields = {"count": len(spans), "limit": len(kept), "skipped": len(dropped), "attached": attached,
                   "numbers": numbers([i + 1 for i in dropped])}
-        reads.append(verdict(gather.FileInfo(Path(unit.path), unit.name), "mail_too_many_messages", fields))
+        reads.append(verdict(gather.FileInfo(Path(unit.path), unit.name), Code.MAIL_TOO_MANY_MESSAGES, fields))
     return Split(units, reads)
 
 
@@ -91,7 +92,7 @@ def _read_part(unit: Unit, container: gather.FileInfo, book: Rulebook) -> FileRe
     parts = mail.unpack(unit.container, container.data, unit.within).parts
     part = parts[unit.index] if unit.index < len(parts) else None
     if part is None or hashlib.sha256(part.data).hexdigest() != unit.sha256:
-        return verdict(gather.FileInfo(container.path, unit.name), "part_changed", {})
+        return verdict(gather.FileInfo(container.path, unit.name), Code.PART_CHANGED, {})
     info = gather.FileInfo(container.path, part.name, modified=container.modified, data=part.data,
                            size=len(part.data), sha256=unit.sha256, mailed=part.envelope.date,
                            received=part.envelope.received,
@@ -99,9 +100,9 @@ def _read_part(unit: Unit, container: gather.FileInfo, book: Rulebook) -> FileRe
     return read_loaded(info, book)
 
 
-def verdict(info: gather.FileInfo, code: str, fields: dict) -> FileRead:
+def verdict(info: gather.FileInfo, code: Code, fields: dict) -> FileRead:
     """A container's or attachment's verdict from the catalogue (an error rejects it)."""
-    status = NOT_A_FORM if P.CATALOGUE[code][0] != P.ERROR else REJECTED
+    status = NOT_A_FORM if code.level != P.ERROR else REJECTED
     return FileRead(info, status, P.text(code, **fields), [P.make(code, file=info.name, **fields)])
 
 
@@ -116,6 +117,6 @@ def quiet_messages(quiet: list[tuple[str, str, int]]) -> list[FileRead]:
     by_mailbox: dict[tuple[str, str], list[int]] = {}
     for path, mailbox, number in quiet:
         by_mailbox.setdefault((path, mailbox), []).append(number)
-    return [verdict(gather.FileInfo(Path(path), mailbox), "mailbox_no_workbook",
+    return [verdict(gather.FileInfo(Path(path), mailbox), Code.MAILBOX_NO_WORKBOOK,
                     {"count": len(found), "numbers": numbers(sorted(found))})
             for (path, mailbox), found in by_mailbox.items()]

@@ -11,6 +11,7 @@ from typing import Any
 
 import yaml
 
+from assess_xl.problems import Code
 from assess_xl import problems as P
 from assess_xl.rules import sheet as rulesheet
 from assess_xl.rules.components import KINDS, TEXT_PARAMETERS, Component, Indicator, fmt_number, parse_points
@@ -38,15 +39,15 @@ def load(path: str | Path | None = None) -> Rulebook:
     try:
         text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
-        raise RulebookError([P.text("rule_file_missing", at=path)]) from None
+        raise RulebookError([P.text(Code.RULE_FILE_MISSING, at=path)]) from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise RulebookError([P.text("rule_unreadable", at=path, reason=exc)]) from None
+        raise RulebookError([P.text(Code.RULE_UNREADABLE, at=path, reason=exc)]) from None
     try:
         raw = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # libyaml: 10× faster
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f"第{mark.line + 1}行" if mark else ""
-        raise RulebookError([P.text("rule_yaml", at=f"{where}{line}", reason=getattr(exc, "problem", exc))]) from None
+        raise RulebookError([P.text(Code.RULE_YAML, at=f"{where}{line}", reason=getattr(exc, "problem", exc))]) from None
     return build(raw, where, fingerprint_of(raw))
 
 
@@ -59,14 +60,14 @@ def load_raw(path: str | Path | None = None) -> Raw:
         raw: Raw = yaml.load(path.read_text(encoding="utf-8-sig"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
         return raw
     except FileNotFoundError:
-        raise RulebookError([P.text("rule_file_missing", at=path)]) from None
+        raise RulebookError([P.text(Code.RULE_FILE_MISSING, at=path)]) from None
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise RulebookError([P.text("rule_unreadable", at=path, reason=exc)]) from None
+        raise RulebookError([P.text(Code.RULE_UNREADABLE, at=path, reason=exc)]) from None
 
 
 def load_raw_workbook(path: Path) -> Raw:
     if not path.is_file():
-        raise RulebookError([P.text("rule_file_missing", at=path)])
+        raise RulebookError([P.text(Code.RULE_FILE_MISSING, at=path)])
     try:
         sheets = ownbooks.read(path, path.name)
     except ownbooks.OwnWorkbookError as exc:
@@ -89,10 +90,10 @@ def fingerprint_of(raw: object) -> str:
 def build(raw: object, where: str = "评分细则", fingerprint: str = "") -> Rulebook:
     errors: list[str] = []
     if not isinstance(raw, dict):
-        raise RulebookError([P.text("rule_not_a_rulebook", at=where)])
+        raise RulebookError([P.text(Code.RULE_NOT_A_RULEBOOK, at=where)])
     for key in ("year", "title", "departments", "categories", "targets"):
         if key not in raw:
-            errors.append(P.text("rule_key_missing", at=where, key=key))
+            errors.append(P.text(Code.RULE_KEY_MISSING, at=where, key=key))
     if errors:
         raise RulebookError(errors)
     departments = tuple(str(d) for d in raw["departments"] or [])
@@ -120,7 +121,7 @@ def build(raw: object, where: str = "评分细则", fingerprint: str = "") -> Ru
 def _year(value: object, where: str, errors: list[str]) -> int:
     text = str(value).strip()
     if isinstance(value, bool) or not (text.isascii() and text.isdigit() and len(text) == 4):
-        errors.append(P.text("rule_year", at=where, value=printable(text)[:40]))
+        errors.append(P.text(Code.RULE_YEAR, at=where, value=printable(text)[:40]))
         return 0
     return int(text)
 
@@ -134,7 +135,7 @@ def _number(value: Any, at: str, what: str, errors: list[str]) -> float | None:
     except (TypeError, ValueError):
         number = math.nan
     if not math.isfinite(number):
-        errors.append(P.text("rule_not_number", at=at, what=what, value=printable(str(value))[:40]))
+        errors.append(P.text(Code.RULE_NOT_NUMBER, at=at, what=what, value=printable(str(value))[:40]))
         return None
     return number
 
@@ -146,10 +147,10 @@ def _check_departments(departments: tuple[str, ...], where: str, errors: list[st
     for name in departments:
         reason = sheet_name_problem(name)
         if reason:
-            errors.append(P.text("rule_department_name", at=where, department=printable(name)[:60], reason=reason))
+            errors.append(P.text(Code.RULE_DEPARTMENT_NAME, at=where, department=printable(name)[:60], reason=reason))
         key = name_key(name)
         if key in seen:
-            errors.append(P.text("rule_department_duplicate", at=where, department=printable(name)[:60],
+            errors.append(P.text(Code.RULE_DEPARTMENT_DUPLICATE, at=where, department=printable(name)[:60],
                                  other=printable(seen[key])[:60]))
         seen.setdefault(key, name)
 
@@ -163,10 +164,10 @@ def _categories(entries: Any, where: str, errors: list[str]) -> list[Category]:
             points = None if bonus else float(entry["points"])
             out.append(Category(number, str(entry["name"]), points, str(entry.get("note", ""))))
         except (KeyError, TypeError, ValueError):
-            errors.append(P.text("rule_category_incomplete", at=where, entry=repr(entry)[:80]))
+            errors.append(P.text(Code.RULE_CATEGORY_INCOMPLETE, at=where, entry=repr(entry)[:80]))
             continue
         if number in seen:
-            errors.append(P.text("rule_category_duplicate", at=where, number=number))
+            errors.append(P.text(Code.RULE_CATEGORY_DUPLICATE, at=where, number=number))
         seen.add(number)
     return out
 
@@ -177,18 +178,18 @@ def _target(entry: Any, where: str, errors: list[str], indicators: dict[str, Ind
         number = int(entry["number"])
         category = int(entry["category"])
     except (KeyError, TypeError, ValueError):
-        errors.append(P.text("rule_target_incomplete", at=where, entry=str(entry)[:60]))
+        errors.append(P.text(Code.RULE_TARGET_INCOMPLETE, at=where, entry=str(entry)[:60]))
         return None
     here = f"{where}：目标{number}"
     if category not in category_numbers:
-        errors.append(P.text("rule_category_unknown", at=here, category=category))
+        errors.append(P.text(Code.RULE_CATEGORY_UNKNOWN, at=here, category=category))
     codes, components = [], []
     for ind_entry in entry.get("indicators") or []:
         indicator = _indicator(ind_entry, number, here, errors, departments)
         if indicator is None:
             continue
         if indicator.code in indicators:
-            errors.append(P.text("rule_code_duplicate", at=here, code=indicator.code))
+            errors.append(P.text(Code.RULE_CODE_DUPLICATE, at=here, code=indicator.code))
             continue
         indicators[indicator.code] = indicator
         codes.append(indicator.code)
@@ -197,7 +198,7 @@ def _target(entry: Any, where: str, errors: list[str], indicators: dict[str, Ind
             if component:
                 components.append(component)
     if not codes:
-        errors.append(P.text("rule_no_indicators", at=here))
+        errors.append(P.text(Code.RULE_NO_INDICATORS, at=here))
     points = {key: _number(entry.get(key), here, what, errors)
               for key, what in (("max", "分值（max）"), ("base", "基础分（base）"), ("stated_points", "原文标注分值（stated_points）"))}
     return Target(number, category, str(entry.get("text", "")), str(entry.get("rule", "")), points["max"],
@@ -208,22 +209,22 @@ def _target(entry: Any, where: str, errors: list[str], indicators: dict[str, Ind
 def _indicator(entry: Any, target: int, here: str, errors: list[str], departments: tuple[str, ...]) -> Indicator | None:
     code = str(entry.get("code", "")).strip() if isinstance(entry, dict) else ""
     if not code:
-        errors.append(P.text("rule_code_missing", at=here))
+        errors.append(P.text(Code.RULE_CODE_MISSING, at=here))
         return None
     at = f"{here}，指标{code}"
     kind = entry.get("type")
     if kind not in INDICATOR_TYPES:
-        errors.append(P.text("rule_type_unknown", at=at, type=kind, types=TYPES.labels()))
+        errors.append(P.text(Code.RULE_TYPE_UNKNOWN, at=at, type=kind, types=TYPES.labels()))
         return None
     department = str(entry.get("department", ""))
     if department not in departments:
-        errors.append(P.text("rule_department_unknown", at=at, department=department))
+        errors.append(P.text(Code.RULE_DEPARTMENT_UNKNOWN, at=at, department=department))
     options = tuple(str(o) for o in entry.get("options") or [])
     lo, hi = entry.get("min"), entry.get("max")
     if kind == "choice" and len(options) < 2:
-        errors.append(P.text("rule_options_few", at=at))
+        errors.append(P.text(Code.RULE_OPTIONS_FEW, at=at))
     if kind != "choice" and options:
-        errors.append(P.text("rule_options_not_choice", at=at))
+        errors.append(P.text(Code.RULE_OPTIONS_NOT_CHOICE, at=at))
     lo, hi = _bounds(kind, lo, hi, at, errors)
     return Indicator(code, target, department, str(entry.get("label", code)), kind,
                      str(entry.get("unit", "") or ""), lo, hi, options, bool(entry.get("blank_is_zero")))
@@ -233,40 +234,40 @@ def _bounds(kind: str, lo: Any, hi: Any, at: str, errors: list[str]) -> tuple[fl
     """An indicator's lower and upper bounds, checked against its type."""
     if kind in ("bool", "choice"):
         if lo is not None or hi is not None:
-            errors.append(P.text("rule_bounds_not_allowed", at=at, type=TYPES.name(kind)))
+            errors.append(P.text(Code.RULE_BOUNDS_NOT_ALLOWED, at=at, type=TYPES.name(kind)))
         return None, None
     low = _number(lo, at, "下限（min）", errors) or 0.0
     high = _number(hi, at, "上限（max）", errors)
     if kind == "percent":
         high = 1.0 if high is None else high
         if not (0 <= low <= high <= 1):
-            errors.append(P.text("rule_percent_bounds", at=at))
+            errors.append(P.text(Code.RULE_PERCENT_BOUNDS, at=at))
     if low < 0:
-        errors.append(P.text("rule_min_negative", at=at))
+        errors.append(P.text(Code.RULE_MIN_NEGATIVE, at=at))
     if high is not None and low > high:
-        errors.append(P.text("rule_min_above_max", at=at, min=fmt_number(low), max=fmt_number(high)))
+        errors.append(P.text(Code.RULE_MIN_ABOVE_MAX, at=at, min=fmt_number(low), max=fmt_number(high)))
     if kind == "count" and any(v is not None and v != int(v) for v in (low, high)):
-        errors.append(P.text("rule_count_bounds", at=at))
+        errors.append(P.text(Code.RULE_COUNT_BOUNDS, at=at))
     if kind in ("score", "deduction") and high is None:
-        errors.append(P.text("rule_max_required", at=at, type=TYPES.name(kind)))
+        errors.append(P.text(Code.RULE_MAX_REQUIRED, at=at, type=TYPES.name(kind)))
     return low, high
 
 
 def _component(entry: Any, indicator: Indicator, at: str, errors: list[str]) -> Component | None:
     name = entry.get("kind") if isinstance(entry, dict) else None
     if name not in KINDS:
-        errors.append(P.text("rule_kind_unknown", at=at, kind=name, kinds=KIND_TERMS.labels()))
+        errors.append(P.text(Code.RULE_KIND_UNKNOWN, at=at, kind=name, kinds=KIND_TERMS.labels()))
         return None
     kind, label = KINDS[name], KIND_TERMS.label(name)
     keys = set(entry) - {"kind"}
     missing, unknown = kind.required - keys, keys - kind.required - kind.optional
     if missing:
-        errors.append(P.text("rule_parameter_missing", at=at, kind=label, names=PARAMETERS.labels(sorted(missing))))
+        errors.append(P.text(Code.RULE_PARAMETER_MISSING, at=at, kind=label, names=PARAMETERS.labels(sorted(missing))))
     if unknown:
-        errors.append(P.text("rule_parameter_unknown", at=at, kind=label, names=PARAMETERS.labels(sorted(unknown)),
+        errors.append(P.text(Code.RULE_PARAMETER_UNKNOWN, at=at, kind=label, names=PARAMETERS.labels(sorted(unknown)),
                              allowed=PARAMETERS.labels(parameters_of(name)) or "（没有参数）"))
     if indicator.type not in kind.types:
-        errors.append(P.text("rule_kind_type", at=at, kind=label, type=TYPES.name(indicator.type),
+        errors.append(P.text(Code.RULE_KIND_TYPE, at=at, kind=label, type=TYPES.name(indicator.type),
                              types="、".join(TYPES.name(t) for t in INDICATOR_TYPES if t in kind.types)))
     if missing or unknown or indicator.type not in kind.types:
         return None
@@ -274,18 +275,18 @@ def _component(entry: Any, indicator: Indicator, at: str, errors: list[str]) -> 
         values = _parameter_values(entry, name, indicator)
     except (ValueError, ZeroDivisionError, TypeError):
         shown = "，".join(f"{PARAMETERS.name(key)}={value}" for key, value in entry.items() if key != "kind")
-        errors.append(P.text("rule_parameter_number", at=at, kind=label, entry=shown))
+        errors.append(P.text(Code.RULE_PARAMETER_NUMBER, at=at, kind=label, entry=shown))
         return None
     if values is None:
-        errors.append(P.text("rule_option_points", at=at, kind=label, options="、".join(indicator.options)))
+        errors.append(P.text(Code.RULE_OPTION_POINTS, at=at, kind=label, options="、".join(indicator.options)))
         return None
     for key in ("when", "zero_when"):
         if key in values and values[key] not in ("是", "否"):
-            errors.append(P.text("rule_yes_no", at=at, key=PARAMETERS.label(key)))
+            errors.append(P.text(Code.RULE_YES_NO, at=at, key=PARAMETERS.label(key)))
             return None
     not_positive = [key for key in ("block", "step", "of") if values.get(key, 1) <= 0]
     if not_positive:
-        errors.append(P.text("rule_positive", at=at, names=PARAMETERS.labels(not_positive)))
+        errors.append(P.text(Code.RULE_POSITIVE, at=at, names=PARAMETERS.labels(not_positive)))
         return None
     params = kind.params(**values)
     return Component(name, indicator.code, params)
@@ -320,12 +321,12 @@ def _alternatives(entries: Any, targets: dict[int, Target], indicators: dict[str
             name, number, scoring = str(entry["name"]), int(entry["target"]), dict(entry["scoring"])
             target = targets[number]
         except (KeyError, TypeError, ValueError):
-            errors.append(P.text("rule_alternative_incomplete", at=where, entry=printable(str(entry))[:80]))
+            errors.append(P.text(Code.RULE_ALTERNATIVE_INCOMPLETE, at=where, entry=printable(str(entry))[:80]))
             continue
         at, components = f"{where}：另一种解读“{name}”", []
         for code, kinds in scoring.items():
             if str(code) not in target.indicators:
-                errors.append(P.text("rule_alternative_code", at=where, name=name, code=code, target=number))
+                errors.append(P.text(Code.RULE_ALTERNATIVE_CODE, at=where, name=name, code=code, target=number))
                 continue
             for comp_entry in kinds or []:
                 component = _component(comp_entry, indicators[str(code)], f"{at}，指标{code}", errors)
@@ -341,13 +342,13 @@ def _check_usage(targets: list[Target], indicators: dict[str, Indicator], where:
         for component in target.components:
             for code in component.uses():
                 if code not in indicators:
-                    errors.append(P.text("rule_reference_unknown", at=where, target=target.number, code=code))
+                    errors.append(P.text(Code.RULE_REFERENCE_UNKNOWN, at=where, target=target.number, code=code))
                 elif indicators[code].target != target.number:
-                    errors.append(P.text("rule_reference_other", at=where, target=target.number, code=code))
+                    errors.append(P.text(Code.RULE_REFERENCE_OTHER, at=where, target=target.number, code=code))
                 used.add(code)
     for code, indicator in indicators.items():
         if code not in used:
-            errors.append(P.text("rule_indicator_unused", at=where, target=indicator.target, code=code))
+            errors.append(P.text(Code.RULE_INDICATOR_UNUSED, at=where, target=indicator.target, code=code))
 
 
 def _warnings(book: Rulebook, where: str) -> list[str]:
@@ -356,19 +357,19 @@ def _warnings(book: Rulebook, where: str) -> list[str]:
     for target in book.targets:
         reach = book.reachable_max(target)
         if target.number in short:
-            out.append(P.text("rule_unreachable", at=where, target=target.number, points=fmt_number(target.max or 0.0),
+            out.append(P.text(Code.RULE_UNREACHABLE, at=where, target=target.number, points=fmt_number(target.max or 0.0),
                               reach=fmt_number(reach)))
         if target.stated_points is not None and abs(target.stated_points - reach) > 1e-9:
-            out.append(P.text("rule_stated_points", at=where, target=target.number,
+            out.append(P.text(Code.RULE_STATED_POINTS, at=where, target=target.number,
                               stated=fmt_number(target.stated_points), reach=fmt_number(reach)))
     for category in book.categories:
         if category.bonus:
             continue
         maxima = [t.max for t in book.targets if t.category == category.number]
         if any(m is None for m in maxima):
-            out.append(P.text("rule_uncapped_in_basic", at=where, category=category.number))
+            out.append(P.text(Code.RULE_UNCAPPED_IN_BASIC, at=where, category=category.number))
         elif abs(sum(m or 0.0 for m in maxima) - (category.points or 0.0)) > 1e-9:
-            out.append(P.text("rule_category_sum", at=where, category=category.number, name=category.name,
+            out.append(P.text(Code.RULE_CATEGORY_SUM, at=where, category=category.number, name=category.name,
                               points=fmt_number(category.points or 0.0), total=fmt_number(sum(m or 0.0 for m in maxima))))
     return out
 

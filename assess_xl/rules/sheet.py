@@ -20,6 +20,7 @@ from assess_xl.xlsx.parse import SheetData
 from assess_xl.xlsx.style import MemoryWorkbook, styles as house_styles
 from assess_xl.rules.model import Raw, RulebookError, integral, parameters_of
 from assess_xl.rules.terms import KINDS as KIND_TERMS, PARAMETERS, TYPES, Vocabulary
+from assess_xl.problems import Code
 
 ABOUT, CATEGORIES, TARGETS, INDICATORS, SCORING, HELP = "说明", "类别", "目标", "指标", "计分", "计分说明"
 YES = "是"
@@ -205,12 +206,12 @@ def import_sheets(sheets: dict[str, SheetData], where: str) -> Raw:
     for row, at in tables[INDICATORS]:
         code = str(row.get("code", ""))
         if code in codes:
-            errors.append(P.text("rule_sheet_duplicate_code", at=at("code"), code=code, first=codes[code]))
+            errors.append(P.text(Code.RULE_SHEET_DUPLICATE_CODE, at=at("code"), code=code, first=codes[code]))
             continue
         codes[code] = at("code")
         target = row.pop("target", None)
         if target not in targets:
-            errors.append(P.text("rule_sheet_reference", at=at("target"), value=target, sheet=TARGETS))
+            errors.append(P.text(Code.RULE_SHEET_REFERENCE, at=at("target"), value=target, sheet=TARGETS))
             continue
         indicators[code] = {**row, "scoring": []}
         targets[target]["indicators"].append(indicators[code])
@@ -226,18 +227,18 @@ def _component(row: Raw, at: Locator, indicators: dict[str, Raw], errors: list[s
     code = str(row.pop("indicator", ""))
     kind = row.get("kind")
     if code not in indicators:
-        errors.append(P.text("rule_sheet_reference", at=at("indicator"), value=code, sheet=INDICATORS))
+        errors.append(P.text(Code.RULE_SHEET_REFERENCE, at=at("indicator"), value=code, sheet=INDICATORS))
         return
     if kind not in KINDS:
         return  # already reported by the cell's name
     own = parameters_of(kind)
     label = KIND_TERMS.label(kind)
     for name in sorted(set(row) - {"kind"} - set(own), key=list(PARAMETERS.terms).index):
-        errors.append(P.text("rule_parameter_unknown", at=at(name), kind=label, names=PARAMETERS.label(name),
+        errors.append(P.text(Code.RULE_PARAMETER_UNKNOWN, at=at(name), kind=label, names=PARAMETERS.label(name),
                              allowed="、".join(map(PARAMETERS.name, own)) or "（没有参数，请清空这些单元格）"))
     missing = [name for name in own if name in KINDS[kind].required and name not in row]
     for name in missing:
-        errors.append(P.text("rule_parameter_missing", at=at(name), kind=label, names=PARAMETERS.label(name)))
+        errors.append(P.text(Code.RULE_PARAMETER_MISSING, at=at(name), kind=label, names=PARAMETERS.label(name)))
     if not missing and set(row) - {"kind"} <= set(own):
         indicators[code]["scoring"].append(row)
 
@@ -245,7 +246,7 @@ def _component(row: Raw, at: Locator, indicators: dict[str, Raw], errors: list[s
 def _about(sheet: SheetData | None, where: str, errors: list[str]) -> Raw:
     raw: Raw = {"departments": []}
     if sheet is None:
-        errors.append(P.text("rule_sheet_missing", at=where, sheet=ABOUT))
+        errors.append(P.text(Code.RULE_SHEET_MISSING, at=where, sheet=ABOUT))
         return raw
     keys = {"年度": "year", "标题": "title", "发文单位": "issuer"}
     for row in sheet.rows[1:]:
@@ -262,7 +263,7 @@ def _table(sheet: SheetData | None, name: str, where: str, errors: list[str]) ->
     """The rows of one sheet as mappings (empty cells omitted, names turned into keys), each with a
     locator of its cells. A header may be the Chinese title or the English key (older workbooks)."""
     if sheet is None:
-        errors.append(P.text("rule_sheet_missing", at=where, sheet=name))
+        errors.append(P.text(Code.RULE_SHEET_MISSING, at=where, sheet=name))
         return []
     positions = _positions(sheet, name, where, errors)
     out = []
@@ -290,7 +291,7 @@ def _positions(sheet: SheetData, name: str, where: str, errors: list[str]) -> di
         if column is not None and column.key not in positions:
             positions[column.key] = (col, column)
         elif column is None and name == SCORING and str(cell).strip():
-            errors.append(P.text("rule_sheet_header_unknown", at=_cell_at(where, name, 0, col, "表头"), header=cell,
+            errors.append(P.text(Code.RULE_SHEET_HEADER_UNKNOWN, at=_cell_at(where, name, 0, col, "表头"), header=cell,
                                  names="、".join(c.title for c in COLUMNS[name])))
     return positions
 
@@ -300,7 +301,7 @@ def _key_of(written: Any, column: Column, at: Locator, errors: list[str]) -> Any
     assert column.terms is not None
     key = column.terms.key(written)
     if key is None:
-        errors.append(P.text("rule_sheet_name_unknown", at=at(column.key), value=written, what=column.terms.what,
+        errors.append(P.text(Code.RULE_SHEET_NAME_UNKNOWN, at=at(column.key), value=written, what=column.terms.what,
                              names="、".join(column.terms.names())))
         return written
     return key

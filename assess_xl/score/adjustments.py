@@ -17,14 +17,15 @@ from assess_xl.xlsx.layout import name_key
 from assess_xl.xlsx.style import MemoryWorkbook, print_setup, styles, write_result_metadata
 from assess_xl.problems import Problem
 from assess_xl.rules.model import Rulebook
+from assess_xl.problems import Code
 
 CHANGES_SHEET, EXCLUDED_SHEET, LISTS_SHEET = "调整", "排除文件", "选项"
 CHANGE_HEADERS = ("区", "编号", "新值", "理由", "经办人", "日期")
 EXCLUDED_HEADERS = ("文件名或SHA-256", "理由", "经办人", "日期")
 ADJUSTMENTS_FILE = "调整表"
 COORDINATOR_ITEMS = "综合处复核（调整表）"  # where problems of the coordinator's own rows are counted
-PROBLEM_KINDS = frozenset({"adjustments_no_sheet", "adjustment_district", "adjustment_code", "adjustment_no_reason",
-                           "adjustment_value"})
+PROBLEM_KINDS = frozenset({Code.ADJUSTMENTS_NO_SHEET, Code.ADJUSTMENT_DISTRICT, Code.ADJUSTMENT_CODE, Code.ADJUSTMENT_NO_REASON,
+                           Code.ADJUSTMENT_VALUE})
 
 
 @dataclass(frozen=True)
@@ -88,7 +89,7 @@ def read_changes(sheets: dict, book: Rulebook, districts: list[str], file_name: 
     problems: list[Problem] = []
     sheet = sheets.get(CHANGES_SHEET)
     if sheet is None:
-        return changes, [P.make("adjustments_no_sheet", file=file_name, sheet=CHANGES_SHEET)]
+        return changes, [P.make(Code.ADJUSTMENTS_NO_SHEET, file=file_name, sheet=CHANGES_SHEET)]
     index = {name_key(d): d for d in districts}
     for number, row in enumerate(sheet.rows[1:], start=2):
         cells = (list(row) + [""] * 6)[:6]
@@ -118,12 +119,12 @@ def read_exclusions(sheets: dict, file_name: str) -> tuple[list[Exclusion], list
         if all(is_blank(c) for c in cells):
             continue
         if is_blank(cells[1]):
-            problems.append(P.make("adjustment_no_reason", file=file_name, sheet=EXCLUDED_SHEET, cell=f"B{number}",
+            problems.append(P.make(Code.ADJUSTMENT_NO_REASON, file=file_name, sheet=EXCLUDED_SHEET, cell=f"B{number}",
                                    row=number))
         else:
             typed = raw_text(cells[0]).strip()
             excluded.append(Exclusion(typed, str(cells[1]).strip(), P.make(
-                "exclusion_unmatched", file=file_name, sheet=EXCLUDED_SHEET, cell=f"A{number}", row=number,
+                Code.EXCLUSION_UNMATCHED, file=file_name, sheet=EXCLUDED_SHEET, cell=f"A{number}", row=number,
                 raw=typed)))
     return excluded, problems
 
@@ -134,19 +135,19 @@ def _change(cells, number, book, index, file_name, problems) -> Adjustment | Non
     district = index.get(name_key(district_cell))
     code = str(code_cell).strip().split(" ")[0] if not is_blank(code_cell) else ""
     if district is None:
-        problems.append(P.make("adjustment_district", cell=f"A{number}", raw=raw_text(district_cell), **where))
+        problems.append(P.make(Code.ADJUSTMENT_DISTRICT, cell=f"A{number}", raw=raw_text(district_cell), **where))
         return None
     if code not in book.indicators:
-        problems.append(P.make("adjustment_code", cell=f"B{number}", raw=raw_text(code_cell), district=district,
+        problems.append(P.make(Code.ADJUSTMENT_CODE, cell=f"B{number}", raw=raw_text(code_cell), district=district,
                                **where))
         return None
     if is_blank(reason):
-        problems.append(P.make("adjustment_no_reason", cell=f"D{number}", district=district, code=code, **where))
+        problems.append(P.make(Code.ADJUSTMENT_NO_REASON, cell=f"D{number}", district=district, code=code, **where))
         return None
     reading = interpret(book.indicators[code], value_cell)
     if reading.blank or not reading.valid:
-        kinds = [kind for kind, _ in reading.notes] or ["missing"]
-        problems.append(P.make("adjustment_value", cell=f"C{number}", district=district, code=code,
+        kinds = [kind for kind, _ in reading.notes] or [Code.MISSING]
+        problems.append(P.make(Code.ADJUSTMENT_VALUE, cell=f"C{number}", district=district, code=code,
                                raw=reading.raw, reason=P.text(kinds[0], raw=reading.raw,
                                                               expected=book.indicators[code].what_to_type(),
                                                               options="、".join(book.indicators[code].options)),

@@ -15,17 +15,18 @@ from assess_xl.xlsx.layout import RESULT_META_SHEET, TOOL
 from assess_xl.problems import Problem
 from assess_xl.rules.model import Rulebook, integral
 from assess_xl.score.scoring import Scores
+from assess_xl.problems import Code
 
 DISTRICT_KEY = "district:"
 INDICATORS_KEY = "indicators"  # code → type of every indicator the year asked for, filled or not
 GROWTH, FROM_ZERO, RATE_POINTS = 5.0, 5.0, 0.5  # a count ×5 or 0 → ≥5, a rate moved by more than 50 points
 
 
-class PreviousError(Exception):
+class PreviousError(P.AssessError):
     """The file is not a scorecard this tool wrote, or holds nothing to compare: `code` is the catalogue's."""
 
-    def __init__(self, code: str):
-        super().__init__(P.text(code))
+    def __init__(self, code: Code):
+        super().__init__(P.make(code))
         self.code = code
 
 
@@ -60,7 +61,7 @@ def read(sheets: dict) -> Previous:
     sheet = sheets.get(RESULT_META_SHEET)
     fields = {str(row[0]): row[1] for row in (sheet.rows if sheet else []) if len(row) >= 2 and isinstance(row[0], str)}
     if fields.get("tool") != TOOL or fields.get("kind") != "scorecard":
-        raise PreviousError("previous_not_scorecard")
+        raise PreviousError(Code.PREVIOUS_NOT_SCORECARD)
     result = Previous(str(fields.get("year", "")), str(fields.get("fingerprint", "")),
                       indicators=_types(fields.get(INDICATORS_KEY)))
     for key, text in fields.items():
@@ -75,7 +76,7 @@ def read(sheets: dict) -> Previous:
         result.categories[district] = _numbers(data.get("categories"))
         result.values[district] = _numbers(data.get("values"))
     if not result.totals:
-        raise PreviousError("previous_no_data")
+        raise PreviousError(Code.PREVIOUS_NO_DATA)
     return result
 
 
@@ -92,7 +93,7 @@ def _numbers(data) -> dict:
         return {}
     numbers = {str(k): float(v) for k, v in data.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
     if not all(math.isfinite(v) for v in numbers.values()):  # JSON allows Infinity and NaN; a scorecard never has them
-        raise PreviousError("previous_invalid")
+        raise PreviousError(Code.PREVIOUS_INVALID)
     return numbers
 
 
@@ -134,7 +135,7 @@ def _implausible(book: Rulebook, values: pd.DataFrame, winners: pd.DataFrame, pr
             if reason:
                 indicator = book.indicators[code]
                 where, sheet, cell = typed.get((district, code), ("", "", ""))
-                out.append(P.make("implausible_change", district=district, code=code, raw=indicator.show(now),
+                out.append(P.make(Code.IMPLAUSIBLE_CHANGE, district=district, code=code, raw=indicator.show(now),
                                   file=where, sheet=sheet, cell=cell, previous_file=file_name,
                                   last=indicator.show(last), now=indicator.show(now), reason=reason))
     return out
@@ -161,9 +162,9 @@ def _not_comparable(book: Rulebook, previous: Previous, file_name: str) -> list[
     if previous.indicators:
         differ = [f"{code}（{'上年没有此指标' if code not in previous.indicators else '类型不同'}）"
                   for code, indicator in book.indicators.items() if previous.indicators.get(code) != indicator.type]
-        return [P.make("previous_rules_changed", file=file_name, year=previous.year, codes="、".join(differ))] \
+        return [P.make(Code.PREVIOUS_RULES_CHANGED, file=file_name, year=previous.year, codes="、".join(differ))] \
             if differ else []
     known = {code for values in previous.values.values() for code in values}
     missing = [code for code in book.indicators if code not in known]
-    return [P.make("previous_no_values", file=file_name, year=previous.year, codes="、".join(missing))] \
+    return [P.make(Code.PREVIOUS_NO_VALUES, file=file_name, year=previous.year, codes="、".join(missing))] \
         if missing else []

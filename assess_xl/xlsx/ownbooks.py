@@ -8,18 +8,15 @@ from pathlib import Path
 from assess_xl import problems as P
 from assess_xl.xlsx import preflight, sandbox
 from assess_xl.xlsx.parse import SheetData, SheetTooLarge, parse_workbook
+from assess_xl.problems import Code
 
-_FAILURES = {"crash": "parse_crash", "timeout": "parse_timeout", "memory": "parse_memory", "worker": "worker_failed"}
-NOT_A_WORKBOOK = {"empty_file", "html", "xml_text", "pdf", "empty_zip", "not_a_workbook", "zip_not_excel",
-                  "office_not_excel", "parse_error"}  # verdicts meaning "some other kind of file"
+_FAILURES = {"crash": Code.PARSE_CRASH, "timeout": Code.PARSE_TIMEOUT, "memory": Code.PARSE_MEMORY, "worker": Code.WORKER_FAILED}
+NOT_A_WORKBOOK = {Code.EMPTY_FILE, Code.HTML, Code.XML_TEXT, Code.PDF, Code.EMPTY_ZIP, Code.NOT_A_WORKBOOK, Code.ZIP_NOT_EXCEL,
+                  Code.OFFICE_NOT_EXCEL, Code.PARSE_ERROR}  # verdicts meaning "some other kind of file"
 
 
-class OwnWorkbookError(Exception):
+class OwnWorkbookError(P.AssessError):
     """The workbook could not be read: `problem` says why (catalogue message, with the file's name)."""
-
-    def __init__(self, problem: P.Problem):
-        super().__init__(problem.message)
-        self.problem = problem
 
     @property
     def not_a_workbook(self) -> bool:
@@ -32,7 +29,7 @@ def read(source: Path | bytes, name: str) -> dict[str, SheetData]:
     item = (source if isinstance(source, bytes) else str(source), name)
     (outcome,) = sandbox.run_isolated(parse_in_child, [item])
     if isinstance(outcome, sandbox.Failure):
-        code = _FAILURES.get(outcome.kind, "parse_error")
+        code = _FAILURES.get(outcome.kind, Code.PARSE_ERROR)
         raise OwnWorkbookError(P.make(code, file=name, kind=outcome.detail.split(":")[0],
                                       seconds=int(sandbox.TIME_LIMIT)))
     if isinstance(outcome, P.Problem):
@@ -56,8 +53,8 @@ def parse_in_child(item: tuple[str | bytes, str]) -> dict[str, SheetData] | P.Pr
     try:
         return parse_workbook(data)
     except SheetTooLarge as big:
-        return P.make("sheet_too_large", file=name, sheet=big.sheet, rows=big.height, columns=big.width)
+        return P.make(Code.SHEET_TOO_LARGE, file=name, sheet=big.sheet, rows=big.height, columns=big.width)
     except Exception as exc:  # calamine's own error types: the file is not a workbook we can read
-        code = "encrypted" if type(exc).__name__ == "PasswordError" else "parse_error"
+        code = Code.ENCRYPTED if type(exc).__name__ == "PasswordError" else Code.PARSE_ERROR
         return P.make(code, file=name, kind=type(exc).__name__)
 

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from defusedxml import EntitiesForbidden
 
 from assess_xl import problems as P
+from assess_xl.problems import Code
 
 if TYPE_CHECKING:
     import olefile  # imported where a legacy workbook is inspected
@@ -44,12 +45,13 @@ class Refusable:
     rejected: str
     rejected_code: str
 
-    def reject(self, code: str, **fields: object) -> None:
+    def reject(self, code: Code, **fields: object) -> None:
         self.rejected_code, self.rejected = code, P.text(code, **fields)
 
     def problem(self, file: str) -> P.Problem:
         """The refusal as the problem of `file`."""
-        return P.Problem(P.CATALOGUE[self.rejected_code][0], self.rejected_code, self.rejected, file)
+        code = P.code_of(self.rejected_code)
+        return P.Problem(code.level, code.value, self.rejected, file)
 
 
 def openpyxl_is_defused() -> bool:
@@ -79,15 +81,15 @@ def read_bounded(path: str | Path, limit: int = 0, span: tuple[int, int] | None 
     try:
         handle = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except PermissionError:
-        read.reject("no_permission")
+        read.reject(Code.NO_PERMISSION)
         return read
     except OSError as exc:
-        read.reject("unreadable", reason=P.reason(exc))
+        read.reject(Code.UNREADABLE, reason=P.reason(exc))
         return read
     try:
         status = os.fstat(handle)
         if not stat.S_ISREG(status.st_mode):
-            read.reject("not_regular")
+            read.reject(Code.NOT_REGULAR)
             return read
         read.modified = datetime.fromtimestamp(status.st_mtime, tz=timezone.utc)
         if span is not None:
@@ -95,14 +97,14 @@ def read_bounded(path: str | Path, limit: int = 0, span: tuple[int, int] | None 
             limit = min(limit or MAX_FILE_BYTES, span[1])
         read.data = _bounded_read(handle, (limit or MAX_FILE_BYTES) + (span is None))
     except OSError as exc:
-        read.reject("unreadable", reason=P.reason(exc))
+        read.reject(Code.UNREADABLE, reason=P.reason(exc))
         return read
     finally:
         os.close(handle)
     read.size = len(read.data)
     if read.size > (limit or MAX_FILE_BYTES):
         read.data = b""
-        read.reject("too_large", limit=(limit or MAX_FILE_BYTES) // 1048576)
+        read.reject(Code.TOO_LARGE, limit=(limit or MAX_FILE_BYTES) // 1048576)
     return read
 
 
@@ -136,7 +138,7 @@ def check(data: bytes) -> Verdict:
     verdict = Verdict()
     head = data[:8]
     if not data:
-        verdict.reject("empty_file")
+        verdict.reject(Code.EMPTY_FILE)
     elif head.startswith(ZIP_MAGIC):
         _inspect_zip(verdict, data)
     elif head == OLE_MAGIC:
@@ -153,23 +155,23 @@ def _inspect_ole(verdict: Verdict, data: bytes) -> None:
     try:
         ole = olefile.OleFileIO(io.BytesIO(data))
     except Exception:  # olefile raises several types for a broken container: all mean "damaged"
-        verdict.reject("ole_damaged")
+        verdict.reject(Code.OLE_DAMAGED)
         return
     try:
         if ole.exists("EncryptionInfo") or ole.exists("EncryptedPackage"):
-            verdict.reject("encrypted")
+            verdict.reject(Code.ENCRYPTED)
             return
         stream = next((s for s in ("Workbook", "Book") if ole.exists(s)), None)
         if stream is None:
-            verdict.reject("office_not_excel")
+            verdict.reject(Code.OFFICE_NOT_EXCEL)
             return
         if _biff_has_filepass(ole.openstream(stream).read(1 << 16)):
-            verdict.reject("encrypted")
+            verdict.reject(Code.ENCRYPTED)
             return
         verdict.format = "xls"
         verdict.saved = _ole_saved_time(ole)
     except Exception:  # a malformed directory or property set: the file is damaged
-        verdict.reject("ole_damaged")
+        verdict.reject(Code.OLE_DAMAGED)
     finally:
         ole.close()
 
@@ -198,17 +200,17 @@ def _ole_saved_time(ole: olefile.OleFileIO) -> datetime | None:
     return stamp if stamp.tzinfo else stamp.replace(tzinfo=timezone.utc)
 
 
-def _not_a_workbook(data: bytes) -> str:
+def _not_a_workbook(data: bytes) -> Code:
     start = data[:512].lstrip().lower()
     if start.startswith((b"<!doctype html", b"<html")) or b"<table" in start:
-        return "html"
+        return Code.HTML
     if start.startswith(b"<?xml"):
-        return "xml_text"
+        return Code.XML_TEXT
     if start.startswith(b"%pdf"):
-        return "pdf"
+        return Code.PDF
     if data[:4] in (b"PK\x05\x06", b"PK\x07\x08"):
-        return "empty_zip"
-    return "not_a_workbook"
+        return Code.EMPTY_ZIP
+    return Code.NOT_A_WORKBOOK
 
 
 _SST_TAG = re.compile(rb"<(?:\w+:)?sst\b[^>]*>")
@@ -219,15 +221,15 @@ def _inspect_zip(verdict: Verdict, data: bytes) -> None:
         archive = zipfile.ZipFile(io.BytesIO(data))
         members = archive.infolist()
     except (zipfile.BadZipFile, ValueError, OSError):
-        verdict.reject("zip_damaged")
+        verdict.reject(Code.ZIP_DAMAGED)
         return
     if len(members) > MAX_MEMBERS:
-        verdict.reject("too_many_parts", count=len(members))
+        verdict.reject(Code.TOO_MANY_PARTS, count=len(members))
         return
     total = sum(m.file_size for m in members)
     biggest = max((m.file_size for m in members), default=0)
     if biggest > MAX_MEMBER_BYTES or total > MAX_TOTAL_BYTES or total > MAX_RATIO * max(len(data), 1) + 10_000_000:
-        verdict.reject("zip_bomb", size=total // 1048576)
+        verdict.reject(Code.ZIP_BOMB, size=total // 1048576)
         return
     names = {m.filename for m in members}
     if "mimetype" in names and b"opendocument.spreadsheet" in _read(archive, "mimetype"):
@@ -237,12 +239,12 @@ def _inspect_zip(verdict: Verdict, data: bytes) -> None:
             verdict.saved = _time_in(_ODS_DATE, _read(archive, "meta.xml"), local=True)
         return
     if "xl/workbook.bin" in names:  # binary parts no pre-flight can check; calamine panics on some
-        verdict.reject("xlsb_unsupported")
+        verdict.reject(Code.XLSB_UNSUPPORTED)
         return
     if "xl/workbook.xml" in names:
         verdict.format = "xlsx"
     else:
-        verdict.reject("zip_not_excel")
+        verdict.reject(Code.ZIP_NOT_EXCEL)
         return
     verdict.macros = any(n.lower().endswith("vbaproject.bin") for n in names)
     if verdict.macros:
@@ -273,11 +275,11 @@ def _check_xml(verdict: Verdict, archive: zipfile.ZipFile, parts: list[str]) -> 
                 with archive.open(part) as stream:
                     data = stream.read(65536)
         except Exception:
-            verdict.reject("part_damaged", part=part)
+            verdict.reject(Code.PART_DAMAGED, part=part)
             return
         head = data[:4096]
         if b"<!DOCTYPE" in head or b"<!ENTITY" in data[:65536]:
-            verdict.reject("xml_entities", part=part)
+            verdict.reject(Code.XML_ENTITIES, part=part)
             return
         if is_sheet and not _check_sheet_part(verdict, part, data):
             return
@@ -291,10 +293,10 @@ def _check_sheet_part(verdict: Verdict, part: str, data: bytes) -> bool:
     try:
         scan = scan_sheet(data)
     except SheetPartTooLarge as big:
-        verdict.reject("sheet_part_too_large", part=part, rows=big.rows, columns=big.columns)
+        verdict.reject(Code.SHEET_PART_TOO_LARGE, part=part, rows=big.rows, columns=big.columns)
         return False
     except (SyntaxError, ValueError, EntitiesForbidden):  # not well-formed XML, or a DTD / entity
-        verdict.reject("part_damaged", part=part)
+        verdict.reject(Code.PART_DAMAGED, part=part)
         return False
     if scan.errors:
         verdict.error_cells[part] = scan.errors
@@ -307,7 +309,7 @@ def _shared_strings_ok(verdict: Verdict, head: bytes) -> bool:
     for tag in _SST_TAG.findall(head):
         for count in (_attribute(tag, b"count"), _attribute(tag, b"uniqueCount")):
             if count and (not count.isdigit() or int(count) > MAX_SHARED_STRINGS):
-                verdict.reject("shared_strings", count=count[:20])
+                verdict.reject(Code.SHARED_STRINGS, count=count[:20])
                 return False
     return True
 
