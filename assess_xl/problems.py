@@ -60,6 +60,17 @@ class Code(str, Enum):
     CONFLICT_STRICT = "conflict_strict", ERROR, "同一项在两个文件中填写不同：“{old}”（{old_file}）与“{raw}”（{file}），本项不计分。请核实后只保留一个值。"
     CONFLICT_TIE = "conflict_tie", ERROR, "同一项在两个文件中填写不同：“{old}”（{old_file}）与“{raw}”（{file}），两者的提交时间相同，不能判断哪一份较晚，本项不计分。请核实后只保留一个值，或在调整表中写明采用的值。"
     MERGED_INPUT = "merged_input", WARNING, "填报单元格被合并（{range}），只读取左上角单元格。请取消合并。"
+    # the district list (forms, the year's settings)
+    DISTRICTS_EMPTY = "districts_empty", ERROR, "区名单是空的。请给出区名单文件，或用逗号分隔的区名，如“玄武区,秦淮区”。"
+    DISTRICTS_TOO_MANY = "districts_too_many", ERROR, "区名单有{count}个区，超过上限{limit}个。请检查名单文件是否正确。"
+    DISTRICT_NAME_BLANK = "district_name_blank", ERROR, "区名“{district}”是空白的。请删除空行或多余的分隔符。"
+    DISTRICT_NAME_HIDDEN = "district_name_hidden", ERROR, "区名“{district}”含有控制字符或不可见字符（如换行、制表符、零宽空格、从右到左标记）。请只用文字、数字和标点。"
+    DISTRICT_NAME_TOO_LONG = "district_name_too_long", ERROR, "区名“{start}…”有{length}个字符，超过上限{limit}个。请用简称。"
+    DISTRICT_NAME_RESERVED = "district_name_reserved", ERROR, "区名“{district}”与本工具使用的表头或工作表名“{reserved}”相同。请换一个名称。"
+    DISTRICT_NAME_REPEATED = "district_name_repeated", ERROR, "区名“{district}”重复。每个区只能出现一次，请改用能区分的名称。"
+    DISTRICT_NAME_SIMILAR = "district_name_similar", ERROR, "区名“{district}”与“{other}”只差全角/半角、空格或大小写，会被当成同一个区。每个区只能出现一次，请改用能区分的名称。"
+    FORM_WRITE_FAILED = "form_write_failed", ERROR, "写入{what}失败（xlsxwriter 返回 {status}）"
+    FORM_METADATA_TOO_LONG = "form_metadata_too_long", ERROR, "填报表信息“{key}”有{length}个字符，超过Excel单元格上限{limit}。请减少区的数量或缩短区名。"
     # sheets and forms
     DEPARTMENT_MISSING = "department_missing", ERROR, "没有收到{department}的填报（{count}个区），其负责的目标记为缺报。请向{department}催报。"
     CODE_UNKNOWN = "code_unknown", WARNING, "编号“{raw}”不是本细则的指标，该行已忽略。请勿修改编号列。"

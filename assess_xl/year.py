@@ -261,7 +261,7 @@ def parse_districts(spec: str) -> list[str]:
         names = split_district_names(spec)
     problems = district_name_problems(names)
     if problems:
-        raise YearError(P.make(Code.DISTRICTS_UNUSABLE, reasons="\n".join(problems)))
+        raise YearError(P.make(Code.DISTRICTS_UNUSABLE, reasons="\n".join(problem.message for problem in problems)))
     return names
 
 

@@ -10,7 +10,7 @@ import re
 import tempfile
 import unicodedata
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 from types import SimpleNamespace
@@ -353,7 +353,7 @@ def bring_rulebook(name: str, content: bytes) -> Brought:
     """Check an uploaded rulebook (YAML or workbook) as `rules check` does; raises RulebookError."""
     suffix = Path(name).suffix.lower()
     if suffix not in (".yaml", ".yml", ".xlsx"):
-        raise rulebook_module.RulebookError([P.text(Code.RULE_UNREADABLE, at=name, reason="扩展名应为 .yaml 或 .xlsx")])
+        raise rulebook_module.RulebookError(P.make(Code.RULE_UNREADABLE, at=name, reason="扩展名应为 .yaml 或 .xlsx"))
     with tempfile.TemporaryDirectory(prefix="assess-xl-rules-") as folder:
         path = Path(folder) / safe_name(name)
         path.write_bytes(content)
@@ -361,7 +361,8 @@ def bring_rulebook(name: str, content: bytes) -> Brought:
             book = rulebook_load.load(path)
             return Brought(rulebook_load.load_raw(path), book, suffix)
         except rulebook_module.RulebookError as exc:  # name the file as the coordinator knows it
-            raise rulebook_module.RulebookError([m.replace(str(path), path.name) for m in exc.messages]) from None
+            raise rulebook_module.RulebookError(*[replace(p, message=p.message.replace(str(path), path.name))
+                                                  for p in exc.problems]) from None
 
 
 def install_rulebook(year: Year, content: bytes, suffix: str) -> None:

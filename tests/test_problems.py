@@ -65,3 +65,21 @@ def test_every_library_error_is_an_assess_error_carrying_problems():
     assert error.problems[0].kind == "year_exists" and str(error) == error.problem.message
     assert "2008" in str(error)
     assert PreviousError(P.Code.PREVIOUS_NO_DATA).problem.kind == "previous_no_data"
+
+
+def test_rulebook_form_publish_and_delivery_errors_carry_problems_too():
+    from assess_xl.publish.delivery import DeliveryError
+    from assess_xl.publish.documents import PublishError
+    from assess_xl.publish.forms import FormError
+    from assess_xl.rules.model import RulebookError
+    for error_type in (RulebookError, FormError, PublishError, DeliveryError):
+        assert issubclass(error_type, P.AssessError), error_type
+    error = RulebookError(P.make(P.Code.RULE_FILE_MISSING, at="a.yaml"), P.make(P.Code.RULE_NO_INDICATORS, at="a.yaml"))
+    assert error.messages == ["a.yaml：找不到评分细则文件。", "a.yaml：没有填报指标。"]
+
+
+def test_district_list_problems_are_catalogue_problems():
+    from assess_xl.xlsx.layout import district_name_problems
+    problems = district_name_problems(["玄武区", "玄武区", "Ａ区", "A区"])
+    assert [p.kind for p in problems] == ["district_name_repeated", "district_name_similar"]
+    assert problems[1].message == "区名“A区”与“Ａ区”只差全角/半角、空格或大小写，会被当成同一个区。每个区只能出现一次，请改用能区分的名称。"

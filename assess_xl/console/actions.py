@@ -69,7 +69,7 @@ async def create_year(request: Request) -> Response:
     names = split_district_names(fields.get("districts", ""))
     problems = district_name_problems(names) if names else []
     for problem in problems:
-        console.flash(problem, "error")
+        console.flash(problem.message, "error")
     if problems:
         return back("/start")
     try:
@@ -116,7 +116,7 @@ async def save_districts(request: Request, console: Console) -> Response:
     names = split_district_names((await _fields(request)).get("districts", ""))
     problems = district_name_problems(names)
     for problem in problems:
-        console.flash(problem, "error")
+        console.flash(problem.message, "error")
     if problems:
         return back("/settings")
     return _saved(console, lambda: yearwork.save_districts(console.the_year(), names),

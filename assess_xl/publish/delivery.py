@@ -19,7 +19,7 @@ from pathlib import Path
 
 from assess_xl.publish import files
 from assess_xl.publish.outbox import Outgoing, csv_rows, draft_name
-from assess_xl.problems import text
+from assess_xl.problems import AssessError, Problem, make, text
 from assess_xl.problems import Code
 
 SEND_LOG = "发送记录.csv"
@@ -30,13 +30,16 @@ _REASONS = {errno.ENOSPC: "磁盘已满", errno.EDQUOT: "超出磁盘配额", er
             errno.ENOTDIR: "路径中有同名的文件而不是文件夹", errno.EFBIG: "文件超过系统允许的大小"}
 
 
-class DeliveryError(Exception):
-    """A Chinese message for the terminal; `sent_any` says whether mail went out before it."""
+class DeliveryError(AssessError):
+    """Mail could not be (all) sent; `sent_any` says whether mail went out before it."""
 
-    def __init__(self, message: str, sent_any: bool = False):
-        super().__init__(message)
-        self.message = message
+    def __init__(self, problem: Problem, sent_any: bool = False):
+        super().__init__(problem)
         self.sent_any = sent_any
+
+    @property
+    def message(self) -> str:
+        return self.problem.message
 
 
 def os_reason(exc: OSError) -> str:
@@ -49,11 +52,11 @@ def delivered(log: Path) -> set[tuple[str, str]]:
     try:
         data = log.read_bytes() if log.is_file() else b""
     except OSError as exc:
-        raise DeliveryError(text(Code.SEND_LOG_UNREADABLE, path=log, reason=os_reason(exc))) from None
+        raise DeliveryError(make(Code.SEND_LOG_UNREADABLE, path=log, reason=os_reason(exc))) from None
     try:
         rows = csv_rows(data.decode("utf-8-sig", errors="replace"))
     except csv.Error as exc:
-        raise DeliveryError(text(Code.SEND_LOG_UNREADABLE, path=log, reason=f"CSV格式错误：{exc}")) from None
+        raise DeliveryError(make(Code.SEND_LOG_UNREADABLE, path=log, reason=f"CSV格式错误：{exc}")) from None
     if rows and tuple(rows[0]) == LOG_HEADERS:
         rows = rows[1:]
     return {(row[6], address.strip()) for row in rows if len(row) > 6 and row[5] == SENT
@@ -83,13 +86,13 @@ class SendLog:
             fresh = not path.exists() or path.stat().st_size == 0
             self._handle = open(path, "a", encoding="utf-8", newline="")
         except OSError as exc:
-            raise DeliveryError(text(Code.SEND_LOG_UNWRITABLE, path=path, reason=os_reason(exc))) from None
+            raise DeliveryError(make(Code.SEND_LOG_UNWRITABLE, path=path, reason=os_reason(exc))) from None
         self._writer = csv.writer(self._handle)
         try:
             self._write([("\ufeff" + LOG_HEADERS[0], *LOG_HEADERS[1:])] if fresh else [])
         except OSError as exc:
             self.close()
-            raise DeliveryError(text(Code.SEND_LOG_UNWRITABLE, path=path, reason=os_reason(exc))) from None
+            raise DeliveryError(make(Code.SEND_LOG_UNWRITABLE, path=path, reason=os_reason(exc))) from None
 
     def _write(self, rows) -> None:
         self._writer.writerows(rows)
@@ -123,7 +126,7 @@ def write_drafts(folder: Path, pending: list[tuple[Outgoing, tuple[str, ...]]]) 
             try:
                 log.record(message, [(address, DRAFTED) for address in recipients])
             except OSError as exc:
-                raise DeliveryError(text(Code.SEND_LOG_FAILED, path=log.path, reason=os_reason(exc),
+                raise DeliveryError(make(Code.SEND_LOG_FAILED, path=log.path, reason=os_reason(exc),
                                          messages="无（只写了草稿）")) from None
 
 
@@ -165,7 +168,7 @@ def connect(server: Server) -> smtplib.SMTP:
     except (OSError, smtplib.SMTPException) as exc:
         if connection is not None:
             connection.close()
-        raise DeliveryError(text(Code.SEND_CONNECT_FAILED, server=where, reason=smtp_reason(exc))) from None
+        raise DeliveryError(make(Code.SEND_CONNECT_FAILED, server=where, reason=smtp_reason(exc))) from None
 
 
 def smtp_reason(exc: BaseException) -> str:
@@ -216,7 +219,7 @@ def send_all(pending: list[tuple[Outgoing, tuple[str, ...]]], server: Server, se
             except OSError as exc:
                 accepted = any(result == SENT for _, result in results)
                 unlogged = f"{message.department}（{message.message_id}）" if accepted else "无"
-                raise DeliveryError(text(Code.SEND_LOG_FAILED, path=log.path, reason=os_reason(exc), messages=unlogged),
+                raise DeliveryError(make(Code.SEND_LOG_FAILED, path=log.path, reason=os_reason(exc), messages=unlogged),
                                     sent_any=outcome.sent > 0 or accepted) from None
             outcome.sent += any(result == SENT for _, result in results)
             outcome.failed += [(message, address, result) for address, result in results if result != SENT]

@@ -13,6 +13,7 @@ import subprocess
 import tempfile
 import zipfile
 from contextlib import contextmanager
+from dataclasses import replace
 from importlib import resources
 from pathlib import Path
 
@@ -59,8 +60,8 @@ _SHEET_TAG = re.compile(rb"<sheet\b[^>]*/>")
 _NAME = re.compile(rb'\bname="([^"]*)"')
 
 
-class PublishError(Exception):
-    """A document could not be made; the message is Chinese and says what to do."""
+class PublishError(P.AssessError):
+    """A document could not be made; the problem says why and what to do."""
 
 
 def soffice_path() -> str | None:
@@ -82,15 +83,15 @@ def own_scorecard(path: Path) -> bytes:
     try:
         sheets = ownbooks.read(path, path.name)
     except ownbooks.OwnWorkbookError as exc:
-        raise PublishError(f"{path.name}：{exc.problem.message}") from None
+        raise PublishError(replace(exc.problem, message=f"{path.name}：{exc.problem.message}")) from None
     meta = sheets.get(RESULT_META_SHEET)
     fields = {row[0]: row[1] for row in (meta.rows if meta else []) if len(row) >= 2}
     if fields.get("tool") != TOOL or fields.get("kind") != "scorecard":
-        raise PublishError(P.text(Code.PDF_NOT_SCORECARD, file=path.name))
+        raise PublishError(P.make(Code.PDF_NOT_SCORECARD, file=path.name))
     content = path.read_bytes()
     targets = external_targets(content)
     if targets:
-        raise PublishError(P.text(Code.PDF_EXTERNAL, file=path.name, targets="、".join(targets[:3])))
+        raise PublishError(P.make(Code.PDF_EXTERNAL, file=path.name, targets="、".join(targets[:3])))
     return content
 
 
@@ -138,7 +139,7 @@ def convert(content: bytes, name: str, target: str) -> bytes:
     """One document converted by LibreOffice headless (`target` as --convert-to takes it)."""
     soffice = soffice_path()
     if soffice is None:
-        raise PublishError(P.text(Code.SOFFICE_MISSING))
+        raise PublishError(P.make(Code.SOFFICE_MISSING))
     with private_folder() as folder:
         source = Path(folder) / name
         source.write_bytes(content)
@@ -153,10 +154,10 @@ def convert(content: bytes, name: str, target: str) -> bytes:
         try:
             subprocess.run(command, capture_output=True, timeout=SOFFICE_TIMEOUT, check=False, env=environment)
         except subprocess.TimeoutExpired:
-            raise PublishError(P.text(Code.SOFFICE_FAILED, reason=f"超过{SOFFICE_TIMEOUT}秒")) from None
+            raise PublishError(P.make(Code.SOFFICE_FAILED, reason=f"超过{SOFFICE_TIMEOUT}秒")) from None
         produced = source.with_suffix("." + target.split(":")[0])
         if not produced.exists():
-            raise PublishError(P.text(Code.SOFFICE_FAILED, reason="没有生成文件"))
+            raise PublishError(P.make(Code.SOFFICE_FAILED, reason="没有生成文件"))
         return produced.read_bytes()
 
 

@@ -14,22 +14,20 @@ from assess_xl.xlsx import printfit
 from assess_xl.rules.components import Indicator
 from assess_xl.xlsx.layout import (CONTEXT_HEADERS, CONTEXT_WIDTHS, FORM_VERSION, GUIDE_SHEET, HEADER_ROW, MAX_META_CELL,
                      META_SHEET, RETURN_SHEET, TOOL, district_name_problems, safe_file_name)
+from assess_xl import problems as P
+from assess_xl.problems import Code
 from assess_xl.xlsx.style import FONT, MemoryWorkbook, print_setup, styles as house_styles
 from assess_xl.rules.model import Rulebook
 
 
-class FormError(Exception):
+class FormError(P.AssessError):
     """Forms cannot be made: a district list that cannot be used, or xlsxwriter refused something
-    we asked it to write (it only warns and returns a code). `messages` are Chinese lines."""
-
-    def __init__(self, *messages: str):
-        super().__init__("\n".join(messages))
-        self.messages = list(messages)
+    we asked it to write (it only warns and returns a code)."""
 
 
 def checked(code: int, what: str) -> None:
     if code not in (0, None):
-        raise FormError(f"写入{what}失败（xlsxwriter 返回 {code}）")
+        raise FormError(P.make(Code.FORM_WRITE_FAILED, what=what, status=code))
 
 
 @dataclass(frozen=True)
@@ -275,7 +273,7 @@ def _write_guide(ws, book: Rulebook, districts, departments, styles):
 def _write_metadata(ws, book, districts, departments, now, long_lists):
     for row, (key, value) in enumerate(metadata(book, districts, departments, now).items()):
         if len(value) > MAX_META_CELL:
-            raise FormError(f"填报表信息“{key}”有{len(value)}个字符，超过Excel单元格上限{MAX_META_CELL}。请减少区的数量或缩短区名。")
+            raise FormError(P.make(Code.FORM_METADATA_TOO_LONG, key=key, length=len(value), limit=MAX_META_CELL))
         checked(ws.write_string(row, 0, key), "填报表信息")
         checked(ws.write_string(row, 1, value), "填报表信息")
     for column, options in long_lists.values():

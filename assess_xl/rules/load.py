@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from dataclasses import replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -39,15 +40,15 @@ def load(path: str | Path | None = None) -> Rulebook:
     try:
         text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
-        raise RulebookError([P.text(Code.RULE_FILE_MISSING, at=path)]) from None
+        raise RulebookError(P.make(Code.RULE_FILE_MISSING, at=path)) from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise RulebookError([P.text(Code.RULE_UNREADABLE, at=path, reason=exc)]) from None
+        raise RulebookError(P.make(Code.RULE_UNREADABLE, at=path, reason=exc)) from None
     try:
         raw = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # libyaml: 10× faster
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f"第{mark.line + 1}行" if mark else ""
-        raise RulebookError([P.text(Code.RULE_YAML, at=f"{where}{line}", reason=getattr(exc, "problem", exc))]) from None
+        raise RulebookError(P.make(Code.RULE_YAML, at=f"{where}{line}", reason=getattr(exc, "problem", exc))) from None
     return build(raw, where, fingerprint_of(raw))
 
 
@@ -60,18 +61,18 @@ def load_raw(path: str | Path | None = None) -> Raw:
         raw: Raw = yaml.load(path.read_text(encoding="utf-8-sig"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
         return raw
     except FileNotFoundError:
-        raise RulebookError([P.text(Code.RULE_FILE_MISSING, at=path)]) from None
+        raise RulebookError(P.make(Code.RULE_FILE_MISSING, at=path)) from None
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise RulebookError([P.text(Code.RULE_UNREADABLE, at=path, reason=exc)]) from None
+        raise RulebookError(P.make(Code.RULE_UNREADABLE, at=path, reason=exc)) from None
 
 
 def load_raw_workbook(path: Path) -> Raw:
     if not path.is_file():
-        raise RulebookError([P.text(Code.RULE_FILE_MISSING, at=path)])
+        raise RulebookError(P.make(Code.RULE_FILE_MISSING, at=path))
     try:
         sheets = ownbooks.read(path, path.name)
     except ownbooks.OwnWorkbookError as exc:
-        raise RulebookError([f"{path}：{exc.problem.message}"]) from None
+        raise RulebookError(replace(exc.problem, message=f"{path}：{exc.problem.message}")) from None
     return rulesheet.import_sheets(sheets, path.name)
 
 
@@ -88,14 +89,14 @@ def fingerprint_of(raw: object) -> str:
 
 
 def build(raw: object, where: str = "评分细则", fingerprint: str = "") -> Rulebook:
-    errors: list[str] = []
+    errors: list[P.Problem] = []
     if not isinstance(raw, dict):
-        raise RulebookError([P.text(Code.RULE_NOT_A_RULEBOOK, at=where)])
+        raise RulebookError(P.make(Code.RULE_NOT_A_RULEBOOK, at=where))
     for key in ("year", "title", "departments", "categories", "targets"):
         if key not in raw:
-            errors.append(P.text(Code.RULE_KEY_MISSING, at=where, key=key))
+            errors.append(P.make(Code.RULE_KEY_MISSING, at=where, key=key))
     if errors:
-        raise RulebookError(errors)
+        raise RulebookError(*errors)
     departments = tuple(str(d) for d in raw["departments"] or [])
     _check_departments(departments, where, errors)
     year = _year(raw["year"], where, errors)
@@ -111,22 +112,22 @@ def build(raw: object, where: str = "评分细则", fingerprint: str = "") -> Ru
     alternatives = _alternatives(raw.get("alternatives") or [], {t.number: t for t in targets}, indicators, where,
                                  errors)
     if errors:
-        raise RulebookError(errors)
+        raise RulebookError(*errors)
     book = Rulebook(year, str(raw["title"]), departments, tuple(categories), tuple(targets),
                     indicators, fingerprint or fingerprint_of(raw), where,
                     issuer=str(raw.get("issuer") or "市环境保护局"), alternatives=tuple(alternatives))
     return Rulebook(**{**book.__dict__, "warnings": tuple(_warnings(book, where))})
 
 
-def _year(value: object, where: str, errors: list[str]) -> int:
+def _year(value: object, where: str, errors: list[P.Problem]) -> int:
     text = str(value).strip()
     if isinstance(value, bool) or not (text.isascii() and text.isdigit() and len(text) == 4):
-        errors.append(P.text(Code.RULE_YEAR, at=where, value=printable(text)[:40]))
+        errors.append(P.make(Code.RULE_YEAR, at=where, value=printable(text)[:40]))
         return 0
     return int(text)
 
 
-def _number(value: Any, at: str, what: str, errors: list[str]) -> float | None:
+def _number(value: Any, at: str, what: str, errors: list[P.Problem]) -> float | None:
     """A number the rulebook gives (None when absent); text, or a number that is not finite, is an error."""
     if value is None:
         return None
@@ -135,27 +136,27 @@ def _number(value: Any, at: str, what: str, errors: list[str]) -> float | None:
     except (TypeError, ValueError):
         number = math.nan
     if not math.isfinite(number):
-        errors.append(P.text(Code.RULE_NOT_NUMBER, at=at, what=what, value=printable(str(value))[:40]))
+        errors.append(P.make(Code.RULE_NOT_NUMBER, at=at, what=what, value=printable(str(value))[:40]))
         return None
     return number
 
 
-def _check_departments(departments: tuple[str, ...], where: str, errors: list[str]) -> None:
+def _check_departments(departments: tuple[str, ...], where: str, errors: list[P.Problem]) -> None:
     """Each department names a sheet of the forms: Excel's rules for sheet names hold, and no two are
     the same name as names are compared."""
     seen: dict[str, str] = {}
     for name in departments:
         reason = sheet_name_problem(name)
         if reason:
-            errors.append(P.text(Code.RULE_DEPARTMENT_NAME, at=where, department=printable(name)[:60], reason=reason))
+            errors.append(P.make(Code.RULE_DEPARTMENT_NAME, at=where, department=printable(name)[:60], reason=reason))
         key = name_key(name)
         if key in seen:
-            errors.append(P.text(Code.RULE_DEPARTMENT_DUPLICATE, at=where, department=printable(name)[:60],
+            errors.append(P.make(Code.RULE_DEPARTMENT_DUPLICATE, at=where, department=printable(name)[:60],
                                  other=printable(seen[key])[:60]))
         seen.setdefault(key, name)
 
 
-def _categories(entries: Any, where: str, errors: list[str]) -> list[Category]:
+def _categories(entries: Any, where: str, errors: list[P.Problem]) -> list[Category]:
     out, seen = [], set()
     for entry in entries or []:
         try:
@@ -164,32 +165,32 @@ def _categories(entries: Any, where: str, errors: list[str]) -> list[Category]:
             points = None if bonus else float(entry["points"])
             out.append(Category(number, str(entry["name"]), points, str(entry.get("note", ""))))
         except (KeyError, TypeError, ValueError):
-            errors.append(P.text(Code.RULE_CATEGORY_INCOMPLETE, at=where, entry=repr(entry)[:80]))
+            errors.append(P.make(Code.RULE_CATEGORY_INCOMPLETE, at=where, entry=repr(entry)[:80]))
             continue
         if number in seen:
-            errors.append(P.text(Code.RULE_CATEGORY_DUPLICATE, at=where, number=number))
+            errors.append(P.make(Code.RULE_CATEGORY_DUPLICATE, at=where, number=number))
         seen.add(number)
     return out
 
 
-def _target(entry: Any, where: str, errors: list[str], indicators: dict[str, Indicator], departments: tuple[str, ...],
+def _target(entry: Any, where: str, errors: list[P.Problem], indicators: dict[str, Indicator], departments: tuple[str, ...],
             category_numbers: set[int]) -> Target | None:
     try:
         number = int(entry["number"])
         category = int(entry["category"])
     except (KeyError, TypeError, ValueError):
-        errors.append(P.text(Code.RULE_TARGET_INCOMPLETE, at=where, entry=str(entry)[:60]))
+        errors.append(P.make(Code.RULE_TARGET_INCOMPLETE, at=where, entry=str(entry)[:60]))
         return None
     here = f"{where}：目标{number}"
     if category not in category_numbers:
-        errors.append(P.text(Code.RULE_CATEGORY_UNKNOWN, at=here, category=category))
+        errors.append(P.make(Code.RULE_CATEGORY_UNKNOWN, at=here, category=category))
     codes, components = [], []
     for ind_entry in entry.get("indicators") or []:
         indicator = _indicator(ind_entry, number, here, errors, departments)
         if indicator is None:
             continue
         if indicator.code in indicators:
-            errors.append(P.text(Code.RULE_CODE_DUPLICATE, at=here, code=indicator.code))
+            errors.append(P.make(Code.RULE_CODE_DUPLICATE, at=here, code=indicator.code))
             continue
         indicators[indicator.code] = indicator
         codes.append(indicator.code)
@@ -198,7 +199,7 @@ def _target(entry: Any, where: str, errors: list[str], indicators: dict[str, Ind
             if component:
                 components.append(component)
     if not codes:
-        errors.append(P.text(Code.RULE_NO_INDICATORS, at=here))
+        errors.append(P.make(Code.RULE_NO_INDICATORS, at=here))
     points = {key: _number(entry.get(key), here, what, errors)
               for key, what in (("max", "分值（max）"), ("base", "基础分（base）"), ("stated_points", "原文标注分值（stated_points）"))}
     return Target(number, category, str(entry.get("text", "")), str(entry.get("rule", "")), points["max"],
@@ -206,68 +207,68 @@ def _target(entry: Any, where: str, errors: list[str], indicators: dict[str, Ind
                   tuple(codes), tuple(components))
 
 
-def _indicator(entry: Any, target: int, here: str, errors: list[str], departments: tuple[str, ...]) -> Indicator | None:
+def _indicator(entry: Any, target: int, here: str, errors: list[P.Problem], departments: tuple[str, ...]) -> Indicator | None:
     code = str(entry.get("code", "")).strip() if isinstance(entry, dict) else ""
     if not code:
-        errors.append(P.text(Code.RULE_CODE_MISSING, at=here))
+        errors.append(P.make(Code.RULE_CODE_MISSING, at=here))
         return None
     at = f"{here}，指标{code}"
     kind = entry.get("type")
     if kind not in INDICATOR_TYPES:
-        errors.append(P.text(Code.RULE_TYPE_UNKNOWN, at=at, type=kind, types=TYPES.labels()))
+        errors.append(P.make(Code.RULE_TYPE_UNKNOWN, at=at, type=kind, types=TYPES.labels()))
         return None
     department = str(entry.get("department", ""))
     if department not in departments:
-        errors.append(P.text(Code.RULE_DEPARTMENT_UNKNOWN, at=at, department=department))
+        errors.append(P.make(Code.RULE_DEPARTMENT_UNKNOWN, at=at, department=department))
     options = tuple(str(o) for o in entry.get("options") or [])
     lo, hi = entry.get("min"), entry.get("max")
     if kind == "choice" and len(options) < 2:
-        errors.append(P.text(Code.RULE_OPTIONS_FEW, at=at))
+        errors.append(P.make(Code.RULE_OPTIONS_FEW, at=at))
     if kind != "choice" and options:
-        errors.append(P.text(Code.RULE_OPTIONS_NOT_CHOICE, at=at))
+        errors.append(P.make(Code.RULE_OPTIONS_NOT_CHOICE, at=at))
     lo, hi = _bounds(kind, lo, hi, at, errors)
     return Indicator(code, target, department, str(entry.get("label", code)), kind,
                      str(entry.get("unit", "") or ""), lo, hi, options, bool(entry.get("blank_is_zero")))
 
 
-def _bounds(kind: str, lo: Any, hi: Any, at: str, errors: list[str]) -> tuple[float | None, float | None]:
+def _bounds(kind: str, lo: Any, hi: Any, at: str, errors: list[P.Problem]) -> tuple[float | None, float | None]:
     """An indicator's lower and upper bounds, checked against its type."""
     if kind in ("bool", "choice"):
         if lo is not None or hi is not None:
-            errors.append(P.text(Code.RULE_BOUNDS_NOT_ALLOWED, at=at, type=TYPES.name(kind)))
+            errors.append(P.make(Code.RULE_BOUNDS_NOT_ALLOWED, at=at, type=TYPES.name(kind)))
         return None, None
     low = _number(lo, at, "下限（min）", errors) or 0.0
     high = _number(hi, at, "上限（max）", errors)
     if kind == "percent":
         high = 1.0 if high is None else high
         if not (0 <= low <= high <= 1):
-            errors.append(P.text(Code.RULE_PERCENT_BOUNDS, at=at))
+            errors.append(P.make(Code.RULE_PERCENT_BOUNDS, at=at))
     if low < 0:
-        errors.append(P.text(Code.RULE_MIN_NEGATIVE, at=at))
+        errors.append(P.make(Code.RULE_MIN_NEGATIVE, at=at))
     if high is not None and low > high:
-        errors.append(P.text(Code.RULE_MIN_ABOVE_MAX, at=at, min=fmt_number(low), max=fmt_number(high)))
+        errors.append(P.make(Code.RULE_MIN_ABOVE_MAX, at=at, min=fmt_number(low), max=fmt_number(high)))
     if kind == "count" and any(v is not None and v != int(v) for v in (low, high)):
-        errors.append(P.text(Code.RULE_COUNT_BOUNDS, at=at))
+        errors.append(P.make(Code.RULE_COUNT_BOUNDS, at=at))
     if kind in ("score", "deduction") and high is None:
-        errors.append(P.text(Code.RULE_MAX_REQUIRED, at=at, type=TYPES.name(kind)))
+        errors.append(P.make(Code.RULE_MAX_REQUIRED, at=at, type=TYPES.name(kind)))
     return low, high
 
 
-def _component(entry: Any, indicator: Indicator, at: str, errors: list[str]) -> Component | None:
+def _component(entry: Any, indicator: Indicator, at: str, errors: list[P.Problem]) -> Component | None:
     name = entry.get("kind") if isinstance(entry, dict) else None
     if name not in KINDS:
-        errors.append(P.text(Code.RULE_KIND_UNKNOWN, at=at, kind=name, kinds=KIND_TERMS.labels()))
+        errors.append(P.make(Code.RULE_KIND_UNKNOWN, at=at, kind=name, kinds=KIND_TERMS.labels()))
         return None
     kind, label = KINDS[name], KIND_TERMS.label(name)
     keys = set(entry) - {"kind"}
     missing, unknown = kind.required - keys, keys - kind.required - kind.optional
     if missing:
-        errors.append(P.text(Code.RULE_PARAMETER_MISSING, at=at, kind=label, names=PARAMETERS.labels(sorted(missing))))
+        errors.append(P.make(Code.RULE_PARAMETER_MISSING, at=at, kind=label, names=PARAMETERS.labels(sorted(missing))))
     if unknown:
-        errors.append(P.text(Code.RULE_PARAMETER_UNKNOWN, at=at, kind=label, names=PARAMETERS.labels(sorted(unknown)),
+        errors.append(P.make(Code.RULE_PARAMETER_UNKNOWN, at=at, kind=label, names=PARAMETERS.labels(sorted(unknown)),
                              allowed=PARAMETERS.labels(parameters_of(name)) or "（没有参数）"))
     if indicator.type not in kind.types:
-        errors.append(P.text(Code.RULE_KIND_TYPE, at=at, kind=label, type=TYPES.name(indicator.type),
+        errors.append(P.make(Code.RULE_KIND_TYPE, at=at, kind=label, type=TYPES.name(indicator.type),
                              types="、".join(TYPES.name(t) for t in INDICATOR_TYPES if t in kind.types)))
     if missing or unknown or indicator.type not in kind.types:
         return None
@@ -275,18 +276,18 @@ def _component(entry: Any, indicator: Indicator, at: str, errors: list[str]) -> 
         values = _parameter_values(entry, name, indicator)
     except (ValueError, ZeroDivisionError, TypeError):
         shown = "，".join(f"{PARAMETERS.name(key)}={value}" for key, value in entry.items() if key != "kind")
-        errors.append(P.text(Code.RULE_PARAMETER_NUMBER, at=at, kind=label, entry=shown))
+        errors.append(P.make(Code.RULE_PARAMETER_NUMBER, at=at, kind=label, entry=shown))
         return None
     if values is None:
-        errors.append(P.text(Code.RULE_OPTION_POINTS, at=at, kind=label, options="、".join(indicator.options)))
+        errors.append(P.make(Code.RULE_OPTION_POINTS, at=at, kind=label, options="、".join(indicator.options)))
         return None
     for key in ("when", "zero_when"):
         if key in values and values[key] not in ("是", "否"):
-            errors.append(P.text(Code.RULE_YES_NO, at=at, key=PARAMETERS.label(key)))
+            errors.append(P.make(Code.RULE_YES_NO, at=at, key=PARAMETERS.label(key)))
             return None
     not_positive = [key for key in ("block", "step", "of") if values.get(key, 1) <= 0]
     if not_positive:
-        errors.append(P.text(Code.RULE_POSITIVE, at=at, names=PARAMETERS.labels(not_positive)))
+        errors.append(P.make(Code.RULE_POSITIVE, at=at, names=PARAMETERS.labels(not_positive)))
         return None
     params = kind.params(**values)
     return Component(name, indicator.code, params)
@@ -312,7 +313,7 @@ def _parameter_values(entry: Raw, name: str, indicator: Indicator) -> dict[str, 
 
 
 def _alternatives(entries: Any, targets: dict[int, Target], indicators: dict[str, Indicator], where: str,
-                  errors: list[str]) -> list[Alternative]:
+                  errors: list[P.Problem]) -> list[Alternative]:
     """`alternatives:` — each {name, target, note?, scoring: {code: [component, ...]}} replaces the target's
     components; checked like the rulebook's own."""
     out = []
@@ -321,12 +322,12 @@ def _alternatives(entries: Any, targets: dict[int, Target], indicators: dict[str
             name, number, scoring = str(entry["name"]), int(entry["target"]), dict(entry["scoring"])
             target = targets[number]
         except (KeyError, TypeError, ValueError):
-            errors.append(P.text(Code.RULE_ALTERNATIVE_INCOMPLETE, at=where, entry=printable(str(entry))[:80]))
+            errors.append(P.make(Code.RULE_ALTERNATIVE_INCOMPLETE, at=where, entry=printable(str(entry))[:80]))
             continue
         at, components = f"{where}：另一种解读“{name}”", []
         for code, kinds in scoring.items():
             if str(code) not in target.indicators:
-                errors.append(P.text(Code.RULE_ALTERNATIVE_CODE, at=where, name=name, code=code, target=number))
+                errors.append(P.make(Code.RULE_ALTERNATIVE_CODE, at=where, name=name, code=code, target=number))
                 continue
             for comp_entry in kinds or []:
                 component = _component(comp_entry, indicators[str(code)], f"{at}，指标{code}", errors)
@@ -336,19 +337,19 @@ def _alternatives(entries: Any, targets: dict[int, Target], indicators: dict[str
     return out
 
 
-def _check_usage(targets: list[Target], indicators: dict[str, Indicator], where: str, errors: list[str]) -> None:
+def _check_usage(targets: list[Target], indicators: dict[str, Indicator], where: str, errors: list[P.Problem]) -> None:
     used = set()
     for target in targets:
         for component in target.components:
             for code in component.uses():
                 if code not in indicators:
-                    errors.append(P.text(Code.RULE_REFERENCE_UNKNOWN, at=where, target=target.number, code=code))
+                    errors.append(P.make(Code.RULE_REFERENCE_UNKNOWN, at=where, target=target.number, code=code))
                 elif indicators[code].target != target.number:
-                    errors.append(P.text(Code.RULE_REFERENCE_OTHER, at=where, target=target.number, code=code))
+                    errors.append(P.make(Code.RULE_REFERENCE_OTHER, at=where, target=target.number, code=code))
                 used.add(code)
     for code, indicator in indicators.items():
         if code not in used:
-            errors.append(P.text(Code.RULE_INDICATOR_UNUSED, at=where, target=indicator.target, code=code))
+            errors.append(P.make(Code.RULE_INDICATOR_UNUSED, at=where, target=indicator.target, code=code))
 
 
 def _warnings(book: Rulebook, where: str) -> list[str]:

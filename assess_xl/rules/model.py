@@ -6,6 +6,7 @@ import math
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from assess_xl import problems as P
 from assess_xl.rules.components import KINDS, Component, Indicator
 from assess_xl.rules.terms import PARAMETERS, TYPES
 
@@ -13,12 +14,8 @@ INDICATOR_TYPES = tuple(TYPES.terms)
 Raw = dict[str, Any]  # a rulebook as YAML or the rulebook workbook gives it, before validation
 
 
-class RulebookError(Exception):
-    """The rulebook cannot be used; `messages` lists every reason, in Chinese."""
-
-    def __init__(self, messages: list[str]):
-        super().__init__("\n".join(messages))
-        self.messages = messages
+class RulebookError(P.AssessError):
+    """The rulebook cannot be used; `problems` gives every reason at once."""
 
 
 @dataclass(frozen=True)

@@ -194,7 +194,7 @@ def help_rows() -> list[tuple[str, str, str, str, str]]:
 def import_sheets(sheets: dict[str, SheetData], where: str) -> Raw:
     """Parsed sheets (name → rows) → the raw rulebook mapping; every structural error names its sheet,
     row and column, all collected before raising."""
-    errors: list[str] = []
+    errors: list[P.Problem] = []
     raw = _about(sheets.get(ABOUT), where, errors)
     tables = {name: _table(sheets.get(name), name, where, errors) for name in COLUMNS}
     raw["categories"] = [row for row, _ in tables[CATEGORIES]]
@@ -206,12 +206,12 @@ def import_sheets(sheets: dict[str, SheetData], where: str) -> Raw:
     for row, at in tables[INDICATORS]:
         code = str(row.get("code", ""))
         if code in codes:
-            errors.append(P.text(Code.RULE_SHEET_DUPLICATE_CODE, at=at("code"), code=code, first=codes[code]))
+            errors.append(P.make(Code.RULE_SHEET_DUPLICATE_CODE, at=at("code"), code=code, first=codes[code]))
             continue
         codes[code] = at("code")
         target = row.pop("target", None)
         if target not in targets:
-            errors.append(P.text(Code.RULE_SHEET_REFERENCE, at=at("target"), value=target, sheet=TARGETS))
+            errors.append(P.make(Code.RULE_SHEET_REFERENCE, at=at("target"), value=target, sheet=TARGETS))
             continue
         indicators[code] = {**row, "scoring": []}
         targets[target]["indicators"].append(indicators[code])
@@ -219,34 +219,34 @@ def import_sheets(sheets: dict[str, SheetData], where: str) -> Raw:
         _component(row, at, indicators, errors)
     raw["targets"] = list(targets.values())
     if errors:
-        raise RulebookError(errors)
+        raise RulebookError(*errors)
     return raw
 
 
-def _component(row: Raw, at: Locator, indicators: dict[str, Raw], errors: list[str]) -> None:
+def _component(row: Raw, at: Locator, indicators: dict[str, Raw], errors: list[P.Problem]) -> None:
     code = str(row.pop("indicator", ""))
     kind = row.get("kind")
     if code not in indicators:
-        errors.append(P.text(Code.RULE_SHEET_REFERENCE, at=at("indicator"), value=code, sheet=INDICATORS))
+        errors.append(P.make(Code.RULE_SHEET_REFERENCE, at=at("indicator"), value=code, sheet=INDICATORS))
         return
     if kind not in KINDS:
         return  # already reported by the cell's name
     own = parameters_of(kind)
     label = KIND_TERMS.label(kind)
     for name in sorted(set(row) - {"kind"} - set(own), key=list(PARAMETERS.terms).index):
-        errors.append(P.text(Code.RULE_PARAMETER_UNKNOWN, at=at(name), kind=label, names=PARAMETERS.label(name),
+        errors.append(P.make(Code.RULE_PARAMETER_UNKNOWN, at=at(name), kind=label, names=PARAMETERS.label(name),
                              allowed="、".join(map(PARAMETERS.name, own)) or "（没有参数，请清空这些单元格）"))
     missing = [name for name in own if name in KINDS[kind].required and name not in row]
     for name in missing:
-        errors.append(P.text(Code.RULE_PARAMETER_MISSING, at=at(name), kind=label, names=PARAMETERS.label(name)))
+        errors.append(P.make(Code.RULE_PARAMETER_MISSING, at=at(name), kind=label, names=PARAMETERS.label(name)))
     if not missing and set(row) - {"kind"} <= set(own):
         indicators[code]["scoring"].append(row)
 
 
-def _about(sheet: SheetData | None, where: str, errors: list[str]) -> Raw:
+def _about(sheet: SheetData | None, where: str, errors: list[P.Problem]) -> Raw:
     raw: Raw = {"departments": []}
     if sheet is None:
-        errors.append(P.text(Code.RULE_SHEET_MISSING, at=where, sheet=ABOUT))
+        errors.append(P.make(Code.RULE_SHEET_MISSING, at=where, sheet=ABOUT))
         return raw
     keys = {"年度": "year", "标题": "title", "发文单位": "issuer"}
     for row in sheet.rows[1:]:
@@ -259,11 +259,11 @@ def _about(sheet: SheetData | None, where: str, errors: list[str]) -> Raw:
     return raw
 
 
-def _table(sheet: SheetData | None, name: str, where: str, errors: list[str]) -> list[tuple[Raw, Locator]]:
+def _table(sheet: SheetData | None, name: str, where: str, errors: list[P.Problem]) -> list[tuple[Raw, Locator]]:
     """The rows of one sheet as mappings (empty cells omitted, names turned into keys), each with a
     locator of its cells. A header may be the Chinese title or the English key (older workbooks)."""
     if sheet is None:
-        errors.append(P.text(Code.RULE_SHEET_MISSING, at=where, sheet=name))
+        errors.append(P.make(Code.RULE_SHEET_MISSING, at=where, sheet=name))
         return []
     positions = _positions(sheet, name, where, errors)
     out = []
@@ -281,7 +281,7 @@ def _table(sheet: SheetData | None, name: str, where: str, errors: list[str]) ->
     return out
 
 
-def _positions(sheet: SheetData, name: str, where: str, errors: list[str]) -> dict[str, tuple[int, Column]]:
+def _positions(sheet: SheetData, name: str, where: str, errors: list[P.Problem]) -> dict[str, tuple[int, Column]]:
     """Each known column's position by its key. On 计分 a header that names no parameter is an error:
     its values would otherwise be dropped and the scores silently change."""
     by_name = {name_key(written): column for column in COLUMNS[name] for written in (column.title, column.key)}
@@ -291,17 +291,17 @@ def _positions(sheet: SheetData, name: str, where: str, errors: list[str]) -> di
         if column is not None and column.key not in positions:
             positions[column.key] = (col, column)
         elif column is None and name == SCORING and str(cell).strip():
-            errors.append(P.text(Code.RULE_SHEET_HEADER_UNKNOWN, at=_cell_at(where, name, 0, col, "表头"), header=cell,
+            errors.append(P.make(Code.RULE_SHEET_HEADER_UNKNOWN, at=_cell_at(where, name, 0, col, "表头"), header=cell,
                                  names="、".join(c.title for c in COLUMNS[name])))
     return positions
 
 
-def _key_of(written: Any, column: Column, at: Locator, errors: list[str]) -> Any:
+def _key_of(written: Any, column: Column, at: Locator, errors: list[P.Problem]) -> Any:
     """The English key of a name typed in a kind or type cell; unknown names are reported (and kept)."""
     assert column.terms is not None
     key = column.terms.key(written)
     if key is None:
-        errors.append(P.text(Code.RULE_SHEET_NAME_UNKNOWN, at=at(column.key), value=written, what=column.terms.what,
+        errors.append(P.make(Code.RULE_SHEET_NAME_UNKNOWN, at=at(column.key), value=written, what=column.terms.what,
                              names="、".join(column.terms.names())))
         return written
     return key

@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from assess_xl.problems import Code, Problem, make
+
 TOOL = "assess-xl"
 FORM_VERSION = 1
 META_SHEET = "填报表信息"
@@ -65,30 +67,29 @@ def split_district_names(text: str) -> list[str]:
     return [name.strip() for name in separators.split(text) if name.strip()]
 
 
-def district_name_problems(names: list[str]) -> list[str]:
-    """Every reason (in Chinese) why a district list cannot be used for forms; empty when it can."""
+def district_name_problems(names: list[str]) -> list[Problem]:
+    """Every reason why a district list cannot be used for forms (catalogue problems); empty when it can."""
     problems = []
     if not names:
-        problems.append("区名单是空的。请给出区名单文件，或用逗号分隔的区名，如“玄武区,秦淮区”。")
+        problems.append(make(Code.DISTRICTS_EMPTY))
     if len(names) > MAX_DISTRICTS:
-        problems.append(f"区名单有{len(names)}个区，超过上限{MAX_DISTRICTS}个。请检查名单文件是否正确。")
+        problems.append(make(Code.DISTRICTS_TOO_MANY, count=len(names), limit=MAX_DISTRICTS))
     reserved = {name_key(r): r for r in RESERVED_NAMES}
     seen: dict[str, str] = {}
     for name in names:
         key = name_key(name)
         if not key:
-            problems.append(f"区名“{name}”是空白的。请删除空行或多余的分隔符。")
+            problems.append(make(Code.DISTRICT_NAME_BLANK, district=name))
             continue
         if _HIDDEN.search(name):
-            problems.append(f"区名“{printable(name)}”含有控制字符或不可见字符（如换行、制表符、零宽空格、从右到左标记）。"
-                            "请只用文字、数字和标点。")
+            problems.append(make(Code.DISTRICT_NAME_HIDDEN, district=printable(name)))
         if len(name) > MAX_DISTRICT_NAME:
-            problems.append(f"区名“{name[:20]}…”有{len(name)}个字符，超过上限{MAX_DISTRICT_NAME}个。请用简称。")
+            problems.append(make(Code.DISTRICT_NAME_TOO_LONG, start=name[:20], length=len(name), limit=MAX_DISTRICT_NAME))
         if key in reserved:
-            problems.append(f"区名“{name}”与本工具使用的表头或工作表名“{reserved[key]}”相同。请换一个名称。")
+            problems.append(make(Code.DISTRICT_NAME_RESERVED, district=name, reserved=reserved[key]))
         if key in seen:
-            same = "重复" if seen[key] == name else f"与“{seen[key]}”只差全角/半角、空格或大小写，会被当成同一个区"
-            problems.append(f"区名“{name}”{same}。每个区只能出现一次，请改用能区分的名称。")
+            problems.append(make(Code.DISTRICT_NAME_REPEATED, district=name) if seen[key] == name
+                            else make(Code.DISTRICT_NAME_SIMILAR, district=name, other=seen[key]))
         seen.setdefault(key, name)
     return problems
 

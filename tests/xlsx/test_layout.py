@@ -26,7 +26,7 @@ def test_real_district_list_is_accepted():
     ([f"区{i}" for i in range(MAX_DISTRICTS + 1)], "超过上限"),
 ])
 def test_bad_lists_are_refused_with_a_reason(names, fragment):
-    assert any(fragment in problem for problem in district_name_problems(names))
+    assert any(fragment in problem.message for problem in district_name_problems(names))
 
 
 @pytest.mark.parametrize("reserved", RESERVED_NAMES)
