@@ -4,7 +4,7 @@ The command line and the benchmark both call `collect`."""
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import Enum
 from pathlib import Path
@@ -85,13 +85,12 @@ def read(paths, book: Rulebook, options: CollectOptions | None = None) -> tuple[
     excluded, exclusion_problems = adjustments_module.read_exclusions(sheets, options.adjustments_name)
     result = merge.read_gathered(found, skipped, book, options.strict_conflicts, options.districts, options.workers,
                                  excluded)
-    result.problems.extend(adjustment_problems + exclusion_problems)
+    result = _with_problems(result, adjustment_problems + exclusion_problems)
     if options.known_senders is not None:
-        _flag_unknown_senders(result, options.known_senders)
+        result = _flag_unknown_senders(result, options.known_senders)
     if sheets:
-        _apply_adjustments(result, sheets, book, options.adjustments_name)
-    result.problems.sort(key=problems.sort_key)
-    return result, len(found)
+        result = _apply_adjustments(result, sheets, book, options.adjustments_name)
+    return _with_problems(result, []), len(found)
 
 
 def read_or_stop(paths, book: Rulebook, options: CollectOptions | None = None) -> ReadResult:
@@ -123,14 +122,22 @@ def problem_lines(result: ReadResult, limit: int) -> str:
     return "".join(lines)
 
 
-def _flag_unknown_senders(result: ReadResult, known: frozenset[str]) -> None:
+def _with_problems(result: ReadResult, more: list[problems.Problem]) -> ReadResult:
+    """A new result with `more` problems, all in the order 问题清单 shows them."""
+    return replace(result, problems=sorted([*result.problems, *more], key=problems.sort_key))
+
+
+def _flag_unknown_senders(result: ReadResult, known: frozenset[str]) -> ReadResult:
     """Read, but say so in 来源 and 问题清单: a sender address is not proof of identity."""
+    files, flagged = [], []
     for file_report in result.files:
         sender = file_report.info.sender
         if sender and sender not in known:
             problem = problems.make(Code.MAIL_UNKNOWN_SENDER, file=file_report.info.name, sender=sender)
-            file_report.reason = "；".join(x for x in (file_report.reason, problem.message) if x)
-            result.problems.append(problem)
+            file_report = replace(file_report, reason="；".join(x for x in (file_report.reason, problem.message) if x))
+            flagged.append(problem)
+        files.append(file_report)
+    return replace(result, files=files, problems=[*result.problems, *flagged])
 
 
 def _adjustment_sheets(options: CollectOptions) -> tuple[dict, list]:
@@ -143,12 +150,11 @@ def _adjustment_sheets(options: CollectOptions) -> tuple[dict, list]:
         return {}, [exc.problem]
 
 
-def _apply_adjustments(result: ReadResult, sheets: dict, book: Rulebook, name: str) -> None:
+def _apply_adjustments(result: ReadResult, sheets: dict, book: Rulebook, name: str) -> ReadResult:
     changes, change_problems = adjustments_module.read_changes(sheets, book, result.districts, name)
-    result.problems.extend(change_problems)
-    result.values, result.winners, result.adjustments = adjustments_module.apply(
-        result.values, result.winners, changes, book, name)
-    result.adjustments_file = name
+    values, winners, applied = adjustments_module.apply(result.values, result.winners, changes, book, name)
+    return replace(result, values=values, winners=winners, adjustments=applied, adjustments_file=name,
+                   problems=[*result.problems, *change_problems])
 
 
 def collect(paths, book: Rulebook, options: CollectOptions | None = None) -> CollectResult:
@@ -160,7 +166,7 @@ def collect(paths, book: Rulebook, options: CollectOptions | None = None) -> Col
     scores = scoring.score(result.values, book)
     explanations = adjustments_module.annotate(scoring.explain(result.values, book, scores, result.unreadable),
                                                result.adjustments)
-    comparison = _compare_with_previous(book, scores, result, options)
+    comparison, result = _compare_with_previous(book, scores, result, options)
     robust = robustness_module.assess(result.values, book, scores) if options.robustness else None
     content = report.build(book, scores, explanations, result, options.generated or datetime.now(), options.issuer,
                            comparison, robust)
@@ -168,23 +174,22 @@ def collect(paths, book: Rulebook, options: CollectOptions | None = None) -> Col
                          robustness=robust)
 
 
-def _compare_with_previous(book: Rulebook, scores, result: ReadResult, options: CollectOptions):
+def _compare_with_previous(book: Rulebook, scores: Scores, result: ReadResult,
+                           options: CollectOptions) -> tuple[previous_module.Comparison | None, ReadResult]:
+    """The comparison with last year (None when not asked or not possible) and the result with what it found."""
     if options.previous is None:
-        return None
+        return None, result
     try:
         last = previous_module.read(ownbooks.read(options.previous, options.previous_name))
     except previous_module.PreviousError as exc:
-        result.problems.append(problems.make(exc.code, file=options.previous_name))
-        return None
+        return None, replace(result, problems=[*result.problems, problems.make(exc.code, file=options.previous_name)])
     except ownbooks.OwnWorkbookError as exc:  # another kind of file, or one the pre-flight refused (and why)
-        result.problems.append(problems.make(Code.PREVIOUS_NOT_SCORECARD, file=options.previous_name)
-                               if exc.not_a_workbook else exc.problem)
-        return None
+        problem = (problems.make(Code.PREVIOUS_NOT_SCORECARD, file=options.previous_name)
+                   if exc.not_a_workbook else exc.problem)
+        return None, replace(result, problems=[*result.problems, problem])
     comparison = previous_module.compare(book, scores, result.values, result.winners, last,
                                          options.previous_name)
-    result.problems.extend(comparison.problems)
-    result.problems.sort(key=problems.sort_key)
-    return comparison
+    return comparison, _with_problems(result, comparison.problems)
 
 
 def signature(book: Rulebook, options: CollectOptions) -> report.Signature:

@@ -255,7 +255,6 @@ def run_scenario(scenario: str, repeat: int, queue, documents: bool = True):
         from assess_xl.xlsx import layout
         layout.MAX_DISTRICTS = RAISED_CAP
     from assess_xl.publish import forms
-    from assess_xl.read import merge
     from assess_xl import pipeline
     from assess_xl.publish import scorecard as report
     from assess_xl.score import scoring
@@ -266,7 +265,7 @@ def run_scenario(scenario: str, repeat: int, queue, documents: bool = True):
         figures = {"files": len(paths), "districts": len(districts), "cores": os.cpu_count(),
                    "input_mb": round(sum(p.stat().st_size for p in paths) / 1e6, 2)}
         timed(figures, "forms", lambda: forms.build_forms(book, districts), repeat)
-        read = timed(figures, "readback", lambda: merge.read_paths([inbox], book), repeat)
+        read = timed(figures, "readback", lambda: pipeline.read([inbox], book)[0], repeat)
         timed(figures, "pipeline", lambda: pipeline.collect([inbox], book), repeat)
         scores = timed(figures, "scoring", lambda: scoring.score(read.values, book), repeat)
         explanations = timed(figures, "explain", lambda: scoring.explain(read.values, book, scores, read.unreadable), repeat)

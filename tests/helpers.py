@@ -137,3 +137,9 @@ def attachment(data: bytes, disposition: str, content_type="application/octet-st
     part.replace_header("Content-Type", f"{content_type}; name=\"x.xlsx\"")
     part["Content-Disposition"] = disposition
     return part
+
+
+def read_paths(paths, book, **options):
+    """What `collect` reads from `paths` through the pipeline's one entry point, before scoring."""
+    from assess_xl import pipeline
+    return pipeline.read(paths, book, pipeline.CollectOptions(**options))[0]

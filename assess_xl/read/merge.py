@@ -107,12 +107,6 @@ def read_units(units: list[Unit], book: Rulebook, workers: int | None = None) ->
     return [read for _, read in placed] + quiet_messages(quiet), failures
 
 
-def read_paths(paths, book: Rulebook, strict_conflicts: bool = False, districts: list[str] | None = None) -> ReadResult:
-    """Gather files from paths (files and folders, any mix) and read them."""
-    found, skipped = gather.gather(paths)
-    return read_gathered(found, skipped, book, strict_conflicts, districts)
-
-
 def _exclude(reads: list[FileRead], excluded: list) -> tuple[list[FileRead], list[Problem]]:
     """Files the coordinator excluded contribute nothing: matched by any name the file is shown under
     in 来源 (as shown, each attachment or member name, the saved file, its SHA-256); a row of 排除文件

@@ -4,7 +4,6 @@ import pytest
 from click.testing import CliRunner
 
 
-from assess_xl.read import merge
 
 from assess_xl.publish import returns
 from assess_xl.xlsx import style
@@ -13,6 +12,7 @@ from assess_xl.rules import load as rulebook
 from assess_xl.cli import main
 from assess_xl.demo import fill_workbook
 from helpers import assess_xl, requires_soffice, rulebook_2008, set_saved_time, soffice_resave, write_forms
+from helpers import read_paths
 
 DISTRICTS = ["甲区", "乙区"]
 
@@ -30,7 +30,7 @@ def cycle(book, tmp_path):
                                                               "1-2": {"甲区": "否", "乙区": "是"}}})
     set_saved_time(inbox / "开发处.xlsx", "2008-01-05T08:00:00Z")
     set_saved_time(inbox / "办公室.xlsx", "2008-01-05T08:00:00Z")
-    return inbox, merge.read_paths([inbox], book)
+    return inbox, read_paths([inbox], book)
 
 
 def copy_of(copies, department):
@@ -80,7 +80,7 @@ def test_filled_return_copy_closes_the_loop(book, cycle, tmp_path):
     copy.write_bytes(copy_of(returns.return_copies(book, read), "开发处").content)
     fill_workbook(copy, inbox / "开发处-改.xlsx", {"开发处": {"6-1": {"乙区": "2"}, "7-3": {"乙区": "0"}}})
     set_saved_time(inbox / "开发处-改.xlsx", "2008-01-08T08:00:00Z")
-    again = merge.read_paths([inbox], book)
+    again = read_paths([inbox], book)
     kinds = {(p.kind, p.code) for p in again.problems}
     assert ("not_a_number", "6-1") not in kinds and ("missing", "7-3") not in kinds
     assert not [p for p in again.problems if p.kind == "conflict"]
@@ -92,7 +92,7 @@ def test_filled_return_copy_closes_the_loop(book, cycle, tmp_path):
         "7-2": {"甲区": "0", "乙区": "1"}, "7-3": {"甲区": "2", "乙区": "0"}}})
     fill_workbook(blank["办公室"], right / "办公室.xlsx", {"办公室": {"1-1": {"甲区": "是", "乙区": "是"},
                                                               "1-2": {"甲区": "否", "乙区": "是"}}})
-    first_time = merge.read_paths([right], book)
+    first_time = read_paths([right], book)
     assert again.values.equals(first_time.values)
     assert returns.department_states(book, again)["开发处"].state == "齐全"
 
@@ -103,7 +103,7 @@ def test_return_copy_resaved_by_libreoffice_reads_back(book, cycle, tmp_path):
     copy = tmp_path / "退回.xlsx"
     copy.write_bytes(copy_of(returns.return_copies(book, read), "开发处").content)
     resaved = soffice_resave(copy, tmp_path / "lo")
-    again = merge.read_paths([resaved], book)
+    again = read_paths([resaved], book)
     assert again.values.loc["甲区", "6-1"] == 1 and again.values.loc["乙区", "7-1"] == 0
     assert not [p for p in again.problems if p.kind in ("sheet_duplicate", "no_header", "code_unknown")]
 
@@ -113,7 +113,7 @@ def test_prefilled_forms_hold_every_accepted_value(book, cycle, tmp_path):
     built = {f.name: f.content for f in returns.prefilled_forms(book, returns.carried_over(book, book, read, read.districts),
                                                                 read.districts)}
     (tmp_path / "p.xlsx").write_bytes(built["2007年度目标考核填报表-全部部门.xlsx"])
-    again = merge.read_paths([tmp_path / "p.xlsx"], book)
+    again = read_paths([tmp_path / "p.xlsx"], book)
     assert again.values.loc[:, ["6-1", "1-1", "7-1"]].equals(read.values.loc[:, ["6-1", "1-1", "7-1"]])
     sheet = openpyxl.load_workbook(tmp_path / "p.xlsx")["开发处"]
     assert all(sheet.cell(r, c).comment is None for r in range(4, sheet.max_row + 1) for c in (8, 9))
@@ -156,7 +156,7 @@ def test_prefill_with_next_years_rules(book, tmp_path):
     assert "未预填 16-1a：新增指标，原细则没有此编号" in done.stdout
     assert "未预填 38-3：类型由数量改为金额" in done.stdout
     new = rulebook.load(str(rules))
-    again = merge.read_paths([tmp_path / "2008表" / "2008年度目标考核填报表-全部部门.xlsx"], new)
+    again = read_paths([tmp_path / "2008表" / "2008年度目标考核填报表-全部部门.xlsx"], new)
     assert again.values.loc["甲区", "6-1"] == 1 and again.values.loc["乙区", "6-1"] == 0
     assert again.values[["16-1a", "38-3"]].isna().all().all()
     (tmp_path / "只有调研室").mkdir()

@@ -2,11 +2,11 @@ import csv
 
 import pytest
 
-from assess_xl.read import merge
 
 from assess_xl.publish import status
 from assess_xl.demo import fill_workbook
 from helpers import assess_xl, set_saved_time, write_forms
+from helpers import read_paths
 
 DISTRICTS = ["甲区", "乙区"]
 
@@ -20,7 +20,7 @@ def read(book, tmp_path):
                                                                   "1-2": {"甲区": "否", "乙区": "是"}}})
     fill_workbook(blank["开发处"], inbox / "开发处.xlsx", {"开发处": {"6-1": {"甲区": "0"}}})
     set_saved_time(inbox / "办公室.xlsx", "2008-01-05T08:00:00Z")
-    return merge.read_paths([inbox], book)
+    return read_paths([inbox], book)
 
 
 def test_matrix(book, read):

@@ -3,9 +3,9 @@ import math
 import openpyxl
 import pytest
 
-from assess_xl.read import merge
 from assess_xl.demo import fill_workbook
 from helpers import requires_soffice, set_saved_time, soffice_resave, write_forms
+from helpers import read_paths
 
 DISTRICTS = ["玄武区", "秦淮区", "建邺区"]
 
@@ -39,7 +39,7 @@ def test_round_trip(book, returned):
                   {"开发处": {"6-1": {"玄武区": "2", "秦淮区": "1", "建邺区": "1"}}})
     set_saved_time(inbox / "开发处-初稿.xlsx", "2008-01-05T08:00:00Z", mtime=1_300_000_000)
     set_saved_time(inbox / "开发处-修改.xlsx", "2008-01-06T08:00:00Z", mtime=1_200_000_000)
-    result = merge.read_paths([inbox], book)
+    result = read_paths([inbox], book)
     v = result.values
     assert list(v.index) == DISTRICTS
     assert v.loc["玄武区", "1-1"] == 1 and v.loc["秦淮区", "1-1"] == 1 and v.loc["建邺区", "1-1"] == 0
@@ -72,7 +72,7 @@ def test_strict_conflicts(book, returned):
     blank, inbox = returned
     fill_workbook(blank["开发处"], inbox / "a.xlsx", {"开发处": {"6-1": {"玄武区": "2"}}})
     fill_workbook(blank["开发处"], inbox / "b.xlsx", {"开发处": {"6-1": {"玄武区": "3"}}})
-    result = merge.read_paths([inbox], book, strict_conflicts=True)
+    result = read_paths([inbox], book, strict_conflicts=True)
     assert math.isnan(result.values.loc["玄武区", "6-1"])
     assert [p.level for p in result.problems if p.kind == "conflict_strict"] == ["错误"]
 
@@ -101,7 +101,7 @@ def test_moved_row_reordered_columns_extra_row(book, returned):
             a.value, b.value = b.value, a.value
         ws.insert_rows(4)
     _edit(path, rearrange)
-    values = merge.read_paths([path], book).values
+    values = read_paths([path], book).values
     assert values.loc["玄武区", "17-1"] == 1 and values.loc["秦淮区", "17-1"] == 0
     assert values.loc["玄武区", "17-2"] == 1 and values.loc["秦淮区", "17-2"] == 2
 
@@ -117,7 +117,7 @@ def test_code_overwritten_and_district_renamed(book, returned):
         ws["A5"] = "1-3"
         ws["I3"] = "秦淮"
     _edit(path, vandalise)
-    result = merge.read_paths([path], book)
+    result = read_paths([path], book)
     kinds = {(p.kind, p.cell or p.district or p.code) for p in result.problems}
     assert ("code_unknown", "A5") in kinds and ("code_missing", "1-2") in kinds
     assert ("district_unknown_filled", "I3") in kinds and ("district_missing", "秦淮区") in kinds
@@ -133,7 +133,7 @@ def test_form_of_another_rulebook(book, returned, tmp_path):
     other = rulebook.build(raw)
     forms_2008 = write_forms(other, DISTRICTS, tmp_path / "2008")
     fill_workbook(forms_2008["办公室"], returned[1] / "2008.xlsx", {"办公室": {"1-1": {"玄武区": "是"}}})
-    result = merge.read_paths([returned[1]], book)
+    result = read_paths([returned[1]], book)
     (problem,) = [p for p in result.problems if p.kind == "other_rulebook"]
     assert problem.file == "inbox/2008.xlsx" and "另一份评分细则" in problem.message
     assert math.isnan(result.values.loc["玄武区", "1-1"]) if "玄武区" in result.values.index else True
@@ -144,7 +144,7 @@ def test_lock_and_hidden_files_skipped(book, returned):
     blank, inbox = returned
     fill_workbook(blank["办公室"], inbox / "~$办公室.xlsx", {"办公室": {"1-1": {"玄武区": "是"}}})
     fill_workbook(blank["办公室"], inbox / ".办公室.xlsx", {"办公室": {"1-1": {"玄武区": "是"}}})
-    result = merge.read_paths([inbox], book)
+    result = read_paths([inbox], book)
     assert result.files == []
     assert {skip.code for skip in result.skipped} == {"skip_lock", "skip_hidden"}
 
@@ -155,7 +155,7 @@ def test_input_files_untouched(book, returned):
     path = inbox / "办公室.xlsx"
     fill_workbook(blank["办公室"], path, {"办公室": {"1-1": {"玄武区": "是"}}})
     before = (hashlib.sha256(path.read_bytes()).hexdigest(), path.stat().st_mtime)
-    merge.read_paths([inbox], book)
+    read_paths([inbox], book)
     assert (hashlib.sha256(path.read_bytes()).hexdigest(), path.stat().st_mtime) == before
 
 
@@ -167,8 +167,8 @@ def test_libreoffice_resave_reads_the_same(book, returned, tmp_path):
     path = inbox / "环监局.xlsx"
     fill_workbook(blank["环监局"], path, entries)
     resaved = soffice_resave(path, tmp_path / "resaved")
-    original = merge.read_paths([path], book)
-    again = merge.read_paths([resaved], book)
+    original = read_paths([path], book)
+    again = read_paths([resaved], book)
     assert again.values.equals(original.values)
     assert again.values.loc["玄武区", "21-1"] == 1 and again.values.loc["秦淮区", "22-1"] == 0.6
     assert not any(p.kind == "no_metadata" for p in again.problems)  # metadata survived LibreOffice

@@ -69,7 +69,7 @@ def run_inbox(book, tmp_path, good_bytes, bad: dict[str, bytes]):
     for name, content in bad.items():
         (inbox / name).write_bytes(content)
     before = {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in inbox.iterdir()}
-    result = merge.read_paths([inbox], book)
+    result = read_paths([inbox], book)
     assert {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in inbox.iterdir()} == before
     assert result.values.loc["甲区", "1-1"] == 1 and result.values.loc["乙区", "1-1"] == 0  # good still read
     return result
@@ -127,7 +127,7 @@ def test_xlsm_values_read_macros_noted(book, tmp_path, good):
     inbox = tmp_path / "inbox"
     inbox.mkdir()
     (inbox / "macro.xlsm").write_bytes(macro)
-    result = merge.read_paths([inbox], book)
+    result = read_paths([inbox], book)
     report, messages = verdict(result, "macro.xlsm")
     assert report.info.macros and report.status == "已读取" and report.supplied == ["办公室"]
     assert any("含宏" in m and "未运行" in m for m in messages)
@@ -269,12 +269,12 @@ def test_sheet_renamed_and_hidden(book, tmp_path, good):
     inbox = tmp_path / "inbox"
     inbox.mkdir()
     (inbox / "renamed.xlsx").write_bytes(renamed)
-    result = merge.read_paths([inbox], book)
+    result = read_paths([inbox], book)
     assert any(p.kind == "sheet_renamed" and p.sheet == "Sheet1" for p in result.problems)
     assert result.values.loc["甲区", "1-1"] == 1
     (inbox / "renamed.xlsx").unlink()
     (inbox / "hidden.xlsx").write_bytes(hidden)
-    result = merge.read_paths([inbox], book)
+    result = read_paths([inbox], book)
     assert any(p.kind == "sheet_hidden" for p in result.problems) and result.values.loc["甲区", "1-1"] == 1
 
 
@@ -296,10 +296,10 @@ def test_formulas_and_error_values_after_resave(book, tmp_path, good):
     ws = workbook["开发处"]
     ws["H4"], ws["I4"], ws["H5"] = "=1+1", "=1/0", "=1+1"
     workbook.save(source)
-    no_cache = merge.read_paths([source], book)
+    no_cache = read_paths([source], book)
     assert any(p.kind == "formula_no_value" and p.cell == "H4" for p in no_cache.problems)
     resaved = soffice_resave(source, tmp_path / "re")
-    result = merge.read_paths([resaved], book)
+    result = read_paths([resaved], book)
     by_cell = {(p.kind, p.cell) for p in result.problems}
     assert ("formula_cached", "H4") in by_cell and ("error_value", "I4") in by_cell
     assert result.values.loc["甲区", "6-1"] == 2
@@ -319,7 +319,7 @@ def test_typed_oddities(book, tmp_path, good):
         ws.cell(rows[code], col).value = value
     ws.merge_cells(start_row=rows["20-1"], start_column=8, end_row=rows["20-1"], end_column=9)
     workbook.save(source)
-    result = merge.read_paths([source], book)
+    result = read_paths([source], book)
     got = {(p.code, p.district): p.kind for p in result.problems if p.code}
     assert got[("17-2", "甲区")] == "date_in_number" and got[("17-2", "乙区")] == "number_as_text"
     assert result.values.loc["乙区", "17-2"] == 12 and result.values.loc["甲区", "18-1"] == 3
@@ -341,7 +341,7 @@ def test_symlink_duplicates_and_same_file_twice(book, tmp_path, good):
     (inbox / "a.xlsx").write_bytes(good[1])
     (inbox / "b-copy.xlsx").write_bytes(good[1])
     (inbox / "link.xlsx").symlink_to(outside)
-    result = merge.read_paths([inbox, inbox / "a.xlsx"], book)
+    result = read_paths([inbox, inbox / "a.xlsx"], book)
     names = {r.info.name: r.status for r in result.files}
     assert names == {"inbox/a.xlsx": "已读取", "inbox/b-copy.xlsx": "重复"}
     assert ("inbox/link.xlsx", "skip_symlink") in {(s.name, s.code) for s in result.skipped}
@@ -392,6 +392,7 @@ def test_exit_status_not_clean(book, tmp_path, good):
 # ---- random input ---------------------------------------------------------------------------
 
 from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
+from helpers import read_paths
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
@@ -416,7 +417,7 @@ def test_random_input_always_gets_a_verdict(book, tmp_path_factory, good, kind, 
     folder = tmp_path_factory.mktemp("fuzz")
     (folder / "x.xlsx").write_bytes(data)
     started = time.perf_counter()
-    result = merge.read_paths([folder], book)
+    result = read_paths([folder], book)
     assert time.perf_counter() - started < 90
     assert len(result.files) == 1 and result.files[0].status in ("已读取", "已拒绝", "非填报表", "其他细则")
 
@@ -451,7 +452,7 @@ def test_saved_time_decides_for_xls_and_ods(book, tmp_path, good, suffix):
         soffice_convert(drafts / f"{name}.xlsx", inbox, suffix)
     os.utime(inbox / f"final.{suffix}", (1_300_000_000, 1_300_000_000))
     os.utime(inbox / f"draft.{suffix}", (1_400_000_000, 1_400_000_000))
-    result = merge.read_paths([inbox], book)
+    result = read_paths([inbox], book)
     assert result.values.loc["甲区", "6-1"] == 2
     saved = {r.info.name: r.info.saved for r in result.files}
     assert saved[f"inbox/final.{suffix}"].isoformat().startswith("2008-01-06T08:00")

@@ -4,12 +4,12 @@ import os
 import pytest
 from click.testing import CliRunner
 
-from assess_xl.read import merge
 from assess_xl.cli import main
 from assess_xl.demo import fill_workbook
 from dovecot import DOVECOT, TLS, running_dovecot
 from fakeimap import message
 from helpers import write_forms
+from helpers import read_paths
 
 pytestmark = pytest.mark.skipif(DOVECOT is None and os.environ.get("CI") != "true",
                                 reason="Dovecot (dovecot-imapd) is not installed; .ci/run installs it")
@@ -57,7 +57,7 @@ def test_fetch_downloads_what_is_new_and_leaves_the_server_alone(book, tmp_path,
                             "<c@x>"))
     third = CliRunner().invoke(main, args)
     assert "收到1封" in third.output
-    result = merge.read_paths([tmp_path / "收件箱"], book)
+    result = read_paths([tmp_path / "收件箱"], book)
     assert result.values.loc["甲区", "6-1"] == 4  # the later mail wins
     collected = CliRunner().invoke(main, ["collect", str(tmp_path / "收件箱"), "-o", str(tmp_path / "结果.xlsx")])
     assert collected.exit_code in (0, 1) and "已检查的邮件" not in collected.output  # fetch's record is no input
@@ -133,8 +133,8 @@ def test_a_whole_cycle_by_mail(book, tmp_path, dovecot, monkeypatch):
     fetched = runner.invoke(main, ["fetch", "--host", "127.0.0.1", "--port", str(dovecot), "--user", "zhc",
                                    "--security", "plain", "-o", str(tmp_path / "收件箱")])
     assert fetched.exit_code == 0 and "收到4封" in fetched.output
-    by_mail = merge.read_paths([tmp_path / "收件箱"], book).values
-    by_files = merge.read_paths([plain], book).values
+    by_mail = read_paths([tmp_path / "收件箱"], book).values
+    by_files = read_paths([plain], book).values
     assert by_mail.loc["甲区", "6-1"] == 3 and by_files.loc["甲区", "6-1"] == 1
     by_files.loc["甲区", "6-1"] = 3
     assert by_mail.equals(by_files)

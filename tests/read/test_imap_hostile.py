@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from assess_xl.read import merge
 from assess_xl.demo import fill_workbook
 from assess_xl.xlsx.layout import FETCH_RECORD
 from fakeimap import Message, lying_server, message
 from helpers import write_forms
+from helpers import read_paths
 
 SCRIPT = Path(sys.executable).with_name("assess-xl")
 DATE = "Mon, 07 Jan 2008 09:00:00 +0800"
@@ -94,12 +94,12 @@ def test_one_lying_message_costs_only_itself(kind, returns, book, tmp_path):
     for expected in HOSTILE[kind]:
         assert expected in first.stderr
     assert len(saved) == 2 and all("kfc@example.cn" in name for name in saved)
-    read = merge.read_paths([inbox], book)  # after the second run
+    read = read_paths([inbox], book)  # after the second run
     alone = tmp_path / "alone"
     alone.mkdir()
     for department in ("开发处", "办公室", "调研室") if kind == "temporary_no" else ("开发处", "办公室"):
         (alone / f"{department}.xlsx").write_bytes(returns[department])
-    assert read.values.equals(merge.read_paths([alone], book).values)  # the same totals as the good returns alone
+    assert read.values.equals(read_paths([alone], book).values)  # the same totals as the good returns alone
     assert not [s for s in read.skipped if FETCH_RECORD in s.name]  # fetch's bookkeeping is not an input
     if kind == "temporary_no":  # not marked read: the next run gets it
         assert again.returncode == 0 and "收到1封带工作簿的新邮件" in again.stdout
@@ -123,7 +123,7 @@ def test_the_same_message_id_and_date_twice_keeps_both(returns, book, tmp_path):
     assert "1封新邮件以前已经保存过" in result.stdout
     assert rerun.returncode == 0 and "没有新邮件" in rerun.stdout and "0封" not in rerun.stdout
     assert len(list(inbox.glob("*.eml"))) == 2
-    read = merge.read_paths([inbox], book)
+    read = read_paths([inbox], book)
     assert len([f for f in read.files if "开发处.xlsx" in f.info.name]) == 2
 
 

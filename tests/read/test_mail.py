@@ -11,9 +11,9 @@ import pytest
 
 from assess_xl.read import mail
 
-from assess_xl.read import merge
 from assess_xl.demo import fill_workbook
 from helpers import attachment, message, write_forms
+from helpers import read_paths
 
 DISTRICTS = ["甲区", "乙区"]
 
@@ -71,7 +71,7 @@ def test_later_mail_wins_and_the_same_attachment_counts_once(book, workbooks, tm
     (inbox / "b-late.eml").write_bytes(late)
     (inbox / "a-early.eml").write_bytes(early)
     (inbox / "c-forwarded.eml").write_bytes(forwarded)
-    result = merge.read_paths([inbox], book)
+    result = read_paths([inbox], book)
     assert result.values.loc["甲区", "6-1"] == 3  # the later mail, whatever the files' order and times
     statuses = {r.info.name: r.status for r in result.files}
     assert statuses["inbox/c-forwarded.eml › fw.xlsx"] == "重复"
@@ -99,7 +99,7 @@ def test_zip_attachment_and_zip_file_with_gbk_names(book, workbooks, tmp_path):
     assert [p.name for p in unpacked.parts] == ["a.eml › returns.zip › 办公室.xlsx"]
     (tmp_path / "in").mkdir()
     (tmp_path / "in" / "returns.zip").write_bytes(buffer.getvalue())
-    result = merge.read_paths([tmp_path / "in"], book)
+    result = read_paths([tmp_path / "in"], book)
     assert result.values.loc["甲区", "1-1"] == 1 and result.values.loc["乙区", "1-1"] == 0
 
 
@@ -110,14 +110,14 @@ def test_mbox_and_maildir(book, workbooks, tmp_path):
     box.mkdir()
     (box / "收件箱.mbox").write_bytes(b"From kfc@example.cn Mon Jan  7 09:00:00 2008\n" + one +
                                     b"\nFrom bgs@example.cn Mon Jan  7 10:00:00 2008\n" + two)
-    result = merge.read_paths([box], book)
+    result = read_paths([box], book)
     assert result.values.loc["甲区", "6-1"] == 1 and result.values.loc["甲区", "1-1"] == 1
     maildir = tmp_path / "Maildir"
     for sub in ("cur", "new", "tmp"):
         (maildir / sub).mkdir(parents=True)
     (maildir / "new" / "1199667600.M1P1.host").write_bytes(one)
     (maildir / "cur" / "1199667601.M2P1.host:2,S").write_bytes(two)
-    result = merge.read_paths([maildir], book)
+    result = read_paths([maildir], book)
     assert result.values.loc["甲区", "6-1"] == 1 and result.values.loc["乙区", "1-1"] == 0
 
 
@@ -167,7 +167,7 @@ def test_hostile_mail_each_has_a_verdict_and_the_good_one_is_still_read(book, wo
         (inbox / name).write_bytes(content)
     before = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in inbox.iterdir()}
     outside = set(tmp_path.parent.iterdir())
-    result = merge.read_paths([inbox], book)
+    result = read_paths([inbox], book)
     assert result.values.loc["甲区", "1-1"] == 1 and result.values.loc["乙区", "1-1"] == 0
     for name, (_, code) in cases.items():
         mine = [p for p in result.problems if p.file.startswith(f"inbox/{name}")]
@@ -216,7 +216,7 @@ def test_outlook_msg(book, workbooks, tmp_path):
     (inbox / "开发处.msg").write_bytes(build_msg("开发处填报表", "kfc@example.cn", [("开发处-填报表.xlsx", workbooks["first"]),
                                                                               ("说明.txt", b"x")]))
     (inbox / "broken.msg").write_bytes(b"\xd0\xcf\x11\xe0 not really")
-    result = merge.read_paths([inbox], book)
+    result = read_paths([inbox], book)
     assert result.values.loc["甲区", "6-1"] == 1 and result.values.loc["乙区", "6-1"] == 0
     (report,) = [f for f in result.files if f.info.name == "inbox/开发处.msg › 开发处-填报表.xlsx"]
     assert "kfc@example.cn" in report.info.envelope and "开发处填报表" in report.info.envelope

@@ -14,6 +14,7 @@ from assess_xl.read import merge
 from assess_xl.demo import fill_workbook
 from assess_xl.xlsx.layout import META_SHEET, district_name_problems
 from helpers import write_forms
+from helpers import read_paths
 
 DISTRICTS = ["高新区（虎丘区）", "姑苏区", "吴中区"]
 GOOD = {"开发处": {"6-1": {"高新区（虎丘区）": "2", "姑苏区": "0", "吴中区": "5"}},
@@ -41,7 +42,7 @@ def assert_good_values(result):
 
 def test_full_width_district_keeps_every_value(book, inbox):
     """The defect of issue 9: a name with full-width brackets lost every value."""
-    result = merge.read_paths([inbox[1]], book)
+    result = read_paths([inbox[1]], book)
     assert_good_values(result)
     kinds = {p.kind for p in result.problems}
     assert "district_missing" not in kinds and "district_unknown" not in kinds
@@ -55,12 +56,12 @@ def test_header_typed_half_width_still_matches(book, inbox, tmp_path):
     workbook = openpyxl.load_workbook(path)
     workbook["开发处"]["H3"] = "高新区 (虎丘区)"
     workbook.save(path)
-    result = merge.read_paths([inbox[1]], book)
+    result = read_paths([inbox[1]], book)
     assert_good_values(result)
 
 
 def test_explicit_district_list_wins(book, inbox):
-    result = merge.read_paths([inbox[1]], book, districts=["高新区(虎丘区)", "姑苏区", "吴中区", "相城区"])
+    result = read_paths([inbox[1]], book, districts=["高新区(虎丘区)", "姑苏区", "吴中区", "相城区"])
     assert result.values.loc["高新区(虎丘区)", "6-1"] == 2
     assert "相城区" in result.districts and result.values.loc["相城区"].isna().all()
 
@@ -114,7 +115,7 @@ def test_one_sender_cannot_add_a_district(book, inbox, case):
             meta.append([key, value])
         workbook.save(folder / "hostile.xlsx")
     before = unchanged(folder)
-    result = merge.read_paths([folder], book)
+    result = read_paths([folder], book)
     assert unchanged(folder) == before
     assert_good_values(result)
     assert "幽灵区" not in result.districts and "备注" not in result.districts
@@ -128,7 +129,7 @@ def test_tied_district_lists_keep_only_the_common_districts(book, tmp_path):
     folder.mkdir()
     fill_workbook(one["办公室"], folder / "a.xlsx", {"办公室": {"1-1": {"甲区": "是", "乙区": "是"}}})
     fill_workbook(two["开发处"], folder / "b.xlsx", {"开发处": {"6-1": {"甲区": "1", "丙区": "2"}}})
-    result = merge.read_paths([folder], book)
+    result = read_paths([folder], book)
     assert result.districts == ["甲区"]
     assert "districts_disagree" in {p.kind for p in result.problems}
 
@@ -144,7 +145,7 @@ def test_bad_metadata_is_that_files_problem(book, inbox, changes):
     blank, folder = inbox
     path = hostile_copy(blank, folder, "hostile.xlsx")
     edit_metadata(path, dict(changes))
-    result = merge.read_paths([folder], book)
+    result = read_paths([folder], book)
     assert_good_values(result)
     assert all("\x07" not in d for d in result.districts)
     assert [p for p in result.problems if p.file == "inbox/hostile.xlsx"]
@@ -157,7 +158,7 @@ def test_implausible_saved_time_cannot_win_a_conflict(book, inbox, stamp):
     path = folder / "开发处-旧.xlsx"
     fill_workbook(blank["开发处"], path, {"开发处": {"6-1": {"姑苏区": "9"}}})
     set_saved_time(path, stamp, mtime=1_000_000_000)  # 2001: older than the real return
-    result = merge.read_paths([folder], book)
+    result = read_paths([folder], book)
     assert result.values.loc["姑苏区", "6-1"] == 0  # the real, later return wins
     assert "saved_time_implausible" in {p.kind for p in result.problems if p.file.endswith("开发处-旧.xlsx")}
 
@@ -179,7 +180,7 @@ def test_round_trip_returns_every_value_to_its_district(book, tmp_path_factory, 
     form = forms.build_workbook(book, names, ["开发处"], None, datetime(2007, 12, 1))
     typed = {name: str(n + 1) for n, name in enumerate(names)}
     fill_workbook(io.BytesIO(form).getvalue(), folder / "开发处.xlsx", {"开发处": {"6-1": typed}})
-    result = merge.read_paths([folder], book)
+    result = read_paths([folder], book)
     assert result.districts == names
     for n, name in enumerate(names):
         assert result.values.loc[name, "6-1"] == n + 1
@@ -187,6 +188,6 @@ def test_round_trip_returns_every_value_to_its_district(book, tmp_path_factory, 
 
 
 def test_read_back_frame_has_the_named_columns(book, inbox):
-    result = merge.read_paths([inbox[1]], book)
+    result = read_paths([inbox[1]], book)
     assert set(merge.FRAME_COLUMNS) <= set(result.winners.columns)
     assert list(result.values.columns) == list(book.indicators) and result.values.index.name == "区"

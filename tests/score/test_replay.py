@@ -8,7 +8,6 @@ from click.testing import CliRunner
 
 from assess_xl.score import adjustments
 
-from assess_xl.read import merge
 
 from assess_xl.score import replay
 
@@ -18,6 +17,7 @@ from assess_xl.rules import sheet as rulesheet
 from assess_xl.cli import main
 from assess_xl.demo import fill_workbook
 from helpers import assess_xl, rulebook_2008, write_forms
+from helpers import read_paths
 
 
 def test_a_rule_change_that_swaps_two_districts_names_the_target(book, tmp_path):
@@ -30,7 +30,7 @@ def test_a_rule_change_that_swaps_two_districts_names_the_target(book, tmp_path)
     fill_workbook(blank["综合处"], inbox / "综合处.xlsx", {"综合处": {"2-1": {"甲区": "是", "乙区": "是"},
                                                                "2-2": {"甲区": "是", "乙区": "否"},
                                                                "2-3": {"甲区": "是", "乙区": "是"}}})
-    values = merge.read_paths([inbox], book).values
+    values = read_paths([inbox], book).values
     raw = copy.deepcopy(rulebook.load_raw())
     target6 = next(t for t in raw["targets"] if t["number"] == 6)
     target6["indicators"][0]["scoring"][0]["points"] = -3
