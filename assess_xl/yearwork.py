@@ -13,7 +13,6 @@ import zipfile
 from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Callable
 
 from assess_xl.score import adjustments as adjustments_module
@@ -31,6 +30,7 @@ from assess_xl.rules import model as rulebook_module
 from assess_xl.publish.forms import FormFile
 from assess_xl.xlsx.layout import safe_file_name
 from assess_xl.xlsx.preflight import MAX_FILE_BYTES
+from assess_xl.xlsx.parse import SheetData
 from assess_xl.read.merge import ReadResult
 from assess_xl.pipeline import CollectResult
 from assess_xl.problems import Problem
@@ -268,7 +268,7 @@ def add_adjustment(year: Year, book: Rulebook, districts: list[str], row: list[s
     调整表.xlsx only when it passes. Returns the row's problems (none when it was stored)."""
     current = adjustment_rows(year)
     rows = [*current.changes, [cell.strip() for cell in row]]
-    sheet = SimpleNamespace(rows=[list(adjustments_module.CHANGE_HEADERS), *rows])
+    sheet = SheetData(adjustments_module.CHANGES_SHEET, True, [list(adjustments_module.CHANGE_HEADERS), *rows])
     _, found = adjustments_module.read_changes({adjustments_module.CHANGES_SHEET: sheet}, book, districts,
                                                ADJUSTMENTS_FILE)
     mine = [p for p in found if _row_of(p.cell) == len(rows) + 1]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 import pandas as pd
 from xlsxwriter.utility import xl_rowcol_to_cell
@@ -17,6 +18,7 @@ from assess_xl.xlsx.layout import name_key
 from assess_xl.xlsx.style import MemoryWorkbook, print_setup, styles, write_result_metadata
 from assess_xl.problems import Problem
 from assess_xl.rules.model import Rulebook
+from assess_xl.xlsx.parse import SheetData
 from assess_xl.problems import Code
 
 CHANGES_SHEET, EXCLUDED_SHEET, LISTS_SHEET = "调整", "排除文件", "选项"
@@ -83,7 +85,8 @@ def template(book: Rulebook, districts: list[str] | None = None, changes_rows: l
     return workbook.content()
 
 
-def read_changes(sheets: dict, book: Rulebook, districts: list[str], file_name: str) -> tuple[list[Adjustment], list[Problem]]:
+def read_changes(sheets: dict[str, SheetData], book: Rulebook, districts: list[str],
+                 file_name: str) -> tuple[list[Adjustment], list[Problem]]:
     """The rows of the 调整 sheet, each checked as a typed value is; bad rows become problems."""
     changes: list[Adjustment] = []
     problems: list[Problem] = []
@@ -109,7 +112,7 @@ class Exclusion:
     unmatched: Problem  # said when no file is shown under that name
 
 
-def read_exclusions(sheets: dict, file_name: str) -> tuple[list[Exclusion], list[Problem]]:
+def read_exclusions(sheets: dict[str, SheetData], file_name: str) -> tuple[list[Exclusion], list[Problem]]:
     """The rows of the 排除文件 sheet; a row without a reason is refused."""
     excluded: list[Exclusion] = []
     problems: list[Problem] = []
@@ -129,9 +132,10 @@ def read_exclusions(sheets: dict, file_name: str) -> tuple[list[Exclusion], list
     return excluded, problems
 
 
-def _change(cells, number, book, index, file_name, problems) -> Adjustment | None:
+def _change(cells: list[Any], number: int, book: Rulebook, index: dict[str, str], file_name: str,
+            problems: list[Problem]) -> Adjustment | None:
     district_cell, code_cell, value_cell, reason, by, on = cells
-    where = {"file": file_name, "sheet": CHANGES_SHEET, "row": number}
+    where: dict[str, Any] = {"file": file_name, "sheet": CHANGES_SHEET, "row": number}
     district = index.get(name_key(district_cell))
     code = str(code_cell).strip().split(" ")[0] if not is_blank(code_cell) else ""
     if district is None:
@@ -159,7 +163,7 @@ def _change(cells, number, book, index, file_name, problems) -> Adjustment | Non
 
 
 def apply(values: pd.DataFrame, winners: pd.DataFrame, changes: list[Adjustment], book: Rulebook,
-          file_name: str) -> tuple[pd.DataFrame, pd.DataFrame, list[dict]]:
+          file_name: str) -> tuple[pd.DataFrame, pd.DataFrame, list[dict[str, Any]]]:
     """Values and winners with every change applied (they win over every return), and the record
     of each: what it was, what it is, why, who and when."""
     values = values.copy()
@@ -183,7 +187,7 @@ def apply(values: pd.DataFrame, winners: pd.DataFrame, changes: list[Adjustment]
     return values, winners, records
 
 
-def annotate(explanations: pd.DataFrame, records: list[dict]) -> pd.DataFrame:
+def annotate(explanations: pd.DataFrame, records: list[dict[str, Any]]) -> pd.DataFrame:
     """经复核调整：原值 → 新值，理由 — added to the explanation of the target the value belongs to."""
     out = explanations.copy()
     for record in records:

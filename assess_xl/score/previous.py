@@ -13,7 +13,8 @@ import pandas as pd
 from assess_xl import problems as P
 from assess_xl.xlsx.layout import RESULT_META_SHEET, TOOL
 from assess_xl.problems import Problem
-from assess_xl.rules.model import Rulebook, integral
+from assess_xl.xlsx.parse import SheetData
+from assess_xl.rules.model import Rulebook
 from assess_xl.score.scoring import Scores
 from assess_xl.problems import Code
 
@@ -34,9 +35,9 @@ class PreviousError(P.AssessError):
 class Previous:
     year: str
     fingerprint: str
-    totals: dict[str, dict] = field(default_factory=dict)  # district → {基本分, 加分, 总分, 排名}
-    categories: dict[str, dict] = field(default_factory=dict)  # district → {category number: score}
-    values: dict[str, dict] = field(default_factory=dict)  # district → {code: value}
+    totals: dict[str, dict[str, float]] = field(default_factory=dict)  # district → {基本分, 加分, 总分, 排名}
+    categories: dict[str, dict[str, float]] = field(default_factory=dict)  # district → {category number: score}
+    values: dict[str, dict[str, float]] = field(default_factory=dict)  # district → {code: value}
     indicators: dict[str, str] = field(default_factory=dict)  # code → type (empty for scorecards before 2008)
 
 
@@ -52,11 +53,13 @@ def metadata_rows(book: Rulebook, scores: Scores, values: pd.DataFrame) -> dict[
     return rows
 
 
-def _number(value) -> float | int:
-    return integral(float(value))
+def _number(value: float) -> float | int:
+    """2.0 as 2, so the JSON row reads as the scorecard shows it."""
+    number = float(value)
+    return int(number) if number.is_integer() else number
 
 
-def read(sheets: dict) -> Previous:
+def read(sheets: dict[str, SheetData]) -> Previous:
     """Last year's result from the parsed sheets of its scorecard."""
     sheet = sheets.get(RESULT_META_SHEET)
     fields = {str(row[0]): row[1] for row in (sheet.rows if sheet else []) if len(row) >= 2 and isinstance(row[0], str)}
@@ -80,7 +83,7 @@ def read(sheets: dict) -> Previous:
     return result
 
 
-def _types(text) -> dict[str, str]:
+def _types(text: object) -> dict[str, str]:
     try:
         data = json.loads(text) if isinstance(text, str) else {}
     except ValueError:
@@ -88,7 +91,7 @@ def _types(text) -> dict[str, str]:
     return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
 
 
-def _numbers(data) -> dict:
+def _numbers(data: object) -> dict[str, float]:
     if not isinstance(data, dict):
         return {}
     numbers = {str(k): float(v) for k, v in data.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
@@ -100,7 +103,7 @@ def _numbers(data) -> dict:
 @dataclass
 class Comparison:
     summary: pd.DataFrame  # district → 上年总分, 上年排名, 变化 (NaN where the district is new)
-    categories: dict[str, dict]  # district → {category number: last year's score}
+    categories: dict[str, dict[int, float]]  # district → {category number: last year's score}
     problems: list[Problem]
 
 

@@ -5,6 +5,7 @@ targets count as 缺报 under the new rules). Takes frames, returns frames and a
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import pandas as pd
 
@@ -12,6 +13,7 @@ from assess_xl.score import scoring
 from assess_xl.rules.components import fmt_number
 from assess_xl.xlsx.style import MemoryWorkbook, print_setup, styles
 from assess_xl.rules.model import Rulebook
+from assess_xl.score.scoring import Scores
 from assess_xl.rules.terms import TYPES
 
 IMPACT, TARGETS, NOTES = "影响", "目标变化", "说明"
@@ -43,7 +45,7 @@ def changed_indicators(old: Rulebook, new: Rulebook) -> dict[str, str]:
     return out
 
 
-def replay(old: Rulebook, new: Rulebook, values: pd.DataFrame, adjustments: list[dict] | None = None,
+def replay(old: Rulebook, new: Rulebook, values: pd.DataFrame, adjustments: list[dict[str, Any]] | None = None,
            adjustments_file: str = "") -> Replay:
     """`values`: district × old codes, as read back from the returns (with the coordinator's `adjustments`,
     the records of 调整记录, already applied when an adjustments workbook was given)."""
@@ -66,7 +68,7 @@ def replay(old: Rulebook, new: Rulebook, values: pd.DataFrame, adjustments: list
                   _adjusted(adjustments, adjustments_file, changed) if adjustments is not None else [])
 
 
-def _adjusted(records: list[dict], file_name: str, changed: dict[str, str]) -> list[str]:
+def _adjusted(records: list[dict[str, Any]], file_name: str, changed: dict[str, str]) -> list[str]:
     """Which totals include the adjustments: the old ones all of them, the new ones those whose code means
     the same under the new rules."""
     if not records:
@@ -80,7 +82,7 @@ def _adjusted(records: list[dict], file_name: str, changed: dict[str, str]) -> l
     return lines
 
 
-def _target_changes(old: Rulebook, new: Rulebook, before, after) -> pd.DataFrame:
+def _target_changes(old: Rulebook, new: Rulebook, before: Scores, after: Scores) -> pd.DataFrame:
     rows = []
     numbers = sorted({t.number for t in old.targets} | {t.number for t in new.targets})
     for district in before.totals.index:

@@ -193,7 +193,8 @@ def _rank_among(changes: pd.DataFrame, totals: np.ndarray) -> np.ndarray:
     ordered = np.sort(totals)
     above = len(totals) - np.searchsorted(ordered, changes["total"].to_numpy(), side="right")
     own = totals[changes["row"].to_numpy(dtype=int)]
-    return 1 + above - (own > changes["total"].to_numpy())
+    rank: np.ndarray = 1 + above - (own > changes["total"].to_numpy())
+    return rank
 
 
 # ---- what the changes say -------------------------------------------------------------------

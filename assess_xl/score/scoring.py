@@ -6,6 +6,7 @@ choice as the option's position, percent as a fraction) and NaN for a blank. Out
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -22,7 +23,7 @@ class Scores:
     status: pd.DataFrame  # district × target number: 正常 / 缺报
     raw: pd.DataFrame  # district × target number: base + components before gates and clamps
     gated: pd.DataFrame  # district × target number: True where a gate set the target to 0
-    parts: dict  # target number → each component's points (a gate: whether it closed), per district
+    parts: dict[int, list[np.ndarray]]  # target number → each component's points (a gate: whether it closed), per district
     categories: pd.DataFrame  # district × category number
     totals: pd.DataFrame  # district × 基本分, 加分, 总分, 排名, 缺报项数
 
@@ -31,11 +32,12 @@ class Scores:
         return list(self.totals.index)
 
 
-def to_cents(x) -> np.ndarray:
+def to_cents(x: object) -> np.ndarray:
     """Half-up rounding to 2 decimals as integer cents. The 1e-6 cent of slack keeps 2.675, stored
     in binary as 2.67499999..., rounding up as a person would; no genuine figure lies that close."""
     arr = np.asarray(x, dtype=float)
-    return (np.sign(arr) * np.floor(np.abs(arr) * 100 + 0.5 + 1e-6)).astype(np.int64)
+    cents: np.ndarray = (np.sign(arr) * np.floor(np.abs(arr) * 100 + 0.5 + 1e-6)).astype(np.int64)
+    return cents
 
 
 def empty_values(book: Rulebook, districts: list[str]) -> pd.DataFrame:
@@ -66,7 +68,7 @@ class TargetScore:
     missing: np.ndarray  # True where a required indicator is blank (缺报)
     raw: np.ndarray  # base + components before gates and clamps
     closed: np.ndarray  # True where a gate closed
-    parts: list  # each component's points (or, for a gate, whether it closed)
+    parts: list[np.ndarray]  # each component's points (or, for a gate, whether it closed)
 
 
 def score_target(columns: dict[str, np.ndarray], book: Rulebook, target: Target, size: int) -> TargetScore:
@@ -101,7 +103,7 @@ def _columns(values: pd.DataFrame) -> dict[str, np.ndarray]:
     return {code: matrix[:, i] for i, code in enumerate(values.columns)}
 
 
-def _missing_mask(columns, book, target: Target, size: int) -> np.ndarray:
+def _missing_mask(columns: dict[str, np.ndarray], book: Rulebook, target: Target, size: int) -> np.ndarray:
     missing = np.zeros(size, dtype=bool)
     for code in target.indicators:
         if not book.indicators[code].blank_is_zero:
@@ -109,16 +111,16 @@ def _missing_mask(columns, book, target: Target, size: int) -> np.ndarray:
     return missing
 
 
-def _filled(columns, target: Target) -> dict[str, np.ndarray]:
+def _filled(columns: dict[str, np.ndarray], target: Target) -> dict[str, np.ndarray]:
     """The target's columns with blanks as 0 (only bonus blanks reach scoring; others are 缺报)."""
     return {code: np.nan_to_num(columns[code], nan=0.0) for code in target.indicators}
 
 
-def roll_up(target_cents: pd.DataFrame, missing: pd.DataFrame, book: Rulebook):
+def roll_up(target_cents: pd.DataFrame, missing: pd.DataFrame, book: Rulebook) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Targets (integer cents) → categories (capped) and totals with ranks; rows are districts or candidates."""
     cents = target_cents.to_numpy(dtype=np.int64)
     column = {number: i for i, number in enumerate(target_cents.columns)}
-    categories: dict = {}
+    categories: dict[int, np.ndarray] = {}
     basic = np.zeros(len(cents), dtype=np.int64)
     bonus = np.zeros(len(cents), dtype=np.int64)
     for category in book.categories:
@@ -167,7 +169,7 @@ def explain(values: pd.DataFrame, book: Rulebook, scores: Scores, unreadable: pd
     return pd.DataFrame(out, index=values.index)
 
 
-def _explain_target(book: Rulebook, target: Target, row) -> str:
+def _explain_target(book: Rulebook, target: Target, row: tuple[Any, ...]) -> str:
     *cells, missing, raw, gated = row
     points = cells[len(target.indicators):]
     value = {code: np.nan if cell is None or cell == UNREADABLE else cell
