@@ -72,7 +72,9 @@ def test_rulebook_form_publish_and_delivery_errors_carry_problems_too():
     from assess_xl.publish.documents import PublishError
     from assess_xl.publish.forms import FormError
     from assess_xl.rules.model import RulebookError
-    for error_type in (RulebookError, FormError, PublishError, DeliveryError):
+    from assess_xl.pipeline import RunError
+    from assess_xl.read.fetch import FetchError
+    for error_type in (RulebookError, FormError, PublishError, DeliveryError, RunError, FetchError):
         assert issubclass(error_type, P.AssessError), error_type
     error = RulebookError(P.make(P.Code.RULE_FILE_MISSING, at="a.yaml"), P.make(P.Code.RULE_NO_INDICATORS, at="a.yaml"))
     assert error.messages == ["a.yaml：找不到评分细则文件。", "a.yaml：没有填报指标。"]
