@@ -3,25 +3,28 @@ from __future__ import annotations
 
 import math
 from datetime import date, datetime, time, timedelta
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from assess_xl.rules.components import Indicator, fmt_number, fmt_percent
 from assess_xl.xlsx.layout import normalise_text
+from assess_xl import problems as P
 from assess_xl.problems import Code
 
 TRUE_WORDS = {"是", "1", "true", "√", "✓", "✔", "y", "yes", "对"}
 FALSE_WORDS = {"否", "0", "false", "×", "✗", "✘", "x", "n", "no", "错"}
 MAX_TEXT = 1_000
 MAX_NUMBER = 1e9
+Note = tuple[str, dict[str, Any]]  # (problem code, or an internal marker starting with _, fields)
+Parsed = tuple[float, list[Note]]
 
 
-def is_blank(raw) -> bool:
+def is_blank(raw: object) -> bool:
     if raw is None or raw == "":
         return True
     return isinstance(raw, str) and normalise_text(raw) == ""
 
 
-def parse_value(indicator: Indicator, raw) -> tuple[float, list[tuple[Code, dict]]]:
+def parse_value(indicator: Indicator, raw: object) -> Parsed:
     """A raw cell value → (parsed value or NaN, [(problem kind, fields)])."""
     expected = {"expected": indicator.what_to_type()}
     if isinstance(raw, str) and len(raw) > MAX_TEXT:
@@ -43,7 +46,7 @@ def parse_value(indicator: Indicator, raw) -> tuple[float, list[tuple[Code, dict
     return _check_bounds(indicator, number, notes)
 
 
-def _parse_bool(raw):
+def _parse_bool(raw: object) -> Parsed:
     if isinstance(raw, bool):
         return float(raw), []
     if isinstance(raw, (int, float)) and raw in (0, 1):
@@ -56,7 +59,7 @@ def _parse_bool(raw):
     return math.nan, [(Code.BOOL_INVALID, {})]
 
 
-def _parse_number(indicator, raw):
+def _parse_number(indicator: Indicator, raw: object) -> tuple[float | None, list[Note]]:
     """Numbers, numbers stored as text (with a note), '85%' for rates, a trailing unit."""
     if isinstance(raw, bool):
         return None, []
@@ -80,18 +83,20 @@ def _parse_number(indicator, raw):
     return number, [(Code.NUMBER_AS_TEXT, {"value": fmt_number(number) if abs(number) < 1e15 else text})]
 
 
-def _check_percent(indicator, number, raw, notes):
+def _check_percent(indicator: Indicator, number: float, raw: object, notes: list[Note]) -> Parsed:
     notes = [n for n in notes if n[0] != Code.NUMBER_AS_TEXT]
     if any(kind == "_percent_text" for kind, _ in notes):
         notes = []
     elif 1 < number <= 100:
         number, notes = number / 100, [(Code.PERCENT_POINTS, {"value": fmt_percent(number / 100)})]
-    if not (indicator.min - 1e-12 <= number <= indicator.max + 1e-12):
+    low = indicator.min if indicator.min is not None else 0.0
+    high = indicator.max if indicator.max is not None else 1.0
+    if not (low - 1e-12 <= number <= high + 1e-12):
         return math.nan, [(Code.PERCENT_OUT_OF_RANGE, {})]
     return number, notes
 
 
-def _check_bounds(indicator, number, notes):
+def _check_bounds(indicator: Indicator, number: float, notes: list[Note]) -> Parsed:
     expected = {"expected": indicator.what_to_type()}
     if number < 0:
         return math.nan, [(Code.NEGATIVE, expected)]
@@ -113,17 +118,17 @@ def _outside(indicator: Indicator, number: float, upper: float) -> str:
     return f"{noun}{fmt_number(upper)}"
 
 
-REFUSALS = {Code.BOOL_INVALID: "不是是/否", Code.CHOICE_INVALID: "不是可选项", Code.NOT_A_NUMBER: "不是数字",
+REFUSALS: dict[str, str] = {Code.BOOL_INVALID: "不是是/否", Code.CHOICE_INVALID: "不是可选项", Code.NOT_A_NUMBER: "不是数字",
             Code.NOT_INTEGER: "不是整数", Code.NEGATIVE: "是负数", Code.PERCENT_OUT_OF_RANGE: "不是0%到100%之间的比率",
             Code.DATE_IN_NUMBER: "是日期或时间", Code.TEXT_TOO_LONG: "文字过长"}
 
 
-def refusal(indicator: Indicator, raw) -> str:
+def refusal(indicator: Indicator, raw: object) -> str:
     """Why a typed entry was not taken, in a few words for messages that quote it ('超过最高分2', '不是数字');
     '无法识别' only for what was not understood at all."""
     for kind, fields in parse_value(indicator, raw)[1]:
         if kind == Code.OUT_OF_BOUNDS:
-            return fields["bound"]
+            return str(fields["bound"])
         if kind in REFUSALS:
             return REFUSALS[kind]
     return "无法识别"
@@ -137,17 +142,18 @@ class Reading(NamedTuple):
     raw: str  # the entry as text, for messages and the report
     blank: bool
     valid: bool
-    notes: list  # [(problem code, fields)]
+    notes: list[tuple[Code, dict[str, Any]]]  # [(problem code, fields)]
 
 
-def interpret(indicator: Indicator, raw) -> Reading:
+def interpret(indicator: Indicator, raw: object) -> Reading:
     if is_blank(raw):
         return Reading(math.nan, "", True, True, [])
     value, notes = parse_value(indicator, raw)
-    return Reading(value, raw_text(raw), False, not math.isnan(value), [n for n in notes if not n[0].startswith("_")])
+    return Reading(value, raw_text(raw), False, not math.isnan(value),
+                   [(P.code_of(kind), fields) for kind, fields in notes if not kind.startswith("_")])
 
 
-def raw_text(raw) -> str:
+def raw_text(raw: object) -> str:
     if isinstance(raw, float) and raw.is_integer() and abs(raw) < 1e15:
         return str(int(raw))
     return str(raw)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from typing import Any
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -53,7 +53,7 @@ class ReadResult:
     winners: pd.DataFrame  # one row per (district, code) that has a value: file, sheet, cell, raw
     supply: pd.DataFrame  # department × district: the file that supplied the latest values ('' if none)
     worker_failures: list[str] = field(default_factory=list)  # files no child could read: the run must stop
-    adjustments: list[dict] = field(default_factory=list)  # the coordinator's changes applied (调整记录)
+    adjustments: list[dict[str, Any]] = field(default_factory=list)  # the coordinator's changes applied (调整记录)
     adjustments_file: str = ""
 
     @property
@@ -70,23 +70,22 @@ class ReadResult:
         return bool(len(self.winners))
 
 
-def read_gathered(found, skipped, book: Rulebook, strict_conflicts: bool = False, districts: list[str] | None = None,
-                  workers: int | None = None, excluded: list | None = None) -> ReadResult:
+def read_gathered(found: list[tuple[Path, str]], skipped: list[gather.Skipped], book: Rulebook,
+                  strict_conflicts: bool = False, districts: list[str] | None = None, workers: int | None = None,
+                  excluded: list[Any] | None = None) -> ReadResult:
     """Read every gathered (path, name) in child processes, then merge."""
     first = [Unit(str(path), name, gather.kind_of(Path(path)), (number,)) for number, (path, name) in enumerate(found)]
     reads, failures = read_units(first, book, workers)
     kept, unmatched = _exclude(reads, excluded or [])
     result = merge_files(kept, book, strict_conflicts, skipped, districts)
-    result.problems.extend(unmatched)
-    result.worker_failures = failures
-    return result
+    return replace(result, problems=[*result.problems, *unmatched], worker_failures=failures)
 
 
 def read_units(units: list[Unit], book: Rulebook, workers: int | None = None) -> tuple[list[FileRead], list[str]]:
     """Every unit read in its own sandboxed child, containers split round by round (mailbox →
     messages → attachments); the reads in the order the files were given, and the units no child
     could read (a fault of the machine)."""
-    placed: list[tuple[tuple, FileRead]] = []
+    placed: list[tuple[tuple[int, ...], FileRead]] = []
     failures: list[str] = []
     quiet: list[tuple[str, str, int]] = []
     while units:
@@ -107,7 +106,7 @@ def read_units(units: list[Unit], book: Rulebook, workers: int | None = None) ->
     return [read for _, read in placed] + quiet_messages(quiet), failures
 
 
-def _exclude(reads: list[FileRead], excluded: list) -> tuple[list[FileRead], list[Problem]]:
+def _exclude(reads: list[FileRead], excluded: list[Any]) -> tuple[list[FileRead], list[Problem]]:
     """Files the coordinator excluded contribute nothing: matched by any name the file is shown under
     in 来源 (as shown, each attachment or member name, the saved file, its SHA-256); a row of 排除文件
     (adjustments.Exclusion) that matches no file is said."""
@@ -140,7 +139,7 @@ def _exclusion_key(name: str) -> str:
     return re.sub(r"\s*[›>]\s*", "›", normalise_text(name).replace("\\", "/")).casefold()
 
 
-def _failed(path, name, failure: sandbox.Failure) -> FileRead:
+def _failed(path: str, name: str, failure: sandbox.Failure) -> FileRead:
     code = _FAILURE_CODES.get(failure.kind, Code.PARSE_ERROR)
     fields: dict[str, Any] = {"kind": failure.detail.split(":")[0], "seconds": int(sandbox.seconds_per_item()),
                               "how": _how(failure)}
@@ -165,8 +164,8 @@ def run_districts(reads: list[FileRead], explicit: list[str] | None) -> tuple[li
     consistent returns carry (a form's metadata, else its header). One sender cannot add a district."""
     if explicit is not None:
         return list(explicit), []
-    votes: Counter = Counter()
-    names: dict[tuple, list[str]] = {}
+    votes: Counter[tuple[str, ...]] = Counter()
+    names: dict[tuple[str, ...], list[str]] = {}
     for read in sorted(reads, key=lambda r: r.meta is None or not r.meta.districts):  # names as the forms wrote them first
         listed = _listed_districts(read)
         if listed and not district_name_problems(listed):
@@ -195,7 +194,7 @@ def _listed_districts(read: FileRead) -> list[str] | None:
 
 # ---- merging --------------------------------------------------------------------------------
 
-def merge_files(reads: list[FileRead], book: Rulebook, strict: bool = False, skipped=None,
+def merge_files(reads: list[FileRead], book: Rulebook, strict: bool = False, skipped: list[gather.Skipped] | None = None,
                 districts: list[str] | None = None) -> ReadResult:
     problems: list[Problem] = []
     for skip in skipped or []:
@@ -207,7 +206,7 @@ def merge_files(reads: list[FileRead], book: Rulebook, strict: bool = False, ski
     index = {name_key(d): d for d in chosen}
     position = {key: n for n, key in enumerate(sorted({read.info.submission_key for read in reads}))}
     rank = {id(read): position[read.info.submission_key] for read in reads}  # equal when nothing says which is later
-    records: list[dict] = []
+    records: list[dict[str, list[Any]]] = []
     for read in reads:
         report = FileReport(read.info, read.status, read.reason)
         reports.append(report)
@@ -258,7 +257,8 @@ def _unique(reads: list[FileRead], problems: list[Problem]) -> tuple[list[FileRe
     return unique, reports
 
 
-def _settle(sheet: SheetRead, index: dict[str, str], order: int, file_name: str) -> tuple[dict, list[Problem]]:
+def _settle(sheet: SheetRead, index: dict[str, str], order: int,
+            file_name: str) -> tuple[dict[str, list[Any]], list[Problem]]:
     """A sheet's records matched to the run's districts; columns of other districts become problems."""
     where = {"file": file_name, "sheet": sheet.sheet}
     problems = []
@@ -281,12 +281,13 @@ def _settle(sheet: SheetRead, index: dict[str, str], order: int, file_name: str)
     return settled, problems
 
 
-def _records_frame(records) -> pd.DataFrame:
+def _records_frame(records: list[dict[str, list[Any]]]) -> pd.DataFrame:
     frame = pd.DataFrame({column: [x for columns in records for x in columns[column]] for column in FRAME_COLUMNS})
     return frame.astype({"value": float, "blank": bool, "valid": bool, "order": int})
 
 
-def merge(frame: pd.DataFrame, book: Rulebook, districts, strict: bool, reports):
+def merge(frame: pd.DataFrame, book: Rulebook, districts: list[str], strict: bool,
+          reports: list[FileReport]) -> tuple[pd.DataFrame, pd.DataFrame, list[Problem]]:
     """Latest non-blank record per (district, code); conflicts, ties and 缺报 become problems. Records
     of equal order were submitted at the same time: when they differ, no value is taken."""
     key = ["district", "code"]
@@ -312,7 +313,7 @@ def merge(frame: pd.DataFrame, book: Rulebook, districts, strict: bool, reports)
     return values, winners.drop(columns="_row").reset_index(drop=True), problems
 
 
-def _conflict(row: dict, strict: bool, tie: bool, book: Rulebook) -> Problem:
+def _conflict(row: dict[str, Any], strict: bool, tie: bool, book: Rulebook) -> Problem:
     """An earlier record that differs from the winner: a tie (nothing says which is later), a
     correction of an unreadable entry, or a conflict (the later wins, or none under --on-conflict error)."""
     if tie:
@@ -327,7 +328,7 @@ def _conflict(row: dict, strict: bool, tie: bool, book: Rulebook) -> Problem:
                   why=refusal(book.indicators[row["code"]], row["raw"]) if kind == Code.CORRECTED else "")
 
 
-def _superseded_records(filled, winners, key) -> pd.DataFrame:
+def _superseded_records(filled: pd.DataFrame, winners: pd.DataFrame, key: list[str]) -> pd.DataFrame:
     """Earlier records whose value differs from the one that won, each beside its winner (suffix _w)."""
     joined = filled.merge(winners[key + ["_row", "value", "raw", "valid", "file", "sheet", "cell", "order"]],
                           on=key, suffixes=("", "_w"))
@@ -337,7 +338,7 @@ def _superseded_records(filled, winners, key) -> pd.DataFrame:
     return joined[differs]
 
 
-def _blank_problems(frame, filled, book) -> list[Problem]:
+def _blank_problems(frame: pd.DataFrame, filled: pd.DataFrame, book: Rulebook) -> list[Problem]:
     """缺报 for required cells left blank in submitted sheets and not filled in any other file."""
     have = set(zip(filled["district"].tolist(), filled["code"].tolist()))
     blanks = frame[frame["blank"]].sort_values("order", kind="stable").groupby(["district", "code"], sort=False).tail(1)
@@ -351,7 +352,7 @@ def _blank_problems(frame, filled, book) -> list[Problem]:
     return out
 
 
-def _unsupplied(frame, book, districts) -> list[Problem]:
+def _unsupplied(frame: pd.DataFrame, book: Rulebook, districts: list[str]) -> list[Problem]:
     """One problem per department that no file supplied for some district."""
     supplied = set(zip(frame["district"].tolist(), frame["code"].tolist()))
     out = []
@@ -366,7 +367,7 @@ def _unsupplied(frame, book, districts) -> list[Problem]:
     return out
 
 
-def _supply(winners, book, districts) -> pd.DataFrame:
+def _supply(winners: pd.DataFrame, book: Rulebook, districts: list[str]) -> pd.DataFrame:
     """department × district: the file that supplied the latest values ('' if none)."""
     departments = [d for d in book.departments if book.department_indicators(d)]
     owner = {code: indicator.department for code, indicator in book.indicators.items()}

@@ -7,6 +7,7 @@ main process only passes units (paths, offsets, indexes), never bytes."""
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 from dataclasses import dataclass, field
 from email.utils import parseaddr
 from pathlib import Path
@@ -28,7 +29,7 @@ class Unit:
     path: str
     name: str  # as shown: box.mbox, box.mbox#3, box.mbox#3 › 办公室.xlsx
     kind: str  # file; eml, msg, mbox, zip (a whole container); message (one of a mailbox); part
-    order: tuple = ()  # where its reads go among all reads (file, message, part)
+    order: tuple[int, ...] = ()  # where its reads go among all reads (file, message, part)
     span: tuple[int, int] | None = None  # (offset, length) of a mailbox message
     container: str = ""  # of a part: eml, msg or zip, and the name that container is shown under
     within: str = ""
@@ -100,7 +101,7 @@ def _read_part(unit: Unit, container: gather.FileInfo, book: Rulebook) -> FileRe
     return read_loaded(info, book)
 
 
-def verdict(info: gather.FileInfo, code: Code, fields: dict) -> FileRead:
+def verdict(info: gather.FileInfo, code: Code, fields: dict[str, Any]) -> FileRead:
     """A container's or attachment's verdict from the catalogue (an error rejects it)."""
     status = NOT_A_FORM if code.level != P.ERROR else REJECTED
     return FileRead(info, status, P.text(code, **fields), [P.make(code, file=info.name, **fields)])
