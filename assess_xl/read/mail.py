@@ -10,6 +10,8 @@ import email.policy
 import io
 import re
 import zipfile
+from email.message import Message
+from typing import Any
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
@@ -61,7 +63,7 @@ class Part:
 @dataclass
 class Unpacked:
     parts: list[Part] = field(default_factory=list)
-    verdicts: list[tuple[str, Code, dict]] = field(default_factory=list)  # (name, problem code, fields)
+    verdicts: list[tuple[str, Code, dict[str, Any]]] = field(default_factory=list)  # (name, problem code, fields)
     extracted: int = 0
 
     def add(self, part: Part) -> None:
@@ -145,14 +147,14 @@ def _looks_like_mail(data: bytes) -> bool:
     return bool(re.search(rb"(?im)^(from|date|subject|message-id|received|mime-version|to|return-path):", head))
 
 
-def envelope_of(message) -> Envelope:
+def envelope_of(message: Message) -> Envelope:
     sent, received = _stamp(_header(message, "Date")), _stamp(_received_text(message))
     claimed = sent if sent is not None and received is not None and sent > received else None
     return Envelope(_header(message, "From"), received if claimed else (sent or received),
                     _header(message, "Subject"), _header(message, "Message-ID"), received, claimed)
 
 
-def _header(message, name: str) -> str:
+def _header(message: Message, name: str) -> str:
     try:
         value = message.get(name)
     except Exception:  # a malformed header: the email package raises several types
@@ -160,7 +162,7 @@ def _header(message, name: str) -> str:
     return printable(str(value or "")).strip()[:300]
 
 
-def _received_text(message) -> str:
+def _received_text(message: Message) -> str:
     """The date of the top Received header: when the receiving server took the message."""
     try:
         received = message.get_all("Received") or []
@@ -181,7 +183,7 @@ def _stamp(text: str) -> datetime | None:
     return stamp if plausible(stamp, now_utc()) else None
 
 
-def _message(message, shown: str, result: Unpacked, depth: int) -> None:
+def _message(message: Message, shown: str, result: Unpacked, depth: int) -> None:
     content_type = str(message.get("Content-Type", ""))
     if message.get_content_type() == "application/pkcs7-mime" or "enveloped-data" in content_type:
         result.verdicts.append((shown, Code.MAIL_ENCRYPTED, {}))
@@ -189,12 +191,12 @@ def _message(message, shown: str, result: Unpacked, depth: int) -> None:
     _walk(message, shown, envelope_of(message), result, depth, [0])
 
 
-def _children(node) -> list:
+def _children(node: Message) -> list[Message]:
     payload = node.get_payload()
-    return payload if isinstance(payload, list) else []
+    return [part for part in payload if isinstance(part, Message)] if isinstance(payload, list) else []
 
 
-def _walk(node, shown: str, envelope: Envelope, result: Unpacked, depth: int, count: list[int]) -> None:
+def _walk(node: Message, shown: str, envelope: Envelope, result: Unpacked, depth: int, count: list[int]) -> None:
     """The parts of a message, a forwarded message/rfc822 counting as one level deeper."""
     for part in _children(node):
         if part.get_content_type() == "message/rfc822":
@@ -217,7 +219,7 @@ def _walk(node, shown: str, envelope: Envelope, result: Unpacked, depth: int, co
             _attachment(part, name, shown, envelope, result)
 
 
-def _attachment_name(part) -> str:
+def _attachment_name(part: Message) -> str:
     try:
         name = part.get_filename() or ""
     except Exception:  # a malformed parameter: the email package raises several types
@@ -226,13 +228,14 @@ def _attachment_name(part) -> str:
     return printable(name).strip()[:120]
 
 
-def _attachment(part, name: str, shown: str, envelope: Envelope, result: Unpacked) -> None:
+def _attachment(part: Message, name: str, shown: str, envelope: Envelope, result: Unpacked) -> None:
     where = f"{shown}{SEPARATOR}{name or '（无名附件）'}"
     if name.lower() == "winmail.dat" or part.get_content_type() == "application/ms-tnef":
         result.verdicts.append((where, Code.MAIL_TNEF, {}))
         return
     try:
-        data = part.get_payload(decode=True) or b""
+        payload = part.get_payload(decode=True)  # a leaf's bytes (None when empty)
+        data = payload if isinstance(payload, bytes) else b""
     except Exception:  # broken transfer encoding
         result.verdicts.append((where, Code.MAIL_BROKEN_ATTACHMENT, {}))
         return
