@@ -26,7 +26,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import date
 from email.utils import parseaddr
-from typing import Callable
+from typing import Any, Callable
 
 from assess_xl.read import mail
 
@@ -52,7 +52,7 @@ MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", 
 class ServerFault(Exception):
     """The server broke one of the bounds, or the connection failed; `code` is a catalogue code."""
 
-    def __init__(self, code: Code, **fields):
+    def __init__(self, code: Code, **fields: object):
         super().__init__(code)
         self.code, self.fields = code, fields
 
@@ -61,7 +61,7 @@ class Guarded:
     """imaplib's reading replaced by reads from the socket that keep a deadline and a byte budget
     for the current reply and refuse a literal larger than allowed before reading any of it."""
 
-    def __init__(self, *args, timeout: float = DEFAULT_TIMEOUT, **kwargs):
+    def __init__(self, *args: Any, timeout: float = DEFAULT_TIMEOUT, **kwargs: Any):
         self._buffer = bytearray()
         self._scanned = 0
         self.timeout = timeout
@@ -256,7 +256,7 @@ def download(client: imaplib.IMAP4, uid: str, size: int | None, timeout: float) 
         raise ServerFault(Code.FETCH_REFUSED, status=P.shorten(printable(status), 10))
     for item in data:
         if isinstance(item, tuple) and len(item) > 1 and b"BODY[]" in item[0].upper():
-            return item[1]
+            return bytes(item[1])
     raise ServerFault(Code.FETCH_NO_CONTENT)
 
 
@@ -291,7 +291,7 @@ def fetch_new(server: Server, folder: str, since: date | None, known: set[str], 
     return result
 
 
-def _one(client, server: Server, folder: str, mark_seen: bool, uid: str, size: int | None,
+def _one(client: imaplib.IMAP4, server: Server, folder: str, mark_seen: bool, uid: str, size: int | None,
          batch: list[tuple[str, bytes]], result: Fetched) -> imaplib.IMAP4 | None:
     """Download one message into the batch, or say why not; a broken connection is opened again.
     Returns the client to go on with, None when the server cannot be reached again. Each message
@@ -317,7 +317,7 @@ def _one(client, server: Server, folder: str, mark_seen: bool, uid: str, size: i
 
 
 def _settle(batch: list[tuple[str, bytes]], prefix: str, known: set[str], deliver: Deliver,
-            names: Callable[[str], str], marking, timeout: float, result: Fetched) -> None:
+            names: Callable[[str], str], marking: imaplib.IMAP4 | None, timeout: float, result: Fetched) -> None:
     """Examine a batch in the sandbox; deliver the messages with workbooks and the keys of all read."""
     if not batch:
         return
@@ -346,7 +346,7 @@ def _settle(batch: list[tuple[str, bytes]], prefix: str, known: set[str], delive
                    timeout)
 
 
-def _mark_seen(client, uids: list[str], timeout: float) -> None:
+def _mark_seen(client: imaplib.IMAP4, uids: list[str], timeout: float) -> None:
     if uids:
         client.expect(timeout, MAX_LISTING_BYTES, MAX_LINE_BYTES)
         client.uid("STORE", ",".join(uids), "+FLAGS", "(\\Seen)")
@@ -355,7 +355,7 @@ def _mark_seen(client, uids: list[str], timeout: float) -> None:
 _PARSE_FAILURES = {"crash": Code.FETCH_PARSE_CRASH, "timeout": Code.FETCH_PARSE_TIMEOUT, "memory": Code.FETCH_PARSE_MEMORY}
 
 
-def _refusal(found) -> str:
+def _refusal(found: Examined | sandbox.Failure) -> str:
     if isinstance(found, Examined):
         return P.text(found.verdict or Code.FETCH_PARSE_ERROR)
     if found.kind in _PARSE_FAILURES:
@@ -393,7 +393,7 @@ def saved_name(found: Examined, raw: bytes, names: Callable[[str], str]) -> str:
 
 # ---- in the child --------------------------------------------------------------------------------
 
-def examine(raw: bytes, *context) -> Examined:
+def examine(raw: bytes, *context: object) -> Examined:
     """Runs in a sandboxed child: is this a message with a workbook, and who sent it when."""
     if _header_too_large(raw):
         return Examined(0, verdict=Code.FETCH_HEADER_TOO_LARGE)
