@@ -94,7 +94,7 @@ class Skipped(NamedTuple):
     code: Code
 
     @classmethod
-    def of(cls, name: str, code: Code, **fields) -> "Skipped":
+    def of(cls, name: str, code: Code, **fields: object) -> "Skipped":
         return cls(name, P.text(code, **fields), code)
 
 
@@ -122,7 +122,7 @@ def gather(paths: list[str | Path]) -> tuple[list[tuple[Path, str]], list[Skippe
     return found, skipped
 
 
-def _walk(folder: Path, found, skipped, seen) -> None:
+def _walk(folder: Path, found: list[tuple[Path, str]], skipped: list[Skipped], seen: set[str]) -> None:
     def unreadable(error: OSError) -> None:
         name = os.path.relpath(error.filename, folder.parent) if error.filename else str(folder)
         skipped.append(Skipped.of(display_name(name), Code.SKIP_UNREADABLE_FOLDER, reason=P.reason(error)))
@@ -149,7 +149,8 @@ def _walk(folder: Path, found, skipped, seen) -> None:
                 _consider(path, name, mode, False, found, skipped, seen)
 
 
-def _consider(path: Path, name: str, mode: int, explicit: bool, found, skipped, seen) -> None:
+def _consider(path: Path, name: str, mode: int, explicit: bool, found: list[tuple[Path, str]], skipped: list[Skipped],
+              seen: set[str]) -> None:
     """A regular file is taken unless its name says to skip it; anything else (pipes, devices) is skipped."""
     if not stat.S_ISREG(mode):
         skipped.append(Skipped.of(name, Code.SKIP_SPECIAL))
@@ -161,7 +162,7 @@ def _consider(path: Path, name: str, mode: int, explicit: bool, found, skipped, 
         _add(found, seen, path, name, skipped)
 
 
-def _add(found, seen, path, name, skipped):
+def _add(found: list[tuple[Path, str]], seen: set[str], path: Path, name: str, skipped: list[Skipped]) -> None:
     key = os.path.realpath(path)
     if key in seen:
         skipped.append(Skipped.of(name, Code.SKIP_SAME_PATH))
@@ -170,7 +171,7 @@ def _add(found, seen, path, name, skipped):
     found.append((path, name))
 
 
-def _skip_reason(path: Path, explicit: bool) -> tuple[Code, dict] | None:
+def _skip_reason(path: Path, explicit: bool) -> tuple[Code, dict[str, str]] | None:
     suffix = path.suffix.lower()
     if path.name.startswith("~$") or (path.name.startswith(".~lock.") and path.name.endswith("#")):
         return Code.SKIP_LOCK, {}
