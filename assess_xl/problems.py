@@ -281,6 +281,10 @@ class Code(str, Enum):
     RULE_SHEET_MISSING = "rule_sheet_missing", ERROR, "{at}：缺少工作表“{sheet}”。请用 rules export 或 rules init 生成的工作簿修改。"
     RULE_SHEET_DUPLICATE_CODE = "rule_sheet_duplicate_code", ERROR, "{at}：指标编号“{code}”重复（已在{first}使用）。"
     RULE_SHEET_REFERENCE = "rule_sheet_reference", ERROR, "{at}：“{value}”在“{sheet}”表中不存在。"
+    RULE_SHEET_KIND_MISSING = "rule_sheet_kind_missing", ERROR, "{at}：这一行没有计分方式。请从下拉列表选择计分方式，或删除这一行。"
+    RULE_SHEET_ALTERNATIVE_NAME = "rule_sheet_alternative_name", ERROR, "{at}：写了解读说明，但这一行没有“另一种解读”的名称。请在同一行填写解读名称，或清空解读说明。"
+    RULE_SHEET_ALTERNATIVE_TARGET = "rule_sheet_alternative_target", ERROR, "{at}：另一种解读“{name}”的指标“{code}”属于目标{target}，而这一解读从{where}起是目标{first}的。一种解读只替换一个目标的计分：请改为目标{first}的指标编号，或为这一行另起一个解读名称。"
+    RULE_SHEET_ALTERNATIVE_NOTE = "rule_sheet_alternative_note", ERROR, "{at}：另一种解读“{name}”的解读说明与{first}所写的不同。每种解读只写一个说明：请删去这一格，或改成与第一处相同。"
     # the rulebook: errors stop `rules check` and every command (exit 2); warnings are shown
     RULE_FILE_MISSING = "rule_file_missing", ERROR, "{at}：找不到评分细则文件。"
     RULE_UNREADABLE = "rule_unreadable", ERROR, "{at}：无法读取评分细则（{reason}），请确认是UTF-8编码的YAML文件。"

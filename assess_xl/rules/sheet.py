@@ -24,6 +24,7 @@ from assess_xl.problems import Code
 
 ABOUT, CATEGORIES, TARGETS, INDICATORS, SCORING, HELP = "说明", "类别", "目标", "指标", "计分", "计分说明"
 YES = "是"
+ALTERNATIVE, ALTERNATIVE_NOTE = "另一种解读", "解读说明"  # the 计分 columns that hold `alternatives:`
 Locator = Callable[[str], str]  # a column's key → where its cell is, for a message
 LAST_ROW = 2000  # dropdowns and prompts reach this far down
 
@@ -64,7 +65,12 @@ COLUMNS = {
     SCORING: [Column("指标编号", "indicator", "text", "计分方式所用的指标（指标表中的编号）"),
               Column("计分方式", "kind", "term", f"{'、'.join(KIND_TERMS.names())}（下拉选择；每种方式的作用、参数和例子见"
                                               f"“{HELP}”表）", KIND_TERMS),
-              *[_parameter_column(key) for key in PARAMETERS.terms]],
+              *[_parameter_column(key) for key in PARAMETERS.terms],
+              Column(ALTERNATIVE, "alternative", "text", "空着：本细则的计分。填名称：这一行属于原表未写明之处的另一种解读"
+                     "（只用于排名稳健性，不影响正式结果），同名的各行一起替换该目标的全部计分方式；计分方式空着表示此解读"
+                     "下该指标不计分。例：目标2按分值6分折算"),
+              Column(ALTERNATIVE_NOTE, "alternative_note", "text", "另一种解读的理由，写在它的第一行即可（可不填）。"
+                     "例：细则各项合计5分而分值为6分")],
 }
 WIDE = ("环保目标", "考核细则", "说明")
 
@@ -137,7 +143,23 @@ def _rows(raw: Raw) -> dict[str, list[Raw]]:
             rows[INDICATORS].append({**indicator, "target": target.get("number")})
             for component in indicator.get("scoring") or []:
                 rows[SCORING].append({**component, "indicator": indicator.get("code")})
+    rows[SCORING] += _alternative_rows(raw)
     return rows
+
+
+def _alternative_rows(raw: Raw) -> list[Raw]:
+    """Each alternative reading as 计分 rows after the rulebook's own: one per component, named in 另一种解读,
+    its note on its first row; an indicator it leaves unscored is a row without a kind."""
+    first_code = {target.get("number"): str((target.get("indicators") or [{}])[0].get("code", ""))
+                  for target in raw.get("targets") or []}
+    out: list[Raw] = []
+    for alternative in raw.get("alternatives") or []:
+        scoring = alternative.get("scoring") or {first_code.get(alternative.get("target"), ""): []}
+        rows = [{**component, "indicator": code} for code, components in scoring.items()
+                for component in (components or [{}])]
+        rows[0]["alternative_note"] = alternative.get("note")
+        out += [{**row, "alternative": alternative.get("name")} for row in rows]
+    return out
 
 
 def _validations(ws: Worksheet, sheet_name: str, columns: list[Column], departments: list[str]) -> None:
@@ -154,6 +176,8 @@ def _validations(ws: Worksheet, sheet_name: str, columns: list[Column], departme
             rule.update(input_title=term.name, input_message=f"{term.meaning}\n例：{term.example}")
         elif column.terms is not None:
             rule.update(input_title=column.title, input_message=f"请从下拉列表选择。含义和例子见“{HELP}”表。")
+        elif column.title in (ALTERNATIVE, ALTERNATIVE_NOTE):
+            rule.update(input_title=column.title, input_message=column.note.replace("例：", "\n例："))
         if rule["validate"] == "any" and "input_message" not in rule:
             continue
         if ws.data_validation(2, col, LAST_ROW, col, rule) != 0:
@@ -203,6 +227,7 @@ def import_sheets(sheets: dict[str, SheetData], where: str) -> Raw:
         targets[row.get("number")] = {**row, "indicators": []}
     codes: dict[str, str] = {}
     indicators: dict[str, Raw] = {}
+    targets_of: dict[str, Any] = {}
     for row, at in tables[INDICATORS]:
         code = str(row.get("code", ""))
         if code in codes:
@@ -214,20 +239,67 @@ def import_sheets(sheets: dict[str, SheetData], where: str) -> Raw:
             errors.append(P.make(Code.RULE_SHEET_REFERENCE, at=at("target"), value=target, sheet=TARGETS))
             continue
         indicators[code] = {**row, "scoring": []}
+        targets_of[code] = target
         targets[target]["indicators"].append(indicators[code])
+    readings = Readings(targets_of)
     for row, at in tables[SCORING]:
-        _component(row, at, indicators, errors)
+        name, note = row.pop("alternative", None), row.pop("alternative_note", None)
+        if name is None and note is not None:
+            errors.append(P.make(Code.RULE_SHEET_ALTERNATIVE_NAME, at=at("alternative_note")))
+        elif name is None:
+            _component(row, at, indicators, errors)
+        else:
+            readings.add(str(name), note, row, at, errors)
     raw["targets"] = list(targets.values())
+    if readings.alternatives:
+        raw["alternatives"] = list(readings.alternatives.values())
     if errors:
         raise RulebookError(*errors)
     return raw
 
 
-def _component(row: Raw, at: Locator, indicators: dict[str, Raw], errors: list[P.Problem]) -> None:
+class Readings:
+    """The alternative readings written on 计分 rows (另一种解读, 解读说明), gathered into `alternatives:`
+    entries in the order first named; each replaces the components of one target."""
+
+    def __init__(self, targets_of: dict[str, Any]):
+        self.targets_of = targets_of  # indicator code → its target number
+        self.alternatives: dict[str, Raw] = {}
+        self.target_at: dict[str, str] = {}  # name → the cell that set its target
+        self.note_at: dict[str, str] = {}  # name → the cell that gave its note
+
+    def add(self, name: str, note: Any, row: Raw, at: Locator, errors: list[P.Problem]) -> None:
+        code = str(row.get("indicator", ""))
+        if code not in self.targets_of:
+            errors.append(P.make(Code.RULE_SHEET_REFERENCE, at=at("indicator"), value=code, sheet=INDICATORS))
+            return
+        if name not in self.alternatives:
+            self.alternatives[name] = {"name": name, "target": self.targets_of[code], "scoring": {}}
+            self.target_at[name] = at("indicator")
+        entry = self.alternatives[name]
+        if self.targets_of[code] != entry["target"]:
+            errors.append(P.make(Code.RULE_SHEET_ALTERNATIVE_TARGET, at=at("indicator"), name=name, code=code,
+                                 target=self.targets_of[code], first=entry["target"], where=self.target_at[name]))
+            return
+        if note is not None and "note" not in entry:
+            entry["note"], self.note_at[name] = str(note), at("alternative_note")
+        elif note is not None and entry["note"] != str(note):
+            errors.append(P.make(Code.RULE_SHEET_ALTERNATIVE_NOTE, at=at("alternative_note"), name=name,
+                                 first=self.note_at[name]))
+        scoring = entry["scoring"].setdefault(code, [])
+        if set(row) != {"indicator"}:  # a row with only the code: the indicator is not scored under this reading
+            _component(row, at, {code: {"scoring": scoring}}, errors)
+
+
+def _component(row: Raw, at: Locator, into: dict[str, Raw], errors: list[P.Problem]) -> None:
+    """A 计分 row checked against its kind's parameters and added to its indicator's scoring in `into`."""
     code = str(row.pop("indicator", ""))
     kind = row.get("kind")
-    if code not in indicators:
+    if code not in into:
         errors.append(P.make(Code.RULE_SHEET_REFERENCE, at=at("indicator"), value=code, sheet=INDICATORS))
+        return
+    if kind is None:
+        errors.append(P.make(Code.RULE_SHEET_KIND_MISSING, at=at("kind")))
         return
     if kind not in KINDS:
         return  # already reported by the cell's name
@@ -240,7 +312,7 @@ def _component(row: Raw, at: Locator, indicators: dict[str, Raw], errors: list[P
     for name in missing:
         errors.append(P.make(Code.RULE_PARAMETER_MISSING, at=at(name), kind=label, names=PARAMETERS.label(name)))
     if not missing and set(row) - {"kind"} <= set(own):
-        indicators[code]["scoring"].append(row)
+        into[code]["scoring"].append(row)
 
 
 def _about(sheet: SheetData | None, where: str, errors: list[P.Problem]) -> Raw:

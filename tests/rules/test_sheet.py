@@ -5,6 +5,7 @@ from pathlib import Path
 
 import openpyxl
 import pytest
+import yaml
 from click.testing import CliRunner
 
 from assess_xl.xlsx.parse import parse_workbook
@@ -37,8 +38,9 @@ def edit(exported, change) -> bytes:
     return buffer.getvalue()
 
 
-SCORING_HEADERS = ["指标编号", "计分方式", "分值", "得分条件", "分母", "不得分线", "门槛", "对比指标", "每满", "起点", "封顶",
-                   "标准线", "每档", "否决条件"]
+PARAMETER_HEADERS = ["分值", "得分条件", "分母", "不得分线", "门槛", "对比指标", "每满", "起点", "封顶", "标准线", "每档",
+                     "否决条件"]
+SCORING_HEADERS = ["指标编号", "计分方式", *PARAMETER_HEADERS, "另一种解读", "解读说明"]
 KIND_NAMES = "是否得分,每项加减分,按比例,达标得分,不足按档扣分,按选项,否决,部门评分,部门扣分"
 TYPE_NAMES = "是/否,数量,比率,金额,得分,扣分,选项"
 LATIN = re.compile("[A-Za-z]{2,}")  # an English word (codes such as 38-2a hold one letter)
@@ -96,7 +98,7 @@ def test_dropdowns_and_prompts_use_the_chinese_names(cli_exported):
     scoring = {str(v.sqref): v for v in workbook["计分"].data_validations.dataValidation}
     assert scoring["B3:B2001"].type == "list" and scoring["B3:B2001"].formula1 == f'"{KIND_NAMES}"'
     assert scoring["D3:D2001"].formula1 == scoring["N3:N2001"].formula1 == '"是,否"'
-    for column, title in zip("CDEFGHIJKLMN", SCORING_HEADERS[2:]):
+    for column, title in zip("CDEFGHIJKLMNOP", SCORING_HEADERS[2:]):
         prompt = scoring[f"{column}3:{column}2001"]
         assert prompt.showInputMessage and prompt.promptTitle == title and "例：" in prompt.prompt
     assert scoring["E3:E2001"].prompt == "按比例：指标值达到多少时得满分；不填即1（比率类即100%）。\n例：48（每月4篇×12个月）"
@@ -109,7 +111,7 @@ def test_help_sheet_explains_every_kind_parameter_and_type(cli_exported):
     assert rows[0] == ("项目", "名称", "说明", "例", "适用于")
     by_name = {(row[0], row[1]): row for row in rows[1:]}
     assert [name for kind, name in by_name if kind == "计分方式"] == KIND_NAMES.split(",")
-    assert [name for kind, name in by_name if kind == "参数"] == SCORING_HEADERS[2:]
+    assert [name for kind, name in by_name if kind == "参数"] == PARAMETER_HEADERS
     assert [name for kind, name in by_name if kind == "指标类型"] == TYPE_NAMES.split(",")
     ratio = by_name[("计分方式", "按比例")]
     assert ratio[2].startswith("比率、数量、金额类指标：得分 = 分值 × 指标值 ÷ 分母") and ratio[3].startswith("目标16：")
@@ -192,3 +194,93 @@ def test_cli_init_export_import(tmp_path):
     again = runner.invoke(main, ["rules", "init", "-o", str(tmp_path / "2008.xlsx")])
     assert again.exit_code == 2 and "已存在" in again.output
     assert runner.invoke(main, ["rules", "init", "-o", str(tmp_path / "2008.xlsx"), "--force"]).exit_code == 0
+
+
+# ---- alternative readings (`alternatives:`) as 计分 rows ------------------------------------------
+
+ALTERNATIVES = [
+    {"name": "目标2按分值6分折算", "target": 2, "note": "细则各项合计5分而分值为6分",
+     "scoring": {"2-1": [{"kind": "award", "points": 2.4}], "2-2": [{"kind": "award", "points": 2.4}],
+                 "2-3": [{"kind": "award", "points": 1.2}]}},
+    {"name": "目标22不设否决", "target": 22,
+     "scoring": {"22-1": [{"kind": "shortfall_steps", "points": -0.1, "below": 0.8, "step": 0.05}], "22-2": []}},
+]
+
+
+@pytest.fixture(scope="module")
+def with_alternatives(tmp_path_factory):
+    """The embedded rulebook with two alternative readings, as YAML and exported by the real command line."""
+    folder = tmp_path_factory.mktemp("alternatives")
+    raw = {**rulebook.load_raw(), "alternatives": ALTERNATIVES}
+    (folder / "细则.yaml").write_text(yaml.safe_dump(raw, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    done = assess_xl("rules", "export", folder / "细则.yaml", "-o", folder / "细则.xlsx")
+    assert done.returncode == 0, done.stderr
+    return folder
+
+
+def test_alternatives_are_scoring_rows_cell_by_cell(with_alternatives):
+    scoring = openpyxl.load_workbook(with_alternatives / "细则.xlsx")["计分"]
+    assert [c.value for c in scoring[1]][14:] == ["另一种解读", "解读说明"]
+    rows = [[c.value for c in row] for row in scoring.iter_rows(min_row=3)]
+    own, readings = rows[:-5], rows[-5:]
+    assert len(own) == sum(len(t.components) for t in rulebook.load().targets) and not any(r[14] or r[15] for r in own)
+    blank = [None] * 12
+    name2, name22 = "目标2按分值6分折算", "目标22不设否决"
+    assert readings == [
+        ["2-1", "是否得分", 2.4, *blank[:11], name2, "细则各项合计5分而分值为6分"],
+        ["2-2", "是否得分", 2.4, *blank[:11], name2, None],
+        ["2-3", "是否得分", 1.2, *blank[:11], name2, None],
+        ["22-1", "不足按档扣分", -0.1, *blank[:8], 0.8, 0.05, None, name22, None],
+        ["22-2", None, *blank, name22, None],
+    ]
+    prompts = {str(v.sqref): v for v in scoring.data_validations.dataValidation}
+    assert prompts["O3:O2001"].promptTitle == "另一种解读" and "例：目标2按分值6分折算" in prompts["O3:O2001"].prompt
+    assert prompts["P3:P2001"].promptTitle == "解读说明"
+
+
+def test_alternatives_round_trip_yaml_workbook_yaml(with_alternatives):
+    imported = assess_xl("rules", "import", with_alternatives / "细则.xlsx", "-o", with_alternatives / "回.yaml")
+    assert imported.returncode == 0, imported.stderr
+    back = yaml.safe_load((with_alternatives / "回.yaml").read_text(encoding="utf-8"))
+    assert back["alternatives"] == ALTERNATIVES
+    from_yaml, from_book = rulebook.load(with_alternatives / "细则.yaml"), rulebook.load(with_alternatives / "细则.xlsx")
+    assert from_book.alternatives == from_yaml.alternatives and len(from_book.alternatives) == 2
+    assert from_book.fingerprint == from_yaml.fingerprint == "e025aa8e7c210827"  # alternatives are outside it
+
+
+def test_alternative_leaving_its_target_unscored_loads_the_same(tmp_path):
+    raw = {**rulebook.load_raw(), "alternatives": [{"name": "目标9不计分", "target": 9, "scoring": {}}]}
+    back = rulesheet.import_sheets(parse_workbook(rulesheet.export(raw)), "细则.xlsx")
+    assert back["alternatives"] == [{"name": "目标9不计分", "target": 9, "scoring": {"9-1": []}}]
+    assert rulebook.build(back).alternatives == rulebook.build(raw).alternatives
+
+
+def test_alternative_rows_typed_in_excel_are_checked_by_cell(with_alternatives, tmp_path):
+    def typed(workbook):
+        scoring = workbook["计分"]
+        scoring.append(["3-1", "是否得分", 3, *[None] * 11, "目标2按分值6分折算"])  # target 3's indicator
+        scoring.append(["22-1", "是否得分", 1, *[None] * 11, "目标22不设否决", "另一个说明"])
+        scoring.append(["4-1", "是否得分", 1, *[None] * 12, "只有说明"])
+        scoring.append(["4-1", None, 1])
+    (tmp_path / "错.xlsx").write_bytes(edit((with_alternatives / "细则.xlsx").read_bytes(), typed))
+    last = openpyxl.load_workbook(with_alternatives / "细则.xlsx")["计分"].max_row
+    done = assess_xl("rules", "check", tmp_path / "错.xlsx")
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    first = last - 4  # the first row of 目标2按分值6分折算
+    sheet = "错.xlsx，工作表“计分”"
+    assert (f"{sheet}单元格A{last + 1}（指标编号）：另一种解读“目标2按分值6分折算”的指标“3-1”属于目标3，而这一解读从"
+            f"{sheet}单元格A{first}（指标编号）起是目标2的。") in done.stderr
+    assert "目标22不设否决" not in done.stderr  # a note on a later row of a reading without one is its note
+    assert f"{sheet}单元格P{last + 3}（解读说明）：写了解读说明，但这一行没有“另一种解读”的名称。" in done.stderr
+    assert f"{sheet}单元格B{last + 4}（计分方式）：这一行没有计分方式。" in done.stderr
+
+
+def test_conflicting_notes_of_one_alternative_name_both_cells(with_alternatives, tmp_path):
+    def typed(workbook):
+        workbook["计分"].append(["2-3", "是否得分", 0.5, *[None] * 11, "目标2按分值6分折算", "另一个说明"])
+    (tmp_path / "错.xlsx").write_bytes(edit((with_alternatives / "细则.xlsx").read_bytes(), typed))
+    last = openpyxl.load_workbook(with_alternatives / "细则.xlsx")["计分"].max_row
+    done = assess_xl("rules", "import", tmp_path / "错.xlsx", "-o", tmp_path / "x.yaml")
+    assert done.returncode == 2 and not (tmp_path / "x.yaml").exists()
+    assert (f"工作表“计分”单元格P{last + 1}（解读说明）：另一种解读“目标2按分值6分折算”的解读说明与错.xlsx，工作表“计分”"
+            f"单元格P{last - 4}（解读说明）所写的不同。") in done.stderr
