@@ -68,6 +68,7 @@ class CollectResult:
     notes: list[str] = field(default_factory=list)
     comparison: previous_module.Comparison | None = None  # with last year's scorecard, when given
     robustness: robustness_module.Robustness | None = None
+    generated: datetime | None = None  # the run's time (what it read the clock as)
 
     @property
     def complete(self) -> bool:
@@ -84,7 +85,7 @@ def read(paths, book: Rulebook, options: CollectOptions | None = None) -> tuple[
     sheets, adjustment_problems = _adjustment_sheets(options)
     excluded, exclusion_problems = adjustments_module.read_exclusions(sheets, options.adjustments_name)
     result = merge.read_gathered(found, skipped, book, options.strict_conflicts, options.districts, options.workers,
-                                 excluded)
+                                 excluded, run_time(options))
     result = _with_problems(result, adjustment_problems + exclusion_problems)
     if options.known_senders is not None:
         result = _flag_unknown_senders(result, options.known_senders)
@@ -157,8 +158,20 @@ def _apply_adjustments(result: ReadResult, sheets: dict, book: Rulebook, name: s
                    problems=[*result.problems, *change_problems])
 
 
+def run_time(options: CollectOptions) -> datetime:
+    """The run's time as an instant: what a plausible saved, file or sent time may not exceed. Read from the
+    clock once per run (`generated`); a re-run of a sealed year passes the recorded one."""
+    return instant(options.generated or datetime.now())
+
+
+def instant(moment: datetime) -> datetime:
+    """A time with its zone (a naive one is local time)."""
+    return moment if moment.tzinfo else moment.astimezone()
+
+
 def collect(paths, book: Rulebook, options: CollectOptions | None = None) -> CollectResult:
-    options = options or CollectOptions()
+    options = replace(options or CollectOptions())
+    options.generated = options.generated or datetime.now()  # the run's one reading of the clock
     result, gathered = read(paths, book, options)
     outcome = _blocking_outcome(result, options.output)
     if outcome is not None:
@@ -168,10 +181,10 @@ def collect(paths, book: Rulebook, options: CollectOptions | None = None) -> Col
                                                result.adjustments)
     comparison, result = _compare_with_previous(book, scores, result, options)
     robust = robustness_module.assess(result.values, book, scores) if options.robustness else None
-    content = report.build(book, scores, explanations, result, options.generated or datetime.now(), options.issuer,
+    content = report.build(book, scores, explanations, result, options.generated, options.issuer,
                            comparison, robust)
     return CollectResult(Outcome.WRITTEN, result, scores, explanations, content, gathered, comparison=comparison,
-                         robustness=robust)
+                         robustness=robust, generated=options.generated)
 
 
 def _compare_with_previous(book: Rulebook, scores: Scores, result: ReadResult,

@@ -272,6 +272,18 @@ class Code(str, Enum):
     USAGE_NO_COMMAND = "usage_no_command", ERROR, "没有这个命令（{raw}）。可用命令：console、forms、collect、status、returns、adjustments-template、contacts-template、send、pdf、rules、demo。"
     USAGE_OTHER = "usage_other", ERROR, "用法错误（{reason}）。用 --help 查看用法。"
     PATH_INACCESSIBLE = "path_inaccessible", ERROR, "无法访问{where}（{reason}）。请检查路径后重试。"
+    # the sealed year (seal, verify): what verify says
+    SEAL_NOT_A_BUNDLE = "seal_not_a_bundle", ERROR, "{bundle} 不是封存包（{reason}）。请给出 seal 生成的 .zip 文件或其解压后的文件夹。"
+    SEAL_NO_RECORD = "seal_no_record", ERROR, "封存包中没有可读的运行记录 data/record.json（{reason}）。请给出 seal 生成的完整封存包。"
+    SEAL_NEWER = "seal_newer", ERROR, "此封存包由较新版本的assess-xl（{made_by}）生成，本机是{here}，无法按原样重新计算。请升级assess-xl后再核验。"
+    SEAL_RULEBOOK_NEWER = "seal_rulebook_newer", ERROR, "封存包中的评分细则本版本无法读取（可能由较新版本的assess-xl或较新的细则格式制作）：{messages} 请升级assess-xl后再核验。"
+    SEAL_RERUN_FAILED = "seal_rerun_failed", ERROR, "重新计算的进程没有给出结果（退出状态{status}）。请确认本机可以运行 assess-xl collect 后重试。"
+    SEAL_RERUN_NOTHING = "seal_rerun_nothing", ERROR, "用封存包内的文件重新计算，没有得出考核结果（没有读到本细则的填报表，或读取进程无法启动）。请检查封存包是否完整。"
+    SEAL_FILE_CHANGED = "seal_file_changed", ERROR, "{path}：内容与清单不符（已被改动）"
+    SEAL_FILE_MISSING = "seal_file_missing", ERROR, "{path}：清单中有而包中缺少"
+    SEAL_FILE_UNEXPECTED = "seal_file_unexpected", ERROR, "{path}：包中有而清单中没有"
+    SEAL_BAG_INVALID = "seal_bag_invalid", ERROR, "{path}：不符合BagIt格式（bagit.txt、清单或包信息缺少或有误）"
+    SEAL_FIGURE_DIFFERS = "seal_figure_differs", ERROR, "{what}：封存记录 {sealed}，重新计算 {again}"
     # documents
     SOFFICE_MISSING = "soffice_missing", ERROR, "没有找到LibreOffice（soffice），无法生成PDF；考核结果工作簿和通报不受影响。请安装：sudo apt-get install libreoffice-calc-nogui fonts-noto-cjk（Windows请安装LibreOffice并把其program文件夹加入PATH）。"
     PDF_NOT_SCORECARD = "pdf_not_scorecard", ERROR, "{file}不是本工具生成的考核结果工作簿（没有相符的隐藏“结果信息”），不转换为PDF。请给出 collect 生成的 .xlsx 文件。"

@@ -17,10 +17,12 @@ import sys
 import tempfile
 import zipfile
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from assess_xl import __version__, pipeline
+from assess_xl import problems as P
+from assess_xl.problems import Code
 from assess_xl.read.gather import display_name
 from assess_xl.rules import load as rulebook_load
 from assess_xl.rules import model
@@ -95,7 +97,8 @@ def seal(result: pipeline.CollectResult, book: Rulebook, options: pipeline.Colle
         record = {
             "format": FORMAT, "tool": {"name": "assess-xl", "version": __version__},
             "rulebook": {"file": rulebook_name, "fingerprint": book.fingerprint, "year": book.year},
-            "run": {"date": (options.generated or datetime.now()).isoformat(), "arguments": arguments},
+            "run": {"date": pipeline.instant(result.generated or pipeline.run_time(options)).isoformat(), "zone": local_zone(),
+                    "arguments": arguments},
             "options": {"strict_conflicts": options.strict_conflicts, "districts": options.districts,
                         "issuer": options.issuer,
                         "known_senders": sorted(options.known_senders) if options.known_senders is not None else None,
@@ -115,6 +118,22 @@ def seal(result: pipeline.CollectResult, book: Rulebook, options: pipeline.Colle
                                    f"{book.document_title('考核')}：封存的输入、细则、结果和运行记录"},
                        checksums=["sha256"])
         return _zip(root)
+
+
+def local_zone() -> str:
+    """The run's time zone as TZ names it, so a re-run reads local times (an .ods saved time, a message's
+    date as shown) as the run did: TZ when set, else the system's zone (/etc/localtime), else its offset."""
+    if os.environ.get("TZ"):
+        return os.environ["TZ"]
+    try:
+        link = os.readlink("/etc/localtime")
+    except OSError:
+        link = ""
+    if "zoneinfo/" in link:
+        return link.split("zoneinfo/", 1)[1]
+    minutes = int((datetime.now().astimezone().utcoffset() or timedelta()).total_seconds() // 60)
+    hours = f"{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+    return f"<{'+' if minutes >= 0 else '-'}{hours.replace(':', '')}>{'-' if minutes >= 0 else '+'}{hours}"  # POSIX: west is +
 
 
 def _stage(source: Path, folder: Path) -> str:
@@ -179,17 +198,21 @@ def verify(bundle: Path) -> Verdict:
     with tempfile.TemporaryDirectory(prefix="assess-xl-verify-") as temp:
         try:
             root = _unpack(bundle, Path(temp)) if bundle.is_file() else bundle
-        except (zipfile.BadZipFile, ValueError) as exc:
-            return Verdict(refused=f"{bundle} 不是封存包（{exc}）。请给出 seal 生成的 .zip 文件或其解压后的文件夹。")
+        except zipfile.BadZipFile:
+            return Verdict(refused=P.text(Code.SEAL_NOT_A_BUNDLE, bundle=bundle, reason="不是有效的zip文件"))
+        except ValueError as exc:
+            return Verdict(refused=P.text(Code.SEAL_NOT_A_BUNDLE, bundle=bundle, reason=exc))
+        if not (root / "bagit.txt").is_file():
+            return Verdict(refused=P.text(Code.SEAL_NOT_A_BUNDLE, bundle=bundle, reason="其中没有bagit.txt"))
         verdict = Verdict(changed_files=_manifest_problems(root))
         try:
             record = json.loads((root / "data" / RECORD).read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
-            verdict.refused = f"封存包中没有可读的运行记录 data/{RECORD}（{exc}）。"
+            verdict.refused = P.text(Code.SEAL_NO_RECORD, reason=P.reason(exc))
             return verdict
         verdict.refused = _newer(record)
         if not verdict.refused:
-            rerun = _rerun_in_child(root)
+            rerun = _rerun_in_child(root, str(record["run"].get("zone") or ""))
             if "refused" in rerun:
                 verdict.refused = rerun["refused"]
             else:
@@ -201,7 +224,7 @@ def _unpack(bundle: Path, into: Path) -> Path:
     with zipfile.ZipFile(bundle) as archive:
         members = archive.infolist()
         if sum(m.file_size for m in members) > MAX_UNPACKED:
-            raise ValueError("解压后过大")
+            raise ValueError(f"解压后超过{MAX_UNPACKED >> 30} GB")
         for member in members:
             parts = Path(member.filename).parts
             if member.filename.startswith("/") or ".." in parts:
@@ -219,9 +242,10 @@ def _manifest_problems(root: Path) -> list[str]:
     except bagit.BagValidationError as exc:
         details = getattr(exc, "details", None) or []
         # bagit stops at a changed Payload-Oxum (total size) without naming a file: the manifest names it
-        return sorted({_detail(d) for d in details}) or _changed_entries(root, bag) or [str(exc)]
-    except bagit.BagError as exc:
-        return [f"不是有效的BagIt包：{exc}"]
+        return sorted({_detail(d) for d in details}) or _changed_entries(root, bag) or [
+            P.text(Code.SEAL_BAG_INVALID, path="bag-info.txt")]
+    except bagit.BagError:
+        return [P.text(Code.SEAL_BAG_INVALID, path="bagit.txt")]
     return []
 
 
@@ -231,9 +255,9 @@ def _changed_entries(root: Path, bag) -> list[str]:
         expected = hashes.get("sha256")
         file = root / path
         if not file.is_file():
-            changed.append(f"{path}：清单中有而包中缺少")
+            changed.append(P.text(Code.SEAL_FILE_MISSING, path=path))
         elif expected and hashlib.sha256(file.read_bytes()).hexdigest() != expected:
-            changed.append(f"{path}：内容与清单不符（已被改动）")
+            changed.append(P.text(Code.SEAL_FILE_CHANGED, path=path))
     return changed
 
 
@@ -241,12 +265,12 @@ def _detail(detail) -> str:
     import bagit
     path = getattr(detail, "path", "")
     if isinstance(detail, bagit.ChecksumMismatch):
-        return f"{path}：内容与清单不符（已被改动）"
+        return P.text(Code.SEAL_FILE_CHANGED, path=path)
     if type(detail).__name__ == "FileMissing":
-        return f"{path}：清单中有而包中缺少"
+        return P.text(Code.SEAL_FILE_MISSING, path=path)
     if type(detail).__name__ == "UnexpectedFile":
-        return f"{path}：包中有而清单中没有"
-    return f"{path}：{detail}"
+        return P.text(Code.SEAL_FILE_UNEXPECTED, path=path)
+    return P.text(Code.SEAL_BAG_INVALID, path=path)
 
 
 def _version(text: str) -> tuple[int, ...]:
@@ -254,20 +278,25 @@ def _version(text: str) -> tuple[int, ...]:
 
 
 def _newer(record: dict) -> str:
-    made_by = str(record.get("tool", {}).get("version", ""))
-    if int(record.get("format", 0)) > FORMAT or _version(made_by) > _version(__version__):
-        return (f"此封存包由较新版本的assess-xl（{made_by}）生成，本机是{__version__}，无法按原样重新计算。"
-                "请升级assess-xl后再核验。")
+    made_by, made_format = str(record.get("tool", {}).get("version", "")), int(record.get("format", 0))
+    if made_format > FORMAT:
+        return P.text(Code.SEAL_NEWER, made_by=f"{made_by}，记录格式{made_format}", here=f"{__version__}，记录格式{FORMAT}")
+    if _version(made_by) > _version(__version__):
+        return P.text(Code.SEAL_NEWER, made_by=made_by, here=__version__)
     return ""
 
 
-def _rerun_in_child(root: Path) -> dict:
-    """`python -m assess_xl.seal BAG`: a fresh interpreter, so nothing of this process leaks into the figures."""
-    done = subprocess.run([sys.executable, "-m", "assess_xl.seal", str(root)], capture_output=True, timeout=3600)
+def _rerun_in_child(root: Path, zone: str) -> dict:
+    """`python -m assess_xl.seal BAG`: a fresh interpreter, so nothing of this process leaks into the figures;
+    in the run's time zone (recorded), so local times read as they did."""
+    environment = {**os.environ, "TZ": zone} if zone else None
+    done = subprocess.run([sys.executable, "-m", "assess_xl.seal", str(root)], capture_output=True, timeout=3600,
+                          env=environment)
     try:
         return json.loads(done.stdout.decode("utf-8"))
     except ValueError:
-        return {"refused": "重新计算的进程没有给出结果：" + done.stderr.decode("utf-8", "replace")[-400:]}
+        sys.stderr.write(done.stderr.decode("utf-8", "replace")[-2000:])  # for whoever debugs: not the message
+        return {"refused": P.text(Code.SEAL_RERUN_FAILED, status=done.returncode)}
 
 
 def rerun(root: Path) -> dict:
@@ -278,7 +307,7 @@ def rerun(root: Path) -> dict:
     try:
         book = rulebook_load.load(payload / record["rulebook"]["file"])
     except model.RulebookError as exc:
-        return {"refused": "封存包中的评分细则本版本无法读取（可能由较新版本制作）：" + "；".join(exc.messages)}
+        return {"refused": P.text(Code.SEAL_RULEBOOK_NEWER, messages="".join(exc.messages))}
     with tempfile.TemporaryDirectory(prefix="assess-xl-rerun-") as temp:
         inputs = Path(temp) / "inputs"
         shutil.copytree(payload / "inputs", inputs) if (payload / "inputs").is_dir() else inputs.mkdir()
@@ -292,7 +321,7 @@ def rerun(root: Path) -> dict:
         finally:
             os.chdir(here)
     if result.scores is None:
-        return {"refused": f"重新计算没有得出结果（{result.outcome.value}）。"}
+        return {"refused": P.text(Code.SEAL_RERUN_NOTHING)}
     return {"fingerprint": book.fingerprint, "figures": figures(result)}
 
 
@@ -314,12 +343,13 @@ def compare(record: dict, rerun: dict) -> list[str]:
     how many times it was recorded and found)."""
     out = []
     if record["rulebook"]["fingerprint"] != rerun["fingerprint"]:
-        out.append(f"评分细则指纹：封存记录 {record['rulebook']['fingerprint']}，重新计算 {rerun['fingerprint']}")
+        out.append(P.text(Code.SEAL_FIGURE_DIFFERS, what="评分细则指纹", sealed=record["rulebook"]["fingerprint"],
+                          again=rerun["fingerprint"]))
     sealed, again = _flat(record.get("figures", {})), _flat(rerun["figures"])
     for key in sorted(set(sealed) | set(again)):
         if sealed.get(key, "（无）") != again.get(key, "（无）"):
-            out.append(f"{' '.join(key)}：封存记录 {_shown(sealed.get(key, '（无）'))}，重新计算 "
-                       f"{_shown(again.get(key, '（无）'))}")
+            out.append(P.text(Code.SEAL_FIGURE_DIFFERS, what=" ".join(key), sealed=_shown(sealed.get(key, "（无）")),
+                              again=_shown(again.get(key, "（无）"))))
     return out
 
 

@@ -79,7 +79,7 @@ def read_without_preflight(item, book):
     return readback.read_one(item, book)
 
 
-def cannot_import(item, book):
+def cannot_import(item, *context):
     """A reader whose child lacks a library (runs in a sandbox child)."""
     raise ImportError("No module named 'python_calamine'")
 

@@ -2,13 +2,19 @@
 zone and hash seed with the files' times changed, and see a flipped byte and an edited figure named."""
 import json
 import os
+import random
+import re
 import shutil
+import subprocess
+import sys
 import zipfile
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import assess_xl, set_saved_time
+from assess_xl import __version__
+from tests.helpers import assess_xl, requires_soffice, set_saved_time, soffice_convert
 
 FOREIGN = {"LC_ALL": "C", "TZ": "America/New_York", "PYTHONHASHSEED": "1"}
 SAVED = "2008-01-05T08:00:00Z"
@@ -16,14 +22,21 @@ LATER_COPY = "开发处-更正.xlsx"
 
 
 @pytest.fixture(scope="module")
-def sealed(tmp_path_factory):
+def demo_returns(tmp_path_factory):
+    """The demo year's returns, made once for this module."""
+    root = tmp_path_factory.mktemp("demo")
+    demo = assess_xl("demo", "-o", root / "demo")
+    assert demo.returncode == 0, demo.stdout + demo.stderr
+    return root / "demo" / "2-交回的填报表"
+
+
+@pytest.fixture(scope="module")
+def sealed(demo_returns, tmp_path_factory):
     """The demo year, plus a second 开发处 return with one value changed and the same saved time, so which
     one is the later submission is decided by the file times alone; sealed by collect --seal."""
     root = tmp_path_factory.mktemp("year")
-    demo = assess_xl("demo", "-o", root / "demo")
-    assert demo.returncode == 0, demo.stdout + demo.stderr
     inbox = root / "收件箱"
-    shutil.copytree(root / "demo" / "2-交回的填报表", inbox)
+    shutil.copytree(demo_returns, inbox)
     corrected = _with_changed_cell(inbox / "开发处-已填.xlsx", inbox / LATER_COPY)
     set_saved_time(inbox / "开发处-已填.xlsx", SAVED, mtime=1_199_500_000)
     set_saved_time(corrected, SAVED, mtime=1_199_600_000)  # the correction is the later file
@@ -118,8 +131,12 @@ def test_newer_tool_version_is_said_plainly(sealed, tmp_path):
     record["tool"]["version"] = "99.0.0"
     record_path.write_text(json.dumps(record, ensure_ascii=False), encoding="utf-8")
     run = assess_xl("verify", bag)
-    assert run.returncode != 0
+    assert run.returncode == 2
     assert "此封存包由较新版本的assess-xl（99.0.0）生成" in run.stdout
+    assert "文件被改动 data/record.json" in run.stdout  # edited here, not made so: the manifest says it
+    genuine = assess_xl("verify", resealed(bag))
+    assert genuine.returncode == 2 and "文件被改动" not in genuine.stdout
+    assert "此封存包由较新版本的assess-xl（99.0.0）生成，本机是" in genuine.stdout
 
 
 def test_seal_command_on_the_same_inputs_as_collect(sealed, tmp_path):
@@ -152,3 +169,154 @@ def test_seal_on_a_years_folder(sealed, tmp_path, monkeypatch):
     assert record["run"]["arguments"][0]["stored"] == "收件箱"
     checked = assess_xl("verify", bundle, env=FOREIGN)
     assert checked.returncode == 0 and checked.stdout.strip().endswith("一致"), checked.stdout
+
+
+# ---- what verify says: exit statuses, a newer rulebook or record, not a bundle --------------------
+
+def resealed(bag: Path) -> Path:
+    """The bag's manifests made again after an edit: a bundle as a newer tool would have written it."""
+    import bagit
+    bagit.Bag(str(bag)).save(manifests=True)
+    return bag
+
+
+def test_exit_statuses_agree_differ_and_refused(sealed, tmp_path):
+    assert assess_xl("verify", sealed).returncode == 0
+    bag = unpacked_copy(sealed, tmp_path / "改")
+    victim = bag / "data" / "inputs" / "收件箱" / LATER_COPY
+    victim.write_bytes(victim.read_bytes()[:-1] + bytes([victim.read_bytes()[-1] ^ 1]))
+    assert assess_xl("verify", bag).returncode == 1
+    (tmp_path / "不是.zip").write_bytes(b"PK\x03\x04 not really")
+    refused = assess_xl("verify", tmp_path / "不是.zip")
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr
+    assert f"{tmp_path / '不是.zip'} 不是封存包（不是有效的zip文件）。请给出 seal 生成的 .zip 文件或其解压后的文件夹。" in \
+        refused.stdout.replace("\n", "")
+    folder = assess_xl("verify", tmp_path)  # a folder that is not a bag
+    assert folder.returncode == 2 and "不是封存包（其中没有bagit.txt）" in folder.stdout.replace("\n", "")
+
+
+def test_newer_record_format_is_refused_by_name(sealed, tmp_path):
+    bag = unpacked_copy(sealed, tmp_path)
+    record_path = bag / "data" / "record.json"
+    record = json.loads(record_path.read_text(encoding="utf-8"))
+    record["format"] = 99
+    record_path.write_text(json.dumps(record, ensure_ascii=False), encoding="utf-8")
+    run = assess_xl("verify", resealed(bag))
+    assert run.returncode == 2, run.stdout
+    assert f"（{__version__}，记录格式99）生成" in run.stdout.replace("\n", "") and "请升级assess-xl后再核验" in run.stdout.replace("\n", "")
+    assert "文件被改动" not in run.stdout  # the manifests match: nothing was tampered with
+
+
+def test_rulebook_of_a_newer_version_is_said_plainly(sealed, tmp_path):
+    bag = unpacked_copy(sealed, tmp_path)
+    rules = bag / "data" / "rulebook" / "rulebook-2007.yaml"
+    rules.write_text(rules.read_text(encoding="utf-8").replace("kind: ratio", "kind: ratio_v2", 1), encoding="utf-8")
+    run = assess_xl("verify", resealed(bag))
+    shown = run.stdout.replace("\n", "")
+    assert run.returncode == 2 and "Traceback" not in run.stderr
+    assert "封存包中的评分细则本版本无法读取（可能由较新版本的assess-xl或较新的细则格式制作）" in shown
+    assert "未知的计分方式“ratio_v2”" in shown and "请升级assess-xl后再核验" in shown
+
+
+# ---- the clock and the time zone of the run are the recorded ones ------------------------------
+
+MOVED_CLOCK = Path(__file__).parent / "data" / "moved_clock"
+
+
+@pytest.fixture(scope="module")
+def future_saved(demo_returns, tmp_path_factory):
+    """开发处's first return claims to be saved 30 days from now (implausible when sealed, so its file time
+    counts and the correction, saved in 2008, wins); sealed today."""
+    root = tmp_path_factory.mktemp("clock")
+    inbox = root / "收件箱"
+    shutil.copytree(demo_returns, inbox)
+    corrected = _with_changed_cell(inbox / "开发处-已填.xlsx", inbox / LATER_COPY)
+    soon = (datetime.now(timezone.utc) + timedelta(days=30)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    set_saved_time(inbox / "开发处-已填.xlsx", soon, mtime=1_199_500_000)
+    set_saved_time(corrected, "2008-01-06T08:00:00Z", mtime=1_199_600_000)
+    run = assess_xl("seal", "收件箱", "-o", "封存.zip", cwd=root)
+    assert run.returncode in (0, 1), run.stdout + run.stderr
+    return root / "封存.zip"
+
+
+def test_verify_with_the_clock_moved_uses_the_recorded_run_time(future_saved, tmp_path):
+    """A year later the first return's saved time is no longer in the future; a re-run by today's clock
+    would let it win. verify re-runs with the recorded run time: 一致."""
+    with zipfile.ZipFile(future_saved) as archive:
+        record = json.loads(archive.read(next(n for n in archive.namelist() if n.endswith("data/record.json"))))
+    assert datetime.fromisoformat(record["run"]["date"]).tzinfo is not None and record["run"]["zone"]
+    winner = {tuple(p[1:6]): p[6] for p in record["figures"]["problems"] if p[5] == "6-1"}
+    assert any(LATER_COPY in message and "采用较晚提交" in message for message in winner.values())
+    moved = {"PYTHONPATH": str(MOVED_CLOCK), "ASSESS_XL_TEST_CLOCK_DAYS": "400", **FOREIGN}
+    clock = assess_xl("verify", future_saved, env=moved)
+    assert clock.returncode == 0 and clock.stdout.strip().endswith("一致"), clock.stdout
+    probe = subprocess.run([sys.executable, "-c", "import datetime; print(datetime.datetime.now().year)"],
+                           env={**os.environ, **moved}, capture_output=True, text=True)
+    assert int(probe.stdout) >= datetime.now().year + 1  # the clock really was moved in that process
+
+
+@requires_soffice
+def test_ods_saved_local_time_reads_in_the_recorded_zone(demo_returns, tmp_path):
+    """An .ods records its saved time without a zone (local time): sealed in Shanghai, where the .xlsx
+    correction (05:00Z) is later than the .ods (10:00+08 = 02:00Z); verified in New York, where the same
+    .ods time would be 15:00Z and win. verify re-runs in the recorded zone: 一致."""
+    inbox = tmp_path / "收件箱"
+    shutil.copytree(demo_returns, inbox)
+    corrected = _with_changed_cell(inbox / "开发处-已填.xlsx", inbox / LATER_COPY)
+    set_saved_time(corrected, "2008-01-05T05:00:00Z")
+    converted = soffice_convert(inbox / "开发处-已填.xlsx", tmp_path / "ods", "ods")
+    (inbox / "开发处-已填.xlsx").unlink()
+    _set_ods_date(converted, inbox / "开发处-已填.ods", "2008-01-05T10:00:00")
+    shanghai = {"TZ": "Asia/Shanghai"}
+    run = assess_xl("seal", "收件箱", "-o", "封存.zip", cwd=tmp_path, env=shanghai)
+    assert run.returncode in (0, 1), run.stdout + run.stderr
+    with zipfile.ZipFile(tmp_path / "封存.zip") as archive:
+        record = json.loads(archive.read(next(n for n in archive.namelist() if n.endswith("data/record.json"))))
+    assert record["run"]["zone"] == "Asia/Shanghai"
+    conflicts = [p[6] for p in record["figures"]["problems"] if p[5] == "6-1" and "采用较晚提交" in p[6]]
+    assert conflicts and all(f"（收件箱/{LATER_COPY}）。" in message for message in conflicts)
+    checked = assess_xl("verify", tmp_path / "封存.zip", env=FOREIGN)
+    assert checked.returncode == 0 and checked.stdout.strip().endswith("一致"), checked.stdout
+
+
+def _set_ods_date(source: Path, target: Path, stamp: str) -> None:
+    """meta.xml's dc:date (LibreOffice writes local time without a zone) set to `stamp`."""
+    with zipfile.ZipFile(source) as archive, zipfile.ZipFile(target, "w") as out:
+        for info in archive.infolist():
+            data = archive.read(info.filename)
+            if info.filename == "meta.xml":
+                data = re.sub(rb"<dc:date>[^<]*</dc:date>", b"<dc:date>" + stamp.encode() + b"</dc:date>", data)
+                assert stamp.encode() in data
+            out.writestr(info, data)
+
+
+# ---- another order of files on disk -------------------------------------------------------------
+
+def copied_in_order(bag: Path, target: Path, order) -> Path:
+    """The bag's files created anew under `target` in the given order (each folder made when its first file
+    is), so the directory listing order on disk differs from the original's."""
+    files = [p for p in bag.rglob("*") if p.is_file()]
+    for path in order(files):
+        copy = target / path.relative_to(bag)
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, copy)
+    return target
+
+
+@pytest.mark.parametrize("order", ["reversed", "shuffled"])
+def test_another_order_of_files_on_disk_verifies_with_equal_totals(sealed, tmp_path, order):
+    bag = unpacked_copy(sealed, tmp_path / "原")
+    arrange = ((lambda files: sorted(files, reverse=True)) if order == "reversed"
+               else (lambda files: random.Random(23).sample(sorted(files), len(files))))
+    copy = copied_in_order(bag, tmp_path / "副本", arrange)
+    inbox = copy / "data" / "inputs" / "收件箱"
+    listed, original = [e.name for e in os.scandir(inbox)], [e.name for e in os.scandir(bag / "data/inputs/收件箱")]
+    assert sorted(listed) == sorted(original)
+    run = assess_xl("verify", copy, env=FOREIGN)
+    assert run.returncode == 0 and run.stdout.strip().endswith("一致"), run.stdout
+    again = json.loads(subprocess.run([sys.executable, "-m", "assess_xl.seal", str(copy)], capture_output=True,
+                                      check=True).stdout)
+    record = json.loads((copy / "data" / "record.json").read_text(encoding="utf-8"))
+    assert again["figures"]["totals"] == record["figures"]["totals"]
+    assert {d: row["排名"] for d, row in again["figures"]["totals"].items()} == \
+        {d: row["排名"] for d, row in record["figures"]["totals"].items()}

@@ -11,7 +11,7 @@ from assess_xl import seal as seal_module
 from assess_xl import year as year_module
 from assess_xl.cli.chinese import ChineseCommand
 from assess_xl.cli.collect import Run, run_options, write_seal, year_lock
-from assess_xl.cli.errors import EXIT_CLEAN, EXIT_PROBLEMS, stop
+from assess_xl.cli.errors import EXIT_CLEAN, EXIT_PROBLEMS, EXIT_USAGE, stop
 from assess_xl.cli.output import console, print_nothing_filled, print_summary
 from assess_xl.pipeline import Outcome
 from assess_xl.problems import Code
@@ -53,7 +53,7 @@ def seal_command(paths, out, rules_path, districts_spec, on_conflict, issuer, co
 @click.argument("bundle", type=click.Path(exists=True), metavar="封存包")
 def verify_command(bundle):
     """核验封存包（.zip 或解压后的文件夹）：检查清单中每个文件的SHA-256，再在新进程中只用包内文件重新计算，
-    逐项比对记录的数值。全部一致时退出码为0。"""
+    逐项比对记录的数值。全部一致时退出码为0，有不一致时为1，无法重新计算（不是封存包、由较新版本生成）时为2。"""
     with console.status("正在核验并重新计算……"):
         verdict = seal_module.verify(Path(bundle))
     for line in verdict.changed_files:
@@ -67,5 +67,7 @@ def verify_command(bundle):
     if verdict.agrees:
         console.print("一致")
         return EXIT_CLEAN
+    if verdict.refused:
+        return EXIT_USAGE
     console.print(f"不一致：{len(verdict.changed_files)}个文件被改动，{len(verdict.differences)}处数值不同。")
     return EXIT_PROBLEMS

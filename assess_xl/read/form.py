@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 
 from xlsxwriter.utility import xl_col_to_name, xl_rowcol_to_cell
 
@@ -72,18 +73,18 @@ class FileRead:
 
 # ---- one file -----------------------------------------------------------------------------
 
-def read_one(item: tuple[str, str], book: Rulebook) -> FileRead:
+def read_one(item: tuple[str, str], book: Rulebook, now: datetime | None = None) -> FileRead:
     """Everything one file (path, name as shown) says, in a child process. The submission order of
     its records is set later, when all files are known (merge)."""
     path, name = item
     import python_calamine  # noqa: F401  an ImportError here is the machine's fault, not the file's
-    return read_loaded(gather.load(path, name), book)
+    return read_loaded(gather.load(path, name, now=now), book, now)
 
 
-def read_loaded(info: gather.FileInfo, book: Rulebook) -> FileRead:
+def read_loaded(info: gather.FileInfo, book: Rulebook, now: datetime | None = None) -> FileRead:
     name = info.name
     if not info.rejected:
-        gather.inspect(info)
+        gather.inspect(info, now)
     data, info.data = info.data, b""  # nothing of the bytes leaves this function
     if info.rejected:
         return FileRead(info, REJECTED, info.rejected, [info.problem(name)])

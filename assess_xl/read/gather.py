@@ -57,6 +57,7 @@ FUTURE_SLACK = timedelta(days=1)
 
 
 def now_utc() -> datetime:
+    """The clock, for callers that are not a run (a run reads it once and passes its time down)."""
     return datetime.now(timezone.utc)
 
 
@@ -199,25 +200,27 @@ def kind_of(path: Path) -> str:
 
 
 
-def load(path: str | Path, name: str, limit: int = 0, span: tuple[int, int] | None = None) -> FileInfo:
+def load(path: str | Path, name: str, limit: int = 0, span: tuple[int, int] | None = None,
+         now: datetime | None = None) -> FileInfo:
     """A file's bytes by the pre-flight's bounded read (`span` (offset, length) reads one message of a
-    mailbox), with its size, time and hash. Whether it may be parsed is `inspect`'s decision."""
+    mailbox), with its size, time and hash; its time is kept when plausible at `now` (the run's time).
+    Whether it may be parsed is `inspect`'s decision."""
     read = preflight.read_bounded(path, limit, span)
     info = FileInfo(Path(path), name, data=read.data, size=read.size, rejected=read.rejected,
                     rejected_code=read.rejected_code)
-    info.modified = read.modified if plausible(read.modified, now_utc()) else None
+    info.modified = read.modified if plausible(read.modified, now or now_utc()) else None
     if not info.rejected:
         info.sha256 = hashlib.sha256(info.data).hexdigest()
     return info
 
 
-def inspect(info: FileInfo) -> None:
+def inspect(info: FileInfo, now: datetime | None = None) -> None:
     """The pre-flight's verdict on the file's bytes: sets `format` or `rejected`, and the workbook's own
-    saved time when it is plausible."""
+    saved time when it is plausible at `now` (the run's time)."""
     verdict = preflight.check(info.data)
     info.format, info.rejected, info.rejected_code, info.macros = (verdict.format, verdict.rejected,
                                                                    verdict.rejected_code, verdict.macros)
     info.saved, info.error_cells, info.formula_cells = verdict.saved, verdict.error_cells, verdict.formula_cells
-    if info.saved is not None and not plausible(info.saved, now_utc()):
+    if info.saved is not None and not plausible(info.saved, now or now_utc()):
         info.saved_ignored = info.saved.isoformat()[:40]
         info.saved = None

@@ -65,6 +65,7 @@ class Unpacked:
     parts: list[Part] = field(default_factory=list)
     verdicts: list[tuple[str, Code, dict[str, Any]]] = field(default_factory=list)  # (name, problem code, fields)
     extracted: int = 0
+    now: datetime | None = None  # the run's time: a later Date is not plausible
 
     def add(self, part: Part) -> None:
         if self.extracted + len(part.data) > MAX_EXTRACTED:
@@ -74,10 +75,10 @@ class Unpacked:
         self.parts.append(part)
 
 
-def unpack(kind: str, data: bytes, shown: str) -> Unpacked:
+def unpack(kind: str, data: bytes, shown: str, now: datetime | None = None) -> Unpacked:
     """kind: eml (one message), msg or zip. A mailbox is split first (`messages`), each message
-    read on its own."""
-    result = Unpacked()
+    read on its own. `now` is the run's time (the clock when not given)."""
+    result = Unpacked(now=now)
     if kind == "zip":
         _zip(data, shown, Envelope(), result)
     elif kind == "msg":
@@ -116,7 +117,7 @@ _ATTACHED = re.compile(rb"(?im)^content-disposition:[ \t]*attachment|^content-ty
 _DATE_LINE = re.compile(rb"(?im)^date:[ \t]*([^\r\n]{1,100})")
 
 
-def preference(message: bytes) -> tuple[bool, datetime]:
+def preference(message: bytes, now: datetime | None = None) -> tuple[bool, datetime]:
     """How much a message of a mailbox looks like a return, read from its raw bytes (no parsing):
     one with an attachment first, then the newest by its Date line."""
     head = message[:65536]
@@ -129,16 +130,17 @@ def preference(message: bytes) -> tuple[bool, datetime]:
             date = None
     if date is not None and date.tzinfo is None:
         date = date.replace(tzinfo=timezone.utc)
-    stamp = date if plausible(date, now_utc()) else None
+    stamp = date if plausible(date, now or now_utc()) else None
     return bool(_ATTACHED.search(message)), stamp or datetime.min.replace(tzinfo=timezone.utc)
 
 
-def choose(data: bytes, spans: list[tuple[int, int]], limit: int = MAX_MESSAGES) -> tuple[list[int], list[int]]:
+def choose(data: bytes, spans: list[tuple[int, int]], limit: int = MAX_MESSAGES,
+           now: datetime | None = None) -> tuple[list[int], list[int]]:
     """Which messages (indexes) to read when there are more than `limit`: those with attachments,
     then the newest (by Date, then stored later); and the indexes not read, so they can be named."""
     if len(spans) <= limit:
         return list(range(len(spans))), []
-    ranked = sorted(range(len(spans)), key=lambda i: (*preference(data[spans[i][0]:sum(spans[i])]), i), reverse=True)
+    ranked = sorted(range(len(spans)), key=lambda i: (*preference(data[spans[i][0]:sum(spans[i])], now), i), reverse=True)
     return sorted(ranked[:limit]), sorted(ranked[limit:])
 
 
@@ -147,8 +149,8 @@ def _looks_like_mail(data: bytes) -> bool:
     return bool(re.search(rb"(?im)^(from|date|subject|message-id|received|mime-version|to|return-path):", head))
 
 
-def envelope_of(message: Message) -> Envelope:
-    sent, received = _stamp(_header(message, "Date")), _stamp(_received_text(message))
+def envelope_of(message: Message, now: datetime | None = None) -> Envelope:
+    sent, received = _stamp(_header(message, "Date"), now), _stamp(_received_text(message), now)
     claimed = sent if sent is not None and received is not None and sent > received else None
     return Envelope(_header(message, "From"), received if claimed else (sent or received),
                     _header(message, "Subject"), _header(message, "Message-ID"), received, claimed)
@@ -171,7 +173,7 @@ def _received_text(message: Message) -> str:
     return str(received[0]).rsplit(";", 1)[-1] if received else ""
 
 
-def _stamp(text: str) -> datetime | None:
+def _stamp(text: str, now: datetime | None) -> datetime | None:
     """A header's date, only when plausible (after 1990, not in the future)."""
     try:
         stamp = parsedate_to_datetime(text.strip()) if text.strip() else None
@@ -180,7 +182,7 @@ def _stamp(text: str) -> datetime | None:
     if stamp is None:
         return None
     stamp = stamp if stamp.tzinfo else stamp.replace(tzinfo=timezone.utc)
-    return stamp if plausible(stamp, now_utc()) else None
+    return stamp if plausible(stamp, now or now_utc()) else None
 
 
 def _message(message: Message, shown: str, result: Unpacked, depth: int) -> None:
@@ -188,7 +190,7 @@ def _message(message: Message, shown: str, result: Unpacked, depth: int) -> None
     if message.get_content_type() == "application/pkcs7-mime" or "enveloped-data" in content_type:
         result.verdicts.append((shown, Code.MAIL_ENCRYPTED, {}))
         return
-    _walk(message, shown, envelope_of(message), result, depth, [0])
+    _walk(message, shown, envelope_of(message, result.now), result, depth, [0])
 
 
 def _children(node: Message) -> list[Message]:
@@ -318,7 +320,7 @@ def _outlook(data: bytes, shown: str, result: Unpacked) -> None:
             date = date.replace(tzinfo=timezone.utc)
         sender, subject, message_id = (printable(str(getattr(message, key, "") or ""))[:300]
                                        for key in ("sender", "subject", "messageId"))
-        envelope = Envelope(sender, date if plausible(date, now_utc()) else None, subject, message_id)
+        envelope = Envelope(sender, date if plausible(date, result.now or now_utc()) else None, subject, message_id)
         for attachment in message.attachments:
             payload = getattr(attachment, "data", None)
             if not isinstance(payload, bytes):

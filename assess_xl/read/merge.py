@@ -8,6 +8,7 @@ import re
 from typing import Any
 from collections import Counter
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -72,16 +73,17 @@ class ReadResult:
 
 def read_gathered(found: list[tuple[Path, str]], skipped: list[gather.Skipped], book: Rulebook,
                   strict_conflicts: bool = False, districts: list[str] | None = None, workers: int | None = None,
-                  excluded: list[Any] | None = None) -> ReadResult:
-    """Read every gathered (path, name) in child processes, then merge."""
+                  excluded: list[Any] | None = None, now: datetime | None = None) -> ReadResult:
+    """Read every gathered (path, name) in child processes, then merge; `now` is the run's time."""
     first = [Unit(str(path), name, gather.kind_of(Path(path)), (number,)) for number, (path, name) in enumerate(found)]
-    reads, failures = read_units(first, book, workers)
+    reads, failures = read_units(first, book, workers, now)
     kept, unmatched = _exclude(reads, excluded or [])
     result = merge_files(kept, book, strict_conflicts, skipped, districts)
     return replace(result, problems=[*result.problems, *unmatched], worker_failures=failures)
 
 
-def read_units(units: list[Unit], book: Rulebook, workers: int | None = None) -> tuple[list[FileRead], list[str]]:
+def read_units(units: list[Unit], book: Rulebook, workers: int | None = None,
+               now: datetime | None = None) -> tuple[list[FileRead], list[str]]:
     """Every unit read in its own sandboxed child, containers split round by round (mailbox →
     messages → attachments); the reads in the order the files were given, and the units no child
     could read (a fault of the machine)."""
@@ -89,7 +91,7 @@ def read_units(units: list[Unit], book: Rulebook, workers: int | None = None) ->
     failures: list[str] = []
     quiet: list[tuple[str, str, int]] = []
     while units:
-        outcomes = sandbox.run_isolated(read_unit, units, (book,), workers)
+        outcomes = sandbox.run_isolated(read_unit, units, (book, now), workers)
         following: list[Unit] = []
         for unit, outcome in zip(units, outcomes):
             if isinstance(outcome, sandbox.Failure):

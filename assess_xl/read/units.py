@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 from dataclasses import dataclass, field
+from datetime import datetime
 from email.utils import parseaddr
 from pathlib import Path
 
@@ -46,21 +47,22 @@ class Split:
     quiet: list[tuple[str, str, int]] = field(default_factory=list)  # (path, mailbox, number)
 
 
-def read_unit(unit: Unit, book: Rulebook) -> list[FileRead] | Split:
-    """One unit, in a child: a workbook's reads, or how a container splits."""
+def read_unit(unit: Unit, book: Rulebook, now: datetime | None = None) -> list[FileRead] | Split:
+    """One unit, in a child: a workbook's reads, or how a container splits. `now` is the run's time
+    (what a plausible file, saved or sent time may not exceed)."""
     if unit.kind == "file":
-        return [read_one((unit.path, unit.name), book)]
+        return [read_one((unit.path, unit.name), book, now)]
     import python_calamine  # noqa: F401  an ImportError here is the machine's fault, not the file's
-    container = gather.load(unit.path, unit.name, gather.MAX_CONTAINER_BYTES, unit.span)
+    container = gather.load(unit.path, unit.name, gather.MAX_CONTAINER_BYTES, unit.span, now)
     if container.rejected:
         return [verdict(container, P.code_of(container.rejected_code), {})]
     if unit.kind in ("mbox", "eml") and (unit.kind == "mbox" or mail.is_mailbox(container.data)):
-        return _split_mailbox(unit, container.data)
+        return _split_mailbox(unit, container.data, now)
     if unit.kind == "part":
-        return [_read_part(unit, container, book)]
+        return [_read_part(unit, container, book, now)]
     kind = "eml" if unit.kind == "message" else unit.kind
     try:
-        unpacked = mail.unpack(kind, container.data, unit.name)
+        unpacked = mail.unpack(kind, container.data, unit.name, now)
     except RecursionError:  # the email package recurses over nested parts
         return [verdict(container, Code.MAIL_NESTED_TOO_DEEP, {})]
     reads = [verdict(gather.FileInfo(container.path, shown, modified=container.modified), code, fields)
@@ -73,24 +75,24 @@ def read_unit(unit: Unit, book: Rulebook) -> list[FileRead] | Split:
     return Split(parts, reads)
 
 
-def _split_mailbox(unit: Unit, data: bytes) -> Split:
+def _split_mailbox(unit: Unit, data: bytes, now: datetime | None) -> Split:
     """One unit per message (at most MAX_MESSAGES, chosen and reported by mail.choose)."""
     spans = mail.messages(data)
-    kept, dropped = mail.choose(data, spans)
+    kept, dropped = mail.choose(data, spans, now=now)
     units = [Unit(unit.path, f"{unit.name}#{i + 1}", "message", (*unit.order, i),
                   spans[i]) for i in kept]
     reads = []
     if dropped:
-        attached = sum(mail.preference(data[spans[i][0]:sum(spans[i])])[0] for i in dropped)
+        attached = sum(mail.preference(data[spans[i][0]:sum(spans[i])], now)[0] for i in dropped)
         fields = {"count": len(spans), "limit": len(kept), "skipped": len(dropped), "attached": attached,
                   "numbers": numbers([i + 1 for i in dropped])}
         reads.append(verdict(gather.FileInfo(Path(unit.path), unit.name), Code.MAIL_TOO_MANY_MESSAGES, fields))
     return Split(units, reads)
 
 
-def _read_part(unit: Unit, container: gather.FileInfo, book: Rulebook) -> FileRead:
+def _read_part(unit: Unit, container: gather.FileInfo, book: Rulebook, now: datetime | None) -> FileRead:
     """The `index`th workbook of a message, Outlook message or zip, unpacked again here."""
-    parts = mail.unpack(unit.container, container.data, unit.within).parts
+    parts = mail.unpack(unit.container, container.data, unit.within, now).parts
     part = parts[unit.index] if unit.index < len(parts) else None
     if part is None or hashlib.sha256(part.data).hexdigest() != unit.sha256:
         return verdict(gather.FileInfo(container.path, unit.name), Code.PART_CHANGED, {})
@@ -98,7 +100,7 @@ def _read_part(unit: Unit, container: gather.FileInfo, book: Rulebook) -> FileRe
                            size=len(part.data), sha256=unit.sha256, mailed=part.envelope.date,
                            received=part.envelope.received,
                            envelope=part.envelope.describe(), sender=parseaddr(part.envelope.sender)[1].lower())
-    return read_loaded(info, book)
+    return read_loaded(info, book, now)
 
 
 def verdict(info: gather.FileInfo, code: Code, fields: dict[str, Any]) -> FileRead:
