@@ -4,6 +4,7 @@
     python3 benchmarks/run.py --quick    # S only (the CI smoke test)
     python3 benchmarks/run.py --console  # only the console's pages for 100 districts × 14 departments
     python3 benchmarks/run.py --robustness  # only rank robustness (排名稳健性) for 100 and 500 districts
+    python3 benchmarks/run.py --seal     # only seal and verify (issue 23): the demo year and 100 districts
 
 Each scenario runs in a fresh child process so its peak memory (ru_maxrss) is its own. Figures are
 medians of several runs; nothing here is asserted."""
@@ -459,6 +460,47 @@ def robustness_section(figures: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+SEAL_HEADING = "## Issue 23: sealing and verifying a year"
+
+
+def seal_benchmark(repeat: int = 3) -> dict:
+    """`assess-xl seal` and `assess-xl verify` (zip and unpacked folder) as a user runs them, every process
+    counted: the demo year (6 districts) and scenario M's inbox (100 districts, 15 returns)."""
+    beside = Path(sys.executable).with_name("assess-xl")
+    exe = str(beside) if beside.exists() else shutil.which("assess-xl")
+    figures: dict = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        subprocess.run([exe, "demo", "-o", str(folder / "demo")], check=True, capture_output=True)
+        _, _, m_inbox = prepare("M", folder / "M")
+        for name, inbox in (("demo (6 districts)", folder / "demo" / "2-交回的填报表"), ("M (100 districts)", m_inbox)):
+            bundle = folder / f"{len(figures)}.zip"
+            sealed = counted([exe, "seal", str(inbox), "-o", str(bundle)], repeat)
+            unpacked = folder / f"{len(figures)}-bag"
+            shutil.unpack_archive(bundle, unpacked)
+            zipped = counted([exe, "verify", str(bundle)], repeat)
+            (bag,) = unpacked.iterdir()
+            opened = counted([exe, "verify", str(bag)], repeat)
+            figures[name] = {"bundle_mb": bundle.stat().st_size / 1e6, "seal": sealed, "verify_zip": zipped,
+                             "verify_folder": opened}
+    return figures
+
+
+def seal_section(figures: dict, load: str) -> str:
+    lines = [SEAL_HEADING, "", "`assess-xl seal 收件箱 -o 封存.zip` (read, score, build the scorecard and 排名稳健性, "
+             "then the BagIt bag), `assess-xl verify 封存.zip` and `verify` of the unpacked folder (manifests, then the "
+             "year re-run in a fresh process and compared figure by figure), each under `benchmarks/counted.py` "
+             f"(every process's CPU counted), median of 3 runs (`python3 benchmarks/run.py --seal`). Load: {load}.", "",
+             "| year | bundle MB | seal wall s | seal CPU s | verify zip wall s | verify zip CPU s | verify folder wall s "
+             "| largest process MB | exits (seal, verify) |", "|---|---|---|---|---|---|---|---|---|"]
+    for name, f in figures.items():
+        lines.append(f"| {name} | {f['bundle_mb']:.2f} | {_fmt(f['seal']['wall'])} | {_fmt(f['seal']['cpu'])} | "
+                     f"{_fmt(f['verify_zip']['wall'])} | {_fmt(f['verify_zip']['cpu'])} | "
+                     f"{_fmt(f['verify_folder']['wall'])} | {max(f['seal']['peak_mb'], f['verify_zip']['peak_mb']):.0f} | "
+                     f"{f['seal']['exit']}, {f['verify_zip']['exit']} |")
+    return "\n".join(lines) + "\n"
+
+
 def measure(scenario, repeat, documents=True):
     context = multiprocessing.get_context("fork")
     queue = context.Queue()
@@ -588,7 +630,19 @@ def main():
                         help="only the console's pages, replacing that section of the results file")
     parser.add_argument("--robustness", action="store_true",
                         help="only rank robustness for 100 and 500 districts, replacing that section of the results file")
+    parser.add_argument("--seal", action="store_true",
+                        help="only seal and verify (issue 23) for the demo year and 100 districts, replacing that section")
     args = parser.parse_args()
+    if args.seal:
+        output = Path(args.output)
+        before = os.getloadavg()
+        figures = seal_benchmark()
+        load = f"load average {before[0]:.2f} before, {os.getloadavg()[0]:.2f} after (uptime, 2 cores shared)"
+        print(json.dumps(figures, ensure_ascii=False), load, flush=True)
+        output.write_text(with_section(output.read_text(encoding="utf-8"), SEAL_HEADING, seal_section(figures, load)),
+                          encoding="utf-8")
+        print(f"wrote {output}")
+        return
     if args.robustness:
         output = Path(args.output)
         figures = robustness_benchmark()

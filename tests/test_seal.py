@@ -320,3 +320,47 @@ def test_another_order_of_files_on_disk_verifies_with_equal_totals(sealed, tmp_p
     assert again["figures"]["totals"] == record["figures"]["totals"]
     assert {d: row["排名"] for d, row in again["figures"]["totals"].items()} == \
         {d: row["排名"] for d, row in record["figures"]["totals"].items()}
+
+
+# ---- everything the run used, as received ------------------------------------------------------
+
+def test_mail_zip_adjustments_last_year_and_notices_are_sealed_as_received(demo_returns, sealed, tmp_path):
+    from tests.helpers import attachment, message
+    inbox = tmp_path / "收件箱"
+    shutil.copytree(demo_returns, inbox)
+    mailed = message([attachment((inbox / "开发处-已填.xlsx").read_bytes(), 'attachment; filename="kfc.xlsx"')])
+    (inbox / "开发处.eml").write_bytes(mailed)
+    (inbox / "开发处-已填.xlsx").unlink()
+    with zipfile.ZipFile(inbox / "生态处.zip", "w") as archive:
+        archive.write(inbox / "生态处-已填.xlsx", "生态处.xlsx")
+    (inbox / "生态处-已填.xlsx").unlink()
+    zipped = (inbox / "生态处.zip").read_bytes()
+    assert assess_xl("adjustments-template", "-o", tmp_path / "调整表.xlsx").returncode == 0
+    import openpyxl
+    workbook = openpyxl.load_workbook(tmp_path / "调整表.xlsx")
+    workbook["调整"].append(["鼓楼区", "6-1", 3, "复核发现漏报1例", "李四"])
+    workbook.save(tmp_path / "调整表.xlsx")
+    shutil.copyfile(sealed.parent / "结果.xlsx", tmp_path / "上年考核结果.xlsx")
+    run = assess_xl("collect", "收件箱", "-o", "结果.xlsx", "--adjustments", "调整表.xlsx", "--previous",
+                    "上年考核结果.xlsx", "--notices", "通报", "--seal", "封存.zip", cwd=tmp_path)
+    assert run.returncode in (0, 1), run.stdout + run.stderr
+    with zipfile.ZipFile(tmp_path / "封存.zip") as archive:
+        stored = {name.split("/data/", 1)[1]: name for name in archive.namelist() if "/data/" in name}
+        assert archive.read(stored["inputs/收件箱/开发处.eml"]) == mailed
+        assert archive.read(stored["inputs/收件箱/生态处.zip"]) == zipped
+        assert archive.read(stored["adjustments/调整表.xlsx"]) == (tmp_path / "调整表.xlsx").read_bytes()
+        assert archive.read(stored["previous/上年考核结果.xlsx"]) == (tmp_path / "上年考核结果.xlsx").read_bytes()
+        assert len([n for n in stored if n.startswith("outputs/通报/") and n.endswith(".docx")]) == 6
+        record = json.loads(archive.read(stored["record.json"]))
+    assert record["figures"]["values"]["鼓楼区"]["6-1"] == 3
+    assert any(f["name"] == "收件箱/开发处.eml › kfc.xlsx" for f in record["figures"]["files"])
+    checked = assess_xl("verify", tmp_path / "封存.zip", env=FOREIGN)
+    assert checked.returncode == 0 and checked.stdout.strip().endswith("一致"), checked.stdout
+    bag = unpacked_copy(tmp_path / "封存.zip", tmp_path / "改")
+    adjustments = bag / "data" / "adjustments" / "调整表.xlsx"
+    data = bytearray(adjustments.read_bytes())
+    data[len(data) // 3] ^= 0x01
+    adjustments.write_bytes(bytes(data))
+    changed = assess_xl("verify", bag)
+    assert changed.returncode == 1
+    assert "文件被改动 data/adjustments/调整表.xlsx：内容与清单不符（已被改动）" in changed.stdout
