@@ -498,6 +498,9 @@ def seal_section(figures: dict, load: str) -> str:
                      f"{_fmt(f['verify_zip']['wall'])} | {_fmt(f['verify_zip']['cpu'])} | "
                      f"{_fmt(f['verify_folder']['wall'])} | {max(f['seal']['peak_mb'], f['verify_zip']['peak_mb']):.0f} | "
                      f"{f['seal']['exit']}, {f['verify_zip']['exit']} |")
+    lines += ["", "With a load average above the 2 cores, wall seconds mostly measure waiting for a core: compare the "
+              "CPU seconds. verify costs about one collect (the re-run skips 排名稳健性) plus a fresh interpreter; "
+              "the demo's seal exits 1 because its returns hold errors on purpose."]
     return "\n".join(lines) + "\n"
 
 
