@@ -163,3 +163,17 @@ def test_ranks_unchanged_when_no_input_changes(values):
     pd.testing.assert_series_equal(first.ranks, scoring.score(values, BOOK).totals["排名"])
     pd.testing.assert_series_equal(first.ranks, again.ranks)
     assert [(p.upper, p.lower, p.margin) for p in first.pairs] == [(p.upper, p.lower, p.margin) for p in again.pairs]
+
+
+def test_alternative_written_in_the_rulebook_workbook_is_ranked(tmp_path):
+    """The same near-tie rulebook edited as a workbook: its 另一种解读 rows give the alternative ranking."""
+    rules, inbox = near_tie_year(tmp_path)
+    book_path = tmp_path / "近似并列.xlsx"
+    assert assess_xl("rules", "export", rules, "-o", book_path).returncode == 0
+    scoring = openpyxl.load_workbook(book_path)["计分"]
+    assert [c.value for c in scoring[scoring.max_row]][:3] == ["2-1", "按比例", 2]
+    assert [c.value for c in scoring[scoring.max_row]][-2:] == ["达标率低于60%不得分", "细则未说明低达标率如何计分"]
+    run = assess_xl("collect", inbox, "--rules", book_path, "-o", tmp_path / "结果.xlsx")
+    assert run.returncode == 0, run.stdout + run.stderr
+    rows = [[c.value for c in row] for row in openpyxl.load_workbook(tmp_path / "结果.xlsx")["排名稳健性"].iter_rows()]
+    assert any(r[0] == "另一种解读：达标率低于60%不得分" and r[2] == "秦淮区" and r[6] == "按此解读第3名" for r in rows)
