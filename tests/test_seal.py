@@ -364,3 +364,16 @@ def test_mail_zip_adjustments_last_year_and_notices_are_sealed_as_received(demo_
     changed = assess_xl("verify", bag)
     assert changed.returncode == 1
     assert "文件被改动 data/adjustments/调整表.xlsx：内容与清单不符（已被改动）" in changed.stdout
+
+
+def test_zone_without_tz_or_zoneinfo_link_is_the_offset_as_tz_reads_it(monkeypatch):
+    from assess_xl import seal as seal_module
+    monkeypatch.delenv("TZ", raising=False)
+    monkeypatch.setattr(seal_module.os, "readlink", lambda path: (_ for _ in ()).throw(OSError()))
+    zone = seal_module.local_zone()
+    offset = datetime.now().astimezone().utcoffset()
+    probe = subprocess.run([sys.executable, "-c", "import datetime; print(datetime.datetime.now().astimezone().utcoffset())"],
+                           env={**os.environ, "TZ": zone}, capture_output=True, text=True, check=True)
+    assert re.fullmatch(r"<[+-]\d{4}>[+-]\d\d:\d\d", zone) and probe.stdout.strip() == str(offset)
+    monkeypatch.setenv("TZ", "Asia/Shanghai")
+    assert seal_module.local_zone() == "Asia/Shanghai"
