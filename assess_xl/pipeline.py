@@ -177,7 +177,7 @@ def collect(paths, book: Rulebook, options: CollectOptions | None = None) -> Col
     if outcome is not None:
         return CollectResult(outcome, result, gathered=gathered)
     scores = scoring.score(result.values, book)
-    explanations = adjustments_module.annotate(scoring.explain(result.values, book, scores, result.unreadable),
+    explanations = adjustments_module.annotate(scoring.explain(result.values, book, scores, result.refused(book)),
                                                result.adjustments)
     comparison, result = _compare_with_previous(book, scores, result, options)
     robust = robustness_module.assess(result.values, book, scores) if options.robustness else None

@@ -12,6 +12,7 @@ from assess_xl.score import robustness
 from assess_xl.xlsx import printfit
 from assess_xl.xlsx.layout import (BAD_SHEET_CHARS, FILES_COLUMN, RESULT_META_SHEET, SCORECARD_SHEETS, STATUS_SHEET, printable)
 from assess_xl.xlsx.style import FONT, MemoryWorkbook, print_setup, styles as house_styles, write_result_metadata
+from assess_xl.read.cells import refusal
 from assess_xl.read.merge import ReadResult
 from assess_xl.problems import Problem
 from assess_xl.rules.components import fmt_number
@@ -225,7 +226,7 @@ def _reported_text(book, read: ReadResult) -> dict[tuple[str, str], str]:
     out = {}
     for row in read.winners.itertuples(index=False):
         indicator = book.indicators[row.code]
-        shown = indicator.show(row.value) if row.valid else f"“{row.raw[:100]}”（无法识别，未计分）"
+        shown = indicator.show(row.value) if row.valid else f"“{row.raw[:100]}”（{refusal(indicator, row.raw)}，未计分）"
         out[(row.district, row.code)] = f"{indicator.label}：{shown}"
     return out
 

@@ -66,6 +66,14 @@ class ReadResult:
             flags.at[district, code] = True
         return flags
 
+    def refused(self, book: Rulebook) -> pd.DataFrame:
+        """district × code: why the winning entry was not taken, quoting it ('“3.5”超过最高分3'); '' where it was."""
+        reasons = pd.DataFrame("", index=self.values.index, columns=self.values.columns, dtype=object)
+        bad = self.winners[~self.winners["valid"].astype(bool)]
+        for district, code, raw in zip(bad["district"].tolist(), bad["code"].tolist(), bad["raw"].tolist()):
+            reasons.at[district, code] = f"“{P.shorten(str(raw), 30)}”{refusal(book.indicators[code], raw)}"
+        return reasons
+
     @property
     def anything_filled(self) -> bool:
         return bool(len(self.winners))

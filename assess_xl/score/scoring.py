@@ -143,22 +143,21 @@ def roll_up(target_cents: pd.DataFrame, missing: pd.DataFrame, book: Rulebook) -
     return category_frame / 100, totals
 
 
-UNREADABLE = "?"  # in an explanation row: a value was entered but could not be understood
+UNREADABLE = "?"  # in an explanation row, before why: a value was entered but not taken
 
 
 def explain(values: pd.DataFrame, book: Rulebook, scores: Scores, unreadable: pd.DataFrame | None = None) -> pd.DataFrame:
     """district × target number: how each score arose, in Chinese. Computed once per distinct
     combination of a target's values, so thousands of similar districts cost little. `unreadable`
-    (district × code, True where something was typed that read-back could not understand) lets a
-    缺报 say so instead of "未填报"."""
+    (district × code: why a typed entry was not taken, such as '“3.5”超过最高分3', '' where it was;
+    or True where it was not) lets a 缺报 say so instead of "未填报"."""
     values = values.reindex(columns=list(book.indicators)).astype(float)
     by_code = _columns(values)
-    flags = None if unreadable is None else unreadable.reindex(index=values.index, columns=values.columns,
-                                                                 fill_value=False).astype(bool)
+    flags = None if unreadable is None else _refusal_marks(unreadable, values)
     out = {}
     for target in book.targets:
         columns = [by_code[code] if flags is None else
-                   np.where(flags[code].to_numpy(), UNREADABLE, by_code[code].astype(object))
+                   np.where(flags[code].to_numpy() != "", flags[code].to_numpy(), by_code[code].astype(object))
                    for code in target.indicators]
         columns += [np.round(np.asarray(r, dtype=float), 9) for r in scores.parts[target.number]]
         columns += [(scores.status[target.number] == MISSING).to_numpy(), scores.raw[target.number].round(9).to_numpy(),
@@ -169,16 +168,27 @@ def explain(values: pd.DataFrame, book: Rulebook, scores: Scores, unreadable: pd
     return pd.DataFrame(out, index=values.index)
 
 
+def _refusal_marks(unreadable: pd.DataFrame, values: pd.DataFrame) -> pd.DataFrame:
+    """values' shape: '' where an entry was taken (or nothing typed), UNREADABLE + why (perhaps nothing) where not."""
+    if all(pd.api.types.is_bool_dtype(dtype) for dtype in unreadable.dtypes):
+        marks = unreadable.replace({True: UNREADABLE, False: ""})
+    else:
+        reasons = unreadable.fillna("").astype(str)
+        marks = reasons.where(reasons == "", UNREADABLE + reasons)
+    return marks.reindex(index=values.index, columns=values.columns, fill_value="").astype(object)
+
+
 def _explain_target(book: Rulebook, target: Target, row: tuple[Any, ...]) -> str:
     *cells, missing, raw, gated = row
     points = cells[len(target.indicators):]
-    value = {code: np.nan if cell is None or cell == UNREADABLE else cell
+    value = {code: np.nan if cell is None or isinstance(cell, str) else cell
              for code, cell in zip(target.indicators, cells)}
     if missing:
-        unread = [book.indicators[c].label for c, cell in zip(target.indicators, cells) if cell == UNREADABLE]
+        unread = [f"{book.indicators[c].label}填写的" + (cell[1:] or "内容无法识别")
+                  for c, cell in zip(target.indicators, cells) if isinstance(cell, str)]
         blanks = [book.indicators[c].label for c, cell in zip(target.indicators, cells)
                   if cell is None and not book.indicators[c].blank_is_zero]
-        said = ([f"{'、'.join(blanks)}未填报"] if blanks else []) + ([f"{'、'.join(unread)}填写的内容无法识别"] if unread else [])
+        said = ([f"{'、'.join(blanks)}未填报"] if blanks else []) + unread
         return f"缺报：{'；'.join(said)}，本项计0分"
     parts = [f"基础分{fmt_number(target.base)}分"] if target.base else []
     gate_parts: list[str] = []

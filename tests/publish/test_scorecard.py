@@ -94,7 +94,9 @@ def test_district_sheet(scorecard):
     assert ws.cell(r6, 8).value == "开发处" and ws.cell(r6, 9).value == "正常"
     r1 = rows[1]
     assert ws.cell(r1, 9).value == "缺报" and ws.cell(r1, 6).value == 0
-    assert ws.cell(r1, 7).value == "缺报：召开环保大会填写的内容无法识别，本项计0分"
+    said = ws.cell(r1, 7).value  # quotes the refused entry and says why it was not taken
+    assert said.startswith("缺报：召开环保大会填写的“=HYPERLINK(") and said.endswith("”不是是/否，本项计0分")
+    assert ws.cell(r1, 7).data_type == "s"
     shown = ws.cell(r1, 5).value
     assert INJECTION in shown and ws.cell(r1, 5).data_type == "s" and ws.cell(r1, 5).hyperlink is None
     assert ws.cell(r6 - 1, 2).value == "小计" and ws.cell(r6 - 1, 1).value == "6 建设项目环境管理"

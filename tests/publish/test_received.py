@@ -1,0 +1,34 @@
+"""What a district and a department receive, read as the recipient reads it, after a year run through
+the real command line with district names as they are really written (full-width brackets, middle dots)."""
+import docx
+import openpyxl
+
+from assess_xl.demo import fill_workbook
+from tests.helpers import assess_xl, write_forms
+
+DISTRICTS = ["高新区（虎丘区）", "工业园区", "吴中区·东山"]
+
+
+def notice_text(path) -> str:
+    document = docx.Document(str(path))
+    cells = [cell.text for table in document.tables for row in table.rows for cell in row.cells]
+    return "\n".join([p.text for p in document.paragraphs] + cells)
+
+
+def test_a_refused_entry_is_named_for_what_it_is_in_the_scorecard_and_the_notice(book, tmp_path):
+    """A score of 3.5 where the most is 3 was understood: the district sheet and the notice say that it
+    exceeds the maximum, not that it could not be read ("无法识别")."""
+    forms = write_forms(book, DISTRICTS, tmp_path / "forms")
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    fill_workbook(forms["监察室"], inbox / "监察室.xlsx",
+                  {"监察室": {"14-1": {"工业园区": "3.5", "高新区（虎丘区）": "2"}}})
+    done = assess_xl("collect", inbox, "-o", tmp_path / "结果.xlsx", "--notices", tmp_path / "通报",
+                     "--districts", ",".join(DISTRICTS))
+    assert done.returncode == 1, done.stderr
+    ws = openpyxl.load_workbook(tmp_path / "结果.xlsx")["工业园区"]
+    row = next(r for r in ws.iter_rows(values_only=True) if r[1] == 14)
+    assert row[4] == "党风廉政建设工作评定得分：“3.5”（超过最高分3，未计分）"
+    assert row[6] == "缺报：党风廉政建设工作评定得分填写的“3.5”超过最高分3，本项计0分"
+    notice = notice_text(next((tmp_path / "通报").glob("*工业园区*.docx")))
+    assert "“3.5”超过最高分3" in notice and "无法识别" not in notice
