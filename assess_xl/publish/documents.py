@@ -243,7 +243,7 @@ class NoticeWriter:
             f"现将你局{book.year}年度环保目标考核结果通报如下。", "通报正文")
         lost = points_lost(book, scores, explanations, district)
         out_of_reach = [text for _, text in points_out_of_reach(book)]
-        sections = [("考核结果", [result_sentence(scores, district)]),
+        sections = [("考核结果", [result_sentence(book, scores, district)]),
                     ("扣分情况", lost or [NO_LOSS if not out_of_reach else NO_LOSS_OF_REACH]),
                     *([("评分说明", out_of_reach)] if out_of_reach else []),
                     ("有关要求", [requests(signed, bool(lost))])]
@@ -266,13 +266,23 @@ def requests(signed: Signature, lost: bool) -> str:
             f"向{signed.issuer}书面提出复核申请，并附相关证明材料。")
 
 
-def result_sentence(scores: Scores, district: str) -> str:
+def result_sentence(book: Rulebook, scores: Scores, district: str) -> str:
     totals = scores.totals.loc[district]
     sentence = (f"你局基本分{fmt_number(totals['基本分'])}分，加分{fmt_number(totals['加分'])}分，"
                 f"总分{fmt_number(totals['总分'])}分，在{len(scores.districts)}个区中排名第{int(totals['排名'])}位。")
     if totals["缺报项数"]:
-        sentence += f"其中有{int(totals['缺报项数'])}个目标缺报，按0分计。"
+        sentence += missing_sentence(book, scores, district)
     return sentence
+
+
+def missing_sentence(book: Rulebook, scores: Scores, district: str) -> str:
+    """Which targets are 缺报 and which departments were to report them: the data did not come from the
+    district, so the notice says whose report is missing rather than leaving it as the district's loss."""
+    missing = [t for t in book.targets if scores.status.loc[district, t.number] == MISSING]
+    departments = dict.fromkeys(book.indicators[code].department for t in missing for code in t.indicators
+                                if not book.indicators[code].blank_is_zero)
+    return (f"其中目标{'、'.join(str(t.number) for t in missing)}缺报（负责填报的{'、'.join(departments)}"
+            "未报送你局的有效数据），按0分计。")
 
 
 def points_lost(book: Rulebook, scores: Scores, explanations: pd.DataFrame, district: str) -> list[str]:

@@ -4,9 +4,31 @@ import docx
 import openpyxl
 
 from assess_xl.demo import fill_workbook
+from tests.conftest import best_value
 from tests.helpers import assess_xl, write_forms
 
 DISTRICTS = ["高新区（虎丘区）", "工业园区", "吴中区·东山"]
+
+
+def typed_best(indicator) -> str:
+    """What a person types for an indicator's full marks."""
+    value = best_value(indicator)
+    if indicator.type == "bool":
+        return "是" if value else "否"
+    if indicator.type == "choice":
+        return indicator.options[int(value)]
+    return f"{value * 100:g}%" if indicator.type == "percent" else f"{value:g}"
+
+
+def best_returns(book, forms, inbox, but=None, leave_out=()) -> None:
+    """Every department but `leave_out` returns its own copy with full marks everywhere, except the
+    entries in `but` (department → code → district → typed)."""
+    for department in book.departments:
+        codes = {i.code: {d: typed_best(i) for d in DISTRICTS} for i in book.department_indicators(department)}
+        for code, by_district in (but or {}).get(department, {}).items():
+            codes[code].update(by_district)
+        if codes and department not in leave_out:
+            fill_workbook(forms[department], inbox / f"{department}.xlsx", {department: codes})
 
 
 def notice_text(path) -> str:
@@ -32,3 +54,21 @@ def test_a_refused_entry_is_named_for_what_it_is_in_the_scorecard_and_the_notice
     assert row[6] == "缺报：党风廉政建设工作评定得分填写的“3.5”超过最高分3，本项计0分"
     notice = notice_text(next((tmp_path / "通报").glob("*工业园区*.docx")))
     assert "“3.5”超过最高分3" in notice and "无法识别" not in notice
+
+
+
+def test_a_notice_names_the_departments_whose_report_is_missing(book, tmp_path):
+    """缺报 means a department sent no usable figure for the district: the notice says which targets and
+    whose report is missing, instead of a bare count the district would read as its own fault."""
+    forms = write_forms(book, DISTRICTS, tmp_path / "forms")
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    best_returns(book, forms, inbox, but={"监察室": {"14-1": {"工业园区": "3.5"}}}, leave_out=("局领导",))
+    done = assess_xl("collect", inbox, "-o", tmp_path / "结果.xlsx", "--notices", tmp_path / "通报",
+                     "--districts", ",".join(DISTRICTS))
+    assert done.returncode == 1, done.stderr
+    said = {district: next(line for line in notice_text(next((tmp_path / "通报").glob(f"*{district}*.docx")))
+                           .splitlines() if line.startswith("你局基本分"))
+            for district in DISTRICTS}
+    assert said["工业园区"].endswith("其中目标14、37缺报（负责填报的监察室、局领导未报送你局的有效数据），按0分计。")
+    assert said["吴中区·东山"].endswith("其中目标37缺报（负责填报的局领导未报送你局的有效数据），按0分计。")
