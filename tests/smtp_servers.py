@@ -40,6 +40,15 @@ class Collector:
         return self.quit_reply or "221 Bye"
 
 
+def _keeper(logins: list[tuple[str, str]]):
+    def authenticate(server, session, envelope, mechanism, auth_data):
+        from aiosmtpd.smtp import AuthResult, LoginPassword
+        if isinstance(auth_data, LoginPassword):
+            logins.append((auth_data.login.decode(), auth_data.password.decode()))
+        return AuthResult(success=True)
+    return authenticate
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -47,12 +56,14 @@ def free_port() -> int:
 
 
 class Running:
-    """A started server: `address` is host:port for --smtp; stop() when done."""
+    """A started server: `address` is host:port for --smtp; stop() when done. With `logins`, it offers
+    AUTH (over plain SMTP, as a test may) and keeps each (user, password) it was given, accepting them."""
 
-    def __init__(self, handler: Collector):
+    def __init__(self, handler: Collector, logins: list[tuple[str, str]] | None = None):
         self.handler = handler
         port = free_port()
-        self.controller = Controller(handler, hostname="127.0.0.1", port=port)
+        extra = {} if logins is None else {"auth_require_tls": False, "authenticator": _keeper(logins)}
+        self.controller = Controller(handler, hostname="127.0.0.1", port=port, **extra)
         self.controller.start()
         self.address = f"127.0.0.1:{port}"
 

@@ -112,13 +112,22 @@ def test_bad_contacts_are_said(book):
     assert problems[1].startswith("通讯录.xlsx，工作表“通讯录”，C3格：办公室的邮箱“not-an-address”无效")
 
 
-def test_password_never_written(setup, smtp_server, monkeypatch):
+def test_password_never_written(setup, monkeypatch):
+    """The password is really used (the server is given it at login and the mail goes out) and is in no file."""
     folder, contacts = setup
-    _, server = smtp_server
-    monkeypatch.setenv("ASSESS_XL_SMTP_PASSWORD", "s3cret-pass")
-    CliRunner().invoke(main, ["send", "forms", "--forms", str(folder / "forms"), "--contacts", str(contacts),
-                              "--from", "zhc@example.cn", "--outbox", str(folder / "out"), "--smtp", server])
-    for path in (folder / "out").rglob("*"):
+    logins: list[tuple[str, str]] = []
+    running = Running(Collector(), logins)
+    try:
+        monkeypatch.setenv("ASSESS_XL_SMTP_PASSWORD", "s3cret-pass")
+        CliRunner().invoke(main, ["send", "forms", "--forms", str(folder / "forms"), "--contacts", str(contacts),
+                                  "--from", "zhc@example.cn", "--outbox", str(folder / "out"), "--smtp", running.address,
+                                  "--user", "zhc"])
+    finally:
+        running.stop()
+    assert logins and set(logins) == {("zhc", "s3cret-pass")} and running.handler.received
+    written = list((folder / "out").rglob("*"))
+    assert [path.name for path in written] == ["发送记录.csv"] and "已发送" in written[0].read_text(encoding="utf-8")
+    for path in written:
         assert b"s3cret-pass" not in path.read_bytes()
     assert os.environ["ASSESS_XL_SMTP_PASSWORD"] == "s3cret-pass"
 
