@@ -39,6 +39,7 @@ def test_settings_never_hold_a_password(tmp_path):
     year.settings_path.write_text(text + "SMTP密码: 123456\npassword: 123456\n", encoding="utf-8")
     settings, problems = year.settings()
     assert "123456" not in repr(settings) and not problems
+    assert (settings.smtp_user, settings.imap_user) == ("zhc", "zhc")  # the file read is the one written
 
 
 def test_settings_a_person_broke_are_read_as_defaults_with_a_warning(tmp_path):
