@@ -79,7 +79,8 @@ def print_problem_summary(read, book) -> None:
     console.print("全部问题见报告的“问题清单”工作表。" if read.problems else "没有发现问题。")
 
 
-def print_summary(result: pipeline.CollectResult, book, out) -> None:
+def print_summary(result: pipeline.CollectResult, book, out=None) -> None:
+    """Files, ranking, robustness and problems; and where the scorecard was written (`out`), if it was."""
     read, scores = result.read, result.scores
     assert scores is not None, "print_summary is called for written results only"
     print_files(read)
@@ -92,7 +93,8 @@ def print_summary(result: pipeline.CollectResult, book, out) -> None:
     if result.robustness is not None:
         print_robustness(result.robustness, book)
     print_problem_summary(read, book)
-    console.print(f"考核结果已写入 {escape(str(out))}")
+    if out is not None:
+        console.print(f"考核结果已写入 {escape(str(out))}")
 
 
 CLOSE_MARGIN = 1.0  # neighbouring ranks closer than this many points are shown in the terminal

@@ -43,7 +43,7 @@ def seal_command(paths, out, rules_path, districts_spec, on_conflict, issuer, co
         if result.outcome is Outcome.NOTHING_FILLED:
             print_nothing_filled(result.read)
             return EXIT_PROBLEMS
-        print_summary(result, book, target)
+        print_summary(result, book)  # the scorecard goes into the bundle only
         scorecard = {f"{book.year}年度考核结果.xlsx": result.content}
         write_seal(result, book, options, run.sealable(paths, year, scorecard, [target]), target)
     return EXIT_CLEAN if result.complete else EXIT_PROBLEMS

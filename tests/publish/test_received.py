@@ -72,3 +72,14 @@ def test_a_notice_names_the_departments_whose_report_is_missing(book, tmp_path):
             for district in DISTRICTS}
     assert said["工业园区"].endswith("其中目标14、37缺报（负责填报的监察室、局领导未报送你局的有效数据），按0分计。")
     assert said["吴中区·东山"].endswith("其中目标37缺报（负责填报的局领导未报送你局的有效数据），按0分计。")
+
+
+def test_seal_alone_does_not_say_it_wrote_a_scorecard_to_the_bundle_path(book, tmp_path):
+    """`seal` puts the scorecard into the bundle; the terminal says so, not "考核结果已写入 <the .zip>"."""
+    forms = write_forms(book, DISTRICTS, tmp_path / "forms")
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    best_returns(book, forms, inbox)
+    done = assess_xl("seal", inbox, "-o", tmp_path / "2007年考核.zip", "--districts", ",".join(DISTRICTS))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "封存包已写入" in done.stdout and "考核结果已写入" not in done.stdout
