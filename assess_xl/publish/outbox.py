@@ -31,6 +31,9 @@ _NAMED = re.compile(r'^\s*"?(?P<name>[^"<>]*?)"?\s*<(?P<address>[^<>]*)>\s*$')
 _SEPARATORS = re.compile(r"[;；,，\r\n]+")
 _WIRE = compat32.clone(linesep="\r\n")  # as SMTP carries it (and .eml files hold it)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# A department that did mail its form may have sent what cannot be read (winmail.dat, an encrypted or .xlsb
+# workbook); "not received" is only true of a readable form, so the mail says so.
+UNREADABLE_HINT = "（如已发送，可能是附件无法读取：请把填好的工作簿作为普通附件重新发送，不要加密或使用Outlook的RTF格式）"
 
 
 class BadAddress(ValueError):
@@ -234,7 +237,7 @@ def reminder_messages(book: Rulebook, contacts: dict[str, Contact], owing: dict[
     is its own message."""
     def opening(department: str) -> str:
         return ("截至目前，以下内容尚未收到或需要改正：" if department in received else
-                "截至目前，尚未收到你们交回的填报表。需要填写的内容如下：")
+                f"截至目前，尚未收到你们交回的填报表{UNREADABLE_HINT}。需要填写的内容如下：")
     return _addressed(contacts, sender, {
         department: (f"【催报】{book.year}年度目标考核填报（{department}）",
                      opening(department) + "\n\n" + "\n".join(lines) +
@@ -250,7 +253,7 @@ def return_messages(book: Rulebook, contacts: dict[str, Contact], copies: dict[s
     returned = ("你们交回的填报表中有需要改正或补填的内容，已在附件中标出（红色为需改正，橙色为尚未填写，"
                 "第一张工作表“退回说明”逐条列出）。其余内容已预先填好，不必改动。"
                 f"请{by}改好后以附件形式回复本邮件。")
-    never = ("截至目前，尚未收到你们交回的填报表。现将填报表再次附上（需填写的单元格标为橙色，"
+    never = (f"截至目前，尚未收到你们交回的填报表{UNREADABLE_HINT}。现将填报表再次附上（需填写的单元格标为橙色，"
              f"第一张工作表“退回说明”逐条列出）。请{by}填好后以附件形式回复本邮件。")
     return _addressed(contacts, sender, {
         department: ((f"【退回修改】{book.year}年度目标考核填报表（{department}）", returned) if department in received

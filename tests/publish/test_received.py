@@ -1,11 +1,14 @@
 """What a district and a department receive, read as the recipient reads it, after a year run through
 the real command line with district names as they are really written (full-width brackets, middle dots)."""
+import email
+import email.policy
+
 import docx
 import openpyxl
 
 from assess_xl.demo import fill_workbook
 from tests.conftest import best_value
-from tests.helpers import assess_xl, write_forms
+from tests.helpers import assess_xl, attachment, message, write_forms
 
 DISTRICTS = ["高新区（虎丘区）", "工业园区", "吴中区·东山"]
 
@@ -83,3 +86,24 @@ def test_seal_alone_does_not_say_it_wrote_a_scorecard_to_the_bundle_path(book, t
     done = assess_xl("seal", inbox, "-o", tmp_path / "2007年考核.zip", "--districts", ",".join(DISTRICTS))
     assert done.returncode == 0, done.stdout + done.stderr
     assert "封存包已写入" in done.stdout and "考核结果已写入" not in done.stdout
+
+
+def test_a_department_whose_mail_could_not_be_read_is_not_told_only_that_nothing_came(book, tmp_path):
+    """调研室 mailed its form from Outlook in RTF (only winmail.dat): the reminder and the return mail do
+    not flatly say nothing was received; they say an unreadable attachment may be why and how to resend."""
+    forms = write_forms(book, DISTRICTS, tmp_path / "forms")
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    best_returns(book, forms, inbox, leave_out=("调研室",))
+    tnef = attachment(b"\x78\x9f\x3e\x22" + bytes(200), 'attachment; filename="winmail.dat"', "application/ms-tnef")
+    (inbox / "调研室.eml").write_bytes(message([tnef], sender="dys@example.cn", subject="调研室填报表"))
+    contacts = tmp_path / "通讯录.csv"
+    contacts.write_text("部门,联系人,邮箱\n调研室,李明,dys@example.cn\n", encoding="utf-8")
+    for command in ("remind", "returns"):
+        done = assess_xl("send", command, inbox, "--contacts", contacts, "--from", "zhc@example.cn",
+                         "--outbox", tmp_path / command)
+        assert done.returncode == 0, done.stdout + done.stderr
+        (draft,) = (tmp_path / command).glob("*.eml")
+        body = next(part for part in email.message_from_bytes(draft.read_bytes(), policy=email.policy.default).walk()
+                    if part.get_content_type() == "text/plain").get_content()
+        assert "尚未收到你们交回的填报表（如已发送，可能是附件无法读取：请把填好的工作簿作为普通附件重新发送" in body, body
