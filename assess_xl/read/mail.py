@@ -158,10 +158,36 @@ def envelope_of(message: Message, now: datetime | None = None) -> Envelope:
 
 def _header(message: Message, name: str) -> str:
     try:
-        value = message.get(name)
+        value = str(message.get(name) or "")
     except Exception:  # a malformed header: the email package raises several types
         return ""
-    return printable(str(value or "")).strip()[:300]
+    if _GARBLED.search(value):
+        value = next((_raw_bytes_text(raw) for key, raw in message.raw_items() if key.lower() == name.lower()), value)
+    return printable(value).strip()[:300]
+
+
+# What the email package makes of a header written in raw 8-bit bytes (GBK from older Chinese mail programs,
+# not encoded as RFC 2047/2231 asks): replacement or private-use characters, or escaped bytes.
+_GARBLED = re.compile("[\ufffd\ue000-\uf8ff\udc80-\udcff]")
+_RAW_PARAMETER = r'\b{key}\s*=\s*(?:"([^"]*)"|([^;\s]+))'  # key="value" or key=value, as written
+
+
+def _raw_bytes_text(raw: str) -> str:
+    """A raw header value (bytes kept as surrogate escapes) decoded as its writer meant: UTF-8, else GB18030,
+    else Big5; as written when none of them fits."""
+    data = raw.encode("utf-8", "surrogateescape")
+    for charset in ("utf-8", "gb18030", "big5"):
+        try:
+            return data.decode(charset)
+        except UnicodeDecodeError:
+            continue
+    return data.decode("utf-8", "replace")
+
+
+def _raw_parameter(part: Message, header: str, key: str) -> str:
+    raw = next((value for name, value in part.raw_items() if name.lower() == header), "")
+    found = re.search(_RAW_PARAMETER.format(key=key), raw, re.IGNORECASE)
+    return _raw_bytes_text(found.group(1) or found.group(2)) if found else ""
 
 
 def _received_text(message: Message) -> str:
@@ -226,6 +252,8 @@ def _attachment_name(part: Message) -> str:
         name = part.get_filename() or ""
     except Exception:  # a malformed parameter: the email package raises several types
         name = ""
+    if _GARBLED.search(str(name)):  # raw 8-bit bytes in the header: decode them as the sender's program meant
+        name = _raw_parameter(part, "content-disposition", "filename") or _raw_parameter(part, "content-type", "name") or name
     name = re.split(r"[/\\]", str(name))[-1]
     return printable(name).strip()[:120]
 

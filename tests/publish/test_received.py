@@ -1,5 +1,6 @@
 """What a district and a department receive, read as the recipient reads it, after a year run through
 the real command line with district names as they are really written (full-width brackets, middle dots)."""
+import base64
 import email
 import email.policy
 
@@ -107,3 +108,27 @@ def test_a_department_whose_mail_could_not_be_read_is_not_told_only_that_nothing
         body = next(part for part in email.message_from_bytes(draft.read_bytes(), policy=email.policy.default).walk()
                     if part.get_content_type() == "text/plain").get_content()
         assert "尚未收到你们交回的填报表（如已发送，可能是附件无法读取：请把填好的工作簿作为普通附件重新发送" in body, body
+
+
+def test_names_and_subjects_written_in_raw_gbk_bytes_are_shown_in_chinese(book, tmp_path):
+    """Older Chinese mail programs write the attachment name and the subject as raw GBK bytes, not encoded as
+    RFC 2047/2231 ask: 来源 shows them in Chinese, not as replacement characters."""
+    forms = write_forms(book, DISTRICTS, tmp_path / "forms")
+    filled = tmp_path / "开发处.xlsx"
+    fill_workbook(forms["开发处"], filled, {"开发处": {"6-1": {d: "1" for d in DISTRICTS}}})
+    name, subject = "开发处填报表.xlsx".encode("gbk"), "开发处2007年度考核填报".encode("gbk")
+    content = base64.encodebytes(filled.read_bytes()).replace(b"\n", b"\r\n")
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "开发处.eml").write_bytes(
+        b"From: kfc@example.cn\r\nTo: zhc@example.cn\r\nSubject: " + subject + b"\r\nDate: Tue, 8 Jan 2008 16:40:02 +0800\r\n"
+        b'MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="BB"\r\n\r\n--BB\r\n'
+        b'Content-Type: application/octet-stream; name="' + name + b'"\r\n'
+        b'Content-Disposition: attachment; filename="' + name + b'"\r\nContent-Transfer-Encoding: base64\r\n\r\n'
+        + content + b"\r\n--BB--\r\n")
+    done = assess_xl("collect", inbox, "-o", tmp_path / "结果.xlsx", "--districts", ",".join(DISTRICTS))
+    assert done.returncode == 1, done.stdout + done.stderr
+    rows = list(openpyxl.load_workbook(tmp_path / "结果.xlsx")["来源"].iter_rows(values_only=True))
+    said = " ".join(str(cell) for row in rows for cell in row if cell)
+    assert "inbox/开发处.eml › 开发处填报表.xlsx" in said and "主题：开发处2007年度考核填报" in said, said
+    assert "\ufffd" not in said
