@@ -146,6 +146,7 @@ def test_the_whole_demo_year_through_the_console(server, page, tmp_path):
 
     # problems, filtered by htmx
     page.click("nav >> text=问题")
+    page.wait_for_url("**/problems")  # loaded, htmx with it: a choice made earlier, under load, sent nothing
     page.select_option("select[name=level]", "错误")
     page.wait_for_url(re.compile(r".*/problems\?.*level=%E9%94%99%E8%AF%AF"))  # htmx swapped the table in
     levels = page.locator("table.problems tbody tr td:first-child").all_inner_texts()
