@@ -102,7 +102,8 @@ def run(out: Path) -> Demo:
     """Forms for the sample districts, returns filled from the sample data (some with mistakes and
     blanks on purpose), and their scorecard, all under `out`."""
     from assess_xl import pipeline
-    from assess_xl.publish import files, forms
+    from assess_xl import files
+    from assess_xl.publish import forms
     from assess_xl.rules import load as rulebook_load
 
     book = rulebook_load.load(None)

@@ -19,7 +19,7 @@ import yaml
 from assess_xl.problems import Code
 from assess_xl import demo
 
-from assess_xl.publish import files
+from assess_xl import files
 
 from assess_xl.publish import outbox
 

@@ -40,7 +40,7 @@ import openpyxl
 import pytest
 
 from assess_xl import cli
-from assess_xl.publish import files
+from assess_xl import files
 from assess_xl.year import parse_districts
 from assess_xl.demo import fill_workbook
 from helpers import set_saved_time, write_forms

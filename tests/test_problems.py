@@ -55,7 +55,7 @@ def test_codes_are_an_enum_so_a_misspelt_code_fails_at_once():
 
 
 def test_every_library_error_is_an_assess_error_carrying_problems():
-    from assess_xl.publish.files import WriteError
+    from assess_xl.files import WriteError
     from assess_xl.score.previous import PreviousError
     from assess_xl.xlsx.ownbooks import OwnWorkbookError
     from assess_xl.year import YearError

@@ -18,7 +18,7 @@ from assess_xl.cli.options import DISTRICTS_HELP, RULES_OPTION, collect_options,
 from assess_xl.cli.output import console, errors_console, print_nothing_filled, print_summary
 from assess_xl.pipeline import CollectOptions, Outcome
 from assess_xl.publish import documents as publish
-from assess_xl.publish import files
+from assess_xl import files
 from assess_xl.problems import Code
 
 YEAR_LOCK_WAIT = 10.0  # seconds a run waits for another holder of a year folder's lock

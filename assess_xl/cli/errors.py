@@ -16,7 +16,8 @@ from assess_xl import problems as P
 from assess_xl import year as year_module
 from assess_xl.cli.chinese import ChineseGroup, usage_message
 from assess_xl.cli.output import console, errors_console
-from assess_xl.publish import delivery, documents, files, forms
+from assess_xl import files
+from assess_xl.publish import delivery, documents, forms
 from assess_xl.read import fetch
 from assess_xl.rules import model as rulebook_module
 

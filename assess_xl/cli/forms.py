@@ -13,7 +13,7 @@ from assess_xl.cli.errors import EXIT_CLEAN, EXIT_PROBLEMS, stop
 from assess_xl.cli.options import DISTRICTS_HELP, RULES_OPTION, collect_options, load_rulebook, read_or_stop
 from assess_xl.cli.output import console
 from assess_xl.pipeline import CollectOptions
-from assess_xl.publish import files
+from assess_xl import files
 from assess_xl.publish import forms as forms_module
 from assess_xl.publish import returns as returns_module
 from assess_xl.read import form as readback

@@ -13,7 +13,7 @@ from assess_xl.cli.errors import EXIT_CLEAN, stop
 from assess_xl.cli.options import load_rulebook, output_path, read_or_stop, refuse_existing, with_adjustments
 from assess_xl.cli.output import console, errors_console
 from assess_xl.pipeline import CollectOptions
-from assess_xl.publish import files
+from assess_xl import files
 from assess_xl.rules import diff as rulediff
 from assess_xl.rules import load as rulebook_load
 from assess_xl.rules import model as rulebook_module

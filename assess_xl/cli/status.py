@@ -10,7 +10,7 @@ from assess_xl.cli.chinese import ChineseCommand
 from assess_xl.cli.errors import EXIT_CLEAN, EXIT_PROBLEMS
 from assess_xl.cli.options import DISTRICTS_HELP, RULES_OPTION, collect_options, load_rulebook, output_path, read_or_stop
 from assess_xl.cli.output import console, print_files, print_status
-from assess_xl.publish import files
+from assess_xl import files
 from assess_xl.publish import returns as returns_module
 from assess_xl.publish import scorecard as report
 from assess_xl.publish import status as status_module

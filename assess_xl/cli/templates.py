@@ -9,7 +9,8 @@ from assess_xl.cli.chinese import ChineseCommand
 from assess_xl.cli.errors import EXIT_CLEAN
 from assess_xl.cli.options import DISTRICTS_HELP, RULES_OPTION, load_rulebook, output_path, refuse_existing
 from assess_xl.cli.output import console
-from assess_xl.publish import files, outbox
+from assess_xl import files
+from assess_xl.publish import outbox
 from assess_xl.score import adjustments as adjustments_module
 
 

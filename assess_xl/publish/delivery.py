@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from assess_xl.publish import files
+from assess_xl import files
 from assess_xl.publish.outbox import Outgoing, csv_rows, draft_name
 from assess_xl.problems import AssessError, Problem, make, text
 from assess_xl.problems import Code

@@ -12,7 +12,7 @@ from typing import Callable
 
 from assess_xl.problems import Code
 from assess_xl import problems as P
-from assess_xl.publish import files
+from assess_xl import files
 from assess_xl.read import imap
 from assess_xl.xlsx.layout import FETCH_RECORD
 
