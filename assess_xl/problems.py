@@ -6,7 +6,7 @@ import errno
 import string
 from dataclasses import asdict, dataclass, replace
 from enum import Enum
-from typing import cast
+from typing import ClassVar, cast
 
 
 class Level(str, Enum):
@@ -245,13 +245,13 @@ class Code(str, Enum):
     CONSOLE_NOTHING_TO_PUBLISH = "console_nothing_to_publish", WARNING, "还没有可以发布的考核结果。请先在“收件”页上传并读取交回的填报表。"
     CONSOLE_NOTHING_READ = "console_nothing_read", WARNING, "还没有读到本细则的填报表。请先在“收件”页上传并读取交回的填报表。"
     # the command line: what it refuses before any work is done (exit 2)
-    RULEBOOK_UNUSABLE = "rulebook_unusable", ERROR, "评分细则无法使用：\n{messages}"
+    RULEBOOK_UNUSABLE = "rulebook_unusable", ERROR, "评分细则无法使用：\n{problems}"
     OUTPUT_EXISTS = "output_exists", ERROR, "{target} 已存在，没有覆盖（其中可能已有填写的内容）。换一个文件名，或加 --force 覆盖。"
     RULES_SUFFIX = "rules_suffix", ERROR, "评分细则只能保存为 .yaml 或 .xlsx，不能保存为“{suffix}”。"
     OUTPUT_NOT_XLSX = "output_not_xlsx", ERROR, "{what}只能保存为.xlsx工作簿，不能保存为“{suffix}”。请改为 {suggested}。"
     DISTRICTS_NOT_UTF8 = "districts_not_utf8", ERROR, "区名单文件 {path} 不是UTF-8编码。请用记事本“另存为”UTF-8后重试。"
     DISTRICTS_UNUSABLE = "districts_unusable", ERROR, "区名单不能使用：\n{reasons}"
-    FORMS_UNUSABLE = "forms_unusable", ERROR, "无法生成填报表：\n{reasons}"
+    FORMS_UNUSABLE = "forms_unusable", ERROR, "无法生成填报表：\n{problems}"
     FORMS_FOLDER_FOREIGN = "forms_folder_foreign", ERROR, "文件夹 {folder} 中已有其他区名单或其他细则的填报表（{clashes}）。请换一个文件夹，或加 --force 覆盖。"
     FORMS_NO_DISTRICTS = "forms_no_districts", ERROR, "缺少选项 --districts（被考核的区）。用 --help 查看用法。"
     READ_WORKER_FAILED = "read_worker_failed", ERROR, "本机无法启动读取进程，以下文件未能读取：{files}。请检查内存和安装后重试。"
@@ -403,11 +403,21 @@ def make(kind: Code, /, *, file: object = "", sheet: object = "", cell: object =
 class AssessError(Exception):
     """The one exception the library raises for something the person running it must fix: it carries
     the problems (catalogue messages, with file, sheet, cell, district and code where they apply).
-    The command line and the console catch this base once and show `problems`."""
+    The command line and the console catch this base once and show `message`."""
+
+    # A catalogue message that introduces the problems (its `{problems}` field), e.g. 评分细则无法使用：
+    heading: ClassVar[Code | None] = None
 
     def __init__(self, *problems: Problem):
         super().__init__("\n".join(problem.message for problem in problems))
         self.problems: tuple[Problem, ...] = problems
+        self.partly_done = False  # something was already done before it (some mail went out)
+
+    @property
+    def message(self) -> str:
+        """What a person reads: the problems, one a line, under the heading when there is one."""
+        joined = "\n".join(self.messages)
+        return text(self.heading, problems=joined) if self.heading else joined
 
     @property
     def problem(self) -> Problem:

@@ -5,7 +5,7 @@ import click
 
 from assess_xl import year as year_module
 from assess_xl.cli.chinese import ChineseCommand
-from assess_xl.cli.errors import EXIT_CLEAN, UserError
+from assess_xl.cli.errors import EXIT_CLEAN
 
 
 @click.command("console", cls=ChineseCommand)
@@ -18,8 +18,5 @@ def console_command(folder, port, no_browser):
     年度文件夹不存在或是空文件夹时新建；不写时在浏览器中新建或打开最近的年度文件夹。"""
     from assess_xl.console import server
     year = year_module.open_or_create(folder) if folder else None
-    try:
-        server.serve(year, port, not no_browser, lambda line: click.echo(line))
-    except server.PortBusy as exc:
-        raise UserError(str(exc)) from None
+    server.serve(year, port, not no_browser, lambda line: click.echo(line))
     return EXIT_CLEAN

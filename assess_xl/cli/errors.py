@@ -11,15 +11,9 @@ import click
 from rich.markup import escape
 
 from assess_xl.problems import Code
-from assess_xl import pipeline
 from assess_xl import problems as P
-from assess_xl import year as year_module
 from assess_xl.cli.chinese import ChineseGroup, usage_message
 from assess_xl.cli.output import console, errors_console
-from assess_xl import files
-from assess_xl.publish import delivery, documents, forms
-from assess_xl.read import fetch
-from assess_xl.rules import model as rulebook_module
 
 EXIT_CLEAN, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
 
@@ -43,17 +37,10 @@ def show_error(message: str) -> None:
 
 
 def library_failure(error: Exception) -> tuple[str, int] | None:
-    """The message and exit status of an error the library raises, None for any other."""
-    if isinstance(error, (files.WriteError, year_module.YearError, pipeline.RunError)):
-        return error.problem.message, EXIT_USAGE
-    if isinstance(error, rulebook_module.RulebookError):
-        return P.text(Code.RULEBOOK_UNUSABLE, messages="\n".join(error.messages)), EXIT_USAGE
-    if isinstance(error, forms.FormError):
-        return P.text(Code.FORMS_UNUSABLE, reasons="\n".join(error.messages)), EXIT_USAGE
-    if isinstance(error, delivery.DeliveryError):
-        return error.message, EXIT_PROBLEMS if error.sent_any else EXIT_USAGE
-    if isinstance(error, (documents.PublishError, fetch.FetchError)):
-        return str(error), EXIT_USAGE
+    """The message and exit status of a refusal of the library (any problems.AssessError: exit 2, or 1
+    when part of the work was done, as when some mail went out), None for any other error."""
+    if isinstance(error, P.AssessError):
+        return error.message, EXIT_PROBLEMS if error.partly_done else EXIT_USAGE
     return None
 
 

@@ -11,11 +11,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from assess_xl import year as year_module
 from assess_xl.cli.chinese import ChineseCommand, ChineseGroup
-from assess_xl.cli.errors import EXIT_CLEAN, EXIT_PROBLEMS, stop
+from assess_xl.cli.errors import EXIT_CLEAN, EXIT_PROBLEMS
 from assess_xl.cli.options import RULES_OPTION, load_contacts, load_rulebook, read_or_stop
 from assess_xl.cli.output import console, errors_console, print_fetched
 from assess_xl.pipeline import CollectOptions
-from assess_xl.problems import shorten
 from assess_xl.problems import text as problem_text
 from assess_xl.publish import delivery, outbox
 from assess_xl.publish import forms as forms_module
@@ -88,11 +87,6 @@ def send():
     """发送邮件：填报表、催报、退回修改（默认写成草稿，也可直接通过SMTP发送）。"""
 
 
-def sender_mailbox(sender: str) -> outbox.Mailbox:
-    try:
-        return outbox.mailbox(sender)
-    except outbox.BadAddress as bad:
-        stop(Code.SENDER_NEWLINE if bad.reason == "newline" else Code.SENDER_INVALID, raw=shorten(sender, 100))
 
 
 @send.command("forms")
@@ -102,7 +96,7 @@ def sender_mailbox(sender: str) -> outbox.Mailbox:
 def send_forms(forms_dir, contacts_path, sender, deadline, outbox_dir, smtp, user, security, rules_path):
     """给每个部门发送它自己的填报表。"""
     book = load_rulebook(rules_path)
-    from_ = sender_mailbox(sender)
+    from_ = outbox.sender(sender)
     contacts = load_contacts(contacts_path, book)
     copies = forms_module.department_copies(book, Path(forms_dir))
     owed = [d for d in book.departments if book.department_indicators(d)]
@@ -120,7 +114,7 @@ def send_forms(forms_dir, contacts_path, sender, deadline, outbox_dir, smtp, use
 def send_remind(paths, contacts_path, sender, deadline, outbox_dir, smtp, user, security, rules_path, round_name):
     """催报：给还欠填报或需要改正的部门发邮件，逐区列出未填写的指标和每个需改正单元格的问题。"""
     book = load_rulebook(rules_path)
-    from_ = sender_mailbox(sender)
+    from_ = outbox.sender(sender)
     contacts = load_contacts(contacts_path, book)
     read = read_or_stop(paths, book, CollectOptions())
     owing = returns_module.owing_lines(book, read)
@@ -136,7 +130,7 @@ def send_remind(paths, contacts_path, sender, deadline, outbox_dir, smtp, user, 
 def send_returns(paths, contacts_path, sender, deadline, outbox_dir, smtp, user, security, rules_path):
     """给有错误或缺报的部门发送退回修改的填报表；没有交回的部门，说明尚未收到并再次附上填报表。"""
     book = load_rulebook(rules_path)
-    from_ = sender_mailbox(sender)
+    from_ = outbox.sender(sender)
     contacts = load_contacts(contacts_path, book)
     read = read_or_stop(paths, book, CollectOptions())
     copies = {c.departments[0]: (c.name, c.content) for c in returns_module.return_copies(book, read)}

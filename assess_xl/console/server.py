@@ -20,8 +20,8 @@ DEFAULT_PORT = 8765
 HOST = "127.0.0.1"
 
 
-class PortBusy(Exception):
-    pass
+class PortBusy(P.AssessError):
+    """No port to listen on."""
 
 
 def bind(port: int | None) -> socket.socket:
@@ -35,7 +35,7 @@ def bind(port: int | None) -> socket.socket:
             return sock
         except OSError:
             sock.close()
-    raise PortBusy(P.text(Code.CONSOLE_PORT_BUSY, port=port))
+    raise PortBusy(P.make(Code.CONSOLE_PORT_BUSY, port=port))
 
 
 def serve(year: Year | None, port: int | None, open_browser: bool, say: Callable[[str], None]) -> None:

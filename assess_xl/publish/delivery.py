@@ -31,15 +31,11 @@ _REASONS = {errno.ENOSPC: "磁盘已满", errno.EDQUOT: "超出磁盘配额", er
 
 
 class DeliveryError(AssessError):
-    """Mail could not be (all) sent; `sent_any` says whether mail went out before it."""
+    """Mail could not be (all) sent; `partly_done` says whether mail went out before it."""
 
     def __init__(self, problem: Problem, sent_any: bool = False):
         super().__init__(problem)
-        self.sent_any = sent_any
-
-    @property
-    def message(self) -> str:
-        return self.problem.message
+        self.partly_done = sent_any
 
 
 def os_reason(exc: OSError) -> str:

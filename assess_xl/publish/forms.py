@@ -24,6 +24,8 @@ class FormError(P.AssessError):
     """Forms cannot be made: a district list that cannot be used, or xlsxwriter refused something
     we asked it to write (it only warns and returns a code)."""
 
+    heading = Code.FORMS_UNUSABLE
+
 
 def checked(code: int, what: str) -> None:
     if code not in (0, None):

@@ -20,7 +20,7 @@ from email.utils import formataddr, formatdate, make_msgid
 
 from assess_xl.xlsx.layout import name_key
 from assess_xl.xlsx.style import MemoryWorkbook, styles
-from assess_xl.problems import shorten, text
+from assess_xl.problems import AssessError, make, shorten, text
 from assess_xl.rules.model import Rulebook
 from assess_xl.problems import Code
 
@@ -43,6 +43,10 @@ class BadAddress(ValueError):
         super().__init__(reason)
         self.reason = reason
         self.written = written
+
+
+class SenderError(AssessError):
+    """The coordinator's own address (--from, 发件人) cannot be used; the problem says what to type."""
 
 
 @dataclass(frozen=True)
@@ -80,6 +84,15 @@ def mailbox(written: str) -> Mailbox:
     if not _ADDRESS.match(address):
         raise BadAddress("invalid", written)
     return Mailbox(name, address)
+
+
+def sender(written: str) -> Mailbox:
+    """The coordinator's own address, as `mailbox` reads it; SenderError saying what to type instead."""
+    try:
+        return mailbox(written)
+    except BadAddress as bad:
+        code = Code.SENDER_NEWLINE if bad.reason == "newline" else Code.SENDER_INVALID
+        raise SenderError(make(code, raw=shorten(written, 100))) from None
 
 
 def mailboxes(cell: str) -> tuple[Mailbox, ...]:

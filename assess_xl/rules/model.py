@@ -17,6 +17,8 @@ Raw = dict[str, Any]  # a rulebook as YAML or the rulebook workbook gives it, be
 class RulebookError(P.AssessError):
     """The rulebook cannot be used; `problems` gives every reason at once."""
 
+    heading = P.Code.RULEBOOK_UNUSABLE
+
 
 @dataclass(frozen=True)
 class Category:
