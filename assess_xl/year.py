@@ -285,8 +285,8 @@ def with_setting(settings: Settings, **changes: str) -> Settings:
 
 # ---- contacts -----------------------------------------------------------------------------------
 
-def read_contacts(path: Path, book: Rulebook) -> tuple[dict[str, outbox.Contact], list[str]]:
-    """The contacts workbook (or .csv): department → contact, and Chinese problems per row."""
+def read_contacts(path: Path, book: Rulebook) -> tuple[dict[str, outbox.Contact], list[P.Problem]]:
+    """The contacts workbook (or .csv): department → contact, and the problems of rows left out."""
     sheet = None
     try:
         if path.suffix.lower() == ".csv":

@@ -391,7 +391,7 @@ def save_settings(year: Year, settings: Settings) -> None:
         write([(year.settings_path, settings_text(settings).encode("utf-8"))])
 
 
-def bring_contacts(name: str, content: bytes, book: Rulebook) -> tuple[dict[str, outbox.Contact], list[str]]:
+def bring_contacts(name: str, content: bytes, book: Rulebook) -> tuple[dict[str, outbox.Contact], list[P.Problem]]:
     """An uploaded contacts workbook (.xlsx or .csv), read as `send --contacts` reads one."""
     suffix = Path(name).suffix.lower() if Path(name).suffix.lower() in (".csv", ".xlsx") else ".xlsx"
     with tempfile.TemporaryDirectory(prefix="assess-xl-contacts-") as folder:

@@ -82,3 +82,16 @@ def test_a_refusal_after_part_of_the_work_exits_1_and_a_heading_introduces_the_p
 def test_other_errors_are_not_swallowed():
     done = CliRunner().invoke(group_raising(KeyError("bug")), ["go"])
     assert isinstance(done.exception, KeyError)
+
+
+def test_rulebook_warnings_and_contact_rows_left_out_read_as_before(tmp_path):
+    checked = assess_xl("rules", "check")
+    assert checked.returncode == 0
+    assert "警告：rulebook-2007.yaml：目标2分值6分，但计分规则最多只能得5分。\n" in checked.stdout and "共 3 条警告。" in checked.stdout
+    (tmp_path / "通讯录.csv").write_text("部门,联系人,邮箱\n不存在处,,a@b.cn\n办公室,,not-an-address\n", encoding="utf-8")
+    (tmp_path / "forms").mkdir()
+    sent = assess_xl("send", "forms", "--forms", "forms", "--contacts", "通讯录.csv", "--from", "zhc@example.cn",
+                     "--outbox", "out", cwd=tmp_path)
+    assert sent.stderr.startswith(
+        "通讯录：通讯录.csv，第2行A列（A2格）：部门“不存在处”不在评分细则的部门中，该行未采用。请填写评分细则中的部门名称（如办公室、")
+    assert "\n通讯录：通讯录.csv，第3行C列（C3格）：办公室的邮箱“not-an-address”无效，该行未采用。" in sent.stderr

@@ -65,7 +65,7 @@ def load_contacts(path: str, book: Rulebook) -> dict[str, outbox.Contact]:
     """The contacts of --contacts; rows that cannot be used are shown and left out."""
     contacts, problems = year_module.read_contacts(Path(path), book)
     for problem in problems:
-        errors_console.print(f"[yellow]通讯录：[/]{escape(problem)}")
+        errors_console.print(f"[yellow]通讯录：[/]{escape(problem.message)}")
     return contacts
 
 

@@ -43,7 +43,7 @@ def rules_check(rulebook):
         table.add_row(escape(department), str(count))
     console.print(table)
     for warning in book.warnings:
-        console.print(f"[yellow]警告：[/]{escape(warning)}")
+        console.print(f"[yellow]警告：[/]{escape(warning.message)}")
     console.print(f"共 {len(book.warnings)} 条警告。" if book.warnings else "没有警告。")
     return EXIT_CLEAN
 

@@ -153,9 +153,9 @@ async def save_contacts(request: Request, console: Console, book: Rulebook) -> R
     return _keep_contacts(console, book, *outbox.read_contacts(rows, book, "通讯录"), "通讯录已保存")
 
 
-def _keep_contacts(console: Console, book, contacts: dict, problems: list[str], done: str) -> Response:
+def _keep_contacts(console: Console, book, contacts: dict, problems: list[P.Problem], done: str) -> Response:
     for problem in problems:
-        console.flash(problem, "error")
+        console.flash(problem.message, "error")
     return _saved(console, lambda: yearwork.save_contacts(console.the_year(), book, contacts),
                   f"{done}（{len(contacts)}个部门有邮箱）。", "/settings")
 

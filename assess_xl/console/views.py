@@ -59,13 +59,13 @@ def settings(request: Request, console: Console) -> Response:
     return render(request, "settings.html", context)
 
 
-def _contacts(year, book) -> tuple[dict, list[str]]:
+def _contacts(year, book) -> tuple[dict, list[P.Problem]]:
     if not year.contacts_path.is_file():
         return {}, []
     try:
         return year_module.read_contacts(year.contacts_path, book)
     except YearError as exc:
-        return {}, [exc.problem.message]
+        return {}, list(exc.problems)
 
 
 @needs()

@@ -20,7 +20,7 @@ from email.utils import formataddr, formatdate, make_msgid
 
 from assess_xl.xlsx.layout import name_key
 from assess_xl.xlsx.style import MemoryWorkbook, styles
-from assess_xl.problems import AssessError, make, shorten, text
+from assess_xl.problems import AssessError, Problem, make, shorten
 from assess_xl.rules.model import Rulebook
 from assess_xl.problems import Code
 
@@ -147,9 +147,9 @@ def contacts_template(book: Rulebook, contacts: dict[str, Contact] | None = None
 
 
 def read_contacts(rows: list[list], book: Rulebook, file: str,
-                  sheet: str | None = None) -> tuple[dict[str, Contact], list[str]]:
-    """Rows of the contacts sheet (header first) → department → contact; and Chinese problems naming
-    the file, sheet and cell."""
+                  sheet: str | None = None) -> tuple[dict[str, Contact], list[Problem]]:
+    """Rows of the contacts sheet (header first) → department → contact; and the rows left out, as
+    problems naming the file, sheet and cell."""
     departments = {name_key(d): d for d in book.departments}
     contacts: dict[str, Contact] = {}
     problems = []
@@ -157,20 +157,20 @@ def read_contacts(rows: list[list], book: Rulebook, file: str,
         cells = [str(c).strip() if c is not None else "" for c in (list(row) + ["", "", ""])[:3]]
         if not any(cells):
             continue
-        at = functools.partial(_cell_at, file, sheet, number)
+        at = functools.partial(_contact_problem, file, sheet, number)
         department = departments.get(name_key(cells[0]))
         if department is None:
-            problems.append(text(Code.CONTACT_DEPARTMENT_UNKNOWN, at=at("A"), raw=shorten(cells[0], 60),
-                                 example="、".join(book.departments[:3])))
+            problems.append(at("A", Code.CONTACT_DEPARTMENT_UNKNOWN, raw=shorten(cells[0], 60),
+                               example="、".join(book.departments[:3])))
             continue
         if not cells[2]:
-            problems.append(text(Code.CONTACT_NO_ADDRESS, at=at("C"), department=department))
+            problems.append(at("C", Code.CONTACT_NO_ADDRESS, department=department))
             continue
         try:
             found = mailboxes(cells[2])
         except BadAddress as bad:
             kind = Code.CONTACT_ADDRESS_UNICODE if bad.reason == "unicode" else Code.CONTACT_ADDRESS_INVALID
-            problems.append(text(kind, at=at("C"), department=department, raw=shorten(bad.written.strip(), 100)))
+            problems.append(at("C", kind, department=department, raw=shorten(bad.written.strip(), 100)))
             continue
         previous = contacts.get(department)
         merged = (previous.mailboxes if previous else ()) + found
@@ -178,8 +178,11 @@ def read_contacts(rows: list[list], book: Rulebook, file: str,
     return contacts, problems
 
 
-def _cell_at(file: str, sheet: str | None, row: int, column: str) -> str:
-    return f"{file}，工作表“{sheet}”，{column}{row}格" if sheet else f"{file}，第{row}行{column}列（{column}{row}格）"
+def _contact_problem(file: str, sheet: str | None, row: int, column: str, kind: Code, /, **fields: str) -> Problem:
+    """A problem of the contacts row `row` at its cell in `column`, the place written as a person finds it
+    (a .csv has no sheet: its row and column)."""
+    at = f"{file}，工作表“{sheet}”，{column}{row}格" if sheet else f"{file}，第{row}行{column}列（{column}{row}格）"
+    return make(kind, file=file, sheet=sheet or "", cell=f"{column}{row}", at=at, **fields)
 
 
 def csv_rows(text: str) -> list[list]:

@@ -352,25 +352,25 @@ def _check_usage(targets: list[Target], indicators: dict[str, Indicator], where:
             errors.append(P.make(Code.RULE_INDICATOR_UNUSED, at=where, target=indicator.target, code=code))
 
 
-def _warnings(book: Rulebook, where: str) -> list[str]:
+def _warnings(book: Rulebook, where: str) -> list[P.Problem]:
     out = []
     short = dict((target.number, most) for target, most in book.short_of_points())
     for target in book.targets:
         reach = book.reachable_max(target)
         if target.number in short:
-            out.append(P.text(Code.RULE_UNREACHABLE, at=where, target=target.number, points=fmt_number(target.max or 0.0),
+            out.append(P.make(Code.RULE_UNREACHABLE, file=where, at=where, target=target.number, points=fmt_number(target.max or 0.0),
                               reach=fmt_number(reach)))
         if target.stated_points is not None and abs(target.stated_points - reach) > 1e-9:
-            out.append(P.text(Code.RULE_STATED_POINTS, at=where, target=target.number,
+            out.append(P.make(Code.RULE_STATED_POINTS, file=where, at=where, target=target.number,
                               stated=fmt_number(target.stated_points), reach=fmt_number(reach)))
     for category in book.categories:
         if category.bonus:
             continue
         maxima = [t.max for t in book.targets if t.category == category.number]
         if any(m is None for m in maxima):
-            out.append(P.text(Code.RULE_UNCAPPED_IN_BASIC, at=where, category=category.number))
+            out.append(P.make(Code.RULE_UNCAPPED_IN_BASIC, file=where, at=where, category=category.number))
         elif abs(sum(m or 0.0 for m in maxima) - (category.points or 0.0)) > 1e-9:
-            out.append(P.text(Code.RULE_CATEGORY_SUM, at=where, category=category.number, name=category.name,
+            out.append(P.make(Code.RULE_CATEGORY_SUM, file=where, at=where, category=category.number, name=category.name,
                               points=fmt_number(category.points or 0.0), total=fmt_number(sum(m or 0.0 for m in maxima))))
     return out
 

@@ -66,7 +66,7 @@ class Rulebook:
     indicators: dict[str, Indicator] = field(hash=False)
     fingerprint: str = ""
     source: str = ""
-    warnings: tuple[str, ...] = ()
+    warnings: tuple[P.Problem, ...] = ()
     issuer: str = "市环境保护局"
     alternatives: tuple[Alternative, ...] = ()
 

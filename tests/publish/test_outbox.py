@@ -108,8 +108,10 @@ def test_bad_contacts_are_said(book):
     contacts, problems = outbox.read_contacts([["部门", "联系人", "邮箱"], ["不存在处", "", "a@b.cn"], ["办公室", "", "not-an-address"]],
                                               book, "通讯录.xlsx", "通讯录")
     assert contacts == {}
-    assert problems[0].startswith("通讯录.xlsx，工作表“通讯录”，A2格：部门“不存在处”不在评分细则的部门中")
-    assert problems[1].startswith("通讯录.xlsx，工作表“通讯录”，C3格：办公室的邮箱“not-an-address”无效")
+    assert problems[0].message.startswith("通讯录.xlsx，工作表“通讯录”，A2格：部门“不存在处”不在评分细则的部门中")
+    assert problems[1].message.startswith("通讯录.xlsx，工作表“通讯录”，C3格：办公室的邮箱“not-an-address”无效")
+    assert [(p.kind, p.file, p.sheet, p.cell) for p in problems] == [
+        ("contact_department_unknown", "通讯录.xlsx", "通讯录", "A2"), ("contact_address_invalid", "通讯录.xlsx", "通讯录", "C3")]
 
 
 def test_password_never_written(setup, monkeypatch):

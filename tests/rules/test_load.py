@@ -41,7 +41,7 @@ def test_seed_text_verbatim(book):
 
 
 def test_2007_warnings(book):
-    text = "\n".join(book.warnings)
+    text = "\n".join(warning.message for warning in book.warnings)
     assert "目标2分值6分，但计分规则最多只能得5分" in text
     assert "目标5分值8分，但计分规则最多只能得7分" in text
     assert "目标30原文标注(3)分，但各部分合计4分" in text
@@ -145,7 +145,8 @@ def test_category_sum_warning(raw):
     changed = copy.deepcopy(raw)
     changed["categories"][0]["points"] = 3
     book = rulebook.build(changed, "测试.yaml")
-    assert "测试.yaml：类别1“落实环保大会”分值3分，但其目标满分合计2分。" in book.warnings
+    assert "测试.yaml：类别1“落实环保大会”分值3分，但其目标满分合计2分。" in [w.message for w in book.warnings]
+    assert [w.kind for w in book.warnings].count("rule_category_sum") == 1
 
 
 def test_load_reports_yaml_error(tmp_path):
