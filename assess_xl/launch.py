@@ -13,9 +13,9 @@ def command_name(arguments: list[str]) -> str | None:
     return next((argument for argument in arguments if not argument.startswith("-")), None)
 
 
-def main():
+def main() -> None:
     if command_name(sys.argv[1:]) in READING_COMMANDS:
         from assess_xl.xlsx import sandbox
         sandbox.start_early()
     from assess_xl.cli import main as command_line
-    return command_line()
+    command_line()

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, fields, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Sequence
 
 import yaml
 
@@ -212,7 +212,7 @@ def open_year(folder: str | Path) -> Year:
     return Year(path)
 
 
-def given_year(paths) -> Year | None:
+def given_year(paths: Sequence[str | Path]) -> Year | None:
     """The year, when the only path given is a year's folder (`collect 2008年考核/`)."""
     if len(paths) != 1 or not is_year(Path(paths[0])):
         return None
@@ -329,7 +329,7 @@ def collect_options(year: Year, book: Rulebook, now: datetime | None = None) -> 
     return options
 
 
-def fingerprint(year: Year) -> tuple:
+def fingerprint(year: Year) -> tuple[tuple[tuple[object, ...], ...], tuple[tuple[str, int, int], ...]]:
     """What a run of the year depends on (names, sizes and times of its inputs): when it is unchanged,
     an earlier run's result still holds."""
     watched = [year.settings_path, year.districts_path, year.contacts_path, year.adjustments_path,

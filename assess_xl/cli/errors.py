@@ -5,7 +5,7 @@ went out), and only here does the command line exit."""
 from __future__ import annotations
 
 import sys
-from typing import NoReturn
+from typing import IO, Any, NoReturn
 
 import click
 from rich.markup import escape
@@ -23,11 +23,11 @@ class UserError(click.ClickException):
 
     exit_code = EXIT_USAGE
 
-    def show(self, file=None):
+    def show(self, file: IO[Any] | None = None) -> None:
         show_error(self.message)
 
 
-def stop(code: Code, /, **fields) -> NoReturn:
+def stop(code: Code, /, **fields: object) -> NoReturn:
     """Refuse with the catalogue's message of `code`: exit 2, nothing done."""
     raise UserError(P.text(code, **fields))
 
@@ -47,7 +47,7 @@ def library_failure(error: Exception) -> tuple[str, int] | None:
 class MainGroup(ChineseGroup):
     """The top command group; its `main` is the wrapper every command runs in."""
 
-    def main(self, *args, **kwargs) -> NoReturn:
+    def main(self, *args: Any, **kwargs: Any) -> NoReturn:
         kwargs["standalone_mode"] = False
         try:
             code = super().main(*args, **kwargs)

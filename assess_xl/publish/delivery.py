@@ -90,7 +90,7 @@ class SendLog:
             self.close()
             raise DeliveryError(make(Code.SEND_LOG_UNWRITABLE, path=path, reason=os_reason(exc))) from None
 
-    def _write(self, rows) -> None:
+    def _write(self, rows: list[tuple[str, ...]]) -> None:
         self._writer.writerows(rows)
         self._handle.flush()
         os.fsync(self._handle.fileno())
@@ -110,7 +110,7 @@ class SendLog:
     def __enter__(self) -> "SendLog":
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
 

@@ -11,6 +11,7 @@ import hashlib
 import io
 import re
 from dataclasses import dataclass
+from typing import Iterable, Sequence
 from email.header import Header
 from email.mime.application import MIMEApplication
 from email.mime.multipart import MIMEMultipart
@@ -146,7 +147,7 @@ def contacts_template(book: Rulebook, contacts: dict[str, Contact] | None = None
     return workbook.content()
 
 
-def read_contacts(rows: list[list], book: Rulebook, file: str,
+def read_contacts(rows: Sequence[Sequence[object]], book: Rulebook, file: str,
                   sheet: str | None = None) -> tuple[dict[str, Contact], list[Problem]]:
     """Rows of the contacts sheet (header first) → department → contact; and the rows left out, as
     problems naming the file, sheet and cell."""
@@ -185,7 +186,7 @@ def _contact_problem(file: str, sheet: str | None, row: int, column: str, kind: 
     return make(kind, file=file, sheet=sheet or "", cell=f"{column}{row}", at=at, **fields)
 
 
-def csv_rows(text: str) -> list[list]:
+def csv_rows(text: str) -> list[list[str]]:
     """Rows of a CSV text; a field may be as long as the text (the csv module's default limit is 128 KB,
     which a cell of thousands of addresses, or an older send log, exceeds)."""
     csv.field_size_limit(max(csv.field_size_limit(), len(text) + 1))
@@ -220,14 +221,14 @@ def compose(sender: Mailbox, contact: Contact, subject: str, body: str,
     return Outgoing(contact.department, contact.addresses, subject, sent, message.as_bytes(policy=_WIRE), key, message_id)
 
 
-def _addressed(contacts: dict[str, Contact], sender: Mailbox, drafts: dict[str, tuple[str, str, list]],
+def _addressed(contacts: dict[str, Contact], sender: Mailbox, drafts: dict[str, tuple[str, str, list[tuple[str, bytes]]]],
                round_name: str = "") -> list[Outgoing]:
     """department → (subject, body, attachments), composed for the departments the contacts know."""
     return [compose(sender, contacts[department], subject, body, attachments, round_name)
             for department, (subject, body, attachments) in drafts.items() if department in contacts]
 
 
-def unaddressed(contacts: dict[str, Contact], departments) -> list[str]:
+def unaddressed(contacts: dict[str, Contact], departments: Iterable[str]) -> list[str]:
     """The departments that should get a message but have no address in the contacts."""
     return [department for department in departments if department not in contacts]
 

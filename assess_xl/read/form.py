@@ -11,6 +11,7 @@ import json
 import math
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import Any
 
 from xlsxwriter.utility import xl_col_to_name, xl_rowcol_to_cell
 
@@ -46,7 +47,7 @@ class SheetRead:
     department: str
     sheet: str
     columns: list[DistrictColumn]
-    records: dict[str, list]  # RECORD_COLUMNS → values, one entry per (code, district column)
+    records: dict[str, list[Any]]  # RECORD_COLUMNS → values, one entry per (code, district column)
     problems: list[Problem]  # problems of cells; their district field holds the header as written
     expected: list[str] | None = None  # the districts the file's metadata lists, if valid
 
@@ -91,8 +92,8 @@ def read_loaded(info: gather.FileInfo, book: Rulebook, now: datetime | None = No
     try:
         sheets = parse_workbook(data)
     except SheetTooLarge as big:
-        return _rejected(FileRead(info), Code.SHEET_TOO_LARGE, sheet=printable(big.sheet), rows=big.height,
-                         columns=big.width)
+        return _rejected(FileRead(info), Code.SHEET_TOO_LARGE, sheet=printable(big.sheet), rows=str(big.height),
+                         columns=str(big.width))
     except MemoryError:
         return _rejected(FileRead(info), Code.PARSE_MEMORY)
     except Exception as exc:  # calamine's own error types: a verdict on the file, not a failure of ours
@@ -102,7 +103,7 @@ def read_loaded(info: gather.FileInfo, book: Rulebook, now: datetime | None = No
     return read_sheets(info, sheets, book)
 
 
-def _rejected(result: FileRead, code: Code, **fields) -> FileRead:
+def _rejected(result: FileRead, code: Code, **fields: str) -> FileRead:
     """The file's verdict: rejected, with the catalogue code as the problem's kind."""
     return replace(result, status=REJECTED, reason=P.text(code, **fields),
                    problems=[*result.problems, P.make(code, file=result.info.name, **fields)])
@@ -114,7 +115,8 @@ def read_sheets(info: gather.FileInfo, sheets: dict[str, SheetData], book: Ruleb
     return FileRead(info, status, reason, notes, reads, meta)
 
 
-def _read_sheets(info, sheets, book: Rulebook, notes: list[Problem]):
+def _read_sheets(info: gather.FileInfo, sheets: dict[str, SheetData], book: Rulebook,
+                 notes: list[Problem]) -> tuple[str, str, FileMeta | None, list[SheetRead]]:
     """(status, reason, metadata, sheet reads) of one parsed workbook; problems go to `notes`."""
     name = info.name
     if info.saved_ignored:
@@ -176,7 +178,7 @@ def read_metadata(sheets: dict[str, SheetData], file_name: str, notes: list[Prob
     return meta
 
 
-def _string_list(text, max_items: int, max_length: int) -> list[str] | None:
+def _string_list(text: object, max_items: int, max_length: int) -> list[str] | None:
     try:
         value = json.loads(text) if isinstance(text, str) else None
     except (ValueError, RecursionError):
@@ -185,10 +187,10 @@ def _string_list(text, max_items: int, max_length: int) -> list[str] | None:
         return None
     if not all(isinstance(v, str) and 0 < len(v) <= max_length for v in value):
         return None
-    return value
+    return [str(v) for v in value]
 
 
-def _district_list(text) -> list[str] | None:
+def _district_list(text: object) -> list[str] | None:
     names = _string_list(text, MAX_DISTRICTS, MAX_DISTRICT_NAME)
     if names is None or any(printable(n) != n or not name_key(n) for n in names):
         return None
@@ -199,7 +201,8 @@ def _district_list(text) -> list[str] | None:
 
 # ---- sheets -------------------------------------------------------------------------------
 
-def _assign_sheets(sheets, book: Rulebook, file_name, notes) -> dict[str, SheetData]:
+def _assign_sheets(sheets: dict[str, SheetData], book: Rulebook, file_name: str,
+                   notes: list[Problem]) -> dict[str, SheetData]:
     """Department → its sheet: by name (compared as names are), or by the codes it holds when renamed."""
     departments = {name_key(d): d for d in book.departments}
     by_department: dict[str, list[SheetData]] = {}
@@ -209,7 +212,7 @@ def _assign_sheets(sheets, book: Rulebook, file_name, notes) -> dict[str, SheetD
         department = departments.get(name_key(sheet.name)) or _department_by_codes(sheet, book)
         if department:
             by_department.setdefault(department, []).append(sheet)
-    assigned = {}
+    assigned: dict[str, SheetData] = {}
     for department in book.departments:
         found = by_department.get(department, [])
         if len(found) > 1:
@@ -236,7 +239,7 @@ def _department_by_codes(sheet: SheetData, book: Rulebook) -> str | None:
     return owners.pop() if len(owners) == 1 else None
 
 
-def find_header(rows) -> tuple[int, int] | None:
+def find_header(rows: list[list[Any]]) -> tuple[int, int] | None:
     """(row, column) of the `编号` header cell, looked for in the first 30 rows and 60 columns."""
     for r, row in enumerate(rows[:30]):
         for c, cell in enumerate(row[:60]):
@@ -250,7 +253,7 @@ def read_department_sheet(sheet: SheetData, department: str, book: Rulebook, inf
     """Records for every (code, district column) input cell of one department sheet, and its problems."""
     where = {"file": info.name, "sheet": sheet.name}
     out: list[Problem] = []
-    found: dict[str, list] = {column: [] for column in RECORD_COLUMNS}
+    found: dict[str, list[Any]] = {column: [] for column in RECORD_COLUMNS}
     header = find_header(sheet.rows)
     if header is None:
         return SheetRead(department, sheet.name, [], found, [P.make(Code.NO_HEADER, **where)], expected_districts)
@@ -286,25 +289,35 @@ def read_department_sheet(sheet: SheetData, department: str, book: Rulebook, inf
     return SheetRead(department, sheet.name, district_columns, found, out, expected_districts)
 
 
-def _special_cells(info, sheet, header_row) -> dict:
+@dataclass(frozen=True)
+class SpecialCells:
+    """The input cells of one sheet that are not plain entries: error values, formulas, merged ranges."""
+    errors: set[str]  # cells holding an error value
+    formulas: dict[str, str]  # cell → formula
+    merged: dict[tuple[int, int], str]  # (row, column) → the merged range it lies in, e.g. "H4:I4"
+    cells: set[str]  # every cell above
+
+
+def _special_cells(info: gather.FileInfo, sheet: SheetData, header_row: int) -> SpecialCells:
     errors = info.error_cells.get(sheet.name, set())
     formulas = info.formula_cells.get(sheet.name, {})
     merged = _merged_lookup([m for m in sheet.merged if m[0] > header_row])  # titles and context merges are ours
-    return {"errors": errors, "formulas": formulas, "merged": merged,
-            "cells": errors | set(formulas) | {xl_rowcol_to_cell(r, c) for r, c in merged}}
+    return SpecialCells(errors, formulas, merged,
+                        errors | set(formulas) | {xl_rowcol_to_cell(r, c) for r, c in merged})
 
 
-def _read_row(indicator: Indicator, values, cols, letters, row, headers, special, where, out) -> list[Reading]:
+def _read_row(indicator: Indicator, values: list[Any], cols: list[int], letters: list[str], row: int,
+              headers: list[str], special: SpecialCells, where: dict[str, str], out: list[Problem]) -> list[Reading]:
     """The readings of one indicator's row; a form repeats the same few entries, so each distinct
     entry is interpreted once."""
-    known: dict = {}
+    known: dict[tuple[type, Any], Reading] = {}
     readings = []
     for i, col in enumerate(cols):
         raw = values[col] if col < len(values) else ""
         cell = f"{letters[i]}{row + 1}"
         at = {"cell": cell, "district": headers[i], "code": indicator.code, **where}
-        if cell in special["cells"]:
-            reading = _read_special(indicator, raw, at, special, special["merged"].get((row, col)), out)
+        if cell in special.cells:
+            reading = _read_special(indicator, raw, at, special, special.merged.get((row, col)), out)
         else:
             key = (raw.__class__, raw)
             if key not in known:
@@ -315,13 +328,14 @@ def _read_row(indicator: Indicator, values, cols, letters, row, headers, special
     return readings
 
 
-def _read_special(indicator, raw, at, special, merged_range, out) -> Reading:
+def _read_special(indicator: Indicator, raw: Any, at: dict[str, str], special: SpecialCells,
+                  merged_range: str | None, out: list[Problem]) -> Reading:
     if merged_range:
         out.append(P.make(Code.MERGED_INPUT, range=merged_range, **at))
-    if at["cell"] in special["errors"]:
+    if at["cell"] in special.errors:
         out.append(P.make(Code.ERROR_VALUE, raw="错误值", expected=indicator.what_to_type(), **at))
         return Reading(math.nan, "#错误值", False, False, [])
-    formula = special["formulas"].get(at["cell"])
+    formula = special.formulas.get(at["cell"])
     if formula is not None:
         if is_blank(raw):
             out.append(P.make(Code.FORMULA_NO_VALUE, raw=f"={formula}", formula=f"={formula}",
@@ -333,7 +347,7 @@ def _read_special(indicator, raw, at, special, merged_range, out) -> Reading:
     return reading._replace(notes=[])
 
 
-def _merged_lookup(merged) -> dict:
+def _merged_lookup(merged: list[tuple[int, int, int, int]]) -> dict[tuple[int, int], str]:
     lookup = {}
     for r0, c0, r1, c1 in merged:
         if (r1 - r0 + 1) * (c1 - c0 + 1) > 10_000:
@@ -348,7 +362,8 @@ def _merged_lookup(merged) -> dict:
 _CONTEXT_KEYS = {name_key(h) for h in CONTEXT_HEADERS}
 
 
-def _district_columns(header, header_row, code_col, where, out) -> dict[str, tuple[str, int]]:
+def _district_columns(header: list[Any], header_row: int, code_col: int, where: dict[str, str],
+                     out: list[Problem]) -> dict[str, tuple[str, int]]:
     """key → (header as written, column) for every district-like header; duplicates are problems."""
     columns: dict[str, list[tuple[str, int]]] = {}
     for col, cell in enumerate(header):
@@ -367,7 +382,8 @@ def _district_columns(header, header_row, code_col, where, out) -> dict[str, tup
     return result
 
 
-def _code_rows(rows, header_row, code_col, department, book, where, out) -> dict[str, int]:
+def _code_rows(rows: list[list[Any]], header_row: int, code_col: int, department: str, book: Rulebook,
+               where: dict[str, str], out: list[Problem]) -> dict[str, int]:
     found: dict[str, list[int]] = {}
     for r in range(header_row + 1, len(rows)):
         cell = rows[r][code_col] if code_col < len(rows[r]) else ""
