@@ -35,6 +35,23 @@ def write_forms(book, districts, folder: Path) -> dict[str, Path]:
     return paths
 
 
+def returned_forms(book, folder: Path, entries: dict[str, dict[str, dict[str, str]]], districts=("甲区", "乙区"),
+                   file_names: dict[str, str] | None = None, saved: str | None = None) -> tuple[dict[str, Path], Path]:
+    """Blank forms for `districts` in folder/blank, and in folder/inbox each department's return with its
+    entries typed as a person types them (department → code → district → text), named 部门.xlsx unless
+    `file_names` names it otherwise, its saved time `saved` when given. Returns (blank forms, inbox)."""
+    from assess_xl.demo import fill_workbook
+    blank = write_forms(book, list(districts), folder / "blank")
+    inbox = folder / "inbox"
+    inbox.mkdir()
+    for department, codes in entries.items():
+        path = inbox / f"{(file_names or {}).get(department, department)}.xlsx"
+        fill_workbook(blank[department], path, {department: codes})
+        if saved:
+            set_saved_time(path, saved)
+    return blank, inbox
+
+
 def set_saved_time(path: Path, stamp: str, mtime: float | None = None) -> None:
     """Rewrite docProps/core.xml's modified time (openpyxl always stamps the time of saving)."""
     with zipfile.ZipFile(path) as source:

@@ -95,3 +95,16 @@ def test_rulebook_warnings_and_contact_rows_left_out_read_as_before(tmp_path):
     assert sent.stderr.startswith(
         "通讯录：通讯录.csv，第2行A列（A2格）：部门“不存在处”不在评分细则的部门中，该行未采用。请填写评分细则中的部门名称（如办公室、")
     assert "\n通讯录：通讯录.csv，第3行C列（C3格）：办公室的邮箱“not-an-address”无效，该行未采用。" in sent.stderr
+
+
+def test_rules_export_and_import_refuse_a_rulebook_that_does_not_load_before_the_target(tmp_path):
+    (tmp_path / "bad.yaml").write_text(BAD_RULEBOOK, encoding="utf-8")
+    for command, target in (("export", "bad.txt"), ("import", "bad.txt"), ("export", "x.xlsx")):
+        done = assess_xl("rules", command, "bad.yaml", "-o", target, cwd=tmp_path)
+        assert done.returncode == 2 and done.stderr.startswith("错误：评分细则无法使用：\nbad.yaml：目标1：所属类别5不存在。")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.yaml"]
+    exported = assess_xl("rules", "export", "-o", "细则.txt", "--", str(tmp_path / "none.yaml"), cwd=tmp_path)
+    assert exported.returncode == 2 and "找不到评分细则文件" in exported.stderr
+    assess_xl("rules", "init", "-o", "2008.yaml", cwd=tmp_path)
+    wrong = assess_xl("rules", "import", "2008.yaml", "-o", "2008.txt", cwd=tmp_path)
+    assert wrong.returncode == 2 and wrong.stderr == "错误：评分细则只能保存为 .yaml 或 .xlsx，不能保存为“.txt”。\n"

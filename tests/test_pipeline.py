@@ -7,20 +7,15 @@ from assess_xl.read import merge
 from assess_xl import pipeline
 
 from assess_xl.publish import scorecard as report
-from assess_xl.demo import fill_workbook
 from assess_xl.pipeline import CollectOptions, Outcome
-from helpers import cannot_import, write_forms
+from helpers import cannot_import, returned_forms
 
 DISTRICTS = ["甲区", "乙区"]
 
 
 @pytest.fixture
 def inbox(book, tmp_path):
-    blank = write_forms(book, DISTRICTS, tmp_path / "blank")
-    folder = tmp_path / "inbox"
-    folder.mkdir()
-    fill_workbook(blank["开发处"], folder / "开发处.xlsx", {"开发处": {"6-1": {"甲区": "1", "乙区": "0"}}})
-    return blank, folder
+    return returned_forms(book, tmp_path, {"开发处": {"6-1": {"甲区": "1", "乙区": "0"}}}, DISTRICTS)
 
 
 def test_collect_returns_a_scorecard(book, inbox, tmp_path):

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Callable
 
 import click
 import yaml
@@ -17,6 +18,7 @@ from assess_xl import files
 from assess_xl.rules import diff as rulediff
 from assess_xl.rules import load as rulebook_load
 from assess_xl.rules import model as rulebook_module
+from assess_xl.rules.model import Rulebook
 from assess_xl.rules import sheet as rulesheet
 from assess_xl.rules.components import fmt_number
 from assess_xl.score import adjustments as adjustments_module
@@ -80,10 +82,7 @@ def rules_init(out, force):
 @click.option("-o", "--output", "out", required=True, metavar="文件", help="工作簿的保存路径（.xlsx）。")
 def rules_export(rulebook, out):
     """把评分细则（YAML）转为可在Excel中编辑的工作簿（说明、类别、目标、指标、计分）。"""
-    raw = rulebook_load.load_raw(rulebook)
-    load_rulebook(rulebook)  # refuse to export a rulebook that does not load
-    target = output_path(out, "细则工作簿")
-    files.write_file(target, rulesheet.export(raw))
+    _, target = rewrite(rulebook, lambda: output_path(out, "细则工作簿"))
     console.print(f"细则工作簿已写入 {escape(str(target))}")
     return EXIT_CLEAN
 
@@ -93,11 +92,19 @@ def rules_export(rulebook, out):
 @click.option("-o", "--output", "out", required=True, metavar="文件", help="YAML细则的保存路径（.yaml）。")
 def rules_import(workbook, out):
     """把在Excel中编辑的细则工作簿转回YAML（先检查，有错误时逐条说明工作表、行和列）。"""
-    book = load_rulebook(workbook)
-    target = rules_file(out)
-    files.write_file(target, rules_content(rulebook_load.load_raw(workbook), target))
+    book, target = rewrite(workbook, lambda: rules_file(out))
     console.print(f"细则已写入 {escape(str(target))}（指纹 {book.fingerprint}）")
     return EXIT_CLEAN
+
+
+def rewrite(source: str, target_of: Callable[[], Path]) -> tuple[Rulebook, Path]:
+    """The rulebook `source` in the form the suffix of `target_of()` says: a rulebook that does not load
+    is refused before the target is looked at, and nothing is written."""
+    raw = rulebook_load.load_raw(source)
+    book = load_rulebook(source)
+    target = target_of()
+    files.write_file(target, rules_content(raw, target))
+    return book, target
 
 
 @rules.command("diff")

@@ -4,7 +4,7 @@ within its component), and which indicators a department must now report that it
 Compares the raw mappings (YAML or workbook alike)."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable, Collection
 
 from assess_xl.rules.model import Raw, integral
 from assess_xl.rules.terms import KINDS, PARAMETERS, TYPES
@@ -35,13 +35,13 @@ def _top(old: dict[Any, Any], new: dict[Any, Any]) -> list[str]:
         if old.get(key) != new.get(key):
             lines.append(f"{label}：{_show(old.get(key))} → {_show(new.get(key))}")
     before, after = list(old.get("departments") or []), list(new.get("departments") or [])
-    for department in after:
-        if department not in before:
-            lines.append(f"新增部门：{department}")
-    for department in before:
-        if department not in after:
-            lines.append(f"删除部门：{department}")
-    return lines
+    return lines + _added_and_removed("部门", before, after, lambda department: f"：{department}")
+
+
+def _added_and_removed(what: str, old: Collection[Any], new: Collection[Any], said: Callable[[Any], str]) -> list[str]:
+    """新增… for each key only `new` has, then 删除… for each only `old` has, each in its own order."""
+    return ([f"新增{what}{said(key)}" for key in new if key not in old]
+            + [f"删除{what}{said(key)}" for key in old if key not in new])
 
 
 def _by(items: Any, key: str) -> dict[Any, Any]:
@@ -54,13 +54,8 @@ def _indicators(raw: dict[Any, Any]) -> dict[Any, Any]:
 
 
 def _keyed(what: str, old: dict[Any, Any], new: dict[Any, Any], fields: dict[Any, Any]) -> list[str]:
-    lines = []
-    for key in new:
-        if key not in old:
-            lines.append(f"新增{what}{key}：{_title(new[key])}")
-    for key in old:
-        if key not in new:
-            lines.append(f"删除{what}{key}：{_title(old[key])}")
+    either = {**old, **new}
+    lines = _added_and_removed(what, old, new, lambda key: f"{key}：{_title(either[key])}")
     for key in old.keys() & new.keys():
         for field, label in fields.items():
             before, after = old[key].get(field), new[key].get(field)

@@ -11,7 +11,7 @@ from assess_xl.xlsx import style
 from assess_xl.rules import load as rulebook
 from assess_xl.cli import main
 from assess_xl.demo import fill_workbook
-from helpers import assess_xl, requires_soffice, rulebook_2008, set_saved_time, soffice_resave, write_forms
+from helpers import assess_xl, requires_soffice, returned_forms, rulebook_2008, set_saved_time, soffice_resave, write_forms
 from helpers import read_paths
 
 DISTRICTS = ["甲区", "乙区"]
@@ -20,16 +20,11 @@ DISTRICTS = ["甲区", "乙区"]
 @pytest.fixture
 def cycle(book, tmp_path):
     """开发处 types one entry wrong and leaves one blank; 办公室 is complete; the rest have not returned."""
-    blank = write_forms(book, DISTRICTS, tmp_path / "blank")
-    inbox = tmp_path / "inbox"
-    inbox.mkdir()
-    fill_workbook(blank["开发处"], inbox / "开发处.xlsx", {"开发处": {
-        "6-1": {"甲区": "1", "乙区": "两例"}, "7-1": {"甲区": "是", "乙区": "否"},
-        "7-2": {"甲区": "0", "乙区": "1"}, "7-3": {"甲区": "2"}}})
-    fill_workbook(blank["办公室"], inbox / "办公室.xlsx", {"办公室": {"1-1": {"甲区": "是", "乙区": "是"},
-                                                              "1-2": {"甲区": "否", "乙区": "是"}}})
-    set_saved_time(inbox / "开发处.xlsx", "2008-01-05T08:00:00Z")
-    set_saved_time(inbox / "办公室.xlsx", "2008-01-05T08:00:00Z")
+    _, inbox = returned_forms(book, tmp_path, {
+        "开发处": {"6-1": {"甲区": "1", "乙区": "两例"}, "7-1": {"甲区": "是", "乙区": "否"},
+                 "7-2": {"甲区": "0", "乙区": "1"}, "7-3": {"甲区": "2"}},
+        "办公室": {"1-1": {"甲区": "是", "乙区": "是"}, "1-2": {"甲区": "否", "乙区": "是"}}}, DISTRICTS,
+        saved="2008-01-05T08:00:00Z")
     return inbox, read_paths([inbox], book)
 
 

@@ -5,7 +5,7 @@ import pytest
 
 from assess_xl.publish import status
 from assess_xl.demo import fill_workbook
-from helpers import assess_xl, set_saved_time, write_forms
+from helpers import assess_xl, returned_forms, set_saved_time, write_forms
 from helpers import read_paths
 
 DISTRICTS = ["甲区", "乙区"]
@@ -13,12 +13,8 @@ DISTRICTS = ["甲区", "乙区"]
 
 @pytest.fixture
 def read(book, tmp_path):
-    blank = write_forms(book, DISTRICTS, tmp_path / "blank")
-    inbox = tmp_path / "inbox"
-    inbox.mkdir()
-    fill_workbook(blank["办公室"], inbox / "办公室.xlsx", {"办公室": {"1-1": {"甲区": "是", "乙区": "是"},
-                                                                  "1-2": {"甲区": "否", "乙区": "是"}}})
-    fill_workbook(blank["开发处"], inbox / "开发处.xlsx", {"开发处": {"6-1": {"甲区": "0"}}})
+    _, inbox = returned_forms(book, tmp_path, {"办公室": {"1-1": {"甲区": "是", "乙区": "是"}, "1-2": {"甲区": "否", "乙区": "是"}},
+                                               "开发处": {"6-1": {"甲区": "0"}}}, DISTRICTS)
     set_saved_time(inbox / "办公室.xlsx", "2008-01-05T08:00:00Z")
     return read_paths([inbox], book)
 

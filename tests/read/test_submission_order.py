@@ -71,15 +71,20 @@ def value_used(sheets) -> str:
     return conflict["说明"].split("采用较晚提交的“")[1].split("”")[0]
 
 
-def test_a_date_later_than_its_own_receipt_is_not_believed(fills, tmp_path):
-    inbox = tmp_path / "inbox"
+def inbox_of(folder, a: bytes, b: bytes):
+    """folder/inbox holding the two messages as a.eml and b.eml."""
+    inbox = folder / "inbox"
     inbox.mkdir()
+    (inbox / "a.eml").write_bytes(a)
+    (inbox / "b.eml").write_bytes(b)
+    return inbox
+
+
+def test_a_date_later_than_its_own_receipt_is_not_believed(fills, tmp_path):
     # Sent first, received at 09:00, but claims a Date 20 h later: it must not beat the correction.
     forged = received(kfc(fills["1"], "Tue, 08 Jan 2008 05:00:00 +0800", 1), "Mon, 07 Jan 2008 09:00:05 +0800")
     correction = received(kfc(fills["3"], "Mon, 07 Jan 2008 15:00:00 +0800", 2), "Mon, 07 Jan 2008 15:00:04 +0800")
-    (inbox / "a.eml").write_bytes(forged)
-    (inbox / "b.eml").write_bytes(correction)
-    _, sheets = collect([inbox], tmp_path)
+    _, sheets = collect([inbox_of(tmp_path, forged, correction)], tmp_path)
     assert value_used(sheets) == "3"
     source = next(row for row in sheets["来源"] if row[0] == "inbox/a.eml › kfc.xlsx")
     assert "晚于收到时间" in source[-1] and "按收到时间判断先后" in source[-1]
@@ -89,13 +94,9 @@ def test_a_date_later_than_its_own_receipt_is_not_believed(fills, tmp_path):
 
 def test_a_plausible_date_before_receipt_still_decides(fills, tmp_path):
     """The Date is believed when it is not later than the receipt (the same pair, honest this time)."""
-    inbox = tmp_path / "inbox"
-    inbox.mkdir()
     later = received(kfc(fills["1"], "Mon, 07 Jan 2008 16:00:00 +0800", 1), "Mon, 07 Jan 2008 16:00:05 +0800")
     earlier = received(kfc(fills["3"], "Mon, 07 Jan 2008 15:00:00 +0800", 2), "Mon, 07 Jan 2008 15:00:04 +0800")
-    (inbox / "a.eml").write_bytes(later)
-    (inbox / "b.eml").write_bytes(earlier)
-    _, sheets = collect([inbox], tmp_path)
+    _, sheets = collect([inbox_of(tmp_path, later, earlier)], tmp_path)
     assert value_used(sheets) == "1"
 
 

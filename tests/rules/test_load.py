@@ -82,28 +82,16 @@ def _indicator(raw, code):
     raise KeyError(code)
 
 
-def test_unknown_kind(raw):
+@pytest.mark.parametrize("code, edit, expected", [
+    ("1-1", lambda ind: ind["scoring"][0].update(kind="bonus_magic"), "测试.yaml：目标1，指标1-1：未知的计分方式“bonus_magic”"),
+    ("1-2", lambda ind: ind.update(code="1-1"), "指标编号“1-1”重复使用"),
+    ("38-2b", lambda ind: ind["scoring"][0].update(relative_to="38-9"), "引用了不存在的指标“38-9”"),
+    ("1-2", lambda ind: ind.update(scoring=[]), "指标1-2没有任何计分方式使用"),
+], ids=["unknown_kind", "duplicate_code", "missing_indicator_reference", "unused_indicator"])
+def test_a_bad_indicator_is_named(raw, code, edit, expected):
     bad = copy.deepcopy(raw)
-    _indicator(bad, "1-1")[1]["scoring"][0]["kind"] = "bonus_magic"
-    assert "测试.yaml：目标1，指标1-1：未知的计分方式“bonus_magic”" in _errors(bad)
-
-
-def test_duplicate_code(raw):
-    bad = copy.deepcopy(raw)
-    _indicator(bad, "1-2")[1]["code"] = "1-1"
-    assert "指标编号“1-1”重复使用" in _errors(bad)
-
-
-def test_missing_indicator_reference(raw):
-    bad = copy.deepcopy(raw)
-    _indicator(bad, "38-2b")[1]["scoring"][0]["relative_to"] = "38-9"
-    assert "引用了不存在的指标“38-9”" in _errors(bad)
-
-
-def test_unused_indicator(raw):
-    bad = copy.deepcopy(raw)
-    _indicator(bad, "1-2")[1]["scoring"] = []
-    assert "指标1-2没有任何计分方式使用" in _errors(bad)
+    edit(_indicator(bad, code)[1])
+    assert expected in _errors(bad)
 
 
 @pytest.mark.parametrize("code,change,message", [

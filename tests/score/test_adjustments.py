@@ -9,22 +9,18 @@ from assess_xl.score import adjustments
 
 from assess_xl import pipeline
 from assess_xl.cli import main
-from assess_xl.demo import fill_workbook
 from assess_xl.pipeline import CollectOptions
-from helpers import assess_xl, write_forms
+from helpers import assess_xl, returned_forms
 
 DISTRICTS = ["甲区", "乙区"]
 
 
 @pytest.fixture
 def inbox(book, tmp_path):
-    blank = write_forms(book, DISTRICTS, tmp_path / "blank")
-    folder = tmp_path / "inbox"
-    folder.mkdir()
-    fill_workbook(blank["开发处"], folder / "开发处.xlsx", {"开发处": {
-        "6-1": {"甲区": "3", "乙区": "0"}, "7-1": {"甲区": "是", "乙区": "是"},
-        "7-2": {"甲区": "0", "乙区": "0"}, "7-3": {"甲区": "0", "乙区": "0"}}})
-    fill_workbook(blank["调研室"], folder / "调研室-误发.xlsx", {"调研室": {"16-1": {"甲区": "1", "乙区": "1"}}})
+    _, folder = returned_forms(book, tmp_path, {
+        "开发处": {"6-1": {"甲区": "3", "乙区": "0"}, "7-1": {"甲区": "是", "乙区": "是"},
+                 "7-2": {"甲区": "0", "乙区": "0"}, "7-3": {"甲区": "0", "乙区": "0"}},
+        "调研室": {"16-1": {"甲区": "1", "乙区": "1"}}}, DISTRICTS, file_names={"调研室": "调研室-误发"})
     return folder
 
 
