@@ -1,3 +1,4 @@
+import re
 import unicodedata
 
 from click.testing import CliRunner
@@ -168,14 +169,24 @@ def test_console_script_entry_point(tmp_path):
     (["forms", "-o", "x"], "缺少选项 --districts"),
     (["collect", "in", "-o", "r.xlsx", "--on-conflict", "maybe"], "选项 --on-conflict 的值无效，可选：latest、error"),
     (["collect", "in", "--bogus"], "没有选项 --bogus"),
-    (["colect"], "没有这个命令"),
+    (["colect"], "没有这个命令（colect）。可用命令：adjustments-template、collect、console、contacts-template、demo、"
+                 "fetch、forms、pdf、returns、rules、seal、send、status、verify。"),
     (["collect"], "缺少参数"),
+    (["collect", "in", "-o", "r.xlsx", "--contacts", "没有.csv"], "--contacts 指定的文件“没有.csv”不存在。"),
+    (["collect", "in", "-o", "r.xlsx", "--previous", "."], "--previous 要的是文件，“.”是一个文件夹。请给出文件。"),
+    (["fetch", "-o", "x", "--timeout", "半分钟"], "--timeout 的值“半分钟”不是数字。请填写一个数字。"),
+    (["fetch", "-o", "x", "--timeout", "0"], "--timeout 的值 0.0 超出允许范围：应不小于 0.1。"),
+    (["console", "--port", "70000"], "--port 的值 70000 超出允许范围：应在 0 到 65535 之间。"),
+    (["rules", "check", "."], "细则文件 要的是文件，“.”是一个文件夹。请给出文件。"),
 ])
 def test_usage_errors_are_one_chinese_line(args, message):
+    """Said in Chinese, click's own words too (a missing file, a word where a number goes, a number out of
+    range): no English sentence reaches the coordinator."""
     result = run(*args)
     assert result.exit_code == 2
     assert message in result.output
     assert "Usage:" not in result.output and "Traceback" not in result.output
+    assert not re.search(r"[A-Za-z]{3,} [a-z]{2,} [a-z]{2,}", result.output), result.output  # no English sentence
 
 
 # ---- issue 9: a real year, run as a coordinator would ---------------------------------------

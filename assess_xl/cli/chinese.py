@@ -82,7 +82,7 @@ class ChineseContext(click.Context):
     formatter_class = ChineseFormatter
 
 
-def chinese_help_option(option):
+def chinese_help_option(option: click.Option | None) -> click.Option | None:
     """The help option's own text in Chinese, for commands and groups alike."""
     if option is not None:
         option.help = "显示本帮助并退出。"
@@ -95,7 +95,7 @@ class ChineseCommand(click.Command):
     def get_short_help_str(self, limit: int = 45) -> str:
         return self.short_help or first_sentence(self.help)
 
-    def get_help_option(self, ctx):
+    def get_help_option(self, ctx: click.Context) -> click.Option | None:
         return chinese_help_option(super().get_help_option(ctx))
 
 
@@ -109,7 +109,7 @@ class ChineseGroup(click.Group):
     def get_short_help_str(self, limit: int = 45) -> str:
         return self.short_help or first_sentence(self.help)
 
-    def get_help_option(self, ctx):
+    def get_help_option(self, ctx: click.Context) -> click.Option | None:
         return chinese_help_option(super().get_help_option(ctx))
 
 
@@ -118,6 +118,8 @@ def usage_message(error: click.UsageError) -> str:
     what is wrong, where to look."""
     param = getattr(error, "param", None)
     name = "/".join(param.opts) if param is not None and getattr(param, "opts", None) else getattr(param, "name", "")
+    if isinstance(param, click.Argument) and param.metavar:  # an argument is known by what --help calls it
+        name = param.metavar.strip("[].")
     if isinstance(error, click.MissingParameter):
         missing = Code.USAGE_MISSING_OPTION if isinstance(param, click.Option) else Code.USAGE_MISSING_ARGUMENT
         return P.text(missing, name=name or error.param_hint)
@@ -126,8 +128,52 @@ def usage_message(error: click.UsageError) -> str:
     if isinstance(error, click.BadParameter) and param is not None and isinstance(param.type, click.Choice):
         return P.text(Code.USAGE_BAD_CHOICE, name=name, choices="、".join(map(str, param.type.choices)))
     if isinstance(error, click.BadParameter):
-        return P.text(Code.USAGE_BAD_VALUE, name=name or error.param_hint, reason=error.message)
+        return bad_value_message(name or str(error.param_hint), error.message)
     if "No such command" in error.message:
         quote = chr(39)
-        return P.text(Code.USAGE_NO_COMMAND, raw=error.message.split(quote)[1] if quote in error.message else error.message)
+        group = error.ctx.command if error.ctx is not None else None
+        commands = "、".join(sorted(group.list_commands(error.ctx))) if isinstance(group, click.Group) and error.ctx else ""
+        return P.text(Code.USAGE_NO_COMMAND, raw=error.message.split(quote)[1] if quote in error.message else error.message,
+                      commands=commands)
     return P.text(Code.USAGE_OTHER, reason=error.message)
+
+
+_KINDS = {"File": "文件", "Directory": "文件夹", "Path": "路径"}
+_ACCESS = {"readable": "读取", "writable": "写入", "executable": "执行"}
+_CLICK_REASONS: list[tuple[re.Pattern[str], Code]] = [
+    (re.compile(r"^(?P<kind>File|Directory|Path) '(?P<path>.*)' does not exist\.$", re.S), Code.USAGE_PATH_MISSING),
+    (re.compile(r"^(?P<kind>File|Directory|Path) '(?P<path>.*)' is a file\.$", re.S), Code.USAGE_PATH_IS_FILE),
+    (re.compile(r"^(?P<kind>File|Directory|Path) '(?P<path>.*)' is a directory\.$", re.S), Code.USAGE_PATH_IS_FOLDER),
+    (re.compile(r"^(?P<kind>File|Directory|Path) '(?P<path>.*)' is not (?P<access>readable|writable|executable)\.$",
+                re.S), Code.USAGE_PATH_DENIED),
+    (re.compile(r"^'?(?P<value>.*?)'? is not a valid (?:float|integer)( range)?\.$", re.S), Code.USAGE_NOT_NUMBER),
+    (re.compile(r"^(?P<value>.*) is not in the range (?P<range>.*)\.$", re.S), Code.USAGE_OUT_OF_RANGE),
+]
+
+
+_BOUNDS = [(re.compile(r"^(\S+)<=x<=(\S+)$"), "在 {0} 到 {1} 之间"), (re.compile(r"^x>=(\S+)$"), "不小于 {0}"),
+           (re.compile(r"^x<=(\S+)$"), "不大于 {0}"), (re.compile(r"^x>(\S+)$"), "大于 {0}"),
+           (re.compile(r"^x<(\S+)$"), "小于 {0}")]
+
+
+def range_in_words(bounds: str) -> str:
+    """click's range notation (0<=x<=65535, x>=0.1) in words; other notations as click wrote them."""
+    for pattern, words in _BOUNDS:
+        found = pattern.match(bounds)
+        if found:
+            return words.format(*found.groups())
+    return bounds
+
+
+def bad_value_message(name: str, reason: str) -> str:
+    """click's English reason for a bad value (a missing file, a word where a number goes, a number out of range)
+    said in Chinese; a reason not known here is shown inside the general message rather than lost."""
+    for pattern, code in _CLICK_REASONS:
+        found = pattern.match(reason)
+        if found:
+            fields = found.groupdict()
+            fields["kind"] = _KINDS.get(fields.get("kind") or "", "路径")
+            fields["access"] = _ACCESS.get(fields.get("access") or "", "访问")
+            fields["range"] = range_in_words(fields.get("range") or "")
+            return P.text(code, name=name, **fields)
+    return P.text(Code.USAGE_BAD_VALUE, name=name, reason=reason)
