@@ -281,6 +281,7 @@ class Code(str, Enum):
     # the sealed year (seal, verify): what verify says
     SEAL_NOT_A_BUNDLE = "seal_not_a_bundle", ERROR, "{bundle} 不是封存包（{reason}）。请给出 seal 生成的 .zip 文件或其解压后的文件夹。"
     SEAL_NO_RECORD = "seal_no_record", ERROR, "封存包中没有可读的运行记录 data/record.json（{reason}）。请给出 seal 生成的完整封存包。"
+    SEAL_NEWER_FORMAT = "seal_newer_format", ERROR, "此封存包由较新版本的assess-xl（{made_by}，记录格式{made_format}）生成，本机是{here}，记录格式{format}，无法按原样重新计算。请升级assess-xl后再核验。"
     SEAL_NEWER = "seal_newer", ERROR, "此封存包由较新版本的assess-xl（{made_by}）生成，本机是{here}，无法按原样重新计算。请升级assess-xl后再核验。"
     SEAL_RULEBOOK_NEWER = "seal_rulebook_newer", ERROR, "封存包中的评分细则本版本无法读取（可能由较新版本的assess-xl或较新的细则格式制作）：{messages} 请升级assess-xl后再核验。"
     SEAL_RERUN_FAILED = "seal_rerun_failed", ERROR, "重新计算的进程没有给出结果（退出状态{status}）。请确认本机可以运行 assess-xl collect 后重试。"

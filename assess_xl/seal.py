@@ -280,7 +280,7 @@ def _version(text: str) -> tuple[int, ...]:
 def _newer(record: dict) -> str:
     made_by, made_format = str(record.get("tool", {}).get("version", "")), int(record.get("format", 0))
     if made_format > FORMAT:
-        return P.text(Code.SEAL_NEWER, made_by=f"{made_by}，记录格式{made_format}", here=f"{__version__}，记录格式{FORMAT}")
+        return P.text(Code.SEAL_NEWER_FORMAT, made_by=made_by, made_format=made_format, here=__version__, format=FORMAT)
     if _version(made_by) > _version(__version__):
         return P.text(Code.SEAL_NEWER, made_by=made_by, here=__version__)
     return ""
