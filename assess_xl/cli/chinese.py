@@ -58,10 +58,14 @@ def display_width(text: str) -> int:
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
+# A docstring's line break between two Chinese characters (or full-width marks) is no space in the text.
+_LINE_BREAK_IN_CHINESE = re.compile(r"(?<=[^\x00-\x7f])[ \t]*\n[ \t]*(?=[^\x00-\x7f])")
+
+
 def wrap_display(text: str, width: int) -> list[str]:
     """Lines of at most `width` terminal columns; Latin words and option names are not split."""
     lines, line = [], ""
-    for token in _TOKENS.findall(" ".join(text.split())):
+    for token in _TOKENS.findall(" ".join(_LINE_BREAK_IN_CHINESE.sub("", text).split())):
         if line and display_width(line + token) > width:
             last = _LAST_TOKEN.search(line)
             carried = last.group() if token in _NO_LINE_START and last and last.start() > 0 else ""  # 。 never leads

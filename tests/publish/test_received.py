@@ -132,3 +132,12 @@ def test_names_and_subjects_written_in_raw_gbk_bytes_are_shown_in_chinese(book, 
     said = " ".join(str(cell) for row in rows for cell in row if cell)
     assert "inbox/开发处.eml › 开发处填报表.xlsx" in said and "主题：开发处2007年度考核填报" in said, said
     assert "\ufffd" not in said
+
+
+def test_help_text_broken_between_chinese_characters_has_no_stray_space():
+    """A command's description written over two lines joins without a space between Chinese characters."""
+    for args in (["--help"], ["verify", "--help"]):
+        done = assess_xl(*args)
+        assert done.returncode == 0 and "核验封存包" in done.stdout, done.stderr
+        assert "重新计算，逐项比对" in "".join(line.strip() for line in done.stdout.splitlines()), done.stdout
+        assert "重新计算， 逐项" not in done.stdout.replace("\n", "")
