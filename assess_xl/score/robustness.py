@@ -276,7 +276,7 @@ def change_sentence(change: Change, book: Rulebook) -> str:
 
 
 def deciding_text(pair: Pair, book: Rulebook) -> str:
-    return "；".join(f"目标{number}（{'+' if diff > 0 else '−'}{fmt_number(abs(diff))}）" for number, diff in pair.deciding)
+    return "、".join(f"目标{number}（{'+' if diff > 0 else '−'}{fmt_number(abs(diff))}）" for number, diff in pair.deciding)
 
 
 def missing_text(flag: MissingFlag, book: Rulebook) -> str:

@@ -1,6 +1,7 @@
 """What a district and a department receive, read as the recipient reads it, after a year run through
 the real command line with district names as they are really written (full-width brackets, middle dots)."""
 import base64
+import re
 import email
 import email.policy
 
@@ -141,3 +142,18 @@ def test_help_text_broken_between_chinese_characters_has_no_stray_space():
         assert done.returncode == 0 and "核验封存包" in done.stdout, done.stderr
         assert "重新计算，逐项比对" in "".join(line.strip() for line in done.stdout.splitlines()), done.stdout
         assert "重新计算， 逐项" not in done.stdout.replace("\n", "")
+
+
+def test_the_targets_deciding_a_pair_are_listed_apart_from_the_clauses(book, tmp_path):
+    """In "差在目标1（−1）、目标2（+1）、目标8（+0.13）；若……" the targets are one list (、) and the clauses are
+    separated by ；, so a reader does not take each target for a sentence of its own."""
+    forms = write_forms(book, DISTRICTS, tmp_path / "forms")
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    best_returns(book, forms, inbox, but={"办公室": {"1-1": {"吴中区·东山": "否"}},
+                                          "综合处": {"2-3": {"工业园区": "否"}},
+                                          "法规科技处": {"8-3": {"工业园区": "92%"}}})
+    done = assess_xl("collect", inbox, "-o", tmp_path / "结果.xlsx", "--districts", ",".join(DISTRICTS))
+    assert done.returncode == 0, done.stdout + done.stderr
+    line = next(line for line in done.stdout.splitlines() if "第2名吴中区·东山与第3名工业园区" in line)
+    assert re.search(r"差在目标\d+（[+−][0-9.]+）、目标\d+（[+−][0-9.]+）、目标\d+（[+−][0-9.]+）；若", line), line
