@@ -218,7 +218,7 @@ class Code(str, Enum):
     WRITE_FAILED = "write_failed", ERROR, "无法写入 {where}（{reason}）。请换一个输出位置后重试；原文件未改动。"
     FILE_OPEN_ELSEWHERE = "file_open_elsewhere", ERROR, "{where} 正在被Excel、WPS或LibreOffice打开。请先关闭该文件再运行；原文件未改动。"
     YEAR_BUSY = "year_busy", ERROR, "年度文件夹 {where} 正在被另一个操作使用（{holder}）。请等它完成后再试；没有改动任何文件。"
-    YEAR_NOT_A_YEAR = "year_not_a_year", ERROR, "{where} 不是年度文件夹（其中没有{settings}）。请用 assess-xl console 新建年度文件夹，或给出收件箱等文件和文件夹。"
+    YEAR_NOT_A_YEAR = "year_not_a_year", ERROR, "{where} 不是年度文件夹（其中没有{settings}）。要新建年度，请给出一个还不存在的文件夹或空文件夹（如 2008年考核），程序会在其中新建；collect 等命令也可以直接给出收件箱等文件和文件夹。"
     YEAR_EXISTS = "year_exists", ERROR, "{where} 已经存在且不是空文件夹，没有在其中新建年度文件夹。请换一个文件夹名，或直接打开它。"
     YEAR_SETTINGS_INVALID = "year_settings_invalid", WARNING, "{where} 的格式不正确（{reason}），已按默认设置读取。请在控制台的“设置”页重新保存。"
     COLLECT_NO_OUTPUT = "collect_no_output", ERROR, "缺少选项 -o/--output（考核结果的保存路径）。只给出一个年度文件夹时可以省略，结果写入其“结果”文件夹。用 --help 查看用法。"

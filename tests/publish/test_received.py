@@ -157,3 +157,12 @@ def test_the_targets_deciding_a_pair_are_listed_apart_from_the_clauses(book, tmp
     assert done.returncode == 0, done.stdout + done.stderr
     line = next(line for line in done.stdout.splitlines() if "第2名吴中区·东山与第3名工业园区" in line)
     assert re.search(r"差在目标\d+（[+−][0-9.]+）、目标\d+（[+−][0-9.]+）、目标\d+（[+−][0-9.]+）；若", line), line
+
+
+def test_console_on_a_folder_that_is_not_a_year_says_what_to_give_instead(tmp_path):
+    """It said "请用 assess-xl console 新建年度文件夹" to someone who had just run assess-xl console."""
+    (tmp_path / "杂物").mkdir()
+    (tmp_path / "杂物" / "a.txt").write_text("x")
+    done = assess_xl("console", tmp_path / "杂物", "--no-browser")
+    assert done.returncode == 2 and "不是年度文件夹" in done.stderr
+    assert "请给出一个还不存在的文件夹或空文件夹" in done.stderr and "请用 assess-xl console" not in done.stderr
