@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from assess_xl.rules.components import Indicator, fmt_number
-from assess_xl.rules.model import Rulebook
+from assess_xl.rules.model import Category, Rulebook
 from assess_xl.score import scoring
 from assess_xl.score.scoring import Scores
 
@@ -110,7 +110,7 @@ def _option_neighbours(x: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarra
 
 def _typed_neighbours(values: pd.DataFrame, book: Rulebook) -> pd.DataFrame:
     """Every typed (or bonus-blank) cell's neighbouring values: row, code, old, new, steps."""
-    frames = []
+    parts: list[tuple[str, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
     for code, indicator in book.indicators.items():
         column = values[code].to_numpy()
         x = np.where(np.isnan(column) & indicator.blank_is_zero, 0.0, column)
@@ -125,8 +125,17 @@ def _typed_neighbours(values: pd.DataFrame, book: Rulebook) -> pd.DataFrame:
         rows, new = rows[keep], new[keep]
         steps = (np.ones(len(rows)) if indicator.type in ("bool", "choice")
                  else np.round(np.abs(new - x[rows]) / STEP_OF_TYPE[indicator.type], 6))
-        frames.append(pd.DataFrame({"row": rows, "code": code, "old": column[rows], "new": new, "steps": steps}))
-    return pd.concat(frames, ignore_index=True)
+        parts.append((code, rows, column[rows], new, steps))
+    return _changes(parts)
+
+
+def _changes(parts: list[tuple[str, np.ndarray, np.ndarray, np.ndarray, np.ndarray]]) -> pd.DataFrame:
+    """One frame of candidate changes from (code, rows, old, new, steps) per indicator, built once."""
+    lengths = [len(rows) for _, rows, _, _, _ in parts]
+    joined = [np.concatenate([part[i] for part in parts]) if parts else np.zeros(0) for i in (1, 2, 3, 4)]
+    codes = np.repeat(np.array([code for code, *_ in parts] or [""], dtype=object), lengths or [0])
+    return pd.DataFrame({"row": joined[0].astype(int), "code": codes, "old": joined[1].astype(float),
+                         "new": joined[2].astype(float), "steps": joined[3].astype(float)})
 
 
 def _extremes(indicator: Indicator, column: np.ndarray) -> list[float]:
@@ -144,48 +153,60 @@ def _extremes(indicator: Indicator, column: np.ndarray) -> list[float]:
 
 def _missing_fills(values: pd.DataFrame, book: Rulebook) -> pd.DataFrame:
     """Each 缺报 cell filled with each extreme value: row, code, old (NaN), new, steps (0)."""
-    frames = []
+    parts = []
     for code, indicator in book.indicators.items():
         if indicator.blank_is_zero:
             continue
         column = values[code].to_numpy()
         rows = np.flatnonzero(np.isnan(column))
         for value in _extremes(indicator, column) if len(rows) else []:
-            frames.append(pd.DataFrame({"row": rows, "code": code, "old": np.nan, "new": value, "steps": 0.0}))
-    empty = pd.DataFrame({"row": pd.Series(dtype=int), "code": pd.Series(dtype=str), "old": pd.Series(dtype=float),
-                          "new": pd.Series(dtype=float), "steps": pd.Series(dtype=float)})
-    return pd.concat([empty, *frames], ignore_index=True)
+            parts.append((code, rows, np.full(len(rows), np.nan), np.full(len(rows), value), np.zeros(len(rows))))
+    return _changes(parts)
 
 
 def rescored(values: pd.DataFrame, book: Rulebook, scores: Scores, changes: pd.DataFrame) -> pd.DataFrame:
-    """The changes with each one's new total (cents) and rank, scored by the engine: per target, all of its
-    candidate rows at once, then the district's other targets rolled up as the result does."""
+    """The changes with each one's new total (cents) and rank. Each target's candidate rows are scored at
+    once by the engine (`scoring.score_target`); the new total is the district's total with that target's
+    category summed again and capped as `scoring.roll_up` caps it (the other categories are unchanged)."""
     matrix = values.to_numpy(dtype=float)
     position = {code: i for i, code in enumerate(values.columns)}
     target_cents = scoring.to_cents(scores.targets.to_numpy())
-    missing = (scores.status == scoring.MISSING).to_numpy()
     numbers = list(scores.targets.columns)
+    sums = _category_sums(book, target_cents, numbers)
+    now = _cents(scores.totals["总分"])
     all_rows, all_new = changes["row"].to_numpy(dtype=int), changes["new"].to_numpy(dtype=float)
-    codes = changes["code"].to_numpy(dtype=object)
-    code_targets = np.array([book.indicators[c].target for c in codes], dtype=int) if len(codes) else np.zeros(0, int)
+    code_ids, codes = pd.factorize(changes["code"].to_numpy(dtype=object))
+    id_of = {code: i for i, code in enumerate(codes)}
+    candidate_targets = np.array([book.indicators[c].target for c in codes], dtype=int)[code_ids]
     totals = np.empty(len(changes), dtype=np.int64)
     for target in book.targets:
-        chosen = np.flatnonzero(code_targets == target.number)
+        chosen = np.flatnonzero(candidate_targets == target.number)
         if not len(chosen):
             continue
-        rows, new, changed = all_rows[chosen], all_new[chosen], codes[chosen]
+        rows, new, changed = all_rows[chosen], all_new[chosen], code_ids[chosen]
         columns = {code: matrix[rows, position[code]].copy() for code in target.indicators}
-        for code in target.indicators:
-            hit = changed == code
+        for code in (c for c in target.indicators if c in id_of):
+            hit = changed == id_of[code]
             columns[code][hit] = new[hit]
         result = scoring.score_target(columns, book, target, len(rows))
-        cents, gaps = target_cents[rows], missing[rows]
-        column = numbers.index(target.number)
-        cents[:, column], gaps[:, column] = result.cents, result.missing
-        _, rolled = scoring.roll_up(pd.DataFrame(cents, columns=numbers), pd.DataFrame(gaps, columns=numbers), book)
-        totals[chosen] = scoring.to_cents(rolled["总分"].to_numpy())
+        category = book.category(target.category)
+        before = sums[category.number][rows]
+        after = before - target_cents[rows, numbers.index(target.number)] + result.cents
+        totals[chosen] = now[rows] - _capped(before, category) + _capped(after, category)
     out = changes.assign(total=totals)
-    return out.assign(rank=_rank_among(out, _cents(scores.totals["总分"])))
+    return out.assign(rank=_rank_among(out, now))
+
+
+def _category_sums(book: Rulebook, target_cents: np.ndarray, numbers: list[int]) -> dict[int, np.ndarray]:
+    """Category number → each district's sum of its targets' cents, before the category's cap."""
+    return {category.number: target_cents[:, [numbers.index(t.number) for t in book.targets
+                                              if t.category == category.number]].sum(axis=1)
+            for category in book.categories}
+
+
+def _capped(cents: np.ndarray, category: Category) -> np.ndarray:
+    """A category's cents as `scoring.roll_up` counts them: a bonus category uncapped, others at most its points."""
+    return cents if category.bonus else np.minimum(cents, int(round((category.points or 0.0) * 100)))
 
 
 def _rank_among(changes: pd.DataFrame, totals: np.ndarray) -> np.ndarray:
@@ -205,11 +226,12 @@ def _pairs(scores: Scores, totals: np.ndarray, candidates: pd.DataFrame) -> list
     order = np.lexsort((np.arange(len(totals)), -totals))
     place = np.empty(len(order), dtype=int)
     place[order] = np.arange(len(order))
-    rows, new_totals = candidates["row"].to_numpy(dtype=int), candidates["total"].to_numpy()
-    below = np.append(totals[order][1:], np.iinfo(np.int64).min)[place[rows]]  # the next district's total
-    above = np.insert(totals[order][:-1], 0, np.iinfo(np.int64).max)[place[rows]]  # the one before
+    new_totals = candidates["total"].to_numpy()
+    places = place[candidates["row"].to_numpy(dtype=int)]
+    below = np.append(totals[order][1:], np.iinfo(np.int64).min)[places]  # the next district's total
+    above = np.insert(totals[order][:-1], 0, np.iinfo(np.int64).max)[places]  # the one before
     falls, rises = new_totals < below, new_totals > above
-    pair = np.concatenate([place[rows][falls], place[rows][rises] - 1])
+    pair = np.concatenate([places[falls], places[rises] - 1])
     side = np.concatenate([np.zeros(falls.sum(), dtype=int), np.ones(rises.sum(), dtype=int)])
     found = np.concatenate([np.flatnonzero(falls), np.flatnonzero(rises)])
     steps = candidates["steps"].to_numpy()[found]
@@ -218,9 +240,9 @@ def _pairs(scores: Scores, totals: np.ndarray, candidates: pd.DataFrame) -> list
     first = {int(p): int(found[i]) for p, i in zip(*_first_of_each(pair[ranked], ranked))}
     districts, ranks = scores.districts, scores.totals["排名"].to_numpy()
     deciding = _deciding(scores, order)
+    smallest = _changes_at(candidates, first, districts, ranks)
     return [Pair(districts[upper], districts[lower], int(ranks[upper]), int(ranks[lower]),
-                 (totals[upper] - totals[lower]) / 100, deciding[k],
-                 _change(candidates, first[k], districts, ranks) if k in first else None)
+                 (totals[upper] - totals[lower]) / 100, deciding[k], smallest.get(k))
             for k, (upper, lower) in enumerate(zip(order[:-1], order[1:]))]
 
 
@@ -239,21 +261,31 @@ def _deciding(scores: Scores, order: np.ndarray) -> list[tuple[tuple[int, float]
             for row, picks in zip(difference, biggest)]
 
 
-def _change(candidates: pd.DataFrame, at: int, districts: list[str], ranks: np.ndarray) -> Change:
-    best = candidates.iloc[at]
-    row = int(best["row"])
-    return Change(districts[row], str(best["code"]), float(best["old"]), float(best["new"]), float(best["steps"]),
-                  int(best["total"]) / 100, int(best["rank"]), int(ranks[row]))
+def _changes_at(candidates: pd.DataFrame, at: dict[int, int], districts: list[str],
+                ranks: np.ndarray) -> dict[int, Change]:
+    """Pair → the candidate change at the position `at` gives it, taken out of the frame at once."""
+    picked = candidates.iloc[list(at.values())]
+    columns = [picked[name].tolist() for name in ("row", "code", "old", "new", "steps", "total", "rank")]
+    return {k: Change(districts[row], str(code), float(old), float(new), float(steps), int(total) / 100, int(rank),
+                      int(ranks[row]))
+            for k, row, code, old, new, steps, total, rank in zip(at, *columns)}
 
 
 def _missing_flags(scores: Scores, filled: pd.DataFrame) -> list[MissingFlag]:
-    ranks = scores.totals["排名"].to_numpy()
-    flags = []
-    for (row, code), group in filled.groupby(["row", "code"], sort=True):
-        best, worst = int(group["rank"].min()), int(group["rank"].max())
-        if (best, worst) != (ranks[row], ranks[row]):
-            flags.append(MissingFlag(scores.districts[int(row)], str(code), int(ranks[row]), best, worst))
-    return flags
+    """Each 缺报 cell (by district, then code) whose best and worst fills give another rank than now."""
+    if not len(filled):
+        return []
+    ranks, districts = scores.totals["排名"].to_numpy(), scores.districts
+    code_ids, codes = pd.factorize(filled["code"].to_numpy(dtype=object), sort=True)
+    key = filled["row"].to_numpy(dtype=np.int64) * len(codes) + code_ids
+    order = np.argsort(key, kind="stable")
+    starts = np.flatnonzero(np.r_[True, key[order][1:] != key[order][:-1]])
+    rank = filled["rank"].to_numpy()[order]
+    best, worst = np.minimum.reduceat(rank, starts), np.maximum.reduceat(rank, starts)
+    groups = key[order][starts]
+    return [MissingFlag(districts[row], str(codes[code]), int(ranks[row]), int(low), int(high))
+            for (row, code), low, high in zip((divmod(int(g), len(codes)) for g in groups), best, worst)
+            if (low, high) != (ranks[row], ranks[row])]
 
 
 def _alternatives(values: pd.DataFrame, book: Rulebook, scores: Scores) -> list[AlternativeRanking]:
