@@ -12,7 +12,6 @@ import sys
 
 def main() -> None:
     import pandas  # noqa: F401  the floor includes what the tool cannot avoid importing
-    import xlsxwriter
     from python_calamine import CalamineWorkbook
     for path in sys.argv[2:]:
         workbook = CalamineWorkbook.from_path(path)
@@ -20,13 +19,20 @@ def main() -> None:
             workbook.get_sheet_by_name(name).to_python(skip_empty_area=False)
         workbook.close()
     with open(sys.argv[1], "rb") as source:
-        sheets = pickle.load(source)
-    book = xlsxwriter.Workbook(io.BytesIO(), {"in_memory": True})
+        write_cells(pickle.load(source))
+
+
+def write_cells(sheets: dict) -> bytes:
+    """{sheet: rows} through plain xlsxwriter, in memory, unformatted: the floor of writing a scorecard."""
+    import xlsxwriter
+    buffer = io.BytesIO()
+    book = xlsxwriter.Workbook(buffer, {"in_memory": True})
     for rows in sheets.values():
         sheet = book.add_worksheet()
         for r, row in enumerate(rows):
             sheet.write_row(r, 0, row)
     book.close()
+    return buffer.getvalue()
 
 
 if __name__ == "__main__":

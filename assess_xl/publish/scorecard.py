@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import pandas as pd
 
@@ -16,7 +17,7 @@ from assess_xl.read.cells import refusal
 from assess_xl.read.merge import ReadResult
 from assess_xl.problems import Problem
 from assess_xl.rules.components import fmt_number
-from assess_xl.rules.model import Rulebook, Target
+from assess_xl.rules.model import Category, Rulebook, Target
 from assess_xl.score.scoring import MISSING, Scores
 
 SUMMARY, DETAIL, PROBLEMS, SOURCES = SCORECARD_SHEETS
@@ -76,11 +77,12 @@ def build(book: Rulebook, scores: Scores, explanations: pd.DataFrame, read: Read
     names = safe_sheet_names(scores.districts)
     reported = _reported_text(book, read)
     signed = Signature(issuer or book.issuer, chinese_date(generated))
-    _write_summary(workbook, book, scores, signed, styles, previous)
+    shared = district_sheet_rows(book, scores, explanations)
+    _write_summary(workbook, book, scores, shared, signed, styles, previous)
     for district in scores.totals.sort_values(["排名"], kind="stable").index:
-        _write_district(workbook.add_worksheet(names[district]), book, scores, explanations, district,
-                        reported, styles, signed, previous)
-    _write_detail(_working(workbook.add_worksheet(DETAIL)), book, scores, explanations, styles)
+        _write_district(workbook.add_worksheet(names[district]), book, shared, district, reported, styles, signed,
+                        previous)
+    _write_detail(_working(workbook.add_worksheet(DETAIL)), book, scores, shared, styles)
     _write_problems(_working(workbook.add_worksheet(PROBLEMS)), read.problems, styles)
     _write_sources(_working(workbook.add_worksheet(SOURCES)), read, styles)
     _write_notes(_working(workbook.add_worksheet(NOTES)), book, styles)
@@ -142,7 +144,7 @@ def _category_label(category) -> str:
     return f"{category.number} {category.name}"
 
 
-def _write_summary(workbook, book, scores, signed: Signature, styles, previous=None):
+def _write_summary(workbook, book, scores, shared: DistrictSheetRows, signed: Signature, styles, previous=None):
     ws = workbook.add_worksheet(SUMMARY)
     totals = scores.totals.sort_values(["排名"], kind="stable")
     categories = list(book.categories)
@@ -158,8 +160,9 @@ def _write_summary(workbook, book, scores, signed: Signature, styles, previous=N
     header_row = 3
     for col, header in enumerate(headers):
         ws.write_string(header_row, col, header, styles["header"])
-    category_scores = scores.categories.to_dict("index")
-    for offset, (district, row) in enumerate(totals.iterrows()):
+    category_scores = shared.category_scores
+    for offset, district in enumerate(totals.index):
+        row = shared.totals[district]
         r = header_row + 1 + offset
         ws.write_string(r, 0, district, styles["text"])
         for col, category in enumerate(categories, start=1):
@@ -224,10 +227,11 @@ def _signature_block(ws, row: int, col: int, signed: Signature, styles) -> None:
 def _reported_text(book, read: ReadResult) -> dict[tuple[str, str], str]:
     """(district, code) → what was reported, readable: '违规审批项目数：2例', or the raw text if invalid."""
     out = {}
-    for row in read.winners.itertuples(index=False):
-        indicator = book.indicators[row.code]
-        shown = indicator.show(row.value) if row.valid else f"“{row.raw[:100]}”（{refusal(indicator, row.raw)}，未计分）"
-        out[(row.district, row.code)] = f"{indicator.label}：{shown}"
+    columns = [read.winners[name].tolist() for name in ("district", "code", "value", "valid", "raw")]
+    for district, code, value, valid, raw in zip(*columns):
+        indicator = book.indicators[code]
+        shown = indicator.show(value) if valid else f"“{raw[:100]}”（{refusal(indicator, raw)}，未计分）"
+        out[(district, code)] = f"{indicator.label}：{shown}"
     return out
 
 
@@ -236,10 +240,37 @@ DISTRICT_WIDTHS: list[float] = [14, 6, 34, 6, 34, 7, 40, 10, 6]
 FACT_SIZE = 12  # points: the 基本分, 加分, 总分, 排名 line
 
 
-def _write_district(ws, book, scores, explanations, district, reported, styles, signed: Signature, previous=None):
-    totals = scores.totals.loc[district]
-    target_scores, statuses = scores.targets.loc[district].to_dict(), scores.status.loc[district].to_dict()
-    texts, category_scores = explanations.loc[district].to_dict(), scores.categories.loc[district].to_dict()
+@dataclass(frozen=True)
+class DistrictSheetRows:
+    """What the district sheets share, worked out once per scorecard (each category's label and targets, each
+    target's departments), and each district's figures as plain dicts, so no sheet goes back to pandas."""
+    categories: list[tuple[Category, str, list[tuple[Target, str]]]]
+    totals: dict[str, dict[str, Any]]
+    targets: dict[str, dict[int, float]]
+    statuses: dict[str, dict[int, str]]
+    texts: dict[str, dict[int, str]]
+    category_scores: dict[str, dict[int, float]]
+
+
+def district_sheet_rows(book: Rulebook, scores: Scores, explanations: pd.DataFrame) -> DistrictSheetRows:
+    categories = [(category, _category_label(category),
+                   [(t, "、".join(dict.fromkeys(book.indicators[c].department for c in t.indicators)))
+                    for t in book.targets if t.category == category.number])
+                  for category in book.categories]
+    return DistrictSheetRows(categories, by_row(scores.totals), by_row(scores.targets), by_row(scores.status),
+                             by_row(explanations), by_row(scores.categories))
+
+
+def by_row(frame: pd.DataFrame) -> dict[Any, dict[Any, Any]]:
+    """frame.to_dict("index") (Python values, each column's own type), built from whole columns: pandas'
+    to_dict goes row by row, slower than writing the cells."""
+    columns = list(frame.columns)
+    return {index: dict(zip(columns, row)) for index, row in zip(frame.index, zip(*(frame[c].tolist() for c in columns)))}
+
+
+def _write_district(ws, book, shared: DistrictSheetRows, district, reported, styles, signed: Signature, previous=None):
+    totals, target_scores, statuses = shared.totals[district], shared.targets[district], shared.statuses[district]
+    texts, category_scores = shared.texts[district], shared.category_scores[district]
     ws.write_string(0, 0, f"{district}——{book.document_title('考核得分')}", styles["title"])
     ws.set_header(f"&R{header_text(signed.issuer)}　{signed.date}")
     widths: list[float] = list(DISTRICT_WIDTHS)
@@ -262,10 +293,9 @@ def _write_district(ws, book, scores, explanations, district, reported, styles, 
     r = header_row + 1
     heights: list[float] = []
     blocks: list[list[int]] = []
-    for category in book.categories:
-        targets = [t for t in book.targets if t.category == category.number]
+    for category, label, targets in shared.categories:
         blocks.append(list(range(r, r + 1 + len(targets))))
-        ws.write_string(r, 0, _category_label(category), styles["bold_text"])
+        ws.write_string(r, 0, label, styles["bold_text"])
         ws.write_string(r, 1, "小计", styles["bold_text"])
         ws.write_string(r, 2, "", styles["bold_text"])
         _write_points(ws, r, 3, category.points, styles["bold_score"], styles["bold_text"])
@@ -278,25 +308,24 @@ def _write_district(ws, book, scores, explanations, district, reported, styles, 
                 ws.write_number(r, 9, last_year[category.number], styles["bold_score"])
             else:
                 ws.write_string(r, 9, "", styles["bold_text"])
-        heights.append(printfit.row_height([(_category_label(category), widths[0])], bold=True, least=20))
+        heights.append(printfit.row_height([(label, widths[0])], bold=True, least=20))
         ws.set_row(r, heights[-1])
         r += 1
-        for target in targets:
-            status = statuses[target.number]
-            lines = [reported.get((district, code), f"{book.indicators[code].label}：（未填报）")
-                     for code in target.indicators]
-            departments = "、".join(dict.fromkeys(book.indicators[c].department for c in target.indicators))
+        for target, departments in targets:
+            status, text = statuses[target.number], texts[target.number]
+            said = "\n".join(reported.get((district, code), f"{book.indicators[code].label}：（未填报）")
+                             for code in target.indicators)
             ws.write_string(r, 0, "", styles["text"])
             ws.write_number(r, 1, target.number, styles["int"])
             ws.write_string(r, 2, target.text, styles["text"])
             _write_points(ws, r, 3, target.max, styles["score"], styles["center"])
-            ws.write_string(r, 4, "\n".join(lines), styles["text"])
+            ws.write_string(r, 4, said, styles["text"])
             ws.write_number(r, 5, target_scores[target.number], styles["score"])
-            ws.write_string(r, 6, texts[target.number], styles["text"])
+            ws.write_string(r, 6, text, styles["text"])
             ws.write_string(r, 7, departments, styles["text"])
             ws.write_string(r, 8, status, styles["missing" if status == MISSING else "center"])
-            heights.append(printfit.row_height([(target.text, widths[2]), ("\n".join(lines), widths[4]),
-                                                (texts[target.number], widths[6]), (departments, widths[7])], least=20))
+            heights.append(printfit.row_height([(target.text, widths[2]), (said, widths[4]), (text, widths[6]),
+                                                (departments, widths[7])], least=20))
             ws.set_row(r, heights[-1])
             r += 1
     for col, width in enumerate(widths):
@@ -326,12 +355,11 @@ def _write_points(ws, r, c, points, number_style, text_style):
         ws.write_number(r, c, points, number_style)
 
 
-def _write_detail(ws, book, scores, explanations, styles):
+def _write_detail(ws, book, scores, shared: DistrictSheetRows, styles):
     for col, header in enumerate(DETAIL_HEADERS):
         ws.write_string(0, col, header, styles["header"])
     r = 1
-    all_scores, all_statuses = scores.targets.to_dict("index"), scores.status.to_dict("index")
-    all_texts = explanations.to_dict("index")
+    all_scores, all_statuses, all_texts = shared.targets, shared.statuses, shared.texts
     for district in scores.districts:
         for target in book.targets:
             ws.write_string(r, 0, district, styles["text"])

@@ -8,8 +8,10 @@ import io
 from typing import Any
 
 import xlsxwriter
+from xlsxwriter.exceptions import DuplicateWorksheetName
 from xlsxwriter.format import Format
-from xlsxwriter.worksheet import Worksheet
+from xlsxwriter.utility import xl_rowcol_to_cell_fast
+from xlsxwriter.worksheet import CellBlankTuple, CellNumberTuple, CellStringTuple, Worksheet
 
 from assess_xl.xlsx.layout import RESULT_META_SHEET, TOOL
 
@@ -20,13 +22,53 @@ HEADER_FILL, INPUT_FILL = "#D9E1F2", "#FFF2CC"
 FIX_COLOR, OWED_COLOR = "#FF9999", "#F4B183"  # cells to fix (red) and cells still owed (orange) in return copies
 
 
+class HouseWorksheet(Worksheet):  # type: ignore[misc]  # xlsxwriter ships no type hints
+    """xlsxwriter's worksheet with the innermost loop of saving made short for the cells the tool writes
+    (a formatted string, number or blank): the same XML, without xlsxwriter's attribute list and escaping,
+    which a cell reference and a format index never need. Every other cell goes through xlsxwriter."""
+
+    def _write_cell(self, row: int, col: int, cell: Any) -> None:
+        kind = type(cell)
+        if cell.format is None or self.constant_memory or kind not in _SHORT_CELLS:
+            super()._write_cell(row, col, cell)
+            return
+        start = f'<c r="{xl_rowcol_to_cell_fast(row, col)}" s="{cell.format._get_xf_index()}"'
+        if kind is CellStringTuple:  # a shared string, by its index
+            self.fh.write(f'{start} t="s"><v>{cell.string}</v></c>')
+        elif kind is CellNumberTuple:
+            self.fh.write(f"{start}><v>{cell.number:.16G}</v></c>")
+        else:
+            self.fh.write(f"{start}/>")
+
+
+_SHORT_CELLS = (CellStringTuple, CellNumberTuple, CellBlankTuple)
+
+
 class MemoryWorkbook(xlsxwriter.Workbook):  # type: ignore[misc]  # xlsxwriter ships no type hints
     """An xlsxwriter workbook written in memory with the house options; `content()` closes it and
     gives its bytes."""
 
+    worksheet_class = HouseWorksheet
+
     def __init__(self, **options: Any) -> None:
         self.buffer = io.BytesIO()
+        self.names_in_use: set[str] = set()  # sheet names, lower case
         super().__init__(self.buffer, {**WORKBOOK_OPTIONS, **options})
+
+    def _check_sheetname(self, sheetname: str | None, is_chartsheet: bool = False) -> str:
+        """xlsxwriter's checks of a new sheet's name, its duplicate check (case ignored, as Excel does) made
+        against a set: xlsxwriter compares the name with every sheet's, quadratic in a scorecard of 1,000
+        district sheets."""
+        sheets: list[Worksheet] = self.worksheets()
+        self.worksheets_objs = []  # xlsxwriter's own loop then finds no sheet
+        try:
+            name: str = super()._check_sheetname(sheetname, is_chartsheet)
+        finally:
+            self.worksheets_objs = sheets
+        if name.lower() in self.names_in_use:
+            raise DuplicateWorksheetName(f"Sheetname '{name}', with case ignored, is already in use.")
+        self.names_in_use.add(name.lower())
+        return name
 
     def content(self) -> bytes:
         self.close()

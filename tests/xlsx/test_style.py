@@ -1,0 +1,70 @@
+"""The house workbook's shortcuts inside xlsxwriter write exactly what xlsxwriter writes."""
+import io
+import zipfile
+from datetime import datetime
+
+import pytest
+import xlsxwriter
+from xlsxwriter.exceptions import DuplicateWorksheetName, InvalidWorksheetName
+
+from assess_xl.xlsx.style import WORKBOOK_OPTIONS, MemoryWorkbook, styles
+
+
+def fill(workbook) -> None:
+    """Every kind of cell, with and without a format, on two sheets (one with row heights)."""
+    formats = styles(workbook)
+    for name in ("甲区", "Sheet"):
+        ws = workbook.add_worksheet(name)
+        ws.set_row(2, 31.5)
+        values = ["文本", 'a & b < c > "d"\n第二行', "", " 前后空格 ", "=1+1", 0, -3.25, 1e-7, 12345678901234567890,
+                  2.675, True, datetime(2008, 1, 20, 9, 30)]
+        for r, value in enumerate(values):
+            for c, style in enumerate([None, formats["text"], formats["score"]]):
+                if isinstance(value, str):
+                    ws.write_string(r, c, value, style)
+                elif isinstance(value, bool):
+                    ws.write_boolean(r, c, value, style)
+                elif isinstance(value, datetime):
+                    ws.write_datetime(r, c, value, style)
+                else:
+                    ws.write_number(r, c, value, style)
+        ws.write_blank(20, 1, None, formats["bold_text"])
+        ws.write_formula(21, 1, "=A7*2", formats["int"], 0)
+        ws.write_rich_string(22, 1, "甲", formats["warn"], "乙", formats["text"])
+
+
+def parts(content: bytes) -> dict[str, bytes]:
+    with zipfile.ZipFile(io.BytesIO(content)) as archive:
+        return {name: archive.read(name) for name in archive.namelist()}
+
+
+def test_house_worksheets_save_the_same_bytes_as_xlsxwriter():
+    ours = MemoryWorkbook()
+    fill(ours)
+    buffer = io.BytesIO()
+    theirs = xlsxwriter.Workbook(buffer, WORKBOOK_OPTIONS)
+    fill(theirs)
+    theirs.close()
+    mine, reference = parts(ours.content()), parts(buffer.getvalue())
+    assert mine.keys() == reference.keys()
+    for name in ("xl/worksheets/sheet1.xml", "xl/worksheets/sheet2.xml", "xl/sharedStrings.xml", "xl/styles.xml"):
+        assert b"<c r=" in mine[name] or not name.startswith("xl/worksheets")
+        assert mine[name] == reference[name], name
+
+
+def test_sheet_names_are_checked_as_xlsxwriter_checks_them():
+    """Duplicates are refused whatever their case, among a thousand sheets; xlsxwriter's other checks still apply."""
+    workbook = MemoryWorkbook()
+    for n in range(1000):
+        workbook.add_worksheet(f"第{n}区")
+    with pytest.raises(DuplicateWorksheetName):
+        workbook.add_worksheet("第999区")
+    workbook.add_worksheet("Abc")
+    with pytest.raises(DuplicateWorksheetName):
+        workbook.add_worksheet("aBC")
+    with pytest.raises(InvalidWorksheetName):
+        workbook.add_worksheet("名[1]")
+    with pytest.raises(InvalidWorksheetName):
+        workbook.add_worksheet("区" * 32)
+    assert workbook.add_worksheet().name == "Sheet1006"  # xlsxwriter counts every sheet asked for, as before
+    assert len(workbook.worksheets()) == 1002
