@@ -522,7 +522,7 @@ def render(results, quick):
             ("openpyxl by hand (baseline)", "openpyxl_by_hand"), ("scoring", "scoring"),
             ("explanations", "explain"), ("rank robustness (排名稳健性)", "robustness"),
             ("rank robustness CPU", "robustness_cpu"), ("report writing", "report"),
-            ("xlsxwriter unformatted, the same cells (floor)", "xlsxwriter_floor"), ("`pipeline.collect` (library)", "pipeline"),
+            ("xlsxwriter unformatted (floor)", "xlsxwriter_floor"), ("`pipeline.collect` (library)", "pipeline"),
             ("`pipeline.collect` CPU, all processes", "pipeline_cpu"),
             ("`assess-xl collect` end to end, wall", "collect_cli"),
             ("`assess-xl collect` CPU, every process", "collect_cli_cpu"),
