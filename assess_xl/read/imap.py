@@ -274,17 +274,20 @@ def fetch_new(server: Server, folder: str, since: date | None, known: set[str], 
         pending = list_new(client, since, known, prefix, server.timeout)
         result.total = len(pending)
         batch: list[tuple[str, bytes]] = []
-        for number, (uid, size) in enumerate(pending, start=1):
-            client = _one(client, server, folder, mark_seen, uid, size, batch, result)
-            if client is None:
-                result.retry.append(P.text(Code.FETCH_LOST_CONNECTION, count=len(pending) - number))
-                break
-            if sum(len(raw) for _, raw in batch) >= BATCH_BYTES or len(batch) >= BATCH_MESSAGES:
-                _settle(batch, prefix, known, deliver, names, client if mark_seen else None, server.timeout, result)
-                batch = []
-            if progress:
-                progress(number, len(pending))
-        _settle(batch, prefix, known, deliver, names, client if mark_seen else None, server.timeout, result)
+        with sandbox.isolation(examine) as examine_all:  # one set of children for every batch of the fetch
+            for number, (uid, size) in enumerate(pending, start=1):
+                client = _one(client, server, folder, mark_seen, uid, size, batch, result)
+                if client is None:
+                    result.retry.append(P.text(Code.FETCH_LOST_CONNECTION, count=len(pending) - number))
+                    break
+                if sum(len(raw) for _, raw in batch) >= BATCH_BYTES or len(batch) >= BATCH_MESSAGES:
+                    _settle(examine_all(_raws(batch)), batch, prefix, known, deliver, names,
+                            client if mark_seen else None, server.timeout, result)
+                    batch = []
+                if progress:
+                    progress(number, len(pending))
+            _settle(examine_all(_raws(batch)), batch, prefix, known, deliver, names, client if mark_seen else None,
+                    server.timeout, result)
     finally:
         if client is not None:
             close(client)
@@ -316,12 +319,16 @@ def _one(client: imaplib.IMAP4, server: Server, folder: str, mark_seen: bool, ui
         return None
 
 
-def _settle(batch: list[tuple[str, bytes]], prefix: str, known: set[str], deliver: Deliver,
-            names: Callable[[str], str], marking: imaplib.IMAP4 | None, timeout: float, result: Fetched) -> None:
-    """Examine a batch in the sandbox; deliver the messages with workbooks and the keys of all read."""
+def _raws(batch: list[tuple[str, bytes]]) -> list[bytes]:
+    return [raw for _, raw in batch]
+
+
+def _settle(verdicts: list[Examined | sandbox.Failure], batch: list[tuple[str, bytes]], prefix: str, known: set[str],
+            deliver: Deliver, names: Callable[[str], str], marking: imaplib.IMAP4 | None, timeout: float,
+            result: Fetched) -> None:
+    """Deliver a batch examined in the sandbox: the messages with workbooks, and the keys of all read."""
     if not batch:
         return
-    verdicts = sandbox.run_isolated(examine, [raw for _, raw in batch])
     files: list[tuple[str, bytes]] = []
     keys: list[str] = []
     for (uid, raw), found in zip(batch, verdicts):

@@ -25,7 +25,7 @@ from assess_xl.read.mail import SEPARATOR
 from assess_xl.problems import Problem
 from assess_xl.read.form import DUPLICATE, READ, RECORD_COLUMNS, REJECTED, FileRead, SheetRead
 from assess_xl.rules.model import Rulebook
-from assess_xl.read.units import Split, Unit, quiet_messages, read_unit
+from assess_xl.read.units import Split, Unit, again_apart, quiet_messages, read_unit
 from assess_xl.problems import Code
 
 EXCLUDED = "已排除"
@@ -98,20 +98,24 @@ def read_units(units: list[Unit], book: Rulebook, workers: int | None = None,
     placed: list[tuple[tuple[int, ...], FileRead]] = []
     failures: list[str] = []
     quiet: list[tuple[str, str, int]] = []
-    while units:
-        outcomes = sandbox.run_isolated(read_unit, units, (book, now), workers)
-        following: list[Unit] = []
-        for unit, outcome in zip(units, outcomes):
-            if isinstance(outcome, sandbox.Failure):
-                failures += [unit.name] if outcome.kind == "worker" else []
-                placed.append((unit.order, _failed(unit.path, unit.name, outcome)))
-            elif isinstance(outcome, Split):
-                following += outcome.units
-                placed += [(unit.order, read) for read in outcome.reads]
-                quiet += outcome.quiet
-            else:
-                placed += [(unit.order, read) for read in outcome]
-        units = following
+    with sandbox.isolation(read_unit, (book, now), workers) as read_all:
+        while units:
+            following: list[Unit] = []
+            for unit, outcome in zip(units, read_all(units)):
+                if isinstance(outcome, sandbox.Failure):
+                    retry = again_apart(unit) if outcome.kind != "worker" else None
+                    if retry is not None:
+                        following.append(retry)
+                        continue
+                    failures += [unit.name] if outcome.kind == "worker" else []
+                    placed.append((unit.order, _failed(unit.path, unit.name, outcome)))
+                elif isinstance(outcome, Split):
+                    following += outcome.units
+                    placed += [(unit.order, read) for read in outcome.reads]
+                    quiet += outcome.quiet
+                else:
+                    placed += [(unit.order, read) for read in outcome]
+            units = following
     placed.sort(key=lambda pair: pair[0])
     return [read for _, read in placed] + quiet_messages(quiet), failures
 

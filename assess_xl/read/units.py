@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from typing import Any
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from email.utils import parseaddr
 from pathlib import Path
@@ -23,6 +23,7 @@ from assess_xl.rules.model import Rulebook
 from assess_xl.problems import Code
 
 MAX_NAMED = 20  # message numbers listed in one problem
+CONTAINERS = ("eml", "msg", "zip", "message")  # units that may hold one workbook, read in the same child
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,7 @@ class Unit:
     within: str = ""
     index: int = -1  # of a part: which one, and its SHA-256 as first seen
     sha256: str = ""
+    apart: bool = False  # a container whose only workbook must be read in a unit of its own (see read_unit)
 
 
 @dataclass(frozen=True)
@@ -72,7 +74,15 @@ def read_unit(unit: Unit, book: Rulebook, now: datetime | None = None) -> list[F
         return Split(quiet=[(unit.path, mailbox, int(number))])
     parts = [Unit(unit.path, part.name, "part", (*unit.order, index), unit.span, kind, unit.name, index,
                   hashlib.sha256(part.data).hexdigest()) for index, part in enumerate(unpacked.parts)]
+    if len(parts) == 1 and not unit.apart:  # its one workbook read here, not unpacked again in a unit of its own
+        return [*reads, _read_attachment(unpacked.parts[0], parts[0].sha256, container, book, now)]
     return Split(parts, reads)
+
+
+def again_apart(unit: Unit) -> Unit | None:
+    """A container unit that failed (its child died, overran or raised), to be read again with its workbook
+    in a unit of its own, so that the verdict names the attachment as before; None for other units."""
+    return replace(unit, apart=True) if unit.kind in CONTAINERS and not unit.apart else None
 
 
 def _split_mailbox(unit: Unit, data: bytes, now: datetime | None) -> Split:
@@ -96,8 +106,13 @@ def _read_part(unit: Unit, container: gather.FileInfo, book: Rulebook, now: date
     part = parts[unit.index] if unit.index < len(parts) else None
     if part is None or hashlib.sha256(part.data).hexdigest() != unit.sha256:
         return verdict(gather.FileInfo(container.path, unit.name), Code.PART_CHANGED, {})
+    return _read_attachment(part, unit.sha256, container, book, now)
+
+
+def _read_attachment(part: mail.Part, sha256: str, container: gather.FileInfo, book: Rulebook,
+                     now: datetime | None) -> FileRead:
     info = gather.FileInfo(container.path, part.name, modified=container.modified, data=part.data,
-                           size=len(part.data), sha256=unit.sha256, mailed=part.envelope.date,
+                           size=len(part.data), sha256=sha256, mailed=part.envelope.date,
                            received=part.envelope.received,
                            envelope=part.envelope.describe(), sender=parseaddr(part.envelope.sender)[1].lower())
     return read_loaded(info, book, now)

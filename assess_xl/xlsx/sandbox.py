@@ -191,10 +191,24 @@ def run_isolated(function: Callable[..., Result], items: list[Item], context: tu
     abort, exit) or overruns is that item's verdict, and a fresh child takes the next item."""
     if not items:
         return []
-    workers = max(1, min(workers or os.cpu_count() or 1, len(items)))
-    pool: _Pool[Item, Result] = _Pool(function, context, time_limit or seconds_per_item(), memory_limit)
+    with isolation(function, context, workers, time_limit, memory_limit) as run:
+        return run(items)
+
+
+@contextmanager
+def isolation(function: Callable[..., Result], context: tuple[Any, ...] = (), workers: int | None = None,
+              time_limit: float | None = None,
+              memory_limit: int = MEMORY_LIMIT) -> Iterator[Callable[[list[Any]], list[Result | Failure]]]:
+    """One set of children for several batches: `run(items)` is run_isolated(function, items, ...), and the
+    children it starts serve the next batch too (a fetch's batches, a read's rounds of containers) instead
+    of a new set per batch. The children go when the block ends."""
+    pool: _Pool[Any, Result] = _Pool(function, context, time_limit or seconds_per_item(), memory_limit)
+
+    def run(items: list[Any]) -> list[Result | Failure]:
+        return pool.run(items, max(1, min(workers or os.cpu_count() or 1, len(items)))) if items else []
+
     try:
-        return pool.run(items, workers)
+        yield run
     finally:
         pool.stop()
 

@@ -232,3 +232,42 @@ def test_a_slow_file_is_stopped_at_its_own_deadline(returns, baseline, tmp_path)
     assert "超过5秒" in said["inbox/2-slow.eml › s.xlsx"]
 
 
+
+
+COUNTED = '''
+import os
+from assess_xl.read import mail
+
+real = mail.unpack
+
+
+def unpack(kind, data, name):
+    with open(os.environ["UNPACK_LOG"], "a", encoding="utf-8") as log:
+        log.write(name + "\\n")
+    return real(kind, data, name)
+
+
+mail.unpack = unpack
+'''
+
+
+def test_a_message_with_one_workbook_is_unpacked_once(returns, baseline, tmp_path):
+    """A mail (alone, or in a mailbox) with one workbook is unpacked and its workbook read in the same child;
+    a mail with two is unpacked once more per workbook, each read on its own (so each has its own verdict)."""
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "bgs.eml").write_bytes(good_mails(returns)[0])
+    (inbox / "box.mbox").write_bytes(mbox([good_mails(returns)[1]]))
+    both = message([attachment(returns["bgs"], 'attachment; filename="a.xlsx"'),
+                    attachment(returns["kfc"], 'attachment; filename="b.xlsx"')], "Mon, 09 Jan 2008 09:00:00 +0800",
+                   sender="zhc@example.cn", message_id="<3@example.cn>")
+    (inbox / "both.eml").write_bytes(both)
+    hooks = tmp_path / "hooks"
+    hooks.mkdir()
+    (hooks / "sitecustomize.py").write_text(COUNTED)
+    log = tmp_path / "unpacked.txt"
+    _, totals, _ = collect([inbox], tmp_path / "out.xlsx", UNPACK_LOG=str(log),
+                           PYTHONPATH=os.pathsep.join(filter(None, [str(hooks), os.environ.get("PYTHONPATH", "")])))
+    assert totals == baseline
+    unpacked = sorted(line.rsplit("/", 1)[-1] for line in log.read_text(encoding="utf-8").split())
+    assert unpacked == ["bgs.eml", "both.eml", "both.eml", "both.eml", "box.mbox#1"]
