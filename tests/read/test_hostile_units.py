@@ -241,10 +241,10 @@ from assess_xl.read import mail
 real = mail.unpack
 
 
-def unpack(kind, data, name):
+def unpack(kind, data, name, *rest):
     with open(os.environ["UNPACK_LOG"], "a", encoding="utf-8") as log:
         log.write(name + "\\n")
-    return real(kind, data, name)
+    return real(kind, data, name, *rest)
 
 
 mail.unpack = unpack
