@@ -126,6 +126,7 @@ class Outgoing:
     draft: bytes  # the same message marked unsent (X-Unsent: 1), to open in a mail program and send
     key: str  # what identifies this message across reruns (department, subject, attachments, round)
     message_id: str = ""
+    round_name: str = ""  # the reminder round (催报轮次), part of the draft's file name
 
 
 def contacts_template(book: Rulebook, contacts: dict[str, Contact] | None = None) -> bytes:
@@ -218,7 +219,8 @@ def compose(sender: Mailbox, contact: Contact, subject: str, body: str,
     key = f"{contact.department}|{subject}|{digest.hexdigest()[:16]}" + (f"|{round_name}" if round_name else "")
     sent = message.as_bytes(policy=_WIRE)
     message["X-Unsent"] = "1"
-    return Outgoing(contact.department, contact.addresses, subject, sent, message.as_bytes(policy=_WIRE), key, message_id)
+    return Outgoing(contact.department, contact.addresses, subject, sent, message.as_bytes(policy=_WIRE), key, message_id,
+                    round_name)
 
 
 def _addressed(contacts: dict[str, Contact], sender: Mailbox, drafts: dict[str, tuple[str, str, list[tuple[str, bytes]]]],
@@ -279,5 +281,7 @@ def return_messages(book: Rulebook, contacts: dict[str, Contact], copies: dict[s
 
 
 def draft_name(outgoing: Outgoing, number: int) -> str:
+    """`001-【催报】…（办公室）-第二次.eml`: a reminder round's drafts never overwrite another round's."""
     safe = re.sub(r'[\\/:*?"<>|\s]+', "_", outgoing.subject)[:80]
-    return f"{number:03d}-{safe}.eml"
+    round_part = re.sub(r'[\\/:*?"<>|\s]+', "_", outgoing.round_name)[:40]
+    return f"{number:03d}-{safe}" + (f"-{round_part}" if round_part else "") + ".eml"

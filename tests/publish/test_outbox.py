@@ -271,6 +271,22 @@ def test_each_reminder_round_is_its_own_mail(book, setup, smtp_server):
     assert len(handler.received) == 3 * per_round
 
 
+def test_drafts_of_two_reminder_rounds_sit_side_by_side(book, setup):
+    """Drafts (no --smtp): the second round's drafts do not overwrite the first's, and a rerun of a round
+    rewrites that round's drafts instead of adding more."""
+    folder, _ = setup
+    fill_some(folder)
+    contacts = every_department(book, folder)
+    assert send(folder, contacts, "remind", "--round", "第一次").exit_code == 0
+    first = sorted(p.name for p in (folder / "out").glob("*.eml"))
+    assert first and all(name.endswith("-第一次.eml") for name in first)
+    assert send(folder, contacts, "remind", "--round", "第二次").exit_code == 0
+    assert send(folder, contacts, "remind", "--round", "第二次").exit_code == 0
+    both = sorted(p.name for p in (folder / "out").glob("*.eml"))
+    assert len(both) == 2 * len(first) and set(first) <= set(both)
+    assert "001-【催报】2007年度目标考核填报（办公室）-第二次.eml" in both
+
+
 def test_reminder_names_what_is_wrong_in_each_cell(book, setup):
     folder, _ = setup
     fill_some(folder)
