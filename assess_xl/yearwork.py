@@ -22,6 +22,7 @@ from assess_xl.xlsx import ownbooks
 from assess_xl import pipeline
 from assess_xl import problems as P
 from assess_xl.publish import scorecard as report
+from assess_xl.score import robustness as robustness_module
 from assess_xl.publish import returns
 from assess_xl.publish import status
 from assess_xl.publish import documents as publish_module
@@ -430,6 +431,14 @@ class CategoryBlock:
     points: float | None
     score: float
     targets: list[TargetLine]
+
+
+def robustness_rows(book: Rulebook, result: CollectResult) -> list[list]:
+    """The rows of the scorecard's 排名稳健性 sheet (scorecard.robustness_rows) for this run: the run's own
+    assessment, or one made now when the run was made without it."""
+    assert result.scores is not None
+    robust = result.robustness or robustness_module.assess(result.read.values, book, result.scores)
+    return report.robustness_rows(book, robust)
 
 
 def reported(book: Rulebook, result: CollectResult) -> dict[tuple[str, str], str]:

@@ -44,6 +44,7 @@ def create_app(folder: Year | None, port: int, keys: Secrets | None = None) -> S
         Route("/adjust", views.adjust), Route("/adjust/change", actions.add_adjustment, methods=["POST"]),
         Route("/adjust/exclude", actions.exclude_file, methods=["POST"]),
         Route("/results", views.results), Route("/results/district/{name}", views.district),
+        Route("/results/robustness", views.robustness),
         Route("/publish", views.publish), Route("/publish/run", actions.publish, methods=["POST"]),
         Route("/rules", views.rules), Route("/rules/diff", actions.rules_diff, methods=["POST"]),
         Route("/rules/replay", actions.rules_replay, methods=["POST"]),

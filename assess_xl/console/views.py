@@ -130,6 +130,23 @@ def district(request: Request, console: Console, book: Rulebook, result: Collect
                                              "page": yearwork.district_page(book, result, name, reported)})
 
 
+PAIR, MISSING = "相邻名次", "缺报可能改变名次"
+
+
+@needs(run=True)
+def robustness(request: Request, console: Console, book: Rulebook, result: CollectResult) -> Response:
+    """排名稳健性: the scorecard sheet's rows, grouped as the sheet groups them."""
+    rows = console.robustness(book, result) if result.outcome is Outcome.WRITTEN else []
+    alternatives: dict[str, list[list]] = {}
+    for row in rows:
+        if row[0] not in (PAIR, MISSING):
+            alternatives.setdefault(row[0], []).append(row)
+    return render(request, "robustness.html", {
+        "title": "排名稳健性", "result": result, "written": result.outcome is Outcome.WRITTEN,
+        "pairs": [row for row in rows if row[0] == PAIR], "missing": [row for row in rows if row[0] == MISSING],
+        "alternatives": alternatives})
+
+
 @needs(run=True)
 def publish(request: Request, console: Console, book: Rulebook, result: CollectResult) -> Response:
     year = console.the_year()

@@ -15,6 +15,7 @@ from assess_xl.console.guard import Secrets
 PORT = 8765
 BASE = f"http://127.0.0.1:{PORT}"
 KEYS = Secrets("test-token", "test-csrf")
+CSRF_QUERY = f"csrf={KEYS.csrf}"
 
 
 @pytest.fixture
