@@ -176,6 +176,12 @@ class Code(str, Enum):
     SEND_DISCONNECTED = "send_disconnected", ERROR, "与SMTP服务器的连接中断（{reason}），其余{count}封没有发送。已发送的已记入发送记录；重新运行本命令即可补发，已发送的不会重发。"
     SEND_QUIT_REFUSED = "send_quit_refused", INFO, "SMTP服务器在结束会话时回应异常（{reason}）；这不影响已被服务器接收的邮件。"
     SEND_CONNECT_FAILED = "send_connect_failed", ERROR, "无法连接或登录SMTP服务器 {server}（{reason}），没有发送任何邮件。请检查服务器地址、端口、--ssl/--starttls、用户名和密码。"
+    SEND_NOTHING_PENDING = "send_nothing_pending", INFO, "没有需要发送的邮件（都已发送过，见发送记录）。"
+    SEND_NOTHING = "send_nothing", INFO, "没有需要发送的邮件。"
+    SEND_DRAFTED = "send_drafted", INFO, "已写出{count}封邮件草稿到 {folder}，请用邮件程序打开检查后发送。"
+    SEND_SENT = "send_sent", INFO, "已发送{count}封邮件。"
+    SEND_FAILED_ONE = "send_failed_one", ERROR, "发送失败 {department}（{address}）：{reason}"
+    SEND_PROGRESS = "send_progress", INFO, "第{done}封，共{total}封：{department}（{addresses}）{results}"
     # fetch: what the IMAP server did (clauses; the command line makes sentences of them)
     FETCH_TIMEOUT = "fetch_timeout", ERROR, "服务器{seconds}秒内没有完成应答（过慢或不再响应；可用 --timeout 延长等待）"
     FETCH_RESPONSE_TOO_LONG = "fetch_response_too_long", ERROR, "服务器的应答远超正常长度（可能是无休止的应答），已断开"

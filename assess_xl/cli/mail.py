@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-from datetime import datetime
 from pathlib import Path
 
 import click
@@ -15,13 +14,9 @@ from assess_xl.cli.errors import EXIT_CLEAN, EXIT_PROBLEMS
 from assess_xl.cli.options import RULES_OPTION, load_contacts, load_rulebook, read_or_stop
 from assess_xl.cli.output import console, errors_console, print_fetched
 from assess_xl.pipeline import CollectOptions
-from assess_xl.problems import text as problem_text
-from assess_xl.publish import delivery, outbox
-from assess_xl.publish import forms as forms_module
-from assess_xl.publish import returns as returns_module
+from assess_xl.publish import delivery, mailing, outbox
 from assess_xl.read import fetch as fetch_module
 from assess_xl.read import imap
-from assess_xl.problems import Code
 
 
 @click.command(cls=ChineseCommand)
@@ -98,12 +93,8 @@ def send_forms(forms_dir, contacts_path, sender, deadline, outbox_dir, smtp, use
     book = load_rulebook(rules_path)
     from_ = outbox.sender(sender)
     contacts = load_contacts(contacts_path, book)
-    copies = forms_module.department_copies(book, Path(forms_dir))
-    owed = [d for d in book.departments if book.department_indicators(d)]
-    unsent = [problem_text(Code.SEND_NO_FORM, folder=forms_dir, departments="、".join(d for d in owed if d not in copies))]
-    unsent = unsent if any(d not in copies for d in owed) else []
-    return deliver(outbox.form_messages(book, contacts, copies, from_, deadline), outbox.unaddressed(contacts, copies),
-            unsent, outbox_dir, smtp, user, security, from_)
+    return deliver(mailing.forms_mailing(book, contacts, Path(forms_dir), from_, deadline),
+                   outbox_dir, smtp, user, security, from_)
 
 
 @send.command("remind")
@@ -117,11 +108,10 @@ def send_remind(paths, contacts_path, sender, deadline, outbox_dir, smtp, user, 
     from_ = outbox.sender(sender)
     contacts = load_contacts(contacts_path, book)
     read = read_or_stop(paths, book, CollectOptions())
-    owing = returns_module.owing_lines(book, read)
-    this_round = round_name.strip() or (f"截止{deadline.strip()}" if deadline.strip() else datetime.now().strftime("%Y-%m-%d"))
+    this_round = mailing.round_of(round_name, deadline)
     console.print(f"催报轮次：{escape(this_round)}（同一轮重新运行不会重发；要再催一次，请给出新的 --deadline 或 --round）")
-    return deliver(outbox.reminder_messages(book, contacts, owing, from_, deadline, this_round, returns_module.received_from(read)),
-            outbox.unaddressed(contacts, owing), [], outbox_dir, smtp, user, security, from_)
+    return deliver(mailing.reminder_mailing(book, contacts, read, from_, deadline, this_round),
+                   outbox_dir, smtp, user, security, from_)
 
 
 @send.command("returns")
@@ -133,46 +123,27 @@ def send_returns(paths, contacts_path, sender, deadline, outbox_dir, smtp, user,
     from_ = outbox.sender(sender)
     contacts = load_contacts(contacts_path, book)
     read = read_or_stop(paths, book, CollectOptions())
-    copies = {c.departments[0]: (c.name, c.content) for c in returns_module.return_copies(book, read)}
-    return deliver(outbox.return_messages(book, contacts, copies, from_, deadline, returns_module.received_from(read)),
-            outbox.unaddressed(contacts, copies), [], outbox_dir, smtp, user, security, from_)
+    return deliver(mailing.returns_mailing(book, contacts, read, from_, deadline), outbox_dir, smtp, user, security, from_)
 
 
-def deliver(messages, unaddressed: list[str], unsent: list[str], outbox_dir: str, smtp: str | None,
-            user: str | None, security: str | None, sender: outbox.Mailbox) -> int:
-    """Drafts into the outbox, or through SMTP; either way the send log, written before anything else
-    is done and row by row as the server accepts; what was sent is not sent again. Exit status 1 when
-    some department got nothing (no address, no form) or some recipient failed."""
+def deliver(mail: mailing.Mailing, outbox_dir: str, smtp: str | None, user: str | None, security: str | None,
+            sender: outbox.Mailbox) -> int:
+    """Drafts into the outbox, or through SMTP (delivery.deliver: the send log opened before the password
+    is asked and before anything is sent; what was sent is not sent again). Exit status 1 when some
+    department got nothing (no address, no form) or some recipient failed."""
     folder = Path(outbox_dir)
-    failed = False
-    if unaddressed:
-        unsent = [*unsent, problem_text(Code.SEND_NO_ADDRESS, departments="、".join(unaddressed))]
-    pending = delivery.remaining(messages, delivery.delivered(folder / delivery.SEND_LOG))
-    if not pending:
-        console.print("没有需要发送的邮件（都已发送过，见发送记录）。" if messages else "没有需要发送的邮件。")
-    elif smtp is None:
-        delivery.write_drafts(folder, pending)
-        console.print(f"已写出{len(pending)}封邮件草稿到 {escape(str(folder))}，请用邮件程序打开检查后发送。")
-    else:
-        failed = send_through(pending, smtp, security, user, sender, folder)
-    for line in unsent:
+    server = (lambda: delivery.Server.parse(smtp, security, user, smtp_password(user))) if smtp else None
+    done = delivery.deliver(mail.messages, folder, sender.address, server)
+    for line in delivery.summary(done, folder):
+        console.print(escape(line))
+    if done.outcome is not None:
+        for line in delivery.failure_lines(done.outcome):
+            errors_console.print(f"[red]{escape(line)}[/]")
+        for note in done.outcome.notes:
+            errors_console.print(escape(note))
+    for line in mail.unsent:
         errors_console.print(f"[red]未发送：[/]{escape(line)}")
-    return EXIT_PROBLEMS if unsent or failed else EXIT_CLEAN
-
-
-def send_through(pending, smtp: str, security: str | None, user: str | None, sender: outbox.Mailbox,
-                 folder: Path) -> bool:
-    """Sends (the log opened first, so that an unwritable log stops the run before the password is asked);
-    prints what was sent and what failed; True when something failed."""
-    with delivery.SendLog(folder / delivery.SEND_LOG) as log:
-        server = delivery.Server.parse(smtp, security, user, smtp_password(user))
-        outcome = delivery.send_all(pending, server, sender.address, log)
-    console.print(f"已发送{outcome.sent}封邮件。")
-    for message, address, reason in outcome.failed:
-        errors_console.print(f"[red]发送失败[/] {escape(message.department)}（{escape(address)}）：{escape(reason)}")
-    for note in outcome.notes:
-        errors_console.print(escape(note))
-    return bool(outcome.failed)
+    return EXIT_PROBLEMS if mail.unsent or done.failed else EXIT_CLEAN
 
 
 def smtp_password(user: str | None) -> str | None:

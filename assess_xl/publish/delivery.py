@@ -16,6 +16,7 @@ import stat
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Callable
 
 from assess_xl import files
 from assess_xl.publish.outbox import Outgoing, csv_rows, draft_name
@@ -193,8 +194,12 @@ def smtp_reason(exc: BaseException) -> str:
     return type(exc).__name__
 
 
-def send_all(pending: list[tuple[Outgoing, tuple[str, ...]]], server: Server, sender: str, log: SendLog) -> Outcome:
-    """Hands each message to the server and logs its result at once. A dropped connection stops the run
+Progress = Callable[[int, int, Outgoing, list[tuple[str, str]]], None]  # done, of, message, (address, result)
+
+
+def send_all(pending: list[tuple[Outgoing, tuple[str, ...]]], server: Server, sender: str, log: SendLog,
+             progress: Progress | None = None) -> Outcome:
+    """Hands each message to the server and logs its result at once (then tells `progress`). A dropped connection stops the run
     (the rest is reported, not lost); a log that stops taking rows stops it too, naming what went out
     unlogged; the server's answer to QUIT does not undo what it accepted."""
     outcome = Outcome()
@@ -219,6 +224,8 @@ def send_all(pending: list[tuple[Outgoing, tuple[str, ...]]], server: Server, se
                                     sent_any=outcome.sent > 0 or accepted) from None
             outcome.sent += any(result == SENT for _, result in results)
             outcome.failed += [(message, address, result) for address, result in results if result != SENT]
+            if progress is not None:
+                progress(number + 1, len(pending), message, results)
         return outcome
     finally:
         if lost:
@@ -251,3 +258,47 @@ def _quit(connection: smtplib.SMTP, outcome: Outcome) -> None:
         outcome.notes.append(text(Code.SEND_QUIT_REFUSED, reason=smtp_reason(exc)))
     finally:
         connection.close()
+
+
+@dataclass
+class Delivery:
+    """What one delivery did: messages asked for, how many still had recipients to reach, drafted or sent."""
+    asked: int
+    pending: int
+    drafted: int = 0
+    outcome: Outcome | None = None  # when sent through a server
+
+    @property
+    def failed(self) -> bool:
+        return self.outcome is not None and bool(self.outcome.failed)
+
+
+def deliver(messages: list[Outgoing], folder: Path, sender: str, server: Callable[[], Server] | None = None,
+            progress: Progress | None = None) -> Delivery:
+    """The messages not yet delivered (by the send log in `folder`) as drafts into `folder`, or, with
+    `server`, through SMTP: the log is opened (and so checked writable) before `server()` is asked
+    for the server (the command line asks for the password there) and before anything is sent."""
+    pending = remaining(messages, delivered(folder / SEND_LOG))
+    if not pending:
+        return Delivery(len(messages), 0)
+    if server is None:
+        write_drafts(folder, pending)
+        return Delivery(len(messages), len(pending), drafted=len(pending))
+    with SendLog(folder / SEND_LOG) as log:
+        outcome = send_all(pending, server(), sender, log, progress)
+    return Delivery(len(messages), len(pending), outcome=outcome)
+
+
+def summary(delivery: Delivery, folder: Path) -> list[str]:
+    """What a delivery did, in Chinese: nothing to send, drafts written, or how many sent (failures and
+    the server's notes are the outcome's own lines)."""
+    if not delivery.pending:
+        return [text(Code.SEND_NOTHING_PENDING if delivery.asked else Code.SEND_NOTHING)]
+    if delivery.outcome is None:
+        return [text(Code.SEND_DRAFTED, count=delivery.drafted, folder=folder)]
+    return [text(Code.SEND_SENT, count=delivery.outcome.sent)]
+
+
+def failure_lines(outcome: Outcome) -> list[str]:
+    return [text(Code.SEND_FAILED_ONE, department=m.department, address=address, reason=reason)
+            for m, address, reason in outcome.failed]
