@@ -17,7 +17,8 @@ from typing import Callable
 
 from assess_xl.score import adjustments as adjustments_module
 from assess_xl.publish import forms as forms_module
-from assess_xl.publish import outbox
+from assess_xl.publish import delivery, outbox
+from assess_xl.publish import mailing as mailing_module
 from assess_xl.xlsx import ownbooks
 from assess_xl import pipeline
 from assess_xl import problems as P
@@ -117,20 +118,51 @@ def department_of(problem: Problem, book: Rulebook) -> str:
     return problem.sheet if problem.sheet in book.departments else ""
 
 
-# ---- mail to departments that owe something (built here; written or sent by the caller) -----------
+# ---- mail: forms to every department, reminders and return copies to those that owe ---------------
 
-def reminders(year: Year, book: Rulebook, read: ReadResult, departments: list[str]) -> list[outbox.Outgoing]:
-    """催报 drafts for these departments, to the addresses of the year's contacts."""
+def sender(year: Year) -> outbox.Mailbox:
+    """The year's sender (设置: 发件人); YearError saying where to set it when it is not an address."""
     settings, _ = year.settings()
     try:
-        sender = outbox.mailbox(settings.sender)
+        return outbox.mailbox(settings.sender)
     except outbox.BadAddress:
         raise YearError(P.make(Code.CONSOLE_NO_SENDER, raw=settings.sender)) from None
-    contacts = _contacts(year, book)
-    owing = {d: lines for d, lines in returns.owing_lines(book, read).items() if d in departments}
-    this_round = f"截止{settings.deadline}" if settings.deadline else date.today().isoformat()
-    return outbox.reminder_messages(book, contacts, owing, sender, settings.deadline, this_round,
-                                    returns.received_from(read))
+
+
+def mailing(year: Year, book: Rulebook, kind: str, read: ReadResult | None,
+            departments: list[str] | None = None) -> mailing_module.Mailing:
+    """The messages of one kind (mailing.FORMS, REMINDERS, RETURNS) as `send` makes them, to the year's
+    contacts from its sender with its deadline; reminders and return copies for `departments` (all that
+    owe when None), this round being the deadline's (or today's)."""
+    settings, _ = year.settings()
+    from_, contacts, deadline = sender(year), _contacts(year, book), settings.deadline
+    if kind == mailing_module.FORMS:
+        return mailing_module.forms_mailing(book, contacts, year.forms_dir, from_, deadline)
+    assert read is not None, "reminders and return copies are made from a run"
+    if kind == mailing_module.REMINDERS:
+        return mailing_module.reminder_mailing(book, contacts, read, from_, deadline,
+                                               mailing_module.round_of("", deadline), departments)
+    return mailing_module.returns_mailing(book, contacts, read, from_, deadline, departments)
+
+
+def pending(year: Year, mail: mailing_module.Mailing) -> set[str]:
+    """The keys of the messages that still have a recipient to reach, by the year's send log."""
+    return {message.key for message, _ in delivery.remaining(mail.messages, delivery.delivered(year.send_log))}
+
+
+def send(year: Year, mail: mailing_module.Mailing, by_smtp: bool, password: str | None = None,
+         progress: delivery.Progress | None = None) -> delivery.Delivery:
+    """What is not yet delivered, as drafts into 发件箱/ or through the year's SMTP server (设置: server,
+    connection, user; the password is given each time and kept nowhere), logged in 发送记录.csv exactly
+    as `send` logs it, under the year's lock."""
+    settings, _ = year.settings()
+    if by_smtp and not settings.smtp_server:
+        raise YearError(P.make(Code.CONSOLE_NO_SMTP))
+    server = delivery.Server.parse(settings.smtp_server, settings.smtp_security or None, settings.smtp_user or None,
+                                   password if settings.smtp_user else None)
+    with locked(year, "发送邮件", LOCK_WAIT):
+        return delivery.deliver(mail.messages, year.outbox, sender(year).address,
+                                (lambda: server) if by_smtp else None, progress)
 
 
 def return_copies(book: Rulebook, read: ReadResult, departments: list[str]) -> list[FormFile]:

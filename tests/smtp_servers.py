@@ -57,15 +57,33 @@ def free_port() -> int:
 
 class Running:
     """A started server: `address` is host:port for --smtp; stop() when done. With `logins`, it offers
-    AUTH (over plain SMTP, as a test may) and keeps each (user, password) it was given, accepting them."""
+    AUTH (over plain SMTP, as a test may) and keeps each (user, password) it was given, accepting them;
+    `smtp_options` go to aiosmtpd's SMTP (e.g. password_check's, which accepts only one password)."""
 
-    def __init__(self, handler: Collector, logins: list[tuple[str, str]] | None = None):
+    def __init__(self, handler: Collector, logins: list[tuple[str, str]] | None = None, **smtp_options):
         self.handler = handler
         port = free_port()
         extra = {} if logins is None else {"auth_require_tls": False, "authenticator": _keeper(logins)}
-        self.controller = Controller(handler, hostname="127.0.0.1", port=port, **extra)
+        self.controller = Controller(handler, hostname="127.0.0.1", port=port, **extra, **smtp_options)
         self.controller.start()
         self.address = f"127.0.0.1:{port}"
 
     def stop(self) -> None:
         self.controller.stop()
+
+
+def password_check(login: str, password: str):
+    """An authenticator for aiosmtpd that accepts only this login and password (AUTH without TLS, as
+    on 127.0.0.1 in the tests), and keeps the passwords it was given."""
+    from aiosmtpd.smtp import AuthResult, LoginPassword
+    tried: list[str] = []
+
+    def authenticator(server, session, envelope, mechanism, auth_data):
+        if not isinstance(auth_data, LoginPassword):
+            return AuthResult(success=False, handled=False)
+        tried.append(auth_data.password.decode())
+        right = auth_data.login.decode() == login and auth_data.password.decode() == password
+        return AuthResult(success=right, handled=False)  # (handled=True would leave the 535 unsaid)
+
+    authenticator.tried = tried
+    return {"authenticator": authenticator, "auth_require_tls": False}

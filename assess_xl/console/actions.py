@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from datetime import date
+from urllib.parse import quote
 
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response, StreamingResponse
 
-from assess_xl.publish import outbox
+from assess_xl.publish import delivery, mailing, outbox
 from assess_xl import problems as P
 from assess_xl.score import replay as replay_module
 from assess_xl.rules import diff as rulediff
@@ -24,7 +25,7 @@ from assess_xl.year import YearError
 from assess_xl.problems import Code
 from .jobs import Job, events
 from .state import Console
-from .web import back, download, needs, render, start_or_show
+from .web import back, download, mail_departments, needs, owing, render, run_for_mail, start_or_show
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 FORM_FIELDS = 200  # the contacts table has a few fields per department
@@ -230,11 +231,6 @@ async def read_inbox(request: Request, console: Console) -> Response:
 
 # ---- the status board's mail: reminders and return copies, as files to send -----------------------
 
-def _owing_departments(request: Request, board: yearwork.Board) -> list[str]:
-    asked = request.query_params.get("department", "")
-    return [asked] if asked in board.owing else ([] if asked else board.owing)
-
-
 @needs(book=True)
 def remind(request: Request, console: Console, book: Rulebook) -> Response:
     return _mail_files(request, console, book, "reminders")
@@ -250,14 +246,14 @@ def _mail_files(request: Request, console: Console, book: Rulebook, kind: str) -
     result = console.run()
     if result is None or not result.read.districts:
         return back("/status")
-    departments = _owing_departments(request, console.board(book, result))
+    departments = owing(request.query_params.get("department", ""), console.board(book, result))
     if kind == "reminders":
         try:
-            drafts = yearwork.reminders(console.the_year(), book, result.read, departments)
+            drafts = yearwork.mailing(console.the_year(), book, mailing.REMINDERS, result.read, departments)
         except YearError as exc:
             console.flash(exc.problem.message, "error")
             return back("/status")
-        items = [(f"催报-{m.department}.eml", m.draft) for m in drafts]
+        items = [(f"催报-{m.department}.eml", m.draft) for m in drafts.messages]
     else:
         items = [(copy.name, copy.content) for copy in yearwork.return_copies(book, result.read, departments)]
     if not items:
@@ -268,6 +264,55 @@ def _mail_files(request: Request, console: Console, book: Rulebook, kind: str) -
         return download(content, name, "message/rfc822" if name.endswith(".eml") else XLSX)
     return download(yearwork.zip_of(items), "催报邮件.zip" if kind == "reminders" else "退回修改.zip",
                     "application/zip")
+
+
+# ---- mail sent from the console: forms to every department, reminders, return copies ---------------
+
+@needs(book=True)
+async def send_mail(request: Request, console: Console, book: Rulebook) -> Response:
+    """Drafts into 发件箱/ or through SMTP (the password from this form only, kept nowhere), as a job
+    whose lines say each message's result; then the mail page with the send log."""
+    kind, fields = request.path_params["kind"], await _fields(request)
+    if kind not in mailing.KIND_NAMES:
+        return render(request, "missing.html", {"title": "没有这个页面", "name": kind}, 404)
+    result = run_for_mail(request, kind)
+    if isinstance(result, Response):
+        return result
+    department = fields.get("department", "")
+    page = mail_address(kind, department)
+    year = console.the_year()
+    try:
+        mail = yearwork.mailing(year, book, kind, result.read if result else None,
+                                mail_departments(kind, department, console, book, result))
+    except YearError as exc:
+        console.flash(exc.problem.message, "error")
+        return back(page)
+    by_smtp = fields.get("how") == "smtp"
+    password = fields.get("password") or None
+    name = mailing.KIND_NAMES[kind]
+
+    def work(job: Job) -> None:
+        settings, _ = year.settings()
+        count = len(yearwork.pending(year, mail))
+        job.say(P.text(Code.CONSOLE_SENDING, server=settings.smtp_server, kind=name, count=count) if by_smtp
+                else P.text(Code.CONSOLE_DRAFTING, kind=name, count=count))
+        done = yearwork.send(year, mail, by_smtp, password, lambda n, total, message, results: job.say(
+            P.text(Code.SEND_PROGRESS, done=n, total=total, department=message.department,
+                   addresses="、".join(address for address, _ in results),
+                   results="；".join(dict.fromkeys(result for _, result in results)))))
+        failures = delivery.failure_lines(done.outcome) if done.outcome else []
+        for line in delivery.summary(done, year.outbox):
+            job.say(line)
+            console.flash(line, "warn" if failures else "ok")
+        for line in [*failures, *(done.outcome.notes if done.outcome else []), *mail.unsent]:
+            job.say(line)
+            console.flash(line, "error")
+
+    return start_or_show(request, f"发送{name}", page, work)
+
+
+def mail_address(kind: str, department: str) -> str:
+    return f"/mail/{kind}" + (f"?department={quote(department)}" if department else "")
 
 
 # ---- adjustments --------------------------------------------------------------------------------

@@ -40,6 +40,7 @@ def create_app(folder: Year | None, port: int, keys: Secrets | None = None) -> S
         Route("/inbox/read", actions.read_inbox, methods=["POST"]),
         Route("/status", views.status), Route("/status/remind", actions.remind),
         Route("/status/returns", actions.return_copies),
+        Route("/mail/{kind}", views.mail), Route("/mail/{kind}/send", actions.send_mail, methods=["POST"]),
         Route("/problems", views.problems),
         Route("/adjust", views.adjust), Route("/adjust/change", actions.add_adjustment, methods=["POST"]),
         Route("/adjust/exclude", actions.exclude_file, methods=["POST"]),

@@ -11,6 +11,7 @@ from assess_xl.rules import model as rulebook_module
 
 from assess_xl import year as year_module
 
+from assess_xl import problems as P
 from assess_xl import yearwork
 from assess_xl.pipeline import CollectResult
 from assess_xl.rules.model import Rulebook
@@ -107,6 +108,8 @@ def error_text(exc: Exception) -> str:
         return "评分细则无法使用：" + "；".join(exc.messages)
     if isinstance(exc, publish.PublishError):
         return str(exc)
+    if isinstance(exc, P.AssessError):  # a refusal of the library (the send log, the mail server…)
+        return "；".join(problem.message for problem in exc.problems)
     messages = getattr(exc, "messages", None)
     if messages:
         return "；".join(messages)

@@ -8,7 +8,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from assess_xl.problems import Code
-from assess_xl.publish import outbox
+from assess_xl.publish import delivery, mailing, outbox
 from assess_xl.publish import documents as publish_module
 from assess_xl.publish import scorecard as report
 from assess_xl.rules import model as rulebook_module
@@ -20,7 +20,7 @@ from assess_xl import problems as P
 from assess_xl.problems import ERROR, INFO, WARNING
 from assess_xl.year import YearError
 from .state import Console
-from .web import back, needs, render
+from .web import back, mail_departments, needs, render, run_for_mail
 
 PROBLEM_ROWS_SHOWN = 500
 
@@ -71,9 +71,8 @@ def _contacts(year, book) -> tuple[dict, list[P.Problem]]:
 @needs()
 def forms(request: Request, console: Console) -> Response:
     year = console.the_year()
-    log = outbox.csv_rows(year.send_log.read_text(encoding="utf-8-sig")) if year.send_log.is_file() else []
     return render(request, "forms.html", {"title": "填报表", "files": year.listing("forms"),
-                                          "districts": year.districts() or [], "log": log})
+                                          "districts": year.districts() or [], "log": _send_log(year)})
 
 
 @needs(run=True)
@@ -130,6 +129,41 @@ def district(request: Request, console: Console, book: Rulebook, result: Collect
                                              "page": yearwork.district_page(book, result, name, reported)})
 
 
+SEND_LOG_ROWS_SHOWN = 200
+
+
+@needs(book=True)
+def mail(request: Request, console: Console, book: Rulebook) -> Response:
+    """What one kind of mail would send (to one department or all concerned), what the send log already
+    holds, and the choice: drafts into 发件箱/ or SMTP with the password asked now."""
+    kind = request.path_params["kind"]
+    if kind not in mailing.KIND_NAMES:
+        return render(request, "missing.html", {"title": "没有这个页面", "name": kind}, status_code=404)
+    result = run_for_mail(request, kind)
+    if isinstance(result, Response):
+        return result
+    year = console.the_year()
+    department = request.query_params.get("department", "")
+    context = {"title": f"发送{mailing.KIND_NAMES[kind]}", "kind": kind, "kind_name": mailing.KIND_NAMES[kind],
+               "department": department, "settings": year.settings()[0], "mail": None, "waiting": set(),
+               "log": _send_log(year), "error": None}
+    try:
+        chosen = mail_departments(kind, department, console, book, result)
+        context["mail"] = found = yearwork.mailing(year, book, kind, result.read if result else None, chosen)
+        context["waiting"] = yearwork.pending(year, found)
+    except (YearError, delivery.DeliveryError) as exc:
+        context["error"] = exc.problem.message
+    return render(request, "mail.html", context)
+
+
+def _send_log(year) -> list[list]:
+    """发送记录.csv's header and its last rows, newest last."""
+    if not year.send_log.is_file():
+        return []
+    rows = outbox.csv_rows(year.send_log.read_text(encoding="utf-8-sig"))
+    return rows[:1] + rows[1:][-SEND_LOG_ROWS_SHOWN:]
+
+
 PAIR, MISSING = "相邻名次", "缺报可能改变名次"
 
 
@@ -169,4 +203,5 @@ def job(request: Request) -> Response:
     if found is None:
         return render(request, "missing.html", {"title": "没有这个任务", "name": request.path_params["id"]},
                       status_code=404)
-    return render(request, "job.html", {"title": found.title, "job": found}, keep_flashes=not found.done)
+    going_on = not found.done or not found.failed and bool(found.then)  # the messages are for the page it leads to
+    return render(request, "job.html", {"title": found.title, "job": found}, keep_flashes=going_on)

@@ -13,6 +13,8 @@ from starlette.responses import RedirectResponse, Response
 from starlette.templating import Jinja2Templates
 
 from assess_xl.pipeline import CollectResult
+from assess_xl.publish.mailing import FORMS
+from assess_xl.yearwork import Board
 from assess_xl.rules.model import Rulebook, RulebookError
 from .jobs import Job, JobBusy
 from .state import Console
@@ -107,3 +109,21 @@ def needs(book: bool = False, run: bool = False):
             return await run_in_threadpool(handler, request, *given)
         return endpoint
     return wrap
+
+
+def owing(asked: str, board: Board) -> list[str]:
+    """The department asked for when it owes something ([] when it does not); all that owe when none is asked."""
+    return [asked] if asked in board.owing else ([] if asked else board.owing)
+
+
+def run_for_mail(request: Request, kind: str) -> CollectResult | Response | None:
+    """Reminders and return copies are made from the year's run (or its progress page); forms need none."""
+    return None if kind == FORMS else current_run(request)
+
+
+def mail_departments(kind: str, asked: str, console: Console, book: Rulebook,
+                     result: CollectResult | None) -> list[str] | None:
+    """Who a reminder or return copy goes to (`owing`); None (everyone concerned) for forms or before any return."""
+    if result is None or not result.read.districts:
+        return None
+    return owing(asked, console.board(book, result))

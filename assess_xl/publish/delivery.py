@@ -162,7 +162,7 @@ def connect(server: Server) -> smtplib.SMTP:
         if server.user:
             connection.login(server.user, server.password or "")
         return connection
-    except (OSError, smtplib.SMTPException) as exc:
+    except (OSError, smtplib.SMTPException, UnicodeEncodeError) as exc:
         if connection is not None:
             connection.close()
         raise DeliveryError(make(Code.SEND_CONNECT_FAILED, server=where, reason=smtp_reason(exc))) from None
@@ -170,6 +170,8 @@ def connect(server: Server) -> smtplib.SMTP:
 
 def smtp_reason(exc: BaseException) -> str:
     """What went wrong with the server, in Chinese (the server's own words kept after its code)."""
+    if isinstance(exc, UnicodeEncodeError):  # smtplib sends the user name and password as ASCII only
+        return "用户名或密码含有中文等非英文字符，SMTP登录只能使用英文字母、数字和符号"
     if isinstance(exc, smtplib.SMTPAuthenticationError):
         return "用户名或密码错误"
     if isinstance(exc, smtplib.SMTPResponseException):

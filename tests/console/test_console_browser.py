@@ -198,3 +198,64 @@ def test_the_whole_demo_year_through_the_console(server, page, tmp_path):
     expect(page.locator("h1")).to_have_text("细则")
     page.screenshot(path=str(pictures / "console-rules.png"), full_page=True)
     assert len(list(pictures.glob("console-*.png"))) >= 11
+
+
+@pytest.fixture
+def mail_year(tmp_path, book):
+    """A year with the demo's returns in its inbox, every department an address and an SMTP server
+    (aiosmtpd on 127.0.0.1, asking for a password) in its settings."""
+    from assess_xl import year as year_module
+    from console.fixtures import fill_demo_returns
+    from smtp_servers import Collector, Running, password_check
+    check = password_check("zhc", "pw-2008")
+    server = Running(Collector(), **check)
+    folder = year_module.create(tmp_path / "2007年考核", year_module.Settings(
+        issuer="某某市环境保护局", deadline="1月20日", sender="市环保局综合处 <zhc@hbj.gov.cn>",
+        smtp_server=server.address, smtp_user="zhc"), demo.sample_districts())
+    for path in fill_demo_returns(book, tmp_path / "returned"):
+        (folder.inbox / path.name).write_bytes(path.read_bytes())
+    rows = "部门,联系人,邮箱\n" + "".join(f"{d},,d{n}@hbj.gov.cn\n" for n, d in enumerate(book.departments))
+    (tmp_path / "通讯录.csv").write_text(rows, encoding="utf-8")
+    from assess_xl import yearwork
+    yearwork.save_contacts(folder, book, year_module.read_contacts(tmp_path / "通讯录.csv", book)[0])
+    yield folder, server, check["authenticator"].tried
+    server.stop()
+
+
+@pytest.fixture
+def year_server(tmp_path, mail_year):
+    env = {**os.environ, "XDG_CONFIG_HOME": str(tmp_path / "config")}
+    process = subprocess.Popen([ASSESS_XL, "console", str(mail_year[0].root), "--port", "0", "--no-browser"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    yield process.stdout.readline().strip()
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=30)
+    assert process.returncode == 0 and "Traceback" not in err, err
+
+
+@needs_browser
+def test_status_board_to_a_reminder_sent_by_smtp(year_server, mail_year, page, tmp_path):
+    """进度 → 催报 for one department → the password typed → sent: the server got it, the log says so."""
+    folder, server, passwords = mail_year
+    pictures = shots(tmp_path)
+    page.goto(year_server)
+    page.wait_for_url("**/status", timeout=180_000)
+    row = page.locator("table.departments tbody tr", has=page.locator("a:has-text('催报')")).first
+    department = row.locator("th").inner_text()
+    row.locator("a:has-text('催报')").click()
+    page.wait_for_url("**/mail/remind?department=*")
+    expect(page.locator("table.mail")).to_contain_text(f"【催报】2007年度目标考核填报（{department}）")
+    page.fill("input[name=password]", "pw-2008")
+    page.screenshot(path=str(pictures / "console-mail.png"), full_page=True)
+    page.click("button:has-text('通过SMTP发送')")
+    page.wait_for_url("**/mail/remind?department=*", timeout=120_000)
+    expect(page.locator(".flash.ok")).to_contain_text("已发送1封邮件。")
+    expect(page.locator("table.sendlog")).to_contain_text("已发送")
+    expect(page.locator("table.mail")).to_contain_text("已发送过（见发送记录），不会重发")
+    page.screenshot(path=str(pictures / "console-mail-sent.png"), full_page=True)
+    assert len(server.handler.received) == 1 and passwords == ["pw-2008"]
+    assert "pw-2008" not in folder.settings_path.read_text(encoding="utf-8")
+
+    page.goto(year_server.split("?")[0].rstrip("/") + "/results/robustness")  # (the cookie is set)
+    expect(page.locator("table.robustness.pairs tbody tr")).to_have_count(5)
+    page.screenshot(path=str(pictures / "console-robustness.png"), full_page=True)
