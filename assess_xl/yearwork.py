@@ -465,12 +465,13 @@ class CategoryBlock:
     targets: list[TargetLine]
 
 
-def robustness_rows(book: Rulebook, result: CollectResult) -> list[list]:
+def robustness_rows(book: Rulebook, result: CollectResult) -> list[list[object]]:
     """The rows of the scorecard's 排名稳健性 sheet (scorecard.robustness_rows) for this run: the run's own
     assessment, or one made now when the run was made without it."""
     assert result.scores is not None
     robust = result.robustness or robustness_module.assess(result.read.values, book, result.scores)
-    return report.robustness_rows(book, robust)
+    rows: list[list[object]] = report.robustness_rows(book, robust)
+    return rows
 
 
 def reported(book: Rulebook, result: CollectResult) -> dict[tuple[str, str], str]:

@@ -92,9 +92,10 @@ class Console:
     def board(self, book: Rulebook, result: CollectResult) -> yearwork.Board:
         return self.derived("board", result, lambda: yearwork.board(book, result.read))
 
-    def robustness(self, book: Rulebook, result: CollectResult) -> list[list]:
+    def robustness(self, book: Rulebook, result: CollectResult) -> list[list[object]]:
         """排名稳健性 as the scorecard's sheet has it (the run's own assessment, or made once for this run)."""
-        return self.derived("robustness", result, lambda: yearwork.robustness_rows(book, result))
+        rows: list[list[object]] = self.derived("robustness", result, lambda: yearwork.robustness_rows(book, result))
+        return rows
 
     def start(self, title: str, then: str, work) -> Job:
         return self.jobs.start(title, then, work, error_text)

@@ -156,7 +156,7 @@ def mail(request: Request, console: Console, book: Rulebook) -> Response:
     return render(request, "mail.html", context)
 
 
-def _send_log(year) -> list[list]:
+def _send_log(year: year_module.Year) -> list[list[str]]:
     """发送记录.csv's header and its last rows, newest last."""
     if not year.send_log.is_file():
         return []
@@ -171,10 +171,10 @@ PAIR, MISSING = "相邻名次", "缺报可能改变名次"
 def robustness(request: Request, console: Console, book: Rulebook, result: CollectResult) -> Response:
     """排名稳健性: the scorecard sheet's rows, grouped as the sheet groups them."""
     rows = console.robustness(book, result) if result.outcome is Outcome.WRITTEN else []
-    alternatives: dict[str, list[list]] = {}
+    alternatives: dict[str, list[list[object]]] = {}
     for row in rows:
         if row[0] not in (PAIR, MISSING):
-            alternatives.setdefault(row[0], []).append(row)
+            alternatives.setdefault(str(row[0]), []).append(row)
     return render(request, "robustness.html", {
         "title": "排名稳健性", "result": result, "written": result.outcome is Outcome.WRITTEN,
         "pairs": [row for row in rows if row[0] == PAIR], "missing": [row for row in rows if row[0] == MISSING],

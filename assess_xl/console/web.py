@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+from typing import Any, Awaitable, Callable
 from importlib import resources
 from urllib.parse import quote
 
@@ -87,26 +88,32 @@ def the_book(request: Request) -> Rulebook | Response:
         return back("/settings")
 
 
-def needs(book: bool = False, run: bool = False):
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+def needs(book: bool = False, run: bool = False) -> Callable[[Callable[..., Any]], Endpoint]:
     """An endpoint of an open year: without one, the start page; with `book`, the year's rulebook (or
     设置 with the reasons); with `run`, also its current run (or the progress page of reading it). The
     handler is called as handler(request, console[, book[, result]]); a plain function in a thread."""
-    def wrap(handler):
+    def wrap(handler: Callable[..., Any]) -> Endpoint:
         @functools.wraps(handler)
         async def endpoint(request: Request) -> Response:
             console: Console = request.app.state.console
             if console.year is None:
                 return back("/start")
-            given: list = [console]
+            given: list[object] = [console]
             for wanted, get in ((book or run, the_book), (run, current_run)):
                 if wanted:
                     found = get(request)
                     if isinstance(found, Response):
                         return found
                     given.append(found)
+            answer: Response
             if inspect.iscoroutinefunction(handler):
-                return await handler(request, *given)
-            return await run_in_threadpool(handler, request, *given)
+                answer = await handler(request, *given)
+            else:
+                answer = await run_in_threadpool(handler, request, *given)
+            return answer
         return endpoint
     return wrap
 

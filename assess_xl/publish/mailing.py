@@ -3,9 +3,11 @@ messages of one kind for the departments concerned, and the departments that get
 (no address in the contacts, no form in the folder), in Chinese from the catalogue."""
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import TypeVar
 
 from assess_xl.problems import Code, text
 from assess_xl.publish import forms as forms_module
@@ -15,6 +17,7 @@ from assess_xl.publish.outbox import Contact, Mailbox, Outgoing
 from assess_xl.read.merge import ReadResult
 from assess_xl.rules.model import Rulebook
 
+T = TypeVar("T")
 FORMS, REMINDERS, RETURNS = "forms", "remind", "returns"
 KIND_NAMES = {FORMS: "填报表", REMINDERS: "催报", RETURNS: "退回修改"}
 
@@ -25,14 +28,14 @@ class Mailing:
     unsent: list[str]  # departments that get nothing, and why
 
 
-def _of(messages: list[Outgoing], contacts: dict[str, Contact], departments, unsent: list[str]) -> Mailing:
+def _of(messages: list[Outgoing], contacts: dict[str, Contact], departments: Iterable[str], unsent: list[str]) -> Mailing:
     unaddressed = outbox.unaddressed(contacts, departments)
     if unaddressed:
         unsent = [*unsent, text(Code.SEND_NO_ADDRESS, departments="、".join(unaddressed))]
     return Mailing(messages, unsent)
 
 
-def _chosen(by_department: dict, departments: list[str] | None) -> dict:
+def _chosen(by_department: dict[str, T], departments: list[str] | None) -> dict[str, T]:
     return by_department if departments is None else {d: v for d, v in by_department.items() if d in departments}
 
 
