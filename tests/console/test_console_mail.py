@@ -38,6 +38,7 @@ def prepare(client, book, server: str = "", user: str = "") -> None:
 def send(client, kind: str, **fields):
     """POST the send form; the job's page is followed to its end. Returns (page after, job)."""
     response = client.post(f"/mail/{kind}/send?{CSRF_QUERY}", data=fields)
+    assert "/jobs/" in str(response.url)  # the progress page
     console = client.app.state.console
     console.jobs.wait()
     job = console.jobs.running
