@@ -8,6 +8,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import Enum
 from pathlib import Path
+from typing import Callable
 
 import pandas as pd
 
@@ -23,7 +24,7 @@ from assess_xl.score import scoring
 from assess_xl.score import previous as previous_module
 from assess_xl.xlsx.layout import name_key
 from assess_xl.read.merge import ReadResult
-from assess_xl.read.form import OTHER_RULEBOOK, TOOL_OUTPUT, read_one
+from assess_xl.read.form import OTHER_RULEBOOK, TOOL_OUTPUT, FileRead, read_one
 from assess_xl.rules.model import Rulebook
 from assess_xl.score.scoring import Scores
 from assess_xl.problems import Code
@@ -55,6 +56,7 @@ class CollectOptions:
     known_senders: frozenset[str] | None = None  # the contacts' addresses: mail from others is flagged
     previous_name: str = "上年考核结果"
     robustness: bool = True  # how firm each rank is (排名稳健性): in the terminal and the scorecard
+    on_read: Callable[[FileRead], None] | None = None  # told of each file's read verdict as soon as it is known
 
 
 @dataclass
@@ -85,7 +87,7 @@ def read(paths, book: Rulebook, options: CollectOptions | None = None) -> tuple[
     sheets, adjustment_problems = _adjustment_sheets(options)
     excluded, exclusion_problems = adjustments_module.read_exclusions(sheets, options.adjustments_name)
     result = merge.read_gathered(found, skipped, book, options.strict_conflicts, options.districts, options.workers,
-                                 excluded, run_time(options))
+                                 excluded, run_time(options), options.on_read)
     result = _with_problems(result, adjustment_problems + exclusion_problems)
     if options.known_senders is not None:
         result = _flag_unknown_senders(result, options.known_senders)

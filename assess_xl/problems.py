@@ -251,6 +251,7 @@ class Code(str, Enum):
     CONSOLE_NO_SMTP = "console_no_smtp", ERROR, "还没有填写SMTP服务器，无法直接发送。请在“设置”页填写SMTP服务器（如 smtp.hbj.gov.cn:465）和连接方式，或改为写成草稿。"
     CONSOLE_SENDING = "console_sending", INFO, "正在通过SMTP服务器 {server} 发送{kind}邮件（{count}封）……"
     CONSOLE_DRAFTING = "console_drafting", INFO, "正在把{kind}邮件写成草稿（{count}封），存入发件箱……"
+    FILE_VERDICT = "file_verdict", INFO, "{number}. {file}：{status}{reason}"
     CONSOLE_NOTHING_TO_PUBLISH = "console_nothing_to_publish", WARNING, "还没有可以发布的考核结果。请先在“收件”页上传并读取交回的填报表。"
     CONSOLE_NOTHING_READ = "console_nothing_read", WARNING, "还没有读到本细则的填报表。请先在“收件”页上传并读取交回的填报表。"
     # the command line: what it refuses before any work is done (exit 2)

@@ -59,6 +59,9 @@ def run(year: Year, book: Rulebook, say: Say = _quiet) -> CollectResult:
     """Read the year's inbox with its districts, adjustments, contacts and last year's result, and score."""
     options = collect_options(year, book)
     say("正在读取收件箱中的文件（每个文件在单独的子进程中检查）……")
+    told = iter(range(1, 1 << 62))
+    options.on_read = lambda read: say(P.text(Code.FILE_VERDICT, number=next(told), file=read.info.name, status=read.status,
+                                              reason=f"：{read.reason}" if read.reason else ""))
     result = pipeline.collect([year.inbox], book, options)
     say(f"已读取{len(result.read.files)}个文件，跳过{len(result.read.skipped)}个。")
     return result

@@ -4,8 +4,9 @@ same comparison (layout.name_key), the later submission winning each (district, 
 problem collected, never raised."""
 from __future__ import annotations
 
+import functools
 import re
-from typing import Any
+from typing import Any, Callable
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -81,43 +82,61 @@ class ReadResult:
 
 def read_gathered(found: list[tuple[Path, str]], skipped: list[gather.Skipped], book: Rulebook,
                   strict_conflicts: bool = False, districts: list[str] | None = None, workers: int | None = None,
-                  excluded: list[Any] | None = None, now: datetime | None = None) -> ReadResult:
-    """Read every gathered (path, name) in child processes, then merge; `now` is the run's time."""
+                  excluded: list[Any] | None = None, now: datetime | None = None,
+                  on_read: OnRead | None = None) -> ReadResult:
+    """Read every gathered (path, name) in child processes (telling `on_read` of each file as it is
+    read), then merge; `now` is the run's time."""
     first = [Unit(str(path), name, gather.kind_of(Path(path)), (number,)) for number, (path, name) in enumerate(found)]
-    reads, failures = read_units(first, book, workers, now)
+    reads, failures = read_units(first, book, workers, now, on_read)
     kept, unmatched = _exclude(reads, excluded or [])
     result = merge_files(kept, book, strict_conflicts, skipped, districts)
     return replace(result, problems=[*result.problems, *unmatched], worker_failures=failures)
 
 
-def read_units(units: list[Unit], book: Rulebook, workers: int | None = None,
-               now: datetime | None = None) -> tuple[list[FileRead], list[str]]:
+OnRead = Callable[[FileRead], None]
+
+
+def read_units(units: list[Unit], book: Rulebook, workers: int | None = None, now: datetime | None = None,
+               on_read: OnRead | None = None) -> tuple[list[FileRead], list[str]]:
     """Every unit read in its own sandboxed child, containers split round by round (mailbox →
     messages → attachments); the reads in the order the files were given, and the units no child
-    could read (a fault of the machine)."""
+    could read (a fault of the machine). `on_read` is told of each file's read as soon as it is done."""
     placed: list[tuple[tuple[int, ...], FileRead]] = []
     failures: list[str] = []
     quiet: list[tuple[str, str, int]] = []
     with sandbox.isolation(read_unit, (book, now), workers) as read_all:
         while units:
+            current = units
+            told = None if on_read is None else functools.partial(_tell, on_read, current)
             following: list[Unit] = []
-            for unit, outcome in zip(units, read_all(units)):
+            for unit, outcome in zip(current, read_all(current, told)):
                 if isinstance(outcome, sandbox.Failure):
                     retry = again_apart(unit) if outcome.kind != "worker" else None
                     if retry is not None:
                         following.append(retry)
                         continue
                     failures += [unit.name] if outcome.kind == "worker" else []
-                    placed.append((unit.order, _failed(unit.path, unit.name, outcome)))
                 elif isinstance(outcome, Split):
                     following += outcome.units
-                    placed += [(unit.order, read) for read in outcome.reads]
                     quiet += outcome.quiet
-                else:
-                    placed += [(unit.order, read) for read in outcome]
+                placed += [(unit.order, read) for read in _reads_of(unit, outcome)]
             units = following
     placed.sort(key=lambda pair: pair[0])
     return [read for _, read in placed] + quiet_messages(quiet), failures
+
+
+def _reads_of(unit: Unit, outcome: list[FileRead] | Split | sandbox.Failure) -> list[FileRead]:
+    """The files a unit's outcome reads (a container's own reads; its parts come in the next round)."""
+    if isinstance(outcome, sandbox.Failure):
+        return [_failed(unit.path, unit.name, outcome)]
+    return list(outcome.reads) if isinstance(outcome, Split) else list(outcome)
+
+
+def _tell(on_read: OnRead, units: list[Unit], index: int, outcome: list[FileRead] | Split | sandbox.Failure) -> None:
+    if isinstance(outcome, sandbox.Failure) and outcome.kind != "worker" and again_apart(units[index]) is not None:
+        return  # read again apart in the next round: its verdict is told then
+    for read in _reads_of(units[index], outcome):
+        on_read(read)
 
 
 def _exclude(reads: list[FileRead], excluded: list[Any]) -> tuple[list[FileRead], list[Problem]]:

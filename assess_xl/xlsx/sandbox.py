@@ -184,28 +184,31 @@ def _main_not_reimported(function: Callable[..., object] | None) -> Iterator[Non
 
 def run_isolated(function: Callable[..., Result], items: list[Item], context: tuple[Any, ...] = (),
                  workers: int | None = None, time_limit: float | None = None,
-                 memory_limit: int = MEMORY_LIMIT) -> list[Result | Failure]:
+                 memory_limit: int = MEMORY_LIMIT,
+                 each: Callable[[int, Result | Failure], None] | None = None) -> list[Result | Failure]:
     """function(item, *context) for every item, each result or a Failure, in order. `function` must
     be a module-level function (it is pickled by reference); `context` is sent once per child. Each
     item has its own deadline, counted from when a child starts on it; a child that dies (signal,
-    abort, exit) or overruns is that item's verdict, and a fresh child takes the next item."""
+    abort, exit) or overruns is that item's verdict, and a fresh child takes the next item. `each`
+    (index, verdict) is told of every item as soon as its verdict is known, in the order they end."""
     if not items:
         return []
     with isolation(function, context, workers, time_limit, memory_limit) as run:
-        return run(items)
+        return run(items, each)
 
 
 @contextmanager
 def isolation(function: Callable[..., Result], context: tuple[Any, ...] = (), workers: int | None = None,
               time_limit: float | None = None,
-              memory_limit: int = MEMORY_LIMIT) -> Iterator[Callable[[list[Any]], list[Result | Failure]]]:
+              memory_limit: int = MEMORY_LIMIT) -> Iterator[Callable[..., list[Result | Failure]]]:
     """One set of children for several batches: `run(items)` is run_isolated(function, items, ...), and the
     children it starts serve the next batch too (a fetch's batches, a read's rounds of containers) instead
-    of a new set per batch. The children go when the block ends."""
+    of a new set per batch; `run(items, each)` tells `each` of every verdict as run_isolated does. The
+    children go when the block ends."""
     pool: _Pool[Any, Result] = _Pool(function, context, time_limit or seconds_per_item(), memory_limit)
 
-    def run(items: list[Any]) -> list[Result | Failure]:
-        return pool.run(items, max(1, min(workers or os.cpu_count() or 1, len(items)))) if items else []
+    def run(items: list[Any], each: Callable[[int, Result | Failure], None] | None = None) -> list[Result | Failure]:
+        return pool.run(items, max(1, min(workers or os.cpu_count() or 1, len(items))), each) if items else []
 
     try:
         yield run
@@ -242,23 +245,27 @@ class _Pool(Generic[Item, Result]):
         self.failed_starts = 0  # children that died or hung before they were ready
         self.mp = _context()
 
-    def run(self, items: list[Item], workers: int) -> list[Result | Failure]:
+    def run(self, items: list[Item], workers: int,
+            each: Callable[[int, Result | Failure], None] | None = None) -> list[Result | Failure]:
         results: list[Result | Failure | None] = [None] * len(items)
         queue = deque(range(len(items)))
+        untold = set(range(len(items))) if each is not None else set()
         busy = 0
         while queue or busy:
             self._staff(min(workers, len(queue) + busy))
             if not self.children or self.failed_starts >= MAX_FAILED_STARTS and not self._any_ready():
                 for index in queue:  # no child can run at all: the machine's fault, not the files'
                     results[index] = Failure("worker", "子进程无法启动")
-                return _filled(results)
+                break
             for child in self.children:
                 if child.ready and child.index is None and queue:
                     child.index, child.since = queue.popleft(), time.monotonic()
                     child.connection.send((child.index, items[child.index]))
             self._wait()
             self._collect(results)
+            _tell(results, untold, each)
             busy = sum(child.index is not None for child in self.children)
+        _tell(results, untold, each)
         return _filled(results)
 
     def _any_ready(self) -> bool:
@@ -329,6 +336,18 @@ class _Pool(Generic[Item, Result]):
                 child.process.join(5)
             child.connection.close()
         self.children = []
+
+
+def _tell(results: list[Result | Failure | None], untold: set[int],
+          each: Callable[[int, Result | Failure], None] | None) -> None:
+    """Tell `each` of the items whose verdict arrived since it was last told."""
+    if each is None:
+        return
+    for index in sorted(i for i in untold if results[i] is not None):
+        untold.discard(index)
+        verdict = results[index]
+        assert verdict is not None
+        each(index, verdict)
 
 
 def _filled(results: list[Result | Failure | None]) -> list[Result | Failure]:

@@ -121,3 +121,28 @@ def test_a_child_that_cannot_import_is_a_worker_failure():
     from helpers import cannot_import
     (result,) = sandbox.run_isolated(cannot_import, [("x", "x")], (None,))
     assert result.kind == "worker"
+
+
+def touch_and_return(path):
+    with open(path, "w") as marker:
+        marker.write("started")
+    return path
+
+
+def test_each_verdict_is_told_as_soon_as_it_is_known(tmp_path):
+    """`each` hears of an item before the next one is even started (one child), and of every item once,
+    a child's death included."""
+    items = [str(tmp_path / f"{n}.txt") for n in range(3)]
+    heard = []
+
+    def each(index, verdict):
+        started = [os.path.exists(item) for item in items]
+        heard.append((index, verdict, started))
+
+    results = sandbox.run_isolated(touch_and_return, items, workers=1, each=each)
+    assert results == items
+    assert [index for index, _, _ in heard] == [0, 1, 2]
+    assert [started for _, _, started in heard] == [[True, False, False], [True, True, False], [True, True, True]]
+    told = []
+    sandbox.run_isolated(misbehave, ["a", "abort", "b"], workers=1, each=lambda i, v: told.append((i, v)))
+    assert [i for i, _ in told] == [0, 1, 2] and isinstance(told[1][1], sandbox.Failure) and told[2][1] == "B"
