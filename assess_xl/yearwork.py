@@ -23,6 +23,8 @@ from assess_xl.xlsx import ownbooks
 from assess_xl import pipeline
 from assess_xl import problems as P
 from assess_xl.publish import scorecard as report
+from assess_xl.read import fetch as fetch_module
+from assess_xl.read import imap
 from assess_xl.score import robustness as robustness_module
 from assess_xl.publish import returns
 from assess_xl.publish import status
@@ -38,8 +40,8 @@ from assess_xl.pipeline import CollectResult
 from assess_xl.problems import Problem
 from assess_xl.rules.model import Rulebook
 from assess_xl.problems import Code
-from assess_xl.year import (ADJUSTMENTS_FILE, RULEBOOK_FILES, Settings, Year, YearError, collect_options, districts_text,
-                   locked, read_contacts, settings_text, write)
+from assess_xl.year import (ADJUSTMENTS_FILE, RULEBOOK_FILES, Settings, Year, YearError, collect_options,
+                            departments_by_address, districts_text, locked, read_contacts, settings_text, write)
 
 Say = Callable[[str], None]
 UPLOAD_FILE_LIMIT_MB = MAX_FILE_BYTES // 1048576  # as much as the pre-flight reads of one file
@@ -175,6 +177,30 @@ def return_copies(book: Rulebook, read: ReadResult, departments: list[str]) -> l
 
 def _contacts(year: Year, book: Rulebook) -> dict[str, outbox.Contact]:
     return read_contacts(year.contacts_path, book)[0] if year.contacts_path.is_file() else {}
+
+
+# ---- mail fetched into the inbox ------------------------------------------------------------------
+
+def imap_server(year: Year, password: str) -> tuple[imap.Server, str]:
+    """The year's IMAP server (设置: server[:port], connection, user) with the password given now, and
+    its folder; YearError saying where to set them when they are missing."""
+    settings, _ = year.settings()
+    if not settings.imap_host or not settings.imap_user:
+        raise YearError(P.make(Code.CONSOLE_NO_IMAP))
+    host, _, port = settings.imap_host.partition(":")
+    security = settings.imap_security or "ssl"
+    number = int(port) if port.isdigit() else (993 if security == "ssl" else 143)
+    return imap.Server(host, number, security, settings.imap_user, password), settings.imap_folder or "INBOX"
+
+
+def fetch(year: Year, book: Rulebook, server: imap.Server, folder: str, since: str = "",
+          progress: Callable[[int, int], None] | None = None) -> imap.Fetched:
+    """New mail with workbooks into 收件箱/ as `fetch -o 收件箱` saves it (read-only on the server; the
+    list of messages read kept in the inbox; senders named by the year's contacts), under the year's lock."""
+    departments = departments_by_address(_contacts(year, book))
+    with locked(year, "收取邮件", LOCK_WAIT):
+        record = fetch_module.FetchRecord(year.inbox)
+        return fetch_module.fetch(server, folder, fetch_module.since_day(since), record, False, departments, progress)
 
 
 # ---- forms --------------------------------------------------------------------------------------

@@ -92,3 +92,10 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+
+
+def append(port, raw: bytes, folder: str = "INBOX"):
+    """Put a message into user zhc's folder, unread, as a mail server would on delivery."""
+    from imap_tools import MailBoxUnencrypted
+    with MailBoxUnencrypted("127.0.0.1", port).login("zhc", "secret") as mailbox:
+        mailbox.append(raw, folder, dt=None, flag_set=())

@@ -10,6 +10,7 @@ from rich.table import Table
 from assess_xl import pipeline, yearwork
 from assess_xl.problems import ERROR, INFO, WARNING
 from assess_xl.publish import status as status_module
+from assess_xl.read import fetch as fetch_module
 from assess_xl.rules.components import fmt_number
 from assess_xl.score import adjustments as adjustments_module
 from assess_xl.score import robustness
@@ -148,14 +149,8 @@ def state_text(state) -> str:
 def print_fetched(fetched, folder: Path) -> bool:
     """What was saved, what had no workbook, which messages were skipped or are to be tried again;
     True when every new message was saved or set aside for good."""
-    if fetched.saved:
-        console.print(f"收到{len(fetched.saved)}封带工作簿的新邮件，已存入 {escape(str(folder))}。")
-    else:
-        console.print("没有带工作簿的新邮件。" if fetched.total else "没有新邮件。")
-    if fetched.without_workbook:
-        console.print(f"另有{fetched.without_workbook}封新邮件没有工作簿附件，以后不再下载。")
-    if fetched.already:
-        console.print(f"{fetched.already}封新邮件以前已经保存过，没有重复保存。")
+    for line in fetch_module.summary(fetched, folder):
+        console.print(escape(line))
     for line in fetched.refused:
         errors_console.print(f"[red]已跳过：[/]{escape(line)}")
     for line in fetched.retry:

@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, Response, StreamingResponse
 
 from assess_xl.publish import delivery, mailing, outbox
+from assess_xl.read import fetch as fetch_module
 from assess_xl import problems as P
 from assess_xl.score import replay as replay_module
 from assess_xl.rules import diff as rulediff
@@ -227,6 +228,33 @@ async def upload_returns(request: Request, console: Console) -> Response:
 @needs()
 async def read_inbox(request: Request, console: Console) -> Response:
     return start_or_show(request, "读取收件箱", "/inbox", console.refresh)
+
+
+@needs(book=True)
+async def fetch_mail(request: Request, console: Console, book: Rulebook) -> Response:
+    """New mail from the year's IMAP mailbox into 收件箱/ (the password from this form only, kept nowhere),
+    then the inbox read again; every message and every file a line of progress."""
+    fields = await _fields(request)
+    year = console.the_year()
+    try:
+        server, folder = yearwork.imap_server(year, fields.get("password", ""))
+    except YearError as exc:
+        console.flash(exc.problem.message, "error")
+        return back("/inbox")
+
+    def work(job: Job) -> None:
+        job.say(P.text(Code.CONSOLE_FETCHING, host=server.host, user=server.user, folder=folder))
+        fetched = yearwork.fetch(year, book, server, folder, fields.get("since", ""),
+                                 lambda done, total: job.say(P.text(Code.FETCH_PROGRESS, done=done, total=total)))
+        for level, lines in (("ok", fetch_module.summary(fetched, year.inbox)),
+                             ("error", [P.text(Code.FETCH_SKIPPED, line=line) for line in fetched.refused]),
+                             ("warn", [P.text(Code.FETCH_NOT_RECEIVED, line=line) for line in fetched.retry])):
+            for line in lines:
+                job.say(line)
+                console.flash(line, level)
+        console.refresh(job)
+
+    return start_or_show(request, "收取邮件", "/inbox", work)
 
 
 # ---- the status board's mail: reminders and return copies, as files to send -----------------------

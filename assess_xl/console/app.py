@@ -38,6 +38,7 @@ def create_app(folder: Year | None, port: int, keys: Secrets | None = None) -> S
         Route("/forms/all.zip", actions.forms_zip),
         Route("/inbox", views.inbox), Route("/inbox/upload", actions.upload_returns, methods=["POST"]),
         Route("/inbox/read", actions.read_inbox, methods=["POST"]),
+        Route("/inbox/fetch", actions.fetch_mail, methods=["POST"]),
         Route("/status", views.status), Route("/status/remind", actions.remind),
         Route("/status/returns", actions.return_copies),
         Route("/mail/{kind}", views.mail), Route("/mail/{kind}/send", actions.send_mail, methods=["POST"]),

@@ -78,6 +78,7 @@ def forms(request: Request, console: Console) -> Response:
 @needs(run=True)
 def inbox(request: Request, console: Console, book: Rulebook, result: CollectResult) -> Response:
     return render(request, "inbox.html", {"title": "收件", "sources": report.source_rows(result.read),
+                                          "settings": console.the_year().settings()[0],
                                           "limits": (yearwork.UPLOAD_FILE_LIMIT_MB, yearwork.UPLOAD_COUNT_LIMIT,
                                                      yearwork.UPLOAD_TOTAL_LIMIT_MB)})
 

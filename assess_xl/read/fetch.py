@@ -86,3 +86,16 @@ def fetch(server: imap.Server, folder: str, since: date | None, record: FetchRec
                               lambda address: departments.get(address.lower(), address), progress)
     except (imap.ServerFault, imaplib.IMAP4.error, OSError) as exc:
         raise FetchError(P.make(Code.FETCH_FAILED, host=server.host, reason=imap.connection_reason(exc, server))) from None
+
+
+def summary(fetched: imap.Fetched, folder: Path) -> list[str]:
+    """What a fetch saved and left, in Chinese (the messages skipped or to retry are `fetched`'s own lines)."""
+    if fetched.saved:
+        lines = [P.text(Code.FETCH_SAVED, count=len(fetched.saved), folder=folder)]
+    else:
+        lines = [P.text(Code.FETCH_NO_WORKBOOK if fetched.total else Code.FETCH_NOTHING_NEW)]
+    if fetched.without_workbook:
+        lines.append(P.text(Code.FETCH_WITHOUT_WORKBOOK, count=fetched.without_workbook))
+    if fetched.already:
+        lines.append(P.text(Code.FETCH_ALREADY, count=fetched.already))
+    return lines

@@ -6,7 +6,7 @@ from click.testing import CliRunner
 
 from assess_xl.cli import main
 from assess_xl.demo import fill_workbook
-from dovecot import DOVECOT, TLS, running_dovecot
+from dovecot import DOVECOT, TLS, append, running_dovecot
 from fakeimap import message
 from helpers import write_forms
 from helpers import read_paths
@@ -20,12 +20,6 @@ def dovecot():
     """A Dovecot serving user zhc (password secret) on free ports (plain/STARTTLS and IMAPS)."""
     with running_dovecot() as port:
         yield port
-
-
-def append(port, raw: bytes):
-    from imap_tools import MailBoxUnencrypted
-    with MailBoxUnencrypted("127.0.0.1", port).login("zhc", "secret") as mailbox:
-        mailbox.append(raw, "INBOX", dt=None, flag_set=())
 
 
 def flags(port):
