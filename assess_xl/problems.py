@@ -251,7 +251,7 @@ class Code(str, Enum):
     CONSOLE_NO_SMTP = "console_no_smtp", ERROR, "还没有填写SMTP服务器，无法直接发送。请在“设置”页填写SMTP服务器（如 smtp.hbj.gov.cn:465）和连接方式，或改为写成草稿。"
     CONSOLE_SENDING = "console_sending", INFO, "正在通过SMTP服务器 {server} 发送{kind}邮件（{count}封）……"
     CONSOLE_DRAFTING = "console_drafting", INFO, "正在把{kind}邮件写成草稿（{count}封），存入发件箱……"
-    FILE_VERDICT = "file_verdict", INFO, "{number}. {file}：{status}{reason}"
+    FILE_VERDICT = "file_verdict", INFO, "第{number}个文件 {file}：{status}{reason}"
     CONSOLE_NO_IMAP = "console_no_imap", ERROR, "还没有填写IMAP服务器和用户名，无法收取邮件。请在“设置”页填写IMAP服务器（如 imap.hbj.gov.cn，或 服务器:端口）、连接方式和用户名。"
     CONSOLE_FETCHING = "console_fetching", INFO, "正在连接 {host}，收取 {user} 的“{folder}”中的新邮件（只读，不改动服务器上的邮件）……"
     CONSOLE_NOTHING_TO_PUBLISH = "console_nothing_to_publish", WARNING, "还没有可以发布的考核结果。请先在“收件”页上传并读取交回的填报表。"

@@ -172,7 +172,7 @@ def send(year: Year, mail: mailing_module.Mailing, by_smtp: bool, password: str 
 
 def return_copies(book: Rulebook, read: ReadResult, departments: list[str]) -> list[FormFile]:
     """退回修改 copies for these departments (those with something to fix or owed)."""
-    return [copy for copy in returns.return_copies(book, read) if copy.departments[0] in departments]
+    return returns.return_copies(book, read, departments=departments)
 
 
 def _contacts(year: Year, book: Rulebook) -> dict[str, outbox.Contact]:

@@ -356,7 +356,8 @@ def _message(workbook: bytes, n: int) -> bytes:
 
 
 CONSOLE_PAGES = ("/settings", "/forms", "/inbox", "/status", "/problems", "/problems?level=错误", "/adjust",
-                 "/results", "/results/district/第1区", "/publish", "/rules")
+                 "/results", "/results/district/第1区", "/results/robustness", "/publish", "/rules", "/mail/forms",
+                 "/mail/remind", "/mail/returns?department=环监局")
 CONSOLE_HEADING = "## Console pages"
 
 
@@ -372,7 +373,7 @@ def console_benchmark(repeat: int = 5) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["XDG_CONFIG_HOME"] = str(Path(tmp) / "config")
         book, districts, inbox = prepare("M", Path(tmp))
-        year = year_module.create(Path(tmp) / "year", districts=districts)
+        year = year_module.create(Path(tmp) / "year", year_module.Settings(sender="zhc@hbj.gov.cn"), districts)
         for path in inbox.iterdir():
             shutil.copy(path, year.inbox / path.name)
         app = create_app(year, 8765, Secrets("t", "c"))

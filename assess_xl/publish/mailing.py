@@ -64,6 +64,6 @@ def reminder_mailing(book: Rulebook, contacts: dict[str, Contact], read: ReadRes
 def returns_mailing(book: Rulebook, contacts: dict[str, Contact], read: ReadResult, sender: Mailbox, deadline: str,
                     departments: list[str] | None = None) -> Mailing:
     """退回修改 copies to the departments that must fix or complete something (all, or those of `departments`)."""
-    copies = _chosen({c.departments[0]: (c.name, c.content) for c in returns.return_copies(book, read)}, departments)
+    copies = {c.departments[0]: (c.name, c.content) for c in returns.return_copies(book, read, departments=departments)}
     return _of(outbox.return_messages(book, contacts, copies, sender, deadline, returns.received_from(read)),
                contacts, copies, [])

@@ -90,12 +90,13 @@ def _cells(book: Rulebook, department: str, districts: list[str]) -> dict[tuple[
             for r, indicator in enumerate(ordered) for c, district in enumerate(districts)}
 
 
-def return_copies(book: Rulebook, read: ReadResult, now: datetime | None = None) -> list[FormFile]:
-    """One workbook per department that must fix or complete something."""
+def return_copies(book: Rulebook, read: ReadResult, now: datetime | None = None,
+                  departments: list[str] | None = None) -> list[FormFile]:
+    """One workbook per department that must fix or complete something (of `departments`, when given)."""
     now = now or datetime.now().replace(microsecond=0)
     return [FormFile(forms.file_name(book, department, "-退回修改"), (department,),
                      forms.build_workbook(book, read.districts, [department], None, now, prefill))
-            for department, prefill in plan(book, read).items()]
+            for department, prefill in plan(book, read).items() if departments is None or department in departments]
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,6 @@
 """Who has returned what: the department × district submission matrix. Knows nothing of scoring."""
 from __future__ import annotations
 
-import math
 from collections import Counter
 
 import pandas as pd
@@ -16,13 +15,15 @@ def owed(book: Rulebook, read: ReadResult) -> dict[str, list[tuple[str, str]]]:
     """The one definition of what is owed, used by status, 催报 and 退回修改: department → the (code, district)
     cells of its required indicators that hold no accepted value (blank, or typed wrong). Optional cells (an
     indicator whose blank counts 0, such as the bonus items of target 38) are never owed."""
-    out: dict[str, list[tuple[str, str]]] = {}
-    for department in book.departments:
-        required = [i.code for i in book.department_indicators(department) if not i.blank_is_zero]
-        out[department] = [(code, district) for code in required for district in read.districts
-                           if district not in read.values.index or code not in read.values.columns
-                           or math.isnan(read.values.at[district, code])]
-    return out
+    required = {department: [i.code for i in book.department_indicators(department) if not i.blank_is_zero]
+                for department in book.departments}
+    codes = list(dict.fromkeys(code for listed in required.values() for code in listed))
+    # one lookup for all cells: a district or code the values lack is blank, as is NaN
+    blank = read.values.reindex(index=read.districts, columns=codes).isna().to_numpy().T
+    column = {code: n for n, code in enumerate(codes)}
+    return {department: [(code, district) for code in listed
+                         for district, empty in zip(read.districts, blank[column[code]].tolist()) if empty]
+            for department, listed in required.items()}
 
 
 def matrix(book: Rulebook, read: ReadResult) -> pd.DataFrame:

@@ -259,3 +259,40 @@ def test_status_board_to_a_reminder_sent_by_smtp(year_server, mail_year, page, t
     page.goto(year_server.split("?")[0].rstrip("/") + "/results/robustness")  # (the cookie is set)
     expect(page.locator("table.robustness.pairs tbody tr")).to_have_count(5)
     page.screenshot(path=str(pictures / "console-robustness.png"), full_page=True)
+
+
+@needs_browser
+def test_inbox_fetches_from_the_mailbox_with_the_password_typed(tmp_path, book, page):
+    """收件 → the password typed → 收取邮件: Dovecot's message is saved, then read, its verdict shown."""
+    from assess_xl import year as year_module
+    from console.fixtures import fill_demo_returns
+    from dovecot import DOVECOT, append, running_dovecot
+    from fakeimap import message
+    if DOVECOT is None and os.environ.get("CI") != "true":
+        pytest.skip("Dovecot (dovecot-imapd) is not installed; .ci/run installs it")
+    returned = fill_demo_returns(book, tmp_path / "returned")[0]
+    pictures = shots(tmp_path)
+    with running_dovecot() as port:
+        append(port, message(returned.read_bytes(), "填报", "Mon, 07 Jan 2008 09:00:00 +0800", "<a@x>", returned.name))
+        folder = year_module.create(tmp_path / "2007年考核", year_module.Settings(
+            imap_host=f"127.0.0.1:{port}", imap_security="plain", imap_user="zhc"), demo.sample_districts())
+        env = {**os.environ, "XDG_CONFIG_HOME": str(tmp_path / "config")}
+        process = subprocess.Popen([ASSESS_XL, "console", str(folder.root), "--port", "0", "--no-browser"],
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        try:
+            url = process.stdout.readline().strip()
+            page.goto(url.split("?")[0].rstrip("/") + "/inbox?" + url.split("?")[1])
+            page.wait_for_url("**/inbox", timeout=120_000)
+            page.fill("input[name=password]", "secret")
+            page.screenshot(path=str(pictures / "console-inbox-fetch.png"), full_page=True)
+            page.click("button:has-text('收取邮件')")
+            page.wait_for_url("**/jobs/*")
+            page.wait_for_url("**/inbox", timeout=180_000)
+            expect(page.locator(".flash.ok").first).to_contain_text("收到1封带工作簿的新邮件")
+            expect(page.locator("table.sources tr", has_text=returned.name)).to_contain_text("已读取")
+            page.screenshot(path=str(pictures / "console-inbox-fetched.png"), full_page=True)
+        finally:
+            process.send_signal(signal.SIGINT)
+            out, err = process.communicate(timeout=30)
+        assert process.returncode == 0 and "Traceback" not in err, err
+        assert len(list(folder.inbox.glob("*.eml"))) == 1

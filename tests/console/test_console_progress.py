@@ -27,8 +27,8 @@ def test_every_file_read_is_a_line_of_progress_before_the_summary(client, year, 
     files += [("files", ("坏了的表.xlsx", b"PK\x03\x04 broken")), ("files", ("打包.zip", packed.getvalue()))]
     response = client.post(f"/inbox/upload?{CSRF_QUERY}", files=files)
     lines = events(client, response)
-    verdicts = [line for line in lines if re.match(r"\d+\. ", line)]
-    assert [int(line.split(".")[0]) for line in verdicts] == list(range(1, len(verdicts) + 1))
+    verdicts = [line for line in lines if re.match(r"第\d+个文件 ", line)]
+    assert [int(re.match(r"第(\d+)个", line).group(1)) for line in verdicts] == list(range(1, len(verdicts) + 1))
     for returned in demo_returns[:3]:
         assert any(line.endswith(f"{returned.name}：已读取") for line in verdicts), verdicts
     assert any("坏了的表.xlsx：已拒绝：" in line for line in verdicts)
