@@ -4,7 +4,7 @@ from assess_xl.rules import load as rulebook
 
 from assess_xl.score import scoring
 
-pytest_plugins = ["console.fixtures"]  # the console's fixtures (tests/console/fixtures.py)
+pytest_plugins = ["console.fixtures", "dovecot"]  # the console's fixtures (tests/console/fixtures.py), Dovecot's
 
 
 @pytest.fixture(scope="session")

@@ -10,6 +10,8 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
+
 DOVECOT = shutil.which("dovecot") or (os.path.exists("/usr/sbin/dovecot") and "/usr/sbin/dovecot") or None
 CONFIG = """protocols = imap
 listen = 127.0.0.1
@@ -99,3 +101,22 @@ def append(port, raw: bytes, folder: str = "INBOX"):
     from imap_tools import MailBoxUnencrypted
     with MailBoxUnencrypted("127.0.0.1", port).login("zhc", "secret") as mailbox:
         mailbox.append(raw, folder, dt=None, flag_set=())
+
+
+def flags(port):
+    """(subject, flags) of every message in zhc's INBOX, looked at without changing anything."""
+    from imap_tools import MailBoxUnencrypted
+    with MailBoxUnencrypted("127.0.0.1", port).login("zhc", "secret") as mailbox:
+        mailbox.folder.set("INBOX", readonly=True)
+        return sorted((m.subject, m.flags) for m in mailbox.fetch(mark_seen=False))
+
+
+needs_dovecot = pytest.mark.skipif(DOVECOT is None and os.environ.get("CI") != "true",
+                                   reason="Dovecot (dovecot-imapd) is not installed; .ci/run installs it")
+
+
+@pytest.fixture
+def dovecot():
+    """A Dovecot serving user zhc (password secret) on free ports (plain/STARTTLS and IMAPS)."""
+    with running_dovecot() as port:
+        yield port

@@ -39,24 +39,8 @@ def test_every_file_read_is_a_line_of_progress_before_the_summary(client, year, 
 
 # ---- fetching from the mailbox (a real Dovecot, as the command line's fetch tests use) ----------------
 
-from dovecot import DOVECOT, append, running_dovecot  # noqa: E402
+from dovecot import append, flags, needs_dovecot  # noqa: E402  (the `dovecot` fixture: conftest's plugin)
 from fakeimap import message  # noqa: E402
-
-needs_dovecot = pytest.mark.skipif(DOVECOT is None and __import__("os").environ.get("CI") != "true",
-                                   reason="Dovecot (dovecot-imapd) is not installed; .ci/run installs it")
-
-
-@pytest.fixture
-def dovecot():
-    with running_dovecot() as port:
-        yield port
-
-
-def flags(port):
-    from imap_tools import MailBoxUnencrypted
-    with MailBoxUnencrypted("127.0.0.1", port).login("zhc", "secret") as mailbox:
-        mailbox.folder.set("INBOX", readonly=True)
-        return sorted((m.subject, m.flags) for m in mailbox.fetch(mark_seen=False))
 
 
 def fetch(client, password: str):

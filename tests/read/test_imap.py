@@ -1,32 +1,16 @@
 """fetch against a real IMAP server: Dovecot, started here on 127.0.0.1 with a throwaway configuration."""
-import os
 
 import pytest
 from click.testing import CliRunner
 
 from assess_xl.cli import main
 from assess_xl.demo import fill_workbook
-from dovecot import DOVECOT, TLS, append, running_dovecot
+from dovecot import TLS, append, flags, needs_dovecot
 from fakeimap import message
 from helpers import write_forms
 from helpers import read_paths
 
-pytestmark = pytest.mark.skipif(DOVECOT is None and os.environ.get("CI") != "true",
-                                reason="Dovecot (dovecot-imapd) is not installed; .ci/run installs it")
-
-
-@pytest.fixture
-def dovecot():
-    """A Dovecot serving user zhc (password secret) on free ports (plain/STARTTLS and IMAPS)."""
-    with running_dovecot() as port:
-        yield port
-
-
-def flags(port):
-    from imap_tools import MailBoxUnencrypted
-    with MailBoxUnencrypted("127.0.0.1", port).login("zhc", "secret") as mailbox:
-        mailbox.folder.set("INBOX", readonly=True)
-        return sorted((m.subject, m.flags) for m in mailbox.fetch(mark_seen=False))
+pytestmark = needs_dovecot
 
 
 def test_fetch_downloads_what_is_new_and_leaves_the_server_alone(book, tmp_path, dovecot, monkeypatch):
