@@ -447,6 +447,12 @@ class AssessError(Exception):
         return text(self.heading, problems=joined) if self.heading else joined
 
     @property
+    def line(self) -> str:
+        """The same in one line, for a place that shows one line (a console notice): problems joined by ；."""
+        joined = "；".join(self.messages)
+        return text(self.heading, problems=joined).replace("\n", "") if self.heading else joined
+
+    @property
     def problem(self) -> Problem:
         """The first (often the only) problem."""
         return self.problems[0]

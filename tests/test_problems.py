@@ -85,3 +85,12 @@ def test_district_list_problems_are_catalogue_problems():
     problems = district_name_problems(["玄武区", "玄武区", "Ａ区", "A区"])
     assert [p.kind for p in problems] == ["district_name_repeated", "district_name_similar"]
     assert problems[1].message == "区名“A区”与“Ａ区”只差全角/半角、空格或大小写，会被当成同一个区。每个区只能出现一次，请改用能区分的名称。"
+
+
+def test_an_error_in_one_line_keeps_its_heading_and_every_problem():
+    """What the console shows for a refusal: the catalogue heading (评分细则无法使用：) and each problem, joined by ；."""
+    from assess_xl.problems import Code, make
+    from assess_xl.rules.model import RulebookError
+    error = RulebookError(make(Code.RULE_FILE_MISSING, file="a.yaml"), make(Code.RULE_FILE_MISSING, file="b.yaml"))
+    assert error.message.count("\n") == 2
+    assert error.line == "评分细则无法使用：" + "；".join(error.messages) and "\n" not in error.line

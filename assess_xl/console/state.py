@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from assess_xl.publish import documents as publish
 
 from assess_xl.rules import load as rulebook_load
-from assess_xl.rules import model as rulebook_module
 
 from assess_xl import year as year_module
 
@@ -15,7 +13,7 @@ from assess_xl import problems as P
 from assess_xl import yearwork
 from assess_xl.pipeline import CollectResult
 from assess_xl.rules.model import Rulebook
-from assess_xl.year import Year, YearError
+from assess_xl.year import Year
 from .guard import Secrets
 from .jobs import Job, Jobs
 
@@ -103,14 +101,8 @@ class Console:
 
 def error_text(exc: Exception) -> str:
     """The Chinese line a failed job ends with."""
-    if isinstance(exc, (YearError,)):
-        return exc.problem.message
-    if isinstance(exc, rulebook_module.RulebookError):
-        return "评分细则无法使用：" + "；".join(exc.messages)
-    if isinstance(exc, publish.PublishError):
-        return str(exc)
-    if isinstance(exc, P.AssessError):  # a refusal of the library (the send log, the mail server…)
-        return "；".join(problem.message for problem in exc.problems)
+    if isinstance(exc, P.AssessError):  # any refusal of the library (rulebook, year, publishing, mail server…)
+        return exc.line
     messages = getattr(exc, "messages", None)
     if messages:
         return "；".join(messages)

@@ -84,7 +84,7 @@ def the_book(request: Request) -> Rulebook | Response:
     try:
         return console.book()
     except RulebookError as exc:
-        console.flash("评分细则无法使用：" + "；".join(exc.messages), "error")
+        console.flash(exc.line, "error")
         return back("/settings")
 
 
