@@ -449,7 +449,7 @@ class AssessError(Exception):
     @property
     def line(self) -> str:
         """The same in one line, for a place that shows one line (a console notice): problems joined by ；."""
-        joined = "；".join(self.messages)
+        joined = "；".join(message.rstrip("。") for message in self.messages) + "。"
         return text(self.heading, problems=joined).replace("\n", "") if self.heading else joined
 
     @property

@@ -91,6 +91,6 @@ def test_an_error_in_one_line_keeps_its_heading_and_every_problem():
     """What the console shows for a refusal: the catalogue heading (评分细则无法使用：) and each problem, joined by ；."""
     from assess_xl.problems import Code, make
     from assess_xl.rules.model import RulebookError
-    error = RulebookError(make(Code.RULE_FILE_MISSING, file="a.yaml"), make(Code.RULE_FILE_MISSING, file="b.yaml"))
+    error = RulebookError(make(Code.RULE_FILE_MISSING, at="a.yaml"), make(Code.RULE_FILE_MISSING, at="b.yaml"))
     assert error.message.count("\n") == 2
-    assert error.line == "评分细则无法使用：" + "；".join(error.messages) and "\n" not in error.line
+    assert error.line == "评分细则无法使用：a.yaml：找不到评分细则文件；b.yaml：找不到评分细则文件。"
