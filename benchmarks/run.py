@@ -5,12 +5,14 @@
     python3 benchmarks/run.py --console  # only the console's pages for 100 districts × 14 departments
     python3 benchmarks/run.py --robustness  # only rank robustness (排名稳健性) for 100 and 500 districts
     python3 benchmarks/run.py --seal     # only seal and verify (issue 23): the demo year and 100 districts
+    python3 benchmarks/run.py --vs [COMMIT]  # only collect of S and M: an earlier release against this checkout
 
 Each scenario runs in a fresh child process; its peak memory is its own VmHWM (not ru_maxrss, which survives fork). Figures are
 medians of several runs; nothing here is asserted."""
 from __future__ import annotations
 
 import argparse
+import configparser
 import io
 import json
 import multiprocessing
@@ -18,6 +20,7 @@ import os
 import platform
 import random
 import resource
+import shlex
 import shutil
 import statistics
 import subprocess
@@ -37,7 +40,97 @@ SCENARIOS = {  # name: (districts, returned files, description)
     "X": (1000, None, "1,000 districts (past the forms' cap of 500, raised for the benchmark only)"),
 }
 HERE = Path(__file__).parent
+ROOT = HERE.parent
+RELEASE_BEFORE_ISSUE_21 = "2daf795"  # main when issue 21 was filed, before its first commit
 RAISED_CAP = 5000  # districts, for scenario X (benchmarks/cap/sitecustomize.py applies it in every process)
+
+
+def compile_package(root: Path) -> None:
+    """Byte code for the package, as `pip install` writes it: with PYTHONDONTWRITEBYTECODE set (this machine
+    sets it) an editable checkout would compile every module again in every process of every run."""
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(root / "assess_xl")], check=True,
+                   stdout=subprocess.DEVNULL)
+
+
+PIP_SCRIPT = """#!{python}
+# -*- coding: utf-8 -*-
+import re
+import sys
+from {module} import {function}
+if __name__ == '__main__':
+    sys.argv[0] = re.sub(r'(-script\\.pyw|\\.exe)?$', '', sys.argv[0])
+    sys.exit({function}())
+"""
+
+
+def console_script(root: Path, folder: Path) -> Path:
+    """`folder`/assess-xl written the way pip writes the console script that setup.cfg under `root` declares
+    (how the command starts matters: multiprocessing re-runs a main script in its children)."""
+    setup = configparser.ConfigParser()
+    setup.read(root / "setup.cfg", encoding="utf-8")
+    line = next(line for line in setup["options.entry_points"]["console_scripts"].splitlines()
+                if line.split("=")[0].strip() == "assess-xl")
+    module, function = line.split("=", 1)[1].strip().split(":")
+    folder.mkdir(parents=True, exist_ok=True)
+    script = folder / "assess-xl"
+    script.write_text(PIP_SCRIPT.format(python=sys.executable, module=module, function=function), encoding="utf-8")
+    script.chmod(0o755)
+    return script
+
+
+def release_checkout(ref: str, folder: Path) -> Path:
+    """The package and setup.cfg of commit `ref` (git archive) in `folder`, compiled."""
+    folder.mkdir(parents=True)
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", ref, "assess_xl", "setup.cfg"], check=True,
+                             capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
+    compile_package(folder)
+    return folder
+
+
+VERSUS_HEADING = "## Against an earlier release"
+
+
+def versus_benchmark(ref: str, scenarios=("S", "M"), repeat: int = 5) -> dict:
+    """`assess-xl collect` of S and M by the release `ref` and by this checkout, each started as pip's console
+    script with its package first on PYTHONPATH, run in turn (A B A B ...) under counted.py: every process's
+    CPU counted. Medians, and the median of the CPU ratios taken pair by pair."""
+    figures: dict = {"ref": ref, "head": subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
+                                                        capture_output=True, text=True).stdout.strip()}
+    compile_package(ROOT)
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        release = release_checkout(ref, folder / "release")
+        versions = {"release": (console_script(release, folder / "release-bin"), release),
+                    "this": (console_script(ROOT, folder / "this-bin"), ROOT)}
+        for scenario in scenarios:
+            _, _, inbox = prepare(scenario, folder / scenario)
+            runs: dict = {name: [] for name in versions}
+            for _ in range(repeat):
+                for name, (script, package) in versions.items():
+                    runs[name].append(counted([str(script), "collect", str(inbox), "-o", str(folder / f"{name}.xlsx")],
+                                              1, {**os.environ, "PYTHONPATH": str(package)}))
+            figures[scenario] = {name: {key: statistics.median(run[key] for run in done)
+                                        for key in ("wall", "cpu", "peak_mb")} | {"exit": done[-1]["exit"]}
+                                 for name, done in runs.items()}
+            figures[scenario]["cpu_ratio"] = statistics.median(
+                old["cpu"] / new["cpu"] for old, new in zip(runs["release"], runs["this"]))
+    return figures
+
+
+def versus_section(figures: dict, load: str) -> str:
+    lines = [VERSUS_HEADING, "", f"`python3 benchmarks/run.py --vs {figures['ref']}`: `assess-xl collect` by the release "
+             f"{figures['ref']} and by this checkout ({figures['head']}), both compiled and started as pip's console "
+             "script, run in turn under `benchmarks/counted.py` (every process the command starts is counted). "
+             f"Medians; the CPU ratio is the median of the pairs' ratios. {load}.", "",
+             "| scenario | release wall s | this wall s | release CPU s | this CPU s | CPU release / this | "
+             "largest process MB (release, this) | exits |", "|---|---|---|---|---|---|---|---|"]
+    for scenario in (s for s in SCENARIOS if s in figures):
+        old, new = figures[scenario]["release"], figures[scenario]["this"]
+        lines.append(f"| {scenario} | {_fmt(old['wall'])} | {_fmt(new['wall'])} | {_fmt(old['cpu'])} | "
+                     f"{_fmt(new['cpu'])} | {_fmt(figures[scenario]['cpu_ratio'])} | {old['peak_mb']:.0f}, "
+                     f"{new['peak_mb']:.0f} | {old['exit']}, {new['exit']} |")
+    return "\n".join(lines) + "\n"
 
 
 def crafted(cell: str) -> bytes:
@@ -205,6 +298,16 @@ def calamine_floor(paths):
         workbook.close()
 
 
+def calamine_two_processes(paths) -> dict:
+    """python-calamine over the inputs in two fresh processes (the files dealt alternately), each including
+    its own start: the floor read-back is compared with, since read-back also reads in child processes."""
+    floor = str(HERE / "floor.py")
+    commands = [shlex.join([sys.executable, floor, "--read", *map(str, half)]) for half in (paths[0::2], paths[1::2])
+                if half]
+    script = " & ".join(commands) + " & wait"
+    return counted(["sh", "-c", script], 3)
+
+
 def openpyxl_by_hand(paths):
     import openpyxl
     for path in paths:
@@ -260,6 +363,8 @@ def run_scenario(scenario: str, repeat: int, queue, documents: bool = True):
             lambda: floor_module.write_cells(cells), 2 * repeat + 1)
         if scenario not in ("H", "E"):  # crafted files would exhaust the floors; a mailbox is not a workbook
             timed(figures, "calamine_floor", lambda: calamine_floor(paths), repeat)
+            two = calamine_two_processes(paths)
+            figures.update(calamine_two=two["wall"], calamine_two_cpu=two["cpu"])
             if scenario != "X":
                 timed(figures, "openpyxl_by_hand", lambda: openpyxl_by_hand(paths), 1)
         figures["problems"] = len(read.problems)
@@ -527,7 +632,9 @@ def render(results, quick):
              "| | " + " | ".join(results) + " |", "|---|" + "---|" * len(results)]
     rows = [("files", "files"), ("districts", "districts"), ("input MB", "input_mb"), ("forms (generate)", "forms"),
             ("read-back", "readback"), ("read-back CPU, all processes", "readback_cpu"),
-            ("python-calamine alone (floor)", "calamine_floor"), ("python-calamine CPU", "calamine_floor_cpu"),
+            ("python-calamine alone, in this process", "calamine_floor"), ("python-calamine CPU", "calamine_floor_cpu"),
+            ("python-calamine in two fresh processes (floor), wall", "calamine_two"),
+            ("python-calamine in two fresh processes, CPU", "calamine_two_cpu"),
             ("openpyxl by hand (baseline)", "openpyxl_by_hand"), ("scoring", "scoring"),
             ("explanations", "explain"), ("rank robustness (排名稳健性)", "robustness"),
             ("rank robustness CPU", "robustness_cpu"), ("report writing", "report"),
@@ -546,7 +653,8 @@ def render(results, quick):
         cells = [_fmt(results[s].get(key)) for s in results]
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
     lines += ["", "| ratio | " + " | ".join(results) + " |", "|---|" + "---|" * len(results)]
-    ratios = [("read-back / calamine floor (target ≤ 2)", "readback", "calamine_floor"),
+    ratios = [("read-back / calamine in two processes, wall (target ≤ 2)", "readback", "calamine_two"),
+              ("read-back / calamine in two processes, CPU", "readback_cpu", "calamine_two_cpu"),
               ("openpyxl baseline / read-back", "openpyxl_by_hand", "readback"),
               ("collect wall / its floor", "collect_cli", "collect_floor"),
               ("collect CPU / its floor", "collect_cli_cpu", "collect_floor_cpu")]
@@ -570,10 +678,10 @@ COLLECT_TARGETS = {"S": (0.6, 1.0), "M": (1.2, None), "X": (8.0, None)}  # wall 
 def _targets(results):
     """(target, scenario, figure, unit, met) for every issue target the run can judge."""
     out = []
-    for name in ("L", "F", "X"):
-        if name in results and results[name].get("calamine_floor"):
-            ratio = results[name]["readback"] / results[name]["calamine_floor"]
-            out.append(("read-back within 2× of python-calamine alone", name, ratio, "×", ratio <= 2))
+    for name in ("L", "F", "X", "T"):
+        if name in results and results[name].get("calamine_two"):
+            ratio = results[name]["readback"] / results[name]["calamine_two"]
+            out.append(("read-back within 2× of python-calamine in two processes", name, ratio, "×", ratio <= 2))
     for name, r in results.items():
         ratio = r["report_ratio"]
         out.append(("report writing within 1.3× of unformatted xlsxwriter", name, ratio, "×", ratio <= 1.3))
@@ -623,6 +731,7 @@ def main():
     parser.add_argument("--quick", action="store_true", help="S and M, one run each, no PDF or notices (CI smoke test)")
     parser.add_argument("--output", default=str(Path(__file__).with_name("RESULTS.md")))
     parser.add_argument("--scenarios", default="S,M,L,F,H,E,X")
+    parser.add_argument("--repeat", type=int, help="runs of each (default: 5 for --vs, else 1 to 3 by scenario)")
     parser.add_argument("--extra", default="fetch,console,robustness",
                         help="fetch: also time fetching from a local Dovecot; console: the console's pages; "
                              "robustness: rank robustness for 100 and 500 districts")
@@ -632,7 +741,23 @@ def main():
                         help="only rank robustness for 100 and 500 districts, replacing that section of the results file")
     parser.add_argument("--seal", action="store_true",
                         help="only seal and verify (issue 23) for the demo year and 100 districts, replacing that section")
+    parser.add_argument("--vs", metavar="REF", nargs="?", const=RELEASE_BEFORE_ISSUE_21,
+                        help="only `collect` of S and M against an earlier release (a git commit; default: main when "
+                             "issue 21 was filed), replacing that section of the results file")
     args = parser.parse_args()
+    args.scenarios_given = any(a.startswith("--scenarios") for a in sys.argv[1:])
+    compile_package(ROOT)
+    if args.vs:
+        output = Path(args.output)
+        before = os.getloadavg()
+        figures = versus_benchmark(args.vs, args.scenarios.split(",") if args.scenarios_given else ("S", "M"),
+                                   args.repeat or 5)
+        load = f"Load average {before[0]:.2f} before, {os.getloadavg()[0]:.2f} after (2 cores)"
+        print(json.dumps(figures), load, flush=True)
+        output.write_text(with_section(output.read_text(encoding="utf-8"), VERSUS_HEADING, versus_section(figures, load)),
+                          encoding="utf-8")
+        print(f"wrote {output}")
+        return
     if args.seal:
         output = Path(args.output)
         before = os.getloadavg()
