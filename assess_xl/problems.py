@@ -3,7 +3,6 @@ template per kind, so wording stays consistent (the 问题清单 of the report).
 from __future__ import annotations
 
 import errno
-import string
 from dataclasses import asdict, dataclass, replace
 from enum import Enum
 from typing import ClassVar, cast
@@ -408,13 +407,10 @@ class _Fields(dict[str, object]):
         return ""
 
 
-_FORMATTER = string.Formatter()
-
-
 def text(code: Code, /, **fields: object) -> str:
     """The catalogue message of `code` with `fields`; never raises for a missing or odd field."""
     template = code_of(code).template
-    return _FORMATTER.vformat(template, (), _Fields({k: "" if v is None else v for k, v in fields.items()}))
+    return template.format_map(_Fields({k: "" if v is None else v for k, v in fields.items()}))
 
 
 def make(kind: Code, /, *, file: object = "", sheet: object = "", cell: object = "", district: object = "",
