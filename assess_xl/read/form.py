@@ -13,14 +13,12 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from xlsxwriter.utility import xl_col_to_name, xl_rowcol_to_cell
-
 from assess_xl import problems as P
 from assess_xl.read import cells, gather
 from assess_xl.read.cells import Reading, interpret, is_blank
 from assess_xl.rules.components import Indicator
 from assess_xl.xlsx.layout import (CONTEXT_HEADERS, GUIDE_SHEET, MAX_DISTRICT_NAME, MAX_DISTRICTS, META_SHEET, RESULT_META_SHEET,
-                     RETURN_SHEET, TOOL, name_key, normalise_text, printable)
+                     RETURN_SHEET, TOOL, cell_name, column_letters, name_key, normalise_text, printable)
 from assess_xl.problems import Problem
 from assess_xl.xlsx.parse import SheetData, SheetTooLarge, parse_workbook
 from assess_xl.rules.model import Rulebook
@@ -263,7 +261,7 @@ def read_department_sheet(sheet: SheetData, department: str, book: Rulebook, inf
     wanted = expected_codes or [i.code for i in book.department_indicators(department)]
     special = _special_cells(info, sheet, header_row)
     keys, headers, cols = list(columns), [columns[k][0] for k in columns], [columns[k][1] for k in columns]
-    letters = [xl_col_to_name(col) for col in cols]
+    letters = [column_letters(col) for col in cols]
     filled = [False] * len(cols)
     for code in dict.fromkeys(wanted):
         indicator = book.indicators.get(code)
@@ -284,7 +282,7 @@ def read_department_sheet(sheet: SheetData, department: str, book: Rulebook, inf
         found["cell"] += [f"{letter}{row + 1}" for letter in letters]
     count = len(found["key"])
     found["file"], found["sheet"], found["order"] = [info.name] * count, [sheet.name] * count, [0] * count
-    district_columns = [DistrictColumn(k, h, xl_rowcol_to_cell(header_row, c), f)
+    district_columns = [DistrictColumn(k, h, cell_name(header_row, c), f)
                         for k, h, c, f in zip(keys, headers, cols, filled)]
     return SheetRead(department, sheet.name, district_columns, found, out, expected_districts)
 
@@ -303,7 +301,7 @@ def _special_cells(info: gather.FileInfo, sheet: SheetData, header_row: int) -> 
     formulas = info.formula_cells.get(sheet.name, {})
     merged = _merged_lookup([m for m in sheet.merged if m[0] > header_row])  # titles and context merges are ours
     return SpecialCells(errors, formulas, merged,
-                        errors | set(formulas) | {xl_rowcol_to_cell(r, c) for r, c in merged})
+                        errors | set(formulas) | {cell_name(r, c) for r, c in merged})
 
 
 def _read_row(indicator: Indicator, values: list[Any], cols: list[int], letters: list[str], row: int,
@@ -352,7 +350,7 @@ def _merged_lookup(merged: list[tuple[int, int, int, int]]) -> dict[tuple[int, i
     for r0, c0, r1, c1 in merged:
         if (r1 - r0 + 1) * (c1 - c0 + 1) > 10_000:
             continue
-        text = f"{xl_rowcol_to_cell(r0, c0)}:{xl_rowcol_to_cell(r1, c1)}"
+        text = f"{cell_name(r0, c0)}:{cell_name(r1, c1)}"
         for r in range(r0, r1 + 1):
             for c in range(c0, c1 + 1):
                 lookup[(r, c)] = text
@@ -376,7 +374,7 @@ def _district_columns(header: list[Any], header_row: int, code_col: int, where: 
     for key, found in columns.items():
         if len(found) > 1:
             out.append(P.make(Code.DISTRICT_DUPLICATE, district=found[0][0],
-                              cell=xl_rowcol_to_cell(header_row, found[1][1]), **where))
+                              cell=cell_name(header_row, found[1][1]), **where))
         else:
             result[key] = found[0]
     return result
@@ -392,13 +390,13 @@ def _code_rows(rows: list[list[Any]], header_row: int, code_col: int, department
             continue
         indicator = book.indicators.get(code)
         if indicator is None or indicator.department != department:
-            out.append(P.make(Code.CODE_UNKNOWN, raw=code, cell=xl_rowcol_to_cell(r, code_col), **where))
+            out.append(P.make(Code.CODE_UNKNOWN, raw=code, cell=cell_name(r, code_col), **where))
             continue
         found.setdefault(code, []).append(r)
     result = {}
     for code, hits in found.items():
         if len(hits) > 1:
-            out.append(P.make(Code.CODE_DUPLICATE, code=code, cell=xl_rowcol_to_cell(hits[1], code_col), **where))
+            out.append(P.make(Code.CODE_DUPLICATE, code=code, cell=cell_name(hits[1], code_col), **where))
         else:
             result[code] = hits[0]
     return result

@@ -9,15 +9,16 @@ from __future__ import annotations
 import math
 from dataclasses import MISSING, dataclass, field, fields
 from fractions import Fraction
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
-import numpy as np
-import numpy.typing as npt
+if TYPE_CHECKING:  # numpy is imported by the functions that score, not by the reader children that load kinds
+    import numpy.typing as npt
 
 # Tolerance for comparisons so that binary floating point never flips a threshold (0.8 - 0.75 is
 # 0.05000000000000004 in binary; it must still be exactly one 5-point step).
 EPS = 1e-9  # one tolerance on measured values, the same in every kind
-Values = npt.NDArray[Any]  # one value per district (float; bool where a gate says whether it applies)
+if TYPE_CHECKING:
+    Values = npt.NDArray[Any]  # one value per district (float; bool where a gate says whether it applies)
 
 
 def fmt_number(x: float) -> str:
@@ -187,6 +188,7 @@ class Kind:
 
 
 def _award_score(p: Award, x: Values, other: Values | None) -> Values:
+    import numpy as np
     hit = x >= 0.5 if p.when == "是" else x < 0.5
     return np.where(hit, p.points, 0.0)
 
@@ -203,10 +205,12 @@ def _award_explain(p: Award, ind: Indicator, value: float, pts: float, other: fl
 
 
 def _per_unit_units(p: PerUnit, x: Values) -> Values:
+    import numpy as np
     return np.floor((np.maximum(x - p.free, 0) + EPS) / p.block)
 
 
 def _per_unit_score(p: PerUnit, x: Values, other: Values | None) -> Values:
+    import numpy as np
     pts = _per_unit_units(p, x) * p.points
     if p.limit is not None:
         pts = np.clip(pts, -abs(p.limit), abs(p.limit))
@@ -238,10 +242,12 @@ def _per_unit_best(p: PerUnit, ind: Indicator) -> float:
 
 
 def _ratio_fraction(p: Ratio, x: Values) -> Values:
+    import numpy as np
     return np.minimum(x / p.of, 1.0)
 
 
 def _ratio_score(p: Ratio, x: Values, other: Values | None) -> Values:
+    import numpy as np
     frac = _ratio_fraction(p, x)
     pts = frac * p.points
     if p.zero_below is not None:
@@ -264,6 +270,7 @@ def _show_like(ind: Indicator, number: float) -> str:
 
 
 def _threshold_ratio(p: Threshold, x: Values, other: Values | None) -> Values:
+    import numpy as np
     if other is None:
         return x
     with np.errstate(over="ignore", divide="ignore"):  # a huge ratio is simply above any threshold
@@ -271,6 +278,7 @@ def _threshold_ratio(p: Threshold, x: Values, other: Values | None) -> Values:
 
 
 def _threshold_score(p: Threshold, x: Values, other: Values | None) -> Values:
+    import numpy as np
     measured = _threshold_ratio(p, x, other)
     return np.where(measured >= p.at - EPS, p.points, 0.0)
 
@@ -290,6 +298,7 @@ def _threshold_explain(p: Threshold, ind: Indicator, value: float, pts: float, o
 
 
 def _shortfall_steps(p: ShortfallSteps, x: Values) -> Values:
+    import numpy as np
     # The tolerance is applied to the value, as in threshold and ratio: 0.7999999999 reaches 80 %.
     shortfall = np.maximum(p.below - x - EPS, 0.0)
     return np.ceil(shortfall / p.step - EPS)
@@ -306,6 +315,7 @@ def _shortfall_explain(p: ShortfallSteps, ind: Indicator, value: float, pts: flo
 
 
 def _option_score(p: Option, x: Values, other: Values | None) -> Values:
+    import numpy as np
     table = np.array(p.points, dtype=float)
     idx = np.nan_to_num(x, nan=0).astype(int).clip(0, len(table) - 1)
     return np.take(table, idx)
@@ -327,6 +337,7 @@ def _gate_explain(p: Gate, ind: Indicator, value: float, pts: float, other: floa
 
 
 def _entered_score(p: Entered, x: Values, other: Values | None) -> Values:
+    import numpy as np
     return np.asarray(x, dtype=float)
 
 
@@ -336,6 +347,7 @@ def _entered_score_explain(p: Entered, ind: Indicator, value: float, pts: float,
 
 
 def _entered_deduction(p: Entered, x: Values, other: Values | None) -> Values:
+    import numpy as np
     return -np.asarray(x, dtype=float)
 
 

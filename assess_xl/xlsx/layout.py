@@ -94,6 +94,22 @@ def district_name_problems(names: list[str]) -> list[Problem]:
     return problems
 
 
+def column_letters(col: int) -> str:
+    """A zero-based column number as Excel names it: 0 → A, 25 → Z, 26 → AA. The reader children use it
+    instead of xlsxwriter.utility, whose import loads all of xlsxwriter."""
+    letters = ""
+    col += 1
+    while col:
+        col, rest = divmod(col - 1, 26)
+        letters = chr(ord("A") + rest) + letters
+    return letters
+
+
+def cell_name(row: int, col: int) -> str:
+    """A zero-based cell position as Excel names it: (0, 0) → A1, (6, 27) → AB7."""
+    return f"{column_letters(col)}{row + 1}"
+
+
 FETCH_RECORD = ".已检查的邮件.txt"  # fetch's list of messages read, kept in its output folder: not an input
 
 

@@ -30,8 +30,9 @@ TIME_LIMIT = 60.0  # per item, from when a child starts on it; ASSESS_XL_FILE_SE
 STARTUP_LIMIT = 60.0  # for a child to start and load the reader
 READY = "ready"
 MAX_FAILED_STARTS = 3  # children that could not start before the machine, not a file, is blamed
-PRELOAD = ("python_calamine", "olefile", "numpy", "yaml", "assess_xl.read.form", "assess_xl.read.units",
-           "assess_xl.xlsx.sandbox")
+# What the fork server loads once for all its children: the reader and its parser, nothing else (no numpy,
+# pandas, yaml or xlsxwriter; a child needing olefile for a legacy workbook imports it then).
+PRELOAD = ("python_calamine", "assess_xl.read.form", "assess_xl.read.units", "assess_xl.xlsx.sandbox")
 
 _CONTEXT: tuple[Any, ...] = ()
 

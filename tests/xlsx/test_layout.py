@@ -1,6 +1,7 @@
 import pytest
 
-from assess_xl.xlsx.layout import MAX_DISTRICT_NAME, MAX_DISTRICTS, RESERVED_NAMES, district_name_problems, name_key
+from assess_xl.xlsx.layout import (MAX_DISTRICT_NAME, MAX_DISTRICTS, RESERVED_NAMES, cell_name, column_letters,
+                                   district_name_problems, name_key)
 
 
 @pytest.mark.parametrize("a,b", [("高新区（虎丘区）", "高新区(虎丘区)"), ("Ａ区", "A区"), ("a区", "A区"),
@@ -33,3 +34,12 @@ def test_bad_lists_are_refused_with_a_reason(names, fragment):
 def test_names_the_tool_uses_are_refused(reserved):
     assert district_name_problems(["玄武区", reserved])
     assert district_name_problems(["玄武区", f" {reserved.upper()} "])
+
+
+def test_cell_names_are_excels_as_xlsxwriter_writes_them():
+    from xlsxwriter.utility import xl_col_to_name, xl_rowcol_to_cell
+
+    for col in [*range(0, 800), 16_383]:
+        assert column_letters(col) == xl_col_to_name(col)
+    for row, col in [(0, 0), (6, 27), (1_048_575, 16_383), (99, 701), (99, 702)]:
+        assert cell_name(row, col) == xl_rowcol_to_cell(row, col)

@@ -1,6 +1,6 @@
 """What a reader child costs: it must not load the command line (pandas, click, rich), which
-multiprocessing would otherwise re-run in every child as __mp_main__, and a run leaves no pymp-* folder
-behind. Seen from outside, through the installed console script: a sitecustomize on PYTHONPATH logs,
+multiprocessing would otherwise re-run in every child as __mp_main__, nor what only the main process needs
+(numpy, yaml, xlsxwriter), and a run leaves no pymp-* folder behind. Seen from outside, through the installed console script: a sitecustomize on PYTHONPATH logs,
 in every process of the run, each process forked and each module imported."""
 import os
 
@@ -37,7 +37,7 @@ def _logged_spawn(path, args, passfds):
 
 _util.spawnv_passfds = _logged_spawn
 '''
-HEAVY = {"pandas", "click", "rich", "assess_xl.cli"}
+HEAVY = {"pandas", "click", "rich", "assess_xl.cli", "numpy", "yaml", "xlsxwriter"}
 
 
 def _run_logged(tmp_path, *args):
