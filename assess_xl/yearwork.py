@@ -116,13 +116,6 @@ def _state(nothing_received: bool, to_fix: bool, owed: bool, adjusted: bool) -> 
     return ADJUSTED if adjusted else COMPLETE
 
 
-def department_of(problem: Problem, book: Rulebook) -> str:
-    """The department a problem concerns ('' for a whole file or the coordinator's own rows)."""
-    if problem.code in book.indicators:
-        return book.indicators[problem.code].department
-    return problem.sheet if problem.sheet in book.departments else ""
-
-
 # ---- mail: forms to every department, reminders and return copies to those that owe ---------------
 
 def sender(year: Year) -> outbox.Mailbox:

@@ -1,6 +1,7 @@
 import re
 import unicodedata
 
+import click
 from click.testing import CliRunner
 
 from assess_xl.cli import main
@@ -55,9 +56,9 @@ def test_every_command_has_chinese_help(command):
     assert any("\u4e00" <= ch <= "\u9fff" for ch in result.output.split("Options")[0])
     ctx_command = cli.main
     for name in command:
-        ctx_command = ctx_command.commands[name]
+        ctx_command = ctx_command.get_command(click.Context(ctx_command), name)
     for param in ctx_command.params:
-        if isinstance(param, __import__("click").Option) and param.name not in ("help", "version"):
+        if isinstance(param, click.Option) and param.name not in ("help", "version"):
             assert param.help and any("\u4e00" <= ch <= "\u9fff" for ch in param.help), param.name
 
 
@@ -409,10 +410,11 @@ def test_help_lists_every_command_with_its_whole_description(group):
     done = assess_xl(*group, "--help", columns=80)
     assert done.returncode == 0, done.stderr
     listed = listed_commands(done.stdout)
-    command = main if not group else main.commands[group[0]]
-    assert sorted(listed) == sorted(command.commands)
-    for name, sub in command.commands.items():
-        expected = sub.help.strip().split("。")[0] + "。"
+    command = main if not group else main.get_command(click.Context(main), group[0])
+    ctx = click.Context(command)
+    assert sorted(listed) == sorted(command.list_commands(ctx))
+    for name in command.list_commands(ctx):
+        expected = command.get_command(ctx, name).help.strip().split("。")[0] + "。"
         assert "".join(listed[name].split()) == "".join(expected.split()), name
     assert "..." not in done.stdout.split("命令：", 1)[1]  # (the usage line ends in "[参数]...")
     assert max(terminal_width(line) for line in done.stdout.splitlines()) <= 80

@@ -1,25 +1,27 @@
-"""`collect` (the scorecard, with notices, returns and PDF on request) and `pdf`."""
+"""`collect` (the scorecard, with notices, returns and PDF on request) and `pdf`. What only the optional
+outputs need (notices, PDF, return copies, the sealed bundle) is imported when one is asked for."""
 from __future__ import annotations
 
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.markup import escape
 
-from assess_xl import pipeline, yearwork
-from assess_xl import seal as seal_module
+from assess_xl import pipeline
 from assess_xl import year as year_module
 from assess_xl.cli.chinese import ChineseCommand
 from assess_xl.cli.errors import EXIT_CLEAN, EXIT_PROBLEMS, stop
-from assess_xl.cli.forms import write_return_copies
 from assess_xl.cli.options import DISTRICTS_HELP, RULES_OPTION, collect_options, load_contacts, load_rulebook, output_path, with_adjustments
 from assess_xl.cli.output import console, errors_console, print_nothing_filled, print_summary
 from assess_xl.pipeline import CollectOptions, Outcome
-from assess_xl.publish import documents as publish
 from assess_xl import files
 from assess_xl.problems import Code
+
+if TYPE_CHECKING:
+    from assess_xl import seal as seal_module
 
 YEAR_LOCK_WAIT = 10.0  # seconds a run waits for another holder of a year folder's lock
 
@@ -84,6 +86,7 @@ class Run:
 
     def sealable(self, paths, year, outputs: dict[str, bytes], written: list[Path]) -> seal_module.Sealable:
         """The files the run used, as seal stores them (a year folder's rulebook, adjustments and last year too)."""
+        from assess_xl import seal as seal_module
         def used(typed: str | None, own: Path | None) -> Path | None:
             return Path(typed) if typed else own if own is not None and own.is_file() else None
 
@@ -130,6 +133,7 @@ def collect(paths, out, rules_path, districts_spec, on_conflict, issuer, contact
             outputs.update({f"通报/{path.name}": content for path, content in notices})
             written += [path for path, _ in notices]
         if returns_dir:
+            from assess_xl.cli.forms import write_return_copies
             write_return_copies(book, result.read, Path(returns_dir))
         if with_pdf:
             pdf = write_pdf(result.content, target.with_suffix(".pdf"), required=False)
@@ -142,6 +146,7 @@ def collect(paths, out, rules_path, districts_spec, on_conflict, issuer, contact
 
 
 def write_seal(result, book, options: CollectOptions, sealable, target: Path) -> None:
+    from assess_xl import seal as seal_module
     with console.status("正在封存……"):
         content = seal_module.seal(result, book, options, sealable)
     files.write_file(target, content)
@@ -169,6 +174,7 @@ def year_lock(year):
 
 def write_notices(result: pipeline.CollectResult, book, options: CollectOptions, folder: Path,
                   template_path: str | None) -> list[tuple[Path, bytes]]:
+    from assess_xl import yearwork
     template = Path(template_path) if template_path else None
     documents = yearwork.notice_files(book, result, pipeline.signature(book, options), template)
     written = [(folder / name, content) for name, content in documents]
@@ -180,6 +186,7 @@ def write_notices(result: pipeline.CollectResult, book, options: CollectOptions,
 def write_pdf(scorecard: bytes, target: Path, required: bool = True) -> bytes | None:
     """The official sheets as a PDF; without LibreOffice, say how to install it (an error only when
     the PDF was all that was asked for)."""
+    from assess_xl.publish import documents as publish
     try:
         content = publish.official_pdf(scorecard)
     except publish.PublishError as exc:
@@ -197,6 +204,7 @@ def write_pdf(scorecard: bytes, target: Path, required: bool = True) -> bytes | 
 @click.option("-o", "--output", "out", default=None, metavar="文件", help="PDF的保存路径（默认与考核结果同名，扩展名.pdf）。")
 def pdf_command(scorecard, out):
     """把考核结果工作簿的正式部分（汇总和各区得分表）转为PDF（需要LibreOffice）。"""
+    from assess_xl.publish import documents as publish
     source = Path(scorecard)
     content = publish.own_scorecard(source)
     target = Path(out) if out else source.with_suffix(".pdf")

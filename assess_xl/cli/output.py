@@ -1,20 +1,21 @@
-"""What the terminal shows (rich): file lists, problem summaries, the ranking, the status board, fetch results."""
+"""What the terminal shows (rich): file lists, problem summaries, the ranking, the status board, fetch results.
+The library modules a printer needs are imported by that printer: every command prints its errors through
+this module, and only collect needs pandas."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from assess_xl import pipeline, yearwork
 from assess_xl.problems import ERROR, INFO, WARNING
-from assess_xl.publish import status as status_module
-from assess_xl.read import fetch as fetch_module
 from assess_xl.rules.components import fmt_number
-from assess_xl.score import adjustments as adjustments_module
-from assess_xl.score import robustness
 from assess_xl.problems import Code
+
+if TYPE_CHECKING:
+    from assess_xl import pipeline
 
 console = Console(highlight=False, soft_wrap=True)
 
@@ -43,13 +44,15 @@ def print_files(read) -> None:
 
 def department_of(problem, book) -> str:
     """Whose item a problem is: the department owning the code, or the coordinator for the 调整表's own rows."""
+    from assess_xl.score import adjustments as adjustments_module
     if problem.kind in adjustments_module.PROBLEM_KINDS:
         return adjustments_module.COORDINATOR_ITEMS
-    return yearwork.department_of(problem, book)
+    return book.department_of(problem)
 
 
 def print_problem_summary(read, book) -> None:
     """Problems grouped by department: not received, blank cells (缺报), cells to fix, warnings."""
+    from assess_xl.score import adjustments as adjustments_module
     counts = {level: sum(p.level == level for p in read.problems) for level in (ERROR, WARNING, INFO)}
     console.print(f"问题 {len(read.problems)} 条 = 错误 {counts[ERROR]} + 警告 {counts[WARNING]} + 提示 {counts[INFO]}。")
     table = Table("部门", "未收到（区）", "缺报单元格", "需改正单元格", "警告", title="各部门问题")
@@ -103,6 +106,7 @@ CLOSE_MARGIN = 1.0  # neighbouring ranks closer than this many points are shown 
 
 def print_robustness(robust, book) -> None:
     """排名稳健性 in short: the close neighbouring pairs, the 缺报 items that could move a rank, the alternatives."""
+    from assess_xl.score import robustness
     close = [pair for pair in robust.pairs if pair.margin < CLOSE_MARGIN]
     console.print(f"排名稳健性：相邻名次{len(robust.pairs)}对，其中分差小于{fmt_number(CLOSE_MARGIN)}分的{len(close)}对"
                   "（全部见报告的“排名稳健性”工作表）。")
@@ -119,6 +123,7 @@ def print_robustness(robust, book) -> None:
 
 def print_status(table, files, states) -> None:
     """One row per department, readable at 80 columns and when redirected: its state, then the districts."""
+    from assess_xl.publish import status as status_module
     view = Table("部门", "状态", "已填齐", "未交", "部分填写", title=f"填报情况（{len(table.columns)}个区）")
     for column in view.columns:
         column.overflow = "fold"
@@ -149,6 +154,7 @@ def state_text(state) -> str:
 def print_fetched(fetched, folder: Path) -> bool:
     """What was saved, what had no workbook, which messages were skipped or are to be tried again;
     True when every new message was saved or set aside for good."""
+    from assess_xl.read import fetch as fetch_module
     for line in fetch_module.summary(fetched, folder):
         console.print(escape(line))
     for line in fetched.refused:

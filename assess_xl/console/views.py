@@ -93,7 +93,7 @@ def status(request: Request, console: Console, book: Rulebook, result: CollectRe
 @needs(run=True)
 def problems(request: Request, console: Console, book: Rulebook, result: CollectResult) -> Response:
     chosen = {key: request.query_params.get(key, "") for key in ("department", "district", "level")}
-    rows = [(p, yearwork.department_of(p, book)) for p in result.read.problems]
+    rows = [(p, book.department_of(p)) for p in result.read.problems]
     shown = [(p, d) for p, d in rows if (not chosen["department"] or d == chosen["department"])
              and (not chosen["district"] or p.district == chosen["district"])
              and (not chosen["level"] or p.level == chosen["level"])]

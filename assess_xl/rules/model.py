@@ -84,6 +84,12 @@ class Rulebook:
     def department_indicators(self, department: str) -> list[Indicator]:
         return [i for i in self.indicators.values() if i.department == department]
 
+    def department_of(self, problem: P.Problem) -> str:
+        """The department a problem concerns ('' for a whole file or the coordinator's own rows)."""
+        if problem.code in self.indicators:
+            return self.indicators[problem.code].department
+        return problem.sheet if problem.sheet in self.departments else ""
+
     def reachable_max(self, target: Target) -> float:
         gain = sum(c.spec.best(c.params, self.indicators[c.indicator]) for c in target.components)
         total = target.base + gain

@@ -1,0 +1,74 @@
+"""Every process of a run and every module each imports, seen from outside through the installed console
+script: a sitecustomize on PYTHONPATH logs, in every process, its start, each process forked and each module
+imported (an audit hook; at a normal exit also every module loaded), and which process spawned the fork
+server."""
+from __future__ import annotations
+
+import os
+
+from helpers import assess_xl
+
+WATCHER = '''
+import os, sys
+_LOG = os.environ["IMPORT_LOG"]
+
+def _write(line):
+    with open(_LOG, "a", encoding="utf-8") as log:
+        log.write(line + "\\n")
+
+_write(f"start {os.getpid()} {os.getppid()}")
+os.register_at_fork(after_in_child=lambda: _write(f"fork {os.getpid()} {os.getppid()}"))
+
+def _hook(event, args):
+    if event == "import":
+        _write(f"import {os.getpid()} {args[0]}")
+
+sys.addaudithook(_hook)
+
+
+def _loaded():  # what importlib.import_module loaded, which raises no audit event; registered first, runs last
+    with open(_LOG, "a", encoding="utf-8") as log:
+        log.writelines(f"loaded {os.getpid()} {name}\\n" for name in list(sys.modules))
+
+
+import atexit
+atexit.register(_loaded)
+
+import multiprocessing.util as _util  # the fork server is spawned through it: the spawning process logs when
+_spawn = _util.spawnv_passfds
+
+
+def _logged_spawn(path, args, passfds):
+    pid = _spawn(path, args, passfds)
+    _write(f"spawn {os.getpid()} {pid}")
+    return pid
+
+
+_util.spawnv_passfds = _logged_spawn
+'''
+
+
+def run_logged(tmp_path, *args):
+    """The console script run with the watcher, its temporary files in tmp_path/tmp: what it did, and the
+    log's events as [kind, pid, what] (kinds: start, fork, import, loaded, spawn)."""
+    (tmp_path / "site").mkdir()
+    (tmp_path / "site" / "sitecustomize.py").write_text(WATCHER, encoding="utf-8")
+    (tmp_path / "tmp").mkdir()
+    log = tmp_path / "imports.log"
+    done = assess_xl(*args, env={"PYTHONPATH": str(tmp_path / "site"), "IMPORT_LOG": str(log),
+                                 "TMPDIR": str(tmp_path / "tmp")})
+    events = [line.split(" ", 2) for line in log.read_text(encoding="utf-8").splitlines()]
+    return done, events
+
+
+def main_pid(events: list[list[str]]) -> int:
+    """The console script's process: the one started by the test itself."""
+    return next(int(pid) for kind, pid, parent in events if kind == "start" and int(parent) == os.getpid())
+
+
+def imports_by_process(events: list[list[str]]) -> dict[int, set[str]]:
+    imported: dict[int, set[str]] = {}
+    for kind, pid, what in events:
+        if kind in ("import", "loaded"):
+            imported.setdefault(int(pid), set()).add(what)
+    return imported

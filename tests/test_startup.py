@@ -1,0 +1,37 @@
+"""What a command loads before it works: the command line imports only the invoked command's module and
+what that command needs, not every other command's (mail, IMAP, sealing, the console). Through the
+installed console script, every import of its process logged (tests/importlog.py)."""
+import click
+
+from helpers import returned_forms
+from importlog import imports_by_process, main_pid, run_logged
+
+from assess_xl.cli import COMMANDS, main
+from assess_xl.rules import load as rulebook
+
+# Modules that only other commands, or collect's optional outputs (--notices, --pdf, --seal, --returns), use.
+NOT_FOR_A_PLAIN_COLLECT = {
+    "assess_xl.cli.mail", "assess_xl.cli.seal", "assess_xl.cli.console", "assess_xl.cli.rules", "assess_xl.cli.demo",
+    "assess_xl.cli.templates", "assess_xl.cli.status", "assess_xl.yearwork", "assess_xl.seal", "assess_xl.console",
+    "assess_xl.read.imap", "assess_xl.read.fetch", "assess_xl.publish.delivery", "assess_xl.publish.documents",
+    "assess_xl.publish.returns", "assess_xl.score.replay", "smtplib", "imaplib", "rich.progress",
+}
+
+
+def test_collect_loads_only_what_collect_uses(tmp_path):
+    _, inbox = returned_forms(rulebook.load(), tmp_path, {"监察室": {"14-1": {"甲区": "3.5", "乙区": "4"}}})
+    done, events = run_logged(tmp_path, "collect", inbox, "-o", tmp_path / "结果.xlsx")
+    assert done.returncode in (0, 1), done.stderr
+    assert (tmp_path / "结果.xlsx").is_file()
+    imported = imports_by_process(events)[main_pid(events)]
+    assert {"assess_xl.cli.collect", "assess_xl.pipeline", "pandas", "click", "rich"} <= imported
+    assert sorted(NOT_FOR_A_PLAIN_COLLECT & imported) == []
+
+
+def test_every_command_is_found_by_its_name():
+    ctx = click.Context(main)
+    assert main.list_commands(ctx) == sorted(COMMANDS)
+    for name in COMMANDS:
+        command = main.get_command(ctx, name)
+        assert isinstance(command, click.Command) and command.name == name
+    assert main.get_command(ctx, "no-such-command") is None
