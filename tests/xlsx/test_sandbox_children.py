@@ -2,10 +2,26 @@
 multiprocessing would otherwise re-run in every child as __mp_main__, nor what only the main process needs
 (numpy, yaml, xlsxwriter), and a run leaves no pymp-* folder behind. Seen from outside, through the
 installed console script (tests/importlog.py)."""
+import time
+
 from helpers import write_forms
 from importlog import imports_by_process, main_pid, run_logged
 
 from assess_xl.rules import load as rulebook
+
+def _ends(pid: int, seconds: float = 10.0) -> bool:
+    """Whether the process is gone (or a zombie: ended, not yet reaped) within `seconds`."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+                if stat.read().rsplit(")", 1)[1].split()[0] in ("Z", "X"):
+                    return True
+        except FileNotFoundError:
+            return True
+        time.sleep(0.05)
+    return False
+
 
 HEAVY = {"pandas", "click", "rich", "assess_xl.cli", "numpy", "yaml", "xlsxwriter"}
 
@@ -24,6 +40,7 @@ def test_reader_children_load_only_the_reader_and_leave_no_temp_folder(tmp_path)
     for pid in servers | children:
         assert not HEAVY & imported.get(pid, set()), (pid, sorted(HEAVY & imported[pid]))
     assert not list((tmp_path / "tmp").glob("pymp-*"))
+    assert all(_ends(pid) for pid in servers | children)  # the console script leaves without teardown: they still go
     # Started before the heavy imports, in the main process's own order of events (when the server itself
     # gets to write its first line depends on the load of the machine, not on the code).
     spawned = [e for e in events if e[0] == "spawn" and int(e[1]) == main and int(e[2]) in servers]
