@@ -153,14 +153,14 @@ def explain(values: pd.DataFrame, book: Rulebook, scores: Scores, unreadable: pd
     or True where it was not) lets a 缺报 say so instead of "未填报"."""
     values = values.reindex(columns=list(book.indicators)).astype(float)
     by_code = _columns(values)
-    flags = None if unreadable is None else _refusal_marks(unreadable, values)
+    flags = {} if unreadable is None else _refusal_marks(unreadable, values)
     out = {}
     for target in book.targets:
-        columns = [by_code[code] if flags is None else
-                   np.where(flags[code].to_numpy() != "", flags[code].to_numpy(), by_code[code].astype(object))
+        columns = [by_code[code] if code not in flags else
+                   np.where(flags[code] != "", flags[code], by_code[code].astype(object))
                    for code in target.indicators]
         columns += [np.round(np.asarray(r, dtype=float), 9) for r in scores.parts[target.number]]
-        columns += [(scores.status[target.number] == MISSING).to_numpy(), scores.raw[target.number].round(9).to_numpy(),
+        columns += [scores.status[target.number].to_numpy() == MISSING, np.round(scores.raw[target.number].to_numpy(), 9),
                     scores.gated[target.number].to_numpy()]
         rows = list(zip(*[[None if x != x else x for x in column.tolist()] for column in columns]))  # NaN → None
         texts = {row: _explain_target(book, target, row) for row in dict.fromkeys(rows)}
@@ -168,14 +168,29 @@ def explain(values: pd.DataFrame, book: Rulebook, scores: Scores, unreadable: pd
     return pd.DataFrame(out, index=values.index)
 
 
-def _refusal_marks(unreadable: pd.DataFrame, values: pd.DataFrame) -> pd.DataFrame:
-    """values' shape: '' where an entry was taken (or nothing typed), UNREADABLE + why (perhaps nothing) where not."""
-    if all(pd.api.types.is_bool_dtype(dtype) for dtype in unreadable.dtypes):
-        marks = unreadable.replace({True: UNREADABLE, False: ""})
-    else:
-        reasons = unreadable.fillna("").astype(str)
-        marks = reasons.where(reasons == "", UNREADABLE + reasons)
-    return marks.reindex(index=values.index, columns=values.columns, fill_value="").astype(object)
+def _refusal_marks(unreadable: pd.DataFrame, values: pd.DataFrame) -> dict[str, np.ndarray]:
+    """code → in values' row order, '' where an entry was taken (or nothing typed), UNREADABLE + why (perhaps
+    nothing) where not; only codes with at least one such entry. Column by column in plain Python: pandas'
+    where/replace on a frame of text cost more than explaining every score."""
+    flags = all(pd.api.types.is_bool_dtype(dtype) for dtype in unreadable.dtypes)
+    rows = unreadable.index.get_indexer(values.index)
+    marks = {}
+    for code in values.columns:
+        if code not in unreadable.columns:
+            continue
+        column = unreadable[code].tolist()
+        marked = [_mark(column[row], flags) if row >= 0 else "" for row in rows]
+        if any(marked):
+            marks[code] = np.array(marked, dtype=object)
+    return marks
+
+
+def _mark(cell: Any, flags: bool) -> str:
+    """One cell of `unreadable` as a mark: True/False (flags), or why (text; '', None or NaN where nothing is wrong)."""
+    if flags:
+        return UNREADABLE if cell is not pd.NA and cell else ""
+    reason = cell if type(cell) is str else "" if pd.isna(cell) else str(cell)
+    return UNREADABLE + reason if reason else ""
 
 
 def _explain_target(book: Rulebook, target: Target, row: tuple[Any, ...]) -> str:
@@ -194,9 +209,9 @@ def _explain_target(book: Rulebook, target: Target, row: tuple[Any, ...]) -> str
     gate_parts: list[str] = []
     for component, pts in zip(target.components, points):
         indicator = book.indicators[component.indicator]
-        x = 0.0 if pd.isna(value[component.indicator]) else value[component.indicator]
+        x = _zero_if_blank(value[component.indicator])
         other_code = getattr(component.params, "relative_to", None)
-        other = None if not other_code else (0.0 if pd.isna(value[other_code]) else value[other_code])
+        other = None if not other_code else _zero_if_blank(value[other_code])
         text = component.spec.explain(component.params, indicator, x, pts, other, target.max is None)
         (gate_parts if component.spec.is_gate else parts).append(text)
     parts = [p for p in parts if p]
@@ -209,3 +224,7 @@ def _explain_target(book: Rulebook, target: Target, row: tuple[Any, ...]) -> str
     elif target.base and len(parts) == 1:
         parts.append("无扣分")
     return "；".join(parts)
+
+
+def _zero_if_blank(value: float) -> float:
+    return 0.0 if value != value else value  # NaN, a blank, is the one value unequal to itself

@@ -263,6 +263,24 @@ def test_explanation_tells_blank_from_unreadable(book, best):
                     "未完成区域环评的省级开发区和市级工业集中区数填写的内容无法识别，本项计0分")
 
 
+
+def test_explanation_quotes_why_an_entry_was_refused(book):
+    """Reasons as text (as collect passes them), for districts and codes in another order than the values,
+    some missing altogether, blanks as '', None or NaN: each 缺报 says why, nothing else changes."""
+    values = best_frame(book, ["甲区", "乙区", "丙区"])
+    values.loc[["甲区", "乙区"], "7-3"] = np.nan
+    values.loc["丙区", "6-1"] = np.nan
+    scores = scoring.score(values, book)
+    reasons = pd.DataFrame({"6-1": ["“很多”不是数字", "", None], "7-3": [np.nan, "", "“1.5”不是整数"]},
+                           index=["丙区", "丁区", "甲区"], dtype=object)
+    texts = scoring.explain(values, book, scores, reasons)
+    plain = scoring.explain(values, book, scores)
+    assert texts.loc["丙区", 6] == "缺报：违规审批项目数填写的“很多”不是数字，本项计0分"
+    assert texts.loc["甲区", 7] == "缺报：未完成区域环评的省级开发区和市级工业集中区数填写的“1.5”不是整数，本项计0分"
+    assert texts.loc["乙区", 7] == plain.loc["乙区", 7] == "缺报：未完成区域环评的省级开发区和市级工业集中区数未填报，本项计0分"
+    assert (texts.drop(index="丙区", columns=7) == plain.drop(index="丙区", columns=7)).all().all()
+    assert (texts.loc["丙区"].drop(6) == plain.loc["丙区"].drop(6)).all()
+
 # ---- the engine on a small rulebook written here: depends on no year's numbers ---------------
 # (the tests above stay as golden tests of the 2007 rulebook)
 
