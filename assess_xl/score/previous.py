@@ -20,6 +20,7 @@ from assess_xl.problems import Code
 
 DISTRICT_KEY = "district:"
 INDICATORS_KEY = "indicators"  # code → type of every indicator the year asked for, filled or not
+TOTAL_KEYS = ("基本分", "加分", "总分", "排名", "缺报项数")
 GROWTH, FROM_ZERO, RATE_POINTS = 5.0, 5.0, 0.5  # a count ×5 or 0 → ≥5, a rate moved by more than 50 points
 
 
@@ -44,12 +45,16 @@ class Previous:
 def metadata_rows(book: Rulebook, scores: Scores, values: pd.DataFrame) -> dict[str, str]:
     """What a later run needs of this result, one JSON row per district (a cell holds 32,767 characters)."""
     rows = {INDICATORS_KEY: json.dumps({code: i.type for code, i in book.indicators.items()}, ensure_ascii=False)}
-    for district in scores.districts:
-        totals = {key: _number(scores.totals.loc[district, key]) for key in ("基本分", "加分", "总分", "排名", "缺报项数")}
-        categories = {str(n): _number(v) for n, v in scores.categories.loc[district].items()}
-        reported = {code: _number(v) for code, v in values.loc[district].items() if not math.isnan(v)}
-        rows[DISTRICT_KEY + district] = json.dumps({"totals": totals, "categories": categories, "values": reported},
-                                                   ensure_ascii=False)
+    districts = scores.districts
+    keys, numbers, codes = TOTAL_KEYS, [str(n) for n in scores.categories.columns], list(values.columns)
+    totals = zip(*(scores.totals[key].tolist() for key in keys))  # whole columns: .loc per cell is slow
+    categories = scores.categories.loc[districts].to_numpy(dtype=float).tolist()
+    reported = values.loc[districts].to_numpy(dtype=float).tolist()
+    for district, total, category, row in zip(districts, totals, categories, reported):
+        data = {"totals": {key: _number(v) for key, v in zip(keys, total)},
+                "categories": {n: _number(v) for n, v in zip(numbers, category)},
+                "values": {code: _number(v) for code, v in zip(codes, row) if not math.isnan(v)}}
+        rows[DISTRICT_KEY + district] = json.dumps(data, ensure_ascii=False)
     return rows
 
 

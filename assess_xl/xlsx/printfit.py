@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import re
 import subprocess
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -52,6 +52,7 @@ def _font(bold: bool) -> FreeTypeFont | None:
     return font if font.getname()[0] == SERIF_SC else None
 
 
+@functools.cache
 def line_height(size: float, bold: bool = False) -> float:
     font = _font(bold)
     if font is None:
@@ -73,29 +74,59 @@ def _simsun_width(token: str, size: float) -> float:
     return sum(size / 2 if ord(c) < 0x2E80 or 0xFF61 <= ord(c) <= 0xFFDC else size for c in token)
 
 
-def _lines(text: str, room: float, measure: Callable[[str], float]) -> int:
-    """Lines of `text` wrapped greedily into `room` points, breaking only between the pieces of _WORD;
-    each paragraph (\\n) starts a line."""
-    count = 0
-    for paragraph in text.split("\n"):
-        count += 1
-        used = 0.0
-        for token in _WORD.findall(paragraph):
-            width = measure(token)
-            if used and used + width > room:
-                count += 1
-                used = 0.0 if token.isspace() else width
-            else:
-                used += width
+@dataclass(frozen=True)
+class _Paragraph:
+    """A paragraph's pieces (_WORD), their widths in the printing font and in 宋体, and for each the
+    largest running sum of the widths added left to right (as _lines adds them)."""
+    tokens: list[str]
+    printed: list[float]
+    simsun: list[float]
+    printed_run: float
+    simsun_run: float
+
+
+@functools.lru_cache(maxsize=1 << 14)  # the same lines (a target's text, '是否完成：是') recur on every district's sheet
+def _paragraph(paragraph: str, size: float, bold: bool) -> _Paragraph:
+    tokens = _WORD.findall(paragraph)
+    printed = [_printed_width(token, size, bold) for token in tokens]
+    simsun = [_simsun_width(token, size) for token in tokens]
+    return _Paragraph(tokens, printed, simsun, _longest_run(printed), _longest_run(simsun))
+
+
+def _longest_run(widths: list[float]) -> float:
+    used = longest = 0.0
+    for width in widths:
+        used += width
+        longest = max(longest, used)
+    return longest
+
+
+def _lines(tokens: list[str], widths: list[float], longest_run: float, room: float) -> int:
+    """Lines of one paragraph's tokens wrapped greedily into `room` points, breaking only between them.
+    The running sum a break compares with the room is the same as `longest_run`'s until the first
+    break, so when the longest run fits nothing breaks and the loop is skipped."""
+    if longest_run <= room:
+        return 1
+    count, used = 1, 0.0
+    for token, width in zip(tokens, widths):
+        if used and used + width > room:
+            count += 1
+            used = 0.0 if token.isspace() else width
+        else:
+            used += width
     return count
 
 
 @functools.lru_cache(maxsize=1 << 14)  # every district's sheet wraps the same target texts in the same columns
 def lines_needed(text: str, width: float, size: float = 10, bold: bool = False) -> int:
     """Lines a cell's wrapped text takes in a column of Excel width `width`, in LibreOffice or in Excel,
-    whichever needs more."""
-    printed = _lines(text, 7 * width + 5 - SIDE_PADDING, lambda t: _printed_width(t, size, bold))
-    excel = _lines(text, 0.75 * (7 * width + 5) - SIDE_PADDING, lambda t: _simsun_width(t, size))
+    whichever needs more; each paragraph (\\n) starts a line."""
+    printed_room, excel_room = 7 * width + 5 - SIDE_PADDING, 0.75 * (7 * width + 5) - SIDE_PADDING
+    printed = excel = 0
+    for paragraph in text.split("\n"):
+        measured = _paragraph(paragraph, size, bold)
+        printed += _lines(measured.tokens, measured.printed, measured.printed_run, printed_room)
+        excel += _lines(measured.tokens, measured.simsun, measured.simsun_run, excel_room)
     return max(printed, excel)
 
 

@@ -4,13 +4,14 @@ that tells a later run a workbook is the tool's own output, and print setup. Wri
 `styles` by name; a format a writer does not use is not written into its file."""
 from __future__ import annotations
 
+import functools
 import io
 from typing import Any
 
 import xlsxwriter
 from xlsxwriter.exceptions import DuplicateWorksheetName
 from xlsxwriter.format import Format
-from xlsxwriter.utility import xl_rowcol_to_cell_fast
+from xlsxwriter.utility import xl_col_to_name
 from xlsxwriter.worksheet import CellBlankTuple, CellNumberTuple, CellStringTuple, Worksheet
 
 from assess_xl.xlsx.layout import RESULT_META_SHEET, TOOL
@@ -23,25 +24,77 @@ FIX_COLOR, OWED_COLOR = "#FF9999", "#F4B183"  # cells to fix (red) and cells sti
 
 
 class HouseWorksheet(Worksheet):  # type: ignore[misc]  # xlsxwriter ships no type hints
-    """xlsxwriter's worksheet with the innermost loop of saving made short for the cells the tool writes
-    (a formatted string, number or blank): the same XML, without xlsxwriter's attribute list and escaping,
-    which a cell reference and a format index never need. Every other cell goes through xlsxwriter."""
+    """xlsxwriter's worksheet with its innermost loops made short for the cells the tool writes, writing the
+    same bytes: `write_string` and `write_number` with a row and column number go straight to xlsxwriter's own
+    `_write_string`/`_write_number` (past the decorator that parses 'A1' references), and saving writes a
+    formatted string, number or blank cell without xlsxwriter's attribute list and escaping, which a cell
+    reference and a format index never need. Every other cell, and a sheet with comments or in
+    constant_memory mode, goes through xlsxwriter."""
 
-    def _write_cell(self, row: int, col: int, cell: Any) -> None:
-        kind = type(cell)
-        if cell.format is None or self.constant_memory or kind not in _SHORT_CELLS:
-            super()._write_cell(row, col, cell)
+    def write_string(self, row: Any, col: Any, *args: Any) -> int:
+        if type(row) is int and type(col) is int:
+            written: int = self._write_string(row, col, *args)
+            return written
+        return int(super().write_string(row, col, *args))
+
+    def write_number(self, row: Any, col: Any, *args: Any) -> int:
+        if type(row) is int and type(col) is int:
+            written: int = self._write_number(row, col, *args)
+            return written
+        return int(super().write_number(row, col, *args))
+
+    def _calculate_spans(self) -> None:
+        """xlsxwriter's <row spans> (each block of 16 rows: first to last column with a cell), from each row's
+        own columns rather than testing every column of the sheet in every row."""
+        if self.comments:
+            super()._calculate_spans()
             return
-        start = f'<c r="{xl_rowcol_to_cell_fast(row, col)}" s="{cell.format._get_xf_index()}"'
-        if kind is CellStringTuple:  # a shared string, by its index
-            self.fh.write(f'{start} t="s"><v>{cell.string}</v></c>')
-        elif kind is CellNumberTuple:
-            self.fh.write(f"{start}><v>{cell.number:.16G}</v></c>")
-        else:
-            self.fh.write(f"{start}/>")
+        spans: dict[int, str] = {}
+        low = high = -1  # the block's first and last column with a cell (-1: none yet)
+        for row in range(self.dim_rowmin, self.dim_rowmax + 1):
+            cells = self.table.get(row)
+            if cells:
+                first, last = min(cells), max(cells)
+                low, high = (first, last) if low < 0 else (min(low, first), max(high, last))
+            if ((row + 1) % 16 == 0 or row == self.dim_rowmax) and low >= 0:
+                spans[row // 16] = f"{low + 1}:{high + 1}"
+                low = high = -1
+        self.row_spans = spans
+
+    def _write_rows(self) -> None:
+        """xlsxwriter's loop over the rows of the sheet, each row's cells in column order."""
+        if self.comments or self.constant_memory:
+            super()._write_rows()
+            return
+        self._calculate_spans()
+        for row in range(self.dim_rowmin, self.dim_rowmax + 1):
+            cells, info, span = self.table.get(row), self.row_info.get(row), self.row_spans.get(row // 16)
+            if cells:
+                self._write_row(row, span, info)
+                self._write_cells(row, cells)
+                self._xml_end_tag("row")
+            elif info is not None:
+                self._write_empty_row(row, span, info)
+
+    def _write_cells(self, row: int, cells: dict[int, Any]) -> None:
+        number = row + 1
+        for col in sorted(cells):
+            cell = cells[col]
+            kind = type(cell)
+            if cell.format is None or kind not in _SHORT_CELLS:
+                self._write_cell(row, col, cell)
+                continue
+            start = f'<c r="{_column_name(col)}{number}" s="{cell.format._get_xf_index()}"'
+            if kind is CellStringTuple:  # a shared string, by its index
+                self.fh.write(f'{start} t="s"><v>{cell.string}</v></c>')
+            elif kind is CellNumberTuple:
+                self.fh.write(f"{start}><v>{cell.number:.16G}</v></c>")
+            else:
+                self.fh.write(f"{start}/>")
 
 
 _SHORT_CELLS = (CellStringTuple, CellNumberTuple, CellBlankTuple)
+_column_name = functools.lru_cache(maxsize=None)(xl_col_to_name)
 
 
 class MemoryWorkbook(xlsxwriter.Workbook):  # type: ignore[misc]  # xlsxwriter ships no type hints

@@ -11,7 +11,8 @@ from assess_xl.xlsx.style import WORKBOOK_OPTIONS, MemoryWorkbook, styles
 
 
 def fill(workbook) -> None:
-    """Every kind of cell, with and without a format, on two sheets (one with row heights)."""
+    """Every kind of cell, with and without a format, on two sheets, with row heights, rows of only a
+    height, cells written out of column order or in 'A1' notation, and a comment on the second sheet."""
     formats = styles(workbook)
     for name in ("甲区", "Sheet"):
         ws = workbook.add_worksheet(name)
@@ -31,6 +32,14 @@ def fill(workbook) -> None:
         ws.write_blank(20, 1, None, formats["bold_text"])
         ws.write_formula(21, 1, "=A7*2", formats["int"], 0)
         ws.write_rich_string(22, 1, "甲", formats["warn"], "乙", formats["text"])
+        for r in range(30, 75):  # several blocks of 16 rows (<row spans>), cells written right to left, gaps
+            for c in (7, 3, 5) if r % 3 else (4,) if r % 5 else ():
+                ws.write_string(r, c, f"{r}-{c}", formats["text"])
+            ws.set_row(r, 15 + r % 4 * 7.5)  # rows 45, 60 and 75 only have a height
+        ws.write_string("K80", "A1 notation", formats["text"])
+        ws.write_number("J80", 80, formats["score"])
+        if name == "Sheet":
+            ws.write_comment(40, 6, "批注")  # a sheet with comments is saved by xlsxwriter itself
 
 
 def parts(content: bytes) -> dict[str, bytes]:
