@@ -257,15 +257,17 @@ def district_sheet_rows(book: Rulebook, scores: Scores, explanations: pd.DataFra
                    [(t, "、".join(dict.fromkeys(book.indicators[c].department for c in t.indicators)))
                     for t in book.targets if t.category == category.number])
                   for category in book.categories]
-    return DistrictSheetRows(categories, by_row(scores.totals), by_row(scores.targets), by_row(scores.status),
-                             by_row(explanations), by_row(scores.categories))
+    return DistrictSheetRows(categories, by_row(scores.totals), by_row(scores.targets, numbers=True),
+                             by_row(scores.status), by_row(explanations), by_row(scores.categories, numbers=True))
 
 
-def by_row(frame: pd.DataFrame) -> dict[Any, dict[Any, Any]]:
+def by_row(frame: pd.DataFrame, numbers: bool = False) -> dict[Any, dict[Any, Any]]:
     """frame.to_dict("index") (Python values, each column's own type), built from whole columns: pandas'
-    to_dict goes row by row, slower than writing the cells."""
+    to_dict goes row by row, slower than writing the cells. A frame of `numbers` (floats: scores) is taken
+    out as one array: taking out each column builds a Series per column, slower than a small scorecard."""
     columns = list(frame.columns)
-    return {index: dict(zip(columns, row)) for index, row in zip(frame.index, zip(*(frame[c].tolist() for c in columns)))}
+    rows = frame.to_numpy(dtype=float).tolist() if numbers else zip(*(frame[c].tolist() for c in columns))
+    return {index: dict(zip(columns, row)) for index, row in zip(frame.index, rows)}
 
 
 def _write_district(ws, book, shared: DistrictSheetRows, district, reported, styles, signed: Signature, previous=None):
