@@ -1,24 +1,20 @@
-"""Row heights: the line counts of wrapped text, measured once per paragraph, are those of wrapping every
-token of every text in turn (the plain greedy algorithm, kept here as the reference)."""
+"""Row heights: the line counts of wrapped text, measured once per paragraph and not wrapped when its longest
+run fits, are those of wrapping every token of every text in turn."""
+import math
+
 from hypothesis import given, settings, strategies as st
 
 from assess_xl.xlsx import printfit
 
 
 def plain_lines(text: str, width: float, size: float = 10, bold: bool = False) -> int:
-    """The greedy wrapping of every token of `text`, in the printing font and as Excel lays out 宋体."""
+    """Every token of every paragraph measured afresh and wrapped by the greedy loop (never skipped: its
+    longest run given as infinite), in the printing font and as Excel lays out 宋体."""
     def lines(room, measure) -> int:
         count = 0
         for paragraph in text.split("\n"):
-            count += 1
-            used = 0.0
-            for token in printfit._WORD.findall(paragraph):
-                width_of_token = measure(token)
-                if used and used + width_of_token > room:
-                    count += 1
-                    used = 0.0 if token.isspace() else width_of_token
-                else:
-                    used += width_of_token
+            tokens = printfit._WORD.findall(paragraph)
+            count += printfit._lines(tokens, [measure(token) for token in tokens], math.inf, room)
         return count
 
     printed = lines(7 * width + 5 - printfit.SIDE_PADDING, lambda t: printfit._printed_width(t, size, bold))
