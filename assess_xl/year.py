@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, fields, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import TYPE_CHECKING, Iterator, Sequence
 
 import yaml
 
@@ -20,8 +20,6 @@ from assess_xl.problems import Code
 from assess_xl import demo
 
 from assess_xl import files
-
-from assess_xl.publish import outbox
 
 from assess_xl.xlsx import ownbooks
 
@@ -31,6 +29,9 @@ from assess_xl.pipeline import CollectOptions
 from assess_xl.problems import Problem
 from assess_xl.rules.model import Rulebook
 from assess_xl.xlsx.layout import district_name_problems, split_district_names
+
+if TYPE_CHECKING:
+    from assess_xl.publish import outbox  # imported by read_contacts: a plain collect writes no mail
 
 SETTINGS_FILE = "设置.yaml"
 RULEBOOK_FILES = ("评分细则.yaml", "评分细则.yml", "评分细则.xlsx")
@@ -287,6 +288,7 @@ def with_setting(settings: Settings, **changes: str) -> Settings:
 
 def read_contacts(path: Path, book: Rulebook) -> tuple[dict[str, outbox.Contact], list[P.Problem]]:
     """The contacts workbook (or .csv): department → contact, and the problems of rows left out."""
+    from assess_xl.publish import outbox
     sheet = None
     try:
         if path.suffix.lower() == ".csv":

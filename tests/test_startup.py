@@ -14,7 +14,8 @@ NOT_FOR_A_PLAIN_COLLECT = {
     "assess_xl.cli.mail", "assess_xl.cli.seal", "assess_xl.cli.console", "assess_xl.cli.rules", "assess_xl.cli.demo",
     "assess_xl.cli.templates", "assess_xl.cli.status", "assess_xl.yearwork", "assess_xl.seal", "assess_xl.console",
     "assess_xl.read.imap", "assess_xl.read.fetch", "assess_xl.publish.delivery", "assess_xl.publish.documents",
-    "assess_xl.publish.returns", "assess_xl.score.replay", "smtplib", "imaplib", "rich.progress",
+    "assess_xl.publish.returns", "assess_xl.publish.outbox", "assess_xl.score.replay", "smtplib", "imaplib",
+    "email.mime.multipart", "rich.progress",
 }
 
 

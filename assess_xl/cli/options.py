@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.markup import escape
@@ -14,11 +15,13 @@ from assess_xl import year as year_module
 from assess_xl.cli.errors import stop
 from assess_xl.cli.output import console, errors_console
 from assess_xl.pipeline import CollectOptions
-from assess_xl.publish import outbox
 from assess_xl.read.merge import ReadResult
 from assess_xl.rules import load as rulebook_load
 from assess_xl.rules.model import Rulebook
 from assess_xl.problems import Code
+
+if TYPE_CHECKING:
+    from assess_xl.publish import outbox
 
 RULES_OPTION = click.option("--rules", "rules_path", type=click.Path(dir_okay=False), metavar="细则文件",
                             help="评分细则文件（YAML，或 rules export 生成的 .xlsx）；默认使用内置的2007年度细则。")

@@ -30,9 +30,13 @@ TIME_LIMIT = 60.0  # per item, from when a child starts on it; ASSESS_XL_FILE_SE
 STARTUP_LIMIT = 60.0  # for a child to start and load the reader
 READY = "ready"
 MAX_FAILED_STARTS = 3  # children that could not start before the machine, not a file, is blamed
-# What the fork server loads once for all its children: the reader and its parser, nothing else (no numpy,
-# pandas, yaml or xlsxwriter; a child needing olefile for a legacy workbook imports it then).
-PRELOAD = ("python_calamine", "assess_xl.read.form", "assess_xl.read.units", "assess_xl.xlsx.sandbox")
+# What the fork server loads once for all its children: the reader, its parser and what they import on first
+# use (the pre-flight's XML parser, a zip's cp437 names, a child's own set-up), so that a child imports nothing
+# to read a workbook; nothing else (no numpy, pandas, yaml or xlsxwriter; a child needing olefile for a legacy
+# workbook imports it then).
+PRELOAD = ("python_calamine", "assess_xl.read.form", "assess_xl.read.units", "assess_xl.xlsx.sandbox",
+           "defusedxml.ElementTree", "xml.etree.ElementPath", "html.entities", "encodings.cp437", "faulthandler",
+           "resource", "multiprocessing.popen_forkserver")
 
 _CONTEXT: tuple[Any, ...] = ()
 

@@ -1,6 +1,7 @@
 """What a reader child costs: it must not load the command line (pandas, click, rich), which
 multiprocessing would otherwise re-run in every child as __mp_main__, nor what only the main process needs
-(numpy, yaml, xlsxwriter), and a run leaves no pymp-* folder behind. Seen from outside, through the
+(numpy, yaml, xlsxwriter), nor import anything itself to read a workbook (the fork server loaded it once
+for all children), and a run leaves no pymp-* folder behind. Seen from outside, through the
 installed console script (tests/importlog.py)."""
 import time
 
@@ -39,6 +40,8 @@ def test_reader_children_load_only_the_reader_and_leave_no_temp_folder(tmp_path)
     assert HEAVY <= imported[main]  # the log does see the main process load the command line
     for pid in servers | children:
         assert not HEAVY & imported.get(pid, set()), (pid, sorted(HEAVY & imported[pid]))
+    for pid in children:  # what reading a workbook needs was loaded once, by the fork server
+        assert imported.get(pid, set()) == set(), (pid, sorted(imported[pid]))
     assert not list((tmp_path / "tmp").glob("pymp-*"))
     assert all(_ends(pid) for pid in servers | children)  # the console script leaves without teardown: they still go
     # Started before the heavy imports, in the main process's own order of events (when the server itself
