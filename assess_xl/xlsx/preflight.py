@@ -5,17 +5,19 @@ memory or crash a parser is refused with a catalogue verdict. The limits live he
 only what passed. Knows nothing of where a file came from or what it says."""
 from __future__ import annotations
 
+import functools
 import io
 import os
 import re
 import stat
 import zipfile
 from dataclasses import dataclass, field
+from xml.parsers import expat
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from defusedxml import EntitiesForbidden
+from defusedxml import DTDForbidden, EntitiesForbidden, ExternalReferenceForbidden
 
 from assess_xl import problems as P
 from assess_xl.problems import Code
@@ -339,46 +341,124 @@ _REF = re.compile(r"\$?([A-Za-z]{1,7})\$?([0-9]{1,15})")
 
 def _ref(text: str | None) -> tuple[int, int] | None:
     """(row, column) of a reference such as XFD1048576; None when absent or not a reference."""
-    found = _REF.fullmatch((text or "").strip())
+    if text is None:
+        return None
+    found = _REF.fullmatch(text) or _REF.fullmatch(text.strip())
     if not found:
         return None
+    letters, row = found.groups()
+    return int(row), _column_number(letters)
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def _column_number(letters: str) -> int:
     column = 0
-    for letter in found.group(1).upper():
+    for letter in letters.upper():
         column = column * 26 + ord(letter) - 64
-    return int(found.group(2)), column
+    return column
 
 
 def scan_sheet(data: bytes) -> SheetScan:
     """Every row and cell of a worksheet part, through a real XML parser (quotes of either kind,
-    whitespace, namespace prefixes all as the reader sees them; DTDs refused). A row or cell without
-    a reference follows the one before, as readers place it. Stops as soon as the sheet is too large."""
-    from defusedxml.ElementTree import iterparse
-    scan, row, column, cell = SheetScan(), 0, 0, ""
-    for event, element in iterparse(io.BytesIO(data), events=("start", "end"), forbid_dtd=True):
-        name = element.tag.rsplit("}", 1)[-1]
-        if event == "start" and name == "dimension":
-            for end in str(element.get("ref", "")).split(":"):
-                scan.reach(*(_ref(end) or (0, 0)))
-        elif event == "start" and name == "row":
-            row, column = _row_number(element.get("r"), row), 0
-            scan.reach(row, 0)
-        elif event == "start" and name == "c":
-            row, column = _ref(element.get("r")) or (max(row, 1), column + 1)
-            cell = f"{_letters(column)}{row}"
-            scan.reach(row, column)
-            if element.get("t") == "e":
-                scan.errors.add(cell)
-        elif event == "end" and name == "f":
-            scan.formulas[cell] = element.text or ""
-        elif event == "end" and name in ("c", "row"):
-            element.clear()
-    return scan
+    whitespace, namespace prefixes all as the reader sees them; DTDs and entity declarations refused).
+    A row or cell without a reference follows the one before, as readers place it. Stops as soon as
+    the sheet is too large."""
+    return _SheetScanner().scan_part(data)
+
+
+class _SheetScanner:
+    """scan_sheet's state, fed by expat's callbacks directly (ElementTree's pull parser, which defusedxml
+    wraps in pure Python, built an element for every cell and cost most of reading a large form). Only
+    element starts are followed, except inside a formula (<f>), whose text is kept."""
+
+    def __init__(self) -> None:
+        self.scan = SheetScan()
+        self.row = self.column = 0
+        self.last_cell = (0, 0)  # (row, column) of the last <c>: where a formula belongs
+        self.formula: list[str] | None = None  # the text of the <f> being read
+        self.inside_formula = 0  # elements open inside that <f>
+        self.formula_text = False  # still in the <f>'s own text (what comes before any element inside it)
+        self.kinds: dict[str, str] = {}  # tag as expat gives it (namespace}name) → its local name
+        self.parser = expat.ParserCreate(namespace_separator="}")
+
+    def scan_part(self, data: bytes) -> SheetScan:
+        parser = self.parser
+        parser.StartElementHandler = self.start
+        parser.StartDoctypeDeclHandler = _forbid_dtd
+        parser.EntityDeclHandler = _forbid_entity
+        parser.UnparsedEntityDeclHandler = _forbid_unparsed_entity
+        parser.ExternalEntityRefHandler = _forbid_external
+        parser.buffer_text = True
+        try:
+            parser.Parse(data, True)
+        except expat.ExpatError as exc:
+            raise SyntaxError(str(exc)) from None
+        return self.scan
+
+    def start(self, tag: str, attributes: dict[str, str]) -> None:
+        kind = self.kinds.get(tag)
+        if kind is None:
+            kind = self.kinds[tag] = tag.rsplit("}", 1)[-1]
+        if self.formula is not None:
+            self.inside_formula, self.formula_text = self.inside_formula + 1, False
+        elif kind == "c":
+            row, column = _ref(attributes.get("r")) or (max(self.row, 1), self.column + 1)
+            self.row, self.column = self.last_cell = row, column
+            scan = self.scan
+            if row > scan.rows or column > scan.columns:
+                scan.reach(row, column)
+            if attributes.get("t") == "e":
+                scan.errors.add(self.cell())
+        elif kind == "row":
+            self.row, self.column = _row_number(attributes.get("r"), self.row), 0
+            self.scan.reach(self.row, 0)
+        elif kind == "f":
+            self.formula, self.inside_formula, self.formula_text = [], 0, True
+            self.parser.EndElementHandler, self.parser.CharacterDataHandler = self.end, self.text
+        elif kind == "dimension":
+            for end in str(attributes.get("ref", "")).split(":"):
+                self.scan.reach(*(_ref(end) or (0, 0)))
+
+    def end(self, tag: str) -> None:
+        if self.inside_formula:
+            self.inside_formula -= 1
+            return
+        self.scan.formulas[self.cell()] = "".join(self.formula or [])
+        self.formula, self.formula_text = None, False
+        self.parser.EndElementHandler = self.parser.CharacterDataHandler = None
+
+    def text(self, data: str) -> None:
+        if self.formula_text and self.formula is not None:
+            self.formula.append(data)
+
+    def cell(self) -> str:
+        row, column = self.last_cell
+        return f"{_letters(column)}{row}"
+
+
+def _forbid_dtd(name: str, sysid: str | None, pubid: str | None, has_internal_subset: bool) -> None:
+    raise DTDForbidden(name, sysid, pubid)
+
+
+def _forbid_entity(name: str, is_parameter_entity: bool, value: str | None, base: str | None, sysid: str | None,
+                   pubid: str | None, notation_name: str | None) -> None:
+    raise EntitiesForbidden(name, value, base, sysid, pubid, notation_name)
+
+
+def _forbid_unparsed_entity(name: str, base: str | None, sysid: str | None, pubid: str | None,
+                            notation_name: str | None) -> None:
+    raise EntitiesForbidden(name, None, base, sysid, pubid, notation_name)
+
+
+def _forbid_external(context: str, base: str | None, sysid: str | None, pubid: str | None) -> int:
+    raise ExternalReferenceForbidden(context, base, sysid, pubid)
 
 
 def _row_number(text: str | None, previous: int) -> int:
     return int(text) if text and text.strip().isdigit() else previous + 1
 
 
+@functools.lru_cache(maxsize=1 << 14)
 def _letters(column: int) -> str:
     letters = ""
     while column > 0:

@@ -35,3 +35,32 @@ def test_sheet_reach_whatever_the_spelling(cells, reach):
 def test_sheet_with_a_doctype_is_damaged_not_parsed():
     with pytest.raises(ValueError):
         preflight.scan_sheet(b'<!DOCTYPE w [<!ENTITY e "x">]><worksheet><sheetData/></worksheet>')
+
+
+@pytest.mark.parametrize("cells,errors,formulas", [
+    (b"<row r='3'><c r='B3'><f>SUM(A1:A2)</f><v>3</v></c><c r='C3' t='e'><v>#DIV/0!</v></c></row>",
+     {"C3"}, {"B3": "SUM(A1:A2)"}),
+    (b"<row><c><f>A&amp;B</f></c><c t=\"e\"/><c><f><![CDATA[x<y]]>z</f></c></row>", {"B1"}, {"A1": "A&B", "C1": "x<yz"}),
+    (b"<row><c r='D9'><f>a<x>inner</x>after</f></c></row><!-- <c r='ZZ99' t='e'/> -->", set(), {"D9": "a"}),
+    (b'<x:row xmlns:x="urn:main" r="5"><x:c r=" e5 " t="e"><x:f t="shared" si="0"/></x:c></x:row>', {"E5"}, {"E5": ""}),
+])
+def test_sheet_error_and_formula_cells_as_the_reader_places_them(cells, errors, formulas):
+    """Error values and formulas are found by cell, whatever the spelling: text inside a formula's own
+    element only, CDATA and entities decoded, comments ignored, references in either case."""
+    scan = preflight.scan_sheet(b'<worksheet xmlns="urn:main"><sheetData>' + cells + b"</sheetData></worksheet>")
+    assert (scan.errors, scan.formulas) == (errors, formulas)
+
+
+@pytest.mark.parametrize("xml", [
+    b'<?xml version="1.0"?>\n<!-- a long prolog -->' + b" " * 5000 + b'<!DOCTYPE w SYSTEM "http://x/y.dtd"><worksheet/>',
+    b"<worksheet>&e;</worksheet>",
+    b"<worksheet><sheetData><row><c r='A1'></row></sheetData></worksheet>",
+])
+def test_sheet_that_is_not_plain_xml_is_refused(xml):
+    with pytest.raises((SyntaxError, ValueError)):
+        preflight.scan_sheet(xml)
+
+
+def test_sheet_too_large_is_stopped_at_the_far_cell():
+    with pytest.raises(preflight.SheetPartTooLarge):
+        preflight.scan_sheet(b"<worksheet><sheetData><row r='1'><c r='A1'/><c r='GJH100000'/></row></sheetData></worksheet>")
