@@ -133,9 +133,11 @@ def _changes(parts: list[tuple[str, np.ndarray, np.ndarray, np.ndarray, np.ndarr
     """One frame of candidate changes from (code, rows, old, new, steps) per indicator, built once."""
     lengths = [len(rows) for _, rows, _, _, _ in parts]
     joined = [np.concatenate([part[i] for part in parts]) if parts else np.zeros(0) for i in (1, 2, 3, 4)]
-    codes = np.repeat(np.array([code for code, *_ in parts] or [""], dtype=object), lengths or [0])
+    names = list(dict.fromkeys(code for code, *_ in parts))
+    ids = np.repeat(np.array([names.index(code) for code, *_ in parts], dtype=np.int32), lengths)
+    codes = pd.Categorical.from_codes(ids, categories=names)  # one small integer per row, not an object each
     return pd.DataFrame({"row": joined[0].astype(int), "code": codes, "old": joined[1].astype(float),
-                         "new": joined[2].astype(float), "steps": joined[3].astype(float)})
+                         "new": joined[2].astype(float), "steps": joined[3].astype(float)}, copy=False)
 
 
 def _extremes(indicator: Indicator, column: np.ndarray) -> list[float]:
@@ -175,7 +177,7 @@ def rescored(values: pd.DataFrame, book: Rulebook, scores: Scores, changes: pd.D
     sums = _category_sums(book, target_cents, numbers)
     now = _cents(scores.totals["总分"])
     all_rows, all_new = changes["row"].to_numpy(dtype=int), changes["new"].to_numpy(dtype=float)
-    code_ids, codes = pd.factorize(changes["code"].to_numpy(dtype=object))
+    code_ids, codes = _code_ids(changes["code"])
     id_of = {code: i for i, code in enumerate(codes)}
     candidate_targets = np.array([book.indicators[c].target for c in codes], dtype=int)[code_ids]
     totals = np.empty(len(changes), dtype=np.int64)
@@ -193,8 +195,18 @@ def rescored(values: pd.DataFrame, book: Rulebook, scores: Scores, changes: pd.D
         before = sums[category.number][rows]
         after = before - target_cents[rows, numbers.index(target.number)] + result.cents
         totals[chosen] = now[rows] - _capped(before, category) + _capped(after, category)
-    out = changes.assign(total=totals)
-    return out.assign(rank=_rank_among(out, now))
+    out = changes.copy(deep=False)  # new columns beside the same data: assign copied millions of rows twice
+    out["total"] = totals
+    out["rank"] = _rank_among(out, now)
+    return out
+
+
+def _code_ids(column: pd.Series) -> tuple[np.ndarray, list[str]]:
+    """Each row's code as a number, and the codes those numbers stand for."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        return column.cat.codes.to_numpy(), list(column.cat.categories)
+    ids, codes = pd.factorize(column.to_numpy(dtype=object))
+    return ids, list(codes)
 
 
 def _category_sums(book: Rulebook, target_cents: np.ndarray, numbers: list[int]) -> dict[int, np.ndarray]:
