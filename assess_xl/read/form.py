@@ -7,6 +7,7 @@ Which districts a run has is decided later, over all files (merge.run_districts)
 columns are kept by their comparison key (layout.name_key) with the header as written."""
 from __future__ import annotations
 
+import functools
 import json
 import math
 from dataclasses import dataclass, field, replace
@@ -261,7 +262,7 @@ def read_department_sheet(sheet: SheetData, department: str, book: Rulebook, inf
     wanted = expected_codes or [i.code for i in book.department_indicators(department)]
     special = _special_cells(info, sheet, header_row)
     keys, headers, cols = list(columns), [columns[k][0] for k in columns], [columns[k][1] for k in columns]
-    letters = [column_letters(col) for col in cols]
+    letters = [_column_letters(col) for col in cols]
     filled = [False] * len(cols)
     for code in dict.fromkeys(wanted):
         indicator = book.indicators.get(code)
@@ -271,18 +272,21 @@ def read_department_sheet(sheet: SheetData, department: str, book: Rulebook, inf
         if row is None:
             out.append(P.make(Code.CODE_MISSING, code=code, **where))
             continue
-        values = sheet.rows[row]
-        readings = _read_row(indicator, values, cols, letters, row, headers, special, where, out)
-        for i, reading in enumerate(readings):
-            filled[i] = filled[i] or not reading.blank
+        cells_here = [f"{letter}{row + 1}" for letter in letters]
+        readings = _read_row(indicator, sheet.rows[row], cols, cells_here, row, headers, special, where, out)
         found["key"] += keys
         found["code"] += [code] * len(keys)
-        for column in ("value", "raw", "blank", "valid"):
-            found[column] += [getattr(reading, column) for reading in readings]
-        found["cell"] += [f"{letter}{row + 1}" for letter in letters]
+        if readings:
+            value, raw, blank, valid, _ = zip(*readings)
+            found["value"] += value
+            found["raw"] += raw
+            found["blank"] += blank
+            found["valid"] += valid
+            filled = [was or not empty for was, empty in zip(filled, blank)]
+        found["cell"] += cells_here
     count = len(found["key"])
     found["file"], found["sheet"], found["order"] = [info.name] * count, [sheet.name] * count, [0] * count
-    district_columns = [DistrictColumn(k, h, cell_name(header_row, c), f)
+    district_columns = [DistrictColumn(k, h, f"{_column_letters(c)}{header_row + 1}", f)
                         for k, h, c, f in zip(keys, headers, cols, filled)]
     return SheetRead(department, sheet.name, district_columns, found, out, expected_districts)
 
@@ -304,24 +308,26 @@ def _special_cells(info: gather.FileInfo, sheet: SheetData, header_row: int) -> 
                         errors | set(formulas) | {cell_name(r, c) for r, c in merged})
 
 
-def _read_row(indicator: Indicator, values: list[Any], cols: list[int], letters: list[str], row: int,
+def _read_row(indicator: Indicator, values: list[Any], cols: list[int], cells_here: list[str], row: int,
               headers: list[str], special: SpecialCells, where: dict[str, str], out: list[Problem]) -> list[Reading]:
-    """The readings of one indicator's row; a form repeats the same few entries, so each distinct
-    entry is interpreted once."""
+    """The readings of one indicator's row (`cells_here`: each column's cell reference); a form repeats the
+    same few entries, so each distinct entry is interpreted once."""
     known: dict[tuple[type, Any], Reading] = {}
     readings = []
+    width = len(values)
     for i, col in enumerate(cols):
-        raw = values[col] if col < len(values) else ""
-        cell = f"{letters[i]}{row + 1}"
-        at = {"cell": cell, "district": headers[i], "code": indicator.code, **where}
-        if cell in special.cells:
+        raw = values[col] if col < width else ""
+        if special.cells and cells_here[i] in special.cells:
+            at = {"cell": cells_here[i], "district": headers[i], "code": indicator.code, **where}
             reading = _read_special(indicator, raw, at, special, special.merged.get((row, col)), out)
         else:
             key = (raw.__class__, raw)
-            if key not in known:
-                known[key] = interpret(indicator, raw)
-            reading = known[key]
-            out.extend(P.make(kind, raw=reading.raw, **fields, **at) for kind, fields in reading.notes)
+            reading = known.get(key)  # type: ignore[assignment]
+            if reading is None:
+                reading = known[key] = interpret(indicator, raw)
+            if reading.notes:
+                at = {"cell": cells_here[i], "district": headers[i], "code": indicator.code, **where}
+                out.extend(P.make(kind, raw=reading.raw, **fields, **at) for kind, fields in reading.notes)
         readings.append(reading)
     return readings
 
@@ -360,16 +366,24 @@ def _merged_lookup(merged: list[tuple[int, int, int, int]]) -> dict[tuple[int, i
 _CONTEXT_KEYS = {name_key(h) for h in CONTEXT_HEADERS}
 
 
+@functools.lru_cache(maxsize=1 << 14)  # every department sheet of a file, and every file, has the same headers
+def _header_key(text: str) -> tuple[str, str]:
+    """A header's comparison key and how it is shown (at most 100 characters, hidden characters visible)."""
+    return name_key(text), printable(text)[:100]
+
+
+_column_letters = functools.lru_cache(maxsize=1 << 14)(column_letters)
+
+
 def _district_columns(header: list[Any], header_row: int, code_col: int, where: dict[str, str],
                      out: list[Problem]) -> dict[str, tuple[str, int]]:
     """key → (header as written, column) for every district-like header; duplicates are problems."""
     columns: dict[str, list[tuple[str, int]]] = {}
     for col, cell in enumerate(header):
-        text = cells.raw_text(cell).strip() if cell is not None else ""
-        key = name_key(text)
+        key, shown = _header_key(cells.raw_text(cell).strip() if cell is not None else "")
         if col == code_col or not key or key in _CONTEXT_KEYS:
             continue
-        columns.setdefault(key, []).append((printable(text)[:100], col))
+        columns.setdefault(key, []).append((shown, col))
     result = {}
     for key, found in columns.items():
         if len(found) > 1:
