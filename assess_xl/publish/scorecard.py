@@ -295,21 +295,15 @@ def _write_district(ws, book, shared: DistrictSheetRows, district, reported, sty
     r = header_row + 1
     heights: list[float] = []
     blocks: list[list[int]] = []
+    bold_text, bold_score, text_style = styles["bold_text"], styles["bold_score"], styles["text"]
     for category, label, targets in shared.categories:
         blocks.append(list(range(r, r + 1 + len(targets))))
-        ws.write_string(r, 0, label, styles["bold_text"])
-        ws.write_string(r, 1, "小计", styles["bold_text"])
-        ws.write_string(r, 2, "", styles["bold_text"])
-        _write_points(ws, r, 3, category.points, styles["bold_score"], styles["bold_text"])
-        ws.write_string(r, 4, "", styles["bold_text"])
-        ws.write_number(r, 5, category_scores[category.number], styles["bold_score"])
-        for col in (6, 7, 8):
-            ws.write_string(r, col, "", styles["bold_text"])
+        cells = [(label, bold_text), ("小计", bold_text), ("", bold_text),
+                 _points(category.points, bold_score, bold_text), ("", bold_text),
+                 (category_scores[category.number], bold_score), ("", bold_text), ("", bold_text), ("", bold_text)]
         if last_year is not None:
-            if category.number in last_year:
-                ws.write_number(r, 9, last_year[category.number], styles["bold_score"])
-            else:
-                ws.write_string(r, 9, "", styles["bold_text"])
+            cells.append((last_year[category.number], bold_score) if category.number in last_year else ("", bold_text))
+        ws.write_row_cells(r, 0, cells)
         heights.append(printfit.row_height([(label, widths[0])], bold=True, least=20))
         ws.set_row(r, heights[-1])
         r += 1
@@ -317,15 +311,11 @@ def _write_district(ws, book, shared: DistrictSheetRows, district, reported, sty
             status, text = statuses[target.number], texts[target.number]
             said = "\n".join(reported.get((district, code), f"{book.indicators[code].label}：（未填报）")
                              for code in target.indicators)
-            ws.write_string(r, 0, "", styles["text"])
-            ws.write_number(r, 1, target.number, styles["int"])
-            ws.write_string(r, 2, target.text, styles["text"])
-            _write_points(ws, r, 3, target.max, styles["score"], styles["center"])
-            ws.write_string(r, 4, said, styles["text"])
-            ws.write_number(r, 5, target_scores[target.number], styles["score"])
-            ws.write_string(r, 6, text, styles["text"])
-            ws.write_string(r, 7, departments, styles["text"])
-            ws.write_string(r, 8, status, styles["missing" if status == MISSING else "center"])
+            ws.write_row_cells(r, 0, [("", text_style), (target.number, styles["int"]), (target.text, text_style),
+                                  _points(target.max, styles["score"], styles["center"]), (said, text_style),
+                                  (target_scores[target.number], styles["score"]), (text, text_style),
+                                  (departments, text_style),
+                                  (status, styles["missing" if status == MISSING else "center"])])
             heights.append(printfit.row_height([(target.text, widths[2]), (said, widths[4]), (text, widths[6]),
                                                 (departments, widths[7])], least=20))
             ws.set_row(r, heights[-1])
@@ -350,11 +340,9 @@ def _title_rows(ws, widths: list[float], headers: list[str]) -> float:
     return sum(heights)
 
 
-def _write_points(ws, r, c, points, number_style, text_style):
-    if points is None:
-        ws.write_string(r, c, "不封顶", text_style)
-    else:
-        ws.write_number(r, c, points, number_style)
+def _points(points, number_style, text_style) -> tuple[Any, Any]:
+    """A target's or category's 分值 as a cell: the number, or 不封顶 for a bonus without a cap."""
+    return ("不封顶", text_style) if points is None else (points, number_style)
 
 
 def _write_detail(ws, book, scores, shared: DistrictSheetRows, styles):
@@ -362,14 +350,12 @@ def _write_detail(ws, book, scores, shared: DistrictSheetRows, styles):
         ws.write_string(0, col, header, styles["header"])
     r = 1
     all_scores, all_statuses, all_texts = shared.targets, shared.statuses, shared.texts
+    text, number, score, center = styles["text"], styles["int"], styles["score"], styles["center"]
     for district in scores.districts:
         for target in book.targets:
-            ws.write_string(r, 0, district, styles["text"])
-            ws.write_number(r, 1, target.number, styles["int"])
-            ws.write_number(r, 2, all_scores[district][target.number], styles["score"])
-            ws.write_string(r, 3, all_statuses[district][target.number], styles["center"])
-            _write_points(ws, r, 4, target.max, styles["score"], styles["center"])
-            ws.write_string(r, 5, all_texts[district][target.number], styles["text"])
+            ws.write_row_cells(r, 0, [(district, text), (target.number, number), (all_scores[district][target.number], score),
+                                  (all_statuses[district][target.number], center),
+                                  _points(target.max, score, center), (all_texts[district][target.number], text)])
             r += 1
     for col, width in enumerate([14, 8, 8, 6, 6, 80]):
         ws.set_column(col, col, width)

@@ -199,10 +199,16 @@ def run_districts(reads: list[FileRead], explicit: list[str] | None) -> tuple[li
         return list(explicit), []
     votes: Counter[tuple[str, ...]] = Counter()
     names: dict[tuple[str, ...], list[str]] = {}
+    keys: dict[tuple[str, ...], tuple[str, ...] | None] = {}  # each distinct list checked once: most files agree
     for read in sorted(reads, key=lambda r: r.meta is None or not r.meta.districts):  # names as the forms wrote them first
         listed = _listed_districts(read)
-        if listed and not district_name_problems(listed):
-            key = tuple(name_key(n) for n in listed)
+        if not listed:
+            continue
+        as_written = tuple(listed)
+        if as_written not in keys:
+            keys[as_written] = None if district_name_problems(listed) else tuple(name_key(n) for n in listed)
+        key = keys[as_written]
+        if key is not None:
             votes[key] += 1
             names.setdefault(key, listed)
     if not votes:
@@ -307,9 +313,14 @@ def _settle(sheet: SheetRead, index: dict[str, str], order: int,
         key = name_key(problem.district)
         if not problem.district or key in index:
             problems.append(problem.with_district(index.get(key, "")))
-    keep = [i for i, key in enumerate(sheet.records["key"]) if key in index]
-    settled = {column: [sheet.records[column][i] for i in keep] for column in RECORD_COLUMNS if column != "key"}
-    settled["district"] = [index[sheet.records["key"][i]] for i in keep]
+    keys = sheet.records["key"]
+    keep = [i for i, key in enumerate(keys) if key in index]
+    if len(keep) == len(keys):  # every column a district of the run, as in almost every return
+        settled = {column: list(sheet.records[column]) for column in RECORD_COLUMNS if column != "key"}
+        settled["district"] = [index[key] for key in keys]
+    else:
+        settled = {column: [sheet.records[column][i] for i in keep] for column in RECORD_COLUMNS if column != "key"}
+        settled["district"] = [index[keys[i]] for i in keep]
     settled["order"] = [order] * len(keep)
     return settled, problems
 
@@ -404,9 +415,12 @@ def _supply(winners: pd.DataFrame, book: Rulebook, districts: list[str]) -> pd.D
     """department × district: the file that supplied the latest values ('' if none)."""
     departments = [d for d in book.departments if book.department_indicators(d)]
     owner = {code: indicator.department for code, indicator in book.indicators.items()}
-    latest = (winners.assign(department=winners["code"].map(owner)).sort_values("order", kind="stable")
-              .groupby(["department", "district"]).tail(1))
-    supply = latest.pivot(index="department", columns="district", values="file").reindex(
-        index=departments, columns=districts).astype(object).fillna("")
-    supply.index.name, supply.columns.name = "部门", None
-    return supply
+    row = {department: n for n, department in enumerate(departments)}
+    column = {district: n for n, district in enumerate(districts)}
+    files = np.full((len(departments), len(districts)), "", dtype=object)
+    latest = winners.sort_values("order", kind="stable")  # the last file written into a cell is the latest
+    for code, district, file in zip(latest["code"].tolist(), latest["district"].tolist(), latest["file"].tolist()):
+        department = owner[code]
+        if department in row and district in column:
+            files[row[department], column[district]] = file
+    return pd.DataFrame(files, index=pd.Index(departments, name="部门"), columns=pd.Index(districts), dtype=object)

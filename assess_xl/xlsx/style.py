@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import functools
 import io
+import math
 from typing import Any
 
 import xlsxwriter
@@ -27,7 +28,8 @@ FIX_COLOR, OWED_COLOR = "#FF9999", "#F4B183"  # cells to fix (red) and cells sti
 class HouseWorksheet(Worksheet):  # type: ignore[misc]  # xlsxwriter ships no type hints
     """xlsxwriter's worksheet with its innermost loops made short for the cells the tool writes, writing the
     same bytes: `write_string` and `write_number` with a row and column number go straight to xlsxwriter's own
-    `_write_string`/`_write_number` (past the decorator that parses 'A1' references), and saving writes a
+    `_write_string`/`_write_number` (past the decorator that parses 'A1' references), `write_row_cells` stores
+    a row's cells at once as those two would, and saving writes a
     formatted string, number or blank cell without xlsxwriter's attribute list and escaping, which a cell
     reference and a format index never need. Every other cell, and a sheet with comments or in
     constant_memory mode, goes through xlsxwriter."""
@@ -93,9 +95,37 @@ class HouseWorksheet(Worksheet):  # type: ignore[misc]  # xlsxwriter ships no ty
             else:
                 self.fh.write(f"{start}/>")
 
+    def write_row_cells(self, row: int, col: int, cells: list[tuple[Any, Format | None]]) -> None:
+        """One row's cells from column `col` on, each (text or number, format), stored as write_string and
+        write_number store them, in the same order (so each text gets the same shared-string number). Where
+        the row lies is checked once for the row, not once per cell; a text longer than half Excel's limit,
+        a number that is not a plain finite int or float, and a sheet in constant_memory mode go through
+        write_string and write_number."""
+        last = col + len(cells) - 1
+        if not cells or self.constant_memory or self._check_dimensions(row, col) or self._check_dimensions(row, last):
+            for offset, (value, style) in enumerate(cells):
+                self._write_one(row, col + offset, value, style)
+            return
+        stored, shared = self.table[row], self.str_table
+        for offset, (value, style) in enumerate(cells):
+            kind = type(value)
+            if kind is str and len(value) <= _SHORT_TEXT:
+                stored[col + offset] = CellStringTuple(shared._get_shared_string_index(value), style)
+            elif kind is int or kind is float and math.isfinite(value):
+                stored[col + offset] = CellNumberTuple(value, style)
+            else:
+                self._write_one(row, col + offset, value, style)
+
+    def _write_one(self, row: int, col: int, value: Any, style: Format | None) -> None:
+        if isinstance(value, str):
+            self._write_string(row, col, value, style)
+        else:
+            self._write_number(row, col, value, style)
+
 
 _SHORT_CELLS = (CellStringTuple, CellNumberTuple, CellBlankTuple)
 _column_name = functools.lru_cache(maxsize=None)(xl_col_to_name)
+_SHORT_TEXT = 32_767 // 2  # characters a text may have without xlsxwriter's check of its length in UTF-16
 
 
 class CompactPackager(Packager):  # type: ignore[misc]  # xlsxwriter ships no type hints

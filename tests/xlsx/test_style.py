@@ -79,3 +79,39 @@ def test_sheet_names_are_checked_as_xlsxwriter_checks_them():
         workbook.add_worksheet("区" * 32)
     assert workbook.add_worksheet().name == "Sheet1006"  # xlsxwriter counts every sheet asked for, as before
     assert len(workbook.worksheets()) == 1002
+
+
+def test_a_row_of_cells_at_once_saves_what_cell_by_cell_saves():
+    """write_row_cells stores what write_string and write_number store, in the same order (shared strings
+    numbered alike): plain texts and numbers, a text past half Excel's limit, a numpy number, a row out of
+    the sheet, the same text twice."""
+    import numpy as np
+
+    rows = [["甲", 1, 2.5, "", "甲"], ["长" * 20_000, np.float64(0.1), -7, "乙\n丙"], [3, "丁"]]
+    starts = [0, 2, 16_384 - 2]
+
+    def write(workbook, at_once: bool) -> None:
+        formats = styles(workbook)
+        ws = workbook.add_worksheet("表")
+        for r, (row, start) in enumerate(zip(rows + [rows[0]], starts + [0])):
+            cells = [(value, formats["text"] if isinstance(value, str) else formats["score"]) for value in row]
+            r = r if r < 3 else 1_048_576  # the last row lies outside the sheet: nothing is stored
+            if at_once:
+                ws.write_row_cells(r, start, cells)
+                continue
+            for c, (value, style) in enumerate(cells, start=start):
+                (ws.write_string if isinstance(value, str) else ws.write_number)(r, c, value, style)
+
+    ours, theirs = MemoryWorkbook(), MemoryWorkbook()
+    write(ours, True)
+    write(theirs, False)
+    mine, reference = parts(ours.content()), parts(theirs.content())
+    assert b"<c r=" in mine["xl/worksheets/sheet1.xml"]
+    for name in ("xl/worksheets/sheet1.xml", "xl/sharedStrings.xml", "xl/styles.xml"):
+        assert mine[name] == reference[name], name
+
+
+def test_a_row_of_cells_refuses_what_write_number_refuses():
+    ws = MemoryWorkbook().add_worksheet()
+    with pytest.raises(TypeError):
+        ws.write_row_cells(0, 0, [(1.0, None), (float("nan"), None)])
