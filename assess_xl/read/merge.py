@@ -340,7 +340,7 @@ def merge(frame: pd.DataFrame, book: Rulebook, districts: list[str], strict: boo
     winners = filled.groupby(key, sort=False).tail(1)
     differing = _superseded_records(filled, winners, key)
     tied = differing["order"] == differing["order_w"]
-    problems = [_conflict(row, strict, tie, book) for row, tie in zip(differing.to_dict("records"), tied.tolist())]
+    problems = [_conflict(row, strict, tie, book) for row, tie in zip(_records(differing, CONFLICT_FIELDS), tied.tolist())]
     superseded = differing[~tied]["file"].value_counts().to_dict()
     for report in reports:
         report.superseded = int(superseded.get(report.info.name, 0))
@@ -355,6 +355,14 @@ def merge(frame: pd.DataFrame, book: Rulebook, districts: list[str], strict: boo
     values.index.name, values.columns.name = "区", None
     problems.extend(_blank_problems(frame, filled, book))
     return values, winners.drop(columns="_row").reset_index(drop=True), problems
+
+
+CONFLICT_FIELDS = ("district", "code", "file", "raw", "valid", "file_w", "sheet_w", "cell_w", "raw_w", "valid_w")
+
+
+def _records(frame: pd.DataFrame, columns: tuple[str, ...]) -> list[dict[str, Any]]:
+    """frame[columns].to_dict("records") from whole columns (pandas boxes every cell on its own)."""
+    return [dict(zip(columns, row)) for row in zip(*(frame[column].tolist() for column in columns))]
 
 
 def _conflict(row: dict[str, Any], strict: bool, tie: bool, book: Rulebook) -> Problem:
