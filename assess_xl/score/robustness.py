@@ -76,7 +76,7 @@ def assess(values: pd.DataFrame, book: Rulebook, scores: Scores | None = None) -
     values = values.reindex(columns=list(book.indicators)).astype(float)
     scores = scores if scores is not None else scoring.score(values, book)
     totals = _cents(scores.totals["总分"])
-    candidates = rescored(values, book, scores, _typed_neighbours(values, book))
+    candidates = rescored(values, book, scores, _typed_neighbours(values, book), ranked=False)
     filled = rescored(values, book, scores, _missing_fills(values, book))
     return Robustness(scores.totals["排名"], _pairs(scores, totals, candidates), _missing_flags(scores, filled),
                       _alternatives(values, book, scores))
@@ -166,10 +166,11 @@ def _missing_fills(values: pd.DataFrame, book: Rulebook) -> pd.DataFrame:
     return _changes(parts)
 
 
-def rescored(values: pd.DataFrame, book: Rulebook, scores: Scores, changes: pd.DataFrame) -> pd.DataFrame:
-    """The changes with each one's new total (cents) and rank. Each target's candidate rows are scored at
-    once by the engine (`scoring.score_target`); the new total is the district's total with that target's
-    category summed again and capped as `scoring.roll_up` caps it (the other categories are unchanged)."""
+def rescored(values: pd.DataFrame, book: Rulebook, scores: Scores, changes: pd.DataFrame,
+             ranked: bool = True) -> pd.DataFrame:
+    """The changes with each one's new total (cents) and, when `ranked`, rank. Each target's candidate rows are
+    scored at once by the engine (`scoring.score_target`); the new total is the district's total with that
+    target's category summed again and capped as `scoring.roll_up` caps it (the other categories are unchanged)."""
     matrix = values.to_numpy(dtype=float)
     position = {code: i for i, code in enumerate(values.columns)}
     target_cents = scoring.to_cents(scores.targets.to_numpy())
@@ -197,7 +198,8 @@ def rescored(values: pd.DataFrame, book: Rulebook, scores: Scores, changes: pd.D
         totals[chosen] = now[rows] - _capped(before, category) + _capped(after, category)
     out = changes.copy(deep=False)  # new columns beside the same data: assign copied millions of rows twice
     out["total"] = totals
-    out["rank"] = _rank_among(out, now)
+    if ranked:
+        out["rank"] = _rank_among(out, now)
     return out
 
 
@@ -243,24 +245,26 @@ def _pairs(scores: Scores, totals: np.ndarray, candidates: pd.DataFrame) -> list
     below = np.append(totals[order][1:], np.iinfo(np.int64).min)[places]  # the next district's total
     above = np.insert(totals[order][:-1], 0, np.iinfo(np.int64).max)[places]  # the one before
     falls, rises = new_totals < below, new_totals > above
+    del below, above
     pair = np.concatenate([places[falls], places[rises] - 1])
-    side = np.concatenate([np.zeros(falls.sum(), dtype=int), np.ones(rises.sum(), dtype=int)])
     found = np.concatenate([np.flatnonzero(falls), np.flatnonzero(rises)])
     steps = candidates["steps"].to_numpy()[found]
-    # fewest steps first; among equals the upper district's change, then the rulebook's order of codes
-    ranked = np.lexsort((found, side, steps, pair))
+    # fewest steps first; among equals the upper district's change (the falls come first), then the rulebook's
+    # order of codes (found ascends within each side): a stable sort by pair and steps keeps that order
+    ranked = np.lexsort((steps, pair))
     first = {int(p): int(found[i]) for p, i in zip(*_first_of_each(pair[ranked], ranked))}
     districts, ranks = scores.districts, scores.totals["排名"].to_numpy()
     deciding = _deciding(scores, order)
-    smallest = _changes_at(candidates, first, districts, ranks)
+    smallest = _changes_at(candidates, first, districts, ranks, totals)
     return [Pair(districts[upper], districts[lower], int(ranks[upper]), int(ranks[lower]),
                  (totals[upper] - totals[lower]) / 100, deciding[k], smallest.get(k))
             for k, (upper, lower) in enumerate(zip(order[:-1], order[1:]))]
 
 
 def _first_of_each(keys: np.ndarray, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    unique, index = np.unique(keys, return_index=True)
-    return unique, positions[index]
+    """Each distinct key of sorted `keys` and the position beside its first occurrence."""
+    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]]) if len(keys) else np.zeros(0, dtype=int)
+    return keys[starts], positions[starts]
 
 
 def _deciding(scores: Scores, order: np.ndarray) -> list[tuple[tuple[int, float], ...]]:
@@ -273,10 +277,12 @@ def _deciding(scores: Scores, order: np.ndarray) -> list[tuple[tuple[int, float]
             for row, picks in zip(difference, biggest)]
 
 
-def _changes_at(candidates: pd.DataFrame, at: dict[int, int], districts: list[str],
-                ranks: np.ndarray) -> dict[int, Change]:
-    """Pair → the candidate change at the position `at` gives it, taken out of the frame at once."""
+def _changes_at(candidates: pd.DataFrame, at: dict[int, int], districts: list[str], ranks: np.ndarray,
+                totals: np.ndarray) -> dict[int, Change]:
+    """Pair → the candidate change at the position `at` gives it, taken out of the frame at once; its rank
+    among the districts as they are (`totals`, cents) worked out for the picked changes only."""
     picked = candidates.iloc[list(at.values())]
+    picked = picked.assign(rank=_rank_among(picked, totals))
     columns = [picked[name].tolist() for name in ("row", "code", "old", "new", "steps", "total", "rank")]
     return {k: Change(districts[row], str(code), float(old), float(new), float(steps), int(total) / 100, int(rank),
                       int(ranks[row]))
