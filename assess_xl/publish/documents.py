@@ -35,11 +35,12 @@ from assess_xl.problems import Code
 
 SOFFICE_TIMEOUT = 600
 # The workbook and the notices name the fonts of Chinese offices (宋体, 仿宋_GB2312, 黑体…); where they are
-# not installed, they are rendered with Simplified Chinese Noto fonts rather than whatever comes first.
+# not installed, they are rendered with Simplified Chinese Noto fonts rather than whatever comes first. Added to
+# the machine's own font set-up (FONTCONFIG_FILE where set), with which xlsx.printfit measured the fonts.
 FONT_ALIASES = """<?xml version="1.0"?>
 <!DOCTYPE fontconfig SYSTEM "fonts.dtd">
 <fontconfig>
-  <include ignore_missing="yes">/etc/fonts/fonts.conf</include>
+  <include ignore_missing="yes">{machine}</include>
 """ + "".join(f"""  <alias binding="same"><family>{name}</family><prefer><family>{noto}</family></prefer></alias>
 """ for name, noto in (("宋体", "Noto Serif CJK SC"), ("SimSun", "Noto Serif CJK SC"),
                        ("仿宋_GB2312", "Noto Serif CJK SC"), ("仿宋", "Noto Serif CJK SC"),
@@ -228,7 +229,8 @@ def convert(content: bytes, name: str, target: str) -> bytes:
         settings.parent.mkdir(parents=True)
         settings.write_text(SOFFICE_SETTINGS, encoding="utf-8")
         fonts = Path(folder) / "fonts.conf"
-        fonts.write_text(FONT_ALIASES, encoding="utf-8")
+        machine = os.path.abspath(os.environ.get("FONTCONFIG_FILE") or "/etc/fonts/fonts.conf")
+        fonts.write_text(FONT_ALIASES.replace("{machine}", escape(machine)), encoding="utf-8")
         environment = {**os.environ, "FONTCONFIG_FILE": str(fonts)}
         try:
             subprocess.run(command, capture_output=True, timeout=SOFFICE_TIMEOUT, check=False, env=environment)

@@ -27,6 +27,7 @@ ROBUSTNESS_HEADERS = ["项目", "名次", "区", "对比区", "分差", "决定�
 FIXED_SHEETS = (*SCORECARD_SHEETS, NOTES, ROBUSTNESS, ADJUSTMENTS, RESULT_META_SHEET)
 ADJUSTMENT_HEADERS = ["区", "编号", "指标", "原值", "新值", "理由", "经办人", "日期", "调整表行"]
 WORKING_MARK = "工作表：内部核对用，不对外发布"
+CHART_WIDTH = 640  # pixels: the chart of 汇总, from column A
 
 
 @dataclass(frozen=True)
@@ -190,6 +191,8 @@ def _write_summary(workbook, book, scores, shared: DistrictSheetRows, signed: Si
     ws.set_row(header_row, printfit.row_height(list(zip(headers, widths)), bold=True, least=48))
     ws.freeze_panes(header_row + 1, 1)
     print_setup(ws, (header_row, header_row))
+    printed = widths + (printfit.columns_beyond(widths, CHART_WIDTH) if len(totals) else [])
+    ws.set_print_scale(printfit.print_scale(printed))
 
 
 def _chart(workbook, ws, header_row, last, total_col):
@@ -202,7 +205,7 @@ def _chart(workbook, ws, header_row, last, total_col):
     chart.set_y_axis({"reverse": True, "num_font": {"name": FONT}})
     chart.set_x_axis({"min": 0, "num_font": {"name": FONT}})
     height = max(240, 24 * (last - header_row) + 80)
-    chart.set_size({"width": 640, "height": height})
+    chart.set_size({"width": CHART_WIDTH, "height": height})
     ws.insert_chart(last + 2, 0, chart)
     return height
 

@@ -5,11 +5,13 @@ Text is measured twice and the larger need wins: with the metrics of the font Li
 workbook in (the Simplified Chinese face of Noto Serif CJK, which publish.FONT_ALIASES puts in place of 宋体;
 found with fc-match, measured with FreeType through Pillow), and as Excel and WPS lay out 宋体 (every
 Chinese character one em, other characters half an em, in a column 0.75 points per pixel). Column
-widths are given in Excel's character units: LibreOffice makes a column of width w exactly 7w + 5
-points wide, Excel 7w + 5 pixels."""
+widths are given in Excel's character units: Excel makes a column of width w 7w + 5 pixels wide,
+LibreOffice the width xlsxwriter stores times the widest digit of the workbook's default font in the face
+this machine gives it (digit_width: 7 points here, so 7w + 5 points, which the line counts assume)."""
 from __future__ import annotations
 
 import functools
+import math
 import re
 import subprocess
 from collections.abc import Sequence
@@ -24,6 +26,9 @@ LINE_EM = 1.437  # Noto CJK's ascent + descent (1151 + 286 units of 1000); used 
 CELL_PADDING = 4.0  # points above and below the text of a cell, both together
 SIDE_PADDING = 4.0  # points left and right of the text of a cell, both together
 A4_LANDSCAPE = (841.9, 595.3)  # points
+DEFAULT_FONT, DEFAULT_SIZE = "Calibri", 11  # the workbook's default font (xlsxwriter's): column widths count its digits
+DEFAULT_WIDTH = 8.43  # a column's width where none is set
+EXCEL_DIGIT = 7  # pixels of a digit of Calibri 11 in Excel, in which xlsxwriter writes column widths
 _OPENING, _CLOSING = "（「『【《〈“‘(", "，。、；：！？）」』】》〉”’,.;:!?)%"
 # What a line never breaks inside: a run of Latin letters and digits, or one character, each with the
 # opening punctuation before it and the closing punctuation after it (no line starts with ，。、 or ends with “（).
@@ -42,14 +47,44 @@ class Margins:
 @functools.cache
 def _font(bold: bool) -> FreeTypeFont | None:
     """The printing font at 1000 units per em, or None where fontconfig or the font is missing."""
+    font = _matched(f"{SERIF_SC}:{'bold' if bold else 'regular'}")
+    return font if font is not None and font.getname()[0] == SERIF_SC else None
+
+
+def _matched(pattern: str) -> FreeTypeFont | None:
+    """The font fontconfig gives for `pattern` on this machine, at 1000 units per em (None without fontconfig)."""
     try:
         from PIL import ImageFont
-        found = subprocess.run(["fc-match", "-f", "%{file}\n%{index}", f"{SERIF_SC}:{'bold' if bold else 'regular'}"],
+        found = subprocess.run(["fc-match", "-f", "%{file}\n%{index}", pattern],
                                capture_output=True, text=True, timeout=30, check=False).stdout.split("\n")
-        font = ImageFont.truetype(found[0], 1000, index=int(found[1]))
+        return ImageFont.truetype(found[0], 1000, index=int(found[1]))
     except (OSError, ValueError, IndexError, ImportError, subprocess.SubprocessError):
         return None
-    return font if font.getname()[0] == SERIF_SC else None
+
+
+@functools.cache
+def digit_width() -> float:
+    """Points that one unit of a column's width takes where LibreOffice prints: the widest digit of the
+    workbook's default font (xlsxwriter's Calibri 11) in the font fontconfig gives for it on this machine
+    (DejaVu Sans where neither Calibri nor Carlito is installed: 7 points), in whole twips, as LibreOffice
+    takes a character's width. Without fontconfig, Excel's 7 pixels of Calibri, taken as points."""
+    font = _matched(f"{DEFAULT_FONT}:size={DEFAULT_SIZE}")
+    if font is None:
+        return float(EXCEL_DIGIT)
+    widest = max(font.getlength(digit) for digit in "0123456789") / 1000 * DEFAULT_SIZE
+    return round(widest * 20) / 20
+
+
+def stored_width(width: float) -> float:
+    """The width xlsxwriter writes to the file for a column set to `width`: its pixels counted in digits
+    (7 pixels, Excel's Calibri 11) to 1/256."""
+    return excel_pixels(width) * 256 // EXCEL_DIGIT / 256
+
+
+def excel_pixels(width: float) -> int:
+    """Pixels of a column set to `width` in Excel (whole pixels of its digits plus 5 of padding), as
+    xlsxwriter converts it and places drawings."""
+    return 0 if width <= 0 else int(width * (EXCEL_DIGIT + 5) + 0.5) if width < 1 else int(width * EXCEL_DIGIT + 0.5) + 5
 
 
 @functools.cache
@@ -148,10 +183,18 @@ def width_for(text: str, size: float = 10, bold: bool = False) -> float:
 
 
 def print_scale(widths: Sequence[float], margins: Margins = Margins()) -> int:
-    """The whole percent at which the columns fill the width of an A4 landscape page in LibreOffice (in
-    Excel, whose columns are narrower, they fit too)."""
+    """The whole percent at which the columns fill the width of an A4 landscape page in LibreOffice on this
+    machine, the zoom it would find itself when fitting them to the page's width (in Excel, whose columns
+    are narrower, they fit too)."""
     room = A4_LANDSCAPE[0] - 72 * (margins.left + margins.right)
-    return max(10, min(100, int(100 * room / sum(7 * w + 5 for w in widths))))
+    return max(10, min(100, int(100 * room / (digit_width() * sum(stored_width(w) for w in widths)))))
+
+
+def columns_beyond(widths: Sequence[float], pixels: int) -> list[float]:
+    """The widths of the columns past `widths` that a drawing `pixels` wide from column A reaches into (of
+    the default width, 8.43): they are printed too."""
+    covered = sum(excel_pixels(w) for w in widths)
+    return [DEFAULT_WIDTH] * max(0, math.ceil((pixels - covered) / excel_pixels(DEFAULT_WIDTH)))
 
 
 def page_room(scale: int, repeated: float, margins: Margins = Margins()) -> float:
