@@ -5,10 +5,8 @@ coordinator can restyle in Word. Takes and returns bytes; LibreOffice runs in a 
 folder that is removed afterwards."""
 from __future__ import annotations
 
-import html
 import io
 import os
-import posixpath
 import re
 import shutil
 import subprocess
@@ -21,7 +19,6 @@ from pathlib import Path
 from xml.sax.saxutils import escape
 
 import pandas as pd
-from xlsxwriter.utility import xl_cell_to_rowcol, xl_rowcol_to_cell
 
 from assess_xl.xlsx import ownbooks
 
@@ -123,88 +120,16 @@ def external_targets(content: bytes) -> list[str]:
 
 
 def official_only(scorecard: bytes) -> bytes:
-    """A copy of the scorecard with its working sheets hidden and each sheet's print area named (the chart
-    and formats kept intact)."""
+    """A copy of the scorecard with its working sheets hidden (the chart and formats kept intact)."""
     source = zipfile.ZipFile(io.BytesIO(scorecard))
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as target:
         for item in source.infolist():
             data = source.read(item.filename)
             if item.filename == "xl/workbook.xml":
-                data = with_print_areas(_SHEET_TAG.sub(_hide_working, data), used_ranges(source))
+                data = _SHEET_TAG.sub(_hide_working, data)
             target.writestr(item, data)
     return buffer.getvalue()
-
-
-_RELATIONSHIP = re.compile(rb"<Relationship\b[^>]*>")
-_ID, _REL_TARGET = re.compile(rb'\bId="([^"]*)"'), re.compile(rb'\bTarget="([^"]*)"')
-_SHEET_ID = re.compile(rb'\br:id="([^"]*)"')
-_DIMENSION = re.compile(rb'<dimension ref="([A-Z0-9:]+)"')
-_ANCHOR_END = re.compile(rb"<xdr:to><xdr:col>(\d+)</xdr:col><xdr:colOff>(\d+)</xdr:colOff>"
-                         rb"<xdr:row>(\d+)</xdr:row><xdr:rowOff>(\d+)</xdr:rowOff></xdr:to>")
-
-
-def used_ranges(archive: zipfile.ZipFile) -> list[tuple[int, int] | None]:
-    """For each sheet in the workbook's order, the last (row, column) that holds a cell or a drawing (a
-    chart), counted from 0, as LibreOffice finds the area it prints when none is named; None for an empty
-    sheet."""
-    workbook = archive.read("xl/workbook.xml")
-    parts = _relationships(archive, "xl/_rels/workbook.xml.rels", "xl/")
-    found = []
-    for tag in _SHEET_TAG.findall(workbook):
-        rid = _SHEET_ID.search(tag)
-        part = parts.get(rid.group(1)) if rid else None
-        found.append(_used_range(archive, part) if part in archive.namelist() else None)
-    return found
-
-
-def _used_range(archive: zipfile.ZipFile, part: str) -> tuple[int, int] | None:
-    sheet = archive.read(part)
-    dimension = _DIMENSION.search(sheet)
-    if dimension is None or b"<sheetData/>" in sheet:
-        return None
-    last = xl_cell_to_rowcol(dimension.group(1).split(b":")[-1].decode())
-    folder, name = part.rsplit("/", 1)
-    for drawing in _relationships(archive, f"{folder}/_rels/{name}.rels", folder + "/").values():
-        if drawing.startswith("xl/drawings/") and drawing.endswith(".xml") and drawing in archive.namelist():
-            for col, col_off, row, row_off in _ANCHOR_END.findall(archive.read(drawing)):
-                last = (max(last[0], int(row) - (row_off == b"0")), max(last[1], int(col) - (col_off == b"0")))
-    return last
-
-
-def _relationships(archive: zipfile.ZipFile, rels: str, folder: str) -> dict[bytes, str]:
-    """Relationship id → the part it names (internal targets, made relative to the archive's root)."""
-    if rels not in archive.namelist():
-        return {}
-    found = {}
-    for tag in _RELATIONSHIP.findall(archive.read(rels)):
-        rid, target = _ID.search(tag), _REL_TARGET.search(tag)
-        if rid and target and b"External" not in tag:
-            found[rid.group(1)] = posixpath.normpath(folder + target.group(1).decode("utf-8"))
-    return found
-
-
-def with_print_areas(workbook: bytes, used: list[tuple[int, int] | None]) -> bytes:
-    """workbook.xml with each visible sheet's used range (from A1) named as its print area: the same
-    pages as LibreOffice prints without one, but without one it lays out page breaks down to the sheet's
-    millionth row, for every sheet, whenever it sets up the repeated title rows or a page (12 of 22 s of
-    CPU for the PDF of 100 districts)."""
-    tags = _SHEET_TAG.findall(workbook)
-    areas = b"".join(
-        b'<definedName name="_xlnm.Print_Area" localSheetId="%d">%s!$A$1:%s</definedName>'
-        % (n, _quoted(name.group(1)), xl_rowcol_to_cell(*last, row_abs=True, col_abs=True).encode())
-        for n, (tag, last) in enumerate(zip(tags, used)) if (name := _NAME.search(tag)) is not None
-        and last is not None and b"state=" not in tag  # LibreOffice prints a hidden sheet that names its area
-        and b'name="_xlnm.Print_Area" localSheetId="%d"' % n not in workbook)
-    if b"<definedNames>" in workbook:
-        return workbook.replace(b"<definedNames>", b"<definedNames>" + areas, 1)
-    return workbook.replace(b"</sheets>", b"</sheets><definedNames>" + areas + b"</definedNames>", 1)
-
-
-def _quoted(name: bytes) -> bytes:
-    """A sheet name (as escaped in an XML attribute) quoted for a formula, escaped for XML text."""
-    plain = html.unescape(name.decode("utf-8"))
-    return escape("'" + plain.replace("'", "''") + "'").encode("utf-8")
 
 
 def _hide_working(match: re.Match) -> bytes:

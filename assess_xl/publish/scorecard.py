@@ -152,12 +152,9 @@ def _write_summary(workbook, book, scores, shared: DistrictSheetRows, signed: Si
     headers = ["区"] + [_category_label(c) for c in categories] + ["基本分", "加分", "总分", "排名", "缺报项数"]
     if previous is not None:
         headers += list(previous.summary.columns)
-    ws.write_string(0, 0, book.document_title("考核结果汇总"), styles["title"])
-    ws.write_string(1, 0, f"{signed.issuer}　　{signed.date}", styles["subtitle"])
-    incomplete = totals[totals["缺报项数"] > 0]
-    if len(incomplete):
-        ws.write_string(2, 0, clean(f"注：{len(incomplete)}个区有缺报项目（{'、'.join(incomplete.index)}），"
-                                    f"缺报的目标按0分计。"), styles["warn"])
+    lines = _summary_lines(book, totals, signed)
+    for line_row, (text, style) in enumerate(lines):
+        ws.write_string(line_row, 0, text, styles[style])
     header_row = 3
     for col, header in enumerate(headers):
         ws.write_string(header_row, col, header, styles["header"])
@@ -190,9 +187,27 @@ def _write_summary(workbook, book, scores, shared: DistrictSheetRows, signed: Si
         ws.set_column(col, col, width)
     ws.set_row(header_row, printfit.row_height(list(zip(headers, widths)), bold=True, least=48))
     ws.freeze_panes(header_row + 1, 1)
+    _print_summary(ws, header_row, widths, [(text, styles[style].font_size, bool(styles[style].bold)) for text, style in lines],
+                   bool(len(totals)))
+
+
+def _summary_lines(book, totals, signed: Signature) -> list[tuple[str, str]]:
+    """(text, style) of the lines above 汇总's table: title, issuer and date, and a note of the districts
+    with 缺报 when there are any."""
+    incomplete = totals[totals["缺报项数"] > 0]
+    lines = [(book.document_title("考核结果汇总"), "title"), (f"{signed.issuer}　　{signed.date}", "subtitle")]
+    if len(incomplete):
+        lines.append((clean(f"注：{len(incomplete)}个区有缺报项目（{'、'.join(incomplete.index)}），缺报的目标按0分计。"), "warn"))
+    return lines
+
+
+def _print_summary(ws, header_row, widths, lines, charted: bool) -> None:
+    """Printed at the scale at which all it prints fills the page's width: the table's columns, those the
+    chart reaches into and those into which its title lines run on."""
     print_setup(ws, (header_row, header_row))
-    printed = widths + (printfit.columns_beyond(widths, CHART_WIDTH) if len(totals) else [])
+    printed = printfit.run_on(widths + (printfit.columns_beyond(widths, CHART_WIDTH) if charted else []), lines)
     ws.set_print_scale(printfit.print_scale(printed))
+    ws.print_area(0, 0, ws.dim_rowmax, max(ws.dim_colmax, len(printed) - 1))
 
 
 def _chart(workbook, ws, header_row, last, total_col):
@@ -327,6 +342,7 @@ def _write_district(ws, book, shared: DistrictSheetRows, district, reported, sty
         ws.set_column(col, col, width)
     ws.freeze_panes(header_row + 1, 0)
     print_setup(ws, (0, header_row))
+    ws.print_area(0, 0, ws.dim_rowmax, ws.dim_colmax)
     scale = printfit.print_scale(widths)
     ws.set_print_scale(scale)
     repeated = _title_rows(ws, widths, headers)

@@ -197,6 +197,18 @@ def columns_beyond(widths: Sequence[float], pixels: int) -> list[float]:
     return [DEFAULT_WIDTH] * max(0, math.ceil((pixels - covered) / excel_pixels(DEFAULT_WIDTH)))
 
 
+def run_on(widths: Sequence[float], lines: Sequence[tuple[str, float, bool]]) -> list[float]:
+    """`widths` and the default-width columns past them into which a line of unwrapped text of the first
+    column (text, size, bold) runs on, as LibreOffice prints (and fits to the page) what runs into empty
+    columns to the right; measured in the printing font."""
+    printed = list(widths)
+    for text, size, bold in lines:
+        needed = _printed_width(text, size, bold) + SIDE_PADDING
+        while digit_width() * sum(stored_width(w) for w in printed) < needed:
+            printed.append(DEFAULT_WIDTH)
+    return printed
+
+
 def page_room(scale: int, repeated: float, margins: Margins = Margins()) -> float:
     """Points of sheet rows that fit on one A4 landscape page at `scale`, after the repeated title rows,
     with 3% kept back so that no program's rounding moves a row to the next page."""
