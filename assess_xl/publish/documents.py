@@ -13,9 +13,11 @@ import subprocess
 import tempfile
 import zipfile
 from contextlib import contextmanager
+from copy import deepcopy
 from dataclasses import replace
 from importlib import resources
 from pathlib import Path
+from typing import Any
 from xml.sax.saxutils import escape
 
 import pandas as pd
@@ -220,7 +222,9 @@ NOTICE_STYLES = ("通报标题", "通报正文", "通报主送", "通报小标�
 
 class NoticeWriter:
     """One parsed template whose body is rewritten for each notice; everything else (styles, page set-up,
-    headers, footers, properties) is the template's and never changes."""
+    headers, footers, properties) is the template's and never changes. A paragraph or table python-docx
+    made once is copied for the next notice with its text replaced (python-docx builds each element by
+    searching its parent's children for where it goes: most of a notice's time)."""
 
     def __init__(self, template: bytes):
         from docx import Document  # only notices need python-docx
@@ -231,11 +235,51 @@ class NoticeWriter:
         # would otherwise search the styles part for the default style on every paragraph.
         self.style_ids = {name: self.document.part.get_style_id(styles.get(name) or self.document.styles["Normal"],
                                                                   WD_STYLE_TYPE.PARAGRAPH) for name in NOTICE_STYLES}
+        self.made: dict[tuple, Any] = {}  # (what, its fixed parts) → an element python-docx made
 
     def add(self, text: str, style: str) -> None:
         """A paragraph in the template's style of that name, or in Normal when a restyled template dropped it."""
+        key = ("paragraph", style, bool(text))
+        if key in self.made and _plain(text):
+            self._append(self.made[key], [text] if text else [])
+            return
         paragraph = self.document.add_paragraph(text)
         paragraph._p.style = self.style_ids[style]
+        if _plain(text):
+            self.made[key] = deepcopy(paragraph._p)
+
+    def table(self, rows: list[tuple[str, str | None, str]]) -> None:
+        """A table of three columns in the style Table Grid (no second cell where it is None)."""
+        key = ("table", tuple(row[:2] for row in rows))
+        if key in self.made and all(_plain(row[2]) for row in rows):
+            self._append(self.made[key], [text for row in rows for text in (row[0], row[1], row[2]) if text is not None])
+            return
+        table = self.document.add_table(rows=1, cols=3)
+        table.style = "Table Grid"
+        for n, (label, points, score) in enumerate(rows):
+            cells = table.rows[0].cells if n == 0 else table.add_row().cells
+            cells[0].text = label
+            if points is not None:
+                cells[1].text = points
+            cells[2].text = score
+        if all(_plain(text) for row in rows for text in row if text is not None):
+            self.made[key] = deepcopy(table._tbl)
+
+    def _append(self, made, texts: list[str]) -> None:
+        """A copy of `made` with the texts of its runs replaced in order, placed where python-docx adds an
+        element: last in the body, before its section properties."""
+        from docx.oxml.ns import qn
+        element = deepcopy(made)
+        found = list(element.iter(qn("w:t")))
+        assert len(found) == len(texts)
+        for t, text in zip(found, texts):
+            t.text = text
+        body = self.document.element.body
+        section = body.find(qn("w:sectPr"))
+        if section is not None:
+            section.addprevious(element)
+        else:
+            body.append(element)
 
     def write(self, book: Rulebook, scores: Scores, explanations: pd.DataFrame, district: str,
               signed: Signature) -> bytes:
@@ -258,7 +302,7 @@ class NoticeWriter:
             for line in lines:
                 add(line, "通报正文")
         add(f"附表：{district}{book.year}年度各类别得分", "通报附表标题")
-        _category_table(document, book, scores, district)
+        self.table(category_rows(book, scores, district))
         add("", "通报正文")
         add(signed.issuer, "通报落款")
         add(signed.date, "通报落款")
@@ -295,33 +339,37 @@ def points_lost(book: Rulebook, scores: Scores, explanations: pd.DataFrame, dist
     """One line per target where the district earned less than the rules let anyone earn (the
     reachable maximum, not 分值: a gap in the rulebook is nobody's loss), with the reason in words."""
     lines: list[str] = []
+    earned, status, reasons = (frame.loc[district].to_dict() for frame in (scores.targets, scores.status, explanations))
     for target in book.targets:
-        score = float(scores.targets.loc[district, target.number])
-        missing = scores.status.loc[district, target.number] == MISSING
+        score = float(earned[target.number])
+        missing = status[target.number] == MISSING
         most = book.reachable_max(target)
         if target.max is None or (score >= most - 1e-9 and not missing):
             continue
         reach = f"，最多可得{fmt_number(most)}分" if most < target.max - 1e-9 else ""
-        reason = str(explanations.loc[district, target.number]).rstrip("。")
+        reason = str(reasons[target.number]).rstrip("。")
         lines.append(f"{len(lines) + 1}. 目标{target.number}“{target.text}”（分值{fmt_number(target.max)}分{reach}，"
                      f"得{fmt_number(score)}分）：{reason}。")
     return lines
 
 
-def _category_table(document, book: Rulebook, scores: Scores, district: str) -> None:
-    table = document.add_table(rows=1, cols=3)
-    table.style = "Table Grid"
-    for cell, text in zip(table.rows[0].cells, ("类别", "分值", "得分")):
-        cell.text = text
-    for category in book.categories:
-        row = table.add_row().cells
-        row[0].text = f"{category.number} {category.name}"
-        row[1].text = "加分" if category.bonus else fmt_number(category.points or 0)
-        row[2].text = fmt_number(float(scores.categories.loc[district, category.number]))
+def category_rows(book: Rulebook, scores: Scores, district: str) -> list[tuple[str, str | None, str]]:
+    """The notice's 附表: (类别, 分值, 得分) of each category, then 基本分, 加分 and 总分 (no 分值)."""
+    own = scores.categories.loc[district]
+    rows: list[tuple[str, str | None, str]] = [("类别", "分值", "得分")]
+    rows += [(f"{category.number} {category.name}", "加分" if category.bonus else fmt_number(category.points or 0),
+              fmt_number(float(own[category.number]))) for category in book.categories]
     totals = scores.totals.loc[district]
-    for label, key in (("基本分", "基本分"), ("加分", "加分"), ("总分", "总分")):
-        row = table.add_row().cells
-        row[0].text, row[2].text = label, fmt_number(float(totals[key]))
+    rows += [(label, None, fmt_number(float(totals[label]))) for label in ("基本分", "加分", "总分")]
+    return rows
+
+
+_SPECIAL = re.compile(r"[\t\r\n]")
+
+
+def _plain(text: str) -> bool:
+    """Text python-docx writes as one <w:t> without xml:space (no tab, no line break, no space at an end)."""
+    return not _SPECIAL.search(text) and text == text.strip()
 
 
 def _clear_body(document) -> None:

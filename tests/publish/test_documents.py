@@ -139,8 +139,9 @@ def test_pdf_command_refuses_other_workbooks(tmp_path, demo):
 
 def test_notices_from_one_parsed_template_are_the_same_documents_as_from_fresh_copies(tmp_path, demo, book):
     """collect --notices parses the template once, resolves its styles once and rewrites the body for each
-    district: every notice holds exactly the parts (bytes) of one written from its own fresh copy of the
-    template with python-docx's own style lookup for each paragraph; only the zip entries' times may differ."""
+    district, copying the paragraphs and the table python-docx made for the first: every notice holds exactly
+    the parts (bytes) of one written from its own fresh copy of the template with python-docx's own style
+    lookup for each paragraph and its own table; only the zip entries' times may differ."""
     from datetime import datetime
 
     from helpers import assess_xl
@@ -165,7 +166,20 @@ def _parts(docx: bytes) -> dict[str, bytes]:
 
 
 class _PlainNoticeWriter(publish.NoticeWriter):
-    """Paragraphs added as python-docx's documentation shows, the style found by name each time."""
+    """Paragraphs and the table added as python-docx's documentation shows, the style found by name each
+    time, every element made by python-docx (none copied from an earlier notice)."""
 
     def add(self, text, style):
         self.document.add_paragraph(text, style=self.document.styles[style])
+
+    def table(self, rows):
+        table = self.document.add_table(rows=1, cols=3)
+        table.style = "Table Grid"
+        for cell, text in zip(table.rows[0].cells, rows[0]):
+            cell.text = text
+        for label, points, score in rows[1:]:
+            cells = table.add_row().cells
+            cells[0].text = label
+            if points is not None:
+                cells[1].text = points
+            cells[2].text = score
