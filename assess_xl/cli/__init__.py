@@ -41,7 +41,8 @@ class CommandLine(MainGroup):
         if cmd_name not in COMMANDS:
             return None
         module, name = COMMANDS[cmd_name]
-        return getattr(importlib.import_module(f"assess_xl.cli.{module}"), name)
+        command: click.Command = getattr(importlib.import_module(f"assess_xl.cli.{module}"), name)
+        return command
 
 
 @click.group(cls=CommandLine, no_args_is_help=True, context_settings={"help_option_names": ["-h", "--help"]})

@@ -47,7 +47,8 @@ def department_of(problem, book) -> str:
     from assess_xl.score import adjustments as adjustments_module
     if problem.kind in adjustments_module.PROBLEM_KINDS:
         return adjustments_module.COORDINATOR_ITEMS
-    return book.department_of(problem)
+    department: str = book.department_of(problem)
+    return department
 
 
 def print_problem_summary(read, book) -> None:

@@ -235,7 +235,7 @@ class NoticeWriter:
         # would otherwise search the styles part for the default style on every paragraph.
         self.style_ids = {name: self.document.part.get_style_id(styles.get(name) or self.document.styles["Normal"],
                                                                   WD_STYLE_TYPE.PARAGRAPH) for name in NOTICE_STYLES}
-        self.made: dict[tuple, Any] = {}  # (what, its fixed parts) → an element python-docx made
+        self.made: dict[tuple[Any, ...], Any] = {}  # (what, its fixed parts) → an element python-docx made
 
     def add(self, text: str, style: str) -> None:
         """A paragraph in the template's style of that name, or in Normal when a restyled template dropped it."""
