@@ -132,7 +132,8 @@ def _longest_run(widths: list[float]) -> float:
     used = longest = 0.0
     for width in widths:
         used += width
-        longest = max(longest, used)
+        if used > longest:
+            longest = used
     return longest
 
 
