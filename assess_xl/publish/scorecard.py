@@ -12,7 +12,8 @@ from assess_xl.score import previous as previous_module
 from assess_xl.score import robustness
 from assess_xl.xlsx import printfit
 from assess_xl.xlsx.layout import (BAD_SHEET_CHARS, FILES_COLUMN, RESULT_META_SHEET, SCORECARD_SHEETS, STATUS_SHEET, printable)
-from assess_xl.xlsx.style import FONT, MemoryWorkbook, print_setup, styles as house_styles, write_result_metadata
+from assess_xl.xlsx.style import (FONT, MemoryWorkbook, collection_paused, print_setup, styles as house_styles,
+                                  write_result_metadata)
 from assess_xl.read.cells import refusal
 from assess_xl.read.merge import ReadResult
 from assess_xl.problems import Problem
@@ -67,6 +68,7 @@ def safe_sheet_names(districts: list[str], reserved=FIXED_SHEETS) -> dict[str, s
     return out
 
 
+@collection_paused()
 def build(book: Rulebook, scores: Scores, explanations: pd.DataFrame, read: ReadResult,
           generated: datetime, issuer: str | None = None, previous=None, robust=None) -> bytes:
     """The scorecard: the official sheets (汇总, one per district) read as a document; the working

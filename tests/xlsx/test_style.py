@@ -1,4 +1,5 @@
 """The house workbook's shortcuts inside xlsxwriter write exactly what xlsxwriter writes."""
+import gc
 import io
 import zipfile
 from datetime import datetime
@@ -7,7 +8,7 @@ import pytest
 import xlsxwriter
 from xlsxwriter.exceptions import DuplicateWorksheetName, InvalidWorksheetName
 
-from assess_xl.xlsx.style import WORKBOOK_OPTIONS, MemoryWorkbook, styles
+from assess_xl.xlsx.style import WORKBOOK_OPTIONS, MemoryWorkbook, collection_paused, styles
 
 
 def fill(workbook) -> None:
@@ -115,3 +116,25 @@ def test_a_row_of_cells_refuses_what_write_number_refuses():
     ws = MemoryWorkbook().add_worksheet()
     with pytest.raises(TypeError):
         ws.write_row_cells(0, 0, [(1.0, None), (float("nan"), None)])
+
+
+def test_collection_is_paused_while_writing_and_resumes_as_it_was():
+    seen = []
+
+    @collection_paused()
+    def write(fail: bool) -> None:
+        seen.append(gc.isenabled())
+        if fail:
+            raise ValueError("xlsxwriter refused")
+
+    assert gc.isenabled()
+    write(False)
+    with pytest.raises(ValueError):
+        write(True)
+    assert seen == [False, False] and gc.isenabled()
+    gc.disable()
+    try:
+        write(False)
+        assert not gc.isenabled()  # the caller's choice is kept
+    finally:
+        gc.enable()
