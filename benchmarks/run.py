@@ -111,8 +111,10 @@ def versus_benchmark(ref: str, scenarios=("S", "M"), repeat: int = 5) -> dict:
             runs: dict = {name: [] for name in versions}
             for _ in range(repeat):
                 for name, (script, package) in versions.items():
+                    # Run outside the checkout: multiprocessing's fork server starts with the working folder
+                    # first on its path, and would load this checkout's package for the release's children.
                     runs[name].append(counted([str(script), "collect", str(inbox), "-o", str(folder / f"{name}.xlsx")],
-                                              1, {**os.environ, "PYTHONPATH": str(package)}))
+                                              1, {**os.environ, "PYTHONPATH": str(package)}, cwd=folder))
             figures[scenario] = {name: {key: statistics.median(run[key] for run in done)
                                         for key in ("wall", "cpu", "peak_mb")} | {"exit": done[-1]["exit"]}
                                  for name, done in runs.items()}
@@ -273,13 +275,13 @@ def _descendants(root: int) -> list[int]:
     return found
 
 
-def counted(command: list[str], repeat: int, env=None) -> dict:
+def counted(command: list[str], repeat: int, env=None, cwd=None) -> dict:
     """Median wall, CPU (every process counted) and largest single process of `command`, run `repeat` times
-    under benchmarks/counted.py."""
+    under benchmarks/counted.py (in folder `cwd` when given)."""
     runs = []
     for _ in range(repeat):
         done = subprocess.run([sys.executable, str(HERE / "counted.py"), "--", *command],
-                              capture_output=True, text=True, env=env, check=True)
+                              capture_output=True, text=True, env=env, cwd=cwd, check=True)
         runs.append(json.loads(done.stdout))
     return {key: statistics.median(run[key] for run in runs) for key in ("wall", "cpu", "peak_mb")} | {
         "exit": runs[-1]["exit"]}
