@@ -3,6 +3,7 @@ names are compared and shown. Both publish/ and read/ import this module; neithe
 How a written workbook looks is xlsx.style's."""
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 
@@ -94,6 +95,7 @@ def district_name_problems(names: list[str]) -> list[Problem]:
     return problems
 
 
+@functools.lru_cache(maxsize=1 << 14)
 def column_letters(col: int) -> str:
     """A zero-based column number as Excel names it: 0 → A, 25 → Z, 26 → AA. The reader children use it
     instead of xlsxwriter.utility, whose import loads all of xlsxwriter."""

@@ -21,6 +21,7 @@ from defusedxml import DTDForbidden, EntitiesForbidden, ExternalReferenceForbidd
 
 from assess_xl import problems as P
 from assess_xl.problems import Code
+from assess_xl.xlsx.layout import column_letters
 
 if TYPE_CHECKING:
     import olefile  # imported where a legacy workbook is inspected
@@ -433,7 +434,7 @@ class _SheetScanner:
 
     def cell(self) -> str:
         row, column = self.last_cell
-        return f"{_letters(column)}{row}"
+        return f"{column_letters(column - 1)}{row}"
 
 
 def _forbid_dtd(name: str, sysid: str | None, pubid: str | None, has_internal_subset: bool) -> None:
@@ -456,15 +457,6 @@ def _forbid_external(context: str, base: str | None, sysid: str | None, pubid: s
 
 def _row_number(text: str | None, previous: int) -> int:
     return int(text) if text and text.strip().isdigit() else previous + 1
-
-
-@functools.lru_cache(maxsize=1 << 14)
-def _letters(column: int) -> str:
-    letters = ""
-    while column > 0:
-        column, rest = divmod(column - 1, 26)
-        letters = chr(65 + rest) + letters
-    return letters
 
 
 _MODIFIED = re.compile(rb"<dcterms:modified[^>]*>([^<]{1,60})</dcterms:modified>")

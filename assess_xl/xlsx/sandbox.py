@@ -35,7 +35,7 @@ MAX_FAILED_STARTS = 3  # children that could not start before the machine, not a
 # to read a workbook; nothing else (no numpy, pandas, yaml or xlsxwriter; a child needing olefile for a legacy
 # workbook imports it then).
 PRELOAD = ("python_calamine", "assess_xl.read.form", "assess_xl.read.units", "assess_xl.xlsx.sandbox",
-           "defusedxml.ElementTree", "xml.etree.ElementPath", "html.entities", "encodings.cp437", "faulthandler",
+           "html.entities", "encodings.cp437", "faulthandler",
            "resource", "multiprocessing.popen_forkserver")
 
 _CONTEXT: tuple[Any, ...] = ()
