@@ -388,12 +388,18 @@ def peak_mb() -> float:
     return round(kib / 1024, 1)
 
 
+def installed_command() -> str | None:
+    """The `assess-xl` console script of this environment (beside this Python, which need not be on PATH),
+    else PATH's."""
+    beside = Path(sys.executable).with_name("assess-xl")
+    return str(beside) if beside.exists() else shutil.which("assess-xl")
+
+
 def measure_command(figures, scenario, inbox, paths, folder, content, repeat):
     """`assess-xl collect` as a user runs it, and its floor (import pandas, calamine over the inputs,
     the same scorecard cells through unformatted xlsxwriter), each with every process counted."""
     import pickle
-    beside = Path(sys.executable).with_name("assess-xl")  # the console script of this environment, else PATH's
-    exe = str(beside) if beside.exists() else shutil.which("assess-xl")
+    exe = installed_command()
     if not exe:
         return
     env = {**os.environ, "PYTHONPATH": str(HERE / "cap")}
@@ -439,8 +445,8 @@ def fetch_benchmark(messages: int = 1000) -> dict:
             with MailBoxUnencrypted("127.0.0.1", port).login("zhc", "secret") as mailbox:
                 for n in range(messages):
                     mailbox.append(_message(copy, n), "INBOX", dt=None, flag_set=())
-            exe = shutil.which("assess-xl")
-            command = [exe, "fetch", "--host", "127.0.0.1", "--port", str(port), "--user", "zhc", "--security", "plain",
+            command = [installed_command() or "assess-xl", "fetch", "--host", "127.0.0.1", "--port", str(port),
+                       "--user", "zhc", "--security", "plain",
                        "-o", str(folder / "fetched")]
             environment = {**os.environ, "ASSESS_XL_IMAP_PASSWORD": "secret"}
             started = time.perf_counter()
@@ -571,8 +577,7 @@ SEAL_HEADING = "## Issue 23: sealing and verifying a year"
 def seal_benchmark(repeat: int = 3) -> dict:
     """`assess-xl seal` and `assess-xl verify` (zip and unpacked folder) as a user runs them, every process
     counted: the demo year (6 districts) and scenario M's inbox (100 districts, 15 returns)."""
-    beside = Path(sys.executable).with_name("assess-xl")
-    exe = str(beside) if beside.exists() else shutil.which("assess-xl")
+    exe = installed_command()
     figures: dict = {}
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
