@@ -683,6 +683,9 @@ def _ratio(figures, a, b):
 
 
 COLLECT_TARGETS = {"S": (0.6, 1.0), "M": (1.2, None), "X": (8.0, None), "X3": (20.0, None)}  # wall s, CPU s over all processes
+# The issue set S's 0.6 s against a floor it measured at 0.48 s; the floor measured here (benchmarks/floor.py in
+# the same run) differs by machine and load, so the same target is also judged as that ratio.
+FLOOR_RATIO_TARGETS = {"S": 0.6 / 0.48}
 
 
 def _targets(results):
@@ -695,14 +698,7 @@ def _targets(results):
     for name, r in results.items():
         ratio = r["report_ratio"]
         out.append(("report writing within 1.3× of unformatted xlsxwriter", name, ratio, "×", ratio <= 1.3))
-    for name, (wall, cpu) in COLLECT_TARGETS.items():
-        figures = results.get(name, {})
-        if figures.get("collect_cli") is not None:
-            out.append((f"`collect` end to end ≤ {wall:g} s wall", name, figures["collect_cli"], " s",
-                        figures["collect_cli"] <= wall))
-            if cpu is not None:
-                out.append((f"`collect` ≤ {cpu:g} s CPU over all processes", name, figures["collect_cli_cpu"], " s",
-                            figures["collect_cli_cpu"] <= cpu))
+    out += _collect_targets(results)
     if results.get("M", {}).get("notices") is not None:
         out.append(("100 notices ≤ 2 s", "M", results["M"]["notices"], " s", results["M"]["notices"] <= 2))
     if results.get("M", {}).get("pdf") is not None:
@@ -714,6 +710,23 @@ def _targets(results):
     if results.get("X3", {}).get("collect_peak_mb") is not None:
         peak = results["X3"]["collect_peak_mb"]
         out.append(("`collect` of 3,000 districts: largest process ≤ 1 GB", "X3", peak, " MB", peak <= 1024))
+    return out
+
+
+def _collect_targets(results):
+    """The targets of `collect` end to end: seconds of wall and CPU, and S's wall over its floor."""
+    out = []
+    for name, (wall, cpu) in COLLECT_TARGETS.items():
+        figures = results.get(name, {})
+        if figures.get("collect_cli") is not None:
+            out.append((f"`collect` end to end ≤ {wall:g} s wall", name, figures["collect_cli"], " s",
+                        figures["collect_cli"] <= wall))
+            if cpu is not None:
+                out.append((f"`collect` ≤ {cpu:g} s CPU over all processes", name, figures["collect_cli_cpu"], " s",
+                            figures["collect_cli_cpu"] <= cpu))
+            if name in FLOOR_RATIO_TARGETS and figures.get("collect_floor"):
+                limit, ratio = FLOOR_RATIO_TARGETS[name], figures["collect_cli"] / figures["collect_floor"]
+                out.append((f"`collect` wall ÷ its floor in the same run ≤ {limit:g}", name, ratio, "×", ratio <= limit))
     return out
 
 
