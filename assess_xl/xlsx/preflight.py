@@ -237,9 +237,9 @@ def _inspect_zip(verdict: Verdict, data: bytes) -> None:
     names = {m.filename for m in members}
     if "mimetype" in names and b"opendocument.spreadsheet" in _read(archive, "mimetype"):
         verdict.format = "ods"
-        _check_xml(verdict, archive, [n for n in names if n.endswith(".xml")])
+        whole = _check_xml(verdict, archive, [n for n in names if n.endswith(".xml")])
         if not verdict.rejected and "meta.xml" in names:
-            verdict.saved = _time_in(_ODS_DATE, _read(archive, "meta.xml"), local=True)
+            verdict.saved = _time_in(_ODS_DATE, _read(archive, "meta.xml", whole), local=True)
         return
     if "xl/workbook.bin" in names:  # binary parts no pre-flight can check; calamine panics on some
         verdict.reject(Code.XLSB_UNSUPPORTED)
@@ -253,22 +253,28 @@ def _inspect_zip(verdict: Verdict, data: bytes) -> None:
     if verdict.macros:
         verdict.format = "xlsm"
     xml_parts = [n for n in names if n.endswith((".xml", ".rels"))]
-    _check_xml(verdict, archive, xml_parts)
+    whole = _check_xml(verdict, archive, xml_parts)
     if not verdict.rejected:
-        verdict.saved = _saved_time(archive, names)
-        parts = _sheet_parts(archive)
+        verdict.saved = _saved_time(archive, names, whole)
+        parts = _sheet_parts(archive, whole)
         verdict.error_cells = {sheet: verdict.error_cells.get(part, set()) for sheet, part in parts.items()}
         verdict.formula_cells = {sheet: verdict.formula_cells.get(part, {}) for sheet, part in parts.items()}
 
 
-def _read(archive: zipfile.ZipFile, name: str) -> bytes:
+def _read(archive: zipfile.ZipFile, name: str, whole: dict[str, bytes] | None = None) -> bytes:
+    """A member's bytes: as the XML check already read them whole (`whole`), else read now."""
+    if whole and name in whole:
+        return whole[name]
     try:
         return archive.read(name)
     except Exception:  # a corrupt member: the caller treats empty bytes as unreadable
         return b""
 
 
-def _check_xml(verdict: Verdict, archive: zipfile.ZipFile, parts: list[str]) -> None:
+def _check_xml(verdict: Verdict, archive: zipfile.ZipFile, parts: list[str]) -> dict[str, bytes]:
+    """Each XML part's declarations and each sheet's reach; returns the parts it read whole (to the end,
+    their checksum verified), so that what is read again later is not decompressed twice."""
+    whole: dict[str, bytes] = {}
     for part in parts:
         is_sheet = part.startswith("xl/worksheets/sheet") and part.endswith(".xml")
         try:
@@ -279,15 +285,18 @@ def _check_xml(verdict: Verdict, archive: zipfile.ZipFile, parts: list[str]) -> 
                     data = stream.read(65536)
         except Exception:
             verdict.reject(Code.PART_DAMAGED, part=part)
-            return
+            return whole
         head = data[:4096]
         if b"<!DOCTYPE" in head or b"<!ENTITY" in data[:65536]:
             verdict.reject(Code.XML_ENTITIES, part=part)
-            return
+            return whole
         if is_sheet and not _check_sheet_part(verdict, part, data):
-            return
+            return whole
         if part == "xl/sharedStrings.xml" and not _shared_strings_ok(verdict, head):
-            return
+            return whole
+        if not is_sheet and len(data) < 65536:
+            whole[part] = data
+    return whole
 
 
 def _check_sheet_part(verdict: Verdict, part: str, data: bytes) -> bool:
@@ -364,7 +373,55 @@ def scan_sheet(data: bytes) -> SheetScan:
     whitespace, namespace prefixes all as the reader sees them; DTDs and entity declarations refused).
     A row or cell without a reference follows the one before, as readers place it. Stops as soon as
     the sheet is too large."""
-    return _SheetScanner().scan_part(data)
+    return _plain_scan(data) or _SheetScanner().scan_part(data)
+
+
+# A sheet as spreadsheet programs write it: UTF-8, every row and cell opening with its reference in double
+# quotes, the dimension likewise; no formula, no error value, no comment, CDATA, DOCTYPE or processing
+# instruction, no prefixed cell, row, dimension or formula element.
+_DECLARATION = re.compile(rb'<\?xml version="1\.0"(?: encoding="(?:UTF|utf)-8")?(?: standalone="(?:yes|no)")?\s*\?>\s*')
+_PLAIN_CELL = re.compile(rb'<c r="([A-Z]{1,3})([1-9][0-9]{0,6})"')
+_PLAIN_ROW = re.compile(rb'<row r="([1-9][0-9]{0,6})"')
+_PLAIN_DIMENSION = re.compile(rb'<dimension ref="([A-Z]{1,3})([1-9][0-9]{0,6})(?::([A-Z]{1,3})([1-9][0-9]{0,6}))?"')
+_ANY_CELL, _ANY_ROW, _ANY_DIMENSION = (re.compile(rb"<" + name + rb"[\s/>]") for name in (b"c", b"row", b"dimension"))
+_NOT_PLAIN = (re.compile(rb"<f[\s/>]"), re.compile(rb":(?:c|row|dimension|f)[\s/>]"),
+              re.compile(rb't(?<=\st)\s*=\s*["\'][e&]'))  # a formula; a prefixed element; t="e" (or a character reference)
+
+
+def _plain_scan(data: bytes) -> SheetScan | None:
+    """scan_sheet of a plain sheet (above) by a few searches over its bytes instead of a Python call per
+    element; None for any other sheet, which the element-by-element scan then reads. It answers only when
+    the answer is certain to be the scan's: the XML is well-formed (expat, with no handler), so every `<`
+    opens a tag; every cell, row and dimension tag is one of the plain ones counted, so each has an
+    explicit reference and none is placed after the one before; nothing can be an error value or formula.
+    A sheet that reaches past the limits is left to the scan, which names where it stopped."""
+    start = 0
+    if data.startswith(b"<?"):
+        declaration = _DECLARATION.match(data)
+        if declaration is None:
+            return None
+        start = declaration.end()
+    if (data[start:start + 1] != b"<" or b"\0" in data or b"<!" in data or data.find(b"<?", start) >= 0
+            or any(pattern.search(data, start) for pattern in _NOT_PLAIN)):
+        return None
+    cells, rows, dimensions = (pattern.findall(data, start) for pattern in (_PLAIN_CELL, _PLAIN_ROW, _PLAIN_DIMENSION))
+    if (len(cells), len(rows), len(dimensions)) != tuple(len(pattern.findall(data, start)) for pattern in
+                                                          (_ANY_CELL, _ANY_ROW, _ANY_DIMENSION)):
+        return None
+    try:
+        expat.ParserCreate(namespace_separator="}").Parse(data, True)
+    except expat.ExpatError:
+        return None
+    letters = {letter for ref in dimensions for letter in ref[0::2] if letter}
+    numbers = {number for ref in dimensions for number in ref[1::2] if number} | set(rows)
+    if cells:
+        cell_letters, cell_numbers = zip(*cells)
+        letters.update(cell_letters)
+        numbers.update(cell_numbers)
+    scan = SheetScan(max(map(int, numbers), default=0), max(map(_column_number, map(bytes.decode, letters)), default=0))
+    if scan.rows > MAX_ROWS or scan.columns > MAX_COLS or scan.rows * scan.columns > MAX_SHEET_CELLS:
+        return None
+    return scan
 
 
 class _SheetScanner:
@@ -464,10 +521,10 @@ _ODS_DATE = re.compile(rb"<dc:date>([^<]{1,60})</dc:date>")
 _FRACTION = re.compile(r"(\.\d{1,6})\d*")
 
 
-def _saved_time(archive: zipfile.ZipFile, names: set[str]) -> datetime | None:
+def _saved_time(archive: zipfile.ZipFile, names: set[str], whole: dict[str, bytes]) -> datetime | None:
     if "docProps/core.xml" not in names:
         return None
-    return _time_in(_MODIFIED, _read(archive, "docProps/core.xml"), local=False)
+    return _time_in(_MODIFIED, _read(archive, "docProps/core.xml", whole), local=False)
 
 
 def _time_in(pattern: re.Pattern[bytes], xml: bytes, local: bool) -> datetime | None:
@@ -496,17 +553,22 @@ _TAG_REL = re.compile(rb"<(?:\w+:)?Relationship\b[^>]*>")
 
 def _attribute(tag: bytes, name: bytes) -> str:
     """One attribute of an XML tag, whatever the order of attributes (programs differ)."""
-    match = re.search(rb'(?:^|\s)' + name + rb'="([^"]*)"', tag)
+    match = _attribute_pattern(name).search(tag)
     return match.group(1).decode("utf-8", "replace") if match else ""
 
 
-def _sheet_parts(archive: zipfile.ZipFile) -> dict[str, str]:
+@functools.lru_cache(maxsize=None)
+def _attribute_pattern(name: bytes) -> re.Pattern[bytes]:
+    return re.compile(rb'(?:^|\s)' + name + rb'="([^"]*)"')
+
+
+def _sheet_parts(archive: zipfile.ZipFile, whole: dict[str, bytes] | None = None) -> dict[str, str]:
     """Sheet name → its XML part, from xl/workbook.xml and its relationships."""
     from html import unescape
     rels = {_attribute(tag, b"Id"): _attribute(tag, b"Target")
-            for tag in _TAG_REL.findall(_read(archive, "xl/_rels/workbook.xml.rels"))}
+            for tag in _TAG_REL.findall(_read(archive, "xl/_rels/workbook.xml.rels", whole))}
     out = {}
-    for tag in _TAG_SHEET.findall(_read(archive, "xl/workbook.xml")):
+    for tag in _TAG_SHEET.findall(_read(archive, "xl/workbook.xml", whole)):
         target = rels.get(_attribute(tag, b"r:id"), "")
         if target.startswith("/"):
             part = target.lstrip("/")

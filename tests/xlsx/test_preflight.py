@@ -64,3 +64,81 @@ def test_sheet_that_is_not_plain_xml_is_refused(xml):
 def test_sheet_too_large_is_stopped_at_the_far_cell():
     with pytest.raises(preflight.SheetPartTooLarge):
         preflight.scan_sheet(b"<worksheet><sheetData><row r='1'><c r='A1'/><c r='GJH100000'/></row></sheetData></worksheet>")
+
+
+# ---- plain sheets are scanned by searches over their bytes (issue 21): the same answer, or none -------
+
+def _spelling(rng, plain: float) -> str:
+    """One piece of a sheet's XML: mostly as spreadsheet programs write it, sometimes any other spelling
+    the scan must read (quotes, spaces, prefixes, missing references, formulas, error values, comments,
+    character references, far cells, broken XML)."""
+    odd = rng.random() > plain
+    column = rng.choice(["A", "C", "AB", "ALM", "GJH", "GJI", "XFD"] if odd else ["A", "B", "AB"])
+    row = rng.choice(["1", "1998", "2000", "99999", "100000", "100001", "1000000"] if odd else ["1", "3", "1999"])
+    kind = rng.randrange(6)
+    if kind < 3:
+        ref = rng.choice([f"r='{column}{row}'", f'r = "{column}{row}"', "", f'r="{column.lower()}{row}"',
+                          f'r="${column}${row}"', f'r="&#65;{row}"', f'r=" {column}{row} "']) if odd else f'r="{column}{row}"'
+        more = rng.choice([' t="e"', " t='e'", ' t="&#101;"', ' x:t="e"', ' errorTitle="e"']) if odd else rng.choice(["", ' s="1"', ' t="s"'])
+        inner = rng.choice(["<f>SUM(A1)</f><v>2</v>", "<x:f>A</x:f>", "<v>1</v>"]) if odd else rng.choice(["", "<v>1</v>", "<is><t>x</t></is>"])
+        tag = rng.choice(["c", "x:c"]) if odd else "c"
+        attributes = f"{more} {ref}" if odd and rng.random() < 0.3 else f" {ref}{more}"
+        return f"<{tag}{attributes}>{inner}</{tag}>"
+    if kind < 5:
+        ref = rng.choice(["", f"r='{row}'", 'r="0"', 'r=" 5 "', 'r="\u0661\u0662"', 'x:r="2"']) if odd else f'r="{row}"'
+        return f"</row><{'x:row' if odd and rng.random() < 0.2 else 'row'} {ref}>"
+    if odd:
+        return rng.choice(["<!-- <c r='ZZ99'/> -->", "<![CDATA[<c r='A1'/>]]>", "<?pi x?>", "<dimension ref='A1'/>",
+                           f'<dimension ref="{column}{row}"/>', "<f/>", "<", "&bad;", "</c>", "&#60;"])
+    return rng.choice([f'<dimension ref="A1:{column}{row}"/>', "<mergeCell ref='A1:B2'/>", "&amp;",
+                       "<dataValidation><formula1>1</formula1></dataValidation>"])
+
+
+def _sheet(rng, plain: float) -> bytes:
+    declaration = rng.choice(["", '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'])
+    if rng.random() > plain:
+        declaration = rng.choice(["<?xml version='1.0'?>", '<?xml version="1.0" encoding="UTF-16"?>', "\ufeff", "<?pi?>"])
+    namespaces = rng.choice(['xmlns="urn:main"', 'xmlns="urn:main" xmlns:x="urn:x"', ""])
+    body = "".join(_spelling(rng, plain) for _ in range(rng.randrange(30)))
+    return f'{declaration}<worksheet {namespaces}><sheetData><row r="1">{body}</row></sheetData></worksheet>'.encode()
+
+
+def _outcome(scan, data: bytes):
+    try:
+        found = scan(data)
+    except Exception as exc:  # noqa: BLE001  which exception is part of the answer compared
+        return type(exc).__name__
+    return None if found is None else (found.rows, found.columns, found.errors, found.formulas)
+
+
+def test_plain_sheet_scan_answers_only_as_the_full_scan_would():
+    """Thousands of sheets, plain and odd: whenever the search-based scan answers, the element-by-element
+    scan (expat callbacks) gives that same answer (reach, error values, formulas, no exception)."""
+    import random
+    rng = random.Random(21)
+    answered = 0
+    for n in range(6000):
+        data = _sheet(rng, 0.995 if n % 2 else 0.9)
+        plain = _outcome(preflight._plain_scan, data)
+        if plain is not None:
+            answered += 1
+            assert plain == _outcome(lambda d: preflight._SheetScanner().scan_part(d), data), data
+    assert answered > 500  # the comparison ran on many sheets, not on none
+
+
+def test_sheets_of_a_written_form_take_the_plain_scan(tmp_path):
+    """The forms this tool writes (and what programs save of them) are plain: no Python call per cell."""
+    import io
+    import zipfile
+    from assess_xl.publish import forms
+    from assess_xl.rules import load
+    book = load.load()
+    form = forms.build_forms(book, ["甲区", "乙区", "丙区"])[0]
+    archive = zipfile.ZipFile(io.BytesIO(form.content))
+    sheets = [archive.read(n) for n in archive.namelist() if n.startswith("xl/worksheets/sheet")]
+    assert len(sheets) > 10
+    for data in sheets:
+        plain = preflight._plain_scan(data)
+        assert plain is not None
+        full = preflight._SheetScanner().scan_part(data)
+        assert (plain.rows, plain.columns, plain.errors, plain.formulas) == (full.rows, full.columns, full.errors, full.formulas)
