@@ -10,11 +10,14 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from assess_xl.cli.plain_rows import PlainRowsTable
 from assess_xl.problems import ERROR, INFO, WARNING
 from assess_xl.rules.components import fmt_number
 from assess_xl.problems import Code
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from assess_xl import pipeline
 
 console = Console(highlight=False, soft_wrap=True)
@@ -90,16 +93,19 @@ def print_summary(result: pipeline.CollectResult, book, out=None) -> None:
     assert scores is not None, "print_summary is called for written results only"
     print_files(read)
     console.print(f"区 {len(read.districts)} 个。")
-    table = Table("排名", "区", "基本分", "加分", "总分", "缺报项数", title="考核排名")
-    for row in scores.totals.sort_values("排名", kind="stable").itertuples():
-        table.add_row(str(row.排名), escape(str(row.Index)), fmt_number(row.基本分), fmt_number(row.加分),
-                      fmt_number(row.总分), str(row.缺报项数) if row.缺报项数 else "")
-    console.print(table)
+    console.print(ranking_table(scores.totals))
     if result.robustness is not None:
         print_robustness(result.robustness, book)
     print_problem_summary(read, book)
     if out is not None:
         console.print(f"考核结果已写入 {escape(str(out))}")
+
+
+def ranking_table(totals: pd.DataFrame) -> PlainRowsTable:
+    """考核排名: one row per district in rank order (the order of equal ranks kept)."""
+    rows = [[str(row.排名), str(row.Index), fmt_number(row.基本分), fmt_number(row.加分), fmt_number(row.总分),
+             str(row.缺报项数) if row.缺报项数 else ""] for row in totals.sort_values("排名", kind="stable").itertuples()]
+    return PlainRowsTable(Table("排名", "区", "基本分", "加分", "总分", "缺报项数", title="考核排名"), rows)
 
 
 CLOSE_MARGIN = 1.0  # neighbouring ranks closer than this many points are shown in the terminal
