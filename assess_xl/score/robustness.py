@@ -76,9 +76,8 @@ def assess(values: pd.DataFrame, book: Rulebook, scores: Scores | None = None) -
     values = values.reindex(columns=list(book.indicators)).astype(float)
     scores = scores if scores is not None else scoring.score(values, book)
     totals = _cents(scores.totals["总分"])
-    candidates = rescored(values, book, scores, _typed_neighbours(values, book), ranked=False)
     filled = rescored(values, book, scores, _missing_fills(values, book))
-    return Robustness(scores.totals["排名"], _pairs(scores, totals, candidates), _missing_flags(scores, filled),
+    return Robustness(scores.totals["排名"], _pairs(values, book, scores, totals), _missing_flags(scores, filled),
                       _alternatives(values, book, scores))
 
 
@@ -88,10 +87,10 @@ def _cents(series: pd.Series) -> np.ndarray:
 
 # ---- candidate single-cell changes ----------------------------------------------------------
 
-def _numeric_neighbours(x: np.ndarray, indicator: Indicator) -> tuple[np.ndarray, np.ndarray]:
-    """(row, new value) for each value some steps above and below x, within the indicator's bounds."""
+def _numeric_neighbours(x: np.ndarray, indicator: Indicator, steps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(row, new value) for each value `steps` below and above x, within the indicator's bounds."""
     step = STEP_OF_TYPE[indicator.type]
-    offsets = np.concatenate([-STEPS, STEPS]) * step
+    offsets = np.concatenate([-steps, steps]) * step
     new = np.round(x[:, None] + offsets[None, :], 9)
     low = indicator.min if indicator.min is not None else 0.0
     high = indicator.max if indicator.max is not None else np.inf
@@ -108,19 +107,25 @@ def _option_neighbours(x: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarra
     return rows[keep], new[keep]
 
 
-def _typed_neighbours(values: pd.DataFrame, book: Rulebook) -> pd.DataFrame:
-    """Every typed (or bonus-blank) cell's neighbouring values: row, code, old, new, steps."""
+def _typed_neighbours(values: pd.DataFrame, book: Rulebook, away: np.ndarray = STEPS,
+                      districts: np.ndarray | None = None) -> pd.DataFrame:
+    """Typed (or bonus-blank) cells' neighbouring values this many steps `away` (a 是/否 or an option is one
+    step), of every district or those marked in `districts`: row, code, old, new, steps. The rows come in
+    the same order whatever the steps asked for (code, district, then the steps down and the steps up)."""
     parts: list[tuple[str, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+    options = away[0] == 1.0
     for code, indicator in book.indicators.items():
+        if indicator.type in ("bool", "choice") and not options:
+            continue
         column = values[code].to_numpy()
         x = np.where(np.isnan(column) & indicator.blank_is_zero, 0.0, column)
-        typed = ~np.isnan(x)
+        typed = ~np.isnan(x) if districts is None else ~np.isnan(x) & districts
         if indicator.type == "bool":
             rows, new = _option_neighbours(x, 2)
         elif indicator.type == "choice":
             rows, new = _option_neighbours(x, len(indicator.options))
         else:
-            rows, new = _numeric_neighbours(x, indicator)
+            rows, new = _numeric_neighbours(x, indicator, away)
         keep = typed[rows]
         rows, new = rows[keep], new[keep]
         steps = (np.ones(len(rows)) if indicator.type in ("bool", "choice")
@@ -234,10 +239,38 @@ def _rank_among(changes: pd.DataFrame, totals: np.ndarray) -> np.ndarray:
 
 # ---- what the changes say -------------------------------------------------------------------
 
-def _pairs(scores: Scores, totals: np.ndarray, candidates: pd.DataFrame) -> list[Pair]:
-    """Pair k is (order[k], order[k + 1]). A change of the upper one swaps them when its total falls below the
-    lower's; a change of the lower one when its total rises above the upper's. All pairs at once."""
+def _pairs(values: pd.DataFrame, book: Rulebook, scores: Scores, totals: np.ndarray) -> list[Pair]:
+    """Pair k is (order[k], order[k + 1]): its margin, deciding targets and smallest swapping change."""
     order = np.lexsort((np.arange(len(totals)), -totals))
+    districts, ranks = scores.districts, scores.totals["排名"].to_numpy()
+    deciding = _deciding(scores, order)
+    smallest = _smallest_changes(values, book, scores, totals, order)
+    return [Pair(districts[upper], districts[lower], int(ranks[upper]), int(ranks[lower]),
+                 (totals[upper] - totals[lower]) / 100, deciding[k], smallest.get(k))
+            for k, (upper, lower) in enumerate(zip(order[:-1], order[1:]))]
+
+
+def _smallest_changes(values: pd.DataFrame, book: Rulebook, scores: Scores, totals: np.ndarray,
+                      order: np.ndarray) -> dict[int, Change]:
+    """Pair → its smallest swapping change. Every pair is searched first among the changes of one step (a 是/否
+    or an option changed, a number one step away: a tenth of all candidates, and at 1,000 districts every pair
+    is decided there); the pairs left, among their two districts' changes of more steps. The fewest steps win
+    either way, so each pair gets the change a search of all candidates at once finds."""
+    found = _swapping(values, book, scores, totals, order, _typed_neighbours(values, book, STEPS[:1]))
+    left = np.setdiff1d(np.arange(len(order) - 1), np.fromiter(found, dtype=int, count=len(found)))
+    if len(left):
+        districts = np.zeros(len(order), dtype=bool)
+        districts[order[left]] = districts[order[left + 1]] = True
+        more = _swapping(values, book, scores, totals, order, _typed_neighbours(values, book, STEPS[1:], districts))
+        found.update((k, more[k]) for k in left.tolist() if k in more)
+    return found
+
+
+def _swapping(values: pd.DataFrame, book: Rulebook, scores: Scores, totals: np.ndarray, order: np.ndarray,
+              changes: pd.DataFrame) -> dict[int, Change]:
+    """Pair → the smallest of `changes` that swaps it. A change of the upper district swaps a pair when its total
+    falls below the lower's; a change of the lower one when its total rises above the upper's. All pairs at once."""
+    candidates = rescored(values, book, scores, changes, ranked=False)
     place = np.empty(len(order), dtype=int)
     place[order] = np.arange(len(order))
     new_totals = candidates["total"].to_numpy()
@@ -253,12 +286,7 @@ def _pairs(scores: Scores, totals: np.ndarray, candidates: pd.DataFrame) -> list
     # order of codes (found ascends within each side): a stable sort by pair and steps keeps that order
     ranked = np.lexsort((steps, pair))
     first = {int(p): int(found[i]) for p, i in zip(*_first_of_each(pair[ranked], ranked))}
-    districts, ranks = scores.districts, scores.totals["排名"].to_numpy()
-    deciding = _deciding(scores, order)
-    smallest = _changes_at(candidates, first, districts, ranks, totals)
-    return [Pair(districts[upper], districts[lower], int(ranks[upper]), int(ranks[lower]),
-                 (totals[upper] - totals[lower]) / 100, deciding[k], smallest.get(k))
-            for k, (upper, lower) in enumerate(zip(order[:-1], order[1:]))]
+    return _changes_at(candidates, first, scores.districts, scores.totals["排名"].to_numpy(), totals)
 
 
 def _first_of_each(keys: np.ndarray, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
