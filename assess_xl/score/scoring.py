@@ -5,6 +5,7 @@ choice as the option's position, percent as a fraction) and NaN for a blank. Out
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -163,7 +164,8 @@ def explain(values: pd.DataFrame, book: Rulebook, scores: Scores, unreadable: pd
         columns += [scores.status[target.number].to_numpy() == MISSING, np.round(scores.raw[target.number].to_numpy(), 9),
                     scores.gated[target.number].to_numpy()]
         rows = list(zip(*[[None if x != x else x for x in column.tolist()] for column in columns]))  # NaN → None
-        texts = {row: _explain_target(book, target, row) for row in dict.fromkeys(rows)}
+        words: dict[tuple[Any, ...], str] = {}  # each component's words: far fewer than the distinct rows
+        texts = {row: _explain_target(book, target, row, words) for row in dict.fromkeys(rows)}
         out[target.number] = [texts[row] for row in rows]
     return pd.DataFrame(out, index=values.index)
 
@@ -179,10 +181,17 @@ def _refusal_marks(unreadable: pd.DataFrame, values: pd.DataFrame) -> dict[str, 
         if code not in unreadable.columns:
             continue
         column = unreadable[code].tolist()
+        if _nothing_marked(column, flags):  # as in most columns
+            continue
         marked = [_mark(column[row], flags) if row >= 0 else "" for row in rows]
         if any(marked):
             marks[code] = np.array(marked, dtype=object)
     return marks
+
+
+def _nothing_marked(column: list[Any], flags: bool) -> bool:
+    """Whether every cell of a column of `unreadable` is False (flags) or '' (reasons): no marks to make."""
+    return set(map(type, column)) == {bool if flags else str} and not any(column)
 
 
 def _mark(cell: Any, flags: bool) -> str:
@@ -193,7 +202,9 @@ def _mark(cell: Any, flags: bool) -> str:
     return UNREADABLE + reason if reason else ""
 
 
-def _explain_target(book: Rulebook, target: Target, row: tuple[Any, ...]) -> str:
+def _explain_target(book: Rulebook, target: Target, row: tuple[Any, ...], words: dict[tuple[Any, ...], str]) -> str:
+    """A target's explanation for one row of explain's columns; `words` keeps each component's words by its
+    position, value, points and other value (a zero with its sign: -0 is shown as written)."""
     *cells, missing, raw, gated = row
     points = cells[len(target.indicators):]
     value = {code: np.nan if cell is None or isinstance(cell, str) else cell
@@ -207,12 +218,15 @@ def _explain_target(book: Rulebook, target: Target, row: tuple[Any, ...]) -> str
         return f"缺报：{'；'.join(said)}，本项计0分"
     parts = [f"基础分{fmt_number(target.base)}分"] if target.base else []
     gate_parts: list[str] = []
-    for component, pts in zip(target.components, points):
-        indicator = book.indicators[component.indicator]
+    for position, (component, pts) in enumerate(zip(target.components, points)):
         x = _zero_if_blank(value[component.indicator])
         other_code = getattr(component.params, "relative_to", None)
         other = None if not other_code else _zero_if_blank(value[other_code])
-        text = component.spec.explain(component.params, indicator, x, pts, other, target.max is None)
+        key = (position, _signed(x), _signed(pts), _signed(other))
+        text = words.get(key)
+        if text is None:
+            text = words[key] = component.spec.explain(component.params, book.indicators[component.indicator], x, pts,
+                                                      other, target.max is None)
         (gate_parts if component.spec.is_gate else parts).append(text)
     parts = [p for p in parts if p]
     if gated:
@@ -224,6 +238,11 @@ def _explain_target(book: Rulebook, target: Target, row: tuple[Any, ...]) -> str
     elif target.base and len(parts) == 1:
         parts.append("无扣分")
     return "；".join(parts)
+
+
+def _signed(value: Any) -> Any:
+    """A value as a key that tells 0.0 from -0.0 (equal, but shown as 0 and -0 in places)."""
+    return value if value or value is None else (value, math.copysign(1.0, value))
 
 
 def _zero_if_blank(value: float) -> float:

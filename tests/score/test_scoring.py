@@ -281,6 +281,25 @@ def test_explanation_quotes_why_an_entry_was_refused(book):
     assert (texts.drop(index="丙区", columns=7) == plain.drop(index="丙区", columns=7)).all().all()
     assert (texts.loc["丙区"].drop(6) == plain.loc["丙区"].drop(6)).all()
 
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_each_explanation_is_the_districts_own(book, data):
+    """explain words a component once per value and points, and shares the words among districts and rows:
+    every district's explanations must still be those of explaining it alone, a -0 typed (shown as -0 in
+    places) and blanks included."""
+    def value(indicator):
+        typed = _value_strategy(indicator)
+        if indicator.type in ("count", "amount", "score", "deduction") and (indicator.min or 0) <= 0:
+            typed = st.one_of(typed, st.just(-0.0), st.just(0.0))
+        return st.one_of(typed, st.just(np.nan)) if indicator.blank_is_zero or data.draw(st.booleans()) else typed
+    rows = [{code: data.draw(value(indicator)) for code, indicator in book.indicators.items()} for _ in range(3)]
+    values = _frame(book, rows + rows[::-1])
+    together = scoring.explain(values, book, scoring.score(values, book))
+    for district in values.index:
+        alone = values.loc[[district]]
+        pd.testing.assert_series_equal(together.loc[district], scoring.explain(alone, book, scoring.score(alone, book)).loc[district])
+
+
 # ---- the engine on a small rulebook written here: depends on no year's numbers ---------------
 # (the tests above stay as golden tests of the 2007 rulebook)
 
