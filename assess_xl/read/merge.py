@@ -5,6 +5,7 @@ problem collected, never raised."""
 from __future__ import annotations
 
 import functools
+import itertools
 import re
 from typing import Any, Callable
 from collections import Counter
@@ -273,6 +274,9 @@ MERGE_KINDS = {Code.CONFLICT, Code.CONFLICT_STRICT, Code.CORRECTED, Code.MISSING
 def _without_superseded(problems: list[Problem], winners: pd.DataFrame) -> list[Problem]:
     """A cell's problem no longer counts once a later file gave that (district, code) a valid value
     (the merge reports the correction instead)."""
+    cells = [p for p in problems if p.cell and p.code and p.district and p.kind not in MERGE_KINDS]
+    if not cells:  # as in a clean year: no need to look at every winner
+        return problems
     won = {(d, c): f for d, c, f, v in zip(winners["district"].tolist(), winners["code"].tolist(),
                                            winners["file"].tolist(), winners["valid"].tolist()) if v}
     return [p for p in problems
@@ -325,9 +329,17 @@ def _settle(sheet: SheetRead, index: dict[str, str], order: int,
     return settled, problems
 
 
+NUMERIC_TYPES = {"value": np.float64, "blank": np.bool_, "valid": np.bool_, "order": np.int64}
+
+
 def _records_frame(records: list[dict[str, list[Any]]]) -> pd.DataFrame:
-    frame = pd.DataFrame({column: [x for columns in records for x in columns[column]] for column in FRAME_COLUMNS})
-    return frame.astype({"value": float, "blank": bool, "valid": bool, "order": int})
+    """The sheets' records as one frame; the numbers, flags and order as arrays of their types from the start
+    (pandas would first look at every cell of them to infer one)."""
+    columns: dict[str, Any] = {}
+    for column in FRAME_COLUMNS:
+        joined = list(itertools.chain.from_iterable(settled[column] for settled in records))
+        columns[column] = np.array(joined, dtype=NUMERIC_TYPES[column]) if column in NUMERIC_TYPES else joined
+    return pd.DataFrame(columns)
 
 
 def merge(frame: pd.DataFrame, book: Rulebook, districts: list[str], strict: bool,
@@ -392,12 +404,16 @@ def _superseded_records(filled: pd.DataFrame, winners: pd.DataFrame, key: list[s
 
 def _blank_problems(frame: pd.DataFrame, filled: pd.DataFrame, book: Rulebook) -> list[Problem]:
     """缺报 for required cells left blank in submitted sheets and not filled in any other file."""
-    have = set(zip(filled["district"].tolist(), filled["code"].tolist()))
     blanks = frame[frame["blank"]].sort_values("order", kind="stable").groupby(["district", "code"], sort=False).tail(1)
+    required = [code for code, indicator in book.indicators.items() if not indicator.blank_is_zero]
+    blanks = blanks[blanks["code"].isin(required)]
+    if not len(blanks):
+        return []
+    have = set(zip(filled["district"].tolist(), filled["code"].tolist()))
     out = []
     for row in blanks.itertuples(index=False):
         indicator = book.indicators[row.code]
-        if (row.district, row.code) in have or indicator.blank_is_zero:
+        if (row.district, row.code) in have:
             continue
         out.append(P.make(Code.MISSING, file=row.file, sheet=row.sheet, cell=row.cell, district=row.district,
                           code=row.code, expected=indicator.what_to_type()))
@@ -406,17 +422,31 @@ def _blank_problems(frame: pd.DataFrame, filled: pd.DataFrame, book: Rulebook) -
 
 def _unsupplied(frame: pd.DataFrame, book: Rulebook, districts: list[str]) -> list[Problem]:
     """One problem per department that no file supplied for some district."""
-    supplied = set(zip(frame["district"].tolist(), frame["code"].tolist()))
+    departments = {department: n for n, department in enumerate(book.departments)}
+    owner = {code: departments[indicator.department] for code, indicator in book.indicators.items()
+             if not indicator.blank_is_zero and indicator.department in departments}
+    place = {district: n for n, district in enumerate(districts)}
+    rows, columns = _positions(frame["code"], owner), _positions(frame["district"], place)
+    known = (rows >= 0) & (columns >= 0)
+    supplied = np.zeros((len(departments), len(districts)), dtype=bool)  # department × district: some record
+    supplied[rows[known], columns[known]] = True
     out = []
     for department in book.departments:
         codes = [i.code for i in book.department_indicators(department) if not i.blank_is_zero]
         if not codes:
             continue
-        lacking = [d for d in districts if not any((d, c) in supplied for c in codes)]
+        lacking = [d for d, found in zip(districts, supplied[departments[department]].tolist()) if not found]
         if lacking:
             problem = P.make(Code.DEPARTMENT_MISSING, sheet=department, department=department, count=len(lacking))
             out.append(problem.with_district("、".join(lacking)))
     return out
+
+
+def _positions(column: pd.Series, position: dict[str, int]) -> np.ndarray:
+    """Each cell's position by `position`, -1 where it has none (looked up once per distinct text)."""
+    ids, names = pd.factorize(column)
+    found = np.array([position.get(name, -1) for name in names], dtype=int)
+    return found[ids] if len(ids) else np.zeros(0, dtype=int)
 
 
 def _supply(winners: pd.DataFrame, book: Rulebook, districts: list[str]) -> pd.DataFrame:

@@ -191,3 +191,45 @@ def test_read_back_frame_has_the_named_columns(book, inbox):
     result = read_paths([inbox[1]], book)
     assert set(merge.FRAME_COLUMNS) <= set(result.winners.columns)
     assert list(result.values.columns) == list(book.indicators) and result.values.index.name == "区"
+
+
+# ---- the merging steps at scale: whole columns, the same problems ---------------------------------------
+
+RECORDS = st.lists(st.fixed_dictionaries({
+    "district": st.sampled_from(DISTRICTS + ["别的区"]), "code": st.sampled_from(["1-1", "6-1", "16-1", "38-1", "14-1"]),
+    "value": st.one_of(st.none(), st.floats(-5, 5, allow_nan=False)), "raw": st.text(max_size=3),
+    "blank": st.booleans(), "valid": st.booleans(), "file": st.sampled_from(["a.xlsx", "b.xlsx"]),
+    "sheet": st.just("办公室"), "cell": st.just("C4"), "order": st.integers(0, 3)}), max_size=30)
+
+
+def as_sheets(rows, size):
+    """Records as merge_files collects them: one dict of columns per sheet of `size` records."""
+    sheets = [rows[i:i + size] for i in range(0, len(rows), size)]
+    return [{column: [row[column] for row in sheet] for column in merge.FRAME_COLUMNS} for sheet in sheets]
+
+
+@settings(max_examples=60, deadline=None)
+@given(RECORDS, st.integers(1, 7))
+def test_records_frame_is_what_pandas_infers_and_converts(rows, size):
+    import pandas as pd
+    records = as_sheets(rows, size)
+    inferred = pd.DataFrame({column: [x for settled in records for x in settled[column]] for column in merge.FRAME_COLUMNS})
+    expected = inferred.astype({"value": float, "blank": bool, "valid": bool, "order": int})
+    pd.testing.assert_frame_equal(merge._records_frame(records), expected)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(RECORDS, st.integers(1, 7))
+def test_unsupplied_departments_are_those_without_any_record_of_a_district(book, rows, size):
+    """One problem per department with required codes, naming in the run's order each district no record of
+    that department's required codes reached (blank or not); nothing for a department that reached all."""
+    frame = merge._records_frame(as_sheets(rows, size))
+    found = {(p.sheet, p.district) for p in merge._unsupplied(frame, book, DISTRICTS)}
+    supplied = set(zip(frame["district"], frame["code"]))
+    expected = set()
+    for department in book.departments:
+        codes = [i.code for i in book.department_indicators(department) if not i.blank_is_zero]
+        lacking = [d for d in DISTRICTS if codes and not any((d, c) in supplied for c in codes)]
+        if lacking:
+            expected.add((department, "、".join(lacking)))
+    assert found == expected
