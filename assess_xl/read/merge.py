@@ -361,12 +361,20 @@ def merge(frame: pd.DataFrame, book: Rulebook, districts: list[str], strict: boo
     if len(contested):
         unsettled = pd.MultiIndex.from_frame(contested[key].drop_duplicates())
         winners = winners[~pd.MultiIndex.from_frame(winners[key]).isin(unsettled)]
-    usable = winners[winners["valid"]]
-    values = (usable.pivot(index="district", columns="code", values="value").astype(float)
-              .reindex(index=districts, columns=list(book.indicators)))
-    values.index.name, values.columns.name = "区", None
+    values = value_table(winners[winners["valid"]], districts, list(book.indicators))
     problems.extend(_blank_problems(frame, filled, book))
     return values, winners.drop(columns="_row").reset_index(drop=True), problems
+
+
+def value_table(usable: pd.DataFrame, districts: list[str], codes: list[str]) -> pd.DataFrame:
+    """district × code: each (district, code)'s one usable value, NaN elsewhere (what pivot and reindex give,
+    placed through positions looked up once per distinct name instead)."""
+    table = np.full((len(districts), len(codes)), np.nan)
+    rows = _positions(usable["district"], {district: n for n, district in enumerate(districts)})
+    columns = _positions(usable["code"], {code: n for n, code in enumerate(codes)})
+    known = (rows >= 0) & (columns >= 0)
+    table[rows[known], columns[known]] = usable["value"].to_numpy(dtype=float)[known]
+    return pd.DataFrame(table, index=pd.Index(districts, name="区"), columns=pd.Index(codes))
 
 
 CONFLICT_FIELDS = ("district", "code", "file", "raw", "valid", "file_w", "sheet_w", "cell_w", "raw_w", "valid_w")

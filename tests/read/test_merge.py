@@ -233,3 +233,17 @@ def test_unsupplied_departments_are_those_without_any_record_of_a_district(book,
         if lacking:
             expected.add((department, "、".join(lacking)))
     assert found == expected
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(RECORDS, st.integers(1, 7), st.booleans())
+def test_merged_values_are_the_winners_pivoted(book, rows, size, strict):
+    """merge's district × code table: each usable winner's value in its place, as pivot and reindex lay it out."""
+    import pandas as pd
+    frame = merge._records_frame(as_sheets(rows, size))
+    values, winners, _ = merge.merge(frame, book, DISTRICTS, strict, [])
+    usable = winners[winners["valid"]]
+    expected = (usable.pivot(index="district", columns="code", values="value").astype(float)
+                .reindex(index=DISTRICTS, columns=list(book.indicators)))
+    expected.index.name, expected.columns.name = "区", None
+    pd.testing.assert_frame_equal(values, expected)
