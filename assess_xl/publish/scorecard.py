@@ -10,7 +10,7 @@ import pandas as pd
 
 from assess_xl.score import previous as previous_module
 from assess_xl.score import robustness
-from assess_xl.xlsx import printfit
+from assess_xl.xlsx import childsheets, printfit
 from assess_xl.xlsx.layout import (BAD_SHEET_CHARS, FILES_COLUMN, RESULT_META_SHEET, SCORECARD_SHEETS, STATUS_SHEET, printable)
 from assess_xl.xlsx.style import (FONT, MemoryWorkbook, collection_paused, print_setup, styles as house_styles,
                                   write_result_metadata)
@@ -72,7 +72,20 @@ def safe_sheet_names(districts: list[str], reserved=FIXED_SHEETS) -> dict[str, s
 def build(book: Rulebook, scores: Scores, explanations: pd.DataFrame, read: ReadResult,
           generated: datetime, issuer: str | None = None, previous=None, robust=None) -> bytes:
     """The scorecard: the official sheets (汇总, one per district) read as a document; the working
-    sheets (得分明细, 问题清单, 来源, 评分说明) are marked as such and are not part of the PDF."""
+    sheets (得分明细, 问题清单, 来源, 评分说明) are marked as such and are not part of the PDF. A share of the
+    district sheets is written on the other core (xlsx.childsheets); should that fail, the scorecard is
+    written again in this process alone, the same bytes either way."""
+    try:
+        return _build(book, scores, explanations, read, generated, issuer, previous, robust, DISTRICTS_BESIDE)
+    except childsheets.ChildFailed:
+        return _build(book, scores, explanations, read, generated, issuer, previous, robust, 0.0)
+
+
+DISTRICTS_BESIDE = 0.45  # the share of the district sheets a forked child writes (it also assembles their XML)
+FORK_FROM = 30  # districts: a smaller scorecard is written sooner in one process
+
+
+def _build(book, scores, explanations, read, generated, issuer, previous, robust, beside_share: float) -> bytes:
     workbook = MemoryWorkbook(nan_inf_to_errors=False)
     workbook.set_properties({"title": book.document_title("考核结果"), "author": issuer or book.issuer,
                              "created": generated})
@@ -82,9 +95,26 @@ def build(book: Rulebook, scores: Scores, explanations: pd.DataFrame, read: Read
     signed = Signature(issuer or book.issuer, chinese_date(generated))
     shared = district_sheet_rows(book, scores, explanations)
     _write_summary(workbook, book, scores, shared, signed, styles, previous)
-    for district in scores.totals.sort_values(["排名"], kind="stable").index:
-        _write_district(workbook.add_worksheet(names[district]), book, shared, district, reported, styles, signed,
-                        previous)
+    sheets = [(district, workbook.add_worksheet(names[district]))
+              for district in scores.totals.sort_values(["排名"], kind="stable").index]
+
+    def write_districts(pairs: list[tuple[str, Any]]) -> None:
+        for district, ws in pairs:
+            _write_district(ws, book, shared, district, reported, styles, signed, previous)
+
+    share = beside_share if len(sheets) >= FORK_FROM else 0.0
+    with childsheets.written_beside(workbook, sheets, write_districts, share) as beside:
+        write_districts(beside.mine)
+        _write_working_sheets(workbook, book, scores, shared, read, styles, robust)
+        write_result_metadata(workbook, {"kind": "scorecard", "year": str(book.year), "fingerprint": book.fingerprint,
+                                         "generated_at": generated.isoformat(),
+                                         **previous_module.metadata_rows(book, scores, read.values)})
+        beside.join()
+        return workbook.content()
+
+
+def _write_working_sheets(workbook, book, scores, shared: DistrictSheetRows, read: ReadResult, styles, robust) -> None:
+    """得分明细, 问题清单, 来源, 评分说明, and 排名稳健性 and 调整记录 when there are any."""
     _write_detail(_working(workbook.add_worksheet(DETAIL)), book, scores, shared, styles)
     _write_problems(_working(workbook.add_worksheet(PROBLEMS)), read.problems, styles)
     _write_sources(_working(workbook.add_worksheet(SOURCES)), read, styles)
@@ -98,10 +128,6 @@ def build(book: Rulebook, scores: Scores, explanations: pd.DataFrame, read: Read
         ws = _working(workbook.add_worksheet(ADJUSTMENTS))
         write_table(ws, ADJUSTMENT_HEADERS, rows, [12, 7, 24, 12, 12, 40, 10, 12, 8], styles)
         ws.set_header(f"&C{WORKING_MARK}")
-    write_result_metadata(workbook, {"kind": "scorecard", "year": str(book.year), "fingerprint": book.fingerprint,
-                                     "generated_at": generated.isoformat(),
-                                     **previous_module.metadata_rows(book, scores, read.values)})
-    return workbook.content()
 
 
 def robustness_rows(book: Rulebook, robust) -> list[list]:

@@ -35,7 +35,17 @@ class HouseWorksheet(Worksheet):  # type: ignore[misc]  # xlsxwriter ships no ty
     a row's cells at once as those two would, and saving writes a
     formatted string, number or blank cell without xlsxwriter's attribute list and escaping, which a cell
     reference and a format index never need. Every other cell, and a sheet with comments or in
-    constant_memory mode, goes through xlsxwriter."""
+    constant_memory mode, goes through xlsxwriter.
+
+    For sheets written in two processes (xlsx.childsheets): `assembled` is the sheet's XML when another
+    process assembled it, and `renumber_strings` gives the shared strings new numbers when it is saved."""
+
+    assembled: bytes | None = None
+    string_numbers: list[int] | None = None  # shared string number as written → as saved
+
+    def renumber_strings(self, numbers: list[int]) -> None:
+        """Save each shared string written as number n as numbers[n]."""
+        self.string_numbers = numbers
 
     def write_string(self, row: Any, col: Any, *args: Any) -> int:
         if type(row) is int and type(col) is int:
@@ -70,20 +80,32 @@ class HouseWorksheet(Worksheet):  # type: ignore[misc]  # xlsxwriter ships no ty
     def _write_rows(self) -> None:
         """xlsxwriter's loop over the rows of the sheet, each row's cells in column order."""
         if self.comments or self.constant_memory:
+            self._renumber_table()
             super()._write_rows()
             return
         self._calculate_spans()
+        styles: dict[int, str] = {}  # id of a cell format → its ` s="N"` attribute (the formats are alive meanwhile)
         for row in range(self.dim_rowmin, self.dim_rowmax + 1):
             cells, info, span = self.table.get(row), self.row_info.get(row), self.row_spans.get(row // 16)
             if cells:
                 self._write_row(row, span, info)
-                self._write_cells(row, cells)
+                self._write_cells(row, cells, styles)
                 self._xml_end_tag("row")
             elif info is not None:
                 self._write_empty_row(row, span, info)
 
-    def _write_cells(self, row: int, cells: dict[int, Any]) -> None:
-        number, styles = str(row + 1), self._style_attributes
+    def _renumber_table(self) -> None:
+        """The shared strings' new numbers put into the cells themselves (for xlsxwriter's own loop)."""
+        numbers, self.string_numbers = self.string_numbers, None
+        if numbers is None:
+            return
+        for cells in self.table.values():
+            for col, cell in cells.items():
+                if type(cell) is CellStringTuple:
+                    cells[col] = CellStringTuple(numbers[cell.string], cell.format)
+
+    def _write_cells(self, row: int, cells: dict[int, Any], styles: dict[int, str]) -> None:
+        number, numbers = str(row + 1), self.string_numbers
         written: list[str] = []
         for col in sorted(cells):
             cell = cells[col]
@@ -91,21 +113,19 @@ class HouseWorksheet(Worksheet):  # type: ignore[misc]  # xlsxwriter ships no ty
             if cell_format is None or kind not in _SHORT_CELLS:
                 self.fh.write("".join(written))
                 written.clear()
+                if numbers is not None and kind is CellStringTuple:
+                    cell = CellStringTuple(numbers[cell.string], cell_format)
                 self._write_cell(row, col, cell)
                 continue
             style = styles.get(id(cell_format)) or styles.setdefault(id(cell_format), f' s="{cell_format._get_xf_index()}"')
             if kind is CellStringTuple:  # a shared string, by its index
-                written.append(f'<c r="{_column_name(col)}{number}"{style} t="s"><v>{cell.string}</v></c>')
+                index = cell.string if numbers is None else numbers[cell.string]
+                written.append(f'<c r="{_column_name(col)}{number}"{style} t="s"><v>{index}</v></c>')
             elif kind is CellNumberTuple:
                 written.append(f'<c r="{_column_name(col)}{number}"{style}><v>{cell.number:.16G}</v></c>')
             else:
                 written.append(f'<c r="{_column_name(col)}{number}"{style}/>')
         self.fh.write("".join(written))
-
-    @functools.cached_property
-    def _style_attributes(self) -> dict[int, str]:
-        """id of a cell format → its ` s="N"` attribute, while the sheet is saved (the formats are alive)."""
-        return {}
 
     def write_row_cells(self, row: int, col: int, cells: list[tuple[Any, Format | None]]) -> None:
         """One row's cells from column `col` on, each (text or number, format), stored as write_string and
@@ -152,11 +172,19 @@ class CompactPackager(Packager):  # type: ignore[misc]  # xlsxwriter ships no ty
             super()._write_worksheet_files()
             return
         for index, sheet in enumerate(sheets, start=1):
-            text = io.StringIO()
-            sheet._set_xml_writer(text)
-            sheet._assemble_xml_file()
-            sheet.table.clear()
-            self.filenames.append((io.BytesIO(text.getvalue().encode("utf-8")), f"xl/worksheets/sheet{index}.xml", True))
+            xml = getattr(sheet, "assembled", None)
+            if xml is None:
+                xml = sheet_xml(sheet)
+                sheet.table.clear()
+            self.filenames.append((io.BytesIO(xml), f"xl/worksheets/sheet{index}.xml", True))
+
+
+def sheet_xml(sheet: Worksheet) -> bytes:
+    """A worksheet's XML as UTF-8."""
+    text = io.StringIO()
+    sheet._set_xml_writer(text)
+    sheet._assemble_xml_file()
+    return text.getvalue().encode("utf-8")
 
 
 class MemoryWorkbook(xlsxwriter.Workbook):  # type: ignore[misc]  # xlsxwriter ships no type hints

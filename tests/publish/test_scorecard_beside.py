@@ -1,0 +1,149 @@
+"""The scorecard written on two cores (a forked child writes a share of the district sheets): the same
+workbook as one process writes, through the real command line and in the library; a child that dies or
+fails leaves the scorecard to this process; no process or file is left behind."""
+import io
+import os
+import re
+import subprocess
+import sys
+import zipfile
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from assess_xl import pipeline
+from assess_xl.demo import fill_workbook
+from assess_xl.publish import scorecard as report
+from assess_xl.xlsx import childsheets
+from helpers import write_forms
+from test_scorecard import typed_best
+
+PROBE = Path(__file__).parent.parent / "data" / "child_probe"
+DISTRICTS = [f"第{n}区" for n in range(1, report.FORK_FROM + 7)]
+TIME = re.compile(rb"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)?")
+
+
+@pytest.fixture(scope="module")
+def inbox(book, tmp_path_factory):
+    """A year just large enough to be written on two cores: every district reports its best, but each
+    has its own count of violating approvals (6-1), and the two last leave 14-1 blank (缺报)."""
+    tmp = tmp_path_factory.mktemp("beside")
+    blank = write_forms(book, DISTRICTS, tmp / "forms")
+    entries: dict = {}
+    for code, indicator in book.indicators.items():
+        entries.setdefault(indicator.department, {})[code] = {d: typed_best(indicator) for d in DISTRICTS}
+    entries["开发处"]["6-1"] = {d: str(n % 4) for n, d in enumerate(DISTRICTS)}
+    for district in DISTRICTS[-2:]:
+        entries["监察室"]["14-1"][district] = ""
+    folder = tmp / "inbox"
+    folder.mkdir()
+    fill_workbook(blank["全部"], folder / "全部.xlsx", entries)
+    return folder
+
+
+def collect(inbox: Path, out: Path, log: Path, *before: str, dies: bool = False) -> subprocess.CompletedProcess:
+    exe = Path(sys.executable).parent / "assess-xl"
+    env = {**os.environ, "COLUMNS": "200", "PYTHONPATH": str(PROBE), "ASSESS_XL_TEST_CHILD_LOG": str(log),
+           "TMPDIR": str(out.parent / "tmp")}
+    if dies:
+        env["ASSESS_XL_TEST_CHILD_DIES"] = "1"
+    (out.parent / "tmp").mkdir(exist_ok=True)
+    return subprocess.run([*before, str(exe), "collect", str(inbox), "-o", str(out)], capture_output=True,
+                          text=True, timeout=600, env=env)
+
+
+def parts(content: bytes) -> dict[str, bytes]:
+    """Every part of a workbook, the run's time taken out (it is read from the clock once per run)."""
+    with zipfile.ZipFile(io.BytesIO(content)) as archive:
+        return {name: TIME.sub(b"TIME", archive.read(name)) for name in archive.namelist()}
+
+
+def children(log: Path) -> list[int]:
+    return [int(line) for line in log.read_text(encoding="ascii").split()] if log.exists() else []
+
+
+def gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+@pytest.fixture(scope="module")
+def runs(inbox, tmp_path_factory):
+    """`assess-xl collect` on two cores, on one core (taskset), and with its child killed as it starts."""
+    if len(os.sched_getaffinity(0)) < 2:
+        pytest.skip("needs two cores")
+    out = {}
+    for name, before, dies in (("two", (), False), ("one", ("taskset", "-c", "0"), False), ("dies", (), True)):
+        folder = tmp_path_factory.mktemp(name)
+        run = collect(inbox, folder / "考核结果.xlsx", folder / "children.log", *before, dies=dies)
+        out[name] = (run, folder)
+    return out
+
+
+def test_cli_writes_district_sheets_on_the_other_core(runs):
+    run, folder = runs["two"]
+    assert run.returncode == 1, run.stdout + run.stderr  # written, with 缺报
+    pids = children(folder / "children.log")
+    assert len(pids) == 1 and all(gone(pid) for pid in pids)
+    assert children(runs["one"][1] / "children.log") == []  # one core: no child
+
+
+def test_cli_scorecard_and_output_the_same_on_one_core_and_when_the_child_dies(runs):
+    two, one, dies = (runs[name] for name in ("two", "one", "dies"))
+    written = {name: parts((folder / "考核结果.xlsx").read_bytes()) for name, (_, folder) in runs.items()}
+    assert written["two"] == written["one"] == written["dies"]
+    said = {name: run.stdout.replace(str(folder), "FOLDER") for name, (run, folder) in runs.items()}
+    assert said["two"] == said["one"] == said["dies"] and two[0].returncode == dies[0].returncode
+    assert len(children(dies[1] / "children.log")) == 1 and all(gone(p) for p in children(dies[1] / "children.log"))
+
+
+def test_cli_leaves_no_file_behind(runs):
+    for _, folder in runs.values():
+        assert list((folder / "tmp").iterdir()) == []
+        assert {p.name for p in folder.iterdir()} - {"children.log"} == {"tmp", "考核结果.xlsx"}
+
+
+@pytest.fixture(scope="module")
+def year(inbox, book, runs):
+    """The year collected in this process, compared with last year's scorecard (the two-core run's)."""
+    previous = (runs["two"][1] / "考核结果.xlsx").read_bytes()
+    options = pipeline.CollectOptions(generated=datetime(2008, 1, 5, 9, 30), previous=previous)
+    return pipeline.collect([inbox], book, options)
+
+
+def one_process(book, result) -> bytes:
+    return report._build(book, result.scores, result.explanations, result.read, result.generated, None,
+                         result.comparison, result.robustness, 0.0)
+
+
+def test_library_scorecard_with_last_year_same_bytes_as_one_process(year, book, monkeypatch):
+    if not childsheets.can_fork():
+        pytest.skip("needs fork, two cores and no other thread in this process")
+    forked = []
+    fork = childsheets._fork
+    monkeypatch.setattr(childsheets, "_fork", lambda *args: forked.append(fork(*args)))
+    content = report.build(book, year.scores, year.explanations, year.read, year.generated, None,
+                           year.comparison, year.robustness)
+    assert forked and year.comparison is not None
+    assert content == one_process(book, year)
+
+
+def test_library_child_failing_leaves_the_scorecard_to_this_process(year, book, monkeypatch):
+    if not childsheets.can_fork():
+        pytest.skip("needs fork, two cores and no other thread in this process")
+    parent, write = os.getpid(), report._write_district
+
+    def fails_in_child(ws, *args):
+        if os.getpid() != parent:
+            raise MemoryError
+        write(ws, *args)
+
+    monkeypatch.setattr(report, "_write_district", fails_in_child)
+    content = report.build(book, year.scores, year.explanations, year.read, year.generated, None,
+                           year.comparison, year.robustness)
+    monkeypatch.undo()
+    assert content == one_process(book, year)
