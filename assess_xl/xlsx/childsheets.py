@@ -138,14 +138,18 @@ class Beside(Generic[Item]):
 @contextmanager
 def written_beside(workbook: MemoryWorkbook, items: Sequence[tuple[Item, Worksheet]],
                    write: Callable[[list[tuple[Item, Worksheet]]], None], share: float) -> Iterator[Beside[Item]]:
-    """Forks a child that writes the first `share` of `items` (each an item and the empty sheet it goes to,
-    the sheets consecutive and added last) with `write` and returns their XML; the block writes `mine` and
-    every later sheet, then calls `join()` before closing the workbook. With `share` 0 (or no second core)
-    nothing is forked and `mine` is every item."""
+    """Writes the first of `items` (each an item and the empty sheet it goes to, the sheets consecutive and
+    added last) here, then forks a child that writes the next `share` of them with `write` and returns their
+    XML; the block writes `mine` and every later sheet, then calls `join()` before closing the workbook.
+    The first item is written before the fork so that what every item needs the first time (fonts, the
+    measures of texts they share) is there for both processes instead of being made in each. With `share`
+    0 (or no second core) nothing is forked and `mine` is every item."""
     theirs = int(len(items) * share) if can_fork() and not workbook.constant_memory else 0
-    beside: Beside[Item] = Beside(workbook, list(items[theirs:]))
+    ahead = 1 if theirs and len(items) > theirs else 0
+    beside: Beside[Item] = Beside(workbook, list(items[ahead + theirs:]))
     if theirs:
-        _fork(beside, workbook, list(items[:theirs]), write)
+        write(list(items[:ahead]))
+        _fork(beside, workbook, list(items[ahead:ahead + theirs]), write)
     try:
         yield beside
     finally:
