@@ -108,6 +108,15 @@ def write_pid_and_sleep(item):
     time.sleep(600)
 
 
+def gone(pid: int) -> bool:
+    """Whether no process `pid` exists any more (ended and reaped)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
 def assess_xl(*args, cwd=None, env=None, columns: int = 200) -> subprocess.CompletedProcess:
     """The installed `assess-xl` console script, run as a coordinator runs it (by default in a wide
     terminal, so that tables are not folded), with `env` added to the environment."""

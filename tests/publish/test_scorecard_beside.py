@@ -16,7 +16,7 @@ from assess_xl import pipeline
 from assess_xl.demo import fill_workbook
 from assess_xl.publish import scorecard as report
 from assess_xl.xlsx import childsheets
-from helpers import write_forms
+from helpers import gone, write_forms
 from test_scorecard import typed_best
 
 PROBE = Path(__file__).parent.parent / "data" / "child_probe"
@@ -61,14 +61,6 @@ def parts(content: bytes) -> dict[str, bytes]:
 
 def children(log: Path) -> list[int]:
     return [int(line) for line in log.read_text(encoding="ascii").split()] if log.exists() else []
-
-
-def gone(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    return False
 
 
 @pytest.fixture(scope="module")

@@ -10,6 +10,7 @@ import pytest
 
 from assess_xl.xlsx import childsheets
 from assess_xl.xlsx.style import MemoryWorkbook, styles
+from helpers import gone
 
 
 
@@ -70,14 +71,6 @@ def test_same_bytes_as_one_process(share, two_cores):
     split, pid = workbook_bytes(share)
     assert none is None and pid is not None
     assert split == alone
-
-
-def gone(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    return False
 
 
 def failing(ws, n, look):
