@@ -8,6 +8,7 @@ import functools
 import gc
 import io
 import math
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -19,6 +20,7 @@ from xlsxwriter.packager import Packager
 from xlsxwriter.utility import xl_col_to_name
 from xlsxwriter.worksheet import CellBlankTuple, CellNumberTuple, CellStringTuple, Worksheet
 
+from assess_xl.xlsx.deflate import Deflater, deflating
 from assess_xl.xlsx.layout import RESULT_META_SHEET, TOOL
 
 FONT = "宋体"
@@ -171,12 +173,14 @@ class CompactPackager(Packager):  # type: ignore[misc]  # xlsxwriter ships no ty
         if not self.in_memory or any(sheet.constant_memory for sheet in sheets):
             super()._write_worksheet_files()
             return
+        deflater = getattr(self.workbook, "deflater", None)
         for index, sheet in enumerate(sheets, start=1):
             xml = getattr(sheet, "assembled", None)
             if xml is None:
                 xml = sheet_xml(sheet)
                 sheet.table.clear()
-            self.filenames.append((io.BytesIO(xml), f"xl/worksheets/sheet{index}.xml", True))
+            part = io.BytesIO(xml) if deflater is None else deflater.submit(xml)
+            self.filenames.append((part, f"xl/worksheets/sheet{index}.xml", True))
 
 
 def sheet_xml(sheet: Worksheet) -> bytes:
@@ -192,6 +196,7 @@ class MemoryWorkbook(xlsxwriter.Workbook):  # type: ignore[misc]  # xlsxwriter s
     gives its bytes."""
 
     worksheet_class = HouseWorksheet
+    deflater: Deflater | None = None  # while it is saved on two cores
 
     def __init__(self, **options: Any) -> None:
         self.buffer = io.BytesIO()
@@ -215,6 +220,15 @@ class MemoryWorkbook(xlsxwriter.Workbook):  # type: ignore[misc]  # xlsxwriter s
 
     def _get_packager(self) -> Packager:
         return CompactPackager()
+
+    def _store_workbook(self) -> None:
+        """Saved with the sheets deflated on another thread while the next are assembled (two cores)."""
+        if len(os.sched_getaffinity(0)) < 2:
+            super()._store_workbook()
+            return
+        with deflating() as self.deflater:
+            super()._store_workbook()
+        self.deflater = None
 
     def content(self) -> bytes:
         self.close()

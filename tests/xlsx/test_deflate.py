@@ -1,0 +1,81 @@
+"""Workbook parts deflated on another thread (xlsx.deflate): the zip's bytes are those zipfile writes."""
+import io
+import os
+import zipfile
+from datetime import datetime
+
+import pytest
+import xlsxwriter.workbook
+
+from assess_xl.xlsx import deflate
+from assess_xl.xlsx.style import MemoryWorkbook, styles
+
+PARTS = [("a.xml", b""), ("b/c.xml", bytes(range(256)) * 40), ("d.xml", "<x>数据</x>".encode() * 100_000), ("e", b"x" * 5)]
+
+
+def zipped(parts, deflater=None) -> bytes:
+    buffer = io.BytesIO()
+    kind = zipfile.ZipFile if deflater is None else deflate.HouseZipFile
+    with kind(buffer, "w", compression=zipfile.ZIP_DEFLATED, allowZip64=True) as archive:
+        for name, data in parts:
+            info = zipfile.ZipInfo(name, (1980, 1, 1, 0, 0, 0))
+            info.compress_type = archive.compression
+            archive.writestr(info, data if deflater is None else deflater.submit(data).getvalue())
+    return buffer.getvalue()
+
+
+def test_deflated_parts_zip_to_the_same_bytes():
+    with deflate.deflating() as deflater:
+        assert zipped(PARTS, deflater) == zipped(PARTS)
+    with zipfile.ZipFile(io.BytesIO(zipped(PARTS))) as archive:
+        assert archive.testzip() is None and archive.read("d.xml") == PARTS[2][1]
+
+
+def test_a_deflated_part_in_another_kind_of_entry_is_written_plainly():
+    """A part compressed otherwise than deflated by name is unpacked and written as zipfile writes it."""
+    with deflate.deflating() as deflater:
+        part = deflater.submit(b"abc" * 1000).getvalue()
+        buffer = io.BytesIO()
+        with deflate.HouseZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as archive:
+            archive.writestr(zipfile.ZipInfo("s.xml"), part)
+        with zipfile.ZipFile(buffer) as archive:
+            assert archive.read("s.xml") == b"abc" * 1000 and archive.getinfo("s.xml").compress_type == zipfile.ZIP_STORED
+
+
+def test_zipfile_restored_and_thread_gone_after_a_failure():
+    with pytest.raises(KeyError):
+        with deflate.deflating() as deflater:
+            assert xlsxwriter.workbook.ZipFile is deflate.HouseZipFile
+            raise KeyError("x")
+    assert xlsxwriter.workbook.ZipFile is zipfile.ZipFile and not deflater.thread.is_alive()
+
+
+def test_a_failing_part_raises_where_it_is_waited_for():
+    with deflate.deflating() as deflater:
+        part = deflater.submit(12345)  # not bytes: zlib refuses it on the deflating thread
+        with pytest.raises(TypeError):
+            part.getvalue()
+
+
+def workbook_bytes() -> bytes:
+    workbook = MemoryWorkbook()
+    workbook.set_properties({"created": datetime(2008, 1, 5)})
+    look = styles(workbook)
+    for n in range(5):
+        ws = workbook.add_worksheet(f"第{n}张")
+        for row in range(200):
+            ws.write_string(row, 0, f"第{n}张第{row}行", look["text"])
+            ws.write_number(row, 1, row / 7, look["score"])
+    return workbook.content()
+
+
+def test_workbook_the_same_on_one_core(monkeypatch):
+    if len(os.sched_getaffinity(0)) < 2:
+        pytest.skip("needs two cores")
+    submitted = []
+    submit = deflate.Deflater.submit
+    monkeypatch.setattr(deflate.Deflater, "submit", lambda self, data: submitted.append(1) or submit(self, data))
+    two = workbook_bytes()
+    assert len(submitted) == 5
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0})
+    assert workbook_bytes() == two and len(submitted) == 5
