@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import os
 import re
 from typing import Any, Callable
 from collections import Counter
@@ -110,7 +111,7 @@ def read_units(units: list[Unit], book: Rulebook, workers: int | None = None, no
             current = units
             told = None if on_read is None else functools.partial(_tell, on_read, current)
             following: list[Unit] = []
-            for unit, outcome in zip(current, read_all(current, told)):
+            for unit, outcome in zip(current, read_all(current, told, largest_first(current))):
                 if isinstance(outcome, sandbox.Failure):
                     retry = again_apart(unit) if outcome.kind != "worker" else None
                     if retry is not None:
@@ -124,6 +125,21 @@ def read_units(units: list[Unit], book: Rulebook, workers: int | None = None, no
             units = following
     placed.sort(key=lambda pair: pair[0])
     return [read for _, read in placed] + quiet_messages(quiet), failures
+
+
+def largest_first(units: list[Unit]) -> list[int]:
+    """The units' indexes, largest first, as children are given them: a large file given last would
+    leave one child reading it alone at the end while the other waits."""
+    return sorted(range(len(units)), key=lambda n: -_size(units[n]))
+
+
+def _size(unit: Unit) -> int:
+    if unit.span is not None:
+        return unit.span[1]
+    try:
+        return os.stat(unit.path).st_size
+    except OSError:  # the child reports it
+        return 0
 
 
 def _reads_of(unit: Unit, outcome: list[FileRead] | Split | sandbox.Failure) -> list[FileRead]:

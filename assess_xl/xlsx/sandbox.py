@@ -18,7 +18,7 @@ import sys
 import time
 from collections import deque
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from typing import Any, Callable, Generic, Iterator, TypeVar, cast
 
@@ -208,12 +208,14 @@ def isolation(function: Callable[..., Result], context: tuple[Any, ...] = (), wo
               memory_limit: int = MEMORY_LIMIT) -> Iterator[Callable[..., list[Result | Failure]]]:
     """One set of children for several batches: `run(items)` is run_isolated(function, items, ...), and the
     children it starts serve the next batch too (a fetch's batches, a read's rounds of containers) instead
-    of a new set per batch; `run(items, each)` tells `each` of every verdict as run_isolated does. The
-    children go when the block ends."""
+    of a new set per batch; `run(items, each)` tells `each` of every verdict as run_isolated does;
+    `run(items, each, order)` hands the items out in that order of their indexes (results stay in item
+    order). The children go when the block ends."""
     pool: _Pool[Any, Result] = _Pool(function, context, time_limit or seconds_per_item(), memory_limit)
 
-    def run(items: list[Any], each: Callable[[int, Result | Failure], None] | None = None) -> list[Result | Failure]:
-        return pool.run(items, max(1, min(workers or os.cpu_count() or 1, len(items))), each) if items else []
+    def run(items: list[Any], each: Callable[[int, Result | Failure], None] | None = None,
+            order: list[int] | None = None) -> list[Result | Failure]:
+        return pool.run(items, max(1, min(workers or os.cpu_count() or 1, len(items))), each, order) if items else []
 
     try:
         yield run
@@ -230,17 +232,21 @@ def seconds_per_item() -> float:
     return seconds if 0 < seconds < 86_400 else TIME_LIMIT
 
 
+AHEAD = 2  # items sent to a child at once: the one it works on and the next, so it never waits for the run
+
+
 @dataclass
 class _Child:
     process: multiprocessing.process.BaseProcess
     connection: Connection
     ready: bool = False
-    index: int | None = None  # the item it is working on
-    since: float = 0.0  # when it started (or was started on that item)
+    sent: deque[int] = field(default_factory=deque)  # items sent, in order: it works on the first
+    since: float = 0.0  # when it started, or started on its first item (when the item before came back)
 
 
 class _Pool(Generic[Item, Result]):
-    """Children that each take one item at a time; the parent keeps every item's clock."""
+    """Children that each work on one item at a time, in the order sent (the next one already waiting
+    for them); the parent keeps every item's clock: an item's starts when the one before it comes back."""
 
     def __init__(self, function: Callable[..., Result], context: tuple[Any, ...], time_limit: float,
                  memory_limit: int) -> None:
@@ -250,10 +256,10 @@ class _Pool(Generic[Item, Result]):
         self.failed_starts = 0  # children that died or hung before they were ready
         self.mp = _context()
 
-    def run(self, items: list[Item], workers: int,
-            each: Callable[[int, Result | Failure], None] | None = None) -> list[Result | Failure]:
+    def run(self, items: list[Item], workers: int, each: Callable[[int, Result | Failure], None] | None = None,
+            order: list[int] | None = None) -> list[Result | Failure]:
         results: list[Result | Failure | None] = [None] * len(items)
-        queue = deque(range(len(items)))
+        queue = deque(range(len(items)) if order is None else order)
         untold = set(range(len(items))) if each is not None else set()
         busy = 0
         while queue or busy:
@@ -262,16 +268,23 @@ class _Pool(Generic[Item, Result]):
                 for index in queue:  # no child can run at all: the machine's fault, not the files'
                     results[index] = Failure("worker", "子进程无法启动")
                 break
-            for child in self.children:
-                if child.ready and child.index is None and queue:
-                    child.index, child.since = queue.popleft(), time.monotonic()
-                    child.connection.send((child.index, items[child.index]))
-            self._wait()
-            self._collect(results)
+            self._deal(items, queue)
+            self._collect(results, queue, self._wait())
             _tell(results, untold, each)
-            busy = sum(child.index is not None for child in self.children)
+            busy = sum(len(child.sent) for child in self.children)
         _tell(results, untold, each)
         return _filled(results)
+
+    def _deal(self, items: list[Item], queue: deque[int]) -> None:
+        """An item to every ready child without one; then a next one to each, while more items wait than
+        there are children (at the end of a run an item waits for whichever child is free first)."""
+        for depth in range(1, AHEAD + 1):
+            for child in self.children:
+                if child.ready and len(child.sent) < depth and queue and (depth == 1 or len(queue) > len(self.children)):
+                    if not child.sent:
+                        child.since = time.monotonic()
+                    child.sent.append(queue.popleft())
+                    child.connection.send((child.sent[-1], items[child.sent[-1]]))
 
     def _any_ready(self) -> bool:
         return any(child.ready for child in self.children)
@@ -292,37 +305,46 @@ class _Pool(Generic[Item, Result]):
                 theirs.close()
             self.children.append(_Child(process, ours, since=time.monotonic()))
 
-    def _wait(self) -> None:
+    def _wait(self) -> list[Any]:
+        """The connections and sentinels that are ready, once one is or the nearest clock runs out."""
         now = time.monotonic()
         limits = [child.since + (self.time_limit if child.ready else STARTUP_LIMIT) - now
-                  for child in self.children if child.index is not None or not child.ready]  # idle ones have none
+                  for child in self.children if child.sent or not child.ready]  # idle ones have none
         handles = [c.connection for c in self.children] + [c.process.sentinel for c in self.children]
-        wait(handles, timeout=max(0.0, min(limits, default=1.0)))
+        return wait(handles, timeout=max(0.0, min(limits, default=1.0)))
 
-    def _collect(self, results: list[Result | Failure | None]) -> None:
-        """Take what children sent; a child that died or overran gives its item a verdict and goes."""
+    def _collect(self, results: list[Result | Failure | None], queue: deque[int], ready: list[Any]) -> None:
+        """Take what children sent; a child that died or overran gives its item a verdict and goes (the
+        items it had not started go back to the queue)."""
         for child in list(self.children):
-            try:
-                while child.connection.poll():
-                    message = child.connection.recv()
-                    if message == READY:
-                        child.ready, child.since = True, time.monotonic()
-                    else:
-                        results[message[0]], child.index = message[1], None
-            except (EOFError, OSError):
-                pass
-            if not child.process.is_alive():
-                self._retire(child, results, _death(child.process.exitcode))
+            if child.connection in ready or child.process.sentinel in ready:
+                self._receive(child, results)
+            if child.process.sentinel in ready and not child.process.is_alive():
+                self._retire(child, results, queue, _death(child.process.exitcode))
             elif time.monotonic() - child.since > (self.time_limit if child.ready else STARTUP_LIMIT):
-                if child.ready and child.index is None:
+                if child.ready and not child.sent:
                     continue
-                self._retire(child, results, Failure("timeout") if child.ready else None)
+                self._retire(child, results, queue, Failure("timeout") if child.ready else None)
 
-    def _retire(self, child: _Child, results: list[Result | Failure | None], verdict: Failure | None) -> None:
+    @staticmethod
+    def _receive(child: _Child, results: list[Result | Failure | None]) -> None:
+        try:
+            while child.connection.poll():
+                message = child.connection.recv()
+                if message == READY:
+                    child.ready, child.since = True, time.monotonic()
+                elif child.sent and message[0] == child.sent[0]:
+                    results[child.sent.popleft()], child.since = message[1], time.monotonic()
+        except (EOFError, OSError):
+            pass
+
+    def _retire(self, child: _Child, results: list[Result | Failure | None], queue: deque[int],
+                verdict: Failure | None) -> None:
         if not child.ready:
             self.failed_starts += 1
-        elif child.index is not None and verdict is not None:
-            results[child.index] = verdict
+        elif child.sent and verdict is not None:
+            results[child.sent.popleft()] = verdict
+        queue.extendleft(reversed(child.sent))
         child.process.kill()
         child.process.join(5)
         child.connection.close()

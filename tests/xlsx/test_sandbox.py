@@ -130,9 +130,10 @@ def touch_and_return(path):
 
 
 def test_each_verdict_is_told_as_soon_as_it_is_known(tmp_path):
-    """`each` hears of an item before the next one is even started (one child), and of every item once,
-    a child's death included."""
-    items = [str(tmp_path / f"{n}.txt") for n in range(3)]
+    """`each` hears of an item as soon as it comes back: before any item after the one its child already
+    holds (sandbox.AHEAD items at a time) is started (one child); and of every item once, a child's death
+    included."""
+    items = [str(tmp_path / f"{n}.txt") for n in range(5)]
     heard = []
 
     def each(index, verdict):
@@ -141,8 +142,25 @@ def test_each_verdict_is_told_as_soon_as_it_is_known(tmp_path):
 
     results = sandbox.run_isolated(touch_and_return, items, workers=1, each=each)
     assert results == items
-    assert [index for index, _, _ in heard] == [0, 1, 2]
-    assert [started for _, _, started in heard] == [[True, False, False], [True, True, False], [True, True, True]]
+    assert [index for index, _, _ in heard] == [0, 1, 2, 3, 4]
+    assert [started[:index + 1] for index, _, started in heard] == [[True] * (n + 1) for n in range(5)]
+    assert [any(started[index + sandbox.AHEAD:]) for index, _, started in heard] == [False] * 5
     told = []
     sandbox.run_isolated(misbehave, ["a", "abort", "b"], workers=1, each=lambda i, v: told.append((i, v)))
     assert [i for i, _ in told] == [0, 1, 2] and isinstance(told[1][1], sandbox.Failure) and told[2][1] == "B"
+
+
+def test_items_waiting_behind_one_that_kills_its_child_are_read_by_another():
+    """A child holds the next item while it works on one: when it dies or overruns, the item it holds
+    is not blamed but read by a fresh child."""
+    results = sandbox.run_isolated(misbehave, ["abort", "b", "hang", "c", "d", "e"], workers=1, time_limit=2)
+    assert results == [sandbox.Failure("crash", "SIGABRT"), "B", sandbox.Failure("timeout"), "C", "D", "E"]
+
+
+def test_items_are_handed_out_in_the_order_given_and_come_back_in_item_order(tmp_path):
+    items = [str(tmp_path / f"{n}.txt") for n in range(4)]
+    order = []
+    with sandbox.isolation(touch_and_return, workers=1) as run:
+        results = run(items, lambda index, verdict: order.append(index), [3, 1, 0, 2])
+    assert results == items
+    assert order == [3, 1, 0, 2]
