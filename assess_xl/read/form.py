@@ -8,11 +8,13 @@ columns are kept by their comparison key (layout.name_key) with the header as wr
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import math
+import operator
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from assess_xl import problems as P
 from assess_xl.read import cells, gather
@@ -32,12 +34,16 @@ READ, REJECTED, DUPLICATE, NOT_A_FORM, OTHER_RULEBOOK, TOOL_OUTPUT = (
     "已读取", "已拒绝", "重复", "非填报表", "其他细则", "本工具输出")
 
 
-@dataclass(frozen=True)
-class DistrictColumn:
-    key: str  # layout.name_key of the header
-    header: str  # the header as written (normalised)
-    cell: str  # where the header is, e.g. H3
-    filled: bool  # whether any input cell below it holds something
+class DistrictColumns(NamedTuple):
+    """A sheet's district columns, as one list per field (sent back from a child as a few lists, not as
+    an object per column)."""
+    keys: list[str]  # layout.name_key of each header
+    headers: list[str]  # the header as written (normalised)
+    cells: list[str]  # where the header is, e.g. H3
+    filled: list[bool]  # whether any input cell below it holds something
+
+
+NO_COLUMNS = DistrictColumns([], [], [], [])
 
 
 @dataclass
@@ -45,7 +51,7 @@ class SheetRead:
     """One department sheet of one file: its district columns and one record per input cell."""
     department: str
     sheet: str
-    columns: list[DistrictColumn]
+    columns: DistrictColumns
     records: dict[str, list[Any]]  # RECORD_COLUMNS → values, one entry per (code, district column)
     problems: list[Problem]  # problems of cells; their district field holds the header as written
     expected: list[str] | None = None  # the districts the file's metadata lists, if valid
@@ -255,7 +261,7 @@ def read_department_sheet(sheet: SheetData, department: str, book: Rulebook, inf
     found: dict[str, list[Any]] = {column: [] for column in RECORD_COLUMNS}
     header = find_header(sheet.rows)
     if header is None:
-        return SheetRead(department, sheet.name, [], found, [P.make(Code.NO_HEADER, **where)], expected_districts)
+        return SheetRead(department, sheet.name, NO_COLUMNS, found, [P.make(Code.NO_HEADER, **where)], expected_districts)
     header_row, code_col = header
     columns = _district_columns(sheet.rows[header_row], header_row, code_col, where, out)
     code_rows = _code_rows(sheet.rows, header_row, code_col, department, book, where, out)
@@ -263,7 +269,6 @@ def read_department_sheet(sheet: SheetData, department: str, book: Rulebook, inf
     special = _special_cells(info, sheet, header_row)
     keys, headers, cols = list(columns), [columns[k][0] for k in columns], [columns[k][1] for k in columns]
     letters = [_column_letters(col) for col in cols]
-    filled = [False] * len(cols)
     for code in dict.fromkeys(wanted):
         indicator = book.indicators.get(code)
         if indicator is None or indicator.department != department:
@@ -272,7 +277,7 @@ def read_department_sheet(sheet: SheetData, department: str, book: Rulebook, inf
         if row is None:
             out.append(P.make(Code.CODE_MISSING, code=code, **where))
             continue
-        cells_here = [f"{letter}{row + 1}" for letter in letters]
+        cells_here = list(map(operator.add, letters, itertools.repeat(str(row + 1))))
         readings = _read_row(indicator, sheet.rows[row], cols, cells_here, row, headers, special, where, out)
         found["key"] += keys
         found["code"] += [code] * len(keys)
@@ -282,13 +287,14 @@ def read_department_sheet(sheet: SheetData, department: str, book: Rulebook, inf
             found["raw"] += raw
             found["blank"] += blank
             found["valid"] += valid
-            filled = [was or not empty for was, empty in zip(filled, blank)]
         found["cell"] += cells_here
     count = len(found["key"])
     found["file"], found["sheet"], found["order"] = [info.name] * count, [sheet.name] * count, [0] * count
-    district_columns = [DistrictColumn(k, h, f"{_column_letters(c)}{header_row + 1}", f)
-                        for k, h, c, f in zip(keys, headers, cols, filled)]
-    return SheetRead(department, sheet.name, district_columns, found, out, expected_districts)
+    blank = found["blank"]
+    filled = [not all(blank[i::len(keys)]) for i in range(len(keys))]
+    header_cells = list(map(operator.add, letters, itertools.repeat(str(header_row + 1))))
+    return SheetRead(department, sheet.name, DistrictColumns(keys, headers, header_cells, filled), found, out,
+                     expected_districts)
 
 
 @dataclass(frozen=True)
@@ -311,23 +317,52 @@ def _special_cells(info: gather.FileInfo, sheet: SheetData, header_row: int) -> 
 def _read_row(indicator: Indicator, values: list[Any], cols: list[int], cells_here: list[str], row: int,
               headers: list[str], special: SpecialCells, where: dict[str, str], out: list[Problem]) -> list[Reading]:
     """The readings of one indicator's row (`cells_here`: each column's cell reference); a form repeats the
-    same few entries, so each distinct entry is interpreted once."""
-    known: dict[tuple[type, Any], Reading] = {}
-    readings = []
+    same few entries, so each distinct entry is interpreted once (for the whole run: `_known_readings`)."""
     width = len(values)
-    for i, col in enumerate(cols):
-        raw = values[col] if col < width else ""
-        if special.cells and cells_here[i] in special.cells:
-            at = {"cell": cells_here[i], "district": headers[i], "code": indicator.code, **where}
-            reading = _read_special(indicator, raw, at, special, special.merged.get((row, col)), out)
-        else:
-            key = (raw.__class__, raw)
-            reading = known.get(key)  # type: ignore[assignment]
-            if reading is None:
-                reading = known[key] = interpret(indicator, raw)
+    raws = [values[col] if col < width else "" for col in cols]
+    if special.cells and not special.cells.isdisjoint(cells_here):
+        return _read_row_with_special(indicator, raws, cols, cells_here, row, headers, special, where, out)
+    known = _known_readings(indicator)
+    keys = raws if set(map(type, raws)) <= {str} else list(zip(map(type, raws), raws))  # 1 == 1.0 == True
+    for key in dict.fromkeys(keys):
+        if key not in known:
+            known[key] = interpret(indicator, key if isinstance(key, str) else key[1])
+    readings = list(map(known.__getitem__, keys))
+    if any(reading.notes for reading in map(known.__getitem__, set(keys))):
+        for i, reading in enumerate(readings):
             if reading.notes:
                 at = {"cell": cells_here[i], "district": headers[i], "code": indicator.code, **where}
                 out.extend(P.make(kind, raw=reading.raw, **fields, **at) for kind, fields in reading.notes)
+    if len(known) > MAX_KNOWN:
+        known.clear()
+    return readings
+
+
+MAX_KNOWN = 4096  # distinct entries kept per indicator (a hostile file may hold many)
+_KNOWN: dict[int, tuple[Indicator, dict[Any, Reading]]] = {}
+
+
+def _known_readings(indicator: Indicator) -> dict[Any, Reading]:
+    """What each entry already seen for `indicator` means (an entry as typed, or (type, value) when not
+    text). Kept for the child's run: one department's copies repeat the same few entries file after file."""
+    entry = _KNOWN.get(id(indicator))
+    if entry is None or entry[0] is not indicator:
+        entry = _KNOWN[id(indicator)] = (indicator, {})
+    return entry[1]
+
+
+def _read_row_with_special(indicator: Indicator, raws: list[Any], cols: list[int], cells_here: list[str], row: int,
+                           headers: list[str], special: SpecialCells, where: dict[str, str],
+                           out: list[Problem]) -> list[Reading]:
+    """_read_row of a row holding error values, formulas or merged cells: cell by cell."""
+    readings = []
+    for i, raw in enumerate(raws):
+        at = {"cell": cells_here[i], "district": headers[i], "code": indicator.code, **where}
+        if cells_here[i] in special.cells:
+            reading = _read_special(indicator, raw, at, special, special.merged.get((row, cols[i])), out)
+        else:
+            reading = interpret(indicator, raw)
+            out.extend(P.make(kind, raw=reading.raw, **fields, **at) for kind, fields in reading.notes)
         readings.append(reading)
     return readings
 

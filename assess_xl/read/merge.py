@@ -245,7 +245,7 @@ def _listed_districts(read: FileRead) -> list[str] | None:
         return None
     if read.meta is not None and read.meta.districts:
         return read.meta.districts
-    return [column.header for column in read.sheets[0].columns]
+    return list(read.sheets[0].columns.headers)
 
 
 # ---- merging --------------------------------------------------------------------------------
@@ -321,11 +321,11 @@ def _settle(sheet: SheetRead, index: dict[str, str], order: int,
     """A sheet's records matched to the run's districts; columns of other districts become problems."""
     where = {"file": file_name, "sheet": sheet.sheet}
     problems = []
-    headers = {column.key: column for column in sheet.columns}
-    for column in sheet.columns:
-        if column.key not in index:
-            kind = Code.DISTRICT_UNKNOWN_FILLED if column.filled else Code.DISTRICT_UNKNOWN
-            problems.append(P.make(kind, raw=column.header, cell=column.cell, **where))
+    headers = set(sheet.columns.keys)
+    for key, header, cell, filled in zip(*sheet.columns):
+        if key not in index:
+            kind = Code.DISTRICT_UNKNOWN_FILLED if filled else Code.DISTRICT_UNKNOWN
+            problems.append(P.make(kind, raw=header, cell=cell, **where))
     for key, district in index.items():
         if key not in headers:
             problems.append(P.make(Code.DISTRICT_MISSING, district=district, **where))

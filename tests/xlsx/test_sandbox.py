@@ -153,14 +153,21 @@ def test_each_verdict_is_told_as_soon_as_it_is_known(tmp_path):
 def test_items_waiting_behind_one_that_kills_its_child_are_read_by_another():
     """A child holds the next item while it works on one: when it dies or overruns, the item it holds
     is not blamed but read by a fresh child."""
-    results = sandbox.run_isolated(misbehave, ["abort", "b", "hang", "c", "d", "e"], workers=1, time_limit=2)
+    results = sandbox.run_isolated(misbehave, ["abort", "b", "hang", "c", "d", "e"], workers=1, time_limit=5)
     assert results == [sandbox.Failure("crash", "SIGABRT"), "B", sandbox.Failure("timeout"), "C", "D", "E"]
 
 
+def append_to_log(item):
+    log, name = item
+    with open(log, "a") as handle:
+        handle.write(name + "\n")
+    return name
+
+
 def test_items_are_handed_out_in_the_order_given_and_come_back_in_item_order(tmp_path):
-    items = [str(tmp_path / f"{n}.txt") for n in range(4)]
-    order = []
-    with sandbox.isolation(touch_and_return, workers=1) as run:
-        results = run(items, lambda index, verdict: order.append(index), [3, 1, 0, 2])
-    assert results == items
-    assert order == [3, 1, 0, 2]
+    log = str(tmp_path / "started.txt")
+    items = [(log, f"item{n}") for n in range(4)]
+    with sandbox.isolation(append_to_log, workers=1) as run:
+        results = run(items, None, [3, 1, 0, 2])
+    assert results == ["item0", "item1", "item2", "item3"]
+    assert open(log).read().split() == ["item3", "item1", "item0", "item2"]
