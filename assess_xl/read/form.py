@@ -209,12 +209,12 @@ def _district_list(text: object) -> list[str] | None:
 def _assign_sheets(sheets: dict[str, SheetData], book: Rulebook, file_name: str,
                    notes: list[Problem]) -> dict[str, SheetData]:
     """Department → its sheet: by name (compared as names are), or by the codes it holds when renamed."""
-    departments = {name_key(d): d for d in book.departments}
+    departments = {_name_key(d): d for d in book.departments}
     by_department: dict[str, list[SheetData]] = {}
     for sheet in sheets.values():
         if sheet.name in (META_SHEET, GUIDE_SHEET, RETURN_SHEET):
             continue
-        department = departments.get(name_key(sheet.name)) or _department_by_codes(sheet, book)
+        department = departments.get(_name_key(sheet.name)) or _department_by_codes(sheet, book)
         if department:
             by_department.setdefault(department, []).append(sheet)
     assigned: dict[str, SheetData] = {}
@@ -228,7 +228,7 @@ def _assign_sheets(sheets: dict[str, SheetData], book: Rulebook, file_name: str,
             sheet = found[0]
             if not sheet.visible:
                 notes.append(P.make(Code.SHEET_HIDDEN, file=file_name, sheet=sheet.name))
-            if name_key(sheet.name) != name_key(department):
+            if _name_key(sheet.name) != _name_key(department):
                 notes.append(P.make(Code.SHEET_RENAMED, file=file_name, sheet=sheet.name, department=department))
             assigned[department] = sheet
     return assigned
@@ -239,7 +239,7 @@ def _department_by_codes(sheet: SheetData, book: Rulebook) -> str | None:
     if header is None:
         return None
     row_index, code_col = header
-    codes = {normalise_text(str(r[code_col])) for r in sheet.rows[row_index + 1:] if code_col < len(r)}
+    codes = {_normalised(str(r[code_col])) for r in sheet.rows[row_index + 1:] if code_col < len(r)}
     owners = {book.indicators[c].department for c in codes if c in book.indicators}
     return owners.pop() if len(owners) == 1 else None
 
@@ -248,7 +248,7 @@ def find_header(rows: list[list[Any]]) -> tuple[int, int] | None:
     """(row, column) of the `编号` header cell, looked for in the first 30 rows and 60 columns."""
     for r, row in enumerate(rows[:30]):
         for c, cell in enumerate(row[:60]):
-            if isinstance(cell, str) and normalise_text(cell) == "编号":
+            if isinstance(cell, str) and _normalised(cell) == "编号":
                 return r, c
     return None
 
@@ -408,6 +408,9 @@ def _header_key(text: str) -> tuple[str, str]:
 
 
 _column_letters = functools.lru_cache(maxsize=1 << 14)(column_letters)
+# Sheet names, headers and codes repeat in every sheet of every file a child reads: each compared once.
+_name_key = functools.lru_cache(maxsize=1 << 14)(name_key)
+_normalised = functools.lru_cache(maxsize=1 << 14)(normalise_text)
 
 
 def _district_columns(header: list[Any], header_row: int, code_col: int, where: dict[str, str],
@@ -434,7 +437,7 @@ def _code_rows(rows: list[list[Any]], header_row: int, code_col: int, department
     found: dict[str, list[int]] = {}
     for r in range(header_row + 1, len(rows)):
         cell = rows[r][code_col] if code_col < len(rows[r]) else ""
-        code = normalise_text(cells.raw_text(cell)) if cell not in (None, "") else ""
+        code = _normalised(cells.raw_text(cell)) if cell not in (None, "") else ""
         if not code:
             continue
         indicator = book.indicators.get(code)
