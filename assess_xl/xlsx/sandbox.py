@@ -281,10 +281,15 @@ class _Pool(Generic[Item, Result]):
         for depth in range(1, AHEAD + 1):
             for child in self.children:
                 if child.ready and len(child.sent) < depth and queue and (depth == 1 or len(queue) > len(self.children)):
+                    index = queue.popleft()
+                    try:
+                        child.connection.send((index, items[index]))
+                    except OSError:  # it died on the item it holds: its death is collected next, this item goes on
+                        queue.appendleft(index)
+                        continue
                     if not child.sent:
                         child.since = time.monotonic()
-                    child.sent.append(queue.popleft())
-                    child.connection.send((child.sent[-1], items[child.sent[-1]]))
+                    child.sent.append(index)
 
     def _any_ready(self) -> bool:
         return any(child.ready for child in self.children)
