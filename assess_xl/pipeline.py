@@ -6,14 +6,11 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from enum import Enum
 from pathlib import Path
-from typing import Callable
 
 import pandas as pd
 
 from assess_xl.score import adjustments as adjustments_module
-from assess_xl.read import gather
 from assess_xl.read import merge
 from assess_xl.xlsx import ownbooks
 from assess_xl import problems
@@ -24,39 +21,18 @@ from assess_xl.score import scoring
 from assess_xl.score import previous as previous_module
 from assess_xl.xlsx.layout import name_key
 from assess_xl.read.merge import ReadResult
-from assess_xl.read.form import OTHER_RULEBOOK, TOOL_OUTPUT, FileRead, read_one
+from assess_xl.read.form import OTHER_RULEBOOK, TOOL_OUTPUT, read_one
 from assess_xl.rules.model import Rulebook
 from assess_xl.score.scoring import Scores
 from assess_xl.problems import Code
-
-
-class Outcome(str, Enum):
-    WRITTEN = "written"  # a scorecard was built
-    NOTHING_READ = "nothing_read"  # no form of this rulebook among the inputs
-    NOTHING_FILLED = "nothing_filled"  # forms, but every input cell blank
-    WORKER_FAILED = "worker_failed"  # the machine could not start a reader: results would be wrong
-    OUTPUT_IS_INPUT = "output_is_input"  # the output path is a returned form
+from assess_xl.read.dispatch import Reading
+from assess_xl.run_options import start_reading
+from assess_xl.run_options import CollectOptions as CollectOptions, Outcome as Outcome  # callers of the pipeline use them
+from assess_xl.run_options import instant as instant, run_time as run_time
 
 
 class RunError(problems.AssessError):
     """The run cannot go on (no reader process, nothing read, the output is an input); `problem` says why."""
-
-
-@dataclass
-class CollectOptions:
-    strict_conflicts: bool = False
-    districts: list[str] | None = None  # the run's districts, when the coordinator gives them
-    output: Path | None = None  # where the scorecard will go (to recognise it among the inputs)
-    workers: int | None = None
-    generated: datetime | None = None
-    issuer: str | None = None  # the issuing unit printed on the result; the rulebook's when not given
-    adjustments: bytes | None = None  # the coordinator's adjustments workbook (复核、更正), applied last
-    adjustments_name: str = adjustments_module.ADJUSTMENTS_FILE
-    previous: bytes | None = None  # last year's scorecard, to compare with
-    known_senders: frozenset[str] | None = None  # the contacts' addresses: mail from others is flagged
-    previous_name: str = "上年考核结果"
-    robustness: bool = True  # how firm each rank is (排名稳健性): in the terminal and the scorecard
-    on_read: Callable[[FileRead], None] | None = None  # told of each file's read verdict as soon as it is known
 
 
 @dataclass
@@ -80,20 +56,23 @@ class CollectResult:
         return self.outcome is Outcome.WRITTEN and not errors and not missing
 
 
-def read(paths, book: Rulebook, options: CollectOptions | None = None) -> tuple[ReadResult, int]:
-    """Gather and read the inputs (also what `status` needs); returns the result and how many files were found."""
+def read(paths, book: Rulebook, options: CollectOptions | None = None,
+         reading: Reading | None = None) -> tuple[ReadResult, int]:
+    """Gather and read the inputs (also what `status` needs), or take over a `reading` of them already
+    started (run_options.start_reading); returns the result and how many files were found."""
     options = options or CollectOptions()
-    found, skipped = gather.gather(paths)
+    reading = reading or start_reading(paths, book, options)
+    reads, failures = reading.result()  # before the adjustments' own child: one set of children at a time
     sheets, adjustment_problems = _adjustment_sheets(options)
     excluded, exclusion_problems = adjustments_module.read_exclusions(sheets, options.adjustments_name)
-    result = merge.read_gathered(found, skipped, book, options.strict_conflicts, options.districts, options.workers,
-                                 excluded, run_time(options), options.on_read)
+    result = merge.merge_reads(reads, failures, reading.skipped, book, options.strict_conflicts, options.districts,
+                               excluded)
     result = _with_problems(result, adjustment_problems + exclusion_problems)
     if options.known_senders is not None:
         result = _flag_unknown_senders(result, options.known_senders)
     if sheets:
         result = _apply_adjustments(result, sheets, book, options.adjustments_name)
-    return _with_problems(result, []), len(found)
+    return _with_problems(result, []), len(reading.found)
 
 
 def read_or_stop(paths, book: Rulebook, options: CollectOptions | None = None) -> ReadResult:
@@ -160,21 +139,12 @@ def _apply_adjustments(result: ReadResult, sheets: dict, book: Rulebook, name: s
                    problems=[*result.problems, *change_problems])
 
 
-def run_time(options: CollectOptions) -> datetime:
-    """The run's time as an instant: what a plausible saved, file or sent time may not exceed. Read from the
-    clock once per run (`generated`); a re-run of a sealed year passes the recorded one."""
-    return instant(options.generated or datetime.now())
-
-
-def instant(moment: datetime) -> datetime:
-    """A time with its zone (a naive one is local time)."""
-    return moment if moment.tzinfo else moment.astimezone()
-
-
-def collect(paths, book: Rulebook, options: CollectOptions | None = None) -> CollectResult:
+def collect(paths, book: Rulebook, options: CollectOptions | None = None,
+            reading: Reading | None = None) -> CollectResult:
+    """The run; `reading` is the reading of `paths` when the caller started it (with these options)."""
     options = replace(options or CollectOptions())
     options.generated = options.generated or datetime.now()  # the run's one reading of the clock
-    result, gathered = read(paths, book, options)
+    result, gathered = read(paths, book, options, reading)
     outcome = _blocking_outcome(result, options.output)
     if outcome is not None:
         return CollectResult(outcome, result, gathered=gathered)

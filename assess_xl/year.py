@@ -25,7 +25,7 @@ from assess_xl.xlsx import ownbooks
 
 from assess_xl import problems as P
 from assess_xl.rules import load as rulebook_load
-from assess_xl.pipeline import CollectOptions
+from assess_xl.run_options import CollectOptions
 from assess_xl.problems import Problem
 from assess_xl.rules.model import Rulebook
 from assess_xl.xlsx.layout import district_name_problems, split_district_names

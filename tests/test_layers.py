@@ -19,7 +19,7 @@ LAYERS: list[set[str]] = [
     {"read"},
     {"score"},
     {"publish"},
-    {"pipeline"},
+    {"pipeline", "run_options"},
     {"demo", "seal"},
     {"year"},
     {"yearwork"},

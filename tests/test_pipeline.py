@@ -2,7 +2,7 @@
 import openpyxl
 import pytest
 
-from assess_xl.read import merge
+from assess_xl.read import dispatch
 
 from assess_xl import pipeline
 
@@ -60,7 +60,7 @@ def test_output_that_is_a_returned_form_is_refused(book, inbox):
 
 
 def test_a_reader_that_cannot_start_is_not_blamed_on_the_file(book, inbox, monkeypatch):
-    monkeypatch.setattr(merge, "read_unit", cannot_import)
+    monkeypatch.setattr(dispatch, "read_unit", cannot_import)
     result = pipeline.collect([inbox[1]], book)
     assert result.outcome is Outcome.WORKER_FAILED and result.content == b""
     assert result.read.worker_failures == ["inbox/开发处.xlsx"]

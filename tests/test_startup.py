@@ -36,3 +36,20 @@ def test_every_command_is_found_by_its_name():
         command = main.get_command(ctx, name)
         assert isinstance(command, click.Command) and command.name == name
     assert main.get_command(ctx, "no-such-command") is None
+
+
+def test_collect_reads_the_returns_before_it_imports_pandas(tmp_path):
+    """The children read the returns while the command's own process imports pandas: held at the start of
+    that import until another process has opened a return, the run still reads, scores and writes, and the
+    log shows reader children opening every return before pandas is imported. Before the reading was started ahead, the hold ran out first and pandas came before."""
+    _, inbox = returned_forms(rulebook.load(), tmp_path, {"监察室": {"14-1": {"甲区": "3.5", "乙区": "4"}},
+                                                          "办公室": {"1-1": {"甲区": "是", "乙区": "否"}}})
+    done, events = run_logged(tmp_path, "collect", inbox, "-o", tmp_path / "结果.xlsx",
+                              opened_under=inbox, hold="pandas")
+    assert done.returncode in (0, 1), done.stderr
+    assert "文件 2 个（已读取 2）" in done.stdout and (tmp_path / "结果.xlsx").is_file()
+    main = main_pid(events)
+    pandas_at = events.index(["import", str(main), "pandas"])
+    before_pandas = {tuple(event) for event in events[:pandas_at]}
+    opened_before = {what for kind, pid, what in before_pandas if kind == "open" and int(pid) != main}
+    assert opened_before == {str(path) for path in inbox.iterdir()}

@@ -1,5 +1,6 @@
 """`collect` (the scorecard, with notices, returns and PDF on request) and `pdf`. What only the optional
-outputs need (notices, PDF, return copies, the sealed bundle) is imported when one is asked for."""
+outputs need (notices, PDF, return copies, the sealed bundle) is imported when one is asked for, and the
+pipeline (pandas) only once the returns are being read: the reader children work meanwhile."""
 from __future__ import annotations
 
 from contextlib import contextmanager
@@ -10,17 +11,17 @@ from typing import TYPE_CHECKING
 import click
 from rich.markup import escape
 
-from assess_xl import pipeline
 from assess_xl import year as year_module
 from assess_xl.cli.chinese import ChineseCommand
 from assess_xl.cli.errors import EXIT_CLEAN, EXIT_PROBLEMS, stop
 from assess_xl.cli.options import DISTRICTS_HELP, RULES_OPTION, collect_options, load_contacts, load_rulebook, output_path, with_adjustments
 from assess_xl.cli.output import console, errors_console, print_nothing_filled, print_summary
-from assess_xl.pipeline import CollectOptions, Outcome
+from assess_xl.run_options import CollectOptions, Outcome, start_reading
 from assess_xl import files
 from assess_xl.problems import Code
 
 if TYPE_CHECKING:
+    from assess_xl import pipeline
     from assess_xl import seal as seal_module
 
 YEAR_LOCK_WAIT = 10.0  # seconds a run waits for another holder of a year folder's lock
@@ -30,7 +31,9 @@ def run_collect(paths, out: Path, book, options: CollectOptions) -> pipeline.Col
     """Read, score and write the scorecard; the library refuses (exit 2) when nothing sound can be written."""
     files.refuse_if_in_use(out)
     with console.status("正在读取和检查交回的文件……"):
-        result = pipeline.collect(paths, book, options)
+        reading = start_reading(paths, book, options, ahead=True)  # before pandas is imported, which it overlaps
+        from assess_xl import pipeline
+        result = pipeline.collect(paths, book, options, reading)
     pipeline.stop_unless_scored(result, out)
     if result.outcome is Outcome.WRITTEN:
         files.write_file(out, result.content)
@@ -174,7 +177,7 @@ def year_lock(year):
 
 def write_notices(result: pipeline.CollectResult, book, options: CollectOptions, folder: Path,
                   template_path: str | None) -> list[tuple[Path, bytes]]:
-    from assess_xl import yearwork
+    from assess_xl import pipeline, yearwork
     template = Path(template_path) if template_path else None
     documents = yearwork.notice_files(book, result, pipeline.signature(book, options), template)
     written = [(folder / name, content) for name, content in documents]

@@ -10,18 +10,17 @@ from typing import TYPE_CHECKING
 import click
 from rich.markup import escape
 
-from assess_xl import pipeline
 from assess_xl import year as year_module
 from assess_xl.cli.errors import stop
 from assess_xl.cli.output import console, errors_console
-from assess_xl.pipeline import CollectOptions
-from assess_xl.read.merge import ReadResult
+from assess_xl.run_options import CollectOptions
 from assess_xl.rules import load as rulebook_load
 from assess_xl.rules.model import Rulebook
 from assess_xl.problems import Code
 
 if TYPE_CHECKING:
     from assess_xl.publish import outbox
+    from assess_xl.read.merge import ReadResult
 
 RULES_OPTION = click.option("--rules", "rules_path", type=click.Path(dir_okay=False), metavar="细则文件",
                             help="评分细则文件（YAML，或 rules export 生成的 .xlsx）；默认使用内置的2007年度细则。")
@@ -73,5 +72,6 @@ def load_contacts(path: str, book: Rulebook) -> dict[str, outbox.Contact]:
 
 
 def read_or_stop(paths, book: Rulebook, options: CollectOptions) -> ReadResult:
+    from assess_xl import pipeline
     with console.status("正在读取交回的文件……"):
         return pipeline.read_or_stop(paths, book, options)

@@ -4,15 +4,11 @@ same comparison (layout.name_key), the later submission winning each (district, 
 problem collected, never raised."""
 from __future__ import annotations
 
-import functools
 import itertools
-import os
 import re
-from typing import Any, Callable
+from typing import Any
 from collections import Counter
 from dataclasses import dataclass, field, replace
-from datetime import datetime
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -21,14 +17,12 @@ from assess_xl.read import gather
 
 from assess_xl import problems as P
 
-from assess_xl.xlsx import sandbox
 from assess_xl.read.cells import refusal
 from assess_xl.xlsx.layout import district_name_problems, name_key, normalise_text
 from assess_xl.read.mail import SEPARATOR
 from assess_xl.problems import Problem
-from assess_xl.read.form import DUPLICATE, READ, RECORD_COLUMNS, REJECTED, FileRead, SheetRead
+from assess_xl.read.form import DUPLICATE, READ, RECORD_COLUMNS, FileRead, SheetRead
 from assess_xl.rules.model import Rulebook
-from assess_xl.read.units import Split, Unit, again_apart, quiet_messages, read_unit
 from assess_xl.problems import Code
 
 EXCLUDED = "已排除"
@@ -82,78 +76,14 @@ class ReadResult:
         return bool(len(self.winners))
 
 
-def read_gathered(found: list[tuple[Path, str]], skipped: list[gather.Skipped], book: Rulebook,
-                  strict_conflicts: bool = False, districts: list[str] | None = None, workers: int | None = None,
-                  excluded: list[Any] | None = None, now: datetime | None = None,
-                  on_read: OnRead | None = None) -> ReadResult:
-    """Read every gathered (path, name) in child processes (telling `on_read` of each file as it is
-    read), then merge; `now` is the run's time."""
-    first = [Unit(str(path), name, gather.kind_of(Path(path)), (number,)) for number, (path, name) in enumerate(found)]
-    reads, failures = read_units(first, book, workers, now, on_read)
+def merge_reads(reads: list[FileRead], failures: list[str], skipped: list[gather.Skipped], book: Rulebook,
+                strict_conflicts: bool = False, districts: list[str] | None = None,
+                excluded: list[Any] | None = None) -> ReadResult:
+    """The files read (read.dispatch), less those the coordinator excluded, merged into one result; the
+    files no child could read are carried as worker failures."""
     kept, unmatched = _exclude(reads, excluded or [])
     result = merge_files(kept, book, strict_conflicts, skipped, districts)
     return replace(result, problems=[*result.problems, *unmatched], worker_failures=failures)
-
-
-OnRead = Callable[[FileRead], None]
-
-
-def read_units(units: list[Unit], book: Rulebook, workers: int | None = None, now: datetime | None = None,
-               on_read: OnRead | None = None) -> tuple[list[FileRead], list[str]]:
-    """Every unit read in its own sandboxed child, containers split round by round (mailbox →
-    messages → attachments); the reads in the order the files were given, and the units no child
-    could read (a fault of the machine). `on_read` is told of each file's read as soon as it is done."""
-    placed: list[tuple[tuple[int, ...], FileRead]] = []
-    failures: list[str] = []
-    quiet: list[tuple[str, str, int]] = []
-    with sandbox.isolation(read_unit, (book, now), workers) as read_all:
-        while units:
-            current = units
-            told = None if on_read is None else functools.partial(_tell, on_read, current)
-            following: list[Unit] = []
-            for unit, outcome in zip(current, read_all(current, told, largest_first(current))):
-                if isinstance(outcome, sandbox.Failure):
-                    retry = again_apart(unit) if outcome.kind != "worker" else None
-                    if retry is not None:
-                        following.append(retry)
-                        continue
-                    failures += [unit.name] if outcome.kind == "worker" else []
-                elif isinstance(outcome, Split):
-                    following += outcome.units
-                    quiet += outcome.quiet
-                placed += [(unit.order, read) for read in _reads_of(unit, outcome)]
-            units = following
-    placed.sort(key=lambda pair: pair[0])
-    return [read for _, read in placed] + quiet_messages(quiet), failures
-
-
-def largest_first(units: list[Unit]) -> list[int]:
-    """The units' indexes, largest first, as children are given them: a large file given last would
-    leave one child reading it alone at the end while the other waits."""
-    return sorted(range(len(units)), key=lambda n: -_size(units[n]))
-
-
-def _size(unit: Unit) -> int:
-    if unit.span is not None:
-        return unit.span[1]
-    try:
-        return os.stat(unit.path).st_size
-    except OSError:  # the child reports it
-        return 0
-
-
-def _reads_of(unit: Unit, outcome: list[FileRead] | Split | sandbox.Failure) -> list[FileRead]:
-    """The files a unit's outcome reads (a container's own reads; its parts come in the next round)."""
-    if isinstance(outcome, sandbox.Failure):
-        return [_failed(unit.path, unit.name, outcome)]
-    return list(outcome.reads) if isinstance(outcome, Split) else list(outcome)
-
-
-def _tell(on_read: OnRead, units: list[Unit], index: int, outcome: list[FileRead] | Split | sandbox.Failure) -> None:
-    if isinstance(outcome, sandbox.Failure) and outcome.kind != "worker" and again_apart(units[index]) is not None:
-        return  # read again apart in the next round: its verdict is told then
-    for read in _reads_of(units[index], outcome):
-        on_read(read)
 
 
 def _exclude(reads: list[FileRead], excluded: list[Any]) -> tuple[list[FileRead], list[Problem]]:
@@ -187,24 +117,6 @@ def shown_names(info: gather.FileInfo) -> set[str]:
 def _exclusion_key(name: str) -> str:
     """How a typed name is compared: width, case and the spaces around › (or >) do not matter."""
     return re.sub(r"\s*[›>]\s*", "›", normalise_text(name).replace("\\", "/")).casefold()
-
-
-def _failed(path: str, name: str, failure: sandbox.Failure) -> FileRead:
-    code = _FAILURE_CODES.get(failure.kind, Code.PARSE_ERROR)
-    fields: dict[str, Any] = {"kind": failure.detail.split(":")[0], "seconds": int(sandbox.seconds_per_item()),
-                              "how": _how(failure)}
-    return FileRead(gather.FileInfo(Path(path), name), REJECTED, P.text(code, **fields), [P.make(code, file=name, **fields)])
-
-
-def _how(failure: sandbox.Failure) -> str:
-    """How a child died, in words: a signal by name, else its exit status."""
-    if failure.detail.startswith("exit "):
-        return f"退出状态{failure.detail[5:]}"
-    return f"信号{failure.detail}" if failure.detail else "进程异常结束"
-
-
-_FAILURE_CODES = {"crash": Code.PARSE_CRASH, "timeout": Code.PARSE_TIMEOUT, "memory": Code.PARSE_MEMORY,
-                  "worker": Code.WORKER_FAILED, "error": Code.PARSE_ERROR}
 
 
 # ---- the districts of a run -----------------------------------------------------------------

@@ -24,7 +24,6 @@ from assess_xl.problems import Code
 CHANGES_SHEET, EXCLUDED_SHEET, LISTS_SHEET = "调整", "排除文件", "选项"
 CHANGE_HEADERS = ("区", "编号", "新值", "理由", "经办人", "日期")
 EXCLUDED_HEADERS = ("文件名或SHA-256", "理由", "经办人", "日期")
-ADJUSTMENTS_FILE = "调整表"
 COORDINATOR_ITEMS = "综合处复核（调整表）"  # where problems of the coordinator's own rows are counted
 PROBLEM_KINDS = frozenset({Code.ADJUSTMENTS_NO_SHEET, Code.ADJUSTMENT_DISTRICT, Code.ADJUSTMENT_CODE, Code.ADJUSTMENT_NO_REASON,
                            Code.ADJUSTMENT_VALUE})

@@ -15,6 +15,7 @@ import multiprocessing.process
 import os
 import signal
 import sys
+import threading
 import time
 from collections import deque
 from contextlib import contextmanager
@@ -39,6 +40,7 @@ PRELOAD = ("python_calamine", "assess_xl.read.form", "assess_xl.read.units", "as
            "resource", "multiprocessing.popen_forkserver")
 
 _CONTEXT: tuple[Any, ...] = ()
+_MAIN_HIDDEN = threading.RLock()  # one thread at a time hides __main__ (a run may read on a thread of its own)
 
 
 @dataclass(frozen=True)
@@ -177,14 +179,16 @@ def _main_not_reimported(function: Callable[..., object] | None) -> Iterator[Non
     if main is None or getattr(function, "__module__", None) == "__main__":
         yield
         return
-    hidden: dict[str, object] = {key: main.__dict__.pop(key) for key in ("__file__", "__spec__") if key in main.__dict__}
-    main.__spec__ = None
-    try:
-        yield
-    finally:
-        main.__dict__.update(hidden)
-        if "__spec__" not in hidden:
-            del main.__spec__
+    with _MAIN_HIDDEN:
+        hidden: dict[str, object] = {key: main.__dict__.pop(key) for key in ("__file__", "__spec__")
+                                     if key in main.__dict__}
+        main.__spec__ = None
+        try:
+            yield
+        finally:
+            main.__dict__.update(hidden)
+            if "__spec__" not in hidden:
+                del main.__spec__
 
 
 def run_isolated(function: Callable[..., Result], items: list[Item], context: tuple[Any, ...] = (),

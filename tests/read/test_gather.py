@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from assess_xl.read import gather
 
-from assess_xl.read import merge
+from assess_xl.read import dispatch
 
 from assess_xl.xlsx import preflight, sandbox
 from assess_xl.cli import main
@@ -433,7 +433,7 @@ def test_parser_crash_is_contained(book, tmp_path, good):
     crashed, read = sandbox.run_isolated(read_without_preflight, items, (book,))
     assert crashed == sandbox.Failure("crash", "SIGABRT")
     assert read.status == "已读取" and read.sheets
-    assert "解析程序崩溃（信号SIGABRT" in merge._failed(tmp_path / "crash.xlsx", "crash.xlsx", crashed).reason
+    assert "解析程序崩溃（信号SIGABRT" in dispatch._failed(tmp_path / "crash.xlsx", "crash.xlsx", crashed).reason
 
 
 # ---- saved times of .xls and .ods (issue 9, point 2) -----------------------------------------
