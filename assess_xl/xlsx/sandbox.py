@@ -78,9 +78,22 @@ def _context() -> multiprocessing.context.ForkServerContext | multiprocessing.co
     """The fork server where there is one (Linux, macOS), else fresh interpreters."""
     if "forkserver" not in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("spawn")
+    _no_resource_tracker()
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(list(PRELOAD))
     return context
+
+
+def _no_resource_tracker() -> None:
+    """Keep multiprocessing from starting its resource tracker, one more interpreter (40 ms of CPU) beside the
+    fork server, whose only work is to unlink the named semaphores and shared memory that a dead process
+    leaves behind. The sandbox's processes create neither (they talk through pipes), and nothing else in
+    assess-xl uses multiprocessing, so the tracker's pipe is /dev/null: multiprocessing, finding it open, takes
+    the tracker for running. Where multiprocessing keeps its tracker otherwise, it starts one as usual."""
+    from multiprocessing import resource_tracker
+    tracker = getattr(resource_tracker, "_resource_tracker", None)
+    if tracker is not None and getattr(tracker, "_fd", 0) is None:
+        tracker._fd = os.open(os.devnull, os.O_WRONLY)
 
 
 def start_early() -> None:

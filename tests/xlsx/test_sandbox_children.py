@@ -57,3 +57,18 @@ def test_the_console_script_starts_the_fork_server_only_for_commands_that_read(t
     main = main_pid(events)
     started = [pid for kind, pid, parent in events if kind == "start" and int(parent) == main]
     assert not started
+
+
+def test_a_reading_run_starts_the_fork_server_and_no_resource_tracker(tmp_path):
+    """multiprocessing's resource tracker (an interpreter of its own, for semaphores and shared memory the
+    sandbox never makes) is not started: the only interpreter the run starts is the fork server, and the
+    children it forks are the readers."""
+    book = rulebook.load()
+    write_forms(book, ["一区", "二区"], tmp_path / "inbox")
+    done, events = run_logged(tmp_path, "collect", tmp_path / "inbox", "-o", tmp_path / "结果.xlsx")
+    assert done.returncode in (0, 1), done.stderr
+    main, imported = main_pid(events), imports_by_process(events)
+    started = [int(pid) for kind, pid, parent in events if kind == "start" and int(parent) == main]
+    spawned = [int(pid) for kind, spawner, pid in events if kind == "spawn" and int(spawner) == main]
+    assert len(started) == 1 and spawned == started, events
+    assert "python_calamine" in imported[started[0]]  # the fork server
