@@ -1,6 +1,11 @@
 """Row heights: the line counts of wrapped text, measured once per paragraph and not wrapped when its longest
-run fits, are those of wrapping every token of every text in turn."""
+run fits, are those of wrapping every token of every text in turn. The printing fonts: fc-match's."""
 import math
+import shutil
+import subprocess
+import sys
+
+import pytest
 
 from hypothesis import given, settings, strategies as st
 
@@ -46,3 +51,34 @@ def test_line_counts_of_known_texts_equal_the_plain_wrapping():
 def test_line_counts_equal_the_plain_wrapping(text, width, style):
     size, bold = style
     assert printfit.lines_needed(text, width, size, bold) == plain_lines(text, width, size, bold)
+
+
+FONT_PATTERNS = ["Noto Serif CJK SC:bold", "Noto Serif CJK SC:regular", "Calibri:size=11", "DejaVu Sans Mono",
+                 "no such family at all:italic", "宋体"]
+
+
+@pytest.mark.parametrize("pattern", FONT_PATTERNS)
+def test_the_font_asked_of_libfontconfig_is_the_one_fc_match_prints(pattern, tmp_path, monkeypatch):
+    """The printing fonts are asked of libfontconfig in this process; the answer is fc-match's, also under a
+    configuration of the user's own (FONTCONFIG_FILE, here giving Calibri DejaVu Sans Mono)."""
+    if shutil.which("fc-match") is None:
+        pytest.skip("fontconfig (fc-match) is not installed")
+    for config in (None, mono_calibri(tmp_path)):
+        if config is not None:
+            monkeypatch.setenv("FONTCONFIG_FILE", str(config))
+        printed = subprocess.run(["fc-match", "-f", "%{file}\n%{index}", pattern], capture_output=True, text=True,
+                                 check=True).stdout.split("\n")
+        asked = subprocess.run([sys.executable, "-c", "import sys; from assess_xl.xlsx import printfit; "
+                                "print(*printfit._fontconfig_match(sys.argv[1]), sep=chr(10))", pattern],
+                               capture_output=True, text=True, check=True).stdout.split("\n")
+        assert asked[:2] == printed[:2], config
+
+
+def mono_calibri(folder):
+    """A fontconfig configuration that includes the system's and gives Calibri as DejaVu Sans Mono."""
+    config = folder / "fonts.conf"
+    config.write_text('<?xml version="1.0"?><!DOCTYPE fontconfig SYSTEM "fonts.dtd"><fontconfig>'
+                      '<include ignore_missing="yes">/etc/fonts/fonts.conf</include>'
+                      '<alias binding="strong"><family>Calibri</family><prefer><family>DejaVu Sans Mono</family>'
+                      '</prefer></alias></fontconfig>', encoding="utf-8")
+    return config
