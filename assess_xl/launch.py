@@ -10,6 +10,7 @@ then (files.write_file and the year's lock use `with`)."""
 from __future__ import annotations
 
 import atexit
+import gc
 import os
 import sys
 from typing import NoReturn
@@ -23,10 +24,12 @@ def command_name(arguments: list[str]) -> str | None:
 
 
 def main() -> None:
+    gc.disable()  # the start-up's imports make many objects and no garbage: a collection would only scan them
     if command_name(sys.argv[1:]) in READING_COMMANDS:
         from assess_xl.xlsx import sandbox
         sandbox.start_early()
     from assess_xl.cli import main as command_line
+    gc.enable()
     try:
         command_line()
     except SystemExit as done:

@@ -3,9 +3,11 @@ outputs need (notices, PDF, return copies, the sealed bundle) is imported when o
 pipeline (pandas) only once the returns are being read: the reader children work meanwhile."""
 from __future__ import annotations
 
+import gc
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING
 
 import click
@@ -19,6 +21,7 @@ from assess_xl.cli.output import console, errors_console, print_nothing_filled, 
 from assess_xl.run_options import CollectOptions, Outcome, start_reading
 from assess_xl import files
 from assess_xl.problems import Code
+from assess_xl.xlsx.style import collection_paused
 
 if TYPE_CHECKING:
     from assess_xl import pipeline
@@ -31,13 +34,23 @@ def run_collect(paths, out: Path, book, options: CollectOptions) -> pipeline.Col
     """Read, score and write the scorecard; the library refuses (exit 2) when nothing sound can be written."""
     files.refuse_if_in_use(out)
     with console.status("正在读取和检查交回的文件……"):
-        reading = start_reading(paths, book, options, ahead=True)  # before pandas is imported, which it overlaps
-        from assess_xl import pipeline
+        reading = start_reading(paths, book, options, ahead=True)  # the children read while pandas is imported
+        pipeline = imported_pipeline()
         result = pipeline.collect(paths, book, options, reading)
     pipeline.stop_unless_scored(result, out)
     if result.outcome is Outcome.WRITTEN:
         files.write_file(out, result.content)
     return result
+
+
+def imported_pipeline() -> ModuleType:
+    """The pipeline, imported (pandas, numpy, the scorecard writer: a third of a second) with the cycle collector
+    paused, since an import makes a great many objects and no garbage and each full collection meanwhile would
+    scan them all; what the imports made is then frozen (gc.freeze), so the run's own collections skip it."""
+    with collection_paused():
+        from assess_xl import pipeline
+    gc.freeze()
+    return pipeline
 
 
 RUN_OPTIONS = [  # what decides a year's figures: shared by collect and seal, recorded in the sealed bundle
