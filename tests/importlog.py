@@ -2,8 +2,9 @@
 script: a sitecustomize on PYTHONPATH logs, in every process, its start, each process forked and each module
 imported (an audit hook; at a normal exit also every module loaded), and which process spawned the fork
 server. On request (run_logged's `opened_under`, `hold`) it also logs every file opened under a folder, and
-holds the console script's own process at the start of one import until another process has opened such a
-file (or 20 s have passed): what happened before that import then comes first in the log."""
+holds the console script's own process at the start of one import until other processes have opened every file
+in that folder (or 20 s have passed): what happened before that import then comes first in the log. A fork
+is logged twice: by the child (fork) and by the parent (forked), each in its own order of events."""
 from __future__ import annotations
 
 import os
@@ -25,15 +26,17 @@ _OPENED_UNDER = os.environ.get("IMPORT_LOG_OPENED_UNDER")
 _HOLD = os.environ.get("IMPORT_LOG_HOLD") if os.getppid() == int(os.environ.get("IMPORT_LOG_TEST_PID", "0")) else None
 
 
-def _another_process_opened():
+def _opened_by_others():
     with open(_LOG, encoding="utf-8") as log:
-        return any(line.startswith("open ") and line.split(" ", 2)[1] != str(os.getpid()) for line in log)
+        return {line.rstrip("\\n").split(" ", 2)[2] for line in log
+                if line.startswith("open ") and line.split(" ", 2)[1] != str(os.getpid())}
 
 
-def _hold_until_another_opens():
+def _hold_until_others_open_all():
     import time
     deadline = time.monotonic() + 20
-    while not _another_process_opened() and time.monotonic() < deadline:
+    wanted = {os.path.join(_OPENED_UNDER, name) for name in os.listdir(_OPENED_UNDER)}
+    while not wanted <= _opened_by_others() and time.monotonic() < deadline:
         time.sleep(0.02)
 
 
@@ -42,7 +45,7 @@ def _hook(event, args):
     if event == "import":
         if args[0] == _HOLD:
             _HOLD = None
-            _hold_until_another_opens()
+            _hold_until_others_open_all()
         _write(f"import {os.getpid()} {args[0]}")
     elif event == "open" and _OPENED_UNDER and isinstance(args[0], str) and args[0].startswith(_OPENED_UNDER):
         _write(f"open {os.getpid()} {args[0]}")
@@ -69,21 +72,34 @@ def _logged_spawn(path, args, passfds):
 
 
 _util.spawnv_passfds = _logged_spawn
+
+_fork = os.fork
+
+
+def _logged_fork():
+    pid = _fork()
+    if pid:
+        _write(f"forked {os.getpid()} {pid}")
+    return pid
+
+
+os.fork = _logged_fork
 '''
 
 
 def run_logged(tmp_path, *args, opened_under=None, hold=None):
     """The console script run with the watcher, its temporary files in tmp_path/tmp: what it did, and the
-    log's events as [kind, pid, what] (kinds: start, fork, import, loaded, spawn; open for files opened under
+    log's events as [kind, pid, what] (kinds: start, fork, forked, import, loaded, spawn; open for files opened under
     the folder `opened_under`). With `hold` (a module), the console script's process waits at the start of
-    importing it until another process has opened a file under `opened_under`."""
+    importing it until other processes have opened every file in the folder `opened_under`."""
     (tmp_path / "site").mkdir()
     (tmp_path / "site" / "sitecustomize.py").write_text(WATCHER, encoding="utf-8")
     (tmp_path / "tmp").mkdir()
     log = tmp_path / "imports.log"
     optional = {"IMPORT_LOG_OPENED_UNDER": str(opened_under) if opened_under else None, "IMPORT_LOG_HOLD": hold,
                 "IMPORT_LOG_TEST_PID": str(os.getpid()) if hold else None}
-    done = assess_xl(*args, env={"PYTHONPATH": str(tmp_path / "site"), "IMPORT_LOG": str(log),
+    path = os.pathsep.join(filter(None, [str(tmp_path / "site"), os.environ.get("PYTHONPATH")]))
+    done = assess_xl(*args, env={"PYTHONPATH": path, "IMPORT_LOG": str(log),
                                  "TMPDIR": str(tmp_path / "tmp"),
                                  **{name: value for name, value in optional.items() if value is not None}})
     events = [line.split(" ", 2) for line in log.read_text(encoding="utf-8").splitlines()]

@@ -92,17 +92,21 @@ def _fontconfig_match(pattern: str) -> tuple[str, int] | None:
         fontconfig.FcPatternDestroy(best)
 
 
+def _loaded(name: str) -> ctypes.CDLL | None:
+    try:
+        return ctypes.CDLL(name)
+    except OSError:
+        return None
+
+
 @functools.cache
 def _fontconfig() -> ctypes.CDLL | None:
     """libfontconfig with the signatures used here, or None where it is not installed."""
-    for name in ("libfontconfig.so.1", "libfontconfig.1.dylib", ctypes.util.find_library("fontconfig")):
-        try:
-            library = ctypes.CDLL(name) if name else None
-        except OSError:
-            continue
-        if library is not None:
-            break
-    else:
+    library = _loaded("libfontconfig.so.1") or _loaded("libfontconfig.1.dylib")
+    if library is None:  # elsewhere: ask the system where it is (ldconfig: slower, hence last)
+        found = ctypes.util.find_library("fontconfig")
+        library = _loaded(found) if found else None
+    if library is None:
         return None
     pointer, text, number = ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int
     signatures = {"FcNameParse": ([text], pointer), "FcConfigSubstitute": ([pointer, pointer, number], number),

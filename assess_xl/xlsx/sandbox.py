@@ -2,11 +2,13 @@
 file that makes the parser abort (python-calamine can, on crafted files), hang or swallow memory
 becomes a rejected file instead of a dead run. Also spreads the work over the machine's cores.
 
-Children are forked from a fork server that was started fresh with only the reader loaded, not from
-the main process: they do not inherit its memory, so a large run cannot make a child fail to start
-under its limit, and starting them stays cheap. They die with the run (each child watches the process
-that started it; the fork server exits after its last child), and hold neither its stdout nor its
-stderr. A child that cannot start at all is not blamed on any file."""
+Children are forked from a fork server that holds only the reader, not from the main process as it is
+by then: they do not inherit its memory, so a large run cannot make a child fail to start under its limit,
+and starting them stays cheap. The console script forks that server from itself at its start, once it has
+imported the reader and nothing else (start_early); otherwise it is a fresh interpreter loading the reader.
+They die with the run (each child watches the process that started it; the fork server exits after its
+last child), and hold neither its stdout nor its stderr. A child that cannot start at all is not blamed
+on any file."""
 from __future__ import annotations
 
 import multiprocessing
@@ -21,7 +23,7 @@ from collections import deque
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
-from typing import Any, Callable, Generic, Iterator, TypeVar, cast
+from typing import Any, Callable, Generic, Iterator, NoReturn, TypeVar, cast
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
@@ -97,13 +99,72 @@ def _no_resource_tracker() -> None:
 
 
 def start_early() -> None:
-    """Start the fork server now, so that it loads the reader on another core while this process is still
-    importing the rest (the command line, pandas); the first child then starts without waiting for it."""
+    """Start the fork server now, before this process imports the rest (the command line, pandas), so that the
+    first child starts without waiting for it. Where multiprocessing's fork server is the one this code knows,
+    the server is forked from this process once it has imported the reader, which it needs too (see
+    _fork_server_here); otherwise it is started as a fresh interpreter that loads the reader on another core."""
     if _context().get_start_method() != "forkserver":
         return
     from multiprocessing import forkserver
-    with _main_not_reimported(None):
-        forkserver.ensure_running()
+    if not _fork_server_here():
+        with _main_not_reimported(None):
+            forkserver.ensure_running()
+
+
+_SERVER_MAIN = ["listener_fd", "alive_r", "preload", "main_path", "sys_path"]  # multiprocessing.forkserver.main's
+
+
+def _fork_server_here() -> bool:
+    """Make this process's fork server a fork of this process, taken after importing the reader (PRELOAD) and
+    nothing else of the run: it then holds what a fresh server would after loading the reader, without a second
+    interpreter starting and importing the reader again (a tenth of a second of CPU). The server runs
+    multiprocessing's own loop (forkserver.main) on a socket and an "alive" pipe set up as ensure_running sets
+    them up, and is registered as this process's server. False, and nothing done, where that loop is not the one
+    this code knows (another Python's), a server already runs, this process has other threads (forking one is
+    unsafe) or the reader cannot be imported."""
+    import importlib
+    import inspect
+    import socket
+    from multiprocessing import connection, forkserver, util
+    server: Any = forkserver._forkserver  # its state, as ensure_running keeps it
+    if (list(inspect.signature(forkserver.main).parameters) != _SERVER_MAIN or server._forkserver_pid is not None
+            or threading.active_count() > 1):
+        return False
+    try:
+        for module in PRELOAD:
+            importlib.import_module(module)
+    except ImportError:
+        return False
+    with server._lock, socket.socket(socket.AF_UNIX) as listener:
+        address = connection.arbitrary_address("AF_UNIX")
+        listener.bind(address)
+        if not util.is_abstract_socket_namespace(address):
+            os.chmod(address, 0o600)
+        listener.listen()
+        alive_r, alive_w = os.pipe()  # the server ends once this run and its children have closed alive_w
+        pid = os.fork()
+        if pid == 0:
+            _serve_forks(listener.fileno(), alive_r, alive_w)
+        os.close(alive_r)
+        server._forkserver_address, server._forkserver_alive_fd, server._forkserver_pid = address, alive_w, pid
+    return True
+
+
+def _serve_forks(listener: int, alive_r: int, alive_w: int) -> NoReturn:
+    """The forked fork server: multiprocessing's loop until the run and its children are gone, then out without
+    this process's exit handlers (they are the run's: its temporary folder, its children)."""
+    import gc
+    from multiprocessing import forkserver
+    gc.enable()  # the run pauses the collector while it starts; the server and its readers collect as usual
+    status = 0
+    try:
+        os.close(alive_w)
+        forkserver.main(listener, alive_r, [])
+    except SystemExit:  # the loop's end: no run or child is left
+        pass
+    except BaseException:  # noqa: B036  a fault of the server: its children's starts fail and are reported
+        status = 1
+    os._exit(status)
 
 
 def _prepare_child(limit: int, context: tuple[Any, ...], run: int) -> None:
