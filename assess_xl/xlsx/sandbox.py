@@ -136,7 +136,7 @@ def _fork_server_here() -> bool:
     except ImportError:
         return False
     with server._lock, socket.socket(socket.AF_UNIX) as listener:
-        address = connection.arbitrary_address("AF_UNIX")
+        address = connection.arbitrary_address("AF_UNIX")  # type: ignore[attr-defined]  # not in typeshed
         listener.bind(address)
         if not util.is_abstract_socket_namespace(address):
             os.chmod(address, 0o600)
