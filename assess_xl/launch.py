@@ -29,6 +29,7 @@ def main() -> None:
         from assess_xl.xlsx import sandbox
         sandbox.start_early()
     from assess_xl.cli import main as command_line
+    gc.freeze()  # what the imports made stays: the collections to come need not scan it
     gc.enable()
     try:
         command_line()

@@ -46,10 +46,11 @@ def run_collect(paths, out: Path, book, options: CollectOptions) -> pipeline.Col
 def imported_pipeline() -> ModuleType:
     """The pipeline, imported (pandas, numpy, the scorecard writer: a third of a second) with the cycle collector
     paused, since an import makes a great many objects and no garbage and each full collection meanwhile would
-    scan them all; what the imports made is then frozen (gc.freeze), so the run's own collections skip it."""
+    scan them all; what the imports made is frozen (gc.freeze) before the collector resumes, so neither its
+    first collection nor the run's later ones scan it."""
     with collection_paused():
         from assess_xl import pipeline
-    gc.freeze()
+        gc.freeze()
     return pipeline
 
 
