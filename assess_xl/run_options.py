@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Callable, Sequence
 
 if TYPE_CHECKING:
     from assess_xl.read.dispatch import Reading
@@ -52,7 +52,7 @@ def instant(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.astimezone()
 
 
-def start_reading(paths, book: Rulebook, options: CollectOptions, ahead: bool = False) -> Reading:
+def start_reading(paths: Sequence[str | Path], book: Rulebook, options: CollectOptions, ahead: bool = False) -> Reading:
     """Gather `paths` and read them in the sandbox's children, at the run's time; with `ahead` the reading
     goes on while the caller does something else (pipeline.collect takes it over). The run's time is
     fixed here if it was not given, so that the reading and the rest of the run share it."""

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Sequence
 
 import click
 from rich.markup import escape
@@ -25,18 +25,20 @@ from assess_xl.xlsx.style import collection_paused
 
 if TYPE_CHECKING:
     from assess_xl import pipeline
+    from assess_xl.pipeline import CollectResult
+    from assess_xl.rules.model import Rulebook
     from assess_xl import seal as seal_module
 
 YEAR_LOCK_WAIT = 10.0  # seconds a run waits for another holder of a year folder's lock
 
 
-def run_collect(paths, out: Path, book, options: CollectOptions) -> pipeline.CollectResult:
+def run_collect(paths: Sequence[str | Path], out: Path, book: Rulebook, options: CollectOptions) -> pipeline.CollectResult:
     """Read, score and write the scorecard; the library refuses (exit 2) when nothing sound can be written."""
     files.refuse_if_in_use(out)
     with console.status("正在读取和检查交回的文件……"):
         reading = start_reading(paths, book, options, ahead=True)  # the children read while pandas is imported
         pipeline = imported_pipeline()
-        result = pipeline.collect(paths, book, options, reading)
+        result: CollectResult = pipeline.collect(paths, book, options, reading)
     pipeline.stop_unless_scored(result, out)
     if result.outcome is Outcome.WRITTEN:
         files.write_file(out, result.content)

@@ -37,8 +37,8 @@ class Prefill:
     """What a re-issued form already holds: accepted values, cells to fix (with a comment saying what
     was typed, what is wrong and what to type), cells still owed, and an optional first sheet."""
     values: dict = field(default_factory=dict)  # (code, district) → parsed value
-    fix: dict = field(default_factory=dict)  # (code, district) → comment
-    owed: dict = field(default_factory=dict)  # (code, district) → comment
+    fix: dict[tuple[str, str], str] = field(default_factory=dict)  # (code, district) → comment
+    owed: dict[tuple[str, str], str] = field(default_factory=dict)  # (code, district) → comment
     explanation: tuple = ()  # rows of the 退回说明 sheet (first row: the summary line)
 
 
