@@ -25,7 +25,7 @@ from typing import Any, Generic, TypeVar
 from xlsxwriter.worksheet import Worksheet
 
 from assess_xl.xlsx.sandbox import _die_with_run
-from assess_xl.xlsx.style import HouseWorksheet, MemoryWorkbook, sheet_xml
+from assess_xl.xlsx.style import HouseWorksheet, MemoryWorkbook, sheet_xml, usable_cores
 
 Item = TypeVar("Item")
 # What a sheet keeps outside its own XML that the workbook's other parts (workbook.xml, defined names,
@@ -68,7 +68,7 @@ def can_fork() -> bool:
     """Fork available and two cores for this process. Other threads may run (the terminal's progress, the
     console's server): the child takes no lock another thread could hold (it writes nothing but its pipe,
     logs nothing, and the house worksheet caches nothing behind a lock) and leaves with os._exit."""
-    return hasattr(os, "fork") and len(os.sched_getaffinity(0)) > 1
+    return hasattr(os, "fork") and usable_cores() > 1
 
 
 class Beside(Generic[Item]):

@@ -112,15 +112,22 @@ class HouseZipFile(zipfile.ZipFile):
             archive.start_dir = archive.fp.tell()
 
 
+# xlsxwriter's ZipFile is one name for the whole process: one save at a time may replace it, or a save that
+# ended first would put zipfile's back under another still making its zip (whose deflated parts zipfile
+# would then compress again: a workbook that opens to garbage). The console's threads can save at once.
+_ZIPFILE_REPLACED = threading.Lock()
+
+
 @contextmanager
 def deflating() -> Iterator[Deflater]:
     """A deflating thread, and xlsxwriter's workbooks zipped by HouseZipFile meanwhile (xlsxwriter makes its
     ZipFile itself; HouseZipFile zips any other part as ZipFile does, so a workbook saved meanwhile on
-    another thread comes out the same)."""
-    deflater = Deflater()
-    xlsxwriter.workbook.ZipFile = HouseZipFile
-    try:
-        yield deflater
-    finally:
-        xlsxwriter.workbook.ZipFile = zipfile.ZipFile
-        deflater.stop()
+    another thread comes out the same). Another thread's `deflating()` waits until this one has ended."""
+    with _ZIPFILE_REPLACED:
+        deflater = Deflater()
+        xlsxwriter.workbook.ZipFile = HouseZipFile
+        try:
+            yield deflater
+        finally:
+            xlsxwriter.workbook.ZipFile = zipfile.ZipFile
+            deflater.stop()

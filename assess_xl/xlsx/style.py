@@ -183,6 +183,13 @@ class CompactPackager(Packager):  # type: ignore[misc]  # xlsxwriter ships no ty
             self.filenames.append((part, f"xl/worksheets/sheet{index}.xml", True))
 
 
+def usable_cores() -> int:
+    """The cores this process may run on: its CPU affinity where the system keeps one (Linux: `taskset`,
+    a container's CPU set), else the machine's count (macOS and Windows have no os.sched_getaffinity)."""
+    affinity = getattr(os, "sched_getaffinity", None)
+    return len(affinity(0)) if affinity is not None else os.cpu_count() or 1
+
+
 def sheet_xml(sheet: Worksheet) -> bytes:
     """A worksheet's XML as UTF-8."""
     text = io.StringIO()
@@ -223,7 +230,7 @@ class MemoryWorkbook(xlsxwriter.Workbook):  # type: ignore[misc]  # xlsxwriter s
 
     def _store_workbook(self) -> None:
         """Saved with the sheets deflated on another thread while the next are assembled (two cores)."""
-        if len(os.sched_getaffinity(0)) < 2:
+        if usable_cores() < 2:
             super()._store_workbook()
             return
         with deflating() as self.deflater:

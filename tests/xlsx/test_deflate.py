@@ -1,6 +1,7 @@
 """Workbook parts deflated on another thread (xlsx.deflate): the zip's bytes are those zipfile writes."""
 import io
 import os
+import threading
 import zipfile
 from datetime import datetime
 
@@ -8,7 +9,7 @@ import pytest
 import xlsxwriter.workbook
 
 from assess_xl.xlsx import deflate
-from assess_xl.xlsx.style import MemoryWorkbook, styles
+from assess_xl.xlsx.style import MemoryWorkbook, styles, usable_cores
 
 PARTS = [("a.xml", b""), ("b/c.xml", bytes(range(256)) * 40), ("d.xml", "<x>数据</x>".encode() * 100_000), ("e", b"x" * 5)]
 
@@ -70,7 +71,7 @@ def workbook_bytes() -> bytes:
 
 
 def test_workbook_the_same_on_one_core(monkeypatch):
-    if len(os.sched_getaffinity(0)) < 2:
+    if usable_cores() < 2:
         pytest.skip("needs two cores")
     submitted = []
     submit = deflate.Deflater.submit
@@ -79,3 +80,44 @@ def test_workbook_the_same_on_one_core(monkeypatch):
     assert len(submitted) == 5
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0})
     assert workbook_bytes() == two and len(submitted) == 5
+
+
+def test_a_second_thread_saving_waits_until_the_first_has_put_zipfile_back():
+    """Two saves at once (the console's threads): the second replaces xlsxwriter's ZipFile only after the first
+    has restored it, so neither zips with the other's ZipFile."""
+    seen = []
+
+    def second_save():
+        with deflate.deflating():
+            seen.append("second in")
+
+    with deflate.deflating():
+        other = threading.Thread(target=second_save)
+        other.start()
+        other.join(0.3)
+        seen.append("first out")
+        assert xlsxwriter.workbook.ZipFile is deflate.HouseZipFile
+    other.join(10)
+    assert seen == ["first out", "second in"]
+    assert xlsxwriter.workbook.ZipFile is zipfile.ZipFile
+
+
+def test_workbooks_saved_by_two_threads_at_once_are_the_bytes_of_one(monkeypatch):
+    one = workbook_bytes()
+    results: list[bytes] = []
+    threads = [threading.Thread(target=lambda: results.extend(workbook_bytes() for _ in range(5))) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert results == [one] * 10
+
+
+def test_usable_cores_where_the_system_keeps_no_affinity(monkeypatch):
+    """macOS and Windows have no os.sched_getaffinity: the machine's count, and a workbook is still saved."""
+    monkeypatch.delattr(os, "sched_getaffinity", raising=False)
+    monkeypatch.setattr(os, "cpu_count", lambda: 4)
+    assert usable_cores() == 4
+    monkeypatch.setattr(os, "cpu_count", lambda: None)
+    assert usable_cores() == 1
+    assert zipfile.ZipFile(io.BytesIO(workbook_bytes())).testzip() is None
