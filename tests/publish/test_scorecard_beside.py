@@ -139,3 +139,35 @@ def test_library_child_failing_leaves_the_scorecard_to_this_process(year, book, 
                            year.comparison, year.robustness)
     monkeypatch.undo()
     assert content == one_process(book, year)
+
+
+REAL_NAMES = ["高新区（东区）", "高新区（西区）", "经济技术开发区·北区", "桥西区", "第一区/第二区合并片区",
+              "长江新区临空港经济技术开发区管理委员会社会事务局辖区"] + [f"第{n}区" for n in range(1, report.FORK_FROM)]
+
+
+def test_library_real_district_names_same_bytes_as_one_process(book, tmp_path):
+    """Names as districts are named (full-width brackets, a middle dot, a slash a sheet name cannot hold, one
+    longer than a sheet name may be): the sheets the child writes, their names, print areas and links to them
+    are those of one process."""
+    if not childsheets.can_fork():
+        pytest.skip("needs fork, two cores and no other thread in this process")
+    blank = write_forms(book, REAL_NAMES, tmp_path / "forms")
+    entries: dict = {}
+    for code, indicator in book.indicators.items():
+        entries.setdefault(indicator.department, {})[code] = {d: typed_best(indicator) for d in REAL_NAMES}
+    entries["开发处"]["6-1"] = {d: str(n % 3) for n, d in enumerate(REAL_NAMES)}
+    (tmp_path / "inbox").mkdir()
+    fill_workbook(blank["全部"], tmp_path / "inbox" / "全部.xlsx", entries)
+    result = pipeline.collect([tmp_path / "inbox"], book, pipeline.CollectOptions(generated=datetime(2008, 1, 5)))
+    assert sorted(result.scores.districts) == sorted(REAL_NAMES)
+    forked = []
+    fork = childsheets._fork
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(childsheets, "_fork", lambda *args: forked.append(fork(*args)))
+        content = report.build(book, result.scores, result.explanations, result.read, result.generated, None,
+                               result.comparison, result.robustness)
+    assert forked
+    assert content == one_process(book, result)
+    with zipfile.ZipFile(io.BytesIO(content)) as archive:
+        workbook_xml = archive.read("xl/workbook.xml").decode()
+    assert "高新区（东区）" in workbook_xml and "经济技术开发区·北区" in workbook_xml
