@@ -7,6 +7,15 @@ from assess_xl.score import scoring
 pytest_plugins = ["console.fixtures", "dovecot"]  # the console's fixtures (tests/console/fixtures.py), Dovecot's
 
 
+@pytest.fixture(scope="session", autouse=True)
+def text_widths_cache(tmp_path_factory):
+    """The suite's own cache of measured text widths (xlsx.textwidths), for it and every command it starts:
+    never the user's."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache")))
+        yield
+
+
 @pytest.fixture(scope="session")
 def book():
     return rulebook.load()

@@ -20,8 +20,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from assess_xl.xlsx import textwidths
+
 if TYPE_CHECKING:
-    from PIL.ImageFont import FreeTypeFont
+    from assess_xl.xlsx.textwidths import Face
 
 SERIF_SC = "Noto Serif CJK SC"
 LINE_EM = 1.437  # Noto CJK's ascent + descent (1151 + 286 units of 1000); used when the font is missing
@@ -47,20 +49,17 @@ class Margins:
 
 
 @functools.cache
-def _font(bold: bool) -> FreeTypeFont | None:
+def _font(bold: bool) -> Face | None:
     """The printing font at 1000 units per em, or None where fontconfig or the font is missing."""
     font = _matched(f"{SERIF_SC}:{'bold' if bold else 'regular'}")
-    return font if font is not None and font.getname()[0] == SERIF_SC else None
+    return font if font is not None and font.name()[0] == SERIF_SC else None
 
 
-def _matched(pattern: str) -> FreeTypeFont | None:
-    """The font fontconfig gives for `pattern` on this machine, at 1000 units per em (None without fontconfig)."""
-    try:
-        from PIL import ImageFont
-        found = _fontconfig_match(pattern)
-        return ImageFont.truetype(found[0], 1000, index=found[1]) if found is not None else None
-    except (OSError, ValueError, ImportError):
-        return None
+def _matched(pattern: str) -> Face | None:
+    """The font fontconfig gives for `pattern` on this machine, at 1000 units per em (None without fontconfig),
+    measured as before on this machine where it was (textwidths)."""
+    found = _fontconfig_match(pattern)
+    return textwidths.face(*found) if found is not None else None
 
 
 def _fontconfig_match(pattern: str) -> tuple[str, int] | None:
@@ -128,7 +127,7 @@ def digit_width() -> float:
     font = _matched(f"{DEFAULT_FONT}:size={DEFAULT_SIZE}")
     if font is None:
         return float(EXCEL_DIGIT)
-    widest = max(font.getlength(digit) for digit in "0123456789") / 1000 * DEFAULT_SIZE
+    widest = max(font.length(digit) for digit in "0123456789") / 1000 * DEFAULT_SIZE
     return round(widest * 20) / 20
 
 
@@ -149,7 +148,7 @@ def line_height(size: float, bold: bool = False) -> float:
     font = _font(bold)
     if font is None:
         return LINE_EM * size
-    ascent, descent = font.getmetrics()
+    ascent, descent = font.metrics()
     return max(ascent + descent, LINE_EM * 1000) / 1000 * size
 
 
@@ -158,7 +157,7 @@ def _printed_width(token: str, size: float, bold: bool) -> float:
     """Points `token` takes in the printing font (measured once per token: FreeType's layout of a string
     is the slowest step of writing a scorecard, and the same characters recur on every district's sheet)."""
     font = _font(bold)
-    return font.getlength(token) / 1000 * size if font is not None else _simsun_width(token, size)
+    return font.length(token) / 1000 * size if font is not None else _simsun_width(token, size)
 
 
 @functools.lru_cache(maxsize=1 << 16)
