@@ -383,9 +383,15 @@ _DECLARATION = re.compile(rb'<\?xml version="1\.0"(?: encoding="(?:UTF|utf)-8")?
 _PLAIN_CELL = re.compile(rb'<c r="([A-Z]{1,3})([1-9][0-9]{0,6})"')
 _PLAIN_ROW = re.compile(rb'<row r="([1-9][0-9]{0,6})"')
 _PLAIN_DIMENSION = re.compile(rb'<dimension ref="([A-Z]{1,3})([1-9][0-9]{0,6})(?::([A-Z]{1,3})([1-9][0-9]{0,6}))?"')
-_ANY_CELL, _ANY_ROW, _ANY_DIMENSION = (re.compile(rb"<" + name + rb"[\s/>]") for name in (b"c", b"row", b"dimension"))
-_NOT_PLAIN = (re.compile(rb"<f[\s/>]"), re.compile(rb":(?:c|row|dimension|f)[\s/>]"),
-              re.compile(rb't(?<=\st)\s*=\s*["\'][e&]'))  # a formula; a prefixed element; t="e" (or a character reference)
+# Anything a plain sheet does not hold, found in one pass over its tags: a comment, CDATA, DOCTYPE or processing
+# instruction (<! or <?), a formula, and a cell, row or dimension tag that is not one of the plain ones above
+# (another spelling of its reference, or none).
+_NOT_PLAIN_TAG = re.compile(rb'<(?:[!?]|f[\s/>]'
+                            rb'|c(?! r="[A-Z]{1,3}[1-9][0-9]{0,6}")[\s/>]'
+                            rb'|row(?! r="[1-9][0-9]{0,6}")[\s/>]'
+                            rb'|dimension(?! ref="[A-Z]{1,3}[1-9][0-9]{0,6}(?::[A-Z]{1,3}[1-9][0-9]{0,6})?")[\s/>])')
+_NOT_PLAIN = (re.compile(rb":(?:c|row|dimension|f)[\s/>]"),
+              re.compile(rb't(?<=\st)\s*=\s*["\'][e&]'))  # a prefixed element; t="e" (or a character reference)
 
 
 def _plain_scan(data: bytes) -> SheetScan | None:
@@ -401,13 +407,10 @@ def _plain_scan(data: bytes) -> SheetScan | None:
         if declaration is None:
             return None
         start = declaration.end()
-    if (data[start:start + 1] != b"<" or b"\0" in data or b"<!" in data or data.find(b"<?", start) >= 0
+    if (data[start:start + 1] != b"<" or b"\0" in data or _NOT_PLAIN_TAG.search(data, start)
             or any(pattern.search(data, start) for pattern in _NOT_PLAIN)):
         return None
     cells, rows, dimensions = (pattern.findall(data, start) for pattern in (_PLAIN_CELL, _PLAIN_ROW, _PLAIN_DIMENSION))
-    if (len(cells), len(rows), len(dimensions)) != tuple(len(pattern.findall(data, start)) for pattern in
-                                                          (_ANY_CELL, _ANY_ROW, _ANY_DIMENSION)):
-        return None
     try:
         expat.ParserCreate(namespace_separator="}").Parse(data, True)
     except expat.ExpatError:
