@@ -30,12 +30,14 @@ def read_units(units: list[Unit], book: Rulebook, workers: int | None = None, no
     placed: list[tuple[tuple[int, ...], FileRead]] = []
     failures: list[str] = []
     quiet: list[tuple[str, str, int]] = []
-    with sandbox.isolation(read_unit, (book, now), workers) as read_all:
+    run = os.urandom(16).hex()  # names this run to the children: orders of units compare within a run only
+    with sandbox.isolation(read_unit, (book, now, run), workers) as read_all:
         while units:
             current = units
             told = None if on_read is None else functools.partial(_tell, on_read, current)
             following: list[Unit] = []
-            for unit, outcome in zip(current, read_all(current, told, largest_first(current))):
+            sizes = [_size(unit) for unit in current]
+            for unit, outcome in zip(current, read_all(current, told, largest_first(sizes), sizes)):
                 if isinstance(outcome, sandbox.Failure):
                     retry = again_apart(unit) if outcome.kind != "worker" else None
                     if retry is not None:
@@ -51,10 +53,12 @@ def read_units(units: list[Unit], book: Rulebook, workers: int | None = None, no
     return [read for _, read in placed] + quiet_messages(quiet), failures
 
 
-def largest_first(units: list[Unit]) -> list[int]:
-    """The units' indexes, largest first, as children are given them: a large file given last would
-    leave one child reading it alone at the end while the other waits."""
-    return sorted(range(len(units)), key=lambda n: -_size(units[n]))
+def largest_first(sizes: list[int]) -> list[int]:
+    """The units' indexes by their sizes, largest first, as children are given them: a large file given last
+    would leave one child reading it alone at the end while the other waits. Units of one size keep their
+    order, and the sandbox hands them to one child where it can: copies of one file are of one size, and a
+    child that has read a file need not parse its later copies (units._read_file)."""
+    return sorted(range(len(sizes)), key=lambda n: -sizes[n])
 
 
 def _size(unit: Unit) -> int:

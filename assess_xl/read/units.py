@@ -18,7 +18,7 @@ from assess_xl.read import gather
 from assess_xl.read import mail
 
 from assess_xl import problems as P
-from assess_xl.read.form import NOT_A_FORM, REJECTED, FileRead, read_loaded, read_one
+from assess_xl.read.form import NOT_A_FORM, READ, REJECTED, FileRead, read_loaded
 from assess_xl.rules.model import Rulebook
 from assess_xl.problems import Code
 
@@ -49,11 +49,12 @@ class Split:
     quiet: list[tuple[str, str, int]] = field(default_factory=list)  # (path, mailbox, number)
 
 
-def read_unit(unit: Unit, book: Rulebook, now: datetime | None = None) -> list[FileRead] | Split:
+def read_unit(unit: Unit, book: Rulebook, now: datetime | None = None, run: str = "") -> list[FileRead] | Split:
     """One unit, in a child: a workbook's reads, or how a container splits. `now` is the run's time
-    (what a plausible file, saved or sent time may not exceed)."""
+    (what a plausible file, saved or sent time may not exceed); `run` names the run, whose units' orders
+    can be compared (see _read_file)."""
     if unit.kind == "file":
-        return [read_one((unit.path, unit.name), book, now)]
+        return [_read_file(unit, book, now, run)]
     import python_calamine  # noqa: F401  an ImportError here is the machine's fault, not the file's
     container = gather.load(unit.path, unit.name, gather.MAX_CONTAINER_BYTES, unit.span, now)
     if container.rejected:
@@ -77,6 +78,49 @@ def read_unit(unit: Unit, book: Rulebook, now: datetime | None = None) -> list[F
     if len(parts) == 1 and not unit.apart:  # its one workbook read here, not unpacked again in a unit of its own
         return [*reads, _read_attachment(unpacked.parts[0], parts[0].sha256, container, book, now)]
     return Split(parts, reads)
+
+
+MAX_CONTENTS = 10_000  # contents remembered by one child (a SHA-256 and a few fields each)
+# The run they belong to, and SHA-256 → (order, verdict without sheets) of each workbook the child read whole in
+# it for a file whose read found a form.
+_CONTENTS: tuple[str, dict[str, tuple[tuple[int, ...], FileRead]]] = ("", {})
+
+
+def _read_file(unit: Unit, book: Rulebook, now: datetime | None, run: str) -> FileRead:
+    """A workbook unit's read. A copy of a workbook this child already read in this run for a file given
+    before it (the same bytes: a department that sent the same file twice) is not parsed again: the run
+    counts a copy only as a duplicate of the first file (merge drops its sheets and problems), so its read
+    is the earlier one's verdict with its own details."""
+    import python_calamine  # noqa: F401  an ImportError here is the machine's fault, not the file's
+    info = gather.load(unit.path, unit.name, now=now)
+    contents = _contents_of(run)
+    earlier = contents.get(info.sha256) if info.sha256 and run else None
+    if earlier is not None and earlier[0] < unit.order:
+        return _copy_of(earlier[1], info)
+    read = read_loaded(info, book, now)
+    if run and info.sha256 and read.status == READ and not read.reason:
+        if len(contents) >= MAX_CONTENTS:
+            contents.clear()
+        contents.setdefault(info.sha256, (unit.order, FileRead(read.info, read.status, read.reason)))
+    return read
+
+
+def _contents_of(run: str) -> dict[str, tuple[tuple[int, ...], FileRead]]:
+    """What this child remembers of the contents it read in `run` (forgetting another run's)."""
+    global _CONTENTS
+    if _CONTENTS[0] != run:
+        _CONTENTS = (run, {})
+    return _CONTENTS[1]
+
+
+def _copy_of(earlier: FileRead, info: gather.FileInfo) -> FileRead:
+    """The read of a file whose bytes are those of `earlier`: what the pre-flight found in the bytes is the
+    same, where and when the file was found are its own; sheets and problems are left out, as the run keeps
+    only the earlier file's (merge drops a duplicate's)."""
+    seen = earlier.info
+    same = replace(info, data=b"", format=seen.format, macros=seen.macros, saved=seen.saved,
+                   saved_ignored=seen.saved_ignored, error_cells=seen.error_cells, formula_cells=seen.formula_cells)
+    return FileRead(same, earlier.status, earlier.reason)
 
 
 def again_apart(unit: Unit) -> Unit | None:

@@ -15,6 +15,7 @@ import multiprocessing
 import multiprocessing.context
 import multiprocessing.process
 import os
+import itertools
 import signal
 import sys
 import threading
@@ -23,7 +24,7 @@ from collections import deque
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
-from typing import Any, Callable, Generic, Iterator, NoReturn, TypeVar, cast
+from typing import Any, Callable, Generic, Hashable, Iterator, NoReturn, TypeVar, cast
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
@@ -288,12 +289,16 @@ def isolation(function: Callable[..., Result], context: tuple[Any, ...] = (), wo
     children it starts serve the next batch too (a fetch's batches, a read's rounds of containers) instead
     of a new set per batch; `run(items, each)` tells `each` of every verdict as run_isolated does;
     `run(items, each, order)` hands the items out in that order of their indexes (results stay in item
-    order). The children go when the block ends."""
+    order); `run(items, each, order, kinship)` hands items of equal kinship (e.g. files of one size, which may
+    be copies of one file) to one child where the balance of the work allows (see _Pool._next_item). The
+    children go when the block ends."""
     pool: _Pool[Any, Result] = _Pool(function, context, time_limit or seconds_per_item(), memory_limit)
 
     def run(items: list[Any], each: Callable[[int, Result | Failure], None] | None = None,
-            order: list[int] | None = None) -> list[Result | Failure]:
-        return pool.run(items, max(1, min(workers or os.cpu_count() or 1, len(items))), each, order) if items else []
+            order: list[int] | None = None, kinship: list[Hashable] | None = None) -> list[Result | Failure]:
+        if not items:
+            return []
+        return pool.run(items, max(1, min(workers or os.cpu_count() or 1, len(items))), each, order, kinship)
 
     try:
         yield run
@@ -311,6 +316,7 @@ def seconds_per_item() -> float:
 
 
 AHEAD = 2  # items sent to a child at once: the one it works on and the next, so it never waits for the run
+KIN_LOOKAHEAD = 64  # queued items looked at for one that no other child has kin of
 
 
 @dataclass
@@ -333,9 +339,12 @@ class _Pool(Generic[Item, Result]):
         self.children: list[_Child] = []
         self.failed_starts = 0  # children that died or hung before they were ready
         self.mp = _context()
+        self.kinship: list[Hashable] | None = None  # of each item of the current run, when given
+        self.kin: dict[Hashable, _Child] = {}  # kinship → the child last given an item of it
 
     def run(self, items: list[Item], workers: int, each: Callable[[int, Result | Failure], None] | None = None,
-            order: list[int] | None = None) -> list[Result | Failure]:
+            order: list[int] | None = None, kinship: list[Hashable] | None = None) -> list[Result | Failure]:
+        self.kinship, self.kin = kinship, {}
         results: list[Result | Failure | None] = [None] * len(items)
         queue = deque(range(len(items)) if order is None else order)
         untold = set(range(len(items))) if each is not None else set()
@@ -359,7 +368,7 @@ class _Pool(Generic[Item, Result]):
         for depth in range(1, AHEAD + 1):
             for child in self.children:
                 if child.ready and len(child.sent) < depth and queue and (depth == 1 or len(queue) > len(self.children)):
-                    index = queue.popleft()
+                    index = self._next_item(child, queue)
                     try:
                         child.connection.send((index, items[index]))
                     except OSError:  # it died on the item it holds: its death is collected next, this item goes on
@@ -368,6 +377,24 @@ class _Pool(Generic[Item, Result]):
                     if not child.sent:
                         child.since = time.monotonic()
                     child.sent.append(index)
+
+    def _next_item(self, child: _Child, queue: deque[int]) -> int:
+        """The next item for `child`, taken from the queue: the first, unless another child still alive was
+        given an item of its kinship; then the first of the next few that no other child has kin of (a
+        child that has read one copy of a file knows the next copy), else the first all the same, so that
+        no child waits while items are queued."""
+        taken = 0
+        if self.kinship is not None:
+            for position, index in enumerate(itertools.islice(queue, KIN_LOOKAHEAD)):
+                holder = self.kin.get(self.kinship[index])
+                if holder is None or holder is child or all(holder is not other for other in self.children):
+                    taken = position
+                    break
+        index = queue[taken]
+        del queue[taken]
+        if self.kinship is not None:
+            self.kin[self.kinship[index]] = child
+        return index
 
     def _any_ready(self) -> bool:
         return any(child.ready for child in self.children)

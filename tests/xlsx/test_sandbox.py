@@ -171,3 +171,24 @@ def test_items_are_handed_out_in_the_order_given_and_come_back_in_item_order(tmp
         results = run(items, None, [3, 1, 0, 2])
     assert results == ["item0", "item1", "item2", "item3"]
     assert open(log).read().split() == ["item3", "item1", "item0", "item2"]
+
+
+def test_items_of_one_kinship_go_to_the_child_given_the_first_while_others_can_be_given():
+    """Kinship (e.g. files of one size, maybe copies of one file): a child is not given an item whose kin
+    another child holds while an item without such kin is queued; when none is, it takes the first."""
+    from collections import deque
+    pool = sandbox._Pool(square, (), 60.0, sandbox.MEMORY_LIMIT)
+    first, second = (sandbox._Child(None, None, ready=True) for _ in range(2))  # type: ignore[arg-type]
+    pool.children = [first, second]
+    pool.kinship = ["a", "a", "a", "b", "b", "c"]
+    queue = deque(range(6))
+    taken = [(name, pool._next_item(child, queue)) for name, child in
+             [("first", first), ("second", second), ("first", first), ("second", second), ("first", first)]]
+    assert taken == [("first", 0), ("second", 3), ("first", 1), ("second", 4), ("first", 2)]
+    assert pool._next_item(second, queue) == 5  # kin of nobody's
+    pool.kinship, queue = ["a", "a"], deque([0, 1])
+    pool.kin = {"a": first}
+    assert pool._next_item(second, queue) == 0  # only the first child's kin is left: taken all the same
+    pool.children = [second]
+    pool.kinship, queue, pool.kin = ["b", "c"], deque([0, 1]), {"b": first}
+    assert pool._next_item(second, queue) == 0  # the kin of a child that is gone
