@@ -6,14 +6,22 @@ Two things a workbook numbers in the order sheets are written are put right when
 back: shared strings (a text gets its number when it is first written; the child's sheets come first, so
 the child's numbers stand, and the texts this process wrote since the fork are numbered again after the
 child's new ones) and cell formats (a format gets its number when a sheet's XML first uses it, so the
-child first assembles the sheets written before the fork, then its own, and this process takes the
-numbers it gave). A child that fails, dies or sends something that does not fit raises ChildFailed: the
-caller then writes the workbook again in one process. The child dies with this process; nothing is
-written to disk (a pipe carries its part)."""
+sheets written before the fork are assembled, as copies, to number theirs before it; the child then
+assembles its own, and this process takes the numbers it gave). A child that fails, dies or sends
+something that does not fit raises ChildFailed: the caller then writes the workbook again in one process.
+The child dies with this process; nothing is written to disk (a pipe carries its part).
+
+While the child works, `join()` assembles this process's sheets that come after the child's (it would
+otherwise do so alone once the child's part is in): their cell formats numbered on from those of the sheets
+before the fork, which stands when the child's sheets use no other format (else they are assembled again
+when the workbook is saved, as before), and each text first written since the fork marked in the XML until
+the child's part says which number it takes."""
 from __future__ import annotations
 
+import copy
 import os
 import pickle
+import re
 import signal
 import select
 import time
@@ -36,6 +44,9 @@ CARRIED = ("hidden", "selected", "autofilter_area", "print_area_range", "repeat_
 CHILD_SECONDS = 30.0  # the least time the child is given to send its part, from the fork
 ATTACHED = ("charts", "images", "shapes", "tables", "header_images", "footer_images", "background_image",
             "comments", "buttons_list", "hyperlinks", "has_vml", "has_header_vml", "has_dynamic_arrays")
+
+
+_MARKED = re.compile(rb"<v><(\d+)>")  # a shared string's number left to fill in (`<` is never data in XML)
 
 
 class ChildFailed(Exception):
@@ -62,6 +73,17 @@ class _State:
     format_keys: int
     dxf_keys: int
     sheets: int
+    first: int  # the index of the child's first sheet
+    format_indices: dict[str, int]  # the cell formats numbered: key → number
+    format_numbers: list[int | None]  # each cell format's number (xf_index)
+
+
+@dataclass(frozen=True)
+class _Early:
+    """This process's sheets after the child's, assembled while the child worked, their cell formats numbered
+    on from those the sheets before the child's use (which stands if the child's sheets use no other)."""
+    sheets: list[HouseWorksheet]
+    xml: list[list[bytes]]  # each sheet's XML split at its marks: text, a mark's number, text, …
 
 
 def can_fork() -> bool:
@@ -84,8 +106,11 @@ class Beside(Generic[Item]):
         self.forked = 0.0  # time.monotonic() at the fork
 
     def join(self) -> None:
+        """Takes the child's part in; every sheet must have been written by now (this process's sheets after
+        the child's are assembled here, while the child finishes)."""
         if self.pid is None:
             return
+        early = _assemble_early(self.workbook, self._state(), len(self.theirs))
         data, status = self._received()
         if status != 0 or not data:
             raise ChildFailed(f"status {status}")
@@ -95,7 +120,7 @@ class Beside(Generic[Item]):
             raise ChildFailed(repr(exc)) from exc
         if isinstance(part, str):
             raise ChildFailed(part)
-        _take(self.workbook, part, self.theirs, self._state())
+        _take(self.workbook, part, self.theirs, self._state(), early)
 
     def _state(self) -> _State:
         assert self.state is not None
@@ -158,9 +183,11 @@ def written_beside(workbook: MemoryWorkbook, items: Sequence[tuple[Item, Workshe
 
 def _fork(beside: Beside[Item], workbook: MemoryWorkbook, theirs: list[tuple[Item, Worksheet]],
           write: Callable[[list[tuple[Item, Worksheet]]], None]) -> None:
+    _number_earlier_formats(workbook, theirs[0][1].index)
     table = workbook.str_table
     state = _State(table.unique_count, table.count, len(workbook.formats), len(workbook.xf_format_indices),
-                   len(workbook.dxf_format_indices), len(workbook.worksheets()))
+                   len(workbook.dxf_format_indices), len(workbook.worksheets()), theirs[0][1].index,
+                   dict(workbook.xf_format_indices), [f.xf_index for f in workbook.formats])
     reading, writing = os.pipe()
     parent = os.getpid()
     pid = os.fork()
@@ -191,9 +218,6 @@ def _child(workbook: MemoryWorkbook, theirs: list[tuple[Any, Worksheet]], write:
 
 def _part(workbook: MemoryWorkbook, sheets: list[Worksheet], state: _State) -> _Part:
     _check_self_contained(workbook, sheets, state)
-    first = sheets[0].index
-    for earlier in workbook.worksheets()[:first]:  # numbers the formats they use first, as saving in order does
-        sheet_xml(earlier)
     xml = [sheet_xml(sheet) for sheet in sheets]
     formats = [(position, f.xf_index) for position, f in enumerate(workbook.formats) if f.xf_index is not None]
     strings = list(workbook.str_table.string_table)[state.strings:]
@@ -208,27 +232,100 @@ def _check_self_contained(workbook: MemoryWorkbook, sheets: list[Worksheet], sta
             state.formats, state.dxf_keys, state.sheets) or len(workbook.xf_format_indices) != state.format_keys:
         raise ValueError("the child's sheets added formats or sheets")
     for sheet in sheets:
-        if not isinstance(sheet, HouseWorksheet) or sheet.is_chartsheet or any(getattr(sheet, name, None) for name in ATTACHED):
+        if not _self_contained(sheet):
             raise ValueError(f"sheet {sheet.name} holds parts outside its XML")
 
 
-def _take(workbook: MemoryWorkbook, part: _Part, theirs: list[Worksheet], state: _State) -> None:
+def _self_contained(sheet: Worksheet) -> bool:
+    """A sheet whose XML is the same assembled now or when the workbook is saved."""
+    return isinstance(sheet, HouseWorksheet) and not sheet.is_chartsheet and not sheet.constant_memory and not any(
+        getattr(sheet, name, None) for name in ATTACHED)
+
+
+def _number_earlier_formats(workbook: MemoryWorkbook, first: int) -> None:
+    """The cell formats the sheets before the `first` use numbered, as saving the sheets in order numbers them
+    (before the fork: the child's sheets and this process's later ones number theirs after them). Each is
+    assembled as a copy: assembling changes a sheet (its selections, its count of relations), and these
+    sheets are assembled again when the workbook is saved."""
+    for earlier in workbook.worksheets()[:first]:
+        sheet_xml(_copy_to_assemble(earlier))
+
+
+def _copy_to_assemble(sheet: Worksheet) -> Worksheet:
+    """A copy of `sheet` that assembling changes instead of it (its lists, dicts and sets copied too); the
+    cell formats are the sheet's own, so assembling the copy numbers them."""
+    copied = copy.copy(sheet)
+    copied.__dict__.update({name: copy.copy(value) for name, value in vars(sheet).items()
+                            if isinstance(value, (list, dict, set))})
+    return copied
+
+
+def _assemble_early(workbook: MemoryWorkbook, state: _State, child_sheets: int) -> _Early | None:
+    """This process's sheets after the child's, as many in a row as are self-contained, assembled with each
+    text first written since the fork marked (`<v><n>`), its number being known once the child's are in
+    (None when there are none)."""
+    sheets = []
+    for sheet in workbook.worksheets()[state.first + child_sheets:]:
+        if not _self_contained(sheet) or workbook.vba_project:
+            break
+        sheets.append(sheet)
+    if not sheets:
+        return None
+    marks: list[int | str] = [*range(state.strings), *(f"<{n}>" for n in range(state.strings, workbook.str_table.unique_count))]
+    xml = []
+    for sheet in sheets:
+        sheet.renumber_strings(marks)
+        xml.append(_MARKED.split(sheet_xml(sheet)))
+    return _Early(sheets, xml)
+
+
+def _take(workbook: MemoryWorkbook, part: _Part, theirs: list[Worksheet], state: _State, early: _Early | None) -> None:
     """The child's part into the workbook: its strings before those this process wrote since the fork,
-    its numbering of formats, its sheets' attributes and XML."""
-    if len(workbook.xf_format_indices) != state.format_keys or any(sheet.table for sheet in theirs):
-        raise ChildFailed("this process numbered formats or wrote into the child's sheets")
+    its numbering of formats, its sheets' attributes and XML, and the numbers of the strings marked in the
+    sheets assembled early. When the child numbered formats of its own, the sheets assembled early are
+    assembled again when the workbook is saved."""
+    if any(sheet.table for sheet in theirs):
+        raise ChildFailed("this process wrote into the child's sheets")
+    if early is not None and part.format_keys != state.format_indices:
+        _numbered_as_at_fork(workbook, state)
+        early = None
+    if early is None:
+        _take_format_numbers(workbook, part, state)
     numbers = _strings_after(workbook, part, state)
     for sheet in workbook.worksheets():
         if sheet not in theirs and isinstance(sheet, HouseWorksheet):
             sheet.renumber_strings(numbers)
-    workbook.xf_format_indices.clear()
-    workbook.xf_format_indices.update(part.format_keys)
-    for position, number in part.format_numbers:
-        workbook.formats[position].xf_index = number
     for sheet, (carried, xml) in zip(theirs, part.sheets):
         for name, value in carried.items():
             setattr(sheet, name, value)
         sheet.assembled = xml
+    if early is not None:
+        _fill_marks(early, numbers)
+
+
+def _numbered_as_at_fork(workbook: MemoryWorkbook, state: _State) -> None:
+    """The cell formats' numbers put back as they were at the fork (this process numbered some since)."""
+    workbook.xf_format_indices.clear()
+    workbook.xf_format_indices.update(state.format_indices)
+    for cell_format, number in zip(workbook.formats, state.format_numbers):
+        cell_format.xf_index = number
+
+
+def _take_format_numbers(workbook: MemoryWorkbook, part: _Part, state: _State) -> None:
+    if len(workbook.xf_format_indices) != state.format_keys:
+        raise ChildFailed("this process numbered formats the child numbers")
+    workbook.xf_format_indices.clear()
+    workbook.xf_format_indices.update(part.format_keys)
+    for position, number in part.format_numbers:
+        workbook.formats[position].xf_index = number
+
+
+def _fill_marks(early: _Early, numbers: list[int]) -> None:
+    """The sheets assembled early, their marked strings numbered: their XML is final, their cells are dropped."""
+    for sheet, pieces in zip(early.sheets, early.xml):
+        pieces[1::2] = [b"<v>%d" % numbers[int(mark)] for mark in pieces[1::2]]
+        sheet.assembled = b"".join(pieces)
+        sheet.table.clear()
 
 
 def _strings_after(workbook: MemoryWorkbook, part: _Part, state: _State) -> list[int]:

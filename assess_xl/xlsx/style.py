@@ -9,7 +9,7 @@ import gc
 import io
 import math
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -18,7 +18,7 @@ from xlsxwriter.exceptions import DuplicateWorksheetName
 from xlsxwriter.format import Format
 from xlsxwriter.packager import Packager
 from xlsxwriter.utility import xl_col_to_name
-from xlsxwriter.worksheet import CellBlankTuple, CellNumberTuple, CellStringTuple, Worksheet
+from xlsxwriter.worksheet import CellBlankTuple, CellNumberTuple, CellRichStringTuple, CellStringTuple, Worksheet
 
 from assess_xl.xlsx.deflate import Deflater, deflating
 from assess_xl.xlsx.layout import RESULT_META_SHEET, TOOL
@@ -43,10 +43,11 @@ class HouseWorksheet(Worksheet):  # type: ignore[misc]  # xlsxwriter ships no ty
     process assembled it, and `renumber_strings` gives the shared strings new numbers when it is saved."""
 
     assembled: bytes | None = None
-    string_numbers: list[int] | None = None  # shared string number as written → as saved
+    string_numbers: Sequence[int | str] | None = None  # shared string number as written → as saved
 
-    def renumber_strings(self, numbers: list[int]) -> None:
-        """Save each shared string written as number n as numbers[n]."""
+    def renumber_strings(self, numbers: Sequence[int | str]) -> None:
+        """Save each shared string written as number n as numbers[n] (a number, or a mark to be replaced by
+        one: xlsx.childsheets assembles some sheets before their strings' numbers are known)."""
         self.string_numbers = numbers
 
     def write_string(self, row: Any, col: Any, *args: Any) -> int:
@@ -103,8 +104,8 @@ class HouseWorksheet(Worksheet):  # type: ignore[misc]  # xlsxwriter ships no ty
             return
         for cells in self.table.values():
             for col, cell in cells.items():
-                if type(cell) is CellStringTuple:
-                    cells[col] = CellStringTuple(numbers[cell.string], cell.format)
+                if type(cell) in _SHARED_STRING_CELLS:
+                    cells[col] = cell._replace(string=numbers[cell.string])
 
     def _write_cells(self, row: int, cells: dict[int, Any], styles: dict[int, str]) -> None:
         number, numbers = str(row + 1), self.string_numbers
@@ -115,8 +116,8 @@ class HouseWorksheet(Worksheet):  # type: ignore[misc]  # xlsxwriter ships no ty
             if cell_format is None or kind not in _SHORT_CELLS:
                 self.fh.write("".join(written))
                 written.clear()
-                if numbers is not None and kind is CellStringTuple:
-                    cell = CellStringTuple(numbers[cell.string], cell_format)
+                if numbers is not None and kind in _SHARED_STRING_CELLS:
+                    cell = cell._replace(string=numbers[cell.string])
                 self._write_cell(row, col, cell)
                 continue
             style = styles.get(id(cell_format)) or styles.setdefault(id(cell_format), f' s="{cell_format._get_xf_index()}"')
@@ -158,6 +159,7 @@ class HouseWorksheet(Worksheet):  # type: ignore[misc]  # xlsxwriter ships no ty
 
 
 _SHORT_CELLS = (CellStringTuple, CellNumberTuple, CellBlankTuple)
+_SHARED_STRING_CELLS = (CellStringTuple, CellRichStringTuple)  # cells that hold a shared string's number
 _column_name = functools.lru_cache(maxsize=None)(xl_col_to_name)
 _SHORT_TEXT = 32_767 // 2  # characters a text may have without xlsxwriter's check of its length in UTF-16
 

@@ -31,12 +31,19 @@ def write_sheet(ws, n: int, look) -> None:
         ws.write_number(row, 1, n + row / 4, look["score"])
     ws.write_string(5, 0, f"格式只在第{n}张用过", look["missing"] if n == 1 else look["warn"] if n == 4 else look["plain"])
     ws.write_row_cells(6, 0, [("一行", look["header"]), (n, look["int"]), ("无格式", None)])
+    ws.write_string(7, 0, f"无格式的第{n}张")  # a text new to each sheet, without a format (xlsxwriter's own loop)
+    ws.write_rich_string(8, 0, "甲", look["warn"], f"乙{n}", look["text"], look["center"])
     ws.set_row(6, 30)
     ws.set_column(0, 0, 20)
     ws.print_area(0, 0, 6, 2)
     ws.repeat_rows(0, 1)
     if n == 2:
         ws.hide()
+
+
+def formats_only_here(ws, n: int, look) -> None:
+    """write_sheet, the formats used by one sheet only being used by sheets 4 and 5 (this process's at 0.5)."""
+    write_sheet(ws, {1: 5, 4: 1, 5: 4}.get(n, n), look)
 
 
 def workbook_bytes(share: float, write=write_sheet, inside=None) -> tuple[bytes, int | None]:
@@ -47,6 +54,7 @@ def workbook_bytes(share: float, write=write_sheet, inside=None) -> tuple[bytes,
     look = styles(workbook)
     first = workbook.add_worksheet("首页")
     first.write_string(0, 0, "共有的标题", look["title"])
+    first.freeze_panes(1, 1)  # assembling a sheet with panes changes it (its selections)
     items = [(n, workbook.add_worksheet(f"第{n}张")) for n in range(6)]
 
     def write_items(pairs):
@@ -71,6 +79,30 @@ def test_same_bytes_as_one_process(share, two_cores):
     split, pid = workbook_bytes(share)
     assert none is None and pid is not None
     assert split == alone
+
+
+def assembled_early(beside) -> list[bool]:
+    """After join(): which of this process's sheets after the child's have their XML already."""
+    sheets = beside.workbook.worksheets()
+    after = sheets.index(beside.theirs[-1]) + 1
+    return [sheet.assembled is not None for sheet in sheets[after:]]
+
+
+def test_this_process_assembles_its_sheets_while_the_child_works(two_cores):
+    """The formats first used by this process's sheets numbered on from those before the fork, the texts it
+    wrote since the fork (with and without a format, a rich string) numbered after the child's."""
+    seen = []
+    split, pid = workbook_bytes(0.5, formats_only_here, inside=lambda beside: seen.append(beside))
+    alone, _ = workbook_bytes(0.0, formats_only_here)
+    assert pid is not None and split == alone
+    assert assembled_early(seen[0]) == [True, True, True]
+
+
+def test_sheets_assembled_again_when_the_child_used_a_format_of_its_own(two_cores):
+    seen = []
+    split, pid = workbook_bytes(0.5, inside=lambda beside: seen.append(beside))
+    assert pid is not None and split == workbook_bytes(0.0)[0]
+    assert assembled_early(seen[0]) == [False, False, False]
 
 
 def failing(ws, n, look):

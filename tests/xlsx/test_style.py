@@ -1,5 +1,6 @@
 """The house workbook's shortcuts inside xlsxwriter write exactly what xlsxwriter writes."""
 import gc
+import re
 import io
 import zipfile
 from datetime import datetime
@@ -138,3 +139,17 @@ def test_collection_is_paused_while_writing_and_resumes_as_it_was():
         assert not gc.isenabled()  # the caller's choice is kept
     finally:
         gc.enable()
+
+
+def test_rich_strings_renumbered_as_plain_texts_are():
+    """A sheet whose shared strings are given new numbers (xlsx.childsheets) saves its rich strings' numbers
+    renumbered too, through xlsxwriter's loop as through the house one."""
+    workbook = MemoryWorkbook()
+    look = styles(workbook)
+    ws = workbook.add_worksheet("甲")
+    ws.write_string(0, 0, "一", look["text"])
+    ws.write_rich_string(1, 0, "甲", look["warn"], "乙", look["text"])
+    ws.write_rich_string(2, 0, "丙", look["warn"], "丁")
+    ws.renumber_strings([7, 8, 9])
+    xml = parts(workbook.content())["xl/worksheets/sheet1.xml"]
+    assert [int(n) for n in re.findall(rb't="s"><v>(\d+)</v>', xml)] == [7, 8, 9]
