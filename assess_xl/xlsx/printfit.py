@@ -13,12 +13,13 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import functools
+import itertools
 import math
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from assess_xl.xlsx import textwidths
 
@@ -179,18 +180,33 @@ class _Paragraph:
 @functools.lru_cache(maxsize=1 << 14)  # the same lines (a target's text, '是否完成：是') recur on every district's sheet
 def _paragraph(paragraph: str, size: float, bold: bool) -> _Paragraph:
     tokens = _WORD.findall(paragraph)
-    printed = [_printed_width(token, size, bold) for token in tokens]
-    simsun = [_simsun_width(token, size) for token in tokens]
+    printed = _known_widths(tokens, _PRINTED.setdefault((size, bold), {}), lambda token: _printed_width(token, size, bold))
+    simsun = _known_widths(tokens, _SIMSUN.setdefault(size, {}), lambda token: _simsun_width(token, size))
     return _Paragraph(tokens, printed, simsun, _longest_run(printed), _longest_run(simsun))
 
 
+_PRINTED: dict[tuple[float, bool], dict[str, float]] = {}  # per size and weight: each token's width, as measured
+_SIMSUN: dict[float, dict[str, float]] = {}
+MOST_KNOWN = 1 << 16  # tokens known per size and weight before they are forgotten
+
+
+def _known_widths(tokens: list[str], known: dict[str, float], width: Callable[[str], float]) -> list[float]:
+    """The width of each token: looked up in `known` at once (the same characters recur on every sheet),
+    and `width(token)` for those not known yet, kept."""
+    widths = list(map(known.get, tokens))
+    if None not in widths:
+        return cast(list[float], widths)
+    if len(known) > MOST_KNOWN:
+        known.clear()
+    for n, token in enumerate(tokens):
+        if widths[n] is None:
+            widths[n] = known[token] = width(token)
+    return cast(list[float], widths)
+
+
 def _longest_run(widths: list[float]) -> float:
-    used = longest = 0.0
-    for width in widths:
-        used += width
-        if used > longest:
-            longest = used
-    return longest
+    """The largest running sum of `widths` added left to right (0 for none): the widest a line of them gets."""
+    return max(itertools.accumulate(widths, initial=0.0))
 
 
 def _lines(tokens: list[str], widths: list[float], longest_run: float, room: float) -> int:

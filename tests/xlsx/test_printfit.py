@@ -82,3 +82,36 @@ def mono_calibri(folder):
                       '<alias binding="strong"><family>Calibri</family><prefer><family>DejaVu Sans Mono</family>'
                       '</prefer></alias></fontconfig>', encoding="utf-8")
     return config
+
+
+def looped_longest_run(widths: list[float]) -> float:
+    """The largest running sum, added left to right one width at a time (0 for none)."""
+    used = longest = 0.0
+    for width in widths:
+        used += width
+        if used > longest:
+            longest = used
+    return longest
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.floats(min_value=-1e6, max_value=1e6, allow_nan=False)))
+def test_the_longest_run_is_the_looped_running_sum(widths):
+    assert printfit._longest_run(widths) == looped_longest_run(widths)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(PIECES.filter(lambda piece: piece != "\n"), max_size=40), st.sampled_from([(10, False), (10, True), (12, True)]))
+def test_widths_known_at_once_are_those_measured_one_by_one(tokens, style):
+    size, bold = style
+    known: dict[str, float] = {}
+    measure = lambda token: printfit._printed_width(token, size, bold)  # noqa: E731
+    for _ in range(2):  # measured, then known
+        assert printfit._known_widths(tokens, known, measure) == [measure(token) for token in tokens]
+
+
+def test_widths_known_are_forgotten_past_their_bound(monkeypatch):
+    monkeypatch.setattr(printfit, "MOST_KNOWN", 2)
+    known: dict[str, float] = {}
+    printfit._known_widths(["环", "保", "局"], known, len)
+    assert printfit._known_widths(["目标"], known, len) == [2] and known == {"目标": 2}
