@@ -21,6 +21,7 @@ from assess_xl.cli.output import console, errors_console, print_nothing_filled, 
 from assess_xl.run_options import CollectOptions, Outcome, start_reading
 from assess_xl import files
 from assess_xl.problems import Code
+from assess_xl.xlsx import printfit
 from assess_xl.xlsx.style import collection_paused
 
 if TYPE_CHECKING:
@@ -37,6 +38,7 @@ def run_collect(paths: Sequence[str | Path], out: Path, book: Rulebook, options:
     files.refuse_if_in_use(out)
     with console.status("正在读取和检查交回的文件……"):
         reading = start_reading(paths, book, options, ahead=True)  # the children read while pandas is imported
+        printfit.find_fonts_ahead()  # and fontconfig finds the scorecard's fonts
         pipeline = imported_pipeline()
         result: CollectResult = pipeline.collect(paths, book, options, reading)
     pipeline.stop_unless_scored(result, out)

@@ -17,6 +17,7 @@ import itertools
 import math
 import os
 import re
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, cast
@@ -59,8 +60,38 @@ def _font(bold: bool) -> Face | None:
 def _matched(pattern: str) -> Face | None:
     """The font fontconfig gives for `pattern` on this machine, at 1000 units per em (None without fontconfig),
     measured as before on this machine where it was (textwidths)."""
-    found = _fontconfig_match(pattern)
+    found = _found_ahead(pattern)
     return textwidths.face(*found) if found is not None else None
+
+
+PRINTING_PATTERNS = (f"{SERIF_SC}:regular", f"{SERIF_SC}:bold", f"{DEFAULT_FONT}:size={DEFAULT_SIZE}")
+_AHEAD: dict[str, tuple[str, int] | None] = {}  # fontconfig's answers found ahead, each taken once
+_finding: list[threading.Thread] = []
+
+
+def find_fonts_ahead() -> None:
+    """Ask libfontconfig for the printing fonts now, on a thread of its own, while this process goes on with
+    other work (collect: importing pandas). Its first match reads fontconfig's configuration and caches, about
+    7 ms, and the interpreter runs on meanwhile (ctypes lets go of its lock in each call). _matched takes the
+    answers, waiting for the thread first."""
+    if not _finding:
+        _finding.append(threading.Thread(target=_find_ahead, name="printing fonts", daemon=True))
+        _finding[0].start()
+
+
+def _find_ahead() -> None:
+    for pattern in PRINTING_PATTERNS:
+        try:
+            _AHEAD[pattern] = _fontconfig_match(pattern)
+        except Exception:  # asked again where it is needed, and fails there as it would have
+            return
+
+
+def _found_ahead(pattern: str) -> tuple[str, int] | None:
+    """fontconfig's answer for `pattern`: the one found ahead when there is one, else asked now."""
+    while _finding:
+        _finding.pop().join()
+    return _AHEAD.pop(pattern) if pattern in _AHEAD else _fontconfig_match(pattern)
 
 
 def _fontconfig_match(pattern: str) -> tuple[str, int] | None:

@@ -4,6 +4,7 @@ import math
 import shutil
 import subprocess
 import sys
+import threading
 
 import pytest
 
@@ -115,3 +116,29 @@ def test_widths_known_are_forgotten_past_their_bound(monkeypatch):
     known: dict[str, float] = {}
     printfit._known_widths(["环", "保", "局"], known, len)
     assert printfit._known_widths(["目标"], known, len) == [2] and known == {"目标": 2}
+
+
+def test_the_fonts_found_ahead_are_those_asked_for_then(monkeypatch):
+    monkeypatch.setattr(printfit, "_AHEAD", {})
+    printfit.find_fonts_ahead()
+    for pattern in printfit.PRINTING_PATTERNS:
+        assert printfit._found_ahead(pattern) == printfit._fontconfig_match(pattern)
+    assert not printfit._finding and not printfit._AHEAD  # the thread joined, each answer taken once
+    assert not [thread for thread in threading.enumerate() if thread.name == "printing fonts"]
+
+
+def test_fonts_not_found_ahead_are_asked_for_where_needed(monkeypatch):
+    monkeypatch.setattr(printfit, "_AHEAD", {})
+    asked = printfit._fontconfig_match
+    failing = [True]
+
+    def fails_on_the_thread(pattern):
+        if failing[0]:
+            raise OSError("libfontconfig went away")
+        return asked(pattern)
+
+    monkeypatch.setattr(printfit, "_fontconfig_match", fails_on_the_thread)
+    printfit.find_fonts_ahead()
+    printfit._finding[0].join()
+    failing[0] = False
+    assert printfit._found_ahead(printfit.PRINTING_PATTERNS[0]) == asked(printfit.PRINTING_PATTERNS[0])
