@@ -32,6 +32,7 @@ from typing import Any, Generic, TypeVar
 
 from xlsxwriter.worksheet import Worksheet
 
+from assess_xl.xlsx.deflate import deflated
 from assess_xl.xlsx.sandbox import _die_with_run
 from assess_xl.xlsx.style import HouseWorksheet, MemoryWorkbook, sheet_xml, usable_cores
 
@@ -218,7 +219,7 @@ def _child(workbook: MemoryWorkbook, theirs: list[tuple[Any, Worksheet]], write:
 
 def _part(workbook: MemoryWorkbook, sheets: list[Worksheet], state: _State) -> _Part:
     _check_self_contained(workbook, sheets, state)
-    xml = [sheet_xml(sheet) for sheet in sheets]
+    xml = [deflated(sheet_xml(sheet)) for sheet in sheets]  # compressed here, on the core this process frees
     formats = [(position, f.xf_index) for position, f in enumerate(workbook.formats) if f.xf_index is not None]
     strings = list(workbook.str_table.string_table)[state.strings:]
     return _Part(strings, workbook.str_table.count - state.uses, dict(workbook.xf_format_indices), formats,

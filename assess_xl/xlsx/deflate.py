@@ -22,6 +22,19 @@ class Deflated(bytes):
     size: int
 
 
+def deflated(data: bytes) -> Deflated:
+    """`data` compressed as zipfile compresses a part at the default level."""
+    compressor = zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, -15)  # as zipfile's
+    result = Deflated(compressor.compress(data) + compressor.flush())
+    result.crc, result.size = zlib.crc32(data), len(data)
+    return result
+
+
+def inflated(data: bytes) -> bytes:
+    """A part's own bytes, whether it is held deflated or not."""
+    return zlib.decompress(data, -15) if isinstance(data, Deflated) else data
+
+
 class Pending:
     """A part being deflated: `getvalue()` waits for it (the zip asks for each part in turn)."""
 
@@ -30,6 +43,14 @@ class Pending:
         self.done = threading.Event()
         self.result: Deflated | None = None
         self.error: BaseException | None = None
+
+    @classmethod
+    def ready(cls, part: Deflated) -> Pending:
+        """A part deflated already (by another process)."""
+        pending = cls(b"")
+        pending.data, pending.result = None, part
+        pending.done.set()
+        return pending
 
     def getvalue(self) -> Deflated:
         self.done.wait()
@@ -41,10 +62,7 @@ class Pending:
     def deflate(self) -> None:
         try:
             assert self.data is not None
-            compressor = zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, -15)  # as zipfile's
-            result = Deflated(compressor.compress(self.data) + compressor.flush())
-            result.crc, result.size = zlib.crc32(self.data), len(self.data)
-            self.result = result
+            self.result = deflated(self.data)
         except BaseException as exc:  # noqa: B036  handed to the thread that waits for the part
             self.error = exc
         finally:
@@ -61,6 +79,9 @@ class Deflater:
         self.thread.start()
 
     def submit(self, data: bytes) -> Pending:
+        """`data` to deflate, after the parts submitted before it; a part deflated already is taken as it is."""
+        if isinstance(data, Deflated):
+            return Pending.ready(data)
         part = Pending(data)
         self.parts.put(part)
         return part
@@ -81,8 +102,7 @@ class HouseZipFile(zipfile.ZipFile):
         if isinstance(data, Deflated) and self._takes_as_it_is(zinfo_or_arcname, data) and not (compress_type or compresslevel):
             self._write_deflated(zinfo_or_arcname, data)
             return
-        super().writestr(zinfo_or_arcname, zlib.decompress(data, -15) if isinstance(data, Deflated) else data,
-                         compress_type, compresslevel)
+        super().writestr(zinfo_or_arcname, inflated(data), compress_type, compresslevel)
 
     def _takes_as_it_is(self, zinfo: object, data: Deflated) -> bool:
         """A deflated entry at the default level, on a file it can go back in, short of ZIP64's sizes."""

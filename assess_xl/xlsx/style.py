@@ -20,7 +20,7 @@ from xlsxwriter.packager import Packager
 from xlsxwriter.utility import xl_col_to_name
 from xlsxwriter.worksheet import CellBlankTuple, CellNumberTuple, CellRichStringTuple, CellStringTuple, Worksheet
 
-from assess_xl.xlsx.deflate import Deflater, deflating
+from assess_xl.xlsx.deflate import Deflater, deflating, inflated
 from assess_xl.xlsx.layout import RESULT_META_SHEET, TOOL
 
 FONT = "宋体"
@@ -39,8 +39,9 @@ class HouseWorksheet(Worksheet):  # type: ignore[misc]  # xlsxwriter ships no ty
     reference and a format index never need. Every other cell, and a sheet with comments or in
     constant_memory mode, goes through xlsxwriter.
 
-    For sheets written in two processes (xlsx.childsheets): `assembled` is the sheet's XML when another
-    process assembled it, and `renumber_strings` gives the shared strings new numbers when it is saved."""
+    For sheets written in two processes (xlsx.childsheets): `assembled` is the sheet's XML when it was
+    assembled before saving (by another process: deflated already, xlsx.deflate.Deflated), and
+    `renumber_strings` gives the shared strings new numbers when it is saved."""
 
     assembled: bytes | None = None
     string_numbers: Sequence[int | str] | None = None  # shared string number as written → as saved
@@ -181,7 +182,7 @@ class CompactPackager(Packager):  # type: ignore[misc]  # xlsxwriter ships no ty
             if xml is None:
                 xml = sheet_xml(sheet)
                 sheet.table.clear()
-            part = io.BytesIO(xml) if deflater is None else deflater.submit(xml)
+            part = io.BytesIO(inflated(xml)) if deflater is None else deflater.submit(xml)
             self.filenames.append((part, f"xl/worksheets/sheet{index}.xml", True))
 
 

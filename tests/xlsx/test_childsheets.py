@@ -8,7 +8,8 @@ from datetime import datetime
 
 import pytest
 
-from assess_xl.xlsx import childsheets
+from assess_xl.xlsx import childsheets, style
+from assess_xl.xlsx.deflate import Deflated
 from assess_xl.xlsx.style import MemoryWorkbook, styles
 from helpers import gone
 
@@ -103,6 +104,21 @@ def test_sheets_assembled_again_when_the_child_used_a_format_of_its_own(two_core
     split, pid = workbook_bytes(0.5, inside=lambda beside: seen.append(beside))
     assert pid is not None and split == workbook_bytes(0.0)[0]
     assert assembled_early(seen[0]) == [False, False, False]
+
+
+def test_child_sheets_come_deflated_and_save_on_one_core_too(monkeypatch, two_cores):
+    """The child's sheets come back deflated; a workbook saved without the deflating thread (one core by
+    then) writes them inflated, the same bytes."""
+    seen = []
+
+    def one_core_from_now(beside):
+        seen.append(beside)
+        monkeypatch.setattr(style, "usable_cores", lambda: 1)
+
+    split, pid = workbook_bytes(0.5, formats_only_here, inside=one_core_from_now)
+    assert pid is not None and all(isinstance(sheet.assembled, Deflated) for sheet in seen[0].theirs)
+    monkeypatch.undo()
+    assert split == workbook_bytes(0.0, formats_only_here)[0]
 
 
 def failing(ws, n, look):

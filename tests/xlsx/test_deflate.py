@@ -121,3 +121,12 @@ def test_usable_cores_where_the_system_keeps_no_affinity(monkeypatch):
     monkeypatch.setattr(os, "cpu_count", lambda: None)
     assert usable_cores() == 1
     assert zipfile.ZipFile(io.BytesIO(workbook_bytes())).testzip() is None
+
+
+def test_a_part_deflated_already_is_zipped_as_it_is():
+    """A part another process deflated (a district sheet written beside) goes into the zip as it came."""
+    with deflate.deflating() as deflater:
+        given = [(name, deflate.deflated(data) if n % 2 else data) for n, (name, data) in enumerate(PARTS)]
+        assert zipped(given, deflater) == zipped(PARTS)
+    assert deflate.inflated(deflate.deflated(PARTS[2][1])) == PARTS[2][1]
+    assert deflate.inflated(PARTS[2][1]) is PARTS[2][1]
