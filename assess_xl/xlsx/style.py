@@ -143,14 +143,20 @@ class HouseWorksheet(Worksheet):  # type: ignore[misc]  # xlsxwriter ships no ty
                 self._write_one(row, col + offset, value, style)
             return
         stored, shared = self.table[row], self.str_table
-        for offset, (value, style) in enumerate(cells):
+        numbered = shared.string_table
+        for column, (value, style) in enumerate(cells, col):
             kind = type(value)
             if kind is str and len(value) <= _SHORT_TEXT:
-                stored[col + offset] = CellStringTuple(shared._get_shared_string_index(value), style)
+                index = numbered.get(value)
+                if index is None:  # a new text: numbered (and counted) by xlsxwriter
+                    index = shared._get_shared_string_index(value)
+                else:
+                    shared.count += 1
+                stored[column] = _tuple(CellStringTuple, (index, style))
             elif kind is int or kind is float and math.isfinite(value):
-                stored[col + offset] = CellNumberTuple(value, style)
+                stored[column] = _tuple(CellNumberTuple, (value, style))
             else:
-                self._write_one(row, col + offset, value, style)
+                self._write_one(row, column, value, style)
 
     def _write_one(self, row: int, col: int, value: Any, style: Format | None) -> None:
         if isinstance(value, str):
@@ -160,6 +166,7 @@ class HouseWorksheet(Worksheet):  # type: ignore[misc]  # xlsxwriter ships no ty
 
 
 _SHORT_CELLS = (CellStringTuple, CellNumberTuple, CellBlankTuple)
+_tuple = tuple.__new__  # a cell tuple made without its namedtuple's __new__ (a Python call per cell)
 _SHARED_STRING_CELLS = (CellStringTuple, CellRichStringTuple)  # cells that hold a shared string's number
 _column_name = functools.lru_cache(maxsize=None)(xl_col_to_name)
 _SHORT_TEXT = 32_767 // 2  # characters a text may have without xlsxwriter's check of its length in UTF-16
