@@ -118,8 +118,14 @@ def engine() -> str:
     return ", ".join(parts)
 
 
-def cache_file() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or os.environ.get("LOCALAPPDATA") or str(Path.home() / ".cache")
+def cache_file() -> Path | None:
+    """Where the cache is kept; None where the user has no home folder to keep it in."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.environ.get("LOCALAPPDATA")
+    if not base:
+        try:
+            base = str(Path.home() / ".cache")
+        except RuntimeError:  # no HOME and no entry in the password database
+            return None
     return Path(base) / "assess-xl" / CACHE_NAME
 
 
@@ -133,7 +139,8 @@ def _faces() -> dict[str, Record]:
     """Every face the cache knows, read once per process."""
     global _KNOWN
     if _KNOWN is None:
-        _KNOWN = stored(cache_file(), engine())
+        path = cache_file()
+        _KNOWN = stored(path, engine()) if path is not None else {}
     return _KNOWN
 
 
@@ -183,10 +190,11 @@ def _keep_at_exit() -> None:
 def save() -> None:
     """Add what this process measured to the cache (best effort: a cache that cannot be written is not kept)."""
     with _LOCK:
-        if _KNOWN is None:
+        path = cache_file()
+        if _KNOWN is None or path is None:
             return
         try:
-            write(cache_file(), engine(), _KNOWN, _measured_here())
+            write(path, engine(), _KNOWN, _measured_here())
         except (OSError, ValueError, ImportError):
             pass
 

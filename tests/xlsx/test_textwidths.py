@@ -206,3 +206,20 @@ def test_a_full_cache_starts_again_from_what_this_process_measured(cache, monkey
     face.length("目标")
     textwidths.save()
     assert set(json.loads(cache.read_text())["faces"][face.identity]["widths"]) == {"目标"}
+
+
+def test_without_a_home_folder_nothing_is_kept(monkeypatch):
+    for variable in ("XDG_CACHE_HOME", "LOCALAPPDATA"):
+        monkeypatch.delenv(variable, raising=False)
+
+    def no_home():
+        raise RuntimeError("Could not determine home directory.")
+
+    monkeypatch.setattr(Path, "home", no_home)
+    textwidths.forget()
+    try:
+        face = printing_face()
+        assert face.length("环") == ImageFont.truetype(face.file, textwidths.UNITS, index=face.index).getlength("环")
+        textwidths.save()
+    finally:
+        textwidths.forget()
