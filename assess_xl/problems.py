@@ -409,8 +409,15 @@ class _Fields(dict[str, object]):
 
 def text(code: Code, /, **fields: object) -> str:
     """The catalogue message of `code` with `fields`; never raises for a missing or odd field."""
-    template = code_of(code).template
-    return template.format_map(_Fields({k: "" if v is None else v for k, v in fields.items()}))
+    return _formatted(code_of(code).template, fields)
+
+
+def _formatted(template: str, fields: dict[str, object]) -> str:
+    """`template` with `fields` (changed in place: None reads as empty, as a missing field does)."""
+    for key, value in fields.items():
+        if value is None:
+            fields[key] = ""
+    return template.format_map(_Fields(fields))
 
 
 def make(kind: Code, /, *, file: object = "", sheet: object = "", cell: object = "", district: object = "",
@@ -418,7 +425,8 @@ def make(kind: Code, /, *, file: object = "", sheet: object = "", cell: object =
     """A Problem of `kind` at the given place, its message from the catalogue."""
     kind = code_of(kind)
     raw_text = shorten(raw)
-    message = text(kind, raw=raw_text, file=file, sheet=sheet, district=district, code=code, **fields)
+    fields.update(raw=raw_text, file=file, sheet=sheet, district=district, code=code)
+    message = _formatted(kind.template, fields)
     return Problem(level or kind.level, kind.value, message, str(file), str(sheet), str(cell), str(district),
                    str(code), raw_text)
 

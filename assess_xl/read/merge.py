@@ -4,9 +4,11 @@ same comparison (layout.name_key), the later submission winning each (district, 
 problem collected, never raised."""
 from __future__ import annotations
 
+import gc
 import itertools
 import re
-from typing import Any
+from contextlib import contextmanager
+from typing import Any, Iterator
 from collections import Counter
 from dataclasses import dataclass, field, replace
 
@@ -82,14 +84,31 @@ def merge_reads(reads: list[FileRead], failures: list[str], skipped: list[gather
     """The files read (read.dispatch), less those the coordinator excluded, merged into one result; the
     files no child could read are carried as worker failures."""
     kept, unmatched = _exclude(reads, excluded or [])
-    result = merge_files(kept, book, strict_conflicts, skipped, districts)
+    with _collection_paused():
+        result = merge_files(kept, book, strict_conflicts, skipped, districts)
     return replace(result, problems=[*result.problems, *unmatched], worker_failures=failures)
+
+
+@contextmanager
+def _collection_paused() -> Iterator[None]:
+    """Python's cycle collector paused while the files are merged: merging makes many small objects that live
+    until it ends (records, problems), and a collection meanwhile scans every object of the process. They are
+    freed by reference counting all the same; collection resumes as it was afterwards."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def _exclude(reads: list[FileRead], excluded: list[Any]) -> tuple[list[FileRead], list[Problem]]:
     """Files the coordinator excluded contribute nothing: matched by any name the file is shown under
     in 来源 (as shown, each attachment or member name, the saved file, its SHA-256); a row of 排除文件
     (adjustments.Exclusion) that matches no file is said."""
+    if not excluded:
+        return reads, []
     wanted = {_exclusion_key(row.typed): row for row in excluded}
     used: set[str] = set()
     out = []
@@ -182,7 +201,7 @@ def merge_files(reads: list[FileRead], book: Rulebook, strict: bool = False, ski
         for sheet in read.sheets:
             settled, sheet_problems = _settle(sheet, index, rank[id(read)], read.info.name)
             problems.extend(sheet_problems)
-            if any(not blank for blank in settled["blank"]):
+            if not all(settled["blank"]):
                 report.supplied.append(sheet.department)
                 records.append(settled)
             else:
@@ -246,14 +265,15 @@ def _settle(sheet: SheetRead, index: dict[str, str], order: int,
         if not problem.district or key in index:
             problems.append(problem.with_district(index.get(key, "")))
     keys = sheet.records["key"]
-    keep = [i for i, key in enumerate(keys) if key in index]
-    if len(keep) == len(keys):  # every column a district of the run, as in almost every return
-        settled = {column: list(sheet.records[column]) for column in RECORD_COLUMNS if column != "key"}
-        settled["district"] = [index[key] for key in keys]
+    if index.keys() >= set(keys):  # every column a district of the run, as in almost every return: taken as read
+        settled = {column: sheet.records[column] for column in RECORD_COLUMNS if column not in ("key", "order")}
+        settled["district"] = list(map(index.__getitem__, keys))
     else:
-        settled = {column: [sheet.records[column][i] for i in keep] for column in RECORD_COLUMNS if column != "key"}
+        keep = [i for i, key in enumerate(keys) if key in index]
+        settled = {column: [sheet.records[column][i] for i in keep] for column in RECORD_COLUMNS
+                   if column not in ("key", "order")}
         settled["district"] = [index[keys[i]] for i in keep]
-    settled["order"] = [order] * len(keep)
+    settled["order"] = [order] * len(settled["district"])
     return settled, problems
 
 
@@ -274,24 +294,31 @@ def merge(frame: pd.DataFrame, book: Rulebook, districts: list[str], strict: boo
           reports: list[FileReport]) -> tuple[pd.DataFrame, pd.DataFrame, list[Problem]]:
     """Latest non-blank record per (district, code); conflicts, ties and 缺报 become problems. Records
     of equal order were submitted at the same time: when they differ, no value is taken."""
-    key = ["district", "code"]
     filled = frame[~frame["blank"]].sort_values("order", kind="stable").reset_index(drop=True)
-    filled["_row"] = np.arange(len(filled))
-    winners = filled.groupby(key, sort=False).tail(1)
-    differing = _superseded_records(filled, winners, key)
+    group = filled.groupby(["district", "code"], sort=False).ngroup().to_numpy()  # each record's (district, code)
+    winner_of = _latest(group)[group]  # the row of each record's winner: the last of its (district, code)
+    is_winner = winner_of == np.arange(len(filled))
+    winners = filled[is_winner]
+    differing, rows = _superseded_records(filled, winner_of)
     tied = differing["order"] == differing["order_w"]
-    problems = [_conflict(row, strict, tie, book) for row, tie in zip(_records(differing, CONFLICT_FIELDS), tied.tolist())]
+    problems = _conflicts(differing, tied.tolist(), strict, book)
     superseded = differing[~tied]["file"].value_counts().to_dict()
     for report in reports:
         report.superseded = int(superseded.get(report.info.name, 0))
-    disputed = differing[tied | ~(differing["valid_w"] & ~differing["valid"])]  # a correction is not a dispute
-    contested = disputed if strict else differing[tied]
+    disputed = (tied | ~(differing["valid_w"] & ~differing["valid"])).to_numpy()  # a correction is not a dispute
+    contested = rows[disputed if strict else tied.to_numpy()]
     if len(contested):
-        unsettled = pd.MultiIndex.from_frame(contested[key].drop_duplicates())
-        winners = winners[~pd.MultiIndex.from_frame(winners[key]).isin(unsettled)]
+        winners = filled[is_winner & ~np.isin(group, group[contested])]
     values = value_table(winners[winners["valid"]], districts, list(book.indicators))
     problems.extend(_blank_problems(frame, filled, book))
-    return values, winners.drop(columns="_row").reset_index(drop=True), problems
+    return values, winners.reset_index(drop=True), problems
+
+
+def _latest(group: np.ndarray) -> np.ndarray:
+    """For each group number, the last row that holds it."""
+    latest = np.full(int(group.max()) + 1 if len(group) else 0, -1)
+    np.maximum.at(latest, group, np.arange(len(group)))
+    return latest
 
 
 def value_table(usable: pd.DataFrame, districts: list[str], codes: list[str]) -> pd.DataFrame:
@@ -308,9 +335,10 @@ def value_table(usable: pd.DataFrame, districts: list[str], codes: list[str]) ->
 CONFLICT_FIELDS = ("district", "code", "file", "raw", "valid", "file_w", "sheet_w", "cell_w", "raw_w", "valid_w")
 
 
-def _records(frame: pd.DataFrame, columns: tuple[str, ...]) -> list[dict[str, Any]]:
-    """frame[columns].to_dict("records") from whole columns (pandas boxes every cell on its own)."""
-    return [dict(zip(columns, row)) for row in zip(*(frame[column].tolist() for column in columns))]
+def _conflicts(differing: pd.DataFrame, tied: list[bool], strict: bool, book: Rulebook) -> list[Problem]:
+    """The problem of each earlier record that differs from its winner, read from whole columns."""
+    columns = [differing[column].tolist() for column in CONFLICT_FIELDS]
+    return [_conflict(dict(zip(CONFLICT_FIELDS, row)), strict, tie, book) for row, tie in zip(zip(*columns), tied)]
 
 
 def _conflict(row: dict[str, Any], strict: bool, tie: bool, book: Rulebook) -> Problem:
@@ -328,14 +356,21 @@ def _conflict(row: dict[str, Any], strict: bool, tie: bool, book: Rulebook) -> P
                   why=refusal(book.indicators[row["code"]], row["raw"]) if kind == Code.CORRECTED else "")
 
 
-def _superseded_records(filled: pd.DataFrame, winners: pd.DataFrame, key: list[str]) -> pd.DataFrame:
-    """Earlier records whose value differs from the one that won, each beside its winner (suffix _w)."""
-    joined = filled.merge(winners[key + ["_row", "value", "raw", "valid", "file", "sheet", "cell", "order"]],
-                          on=key, suffixes=("", "_w"))
-    joined = joined[joined["_row"] != joined["_row_w"]]
-    both_valid = joined["valid"] & joined["valid_w"]
-    differs = np.where(both_valid, (joined["value"] - joined["value_w"]).abs() > 1e-9, joined["raw"] != joined["raw_w"])
-    return joined[differs]
+WINNER_FIELDS = ("value", "raw", "valid", "file", "sheet", "cell", "order")
+
+
+def _superseded_records(filled: pd.DataFrame, winner_of: np.ndarray) -> tuple[pd.DataFrame, np.ndarray]:
+    """Earlier records whose value differs from the one that won, each beside its winner (suffix _w), in the
+    order of `filled`, and their rows in it."""
+    rows = np.flatnonzero(winner_of != np.arange(len(filled)))
+    winner = winner_of[rows]
+    columns = {column: filled[column].to_numpy()[rows] for column in filled.columns}
+    columns.update({f"{column}_w": filled[column].to_numpy()[winner] for column in WINNER_FIELDS})
+    both_valid = columns["valid"] & columns["valid_w"]
+    with np.errstate(invalid="ignore"):
+        differs = np.where(both_valid, np.abs(columns["value"] - columns["value_w"]) > 1e-9,
+                           columns["raw"] != columns["raw_w"])
+    return pd.DataFrame({column: values[differs] for column, values in columns.items()}), rows[differs]
 
 
 def _blank_problems(frame: pd.DataFrame, filled: pd.DataFrame, book: Rulebook) -> list[Problem]:
@@ -388,13 +423,17 @@ def _positions(column: pd.Series, position: dict[str, int]) -> np.ndarray:
 def _supply(winners: pd.DataFrame, book: Rulebook, districts: list[str]) -> pd.DataFrame:
     """department × district: the file that supplied the latest values ('' if none)."""
     departments = [d for d in book.departments if book.department_indicators(d)]
-    owner = {code: indicator.department for code, indicator in book.indicators.items()}
     row = {department: n for n, department in enumerate(departments)}
-    column = {district: n for n, district in enumerate(districts)}
-    files = np.full((len(departments), len(districts)), "", dtype=object)
+    owner = {code: row[indicator.department] for code, indicator in book.indicators.items()
+             if indicator.department in row}
     latest = winners.sort_values("order", kind="stable")  # the last file written into a cell is the latest
-    for code, district, file in zip(latest["code"].tolist(), latest["district"].tolist(), latest["file"].tolist()):
-        department = owner[code]
-        if department in row and district in column:
-            files[row[department], column[district]] = file
+    rows = _positions(latest["code"], owner)
+    columns = _positions(latest["district"], {district: n for n, district in enumerate(districts)})
+    known = (rows >= 0) & (columns >= 0)
+    files = np.full((len(departments), len(districts)), "", dtype=object)
+    cells = rows[known] * len(districts) + columns[known]
+    last = np.full(files.size, -1)
+    np.maximum.at(last, cells, np.arange(len(cells)))  # the latest record of each cell
+    written = np.flatnonzero(last >= 0)
+    files.flat[written] = latest["file"].to_numpy(dtype=object)[known][last[written]]
     return pd.DataFrame(files, index=pd.Index(departments, name="部门"), columns=pd.Index(districts), dtype=object)

@@ -247,3 +247,72 @@ def test_merged_values_are_the_winners_pivoted(book, rows, size, strict):
                 .reindex(index=DISTRICTS, columns=list(book.indicators)))
     expected.index.name, expected.columns.name = "区", None
     pd.testing.assert_frame_equal(values, expected)
+
+
+def merge_by_pandas_join(frame, book, districts, strict, reports):
+    """merge as it was written with pandas' groupby and join: the reference the array version must equal."""
+    import numpy as np
+    import pandas as pd
+    key = ["district", "code"]
+    filled = frame[~frame["blank"]].sort_values("order", kind="stable").reset_index(drop=True)
+    filled["_row"] = np.arange(len(filled))
+    winners = filled.groupby(key, sort=False).tail(1)
+    joined = filled.merge(winners[key + ["_row", "value", "raw", "valid", "file", "sheet", "cell", "order"]],
+                          on=key, suffixes=("", "_w"))
+    joined = joined[joined["_row"] != joined["_row_w"]]
+    both_valid = joined["valid"] & joined["valid_w"]
+    differing = joined[np.where(both_valid, (joined["value"] - joined["value_w"]).abs() > 1e-9,
+                                joined["raw"] != joined["raw_w"])]
+    tied = differing["order"] == differing["order_w"]
+    rows = [dict(zip(merge.CONFLICT_FIELDS, row)) for row in
+            zip(*(differing[column].tolist() for column in merge.CONFLICT_FIELDS))]
+    problems = [merge._conflict(row, strict, tie, book) for row, tie in zip(rows, tied.tolist())]
+    superseded = differing[~tied]["file"].value_counts().to_dict()
+    for report in reports:
+        report.superseded = int(superseded.get(report.info.name, 0))
+    disputed = differing[tied | ~(differing["valid_w"] & ~differing["valid"])]
+    contested = disputed if strict else differing[tied]
+    if len(contested):
+        unsettled = pd.MultiIndex.from_frame(contested[key].drop_duplicates())
+        winners = winners[~pd.MultiIndex.from_frame(winners[key]).isin(unsettled)]
+    values = merge.value_table(winners[winners["valid"]], districts, list(book.indicators))
+    problems.extend(merge._blank_problems(frame, filled, book))
+    return values, winners.drop(columns="_row").reset_index(drop=True), problems
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(RECORDS, st.integers(1, 7), st.booleans())
+def test_merge_on_arrays_gives_what_the_pandas_join_gave(book, rows, size, strict):
+    """Winners, values, conflicts, ties, corrections and 缺报 (and each file's superseded count) as the merge
+    written with groupby and a join found them, in the same order."""
+    import pandas as pd
+    from assess_xl.read import gather
+    from pathlib import Path
+    frame = merge._records_frame(as_sheets(rows, size))
+    reports = [merge.FileReport(gather.FileInfo(Path(name), name)) for name in ("a.xlsx", "b.xlsx")]
+    expected_reports = [merge.FileReport(gather.FileInfo(Path(name), name)) for name in ("a.xlsx", "b.xlsx")]
+    values, winners, problems = merge.merge(frame, book, DISTRICTS, strict, reports)
+    expected_values, expected_winners, expected_problems = merge_by_pandas_join(frame, book, DISTRICTS, strict,
+                                                                                expected_reports)
+    pd.testing.assert_frame_equal(values, expected_values)
+    pd.testing.assert_frame_equal(winners, expected_winners)
+    assert problems == expected_problems
+    assert [r.superseded for r in reports] == [r.superseded for r in expected_reports]
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(RECORDS, st.integers(1, 7))
+def test_supply_names_the_file_of_each_departments_latest_winner(book, rows, size):
+    """department × district: the file of the last winner (by order, then as listed) of a department's codes."""
+    import numpy as np
+    frame = merge._records_frame(as_sheets(rows, size))
+    supply = merge._supply(frame, book, DISTRICTS)
+    departments = [d for d in book.departments if book.department_indicators(d)]
+    expected = np.full((len(departments), len(DISTRICTS)), "", dtype=object)
+    latest = frame.sort_values("order", kind="stable")
+    for code, district, file in zip(latest["code"], latest["district"], latest["file"]):
+        department = book.indicators[code].department
+        if department in departments and district in DISTRICTS:
+            expected[departments.index(department), DISTRICTS.index(district)] = file
+    assert list(supply.index) == departments and list(supply.columns) == DISTRICTS
+    assert (supply.to_numpy() == expected).all()
