@@ -129,6 +129,7 @@ def _walk(folder: Path, found: list[tuple[Path, str]], skipped: list[Skipped], s
         skipped.append(Skipped.of(display_name(name), Code.SKIP_UNREADABLE_FOLDER, reason=P.reason(error)))
 
     for root, dirs, files in os.walk(folder, onerror=unreadable):
+        real_root = os.path.realpath(root)  # a file's real path is its folder's and its name: it is no link
         dirs.sort()
         for entry in sorted(dirs):
             if os.path.islink(os.path.join(root, entry)):
@@ -147,12 +148,13 @@ def _walk(folder: Path, found: list[tuple[Path, str]], skipped: list[Skipped], s
             if stat.S_ISLNK(mode):
                 skipped.append(Skipped.of(name, Code.SKIP_SYMLINK))
             else:
-                _consider(path, name, mode, False, found, skipped, seen)
+                _consider(path, name, mode, False, found, skipped, seen, os.path.join(real_root, entry))
 
 
 def _consider(path: Path, name: str, mode: int, explicit: bool, found: list[tuple[Path, str]], skipped: list[Skipped],
-              seen: set[str]) -> None:
-    """A regular file is taken unless its name says to skip it; anything else (pipes, devices) is skipped."""
+              seen: set[str], real: str = "") -> None:
+    """A regular file is taken unless its name says to skip it; anything else (pipes, devices) is skipped.
+    `real` is its real path when known."""
     if not stat.S_ISREG(mode):
         skipped.append(Skipped.of(name, Code.SKIP_SPECIAL))
         return
@@ -160,11 +162,12 @@ def _consider(path: Path, name: str, mode: int, explicit: bool, found: list[tupl
     if reason:
         skipped.append(Skipped.of(name, reason[0], **reason[1]))
     else:
-        _add(found, seen, path, name, skipped)
+        _add(found, seen, path, name, skipped, real)
 
 
-def _add(found: list[tuple[Path, str]], seen: set[str], path: Path, name: str, skipped: list[Skipped]) -> None:
-    key = os.path.realpath(path)
+def _add(found: list[tuple[Path, str]], seen: set[str], path: Path, name: str, skipped: list[Skipped],
+         real: str = "") -> None:
+    key = real or os.path.realpath(path)
     if key in seen:
         skipped.append(Skipped.of(name, Code.SKIP_SAME_PATH))
         return
