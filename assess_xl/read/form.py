@@ -196,12 +196,21 @@ def _string_list(text: object, max_items: int, max_length: int) -> list[str] | N
 
 
 def _district_list(text: object) -> list[str] | None:
-    names = _string_list(text, MAX_DISTRICTS, MAX_DISTRICT_NAME)
+    """The metadata's list of districts, when every name is shown as written and no two compare alike."""
+    if not isinstance(text, str):
+        return None
+    names = _checked_district_list(text, MAX_DISTRICTS)
+    return None if names is None else list(names)
+
+
+@functools.lru_cache(maxsize=64)  # every form and copy of a run lists the same districts: checked once per child
+def _checked_district_list(text: str, limit: int) -> tuple[str, ...] | None:
+    names = _string_list(text, limit, MAX_DISTRICT_NAME)
     if names is None or any(printable(n) != n or not name_key(n) for n in names):
         return None
     if len({name_key(n) for n in names}) != len(names):
         return None
-    return names
+    return tuple(names)
 
 
 # ---- sheets -------------------------------------------------------------------------------
