@@ -172,3 +172,16 @@ def test_libreoffice_resave_reads_the_same(book, returned, tmp_path):
     assert again.values.equals(original.values)
     assert again.values.loc["玄武区", "21-1"] == 1 and again.values.loc["秦淮区", "22-1"] == 0.6
     assert not any(p.kind == "no_metadata" for p in again.problems)  # metadata survived LibreOffice
+
+
+def test_a_metadata_district_list_is_checked_once_and_given_to_each_form_as_its_own():
+    """The same list in many forms: each gets a list of its own (checked once per child); a list of names
+    that compare alike, or that hide characters, is refused however often it comes."""
+    import json
+    from assess_xl.read import form
+    listed = json.dumps(["甲区", "乙区"], ensure_ascii=False)
+    first, second = form._district_list(listed), form._district_list(listed)
+    assert first == second == ["甲区", "乙区"] and first is not second
+    for refused in (json.dumps(["甲区", "甲区 "], ensure_ascii=False), json.dumps(["甲\u202e区"], ensure_ascii=False), "[1]"):
+        assert form._district_list(refused) is None and form._district_list(refused) is None
+    assert form._district_list(None) is None

@@ -506,3 +506,16 @@ def test_unreadable_subfolder_is_listed(tmp_path, monkeypatch):
     found, skipped = gather.gather([tmp_path / "inbox"])
     assert [name for _, name in found] == ["inbox/a.xlsx"]
     assert [(s.name, s.code) for s in skipped] == [("inbox/secret", "skip_unreadable_folder")]
+
+
+def test_a_file_of_a_folder_reached_through_a_link_is_the_file_given_by_its_real_path(tmp_path):
+    """A walked file's real path is its folder's real path and its name: the same file given again by its
+    real path is skipped as the same path, and a link inside the folder is skipped as a link."""
+    real = tmp_path / "real"
+    real.mkdir()
+    (real / "a.xlsx").write_bytes(b"x")
+    (tmp_path / "via").symlink_to(real, target_is_directory=True)
+    (real / "link.xlsx").symlink_to(real / "a.xlsx")
+    found, skipped = gather.gather([tmp_path / "via", real / "a.xlsx"])
+    assert [name for _, name in found] == ["via/a.xlsx"]
+    assert {(s.name, s.code) for s in skipped} == {("via/link.xlsx", "skip_symlink"), (str(real / "a.xlsx"), "skip_same_path")}
