@@ -34,6 +34,7 @@ from xlsxwriter.worksheet import Worksheet
 
 from assess_xl.xlsx.deflate import deflated
 from assess_xl.xlsx.sandbox import _die_with_run
+from assess_xl.xlsx import textwidths
 from assess_xl.xlsx.style import HouseWorksheet, MemoryWorkbook, sheet_xml, usable_cores
 
 Item = TypeVar("Item")
@@ -210,6 +211,7 @@ def _child(workbook: MemoryWorkbook, theirs: list[tuple[Any, Worksheet]], write:
             message: _Part | str = _part(workbook, [sheet for _, sheet in theirs], state)
         except Exception as exc:  # told to the parent, which writes these sheets itself
             message = f"{type(exc).__name__}: {exc}"[:300]
+        textwidths.save()  # what this child measured, for the next run (os._exit skips the exit handlers)
         with open(pipe, "wb") as out:
             pickle.dump(message, out, protocol=pickle.HIGHEST_PROTOCOL)
         status = 0

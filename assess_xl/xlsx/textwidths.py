@@ -132,6 +132,7 @@ def cache_file() -> Path | None:
 _LOCK = threading.Lock()
 _KNOWN: dict[str, Record] | None = None
 _KEEPING = False
+_FRESH = False  # measured something the cache did not hold since it was last written
 _MEASURING: list[Face] = []  # the faces of this process
 
 
@@ -146,9 +147,9 @@ def _faces() -> dict[str, Record]:
 
 def forget() -> None:
     """Read the cache again at the next measurement (for tests)."""
-    global _KNOWN
+    global _KNOWN, _FRESH
     with _LOCK:
-        _KNOWN = None
+        _KNOWN, _FRESH = None, False
         _MEASURING.clear()
 
 
@@ -181,18 +182,24 @@ def _record(raw: Any) -> Record | None:
 
 
 def _keep_at_exit() -> None:
-    global _KEEPING
+    """Something new was measured: save at exit (once registered) what was measured until then."""
+    global _KEEPING, _FRESH
+    _FRESH = True
     if not _KEEPING:
         _KEEPING = True
         atexit.register(save)
 
 
 def save() -> None:
-    """Add what this process measured to the cache (best effort: a cache that cannot be written is not kept)."""
+    """Add what this process measured to the cache, if it measured anything new since (best effort: a cache
+    that cannot be written is not kept). Called at exit, and by a process that leaves without its exit
+    handlers (a forked child writing sheets)."""
+    global _FRESH
     with _LOCK:
         path = cache_file()
-        if _KNOWN is None or path is None:
+        if _KNOWN is None or path is None or not _FRESH:
             return
+        _FRESH = False
         try:
             write(path, engine(), _KNOWN, _measured_here())
         except (OSError, ValueError, ImportError):

@@ -171,3 +171,55 @@ def test_library_real_district_names_same_bytes_as_one_process(book, tmp_path):
     with zipfile.ZipFile(io.BytesIO(content)) as archive:
         workbook_xml = archive.read("xl/workbook.xml").decode()
     assert "高新区（东区）" in workbook_xml and "经济技术开发区·北区" in workbook_xml
+
+
+def test_what_the_child_measured_is_kept_for_the_next_run(book, tmp_path, monkeypatch):
+    """The child leaves without the exit handlers that keep the widths measured: it keeps them itself, so that
+    the next run measures nothing for the sheets the child wrote. Each district has a count of its own, which
+    only its sheet shows."""
+    from assess_xl.xlsx import printfit, textwidths
+    if not childsheets.can_fork():
+        pytest.skip("needs fork, two cores and no other thread in this process")
+    names = [f"第{n}区" for n in range(1, report.FORK_FROM + 5)]
+    blank = write_forms(book, names, tmp_path / "forms")
+    entries: dict = {}
+    for code, indicator in book.indicators.items():
+        entries.setdefault(indicator.department, {})[code] = {d: typed_best(indicator) for d in names}
+    entries["开发处"]["6-1"] = {d: str(100 + 7 * n) for n, d in enumerate(names)}
+    (tmp_path / "inbox").mkdir()
+    fill_workbook(blank["全部"], tmp_path / "inbox" / "全部.xlsx", entries)
+    result = pipeline.collect([tmp_path / "inbox"], book, pipeline.CollectOptions(generated=datetime(2008, 1, 5)))
+
+    def afresh() -> None:
+        textwidths.forget()
+        for cached in (printfit._font, printfit.digit_width, printfit.line_height, printfit.lines_needed,
+                       printfit._paragraph, printfit._printed_width, printfit._simsun_width):
+            cached.cache_clear()
+        printfit._PRINTED.clear()
+        printfit._SIMSUN.clear()
+
+    log = tmp_path / "measured.log"
+    font = textwidths.Face.font
+
+    def logged(face):
+        with log.open("a") as out:
+            out.write(f"{os.getpid()}\n")
+        return font(face)
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr(textwidths.Face, "font", logged)
+    afresh()
+    forked = []
+    fork = childsheets._fork
+    monkeypatch.setattr(childsheets, "_fork", lambda *args: forked.append(fork(*args)))
+    content = report.build(book, result.scores, result.explanations, result.read, result.generated, None,
+                           result.comparison, result.robustness)
+    textwidths.save()  # this process's own, as at its exit
+    assert forked and str(os.getpid()) in log.read_text().split()
+    assert set(log.read_text().split()) - {str(os.getpid())}  # the child measured too
+    log.unlink()
+    afresh()
+    assert one_process(book, result) == content
+    assert not log.exists()  # nothing measured: every width came from the cache
+    monkeypatch.undo()
+    afresh()

@@ -223,3 +223,16 @@ def test_without_a_home_folder_nothing_is_kept(monkeypatch):
         textwidths.save()
     finally:
         textwidths.forget()
+
+
+def test_nothing_new_measured_nothing_written(cache):
+    face = printing_face()
+    face.length("环")
+    textwidths.save()
+    written = cache.stat().st_mtime_ns
+    cache.write_text("kept as it is")
+    textwidths.save()  # nothing measured since
+    later = textwidths.face(face.file, face.index)
+    later.length("环")
+    textwidths.save()
+    assert cache.read_text() == "kept as it is" and written
