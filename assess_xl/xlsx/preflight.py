@@ -256,9 +256,10 @@ def _inspect_zip(verdict: Verdict, data: bytes) -> None:
     whole = _check_xml(verdict, archive, xml_parts)
     if not verdict.rejected:
         verdict.saved = _saved_time(archive, names, whole)
-        parts = _sheet_parts(archive, whole)
-        verdict.error_cells = {sheet: verdict.error_cells.get(part, set()) for sheet, part in parts.items()}
-        verdict.formula_cells = {sheet: verdict.formula_cells.get(part, {}) for sheet, part in parts.items()}
+        if verdict.error_cells or verdict.formula_cells:  # by part until now: by sheet name from here on
+            parts = _sheet_parts(archive, whole)
+            verdict.error_cells = {sheet: verdict.error_cells.get(part, set()) for sheet, part in parts.items()}
+            verdict.formula_cells = {sheet: verdict.formula_cells.get(part, {}) for sheet, part in parts.items()}
 
 
 def _read(archive: zipfile.ZipFile, name: str, whole: dict[str, bytes] | None = None) -> bytes:
