@@ -28,6 +28,7 @@ from assess_xl.rules.model import Rulebook
 from assess_xl.problems import Code
 
 RECORD_COLUMNS = ("key", "code", "value", "raw", "blank", "valid", "file", "sheet", "cell", "order")
+CELL_COLUMNS = ("value", "raw", "blank", "valid", "cell")  # what a sheet's read holds for each of its input cells
 
 # File verdicts, shown in 来源.
 READ, REJECTED, DUPLICATE, NOT_A_FORM, OTHER_RULEBOOK, TOOL_OUTPUT = (
@@ -52,9 +53,11 @@ class SheetRead:
     department: str
     sheet: str
     columns: DistrictColumns
-    records: dict[str, list[Any]]  # RECORD_COLUMNS → values, one entry per (code, district column)
+    records: dict[str, list[Any]]  # CELL_COLUMNS → values, one entry per (code, district column), code by code
     problems: list[Problem]  # problems of cells; their district field holds the header as written
     expected: list[str] | None = None  # the districts the file's metadata lists, if valid
+    codes: list[str] = field(default_factory=list)  # the codes read, in the order of the records: each has one
+    # record per district column (columns.keys), so that key, code, file and sheet need not be sent per record
 
 
 @dataclass
@@ -267,7 +270,8 @@ def read_department_sheet(sheet: SheetData, department: str, book: Rulebook, inf
     """Records for every (code, district column) input cell of one department sheet, and its problems."""
     where = {"file": info.name, "sheet": sheet.name}
     out: list[Problem] = []
-    found: dict[str, list[Any]] = {column: [] for column in RECORD_COLUMNS}
+    found: dict[str, list[Any]] = {column: [] for column in CELL_COLUMNS}
+    codes: list[str] = []
     header = find_header(sheet.rows)
     if header is None:
         return SheetRead(department, sheet.name, NO_COLUMNS, found, [P.make(Code.NO_HEADER, **where)], expected_districts)
@@ -288,8 +292,7 @@ def read_department_sheet(sheet: SheetData, department: str, book: Rulebook, inf
             continue
         cells_here = list(map(operator.add, letters, itertools.repeat(str(row + 1))))
         readings = _read_row(indicator, sheet.rows[row], cols, cells_here, row, headers, special, where, out)
-        found["key"] += keys
-        found["code"] += [code] * len(keys)
+        codes.append(code)
         if readings:
             value, raw, blank, valid, _ = zip(*readings)
             found["value"] += value
@@ -297,13 +300,11 @@ def read_department_sheet(sheet: SheetData, department: str, book: Rulebook, inf
             found["blank"] += blank
             found["valid"] += valid
         found["cell"] += cells_here
-    count = len(found["key"])
-    found["file"], found["sheet"], found["order"] = [info.name] * count, [sheet.name] * count, [0] * count
     blank = found["blank"]
     filled = [not all(blank[i::len(keys)]) for i in range(len(keys))]
     header_cells = list(map(operator.add, letters, itertools.repeat(str(header_row + 1))))
     return SheetRead(department, sheet.name, DistrictColumns(keys, headers, header_cells, filled), found, out,
-                     expected_districts)
+                     expected_districts, codes)
 
 
 @dataclass(frozen=True)

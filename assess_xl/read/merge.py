@@ -23,7 +23,7 @@ from assess_xl.read.cells import refusal
 from assess_xl.xlsx.layout import district_name_problems, name_key, normalise_text
 from assess_xl.read.mail import SEPARATOR
 from assess_xl.problems import Problem
-from assess_xl.read.form import DUPLICATE, READ, RECORD_COLUMNS, FileRead, SheetRead
+from assess_xl.read.form import CELL_COLUMNS, DUPLICATE, READ, RECORD_COLUMNS, FileRead, SheetRead
 from assess_xl.rules.model import Rulebook
 from assess_xl.problems import Code
 
@@ -264,16 +264,19 @@ def _settle(sheet: SheetRead, index: dict[str, str], order: int,
         key = name_key(problem.district)
         if not problem.district or key in index:
             problems.append(problem.with_district(index.get(key, "")))
-    keys = sheet.records["key"]
+    keys, codes = sheet.columns.keys, sheet.codes
     if index.keys() >= set(keys):  # every column a district of the run, as in almost every return: taken as read
-        settled = {column: sheet.records[column] for column in RECORD_COLUMNS if column not in ("key", "order")}
-        settled["district"] = list(map(index.__getitem__, keys))
+        settled = {column: sheet.records[column] for column in CELL_COLUMNS}
+        settled["district"] = list(map(index.__getitem__, keys)) * len(codes)
+        settled["code"] = list(itertools.chain.from_iterable(itertools.repeat(code, len(keys)) for code in codes))
     else:
-        keep = [i for i, key in enumerate(keys) if key in index]
-        settled = {column: [sheet.records[column][i] for i in keep] for column in RECORD_COLUMNS
-                   if column not in ("key", "order")}
-        settled["district"] = [index[keys[i]] for i in keep]
-    settled["order"] = [order] * len(settled["district"])
+        kept = [n for n, key in enumerate(keys) if key in index]
+        keep = [start + n for start in range(0, len(keys) * len(codes), len(keys)) for n in kept]
+        settled = {column: [sheet.records[column][i] for i in keep] for column in CELL_COLUMNS}
+        settled["district"] = [index[keys[n]] for n in kept] * len(codes)
+        settled["code"] = list(itertools.chain.from_iterable(itertools.repeat(code, len(kept)) for code in codes))
+    count = len(settled["district"])
+    settled["file"], settled["sheet"], settled["order"] = [file_name] * count, [sheet.sheet] * count, [order] * count
     return settled, problems
 
 

@@ -316,3 +316,24 @@ def test_supply_names_the_file_of_each_departments_latest_winner(book, rows, siz
             expected[departments.index(department), DISTRICTS.index(district)] = file
     assert list(supply.index) == departments and list(supply.columns) == DISTRICTS
     assert (supply.to_numpy() == expected).all()
+
+
+@pytest.mark.parametrize("keys", [["甲区", "乙区", "丙区"], ["甲区", "别的区", "丙区"], ["别的区"], []])
+def test_a_sheets_cells_are_settled_as_one_record_per_code_and_district_column(keys):
+    """A sheet's read holds each input cell once and each code once (in the order read); settled, every
+    cell becomes a record with its district, code, file, sheet and order; columns of other districts drop out."""
+    from assess_xl.read.form import DistrictColumns, SheetRead
+    codes = ["6-1", "7-1"]
+    cells = [(code, key, n) for n, (code, key) in enumerate((c, k) for c in codes for k in keys)]
+    records = {"value": [float(n) for *_, n in cells], "raw": [str(n) for *_, n in cells],
+               "blank": [n % 2 == 0 for *_, n in cells], "valid": [True for _ in cells], "cell": [f"H{n}" for *_, n in cells]}
+    columns = DistrictColumns(keys, keys, [f"H{n}" for n in range(len(keys))], [True] * len(keys))
+    sheet = SheetRead("开发处", "开发处", columns, records, [], None, codes)
+    index = {"甲区": "甲区", "乙区": "乙区", "丙区": "丙区"}
+    settled, _ = merge._settle(sheet, index, 3, "a.xlsx")
+    kept = [(code, key, n) for code, key, n in cells if key in index]
+    assert settled == {"value": [float(n) for *_, n in kept], "raw": [str(n) for *_, n in kept],
+                       "blank": [n % 2 == 0 for *_, n in kept], "valid": [True for _ in kept],
+                       "cell": [f"H{n}" for *_, n in kept], "district": [key for _, key, _ in kept],
+                       "code": [code for code, _, _ in kept], "file": ["a.xlsx"] * len(kept),
+                       "sheet": ["开发处"] * len(kept), "order": [3] * len(kept)}
