@@ -22,6 +22,7 @@ from xlsxwriter.worksheet import CellBlankTuple, CellNumberTuple, CellRichString
 
 from assess_xl.xlsx.deflate import Deflater, deflating, inflated
 from assess_xl.xlsx.layout import RESULT_META_SHEET, TOOL
+from assess_xl.xlsx.sharedstrings import HouseSharedStrings
 
 FONT = "宋体"
 WORKBOOK_OPTIONS = {"in_memory": True, "strings_to_formulas": False, "strings_to_urls": False,
@@ -191,6 +192,15 @@ class CompactPackager(Packager):  # type: ignore[misc]  # xlsxwriter ships no ty
                 sheet.table.clear()
             part = io.BytesIO(inflated(xml)) if deflater is None else deflater.submit(xml)
             self.filenames.append((part, f"xl/worksheets/sheet{index}.xml", True))
+
+    def _write_shared_strings_file(self) -> None:
+        """xlsxwriter's part, its plain texts written at once (xlsx.sharedstrings)."""
+        if not self.workbook.str_table.count:
+            return
+        sst = HouseSharedStrings()
+        sst.string_table = self.workbook.str_table
+        sst._set_xml_writer(self._filename("xl/sharedStrings.xml"))
+        sst._assemble_xml_file()
 
 
 def usable_cores() -> int:
