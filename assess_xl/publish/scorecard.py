@@ -17,7 +17,7 @@ from assess_xl.xlsx.style import (FONT, MemoryWorkbook, collection_paused, print
 from assess_xl.read.cells import refusal
 from assess_xl.read.merge import ReadResult
 from assess_xl.problems import Problem
-from assess_xl.rules.components import fmt_number
+from assess_xl.rules.components import Indicator, fmt_number
 from assess_xl.rules.model import Category, Rulebook, Target
 from assess_xl.score.scoring import MISSING, Scores
 
@@ -81,7 +81,7 @@ def build(book: Rulebook, scores: Scores, explanations: pd.DataFrame, read: Read
         return _build(book, scores, explanations, read, generated, issuer, previous, robust, 0.0)
 
 
-DISTRICTS_BESIDE = 0.45  # the share of the district sheets a forked child writes (it also assembles their XML)
+DISTRICTS_BESIDE = 0.55  # the share of the district sheets a forked child writes (it also assembles and deflates them)
 FORK_FROM = 30  # districts: a smaller scorecard is written sooner in one process
 
 
@@ -91,7 +91,7 @@ def _build(book, scores, explanations, read, generated, issuer, previous, robust
                              "created": generated})
     styles = house_styles(workbook)
     names = safe_sheet_names(scores.districts)
-    reported = _reported_text(book, read)
+    reported = ReportedTexts(book, read)
     signed = Signature(issuer or book.issuer, chinese_date(generated))
     shared = district_sheet_rows(book, scores, explanations)
     _write_summary(workbook, book, scores, shared, signed, styles, previous)
@@ -270,15 +270,36 @@ def _signature_block(ws, row: int, col: int, signed: Signature, styles) -> None:
     ws.write_string(row + 2, col, signed.date, styles["label"])
 
 
+_WINNER_COLUMNS = ("district", "code", "value", "valid", "raw")
+
+
 def _reported_text(book, read: ReadResult) -> dict[tuple[str, str], str]:
     """(district, code) → what was reported, readable: '违规审批项目数：2例', or the raw text if invalid."""
-    out = {}
-    columns = [read.winners[name].tolist() for name in ("district", "code", "value", "valid", "raw")]
-    for district, code, value, valid, raw in zip(*columns):
-        indicator = book.indicators[code]
-        shown = indicator.show(value) if valid else f"“{raw[:100]}”（{refusal(indicator, raw)}，未计分）"
-        out[(district, code)] = f"{indicator.label}：{shown}"
-    return out
+    columns = [read.winners[name].tolist() for name in _WINNER_COLUMNS]
+    return {(district, code): _reported(book.indicators[code], value, valid, raw)
+            for district, code, value, valid, raw in zip(*columns)}
+
+
+def _reported(indicator: Indicator, value: Any, valid: bool, raw: str) -> str:
+    shown = indicator.show(value) if valid else f"“{raw[:100]}”（{refusal(indicator, raw)}，未计分）"
+    return f"{indicator.label}：{shown}"
+
+
+class ReportedTexts:
+    """_reported_text one district at a time: the winning values grouped by district before the district
+    sheets are written, each district's texts made as its sheet is written (by whichever process writes it)."""
+
+    def __init__(self, book: Rulebook, read: ReadResult) -> None:
+        self.book = book
+        self.rows: dict[str, list[tuple[str, Any, bool, str]]] = {}
+        columns = [read.winners[name].tolist() for name in _WINNER_COLUMNS]
+        for district, code, value, valid, raw in zip(*columns):
+            self.rows.setdefault(district, []).append((code, value, valid, raw))
+
+    def of(self, district: str) -> dict[str, str]:
+        """code → what `district` reported, readable."""
+        indicators = self.book.indicators
+        return {code: _reported(indicators[code], value, valid, raw) for code, value, valid, raw in self.rows.get(district, ())}
 
 
 DISTRICT_HEADERS = ["类别", "目标编号", "环保目标", "分值", "填报情况", "得分", "得分说明", "负责部门", "状态"]
@@ -316,8 +337,10 @@ def by_row(frame: pd.DataFrame, numbers: bool = False) -> dict[Any, dict[Any, An
     return {index: dict(zip(columns, row)) for index, row in zip(frame.index, rows)}
 
 
-def _write_district(ws, book, shared: DistrictSheetRows, district, reported, styles, signed: Signature, previous=None):
+def _write_district(ws, book, shared: DistrictSheetRows, district, reported: ReportedTexts, styles, signed: Signature,
+                    previous=None):
     totals, target_scores, statuses = shared.totals[district], shared.targets[district], shared.statuses[district]
+    texts_reported = reported.of(district)
     texts, category_scores = shared.texts[district], shared.category_scores[district]
     ws.write_string(0, 0, f"{district}——{book.document_title('考核得分')}", styles["title"])
     ws.set_header(f"&R{header_text(signed.issuer)}　{signed.date}")
@@ -355,7 +378,7 @@ def _write_district(ws, book, shared: DistrictSheetRows, district, reported, sty
         r += 1
         for target, departments in targets:
             status, text = statuses[target.number], texts[target.number]
-            said = "\n".join(reported.get((district, code), f"{book.indicators[code].label}：（未填报）")
+            said = "\n".join(texts_reported.get(code, f"{book.indicators[code].label}：（未填报）")
                              for code in target.indicators)
             ws.write_row_cells(r, 0, [("", text_style), (target.number, styles["int"]), (target.text, text_style),
                                   _points(target.max, styles["score"], styles["center"]), (said, text_style),
