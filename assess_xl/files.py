@@ -18,6 +18,31 @@ class WriteError(P.AssessError):
     """Nothing was written; `problem` says why and what to do (in Chinese)."""
 
 
+def cache_folder() -> Path | None:
+    """This tool's folder among the user's caches ($XDG_CACHE_HOME, %LOCALAPPDATA% or ~/.cache): what it keeps
+    there only saves work and may be deleted at any time. None where the user has no home folder."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.environ.get("LOCALAPPDATA")
+    if not base:
+        try:
+            base = str(Path.home() / ".cache")
+        except RuntimeError:  # no HOME and no entry in the password database
+            return None
+    return Path(base) / "assess-xl"
+
+
+def replace_cached(target: Path, text: str) -> None:
+    """A cache file written whole beside `target` and moved into place: a reader sees the old one or the new."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(handle, "w", encoding="ascii") as stream:
+            stream.write(text)
+        os.replace(temporary, target)
+    finally:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+
+
 def lock_names(target: Path) -> list[str]:
     """Excel and WPS leave `~$name` beside an open workbook (with long names, its first two letters
     replaced), LibreOffice `.~lock.name#`."""

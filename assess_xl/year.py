@@ -14,8 +14,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterator, Sequence
 
-import yaml
-
 from assess_xl.problems import Code
 from assess_xl import demo
 
@@ -74,6 +72,7 @@ SETTING_KEYS = {"issuer": "发文单位", "deadline": "截止日期", "sender": 
 
 
 def settings_text(settings: Settings) -> str:
+    import yaml  # here: a run without a year folder needs no PyYAML (the rulebook's parse is kept, rules.parsed)
     data = {SETTING_KEYS[name]: value for name, value in asdict(settings).items()}
     return ("# assess-xl 年度设置（不保存任何密码：发送和收取邮件时每次询问）\n"
             + yaml.safe_dump(data, allow_unicode=True, sort_keys=False, width=1000))
@@ -81,6 +80,7 @@ def settings_text(settings: Settings) -> str:
 
 def parse_settings(text: str, where: str) -> tuple[Settings, list[Problem]]:
     """Known keys only, each as text; anything else (a password someone typed in) is ignored."""
+    import yaml
     try:
         data = yaml.safe_load(text) or {}
     except yaml.YAMLError as exc:

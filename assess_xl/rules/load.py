@@ -10,10 +10,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from assess_xl.problems import Code
 from assess_xl import problems as P
+from assess_xl.rules import parsed
 from assess_xl.rules import sheet as rulesheet
 from assess_xl.rules.components import KINDS, TEXT_PARAMETERS, Component, Indicator, fmt_number, parse_points
 from assess_xl.rules.model import INDICATOR_TYPES, Alternative, Category, Raw, Rulebook, RulebookError, Target, integral, parameters_of
@@ -44,11 +43,10 @@ def load(path: str | Path | None = None) -> Rulebook:
     except (OSError, UnicodeDecodeError) as exc:
         raise RulebookError(P.make(Code.RULE_UNREADABLE, at=path, reason=exc)) from None
     try:
-        raw = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # libyaml: 10× faster
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f"第{mark.line + 1}行" if mark else ""
-        raise RulebookError(P.make(Code.RULE_YAML, at=f"{where}{line}", reason=getattr(exc, "problem", exc))) from None
+        raw = parsed.parse(text)  # parsed once per text and PyYAML, kept between runs
+    except parsed.ParseError as exc:
+        line = f"第{exc.line + 1}行" if exc.line is not None else ""
+        raise RulebookError(P.make(Code.RULE_YAML, at=f"{where}{line}", reason=exc.problem)) from None
     return build(raw, where, fingerprint_of(raw))
 
 
@@ -57,6 +55,7 @@ def load_raw(path: str | Path | None = None) -> Raw:
     path = Path(path) if path else embedded_rulebook_path()
     if path.suffix.lower() in WORKBOOK_SUFFIXES:
         return load_raw_workbook(path)
+    import yaml
     try:
         raw: Raw = yaml.load(path.read_text(encoding="utf-8-sig"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
         return raw

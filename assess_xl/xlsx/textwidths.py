@@ -16,11 +16,12 @@ import atexit
 import functools
 import json
 import os
-import tempfile
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from assess_xl import files
 
 if TYPE_CHECKING:
     from PIL.ImageFont import FreeTypeFont
@@ -119,14 +120,8 @@ def engine() -> str:
 
 
 def cache_file() -> Path | None:
-    """Where the cache is kept; None where the user has no home folder to keep it in."""
-    base = os.environ.get("XDG_CACHE_HOME") or os.environ.get("LOCALAPPDATA")
-    if not base:
-        try:
-            base = str(Path.home() / ".cache")
-        except RuntimeError:  # no HOME and no entry in the password database
-            return None
-    return Path(base) / "assess-xl" / CACHE_NAME
+    folder = files.cache_folder()
+    return folder / CACHE_NAME if folder is not None else None
 
 
 _LOCK = threading.Lock()
@@ -227,15 +222,7 @@ def write(path: Path, layout: str, known: dict[str, Record], measured: dict[str,
                "faces": {identity: {"name": list(record.name), "metrics": list(record.metrics),
                                     "widths": record.widths}
                          for identity, record in faces.items() if _still_there(identity)}}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="ascii") as stream:
-            json.dump(content, stream, separators=(",", ":"))
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
+    files.replace_cached(path, json.dumps(content, separators=(",", ":")))
 
 
 def _still_there(identity: str) -> bool:
