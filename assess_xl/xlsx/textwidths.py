@@ -74,10 +74,11 @@ def face(file: str, index: int) -> Face | None:
     """The face `index` of `file`, or None where Pillow is missing or cannot load it."""
     try:
         identity = face_identity(file, index)
-    except (OSError, ImportError):
+        with _LOCK:
+            known = _faces()
+    except (OSError, ImportError):  # the file is gone, or Pillow is not installed
         return None
     with _LOCK:
-        known = _faces()
         record = known.get(identity)
         if record is not None:
             return _measuring(Face(file, index, identity, record))

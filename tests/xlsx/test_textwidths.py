@@ -236,3 +236,10 @@ def test_nothing_new_measured_nothing_written(cache):
     later.length("环")
     textwidths.save()
     assert cache.read_text() == "kept as it is" and written
+
+
+def test_without_pillow_there_is_no_face(cache, monkeypatch):
+    face = printing_face()
+    textwidths.forget()
+    monkeypatch.setattr(textwidths, "engine", lambda: __import__("PIL._no_such_module"))
+    assert textwidths.face(face.file, face.index) is None
