@@ -206,11 +206,12 @@ def merge_files(reads: list[FileRead], book: Rulebook, strict: bool = False, ski
                 records.append(settled)
             else:
                 report.not_submitted.append(sheet.department)  # shown in 来源, not a problem
-    frame = _records_frame(records)
+    frame = with_positions(_records_frame(records), chosen, book)
     values, winners, merge_problems = merge(frame, book, chosen, strict, reports)
     problems = _without_superseded(problems, winners) + merge_problems
     problems.extend(_unsupplied(frame, book, chosen))
     supply = _supply(winners, book, chosen)
+    winners = winners.drop(columns=list(POSITIONS))
     problems.sort(key=P.sort_key)
     return ReadResult(values, problems, reports, list(skipped or []), chosen, winners, supply)
 
@@ -298,7 +299,7 @@ def merge(frame: pd.DataFrame, book: Rulebook, districts: list[str], strict: boo
     """Latest non-blank record per (district, code); conflicts, ties and 缺报 become problems. Records
     of equal order were submitted at the same time: when they differ, no value is taken."""
     filled = frame[~frame["blank"]].sort_values("order", kind="stable").reset_index(drop=True)
-    group = filled.groupby(["district", "code"], sort=False).ngroup().to_numpy()  # each record's (district, code)
+    group = _pairs(filled)  # each record's (district, code), numbered
     winner_of = _latest(group)[group]  # the row of each record's winner: the last of its (district, code)
     is_winner = winner_of == np.arange(len(filled))
     winners = filled[is_winner]
@@ -312,9 +313,45 @@ def merge(frame: pd.DataFrame, book: Rulebook, districts: list[str], strict: boo
     contested = rows[disputed if strict else tied.to_numpy()]
     if len(contested):
         winners = filled[is_winner & ~np.isin(group, group[contested])]
-    values = value_table(winners[winners["valid"]], districts, list(book.indicators))
+    usable = winners[winners["valid"]]
+    values = value_table(usable, districts, list(book.indicators), _district_positions(usable, districts),
+                         _code_positions(usable, book))
     problems.extend(_blank_problems(frame, filled, book))
     return values, winners.reset_index(drop=True), problems
+
+
+POSITIONS = ("_district_at", "_code_at")  # a record's district and code as positions in the run's and the rulebook's
+
+
+def with_positions(frame: pd.DataFrame, districts: list[str], book: Rulebook) -> pd.DataFrame:
+    """`frame` with each record's district and code as positions in `districts` and in the rulebook's codes (-1
+    for none), worked out once for the steps after it, which would each look the texts up again."""
+    return frame.assign(_district_at=_positions(frame["district"], {district: n for n, district in enumerate(districts)}),
+                        _code_at=_positions(frame["code"], {code: n for n, code in enumerate(book.indicators)}))
+
+
+def _district_positions(frame: pd.DataFrame, districts: list[str]) -> np.ndarray:
+    """Each record's district as a position in `districts` (the run's, as with_positions was given), -1 for none."""
+    if POSITIONS[0] in frame:
+        return np.asarray(frame[POSITIONS[0]].to_numpy(), dtype=int)
+    return _positions(frame["district"], {district: n for n, district in enumerate(districts)})
+
+
+def _code_positions(frame: pd.DataFrame, book: Rulebook) -> np.ndarray:
+    """Each record's code as a position in the rulebook's codes, -1 for none."""
+    if POSITIONS[1] in frame:
+        return np.asarray(frame[POSITIONS[1]].to_numpy(), dtype=int)
+    return _positions(frame["code"], {code: n for n, code in enumerate(book.indicators)})
+
+
+def _pairs(filled: pd.DataFrame) -> np.ndarray:
+    """Each record's (district, code) as a number, the same for the same pair: from their positions when
+    every record has both, else from the texts."""
+    if all(column in filled for column in POSITIONS):
+        districts, codes = (np.asarray(filled[column].to_numpy(), dtype=int) for column in POSITIONS)
+        if len(filled) and min(districts.min(), codes.min()) >= 0:
+            return np.asarray(pd.factorize(districts * (int(codes.max()) + 1) + codes)[0], dtype=int)
+    return np.asarray(filled.groupby(["district", "code"], sort=False).ngroup().to_numpy(), dtype=int)
 
 
 def _latest(group: np.ndarray) -> np.ndarray:
@@ -324,12 +361,14 @@ def _latest(group: np.ndarray) -> np.ndarray:
     return latest
 
 
-def value_table(usable: pd.DataFrame, districts: list[str], codes: list[str]) -> pd.DataFrame:
+def value_table(usable: pd.DataFrame, districts: list[str], codes: list[str], rows: np.ndarray | None = None,
+                columns: np.ndarray | None = None) -> pd.DataFrame:
     """district × code: each (district, code)'s one usable value, NaN elsewhere (what pivot and reindex give,
     placed through positions looked up once per distinct name instead)."""
     table = np.full((len(districts), len(codes)), np.nan)
-    rows = _positions(usable["district"], {district: n for n, district in enumerate(districts)})
-    columns = _positions(usable["code"], {code: n for n, code in enumerate(codes)})
+    if rows is None or columns is None:  # each record's district and code as positions, when not given
+        rows = _positions(usable["district"], {district: n for n, district in enumerate(districts)})
+        columns = _positions(usable["code"], {code: n for n, code in enumerate(codes)})
     known = (rows >= 0) & (columns >= 0)
     table[rows[known], columns[known]] = usable["value"].to_numpy(dtype=float)[known]
     return pd.DataFrame(table, index=pd.Index(districts, name="区"), columns=pd.Index(codes))
@@ -399,8 +438,8 @@ def _unsupplied(frame: pd.DataFrame, book: Rulebook, districts: list[str]) -> li
     departments = {department: n for n, department in enumerate(book.departments)}
     owner = {code: departments[indicator.department] for code, indicator in book.indicators.items()
              if not indicator.blank_is_zero and indicator.department in departments}
-    place = {district: n for n, district in enumerate(districts)}
-    rows, columns = _positions(frame["code"], owner), _positions(frame["district"], place)
+    rows = _owners(_code_positions(frame, book), [owner.get(code, -1) for code in book.indicators])
+    columns = _district_positions(frame, districts)
     known = (rows >= 0) & (columns >= 0)
     supplied = np.zeros((len(departments), len(districts)), dtype=bool)  # department × district: some record
     supplied[rows[known], columns[known]] = True
@@ -414,6 +453,12 @@ def _unsupplied(frame: pd.DataFrame, book: Rulebook, districts: list[str]) -> li
             problem = P.make(Code.DEPARTMENT_MISSING, sheet=department, department=department, count=len(lacking))
             out.append(problem.with_district("、".join(lacking)))
     return out
+
+
+def _owners(codes: np.ndarray, owner: list[int]) -> np.ndarray:
+    """Each code position's owner (`owner[position]`), -1 for a code of none or of no position."""
+    table = np.array([*owner, -1], dtype=int)  # position -1 reads the last entry: none
+    return table[codes] if len(codes) else np.zeros(0, dtype=int)
 
 
 def _positions(column: pd.Series, position: dict[str, int]) -> np.ndarray:
@@ -430,8 +475,8 @@ def _supply(winners: pd.DataFrame, book: Rulebook, districts: list[str]) -> pd.D
     owner = {code: row[indicator.department] for code, indicator in book.indicators.items()
              if indicator.department in row}
     latest = winners.sort_values("order", kind="stable")  # the last file written into a cell is the latest
-    rows = _positions(latest["code"], owner)
-    columns = _positions(latest["district"], {district: n for n, district in enumerate(districts)})
+    rows = _owners(_code_positions(latest, book), [owner.get(code, -1) for code in book.indicators])
+    columns = _district_positions(latest, districts)
     known = (rows >= 0) & (columns >= 0)
     files = np.full((len(departments), len(districts)), "", dtype=object)
     cells = rows[known] * len(districts) + columns[known]

@@ -225,6 +225,8 @@ def test_unsupplied_departments_are_those_without_any_record_of_a_district(book,
     that department's required codes reached (blank or not); nothing for a department that reached all."""
     frame = merge._records_frame(as_sheets(rows, size))
     found = {(p.sheet, p.district) for p in merge._unsupplied(frame, book, DISTRICTS)}
+    assert merge._unsupplied(merge.with_positions(frame, DISTRICTS, book), book, DISTRICTS) == \
+        merge._unsupplied(frame, book, DISTRICTS)
     supplied = set(zip(frame["district"], frame["code"]))
     expected = set()
     for department in book.departments:
@@ -281,21 +283,24 @@ def merge_by_pandas_join(frame, book, districts, strict, reports):
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(RECORDS, st.integers(1, 7), st.booleans())
-def test_merge_on_arrays_gives_what_the_pandas_join_gave(book, rows, size, strict):
+@given(RECORDS, st.integers(1, 7), st.booleans(), st.sampled_from([None, DISTRICTS, [*DISTRICTS, "别的区"]]))
+def test_merge_on_arrays_gives_what_the_pandas_join_gave(book, rows, size, strict, positions):
     """Winners, values, conflicts, ties, corrections and 缺报 (and each file's superseded count) as the merge
-    written with groupby and a join found them, in the same order."""
+    written with groupby and a join found them, in the same order; with the records' positions worked out
+    before (for the run's districts, every record's or not) or not."""
     import pandas as pd
     from assess_xl.read import gather
     from pathlib import Path
+    districts = positions or DISTRICTS
     frame = merge._records_frame(as_sheets(rows, size))
+    given = frame if positions is None else merge.with_positions(frame, districts, book)
     reports = [merge.FileReport(gather.FileInfo(Path(name), name)) for name in ("a.xlsx", "b.xlsx")]
     expected_reports = [merge.FileReport(gather.FileInfo(Path(name), name)) for name in ("a.xlsx", "b.xlsx")]
-    values, winners, problems = merge.merge(frame, book, DISTRICTS, strict, reports)
-    expected_values, expected_winners, expected_problems = merge_by_pandas_join(frame, book, DISTRICTS, strict,
+    values, winners, problems = merge.merge(given, book, districts, strict, reports)
+    expected_values, expected_winners, expected_problems = merge_by_pandas_join(frame, book, districts, strict,
                                                                                 expected_reports)
     pd.testing.assert_frame_equal(values, expected_values)
-    pd.testing.assert_frame_equal(winners, expected_winners)
+    pd.testing.assert_frame_equal(winners.drop(columns=[c for c in merge.POSITIONS if c in winners]), expected_winners)
     assert problems == expected_problems
     assert [r.superseded for r in reports] == [r.superseded for r in expected_reports]
 
@@ -307,6 +312,7 @@ def test_supply_names_the_file_of_each_departments_latest_winner(book, rows, siz
     import numpy as np
     frame = merge._records_frame(as_sheets(rows, size))
     supply = merge._supply(frame, book, DISTRICTS)
+    assert supply.equals(merge._supply(merge.with_positions(frame, DISTRICTS, book), book, DISTRICTS))
     departments = [d for d in book.departments if book.department_indicators(d)]
     expected = np.full((len(departments), len(DISTRICTS)), "", dtype=object)
     latest = frame.sort_values("order", kind="stable")
