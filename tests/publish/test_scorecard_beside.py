@@ -107,6 +107,11 @@ def year(inbox, book, runs):
     return pipeline.collect([inbox], book, options)
 
 
+def idle_core(monkeypatch) -> None:
+    """The child forked whatever else the machine is running meanwhile."""
+    monkeypatch.setattr(childsheets, "other_core_idle", lambda: True)
+
+
 def one_process(book, result) -> bytes:
     return report._build(book, result.scores, result.explanations, result.read, result.generated, None,
                          result.comparison, result.robustness, 0.0)
@@ -115,6 +120,7 @@ def one_process(book, result) -> bytes:
 def test_library_scorecard_with_last_year_same_bytes_as_one_process(year, book, monkeypatch):
     if not childsheets.can_fork():
         pytest.skip("needs fork, two cores and no other thread in this process")
+    idle_core(monkeypatch)
     forked = []
     fork = childsheets._fork
     monkeypatch.setattr(childsheets, "_fork", lambda *args: forked.append(fork(*args)))
@@ -127,6 +133,7 @@ def test_library_scorecard_with_last_year_same_bytes_as_one_process(year, book, 
 def test_library_child_failing_leaves_the_scorecard_to_this_process(year, book, monkeypatch):
     if not childsheets.can_fork():
         pytest.skip("needs fork, two cores and no other thread in this process")
+    idle_core(monkeypatch)
     parent, write = os.getpid(), report._write_district
 
     def fails_in_child(ws, *args):
@@ -145,12 +152,13 @@ REAL_NAMES = ["高新区（东区）", "高新区（西区）", "经济技术开
               "长江新区临空港经济技术开发区管理委员会社会事务局辖区"] + [f"第{n}区" for n in range(1, report.FORK_FROM)]
 
 
-def test_library_real_district_names_same_bytes_as_one_process(book, tmp_path):
+def test_library_real_district_names_same_bytes_as_one_process(book, tmp_path, monkeypatch):
     """Names as districts are named (full-width brackets, a middle dot, a slash a sheet name cannot hold, one
     longer than a sheet name may be): the sheets the child writes, their names, print areas and links to them
     are those of one process."""
     if not childsheets.can_fork():
         pytest.skip("needs fork, two cores and no other thread in this process")
+    idle_core(monkeypatch)
     blank = write_forms(book, REAL_NAMES, tmp_path / "forms")
     entries: dict = {}
     for code, indicator in book.indicators.items():
@@ -180,6 +188,7 @@ def test_what_the_child_measured_is_kept_for_the_next_run(book, tmp_path, monkey
     from assess_xl.xlsx import printfit, textwidths
     if not childsheets.can_fork():
         pytest.skip("needs fork, two cores and no other thread in this process")
+    idle_core(monkeypatch)
     names = [f"第{n}区" for n in range(1, report.FORK_FROM + 5)]
     blank = write_forms(book, names, tmp_path / "forms")
     entries: dict = {}

@@ -16,9 +16,11 @@ from helpers import gone
 
 
 @pytest.fixture
-def two_cores():
+def two_cores(monkeypatch):
+    """Fork and two cores, one of them taken to be idle whatever the machine is doing meanwhile."""
     if not childsheets.can_fork():
         pytest.skip("needs fork, two cores and no other thread in this process")
+    monkeypatch.setattr(childsheets, "other_core_idle", lambda: True)
 
 
 def sheet_texts(n: int) -> list[str]:
@@ -159,6 +161,27 @@ def test_child_ended_when_this_process_fails(tmp_path, monkeypatch, two_cores):
         workbook_bytes(0.5, inside=fail_here)
     assert pids and pids[0] is not None and gone(pids[0])
     assert list(tmp_path.iterdir()) == []
+
+
+def test_no_child_when_no_core_is_idle(monkeypatch, two_cores):
+    monkeypatch.setattr(childsheets, "other_core_idle", lambda: False)
+    content, pid = workbook_bytes(0.5)
+    assert pid is None
+    assert content == workbook_bytes(0.0)[0]
+
+
+@pytest.mark.parametrize("loadavg, cores, idle", [
+    ("0.10 0.20 0.30 1/345 999\n", 2, True),  # only this process ready to run
+    ("1.90 1.80 1.70 2/345 999\n", 2, False),  # another one too: no core left
+    ("3.90 3.80 3.70 5/345 999\n", 8, True),  # a larger machine with cores to spare
+    ("garbage", 2, True), (None, 2, True)])  # unreadable or missing: taken to be idle
+def test_an_idle_core_is_one_the_ready_tasks_leave(loadavg, cores, idle, tmp_path, monkeypatch):
+    path = tmp_path / "loadavg"
+    if loadavg is not None:
+        path.write_text(loadavg, encoding="ascii")
+    monkeypatch.setattr(childsheets, "LOADAVG", str(path))
+    monkeypatch.setattr(os, "cpu_count", lambda: cores)
+    assert childsheets.other_core_idle() is idle
 
 
 def test_no_child_on_one_core(monkeypatch):
