@@ -27,6 +27,15 @@ def test_collect_returns_a_scorecard(book, inbox, tmp_path):
     assert openpyxl.load_workbook(path)["汇总"]["A5"].value in DISTRICTS
 
 
+@pytest.mark.parametrize("entered", ["2\r3", "2\r\n3", "2\x853", "2\u20293"])
+def test_an_entry_holding_a_paragraph_break_is_written_into_the_scorecard(book, tmp_path, entered):
+    """A break the printing font's layout will not measure inside a line (a carriage return from a returned
+    form) starts a line of its own where the scorecard quotes the entry, instead of failing the run."""
+    inbox = returned_forms(book, tmp_path, {"开发处": {"6-1": {"甲区": entered, "乙区": "0"}}}, DISTRICTS)
+    result = pipeline.collect([inbox[1]], book)
+    assert result.outcome is Outcome.WRITTEN and result.content.startswith(b"PK")
+
+
 def test_blank_forms_only_say_nothing_was_filled(book, inbox):
     result = pipeline.collect([inbox[0]["全部"], inbox[0]["开发处"]], book)
     assert result.outcome is Outcome.NOTHING_FILLED and result.content == b""

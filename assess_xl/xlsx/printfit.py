@@ -259,14 +259,25 @@ def _lines(tokens: list[str], widths: list[float], longest_run: float, room: flo
 @functools.lru_cache(maxsize=1 << 14)  # every district's sheet wraps the same target texts in the same columns
 def lines_needed(text: str, width: float, size: float = 10, bold: bool = False) -> int:
     """Lines a cell's wrapped text takes in a column of Excel width `width`, in LibreOffice or in Excel,
-    whichever needs more; each paragraph (\\n) starts a line."""
+    whichever needs more; each paragraph (see `paragraphs`) starts a line."""
     printed_room, excel_room = 7 * width + 5 - SIDE_PADDING, 0.75 * (7 * width + 5) - SIDE_PADDING
     printed = excel = 0
-    for paragraph in text.split("\n"):
+    for paragraph in paragraphs(text):
         measured = _paragraph(paragraph, size, bold)
         printed += _lines(measured.tokens, measured.printed, measured.printed_run, printed_room)
         excel += _lines(measured.tokens, measured.simsun, measured.simsun_run, excel_room)
     return max(printed, excel)
+
+
+# What ends a paragraph: a line feed, and what the printing font's layout (raqm) also takes for one and will not
+# measure inside a line (a carriage return, on its own or before a line feed, a next-line character, the
+# information separators, the paragraph separator), as a text from a returned form can hold.
+_PARAGRAPH_END = re.compile("\r\n|[\n\r\x1c-\x1e\x85\u2029]")
+
+
+def paragraphs(text: str) -> list[str]:
+    """The paragraphs of a cell's text, each starting a line."""
+    return _PARAGRAPH_END.split(text) if not text.isprintable() else [text]
 
 
 def row_height(cells: Sequence[tuple[str, float]], size: float = 10, bold: bool = False, least: float = 0) -> float:

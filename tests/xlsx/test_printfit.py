@@ -18,7 +18,7 @@ def plain_lines(text: str, width: float, size: float = 10, bold: bool = False) -
     longest run given as infinite), in the printing font and as Excel lays out 宋体."""
     def lines(room, measure) -> int:
         count = 0
-        for paragraph in text.split("\n"):
+        for paragraph in printfit._PARAGRAPH_END.split(text):
             tokens = printfit._WORD.findall(paragraph)
             count += printfit._lines(tokens, [measure(token) for token in tokens], math.inf, room)
         return count
@@ -34,7 +34,8 @@ TEXTS = [
     "通过ISO14000认证（ISO14000）：是；每项加0.5分，最多加2分",
     "a" * 200, "环" * 120, "  前后 空格  \n\n", "2008-01-15T10:30:00+08:00 fingerprint deduction",
 ]
-PIECES = st.sampled_from(["环", "保", "目标", "，", "。", "（", "）", "“", "”", "：", "、", " ", "  ", "\n",
+PIECES = st.sampled_from(["环", "保", "目标", "，", "。", "（", "）", "“", "”", "：", "、", " ", "  ", "\n", "\r", "\r\n",
+                          "\u2029", "\x85", "\x1c", "\u3000", "\t",
                           "12.5", "100%", "ISO14000", "W", "m", "i", "-", "+", "abc", "2007"])
 
 
@@ -102,7 +103,7 @@ def test_the_longest_run_is_the_looped_running_sum(widths):
 
 
 @settings(max_examples=100, deadline=None)
-@given(st.lists(PIECES.filter(lambda piece: piece != "\n"), max_size=40), st.sampled_from([(10, False), (10, True), (12, True)]))
+@given(st.lists(PIECES.filter(lambda piece: printfit._PARAGRAPH_END.search(piece) is None), max_size=40), st.sampled_from([(10, False), (10, True), (12, True)]))
 def test_widths_known_at_once_are_those_measured_one_by_one(tokens, style):
     size, bold = style
     known: dict[str, float] = {}
@@ -142,3 +143,13 @@ def test_fonts_not_found_ahead_are_asked_for_where_needed(monkeypatch):
     printfit._finding[0].join()
     failing[0] = False
     assert printfit._found_ahead(printfit.PRINTING_PATTERNS[0]) == asked(printfit.PRINTING_PATTERNS[0])
+
+
+@pytest.mark.parametrize("separator", ["\n", "\r", "\r\n", "\x85", "\u2029", "\x1c", "\x1d", "\x1e"])
+def test_what_the_layout_takes_for_a_paragraph_break_starts_a_line(separator):
+    assert printfit.paragraphs(f"违规{separator}审批") == ["违规", "审批"]
+    assert printfit.lines_needed(f"违规{separator}审批", 40) == 2
+
+
+def test_printable_text_is_one_paragraph():
+    assert printfit.paragraphs("违规审批项目数：2例") == ["违规审批项目数：2例"] and printfit.paragraphs("") == [""]
