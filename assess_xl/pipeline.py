@@ -3,6 +3,7 @@ explain → build the scorecard. Returns a typed result; prints nothing, writes 
 The command line and the benchmark both call `collect`."""
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -152,11 +153,12 @@ def collect(paths, book: Rulebook, options: CollectOptions | None = None,
     explanations = adjustments_module.annotate(scoring.explain(result.values, book, scores, result.refused(book)),
                                                result.adjustments)
     comparison, result = _compare_with_previous(book, scores, result, options)
-    robust = robustness_module.assess(result.values, book, scores) if options.robustness else None
+    robust = (functools.cache(functools.partial(robustness_module.assess, result.values, book, scores))
+              if options.robustness else None)  # worked out while a child writes district sheets (report.build)
     content = report.build(book, scores, explanations, result, options.generated, options.issuer,
                            comparison, robust)
     return CollectResult(Outcome.WRITTEN, result, scores, explanations, content, gathered, comparison=comparison,
-                         robustness=robust, generated=options.generated)
+                         robustness=robust() if robust else None, generated=options.generated)
 
 
 def _compare_with_previous(book: Rulebook, scores: Scores, result: ReadResult,

@@ -2,9 +2,10 @@
 问题清单 and 来源. Text that came from users is always written as text, never as a formula or link."""
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Callable
 
 import pandas as pd
 
@@ -70,18 +71,23 @@ def safe_sheet_names(districts: list[str], reserved=FIXED_SHEETS) -> dict[str, s
 
 @collection_paused()
 def build(book: Rulebook, scores: Scores, explanations: pd.DataFrame, read: ReadResult,
-          generated: datetime, issuer: str | None = None, previous=None, robust=None) -> bytes:
+          generated: datetime, issuer: str | None = None, previous=None,
+          robust: robustness.Robustness | Callable[[], robustness.Robustness] | None = None) -> bytes:
     """The scorecard: the official sheets (汇总, one per district) read as a document; the working
     sheets (得分明细, 问题清单, 来源, 评分说明) are marked as such and are not part of the PDF. A share of the
     district sheets is written on the other core (xlsx.childsheets); should that fail, the scorecard is
-    written again in this process alone, the same bytes either way."""
+    written again in this process alone, the same bytes either way. `robust` (排名稳健性) may be given as a
+    function that works it out: it is called once the child is writing its share, so that the two overlap
+    (pipeline.collect passes one that keeps its answer, and takes the answer after)."""
+    if callable(robust):
+        robust = functools.cache(robust)  # once, should the scorecard be written again
     try:
         return _build(book, scores, explanations, read, generated, issuer, previous, robust, DISTRICTS_BESIDE)
     except childsheets.ChildFailed:
         return _build(book, scores, explanations, read, generated, issuer, previous, robust, 0.0)
 
 
-DISTRICTS_BESIDE = 0.55  # the share of the district sheets a forked child writes (it also assembles and deflates them)
+DISTRICTS_BESIDE = 0.6  # the share of the district sheets a forked child writes (it also assembles and deflates them)
 FORK_FROM = 30  # districts: a smaller scorecard is written sooner in one process
 
 
@@ -104,6 +110,7 @@ def _build(book, scores, explanations, read, generated, issuer, previous, robust
 
     share = beside_share if len(sheets) >= FORK_FROM else 0.0
     with childsheets.written_beside(workbook, sheets, write_districts, share) as beside:
+        robust = robust() if callable(robust) else robust  # while the child writes its sheets
         write_districts(beside.mine)
         _write_working_sheets(workbook, book, scores, shared, read, styles, robust)
         write_result_metadata(workbook, {"kind": "scorecard", "year": str(book.year), "fingerprint": book.fingerprint,

@@ -130,6 +130,48 @@ def test_library_scorecard_with_last_year_same_bytes_as_one_process(year, book, 
     assert content == one_process(book, year)
 
 
+def test_library_robustness_worked_out_while_the_child_writes(year, book, monkeypatch):
+    """排名稳健性 given as a function: called once, after the child is forked, and the same bytes as given worked out."""
+    if not childsheets.can_fork():
+        pytest.skip("needs fork, two cores and no other thread in this process")
+    idle_core(monkeypatch)
+    events = []
+    fork = childsheets._fork
+    monkeypatch.setattr(childsheets, "_fork", lambda *args: events.append(("forked", fork(*args))))
+
+    def robustness():
+        events.append(("robustness", os.getpid()))
+        return year.robustness
+
+    content = report.build(book, year.scores, year.explanations, year.read, year.generated, None,
+                           year.comparison, robustness)
+    assert [event for event, _ in events] == ["forked", "robustness"] and events[1][1] == os.getpid()
+    assert content == one_process(book, year)
+
+
+def test_library_robustness_function_called_once_when_the_child_fails(year, book, monkeypatch):
+    if not childsheets.can_fork():
+        pytest.skip("needs fork, two cores and no other thread in this process")
+    idle_core(monkeypatch)
+    parent, write, calls = os.getpid(), report._write_district, []
+
+    def fails_in_child(ws, *args):
+        if os.getpid() != parent:
+            raise MemoryError
+        write(ws, *args)
+
+    monkeypatch.setattr(report, "_write_district", fails_in_child)
+    content = report.build(book, year.scores, year.explanations, year.read, year.generated, None,
+                           year.comparison, lambda: calls.append(1) or year.robustness)
+    monkeypatch.undo()
+    assert calls == [1] and content == one_process(book, year)
+
+
+def test_collect_keeps_the_robustness_the_scorecard_shows(year):
+    """pipeline.collect hands the scorecard a function and keeps what it worked out."""
+    assert year.robustness is not None and year.robustness.pairs
+
+
 def test_library_child_failing_leaves_the_scorecard_to_this_process(year, book, monkeypatch):
     if not childsheets.can_fork():
         pytest.skip("needs fork, two cores and no other thread in this process")
