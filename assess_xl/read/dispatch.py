@@ -23,15 +23,17 @@ OnRead = Callable[[FileRead], None]
 
 
 def read_units(units: list[Unit], book: Rulebook, workers: int | None = None, now: datetime | None = None,
-               on_read: OnRead | None = None) -> tuple[list[FileRead], list[str]]:
+               on_read: OnRead | None = None,
+               caller_busy: threading.Event | None = None) -> tuple[list[FileRead], list[str]]:
     """Every unit read in its own sandboxed child, containers split round by round (mailbox →
     messages → attachments); the reads in the order the files were given, and the units no child
-    could read (a fault of the machine). `on_read` is told of each file's read as soon as it is done."""
+    could read (a fault of the machine). `on_read` is told of each file's read as soon as it is done;
+    while `caller_busy` is set, one core is left to the caller (sandbox.isolation)."""
     placed: list[tuple[tuple[int, ...], FileRead]] = []
     failures: list[str] = []
     quiet: list[tuple[str, str, int]] = []
     run = os.urandom(16).hex()  # names this run to the children: orders of units compare within a run only
-    with sandbox.isolation(read_unit, (book, now, run), workers) as read_all:
+    with sandbox.isolation(read_unit, (book, now, run), workers, caller_busy=caller_busy) as read_all:
         while units:
             current = units
             told = None if on_read is None else functools.partial(_tell, on_read, current)
@@ -110,14 +112,19 @@ def first_units(found: list[tuple[Path, str]]) -> list[Unit]:
 class Reading:
     """The files gathered from `paths` and their reads. With `ahead`, the reads are taken on a thread of
     this process (the children do the reading; the thread hands them files and takes back results) and
-    the caller goes on, e.g. importing pandas, until it asks for `result()`; otherwise they are taken now."""
+    the caller goes on, e.g. importing pandas, until it asks for `result()`; otherwise they are taken now.
+    While the caller goes on, it keeps a core: the children take the others, and the caller's core too once
+    it asks for the result (the reading of a few files is over by then; a long one gets every core)."""
 
     def __init__(self, paths: Sequence[str | Path], book: Rulebook, workers: int | None = None, now: datetime | None = None,
                  on_read: OnRead | None = None, ahead: bool = False) -> None:
         self.found, self.skipped = gather.gather(list(paths))
         self._outcome: tuple[list[FileRead], list[str]] | None = None
         self._error: BaseException | None = None
-        work = functools.partial(read_units, first_units(self.found), book, workers, now, on_read)
+        self.caller_busy = threading.Event()
+        if ahead:
+            self.caller_busy.set()
+        work = functools.partial(read_units, first_units(self.found), book, workers, now, on_read, self.caller_busy)
         self._thread: threading.Thread | None = None
         if ahead:
             self._thread = threading.Thread(target=self._take, args=(work,), name="assess-xl-reading", daemon=True)
@@ -133,6 +140,7 @@ class Reading:
 
     def result(self) -> tuple[list[FileRead], list[str]]:
         """The reads in the order the files were given, and the files no child could read (waits for them)."""
+        self.caller_busy.clear()
         if self._thread is not None:
             self._thread.join()
         if self._error is not None:

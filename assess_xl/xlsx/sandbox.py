@@ -283,16 +283,19 @@ def run_isolated(function: Callable[..., Result], items: list[Item], context: tu
 
 @contextmanager
 def isolation(function: Callable[..., Result], context: tuple[Any, ...] = (), workers: int | None = None,
-              time_limit: float | None = None,
-              memory_limit: int = MEMORY_LIMIT) -> Iterator[Callable[..., list[Result | Failure]]]:
+              time_limit: float | None = None, memory_limit: int = MEMORY_LIMIT,
+              caller_busy: threading.Event | None = None) -> Iterator[Callable[..., list[Result | Failure]]]:
     """One set of children for several batches: `run(items)` is run_isolated(function, items, ...), and the
     children it starts serve the next batch too (a fetch's batches, a read's rounds of containers) instead
     of a new set per batch; `run(items, each)` tells `each` of every verdict as run_isolated does;
     `run(items, each, order)` hands the items out in that order of their indexes (results stay in item
     order); `run(items, each, order, kinship)` hands items of equal kinship (e.g. files of one size, which may
-    be copies of one file) to one child where the balance of the work allows (see _Pool._next_item). The
-    children go when the block ends."""
-    pool: _Pool[Any, Result] = _Pool(function, context, time_limit or seconds_per_item(), memory_limit)
+    be copies of one file) to one child where the balance of the work allows (see _Pool._next_item). While
+    `caller_busy` is set, the calling process is at work on a core of its own (the run importing pandas while
+    the children read ahead): one child fewer runs then (one at least), so that the caller's core is not
+    shared three ways, and more are started once it is cleared. The children go when the block ends."""
+    pool: _Pool[Any, Result] = _Pool(function, context, time_limit or seconds_per_item(), memory_limit,
+                                     caller_busy)
 
     def run(items: list[Any], each: Callable[[int, Result | Failure], None] | None = None,
             order: list[int] | None = None, kinship: list[Hashable] | None = None) -> list[Result | Failure]:
@@ -316,6 +319,7 @@ def seconds_per_item() -> float:
 
 
 AHEAD = 2  # items sent to a child at once: the one it works on and the next, so it never waits for the run
+BUSY_LOOK = 0.05  # seconds between looks at whether a busy caller has become free to give its core to a child
 KIN_LOOKAHEAD = 64  # queued items looked at for one that no other child has kin of
 
 
@@ -333,9 +337,10 @@ class _Pool(Generic[Item, Result]):
     for them); the parent keeps every item's clock: an item's starts when the one before it comes back."""
 
     def __init__(self, function: Callable[..., Result], context: tuple[Any, ...], time_limit: float,
-                 memory_limit: int) -> None:
+                 memory_limit: int, caller_busy: threading.Event | None = None) -> None:
         self.function, self.context = function, context
         self.time_limit, self.memory_limit = time_limit, memory_limit
+        self.caller_busy = caller_busy
         self.children: list[_Child] = []
         self.failed_starts = 0  # children that died or hung before they were ready
         self.mp = _context()
@@ -350,7 +355,7 @@ class _Pool(Generic[Item, Result]):
         untold = set(range(len(items))) if each is not None else set()
         busy = 0
         while queue or busy:
-            self._staff(min(workers, len(queue) + busy))
+            self._staff(min(self._usable(workers), len(queue) + busy))
             if not self.children or self.failed_starts >= MAX_FAILED_STARTS and not self._any_ready():
                 for index in queue:  # no child can run at all: the machine's fault, not the files'
                     results[index] = Failure("worker", "子进程无法启动")
@@ -396,6 +401,13 @@ class _Pool(Generic[Item, Result]):
             self.kin[self.kinship[index]] = child
         return index
 
+    def _usable(self, workers: int) -> int:
+        """How many children may run now: `workers`, one fewer (one at least) while the caller is busy."""
+        return max(1, workers - 1) if self._caller_is_busy() else workers
+
+    def _caller_is_busy(self) -> bool:
+        return self.caller_busy is not None and self.caller_busy.is_set()
+
     def _any_ready(self) -> bool:
         return any(child.ready for child in self.children)
 
@@ -420,6 +432,8 @@ class _Pool(Generic[Item, Result]):
         now = time.monotonic()
         limits = [child.since + (self.time_limit if child.ready else STARTUP_LIMIT) - now
                   for child in self.children if child.sent or not child.ready]  # idle ones have none
+        if self._caller_is_busy():
+            limits.append(BUSY_LOOK)  # a caller that becomes free gives its core to another child soon
         handles = [c.connection for c in self.children] + [c.process.sentinel for c in self.children]
         return wait(handles, timeout=max(0.0, min(limits, default=1.0)))
 

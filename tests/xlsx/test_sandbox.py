@@ -192,3 +192,37 @@ def test_items_of_one_kinship_go_to_the_child_given_the_first_while_others_can_b
     pool.children = [second]
     pool.kinship, queue, pool.kin = ["b", "c"], deque([0, 1]), {"b": first}
     assert pool._next_item(second, queue) == 0  # the kin of a child that is gone
+
+
+
+def pid_when_children_at_work(item):
+    """The child's pid, once `wanted` children have started on an item of this folder (or `seconds` have passed)."""
+    folder, wanted, seconds = item
+    open(os.path.join(folder, str(os.getpid())), "w").close()
+    deadline = time.monotonic() + seconds
+    while len(os.listdir(folder)) < wanted and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return os.getpid()
+
+
+def test_a_busy_caller_keeps_a_core_and_gives_it_once_free(tmp_path):
+    """While the caller says it is busy, one child fewer runs (here one of two: items waiting a while for a
+    second child are all read by one); once it is no longer busy, the next items are read by two children
+    (they wait for a second one to be at work)."""
+    import threading
+    busy = threading.Event()
+    folders = [tmp_path / name for name in ("busy", "first", "free")]
+    for folder in folders:
+        folder.mkdir()
+    busy.set()
+    with sandbox.isolation(pid_when_children_at_work, workers=2, caller_busy=busy) as run:
+        assert len(set(run([(str(folders[0]), 2, 0.5)] * 4))) == 1
+
+    def free_after_first(index, _verdict):
+        if index == 0:
+            busy.clear()
+
+    busy.set()
+    with sandbox.isolation(pid_when_children_at_work, workers=2, caller_busy=busy) as run:
+        results = run([(str(folders[1]), 1, 0)] + [(str(folders[2]), 2, 20)] * 5, free_after_first)
+    assert len(set(results[1:])) == 2
