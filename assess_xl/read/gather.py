@@ -18,6 +18,8 @@ from assess_xl.xlsx.layout import FETCH_RECORD, printable
 from assess_xl.xlsx.preflight import WORKBOOK_SUFFIXES, Refusable
 from assess_xl.problems import Code
 
+SEPARATOR = " › "  # between a container's name and a part's, in a name as shown: 收件.mbox#3 › 办公室.xlsx
+
 
 @dataclass
 class FileInfo(Refusable):

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 
-from assess_xl.read.gather import now_utc, plausible
+from assess_xl.read.gather import SEPARATOR, now_utc, plausible
 from assess_xl.xlsx.preflight import MAX_MEMBER_BYTES, MAX_MEMBERS, MAX_RATIO, OLE_MAGIC, WORKBOOK_SUFFIXES, ZIP_MAGIC
 from assess_xl.xlsx.layout import printable
 from assess_xl.problems import Code
@@ -25,7 +25,6 @@ MAX_ATTACHMENTS = 200  # per message
 MAX_DEPTH = 5  # message/rfc822 inside message/rfc822
 MAX_MESSAGES = 5_000  # per mailbox
 MAX_EXTRACTED = 300 * 1024 * 1024  # bytes of attachments taken from one container
-SEPARATOR = " › "
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from assess_xl import problems as P
 
 from assess_xl.read.cells import refusal
 from assess_xl.xlsx.layout import district_name_problems, name_key, normalise_text
-from assess_xl.read.mail import SEPARATOR
+from assess_xl.read.gather import SEPARATOR
 from assess_xl.problems import Problem
 from assess_xl.read.form import CELL_COLUMNS, DUPLICATE, READ, RECORD_COLUMNS, FileRead, SheetRead
 from assess_xl.rules.model import Rulebook

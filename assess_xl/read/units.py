@@ -7,20 +7,23 @@ main process only passes units (paths, offsets, indexes), never bytes."""
 from __future__ import annotations
 
 import hashlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from email.utils import parseaddr
 from pathlib import Path
 
 from assess_xl.read import gather
-
-from assess_xl.read import mail
 
 from assess_xl import problems as P
 from assess_xl.read.form import NOT_A_FORM, READ, REJECTED, FileRead, read_loaded
 from assess_xl.rules.model import Rulebook
 from assess_xl.problems import Code
+
+if TYPE_CHECKING:
+    from assess_xl.read import mail
+
+# The mail reader (and the email package under it) is imported where a container is read, in a child, which has
+# it from the fork server already (sandbox.PRELOAD): the run's own process, which only hands units out, needs neither.
 
 MAX_NAMED = 20  # message numbers listed in one problem
 CONTAINERS = ("eml", "msg", "zip", "message")  # units that may hold one workbook, read in the same child
@@ -56,6 +59,7 @@ def read_unit(unit: Unit, book: Rulebook, now: datetime | None = None, run: str 
     if unit.kind == "file":
         return [_read_file(unit, book, now, run)]
     import python_calamine  # noqa: F401  an ImportError here is the machine's fault, not the file's
+    from assess_xl.read import mail
     container = gather.load(unit.path, unit.name, gather.MAX_CONTAINER_BYTES, unit.span, now)
     if container.rejected:
         return [verdict(container, P.code_of(container.rejected_code), {})]
@@ -131,6 +135,7 @@ def again_apart(unit: Unit) -> Unit | None:
 
 def _split_mailbox(unit: Unit, data: bytes, now: datetime | None) -> Split:
     """One unit per message (at most MAX_MESSAGES, chosen and reported by mail.choose)."""
+    from assess_xl.read import mail
     spans = mail.messages(data)
     kept, dropped = mail.choose(data, spans, now=now)
     units = [Unit(unit.path, f"{unit.name}#{i + 1}", "message", (*unit.order, i),
@@ -146,6 +151,7 @@ def _split_mailbox(unit: Unit, data: bytes, now: datetime | None) -> Split:
 
 def _read_part(unit: Unit, container: gather.FileInfo, book: Rulebook, now: datetime | None) -> FileRead:
     """The `index`th workbook of a message, Outlook message or zip, unpacked again here."""
+    from assess_xl.read import mail
     parts = mail.unpack(unit.container, container.data, unit.within, now).parts
     part = parts[unit.index] if unit.index < len(parts) else None
     if part is None or hashlib.sha256(part.data).hexdigest() != unit.sha256:
@@ -155,6 +161,7 @@ def _read_part(unit: Unit, container: gather.FileInfo, book: Rulebook, now: date
 
 def _read_attachment(part: mail.Part, sha256: str, container: gather.FileInfo, book: Rulebook,
                      now: datetime | None) -> FileRead:
+    from email.utils import parseaddr
     info = gather.FileInfo(container.path, part.name, modified=container.modified, data=part.data,
                            size=len(part.data), sha256=sha256, mailed=part.envelope.date,
                            received=part.envelope.received,

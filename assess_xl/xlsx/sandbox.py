@@ -35,12 +35,15 @@ STARTUP_LIMIT = 60.0  # for a child to start and load the reader
 READY = "ready"
 MAX_FAILED_STARTS = 3  # children that could not start before the machine, not a file, is blamed
 # What the fork server loads once for all its children: the reader, its parser and what they import on first
-# use (the pre-flight's XML parser, a zip's cp437 names, a child's own set-up), so that a child imports nothing
-# to read a workbook; nothing else (no numpy, pandas, yaml or xlsxwriter; a child needing olefile for a legacy
-# workbook imports it then).
-PRELOAD = ("python_calamine", "assess_xl.read.form", "assess_xl.read.units", "assess_xl.xlsx.sandbox",
-           "html.entities", "encodings.cp437", "faulthandler",
-           "resource", "multiprocessing.popen_forkserver")
+# use (the mail reader and the email package's parser, the pre-flight's XML parser, a zip's cp437 names, a
+# child's own set-up), so that a child imports nothing to read a workbook or a message; nothing else (no numpy,
+# pandas, yaml or xlsxwriter; a child needing olefile for a legacy workbook imports it then). The run's own
+# process, which hands the files out and takes back their reads, needs only the first of them (RUN_ALSO_NEEDS):
+# a server forked from it loads the rest itself.
+RUN_ALSO_NEEDS = ("assess_xl.read.form", "assess_xl.read.units", "assess_xl.xlsx.sandbox",
+                  "multiprocessing.popen_forkserver")
+PRELOAD = (*RUN_ALSO_NEEDS, "python_calamine", "assess_xl.read.mail", "email.parser", "html.entities",
+           "encodings.cp437", "faulthandler", "resource")
 
 _CONTEXT: tuple[Any, ...] = ()
 _MAIN_HIDDEN = threading.RLock()  # one thread at a time hides __main__ (a run may read on a thread of its own)
@@ -116,13 +119,14 @@ _SERVER_MAIN = ["listener_fd", "alive_r", "preload", "main_path", "sys_path"]  #
 
 
 def _fork_server_here() -> bool:
-    """Make this process's fork server a fork of this process, taken after importing the reader (PRELOAD) and
-    nothing else of the run: it then holds what a fresh server would after loading the reader, without a second
-    interpreter starting and importing the reader again (a tenth of a second of CPU). The server runs
-    multiprocessing's own loop (forkserver.main) on a socket and an "alive" pipe set up as ensure_running sets
-    them up, and is registered as this process's server. False, and nothing done, where that loop is not the one
-    this code knows (another Python's), a server already runs, this process has other threads (forking one is
-    unsafe) or the reader cannot be imported."""
+    """Make this process's fork server a fork of this process, taken after importing the part of the reader this
+    process needs too (RUN_ALSO_NEEDS) and nothing else of the run; the server loads the rest of PRELOAD itself
+    (the parser, the mail reader), on another core while this process goes on. It then holds what a fresh server
+    would after loading the reader, without a second interpreter starting and importing the reader again (a tenth
+    of a second of CPU). The server runs multiprocessing's own loop (forkserver.main) on a socket and an "alive"
+    pipe set up as ensure_running sets them up, and is registered as this process's server. False, and nothing
+    done, where that loop is not the one this code knows (another Python's), a server already runs, this process
+    has other threads (forking one is unsafe) or the reader cannot be imported."""
     import importlib
     import inspect
     import socket
@@ -132,7 +136,7 @@ def _fork_server_here() -> bool:
             or threading.active_count() > 1):
         return False
     try:
-        for module in PRELOAD:
+        for module in RUN_ALSO_NEEDS:
             importlib.import_module(module)
     except ImportError:
         return False
@@ -152,15 +156,17 @@ def _fork_server_here() -> bool:
 
 
 def _serve_forks(listener: int, alive_r: int, alive_w: int) -> NoReturn:
-    """The forked fork server: multiprocessing's loop until the run and its children are gone, then out without
-    this process's exit handlers (they are the run's: its temporary folder, its children)."""
+    """The forked fork server: what its children need and the run does not loaded (multiprocessing's loop does it,
+    as a fresh server's: what cannot be imported is reported by the child that needs it), then the loop until the
+    run and its children are gone, then out without this process's exit handlers (they are the run's: its
+    temporary folder, its children)."""
     import gc
     from multiprocessing import forkserver
     gc.enable()  # the run pauses the collector while it starts; the server and its readers collect as usual
     status = 0
     try:
         os.close(alive_w)
-        forkserver.main(listener, alive_r, [])
+        forkserver.main(listener, alive_r, [module for module in PRELOAD if module not in RUN_ALSO_NEEDS])
     except SystemExit:  # the loop's end: no run or child is left
         pass
     except BaseException:  # noqa: B036  a fault of the server: its children's starts fail and are reported

@@ -7,7 +7,7 @@ import subprocess
 import sys
 import time
 
-from helpers import write_forms
+from helpers import attachment, message, write_forms
 from importlog import imports_by_process, main_pid, run_logged
 
 from assess_xl.rules import load as rulebook
@@ -91,6 +91,29 @@ def test_a_reading_run_forks_its_fork_server_and_starts_no_interpreter(tmp_path)
     assert fork_servers(events, main) == set(forked)
     readers = {int(pid) for kind, pid, parent in events if kind == "fork" and int(parent) == forked[0]}
     assert readers and not any(imports_by_process(events).get(pid) for pid in readers)  # the reader came with it
+
+
+READER_ONLY = {"python_calamine", "assess_xl.read.mail", "email.message", "email.policy"}
+
+
+def test_the_parser_and_the_mail_reader_are_loaded_by_the_server_not_the_run(tmp_path):
+    """The run hands files out and takes their reads back: the server, forked from it, loads the parser and the
+    mail reader itself; the readers import nothing, a message's attachment included."""
+    book = rulebook.load()
+    forms = write_forms(book, ["一区", "二区"], tmp_path / "inbox")
+    mailed = forms.pop(sorted(forms)[0])
+    disposition = 'attachment; filename="form.xlsx"'
+    (tmp_path / "inbox" / "mail.eml").write_bytes(message([attachment(mailed.read_bytes(), disposition)]))
+    mailed.unlink()
+    done, events = run_logged(tmp_path, "collect", tmp_path / "inbox", "-o", tmp_path / "结果.xlsx")
+    assert done.returncode in (0, 1), done.stderr
+    assert f"（已读取 {len(forms) + 1}）" in done.stdout  # the message's attachment too
+    main, imported = main_pid(events), imports_by_process(events)
+    servers = fork_servers(events, main)
+    readers = {int(pid) for kind, pid, parent in events if kind == "fork" and int(parent) in servers}
+    assert not READER_ONLY & imported[main], sorted(READER_ONLY & imported[main])
+    assert all(READER_ONLY <= imported[server] for server in servers)
+    assert readers and not any(imported.get(pid) for pid in readers), [imported.get(pid) for pid in readers]
 
 
 def test_readers_of_a_forked_server_collect_cycles_though_the_run_paused_it(tmp_path):
