@@ -8,13 +8,15 @@ columns are kept by their comparison key (layout.name_key) with the header as wr
 from __future__ import annotations
 
 import functools
+import gc
 import itertools
 import json
 import math
 import operator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any, Iterator, NamedTuple
 
 from assess_xl import problems as P
 from assess_xl.read import cells, gather
@@ -91,6 +93,28 @@ def read_one(item: tuple[str, str], book: Rulebook, now: datetime | None = None)
 
 
 def read_loaded(info: gather.FileInfo, book: Rulebook, now: datetime | None = None) -> FileRead:
+    """What a loaded workbook says: its pre-flight, its parse and its sheets read, with the cycle collector paused
+    (see collection_paused: the scans, the parsed rows and the records are many small objects, none cyclic)."""
+    with collection_paused():
+        return _read_loaded(info, book, now)
+
+
+@contextmanager
+def collection_paused() -> Iterator[None]:
+    """Python's cycle collector paused while a workbook is read or the files are merged: both make many small
+    objects that live until they end (a sheet's rows, readings, records, problems), and each collection meanwhile
+    scans the young ones again, a full one every object of the process. They are freed by reference counting all
+    the same; collection resumes as it was afterwards."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _read_loaded(info: gather.FileInfo, book: Rulebook, now: datetime | None) -> FileRead:
     name = info.name
     if not info.rejected:
         gather.inspect(info, now)

@@ -4,11 +4,9 @@ same comparison (layout.name_key), the later submission winning each (district, 
 problem collected, never raised."""
 from __future__ import annotations
 
-import gc
 import itertools
 import re
-from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any
 from collections import Counter
 from dataclasses import dataclass, field, replace
 
@@ -23,7 +21,7 @@ from assess_xl.read.cells import refusal
 from assess_xl.xlsx.layout import district_name_problems, name_key, normalise_text
 from assess_xl.read.gather import SEPARATOR
 from assess_xl.problems import Problem
-from assess_xl.read.form import CELL_COLUMNS, DUPLICATE, READ, RECORD_COLUMNS, FileRead, SheetRead
+from assess_xl.read.form import CELL_COLUMNS, DUPLICATE, READ, RECORD_COLUMNS, FileRead, SheetRead, collection_paused
 from assess_xl.rules.model import Rulebook
 from assess_xl.problems import Code
 
@@ -84,23 +82,9 @@ def merge_reads(reads: list[FileRead], failures: list[str], skipped: list[gather
     """The files read (read.dispatch), less those the coordinator excluded, merged into one result; the
     files no child could read are carried as worker failures."""
     kept, unmatched = _exclude(reads, excluded or [])
-    with _collection_paused():
+    with collection_paused():
         result = merge_files(kept, book, strict_conflicts, skipped, districts)
     return replace(result, problems=[*result.problems, *unmatched], worker_failures=failures)
-
-
-@contextmanager
-def _collection_paused() -> Iterator[None]:
-    """Python's cycle collector paused while the files are merged: merging makes many small objects that live
-    until it ends (records, problems), and a collection meanwhile scans every object of the process. They are
-    freed by reference counting all the same; collection resumes as it was afterwards."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def _exclude(reads: list[FileRead], excluded: list[Any]) -> tuple[list[FileRead], list[Problem]]:

@@ -186,6 +186,8 @@ def _prepare_child(limit: int, context: tuple[Any, ...], run: int) -> None:
             importlib.import_module(module)
         except ImportError:  # reported by the task that needs it, as a worker failure
             pass
+    import gc
+    gc.freeze()  # what the child holds from the server (the reader's modules) is never garbage: no collection scans it
     try:
         import faulthandler
         faulthandler.disable()

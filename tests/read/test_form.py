@@ -185,3 +185,29 @@ def test_a_metadata_district_list_is_checked_once_and_given_to_each_form_as_its_
     for refused in (json.dumps(["甲区", "甲区 "], ensure_ascii=False), json.dumps(["甲\u202e区"], ensure_ascii=False), "[1]"):
         assert form._district_list(refused) is None and form._district_list(refused) is None
     assert form._district_list(None) is None
+
+
+def test_a_workbook_is_read_with_the_cycle_collector_paused_and_resumed_after(book, returned, monkeypatch):
+    """Its pre-flight, parse and sheets make many small objects and no cycles: no collection scans them while
+    they are made, and the collector is as it was afterwards (also when reading raises)."""
+    import gc
+    from assess_xl.read import form, gather
+    blank, inbox = returned
+    fill_workbook(blank["开发处"], inbox / "开发处.xlsx", {"开发处": {"6-1": {"玄武区": "2"}}})
+    seen = []
+    parse = form.parse_workbook
+    monkeypatch.setattr(form, "parse_workbook", lambda data: seen.append(gc.isenabled()) or parse(data))
+    assert gc.isenabled()
+    read = form.read_loaded(gather.load(inbox / "开发处.xlsx", "开发处.xlsx"), book)
+    assert read.status == form.READ and seen == [False] and gc.isenabled()
+    monkeypatch.setattr(form, "read_sheets", lambda *args: 1 / 0)
+    with pytest.raises(ZeroDivisionError):
+        form.read_loaded(gather.load(inbox / "开发处.xlsx", "开发处.xlsx"), book)
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        monkeypatch.undo()
+        form.read_loaded(gather.load(inbox / "开发处.xlsx", "开发处.xlsx"), book)
+        assert not gc.isenabled()  # paused by someone else: left so
+    finally:
+        gc.enable()

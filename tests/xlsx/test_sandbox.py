@@ -81,6 +81,13 @@ def test_every_item_has_its_own_deadline_from_when_its_work_starts():
     assert [r for i, r in enumerate(results) if i != 6] == [1.0] * 9
 
 
+def test_a_child_freezes_what_it_holds_from_the_server_and_collects_what_it_makes():
+    """The reader's modules, loaded once by the fork server, are frozen in each child (no collection scans them);
+    the child's own objects are collected as usual."""
+    assert sandbox.run_isolated(eval, ['(__import__("gc").get_freeze_count() > 1000, __import__("gc").isenabled())']) == [
+        (True, True)]
+
+
 def test_empty():
     assert sandbox.run_isolated(square, []) == []
 
