@@ -4,7 +4,6 @@ that tells a later run a workbook is the tool's own output, and print setup. Wri
 `styles` by name; a format a writer does not use is not written into its file."""
 from __future__ import annotations
 
-import functools
 import gc
 import io
 import math
@@ -89,15 +88,33 @@ class HouseWorksheet(Worksheet):  # type: ignore[misc]  # xlsxwriter ships no ty
             super()._write_rows()
             return
         self._calculate_spans()
-        styles: dict[int, str] = {}  # id of a cell format → its ` s="N"` attribute (the formats are alive meanwhile)
+        styles: dict[Format, str] = {}  # a cell format → its ` s="N"` attribute
         for row in range(self.dim_rowmin, self.dim_rowmax + 1):
             cells, info, span = self.table.get(row), self.row_info.get(row), self.row_spans.get(row // 16)
             if cells:
-                self._write_row(row, span, info)
-                self._write_cells(row, cells, styles)
-                self._xml_end_tag("row")
+                start = self._row_start(row, span, info)
+                if start is None:
+                    self._write_row(row, span, info)
+                    start = ""
+                self._write_cells(row, cells, styles, start)
             elif info is not None:
                 self._write_empty_row(row, span, info)
+
+    def _row_start(self, row: int, span: str | None, info: Any) -> str | None:
+        """xlsxwriter's <row> start tag (`_write_row`) at once for a row of no format, outline or hiding in a
+        sheet of Excel 2007's format, the tool's rows; None for any other, which xlsxwriter writes."""
+        if info is None:
+            height = self.default_row_height
+        elif info.row_format is None and not (info.hidden or info.level or info.collapsed):
+            height = self.default_row_height if info.height is None else info.height
+        else:
+            return None
+        if self.excel_version == 2010:
+            return None
+        spans = f' spans="{span}"' if span else ""
+        if height != self.original_row_height or height != self.default_row_height:
+            return f'<row r="{row + 1}"{spans} ht="{height * 0.75:.16g}" customHeight="1">'
+        return f'<row r="{row + 1}"{spans}>'
 
     def _renumber_table(self) -> None:
         """The shared strings' new numbers put into the cells themselves (for xlsxwriter's own loop)."""
@@ -109,9 +126,10 @@ class HouseWorksheet(Worksheet):  # type: ignore[misc]  # xlsxwriter ships no ty
                 if type(cell) in _SHARED_STRING_CELLS:
                     cells[col] = cell._replace(string=numbers[cell.string])
 
-    def _write_cells(self, row: int, cells: dict[int, Any], styles: dict[int, str]) -> None:
-        number, numbers = str(row + 1), self.string_numbers
-        written: list[str] = []
+    def _write_cells(self, row: int, cells: dict[int, Any], styles: dict[Format, str], start: str) -> None:
+        """A row's cells after `start` (its start tag, or "" when xlsxwriter has written it), and its end tag."""
+        number, numbers, names = str(row + 1), self.string_numbers, _COLUMN_NAMES
+        written: list[str] = [start]
         for col in sorted(cells):
             cell = cells[col]
             kind, cell_format = type(cell), cell.format
@@ -122,14 +140,15 @@ class HouseWorksheet(Worksheet):  # type: ignore[misc]  # xlsxwriter ships no ty
                     cell = cell._replace(string=numbers[cell.string])
                 self._write_cell(row, col, cell)
                 continue
-            style = styles.get(id(cell_format)) or styles.setdefault(id(cell_format), f' s="{cell_format._get_xf_index()}"')
+            style = styles.get(cell_format) or styles.setdefault(cell_format, f' s="{cell_format._get_xf_index()}"')
             if kind is CellStringTuple:  # a shared string, by its index
                 index = cell.string if numbers is None else numbers[cell.string]
-                written.append(f'<c r="{_column_name(col)}{number}"{style} t="s"><v>{index}</v></c>')
+                written.append(f'<c r="{names[col]}{number}"{style} t="s"><v>{index}</v></c>')
             elif kind is CellNumberTuple:
-                written.append(f'<c r="{_column_name(col)}{number}"{style}><v>{cell.number:.16G}</v></c>')
+                written.append(f'<c r="{names[col]}{number}"{style}><v>{cell.number:.16G}</v></c>')
             else:
-                written.append(f'<c r="{_column_name(col)}{number}"{style}/>')
+                written.append(f'<c r="{names[col]}{number}"{style}/>')
+        written.append("</row>")
         self.fh.write("".join(written))
 
     def write_row_cells(self, row: int, col: int, cells: list[tuple[Any, Format | None]]) -> None:
@@ -169,7 +188,17 @@ class HouseWorksheet(Worksheet):  # type: ignore[misc]  # xlsxwriter ships no ty
 _SHORT_CELLS = (CellStringTuple, CellNumberTuple, CellBlankTuple)
 _tuple = tuple.__new__  # a cell tuple made without its namedtuple's __new__ (a Python call per cell)
 _SHARED_STRING_CELLS = (CellStringTuple, CellRichStringTuple)  # cells that hold a shared string's number
-_column_name = functools.lru_cache(maxsize=None)(xl_col_to_name)
+
+
+class _ColumnNames(dict[int, str]):
+    """Column number → its letters ('A', …, 'XFD'), each worked out once."""
+
+    def __missing__(self, col: int) -> str:
+        name: str = self.setdefault(col, xl_col_to_name(col))
+        return name
+
+
+_COLUMN_NAMES = _ColumnNames()
 _SHORT_TEXT = 32_767 // 2  # characters a text may have without xlsxwriter's check of its length in UTF-16
 
 

@@ -40,8 +40,22 @@ def fill(workbook) -> None:
             ws.set_row(r, 15 + r % 4 * 7.5)  # rows 45, 60 and 75 only have a height
         ws.write_string("K80", "A1 notation", formats["text"])
         ws.write_number("J80", 80, formats["score"])
+        rows_of_every_kind(ws, formats)
         if name == "Sheet":
             ws.write_comment(40, 6, "批注")  # a sheet with comments is saved by xlsxwriter itself
+
+
+def rows_of_every_kind(ws, formats) -> None:
+    """Rows with cells and each kind of row setting: a height, the default height, no height, a format,
+    hidden, an outline level, collapsed, and the same on rows without cells."""
+    settings = [dict(height=20), dict(height=15), dict(height=None), dict(height=None, cell_format=formats["text"]),
+                dict(height=18, options={"hidden": True}), dict(height=None, options={"level": 1}),
+                dict(height=12, options={"level": 2, "collapsed": True}), dict(height=0)]
+    for n, setting in enumerate(settings):
+        for r in (90 + n, 110 + n):
+            ws.set_row(r, **setting)
+            if r < 110:
+                ws.write_string(r, n % 3, f"行{r}", formats["text"])
 
 
 def parts(content: bytes) -> dict[str, bytes]:
@@ -63,6 +77,29 @@ def test_house_worksheets_save_the_same_bytes_as_xlsxwriter():
         assert mine[name] == reference[name], name
     assert {n: p for n, p in mine.items() if n != "docProps/core.xml"} == {
         n: p for n, p in reference.items() if n != "docProps/core.xml"}  # the compact packager's parts too
+
+
+@pytest.mark.parametrize("default_height", [None, 20, 15])
+def test_rows_save_the_same_bytes_as_xlsxwriter_under_any_default_height(default_height):
+    """The house <row> tag is xlsxwriter's whatever the sheet's default row height, also in a sheet that
+    Excel 2010's data bars put in that format (xlsxwriter writes its rows)."""
+    def filled(workbook):
+        formats = styles(workbook)
+        for bars in (False, True):
+            ws = workbook.add_worksheet()
+            if default_height is not None:
+                ws.set_default_row(default_height)
+            rows_of_every_kind(ws, formats)
+            if bars:
+                ws.conditional_format(90, 0, 100, 2, {"type": "data_bar", "data_bar_2010": True})
+        return workbook
+
+    buffer = io.BytesIO()
+    theirs = filled(xlsxwriter.Workbook(buffer, WORKBOOK_OPTIONS))
+    theirs.close()
+    mine, reference = parts(filled(MemoryWorkbook()).content()), parts(buffer.getvalue())
+    for name in ("xl/worksheets/sheet1.xml", "xl/worksheets/sheet2.xml"):
+        assert b"<row r=" in mine[name] and mine[name] == reference[name], name
 
 
 def test_sheet_names_are_checked_as_xlsxwriter_checks_them():
