@@ -20,7 +20,7 @@ import re
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 from assess_xl.xlsx import textwidths
 
@@ -210,10 +210,40 @@ class _Paragraph:
 
 @functools.lru_cache(maxsize=1 << 14)  # the same lines (a target's text, '是否完成：是') recur on every district's sheet
 def _paragraph(paragraph: str, size: float, bold: bool) -> _Paragraph:
-    tokens = _WORD.findall(paragraph)
+    pieces = [_piece(piece, size, bold) for piece in _PIECE.findall(paragraph)]
+    if len(pieces) == 1:
+        tokens, printed, simsun = pieces[0]
+    else:
+        chained = itertools.chain.from_iterable
+        tokens = list(chained(piece[0] for piece in pieces))
+        printed = list(chained(piece[1] for piece in pieces))
+        simsun = list(chained(piece[2] for piece in pieces))
+    return _Paragraph(tokens, printed, simsun, _longest_run(printed), _longest_run(simsun))
+
+
+# A paragraph's pieces: each ends after a ；，or ： and the closing punctuation that follows it, so that the
+# next piece starts with what no token ends with (neither closing punctuation nor, after those, a letter or
+# digit: they are not _WORD's letters and digits). Its tokens are then the tokens of its pieces one after another,
+# and a piece (a clause of an explanation, '是否完成：') recurs where its paragraph does not.
+_SEPARATORS = "；，："
+_PIECE = re.compile(rf"[^{_SEPARATORS}]*[{_SEPARATORS}][{re.escape(_CLOSING)}]*|[^{_SEPARATORS}]+", re.S)
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def _piece(piece: str, size: float, bold: bool) -> tuple[list[str], list[float], list[float]]:
+    """A piece of a paragraph: its tokens (_WORD) and their widths in the printing font and in 宋体."""
+    tokens = _WORD.findall(piece)
     printed = _known_widths(tokens, _PRINTED.setdefault((size, bold), {}), lambda token: _printed_width(token, size, bold))
     simsun = _known_widths(tokens, _SIMSUN.setdefault(size, {}), lambda token: _simsun_width(token, size))
-    return _Paragraph(tokens, printed, simsun, _longest_run(printed), _longest_run(simsun))
+    return tokens, printed, simsun
+
+
+def forget() -> None:
+    """Everything measured or worked out in this process forgotten: the next text is measured afresh (for tests)."""
+    for cached in (_font, digit_width, line_height, lines_needed, _paragraph, _piece, _printed_width, _simsun_width):
+        cached.cache_clear()
+    _PRINTED.clear()
+    _SIMSUN.clear()
 
 
 _PRINTED: dict[tuple[float, bool], dict[str, float]] = {}  # per size and weight: each token's width, as measured
@@ -224,15 +254,19 @@ MOST_KNOWN = 1 << 16  # tokens known per size and weight before they are forgott
 def _known_widths(tokens: list[str], known: dict[str, float], width: Callable[[str], float]) -> list[float]:
     """The width of each token: looked up in `known` at once (the same characters recur on every sheet),
     and `width(token)` for those not known yet, kept."""
-    widths = list(map(known.get, tokens))
-    if None not in widths:
-        return cast(list[float], widths)
+    try:
+        return list(map(known.__getitem__, tokens))
+    except KeyError:
+        pass
     if len(known) > MOST_KNOWN:
         known.clear()
-    for n, token in enumerate(tokens):
-        if widths[n] is None:
-            widths[n] = known[token] = width(token)
-    return cast(list[float], widths)
+    widths = []
+    for token in tokens:
+        found = known.get(token)
+        if found is None:
+            found = known[token] = width(token)
+        widths.append(found)
+    return widths
 
 
 def _longest_run(widths: list[float]) -> float:

@@ -243,11 +243,7 @@ def test_what_the_child_measured_is_kept_for_the_next_run(book, tmp_path, monkey
 
     def afresh() -> None:
         textwidths.forget()
-        for cached in (printfit._font, printfit.digit_width, printfit.line_height, printfit.lines_needed,
-                       printfit._paragraph, printfit._printed_width, printfit._simsun_width):
-            cached.cache_clear()
-        printfit._PRINTED.clear()
-        printfit._SIMSUN.clear()
+        printfit.forget()
 
     log = tmp_path / "measured.log"
     font = textwidths.Face.font

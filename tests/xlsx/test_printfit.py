@@ -36,7 +36,8 @@ TEXTS = [
 ]
 PIECES = st.sampled_from(["环", "保", "目标", "，", "。", "（", "）", "“", "”", "：", "、", " ", "  ", "\n", "\r", "\r\n",
                           "\u2029", "\x85", "\x1c", "\u3000", "\t",
-                          "12.5", "100%", "ISO14000", "W", "m", "i", "-", "+", "abc", "2007"])
+                          "12.5", "100%", "ISO14000", "W", "m", "i", "-", "+", "abc", "2007", "；", "：", "，", "。", ".",
+                          "%", ",", ")", "’", "”"])
 
 
 def test_line_counts_of_known_texts_equal_the_plain_wrapping():
@@ -53,6 +54,21 @@ def test_line_counts_of_known_texts_equal_the_plain_wrapping():
 def test_line_counts_equal_the_plain_wrapping(text, width, style):
     size, bold = style
     assert printfit.lines_needed(text, width, size, bold) == plain_lines(text, width, size, bold)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(PIECES, max_size=60).map("".join))
+def test_a_paragraphs_tokens_are_those_of_its_pieces_one_after_another(text):
+    """Tokens are found in each piece of a paragraph (cut after ；，： and the closing punctuation after them,
+    which pieces recur across districts' texts): they are the paragraph's tokens, and its widths the tokens'."""
+    for paragraph in printfit.paragraphs(text):
+        pieces = printfit._PIECE.findall(paragraph)
+        assert "".join(pieces) == paragraph
+        assert [token for piece in pieces for token in printfit._WORD.findall(piece)] == printfit._WORD.findall(paragraph)
+        measured = printfit._paragraph(paragraph, 10, False)
+        assert measured.tokens == printfit._WORD.findall(paragraph)
+        assert measured.printed == [printfit._printed_width(token, 10, False) for token in measured.tokens]
+        assert measured.simsun == [printfit._simsun_width(token, 10) for token in measured.tokens]
 
 
 FONT_PATTERNS = ["Noto Serif CJK SC:bold", "Noto Serif CJK SC:regular", "Calibri:size=11", "DejaVu Sans Mono",

@@ -95,9 +95,7 @@ def test_generated_strings_from_the_cache_are_pillows(tmp_path_factory, texts):
 
 
 def clear_printfit() -> None:
-    for cached in (printfit._font, printfit.digit_width, printfit.line_height, printfit.lines_needed,
-                   printfit._paragraph, printfit._printed_width, printfit._simsun_width):
-        cached.cache_clear()
+    printfit.forget()
 
 
 def typed_best(indicator) -> str:
