@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import math
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Callable
@@ -294,19 +295,32 @@ def _reported(indicator: Indicator, value: Any, valid: bool, raw: str) -> str:
 
 class ReportedTexts:
     """_reported_text one district at a time: the winning values grouped by district before the district
-    sheets are written, each district's texts made as its sheet is written (by whichever process writes it)."""
+    sheets are written, each district's texts made as its sheet is written (by whichever process writes it).
+    The text of a valid number is made once per code and number (districts report the same few values: at 100
+    districts 459 distinct of 8,700); a zero is told apart by its sign, -0.0 being equal to 0.0."""
 
     def __init__(self, book: Rulebook, read: ReadResult) -> None:
         self.book = book
         self.rows: dict[str, list[tuple[str, Any, bool, str]]] = {}
+        self.known: dict[tuple[Any, ...], str] = {}
         columns = [read.winners[name].tolist() for name in _WINNER_COLUMNS]
         for district, code, value, valid, raw in zip(*columns):
             self.rows.setdefault(district, []).append((code, value, valid, raw))
 
     def of(self, district: str) -> dict[str, str]:
         """code → what `district` reported, readable."""
-        indicators = self.book.indicators
-        return {code: _reported(indicators[code], value, valid, raw) for code, value, valid, raw in self.rows.get(district, ())}
+        indicators, known = self.book.indicators, self.known
+        texts = {}
+        for code, value, valid, raw in self.rows.get(district, ()):
+            if not valid or type(value) is not float:
+                texts[code] = _reported(indicators[code], value, valid, raw)
+                continue
+            key = (code, value) if value else (code, value, math.copysign(1.0, value))
+            text = known.get(key)
+            if text is None:
+                text = known[key] = _reported(indicators[code], value, valid, raw)
+            texts[code] = text
+        return texts
 
 
 DISTRICT_HEADERS = ["类别", "目标编号", "环保目标", "分值", "填报情况", "得分", "得分说明", "负责部门", "状态"]

@@ -189,3 +189,26 @@ def test_notes_and_working_sheets(scorecard, book):
         assert "内部核对用" in wb[name].oddHeader.center.text
     for name in ("汇总", "甲区"):
         assert wb[name].sheet_properties.tabColor is None
+
+
+def test_reported_texts_are_each_values_own_whatever_was_made_before(book):
+    """A district's reported texts are _reported's for each of its values, when the same code and value came
+    before (made once), for a zero of either sign, a blank, text and an entry not taken."""
+    import math
+    from types import SimpleNamespace
+
+    import pandas as pd
+
+    kinds = {indicator.type: code for code, indicator in reversed(book.indicators.items())}
+    values = [1.0, 2.0, 0.0, -0.0, math.nan, 0.5, 1.0, -0.0, 0.0, 12.5, 3, True, "是"]
+    choices = [1.0, 0.0, -0.0, math.nan, 1.0, 0.0, True, 0, "是"]
+    rows = [(f"区{n}", code, value, n % 5 != 4, f"原文{n}") for kind, code in kinds.items()
+            for n, value in enumerate(choices if kind == "choice" else values)]
+    rows = [row for row in rows if not (row[3] and isinstance(row[2], str))]  # a value taken is a number
+    winners = pd.DataFrame(rows, columns=["district", "code", "value", "valid", "raw"])
+    reported = report.ReportedTexts(book, SimpleNamespace(winners=winners))
+    for _ in range(2):
+        for district in dict.fromkeys(row[0] for row in rows):
+            texts = reported.of(district)
+            last = {code: (value, valid, raw) for d, code, value, valid, raw in rows if d == district}
+            assert texts == {code: report._reported(book.indicators[code], *seen) for code, seen in last.items()}
