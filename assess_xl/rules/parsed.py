@@ -5,7 +5,9 @@ text widths, see files.cache_folder): importing PyYAML and parsing the embedded 
 A text's entry is found by the SHA-256 of the text and holds for the same PyYAML only (the files of its package
 and of its libyaml extension: path, size, modification time, inode); it is what PyYAML's safe loader made of
 the text, written so that every value comes back of the same type and value (mappings keep their keys' types
-and order; dates and times stay dates and times). A text whose parse holds anything else is not kept. A
+and order; dates and times stay dates and times). A text whose parse holds anything else is not kept. Each
+PyYAML keeps its own entries, for a few of them (the folder is the user's, shared by every installation of
+assess-xl they run, each with its PyYAML: one kept alone made every other parse again and take its place). A
 missing, unreadable or damaged cache, or one that cannot be written, only means parsing again."""
 from __future__ import annotations
 
@@ -19,9 +21,10 @@ from typing import Any
 
 from assess_xl import files
 
-FORMAT = 1
+FORMAT = 2
 CACHE_NAME = "parsed-yaml.json"
-MOST_TEXTS = 8  # texts kept: the embedded rulebook and a few of the coordinator's
+MOST_TEXTS = 8  # texts kept per PyYAML: the embedded rulebook and a few of the coordinator's
+MOST_PARSERS = 4  # PyYAMLs (installations) whose texts are kept, the one that parsed last kept longest
 
 
 class ParseError(Exception):
@@ -37,7 +40,7 @@ def parse(text: str) -> Any:
     text was parsed before by the same PyYAML."""
     path, parser = _cache_file(), _parser()
     key = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
-    kept = _stored(path, parser) if path is not None and parser is not None else {}
+    kept = _stored(path).get(parser, {}) if path is not None and parser is not None else {}
     if key in kept:
         try:
             return decoded(kept[key])
@@ -81,15 +84,15 @@ def _identity(path: str) -> list[int]:
     return [status.st_size, status.st_mtime_ns, status.st_ino, status.st_dev]
 
 
-def _stored(path: Path, parser: str) -> dict[str, Any]:
+def _stored(path: Path) -> dict[str, dict[str, Any]]:
+    """Each PyYAML's texts (SHA-256 → entry) as the cache holds them, the one that parsed last last."""
     try:
         content = json.loads(path.read_bytes())
     except (OSError, ValueError):
         return {}
-    if not isinstance(content, dict) or content.get("format") != FORMAT or content.get("parser") != parser:
+    if not isinstance(content, dict) or content.get("format") != FORMAT or not isinstance(content.get("parsers"), dict):
         return {}
-    texts = content.get("texts")
-    return texts if isinstance(texts, dict) else {}
+    return {parser: texts for parser, texts in content["parsers"].items() if isinstance(texts, dict)}
 
 
 def _keep(path: Path, parser: str, key: str, raw: Any) -> None:
@@ -97,11 +100,14 @@ def _keep(path: Path, parser: str, key: str, raw: Any) -> None:
         entry = encoded(raw)
     except TypeError:  # a value this cache does not write: parsed again next time
         return
-    texts = {name: kept for name, kept in _stored(path, parser).items() if name != key}
+    parsers = _stored(path)
+    texts = {name: kept for name, kept in parsers.pop(parser, {}).items() if name != key}
     texts = dict(list(texts.items())[-(MOST_TEXTS - 1):]) if MOST_TEXTS > 1 else {}
     texts[key] = entry
+    parsers = dict(list(parsers.items())[-(MOST_PARSERS - 1):]) if MOST_PARSERS > 1 else {}
+    parsers[parser] = texts
     try:
-        files.replace_cached(path, json.dumps({"format": FORMAT, "parser": parser, "texts": texts}))
+        files.replace_cached(path, json.dumps({"format": FORMAT, "parsers": parsers}))
     except (OSError, ValueError):
         pass
 

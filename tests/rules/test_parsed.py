@@ -81,8 +81,9 @@ def test_generated_documents_from_the_cache_are_pyyamls(tmp_path_factory, docume
 def test_a_damaged_cache_or_another_pyyaml_means_parsing_again(cache, monkeypatch):
     text = "a: 1\nb: [2.5, x]\n"
     parsed.parse(text)
-    for damage in (lambda c: "not json", lambda c: json.dumps({**c, "parser": "another"}),
-                   lambda c: json.dumps({**c, "texts": {key: {"set": []} for key in c["texts"]}})):
+    for damage in (lambda c: "not json", lambda c: json.dumps({**c, "parsers": {"another": only_texts(c)}}),
+                   lambda c: json.dumps({**c, "parsers": {parser: {key: {"set": []} for key in texts}
+                                                          for parser, texts in c["parsers"].items()}})):
         content = json.loads(cache.read_text())
         cache.write_text(damage(content))
         asked: list[str] = []
@@ -102,8 +103,31 @@ def test_a_few_texts_are_kept(cache, monkeypatch):
     texts = [f"n: {n}\n" for n in range(parsed.MOST_TEXTS + 3)]
     for text in texts:
         parsed.parse(text)
-    assert len(json.loads(cache.read_text())["texts"]) == parsed.MOST_TEXTS
+    assert len(only_texts(json.loads(cache.read_text()))) == parsed.MOST_TEXTS
     assert parsed_without_yaml(texts[-1], monkeypatch) == {"n": parsed.MOST_TEXTS + 2}
+
+
+def only_texts(content: dict) -> dict:
+    """The texts of the one PyYAML a cache holds."""
+    (texts,) = content["parsers"].values()
+    return texts
+
+
+def test_each_pyyaml_keeps_its_own_texts_for_a_few_of_them(cache, monkeypatch):
+    """Installations of assess-xl share the user's cache folder, each with its PyYAML: a text parsed by one is
+    not parsed again by it after the others have parsed it, while a few of them take turns."""
+    text = "a: 1\n"
+    installations = [f"PyYAML {n}" for n in range(parsed.MOST_PARSERS + 1)]
+    for turn in range(2):
+        for installation in installations[:parsed.MOST_PARSERS]:
+            monkeypatch.setattr(parsed, "_parser", lambda installation=installation: installation)
+            if turn:
+                assert parsed_without_yaml(text, monkeypatch) == {"a": 1}
+            else:
+                assert parsed.parse(text) == {"a": 1}
+    monkeypatch.setattr(parsed, "_parser", lambda: installations[-1])
+    parsed.parse(text)
+    assert list(json.loads(cache.read_text())["parsers"]) == installations[1:]  # the one that parsed longest ago went
 
 
 def test_a_text_pyyaml_refuses_says_where(cache):
