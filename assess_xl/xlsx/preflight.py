@@ -402,20 +402,80 @@ def _plain_scan(data: bytes) -> SheetScan | None:
     opens a tag; every cell, row and dimension tag is one of the plain ones counted, so each has an
     explicit reference and none is placed after the one before; nothing can be an error value or formula.
     A sheet that reaches past the limits is left to the scan, which names where it stopped."""
+    start = _content_start(data)
+    if start is None or b"\0" in data or any(pattern.search(data, start) for pattern in _NOT_PLAIN):
+        return None
+    scan = _reach_within_dimension(data, start) or _reach_of_plain_tags(data, start)
+    if scan is None:
+        return None
+    try:
+        expat.ParserCreate(namespace_separator="}").Parse(data, True)
+    except expat.ExpatError:
+        return None
+    return scan
+
+
+def _content_start(data: bytes) -> int | None:
+    """Where a plain sheet's first element opens: after its XML declaration, if it has one of the plain ones
+    (version 1.0, UTF-8); None for any other start."""
     start = 0
     if data.startswith(b"<?"):
         declaration = _DECLARATION.match(data)
         if declaration is None:
             return None
         start = declaration.end()
-    if (data[start:start + 1] != b"<" or b"\0" in data or _NOT_PLAIN_TAG.search(data, start)
-            or any(pattern.search(data, start) for pattern in _NOT_PLAIN)):
+    return start if data[start:start + 1] == b"<" else None
+
+
+def _reach_within_dimension(data: bytes, start: int) -> SheetScan | None:
+    """The reach of a plain sheet whose every cell, row and dimension tag is plain and lies within its first plain
+    dimension (as programs write them): that dimension's own, found by one search for a tag that is not so (or
+    is not plain in another way: _NOT_PLAIN_TAG) instead of a Python object per cell. None when there is no
+    dimension, it reaches past the limits, or some tag is not so."""
+    dimension = _PLAIN_DIMENSION.search(data, start)
+    if dimension is None:
+        return None
+    rows = max(int(number) for number in dimension.group(2, 4) if number)
+    columns = max(_column_number(letters.decode()) for letters in dimension.group(1, 3) if letters)
+    if rows > MAX_ROWS or columns > MAX_COLS or rows * columns > MAX_SHEET_CELLS:
+        return None
+    if _not_plain_or_past(rows, columns).search(data, start):
+        return None
+    return SheetScan(rows, columns)
+
+
+@functools.lru_cache(maxsize=256)  # the forms of a run share a few dimensions
+def _not_plain_or_past(rows: int, columns: int) -> re.Pattern[bytes]:
+    """_NOT_PLAIN_TAG, with a cell, row or dimension tag that lies past row `rows` or column `columns` as not plain."""
+    row = _at_most(str(rows), "1", "0", "9")
+    cell = _at_most(column_letters(columns - 1), "A", "A", "Z") + row
+    return re.compile(rb'<(?:[!?]|f[\s/>]'
+                      rb'|c(?! r="' + cell.encode() + rb'")[\s/>]'
+                      rb'|row(?! r="' + row.encode() + rb'")[\s/>]'
+                      rb'|dimension(?! ref="' + cell.encode() + rb'(?::' + cell.encode() + rb')?")[\s/>])')
+
+
+def _at_most(bound: str, first: str, low: str, high: str) -> str:
+    """A regular expression (a group) for the numerals of at most `bound`'s value, written as it is: digits with
+    no leading zero (`first` 1, `low` 0, `high` 9), or column letters (A, A, Z). A shorter numeral is smaller; one
+    as long is smaller where, after a common start, its next symbol is."""
+    longest = len(bound)
+    choices = [f"[{first}-{high}][{low}-{high}]{{0,{longest - 2}}}"] if longest > 1 else []
+    for at, symbol in enumerate(bound):
+        lowest = first if at == 0 else low
+        if symbol > lowest:
+            rest = f"[{low}-{high}]{{{longest - at - 1}}}" if at < longest - 1 else ""
+            choices.append(f"{bound[:at]}[{lowest}-{chr(ord(symbol) - 1)}]{rest}")
+    choices.append(bound)
+    return "(?:" + "|".join(choices) + ")"
+
+
+def _reach_of_plain_tags(data: bytes, start: int) -> SheetScan | None:
+    """The reach of a sheet whose every cell, row and dimension tag is plain, from every reference they give;
+    None when one is not plain or the sheet reaches past the limits."""
+    if _NOT_PLAIN_TAG.search(data, start):
         return None
     cells, rows, dimensions = (pattern.findall(data, start) for pattern in (_PLAIN_CELL, _PLAIN_ROW, _PLAIN_DIMENSION))
-    try:
-        expat.ParserCreate(namespace_separator="}").Parse(data, True)
-    except expat.ExpatError:
-        return None
     letters = {letter for ref in dimensions for letter in ref[0::2] if letter}
     numbers = {number for ref in dimensions for number in ref[1::2] if number} | set(rows)
     if cells:

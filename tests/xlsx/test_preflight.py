@@ -116,14 +116,15 @@ def test_plain_sheet_scan_answers_only_as_the_full_scan_would():
     scan (expat callbacks) gives that same answer (reach, error values, formulas, no exception)."""
     import random
     rng = random.Random(21)
-    answered = 0
+    answered = within = 0
     for n in range(6000):
         data = _sheet(rng, 0.995 if n % 2 else 0.9)
         plain = _outcome(preflight._plain_scan, data)
         if plain is not None:
             answered += 1
+            within += preflight._reach_within_dimension(data, preflight._content_start(data)) is not None
             assert plain == _outcome(lambda d: preflight._SheetScanner().scan_part(d), data), data
-    assert answered > 500  # the comparison ran on many sheets, not on none
+    assert answered > 500 and within > 200  # the comparison ran on many sheets, by either way of counting
 
 
 def test_sheets_of_a_written_form_take_the_plain_scan(tmp_path):
@@ -139,6 +140,65 @@ def test_sheets_of_a_written_form_take_the_plain_scan(tmp_path):
     assert len(sheets) > 10
     for data in sheets:
         plain = preflight._plain_scan(data)
-        assert plain is not None
+        assert plain is not None and preflight._reach_within_dimension(data, preflight._content_start(data)) is not None
         full = preflight._SheetScanner().scan_part(data)
         assert (plain.rows, plain.columns, plain.errors, plain.formulas) == (full.rows, full.columns, full.errors, full.formulas)
+
+
+# ---- a sheet within its dimension is answered by one search for a tag past it ---------------------------
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+
+def _number(column: str) -> int:
+    return preflight._column_number(column)
+
+
+@settings(max_examples=300, deadline=None)
+@given(bound=st.integers(1, 18_278), column=st.integers(1, 18_278))
+def test_column_letters_at_most_a_bound_are_those_of_a_column_not_past_it(bound, column):
+    from assess_xl.xlsx.layout import column_letters
+    import re
+    pattern = re.compile(preflight._at_most(column_letters(bound - 1), "A", "A", "Z"))
+    assert bool(pattern.fullmatch(column_letters(column - 1))) == (column <= bound)
+
+
+@settings(max_examples=300, deadline=None)
+@given(bound=st.integers(1, 9_999_999), number=st.integers(1, 9_999_999))
+def test_numerals_at_most_a_bound_are_those_of_a_number_not_past_it(bound, number):
+    import re
+    pattern = re.compile(preflight._at_most(str(bound), "1", "0", "9"))
+    assert bool(pattern.fullmatch(str(number))) == (number <= bound)
+    assert not pattern.fullmatch("0" + str(number))  # a plain reference has no leading zero
+
+
+def test_every_column_and_numeral_near_a_bound():
+    """Exhaustively around each change of length and symbol (Z→AA, 9→10, 99→100)."""
+    import re
+    from assess_xl.xlsx.layout import column_letters
+    for bound in (1, 2, 25, 26, 27, 52, 701, 702, 703, 728, 5000, 18_278):
+        pattern = re.compile(preflight._at_most(column_letters(bound - 1), "A", "A", "Z"))
+        assert [c for c in range(1, 1000) if pattern.fullmatch(column_letters(c - 1))] == list(range(1, min(bound, 999) + 1))
+    for bound in (1, 9, 10, 11, 19, 20, 99, 100, 101, 109, 110, 999, 1000):
+        pattern = re.compile(preflight._at_most(str(bound), "1", "0", "9"))
+        assert [n for n in range(1, 1200) if pattern.fullmatch(str(n))] == list(range(1, bound + 1))
+
+
+@pytest.mark.parametrize("body,answered", [
+    (b'<row r="2"><c r="B2"/><c r="C3"/></row>', True),
+    (b'<row r="2"><c r="D3"/></row>', False),  # past the dimension's last column: the tags are counted instead
+    (b'<row r="4"><c r="B2"/></row>', False),  # a row past it
+])
+def test_a_sheet_within_its_dimension_has_the_dimension_as_its_reach(body, answered):
+    xml = b'<worksheet><dimension ref="A1:C3"/><sheetData>' + body + b"</sheetData></worksheet>"
+    within = preflight._reach_within_dimension(xml, 0)
+    assert (within is not None) == answered
+    if within is not None:
+        full = preflight._SheetScanner().scan_part(xml)
+        assert (within.rows, within.columns) == (full.rows, full.columns) == (3, 3)
+        assert (preflight._plain_scan(xml).rows, preflight._plain_scan(xml).columns) == (3, 3)
+
+
+def test_a_sheet_within_its_dimension_with_an_error_value_is_left_to_the_full_scan():
+    xml = b'<worksheet><dimension ref="A1:C3"/><sheetData><row r="2"><c r="B2" t="e"/></row></sheetData></worksheet>'
+    assert preflight._plain_scan(xml) is None and preflight._SheetScanner().scan_part(xml).errors == {"B2"}
