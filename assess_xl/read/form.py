@@ -300,12 +300,10 @@ def read_department_sheet(sheet: SheetData, department: str, book: Rulebook, inf
     if header is None:
         return SheetRead(department, sheet.name, NO_COLUMNS, found, [P.make(Code.NO_HEADER, **where)], expected_districts)
     header_row, code_col = header
-    columns = _district_columns(sheet.rows[header_row], header_row, code_col, where, out)
+    keys, headers, cols, letters, _ = _district_columns(sheet.rows[header_row], header_row, code_col, where, out)
     code_rows = _code_rows(sheet.rows, header_row, code_col, department, book, where, out)
     wanted = expected_codes or [i.code for i in book.department_indicators(department)]
     special = _special_cells(info, sheet, header_row)
-    keys, headers, cols = list(columns), [columns[k][0] for k in columns], [columns[k][1] for k in columns]
-    letters = [_column_letters(col) for col in cols]
     for code in dict.fromkeys(wanted):
         indicator = book.indicators.get(code)
         if indicator is None or indicator.department != department:
@@ -447,23 +445,39 @@ _name_key = functools.lru_cache(maxsize=1 << 14)(name_key)
 _normalised = functools.lru_cache(maxsize=1 << 14)(normalise_text)
 
 
+class HeaderColumns(NamedTuple):
+    """A header row's district columns, in order: each one's key (layout.name_key), header as shown, column and
+    column letters; and for each key found in more than one column, its first header and its second column."""
+    keys: list[str]
+    headers: list[str]
+    columns: list[int]
+    letters: list[str]
+    duplicates: list[tuple[str, int]]
+
+
 def _district_columns(header: list[Any], header_row: int, code_col: int, where: dict[str, str],
-                     out: list[Problem]) -> dict[str, tuple[str, int]]:
-    """key → (header as written, column) for every district-like header; duplicates are problems."""
+                      out: list[Problem]) -> HeaderColumns:
+    """The district-like headers of a header row (each key once; duplicates are problems). Worked out once per
+    distinct row (_header_columns): every department sheet of a form, and every copy of it, has the same one."""
+    found = _header_columns(tuple(header), tuple(map(type, header)), code_col)  # 1 == 1.0 == True: types apart
+    for shown, col in found.duplicates:
+        out.append(P.make(Code.DISTRICT_DUPLICATE, district=shown, cell=cell_name(header_row, col), **where))
+    return found
+
+
+@functools.lru_cache(maxsize=64)
+def _header_columns(header: tuple[Any, ...], types: tuple[type, ...], code_col: int) -> HeaderColumns:
     columns: dict[str, list[tuple[str, int]]] = {}
     for col, cell in enumerate(header):
         key, shown = _header_key(cells.raw_text(cell).strip() if cell is not None else "")
         if col == code_col or not key or key in _CONTEXT_KEYS:
             continue
         columns.setdefault(key, []).append((shown, col))
-    result = {}
-    for key, found in columns.items():
-        if len(found) > 1:
-            out.append(P.make(Code.DISTRICT_DUPLICATE, district=found[0][0],
-                              cell=cell_name(header_row, found[1][1]), **where))
-        else:
-            result[key] = found[0]
-    return result
+    kept = {key: found[0] for key, found in columns.items() if len(found) == 1}
+    duplicates = [(found[0][0], found[1][1]) for found in columns.values() if len(found) > 1]
+    cols = [col for _, col in kept.values()]
+    return HeaderColumns(list(kept), [shown for shown, _ in kept.values()], cols, [_column_letters(col) for col in cols],
+                         duplicates)
 
 
 def _code_rows(rows: list[list[Any]], header_row: int, code_col: int, department: str, book: Rulebook,

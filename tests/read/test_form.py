@@ -211,3 +211,46 @@ def test_a_workbook_is_read_with_the_cycle_collector_paused_and_resumed_after(bo
         assert not gc.isenabled()  # paused by someone else: left so
     finally:
         gc.enable()
+
+
+def _district_columns_one_by_one(header, header_row, code_col, where, out):
+    """The district columns of a header row as read before they were kept per distinct row (the reference)."""
+    from assess_xl import problems as P
+    from assess_xl.problems import Code
+    from assess_xl.read import cells, form
+    from assess_xl.xlsx.layout import cell_name
+    columns = {}
+    for col, cell in enumerate(header):
+        key, shown = form._header_key(cells.raw_text(cell).strip() if cell is not None else "")
+        if col == code_col or not key or key in form._CONTEXT_KEYS:
+            continue
+        columns.setdefault(key, []).append((shown, col))
+    result = {}
+    for key, found in columns.items():
+        if len(found) > 1:
+            out.append(P.make(Code.DISTRICT_DUPLICATE, district=found[0][0], cell=cell_name(header_row, found[1][1]), **where))
+        else:
+            result[key] = found[0]
+    return (list(result), [v[0] for v in result.values()], [v[1] for v in result.values()],
+            [form._column_letters(v[1]) for v in result.values()])
+
+
+_HEADER_CELLS = ["甲区", "乙区", "甲区 ", "ＡＢ区", "ab区", "编号", "目标", "", None, 1, 1.0, True, 2.5, "1", "True", "丙\u202e区"]
+
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+
+@settings(max_examples=300, deadline=None)
+@given(header=st.lists(st.sampled_from(_HEADER_CELLS), max_size=12), code_col=st.integers(0, 3),
+       header_row=st.integers(0, 5))
+def test_district_columns_kept_per_distinct_header_row_are_those_read_one_by_one(header, code_col, header_row):
+    """The same header row in many sheets and files: its columns worked out once, its duplicates a problem of
+    each sheet (with that sheet's place); 1, 1.0 and True are different headers though they compare equal."""
+    from assess_xl.read import form
+    for where in ({"file": "a.xlsx", "sheet": "办公室"}, {"file": "b.xlsx", "sheet": "开发处"}):
+        out, expected_out = [], []
+        found = form._district_columns(list(header), header_row, code_col, where, out)
+        expected = _district_columns_one_by_one(list(header), header_row, code_col, where, expected_out)
+        assert (found.keys, found.headers, found.columns, found.letters) == expected
+        assert out == expected_out
