@@ -73,7 +73,7 @@ def read(paths, book: Rulebook, options: CollectOptions | None = None,
         result = _flag_unknown_senders(result, options.known_senders)
     if sheets:
         result = _apply_adjustments(result, sheets, book, options.adjustments_name)
-    return _with_problems(result, []), len(reading.found)
+    return result, len(reading.found)
 
 
 def read_or_stop(paths, book: Rulebook, options: CollectOptions | None = None) -> ReadResult:
@@ -106,7 +106,10 @@ def problem_lines(result: ReadResult, limit: int) -> str:
 
 
 def _with_problems(result: ReadResult, more: list[problems.Problem]) -> ReadResult:
-    """A new result with `more` problems, all in the order 问题清单 shows them."""
+    """A new result with `more` problems, all in the order 问题清单 shows them (`result`'s are in that order
+    already, as merge gives them: with nothing more, it is `result` itself, not sorted again)."""
+    if not more:
+        return result
     return replace(result, problems=sorted([*result.problems, *more], key=problems.sort_key))
 
 
@@ -120,7 +123,7 @@ def _flag_unknown_senders(result: ReadResult, known: frozenset[str]) -> ReadResu
             file_report = replace(file_report, reason="；".join(x for x in (file_report.reason, problem.message) if x))
             flagged.append(problem)
         files.append(file_report)
-    return replace(result, files=files, problems=[*result.problems, *flagged])
+    return _with_problems(replace(result, files=files), flagged)
 
 
 def _adjustment_sheets(options: CollectOptions) -> tuple[dict, list]:
@@ -136,8 +139,8 @@ def _adjustment_sheets(options: CollectOptions) -> tuple[dict, list]:
 def _apply_adjustments(result: ReadResult, sheets: dict, book: Rulebook, name: str) -> ReadResult:
     changes, change_problems = adjustments_module.read_changes(sheets, book, result.districts, name)
     values, winners, applied = adjustments_module.apply(result.values, result.winners, changes, book, name)
-    return replace(result, values=values, winners=winners, adjustments=applied, adjustments_file=name,
-                   problems=[*result.problems, *change_problems])
+    return _with_problems(replace(result, values=values, winners=winners, adjustments=applied, adjustments_file=name),
+                          change_problems)
 
 
 def collect(paths, book: Rulebook, options: CollectOptions | None = None,

@@ -79,12 +79,13 @@ class ReadResult:
 def merge_reads(reads: list[FileRead], failures: list[str], skipped: list[gather.Skipped], book: Rulebook,
                 strict_conflicts: bool = False, districts: list[str] | None = None,
                 excluded: list[Any] | None = None) -> ReadResult:
-    """The files read (read.dispatch), less those the coordinator excluded, merged into one result; the
-    files no child could read are carried as worker failures."""
+    """The files read (read.dispatch), less those the coordinator excluded, merged into one result (its problems
+    in the order 问题清单 shows them); the files no child could read are carried as worker failures."""
     kept, unmatched = _exclude(reads, excluded or [])
     with collection_paused():
         result = merge_files(kept, book, strict_conflicts, skipped, districts)
-    return replace(result, problems=[*result.problems, *unmatched], worker_failures=failures)
+    in_order = sorted([*result.problems, *unmatched], key=P.sort_key) if unmatched else result.problems
+    return replace(result, problems=in_order, worker_failures=failures)
 
 
 def _exclude(reads: list[FileRead], excluded: list[Any]) -> tuple[list[FileRead], list[Problem]]:

@@ -117,3 +117,21 @@ def test_cli_names_the_row_and_counts_the_coordinators_rows_apart(book, inbox, t
     workbook = openpyxl.load_workbook(tmp_path / "r.xlsx")
     listed = [[c.value for c in row] for row in workbook["问题清单"].iter_rows(min_row=2)]
     assert any(row[2] == "调整" and row[3] == "D3" and "第3行" in row[6] for row in listed)
+
+
+def test_problems_with_adjustments_and_exclusions_are_in_the_order_shown_sorted_once(book, inbox, monkeypatch):
+    """Merge gives its problems in 问题清单's order; what the run adds (unmatched exclusions, refused rows, unknown
+    senders) is sorted in with them, and nothing is sorted again when nothing is added."""
+    from assess_xl import problems
+    content = adjustment_book(book, [("甲区", "6-1", 1, "复核意见"), ("乙区", "6-1", 2, None)],
+                              [("调研室-误发.xlsx", "误发"), ("没有这个文件.xlsx", "误发")])
+    options = CollectOptions(adjustments=content, adjustments_name="调整表.xlsx", known_senders=frozenset())
+    result, _ = pipeline.read([inbox], book, options)
+    assert {"adjustment_invalid", "exclusion_unmatched"} & {p.kind for p in result.problems}
+    assert result.problems == sorted(result.problems, key=problems.sort_key)
+    plain, _ = pipeline.read([inbox], book)
+    assert plain.problems == sorted(plain.problems, key=problems.sort_key)
+    sorts = []
+    monkeypatch.setattr(problems, "sort_key", lambda problem: sorts.append(1) or (0,))
+    pipeline.read([inbox], book)
+    assert sorts == [] or len(sorts) == len(plain.problems)  # at most merge's own sort
