@@ -287,7 +287,13 @@ class MemoryWorkbook(xlsxwriter.Workbook):  # type: ignore[misc]  # xlsxwriter s
         self.deflater = None
 
     def content(self) -> bytes:
+        """Closes the workbook and gives its bytes. Its sheets then let go of it (each holds the workbook's
+        add_format, a cycle), so that it is freed as soon as it is dropped: otherwise it waits for the cycle
+        collector, and the collection after a scorecard (the objects writing left, the workbook's with them)
+        is a tenth of the time of writing 100 district sheets."""
         self.close()
+        for sheet in self.worksheets():
+            sheet.workbook_add_format = None
         return self.buffer.getvalue()
 
 

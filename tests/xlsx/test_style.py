@@ -190,3 +190,20 @@ def test_rich_strings_renumbered_as_plain_texts_are():
     ws.renumber_strings([7, 8, 9])
     xml = parts(workbook.content())["xl/worksheets/sheet1.xml"]
     assert [int(n) for n in re.findall(rb't="s"><v>(\d+)</v>', xml)] == [7, 8, 9]
+
+
+def test_a_saved_workbook_is_freed_once_dropped_without_the_cycle_collector():
+    """Its sheets let go of it when it is saved: dropping it frees it (sheets, cells, charts) at once, instead
+    of leaving it to the next collection, which would also scan everything writing left behind."""
+    import weakref
+    workbook = MemoryWorkbook()
+    fill(workbook)
+    chart = workbook.add_chart({"type": "bar"})
+    chart.add_series({"values": ["甲区", 0, 2, 5, 2]})
+    workbook.worksheets()[0].insert_chart(30, 0, chart)
+    sheets = [weakref.ref(sheet) for sheet in workbook.worksheets()]
+    dropped = weakref.ref(workbook)
+    with collection_paused():
+        assert workbook.content().startswith(b"PK")
+        del workbook, chart
+        assert dropped() is None and not any(sheet() for sheet in sheets)
