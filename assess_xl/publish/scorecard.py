@@ -88,7 +88,7 @@ def build(book: Rulebook, scores: Scores, explanations: pd.DataFrame, read: Read
         return _build(book, scores, explanations, read, generated, issuer, previous, robust, 0.0)
 
 
-DISTRICTS_BESIDE = 0.6  # the share of the district sheets a forked child writes (it also assembles and deflates them)
+DISTRICTS_BESIDE = 0.64  # the share of the district sheets a forked child writes (it also assembles and deflates them)
 FORK_FROM = 30  # districts: a smaller scorecard is written sooner in one process
 
 
