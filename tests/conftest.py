@@ -33,6 +33,16 @@ def best_value(indicator):
             "score": indicator.max, "deduction": 0.0}[indicator.type]
 
 
+def typed_best(indicator) -> str:
+    """What a person types for an indicator's full marks."""
+    value = best_value(indicator)
+    if indicator.type == "bool":
+        return "是" if value else "否"
+    if indicator.type == "choice":
+        return indicator.options[int(value)]
+    return f"{value * 100:g}%" if indicator.type == "percent" else f"{value:g}"
+
+
 def best_frame(book, districts=("甲区",)):
     values = scoring.empty_values(book, list(districts))
     for code, indicator in book.indicators.items():

@@ -12,7 +12,7 @@ import pytest
 import pdfcheck
 from assess_xl.demo import fill_workbook, sample_districts, sample_entries
 from helpers import requires_soffice
-from test_scorecard import typed_best
+from conftest import typed_best
 
 EXE = Path(sys.executable).parent / "assess-xl"
 # The 2007 rulebook's gaps, as the source table has them: target 2 is worth 6 but its items give 2+2+1,

@@ -9,20 +9,10 @@ import docx
 import openpyxl
 
 from assess_xl.demo import fill_workbook
-from tests.conftest import best_value
+from tests.conftest import typed_best
 from tests.helpers import assess_xl, attachment, message, write_forms
 
 DISTRICTS = ["高新区（虎丘区）", "工业园区", "吴中区·东山"]
-
-
-def typed_best(indicator) -> str:
-    """What a person types for an indicator's full marks."""
-    value = best_value(indicator)
-    if indicator.type == "bool":
-        return "是" if value else "否"
-    if indicator.type == "choice":
-        return indicator.options[int(value)]
-    return f"{value * 100:g}%" if indicator.type == "percent" else f"{value:g}"
 
 
 def best_returns(book, forms, inbox, but=None, leave_out=()) -> None:
@@ -59,7 +49,6 @@ def test_a_refused_entry_is_named_for_what_it_is_in_the_scorecard_and_the_notice
     assert row[6] == "缺报：党风廉政建设工作评定得分填写的“3.5”超过最高分3，本项计0分"
     notice = notice_text(next((tmp_path / "通报").glob("*工业园区*.docx")))
     assert "“3.5”超过最高分3" in notice and "无法识别" not in notice
-
 
 
 def test_a_notice_names_the_departments_whose_report_is_missing(book, tmp_path):

@@ -7,22 +7,11 @@ from click.testing import CliRunner
 from assess_xl.publish import scorecard as report
 from assess_xl.cli import main
 from assess_xl.demo import fill_workbook
-from conftest import best_value
+from conftest import typed_best
 from helpers import write_forms
 
 DISTRICTS = ["甲区", "乙区[新]"]
 INJECTION = '=HYPERLINK("http://example.com","x")'
-
-
-def typed_best(indicator):
-    value = best_value(indicator)
-    if indicator.type == "bool":
-        return "是" if value else "否"
-    if indicator.type == "choice":
-        return indicator.options[int(value)]
-    if indicator.type == "percent":
-        return "100%"
-    return str(value)
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ from assess_xl.demo import fill_workbook
 from assess_xl.publish import scorecard as report
 from assess_xl.xlsx import childsheets
 from helpers import gone, write_forms
-from test_scorecard import typed_best
+from conftest import typed_best
 
 PROBE = Path(__file__).parent.parent / "data" / "child_probe"
 DISTRICTS = [f"第{n}区" for n in range(1, report.FORK_FROM + 7)]
@@ -107,8 +107,11 @@ def year(inbox, book, runs):
     return pipeline.collect([inbox], book, options)
 
 
-def idle_core(monkeypatch) -> None:
-    """The child forked whatever else the machine is running meanwhile."""
+@pytest.fixture
+def child_forks(monkeypatch) -> None:
+    """The child forked whatever else the machine is running meanwhile (skipped where it cannot be)."""
+    if not childsheets.can_fork():
+        pytest.skip("needs fork, two cores and no other thread in this process")
     monkeypatch.setattr(childsheets, "other_core_idle", lambda: True)
 
 
@@ -117,10 +120,7 @@ def one_process(book, result) -> bytes:
                          result.comparison, result.robustness, 0.0)
 
 
-def test_library_scorecard_with_last_year_same_bytes_as_one_process(year, book, monkeypatch):
-    if not childsheets.can_fork():
-        pytest.skip("needs fork, two cores and no other thread in this process")
-    idle_core(monkeypatch)
+def test_library_scorecard_with_last_year_same_bytes_as_one_process(year, book, monkeypatch, child_forks):
     forked = []
     fork = childsheets._fork
     monkeypatch.setattr(childsheets, "_fork", lambda *args: forked.append(fork(*args)))
@@ -130,11 +130,8 @@ def test_library_scorecard_with_last_year_same_bytes_as_one_process(year, book, 
     assert content == one_process(book, year)
 
 
-def test_library_robustness_worked_out_while_the_child_writes(year, book, monkeypatch):
+def test_library_robustness_worked_out_while_the_child_writes(year, book, monkeypatch, child_forks):
     """排名稳健性 given as a function: called once, after the child is forked, and the same bytes as given worked out."""
-    if not childsheets.can_fork():
-        pytest.skip("needs fork, two cores and no other thread in this process")
-    idle_core(monkeypatch)
     events = []
     fork = childsheets._fork
     monkeypatch.setattr(childsheets, "_fork", lambda *args: events.append(("forked", fork(*args))))
@@ -149,10 +146,7 @@ def test_library_robustness_worked_out_while_the_child_writes(year, book, monkey
     assert content == one_process(book, year)
 
 
-def test_library_robustness_function_called_once_when_the_child_fails(year, book, monkeypatch):
-    if not childsheets.can_fork():
-        pytest.skip("needs fork, two cores and no other thread in this process")
-    idle_core(monkeypatch)
+def test_library_robustness_function_called_once_when_the_child_fails(year, book, monkeypatch, child_forks):
     parent, write, calls = os.getpid(), report._write_district, []
 
     def fails_in_child(ws, *args):
@@ -172,10 +166,7 @@ def test_collect_keeps_the_robustness_the_scorecard_shows(year):
     assert year.robustness is not None and year.robustness.pairs
 
 
-def test_library_child_failing_leaves_the_scorecard_to_this_process(year, book, monkeypatch):
-    if not childsheets.can_fork():
-        pytest.skip("needs fork, two cores and no other thread in this process")
-    idle_core(monkeypatch)
+def test_library_child_failing_leaves_the_scorecard_to_this_process(year, book, monkeypatch, child_forks):
     parent, write = os.getpid(), report._write_district
 
     def fails_in_child(ws, *args):
@@ -194,13 +185,10 @@ REAL_NAMES = ["高新区（东区）", "高新区（西区）", "经济技术开
               "长江新区临空港经济技术开发区管理委员会社会事务局辖区"] + [f"第{n}区" for n in range(1, report.FORK_FROM)]
 
 
-def test_library_real_district_names_same_bytes_as_one_process(book, tmp_path, monkeypatch):
+def test_library_real_district_names_same_bytes_as_one_process(book, tmp_path, monkeypatch, child_forks):
     """Names as districts are named (full-width brackets, a middle dot, a slash a sheet name cannot hold, one
     longer than a sheet name may be): the sheets the child writes, their names, print areas and links to them
     are those of one process."""
-    if not childsheets.can_fork():
-        pytest.skip("needs fork, two cores and no other thread in this process")
-    idle_core(monkeypatch)
     blank = write_forms(book, REAL_NAMES, tmp_path / "forms")
     entries: dict = {}
     for code, indicator in book.indicators.items():
@@ -223,14 +211,11 @@ def test_library_real_district_names_same_bytes_as_one_process(book, tmp_path, m
     assert "高新区（东区）" in workbook_xml and "经济技术开发区·北区" in workbook_xml
 
 
-def test_what_the_child_measured_is_kept_for_the_next_run(book, tmp_path, monkeypatch):
+def test_what_the_child_measured_is_kept_for_the_next_run(book, tmp_path, monkeypatch, child_forks):
     """The child leaves without the exit handlers that keep the widths measured: it keeps them itself, so that
     the next run measures nothing for the sheets the child wrote. Each district has a count of its own, which
     only its sheet shows."""
     from assess_xl.xlsx import printfit, textwidths
-    if not childsheets.can_fork():
-        pytest.skip("needs fork, two cores and no other thread in this process")
-    idle_core(monkeypatch)
     names = [f"第{n}区" for n in range(1, report.FORK_FROM + 5)]
     blank = write_forms(book, names, tmp_path / "forms")
     entries: dict = {}

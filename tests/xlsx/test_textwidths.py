@@ -14,7 +14,7 @@ from hypothesis import given, settings, strategies as st
 from PIL import ImageFont
 
 from assess_xl.xlsx import printfit, textwidths
-from conftest import best_value
+from conftest import typed_best
 
 RULEBOOK = Path(printfit.__file__).parent.parent.parent / "templates" / "rulebook-2007.yaml"
 
@@ -96,15 +96,6 @@ def test_generated_strings_from_the_cache_are_pillows(tmp_path_factory, texts):
 
 def clear_printfit() -> None:
     printfit.forget()
-
-
-def typed_best(indicator) -> str:
-    value = best_value(indicator)
-    if indicator.type == "bool":
-        return "是" if value else "否"
-    if indicator.type == "choice":
-        return indicator.options[int(value)]
-    return "100%" if indicator.type == "percent" else str(value)
 
 
 def test_a_scorecard_built_from_the_cache_has_the_bytes_of_one_measured_afresh(cache, book, tmp_path):
