@@ -417,7 +417,10 @@ def _formatted(template: str, fields: dict[str, object]) -> str:
     for key, value in fields.items():
         if value is None:
             fields[key] = ""
-    return template.format_map(_Fields(fields))
+    try:
+        return template.format_map(fields)  # every field given, as for most problems: no copy into _Fields
+    except KeyError:
+        return template.format_map(_Fields(fields))
 
 
 def make(kind: Code, /, *, file: object = "", sheet: object = "", cell: object = "", district: object = "",
@@ -427,8 +430,8 @@ def make(kind: Code, /, *, file: object = "", sheet: object = "", cell: object =
     raw_text = shorten(raw)
     fields.update(raw=raw_text, file=file, sheet=sheet, district=district, code=code)
     message = _formatted(kind.template, fields)
-    return Problem(level or kind.level, kind.value, message, str(file), str(sheet), str(cell), str(district),
-                   str(code), raw_text)
+    return Problem(level or kind.level, kind._value_, message, str(file), str(sheet), str(cell), str(district),
+                   str(code), raw_text)  # _value_: Enum's `value` is a property, looked up in the class each time
 
 
 class AssessError(Exception):

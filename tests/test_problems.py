@@ -94,3 +94,29 @@ def test_an_error_in_one_line_keeps_its_heading_and_every_problem():
     error = RulebookError(make(Code.RULE_FILE_MISSING, at="a.yaml"), make(Code.RULE_FILE_MISSING, at="b.yaml"))
     assert error.message.count("\n") == 2
     assert error.line == "评分细则无法使用：a.yaml：找不到评分细则文件；b.yaml：找不到评分细则文件。"
+
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+
+def _made_field_by_field(kind, fields):
+    """P.make as it was written before (every template formatted through _Fields, the value by Enum's property)."""
+    kind = P.code_of(kind)
+    place = {name: fields.pop(name, "") for name in ("file", "sheet", "cell", "district", "code", "raw")}
+    raw_text = P.shorten(place["raw"])
+    fields.update(raw=raw_text, file=place["file"], sheet=place["sheet"], district=place["district"], code=place["code"])
+    fields = {key: "" if value is None else value for key, value in fields.items()}
+    message = kind.template.format_map(P._Fields(fields))
+    return P.Problem(kind.level, kind.value, message, str(place["file"]), str(place["sheet"]), str(place["cell"]),
+                     str(place["district"]), str(place["code"]), raw_text)
+
+
+_NAMES = sorted({name for code in P.Code for _, name, _, _ in string.Formatter().parse(code.template) if name}
+                | {"file", "sheet", "cell", "district", "code", "raw"})
+
+
+@settings(max_examples=400, deadline=None)
+@given(kind=st.sampled_from(list(P.Code)),
+       fields=st.dictionaries(st.sampled_from(_NAMES), st.one_of(st.none(), st.text(max_size=8), st.integers(-3, 3))))
+def test_a_problem_made_with_every_field_given_or_some_missing_is_as_made_field_by_field(kind, fields):
+    assert P.make(kind, **dict(fields)) == _made_field_by_field(kind, dict(fields))
