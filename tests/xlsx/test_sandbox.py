@@ -110,7 +110,8 @@ def test_children_die_with_their_parent(tmp_path):
     script = ("import sys; from assess_xl.xlsx import sandbox; from helpers import write_pid_and_sleep; "
               f"sandbox.run_isolated(write_pid_and_sleep, {[str(p) for p in pids]!r}, workers=2, time_limit=600)")
     parent = subprocess.Popen([sys.executable, "-c", script], cwd=Path(__file__).parents[1],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              env={**os.environ, "TMPDIR": str(tmp_path)})  # a killed run cannot remove its pymp-*
     deadline = time.time() + 60
     while not all(p.exists() and p.read_text() for p in pids) and time.time() < deadline:
         time.sleep(0.1)
