@@ -22,7 +22,7 @@ from assess_xl.run_options import CollectOptions, Outcome, start_reading
 from assess_xl import files
 from assess_xl.problems import Code
 from assess_xl.xlsx import printfit
-from assess_xl.xlsx.style import collection_paused
+from assess_xl.xlsx.collector import collection_paused
 
 if TYPE_CHECKING:
     from assess_xl import pipeline

@@ -14,7 +14,8 @@ from assess_xl.score import previous as previous_module
 from assess_xl.score import robustness
 from assess_xl.xlsx import childsheets, printfit
 from assess_xl.xlsx.layout import (BAD_SHEET_CHARS, FILES_COLUMN, RESULT_META_SHEET, SCORECARD_SHEETS, STATUS_SHEET, printable)
-from assess_xl.xlsx.style import (FONT, MemoryWorkbook, collection_paused, print_setup, styles as house_styles,
+from assess_xl.xlsx.collector import collection_paused
+from assess_xl.xlsx.style import (FONT, MemoryWorkbook, print_setup, styles as house_styles,
                                   write_result_metadata)
 from assess_xl.read.cells import refusal
 from assess_xl.read.merge import ReadResult

@@ -8,15 +8,13 @@ columns are kept by their comparison key (layout.name_key) with the header as wr
 from __future__ import annotations
 
 import functools
-import gc
 import itertools
 import json
 import math
 import operator
-from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any, Iterator, NamedTuple
+from typing import Any, NamedTuple
 
 from assess_xl import problems as P
 from assess_xl.read import cells, gather
@@ -25,6 +23,7 @@ from assess_xl.rules.components import Indicator
 from assess_xl.xlsx.layout import (CONTEXT_HEADERS, GUIDE_SHEET, MAX_DISTRICT_NAME, MAX_DISTRICTS, META_SHEET, RESULT_META_SHEET,
                      RETURN_SHEET, TOOL, cell_name, column_letters, name_key, normalise_text, printable)
 from assess_xl.problems import Problem
+from assess_xl.xlsx.collector import collection_paused
 from assess_xl.xlsx.parse import SheetData, SheetTooLarge, parse_workbook
 from assess_xl.rules.model import Rulebook
 from assess_xl.problems import Code
@@ -98,20 +97,6 @@ def read_loaded(info: gather.FileInfo, book: Rulebook, now: datetime | None = No
     with collection_paused():
         return _read_loaded(info, book, now)
 
-
-@contextmanager
-def collection_paused() -> Iterator[None]:
-    """Python's cycle collector paused while a workbook is read or the files are merged: both make many small
-    objects that live until they end (a sheet's rows, readings, records, problems), and each collection meanwhile
-    scans the young ones again, a full one every object of the process. They are freed by reference counting all
-    the same; collection resumes as it was afterwards."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def _read_loaded(info: gather.FileInfo, book: Rulebook, now: datetime | None) -> FileRead:

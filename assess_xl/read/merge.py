@@ -21,7 +21,8 @@ from assess_xl.read.cells import refusal
 from assess_xl.xlsx.layout import district_name_problems, name_key, normalise_text
 from assess_xl.read.gather import SEPARATOR
 from assess_xl.problems import Problem
-from assess_xl.read.form import CELL_COLUMNS, DUPLICATE, READ, RECORD_COLUMNS, FileRead, SheetRead, collection_paused
+from assess_xl.read.form import CELL_COLUMNS, DUPLICATE, READ, RECORD_COLUMNS, FileRead, SheetRead
+from assess_xl.xlsx.collector import collection_paused
 from assess_xl.rules.model import Rulebook
 from assess_xl.problems import Code
 

@@ -4,12 +4,10 @@ that tells a later run a workbook is the tool's own output, and print setup. Wri
 `styles` by name; a format a writer does not use is not written into its file."""
 from __future__ import annotations
 
-import gc
 import io
 import math
 import os
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from typing import Any
 
 import xlsxwriter
@@ -296,20 +294,6 @@ class MemoryWorkbook(xlsxwriter.Workbook):  # type: ignore[misc]  # xlsxwriter s
             sheet.workbook_add_format = None
         return self.buffer.getvalue()
 
-
-@contextmanager
-def collection_paused() -> Iterator[None]:
-    """Python's cycle collector paused while a workbook is written: writing makes hundreds of thousands of
-    small objects (cells, rows) that live until the workbook is saved, and each full collection meanwhile
-    scans every object of the process, pandas' included (a quarter of writing a 100-district scorecard).
-    They are freed by reference counting all the same; collection resumes as it was afterwards."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 _CELL = {"font_name": FONT, "font_size": 10, "valign": "vcenter", "border": 1}  # a cell of a table we lay out

@@ -9,7 +9,8 @@ import pytest
 import xlsxwriter
 from xlsxwriter.exceptions import DuplicateWorksheetName, InvalidWorksheetName
 
-from assess_xl.xlsx.style import WORKBOOK_OPTIONS, MemoryWorkbook, collection_paused, styles
+from assess_xl.xlsx.collector import collection_paused
+from assess_xl.xlsx.style import WORKBOOK_OPTIONS, MemoryWorkbook, styles
 
 
 def fill(workbook) -> None:
