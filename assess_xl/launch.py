@@ -17,6 +17,7 @@ from typing import NoReturn
 
 READING_COMMANDS = frozenset({"collect", "status", "returns"})
 BLAS_THREADS = "OPENBLAS_NUM_THREADS"
+BLAS_MAIN_FREE = "OPENBLAS_MAIN_FREE"
 
 
 def command_name(arguments: list[str]) -> str | None:
@@ -27,6 +28,7 @@ def command_name(arguments: list[str]) -> str | None:
 def main() -> None:
     gc.disable()  # the start-up's imports make many objects and no garbage: a collection would only scan them
     one_blas_thread()
+    numpy_leaves_the_environment_alone()
     if command_name(sys.argv[1:]) in READING_COMMANDS:
         from assess_xl.xlsx import sandbox
         sandbox.start_early()
@@ -47,6 +49,17 @@ def one_blas_thread() -> None:
     cores, 0.10 s and 0.09 s without), and they spin on the other core while the reader children work there.
     assess-xl does no linear algebra, the one thing those threads are for. Read by OpenBLAS when it loads."""
     os.environ.setdefault(BLAS_THREADS, "1")
+
+
+def numpy_leaves_the_environment_alone() -> None:
+    """Set OPENBLAS_MAIN_FREE=1 (unless set), as numpy's import sets it while it loads OpenBLAS (which then
+    leaves the main thread's CPU affinity alone) and unsets it after: numpy, finding it set, changes nothing.
+    Its change came in the middle of collect's pandas import, with other threads running, one of them inside
+    libfontconfig (printfit.find_fonts_ahead), which reads the environment some 200 times as it loads its
+    configuration (getenv). glibc's setenv may move the environment's array and free the old one under a getenv
+    on another thread, which then reads freed memory: a segfault, rarely. Set here, while this process has one
+    thread; it stays set for the processes the run starts (the reader children and LibreOffice load no OpenBLAS)."""
+    os.environ.setdefault(BLAS_MAIN_FREE, "1")
 
 
 def _other_threads_running() -> bool:

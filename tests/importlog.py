@@ -1,7 +1,7 @@
 """Every process of a run and every module each imports, seen from outside through the installed console
 script: a sitecustomize on PYTHONPATH logs, in every process, its start, each process forked and each module
-imported (an audit hook; at a normal exit also every module loaded), and which process spawned the fork
-server. On request (run_logged's `opened_under`, `hold`) it also logs every file opened under a folder, and
+imported (an audit hook; at a normal exit also every module loaded), each change to its environment
+(os.putenv, os.unsetenv) with the number of threads it had then, and which process spawned the fork server. On request (run_logged's `opened_under`, `hold`) it also logs every file opened under a folder, and
 holds the console script's own process at the start of one import until other processes have opened every file
 in that folder (or 20 s have passed): what happened before that import then comes first in the log. A fork
 is logged twice: by the child (fork) and by the parent (forked), each in its own order of events."""
@@ -47,6 +47,8 @@ def _hook(event, args):
             _HOLD = None
             _hold_until_others_open_all()
         _write(f"import {os.getpid()} {args[0]}")
+    elif event in ("os.putenv", "os.unsetenv"):  # with how many threads the process has as it changes
+        _write(f"environ {os.getpid()} {len(sys._current_frames())} {os.fsdecode(args[0])}")
     elif event == "open" and _OPENED_UNDER and isinstance(args[0], str) and args[0].startswith(_OPENED_UNDER):
         _write(f"open {os.getpid()} {args[0]}")
 
@@ -89,7 +91,7 @@ os.fork = _logged_fork
 
 def run_logged(tmp_path, *args, opened_under=None, hold=None):
     """The console script run with the watcher, its temporary files in tmp_path/tmp: what it did, and the
-    log's events as [kind, pid, what] (kinds: start, fork, forked, import, loaded, spawn; open for files opened under
+    log's events as [kind, pid, what] (kinds: start, fork, forked, import, loaded, spawn, environ: threads and name; open for files opened under
     the folder `opened_under`). With `hold` (a module), the console script's process waits at the start of
     importing it until other processes have opened every file in the folder `opened_under`."""
     (tmp_path / "site").mkdir()

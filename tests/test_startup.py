@@ -53,3 +53,18 @@ def test_collect_reads_the_returns_before_it_imports_pandas(tmp_path):
     before_pandas = {tuple(event) for event in events[:pandas_at]}
     opened_before = {what for kind, pid, what in before_pandas if kind == "open" and int(pid) != main}
     assert opened_before == {str(path) for path in inbox.iterdir()}
+
+
+def test_collect_changes_its_environment_only_while_it_has_one_thread(tmp_path):
+    """A library in C reading the environment on one thread (getenv: libfontconfig, finding the printing fonts
+    while pandas is imported, reads it some 200 times) while another thread changes it (glibc's setenv may move
+    the environment's array and free the old one under that getenv) can crash the process, rarely. Every change
+    to collect's environment is made while it has one thread. Before launch.py set OPENBLAS_MAIN_FREE, numpy's
+    import set it and unset it with the reading, the terminal's and the fonts' threads running."""
+    _, inbox = returned_forms(rulebook.load(), tmp_path, {"办公室": {"1-1": {"甲区": "是", "乙区": "否"}}})
+    done, events = run_logged(tmp_path, "collect", inbox, "-o", tmp_path / "结果.xlsx")
+    assert done.returncode in (0, 1), done.stderr
+    assert (tmp_path / "结果.xlsx").is_file()
+    main = main_pid(events)
+    changes = [what.split(" ", 1) for kind, pid, what in events if kind == "environ" and int(pid) == main]
+    assert [name for threads, name in changes if threads != "1"] == [], changes
