@@ -57,8 +57,10 @@ def numpy_leaves_the_environment_alone() -> None:
     Its change came in the middle of collect's pandas import, with other threads running, one of them inside
     libfontconfig (printfit.find_fonts_ahead), which reads the environment some 200 times as it loads its
     configuration (getenv). glibc's setenv may move the environment's array and free the old one under a getenv
-    on another thread, which then reads freed memory: a segfault, rarely. Set here, while this process has one
-    thread; it stays set for the processes the run starts (the reader children and LibreOffice load no OpenBLAS)."""
+    on another thread, which then reads freed memory: a segfault, rarely (seen once in about 1,200 collects on
+    two busy cores: the fonts' thread in getenv for libexpat, reading the array numpy's setenv had just moved
+    from, while the main thread loaded numpy's core). Set here, while this process has one thread; it stays set
+    for the processes the run starts (the reader children and LibreOffice load no OpenBLAS)."""
     os.environ.setdefault(BLAS_MAIN_FREE, "1")
 
 
