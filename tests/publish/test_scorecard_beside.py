@@ -115,6 +115,19 @@ def child_forks(monkeypatch) -> None:
     monkeypatch.setattr(childsheets, "other_core_idle", lambda: True)
 
 
+@pytest.fixture
+def child_fails(monkeypatch, child_forks) -> None:
+    """The forked child fails (MemoryError) as it writes its first district sheet; this process writes as usual."""
+    parent, write = os.getpid(), report._write_district
+
+    def fails_in_child(ws, *args):
+        if os.getpid() != parent:
+            raise MemoryError
+        write(ws, *args)
+
+    monkeypatch.setattr(report, "_write_district", fails_in_child)
+
+
 def one_process(book, result) -> bytes:
     return report._build(book, result.scores, result.explanations, result.read, result.generated, None,
                          result.comparison, result.robustness, 0.0)
@@ -146,15 +159,8 @@ def test_library_robustness_worked_out_while_the_child_writes(year, book, monkey
     assert content == one_process(book, year)
 
 
-def test_library_robustness_function_called_once_when_the_child_fails(year, book, monkeypatch, child_forks):
-    parent, write, calls = os.getpid(), report._write_district, []
-
-    def fails_in_child(ws, *args):
-        if os.getpid() != parent:
-            raise MemoryError
-        write(ws, *args)
-
-    monkeypatch.setattr(report, "_write_district", fails_in_child)
+def test_library_robustness_function_called_once_when_the_child_fails(year, book, monkeypatch, child_fails):
+    calls = []
     content = report.build(book, year.scores, year.explanations, year.read, year.generated, None,
                            year.comparison, lambda: calls.append(1) or year.robustness)
     monkeypatch.undo()
@@ -166,15 +172,7 @@ def test_collect_keeps_the_robustness_the_scorecard_shows(year):
     assert year.robustness is not None and year.robustness.pairs
 
 
-def test_library_child_failing_leaves_the_scorecard_to_this_process(year, book, monkeypatch, child_forks):
-    parent, write = os.getpid(), report._write_district
-
-    def fails_in_child(ws, *args):
-        if os.getpid() != parent:
-            raise MemoryError
-        write(ws, *args)
-
-    monkeypatch.setattr(report, "_write_district", fails_in_child)
+def test_library_child_failing_leaves_the_scorecard_to_this_process(year, book, monkeypatch, child_fails):
     content = report.build(book, year.scores, year.explanations, year.read, year.generated, None,
                            year.comparison, year.robustness)
     monkeypatch.undo()
