@@ -373,8 +373,6 @@ class Code(str, Enum):
 CATALOGUE: dict[Code, tuple[Level, str]] = {code: (code.level, code.template) for code in Code}
 
 
-
-
 @dataclass(frozen=True)
 class Problem:
     level: str

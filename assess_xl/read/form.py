@@ -98,7 +98,6 @@ def read_loaded(info: gather.FileInfo, book: Rulebook, now: datetime | None = No
         return _read_loaded(info, book, now)
 
 
-
 def _read_loaded(info: gather.FileInfo, book: Rulebook, now: datetime | None) -> FileRead:
     name = info.name
     if not info.rejected:

@@ -84,7 +84,6 @@ def display_name(name: str) -> str:
         return printable(raw.decode("utf-8", "replace"))
 
 
-
 MAIL_KINDS = {".eml": "eml", ".msg": "msg", ".mbox": "mbox", ".zip": "zip"}  # containers read for their workbooks
 ARCHIVE_SUFFIXES = {".rar", ".7z", ".tar", ".gz", ".tgz", ".bz2", ".xz"}
 MAX_CONTAINER_BYTES = 200 * 1024 * 1024  # a mailbox or a message with attachments
@@ -202,7 +201,6 @@ def kind_of(path: Path) -> str:
     if _in_maildir(path):
         return "eml"
     return MAIL_KINDS.get(path.suffix.lower(), "file")
-
 
 
 def load(path: str | Path, name: str, limit: int = 0, span: tuple[int, int] | None = None,

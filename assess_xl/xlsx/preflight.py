@@ -41,7 +41,6 @@ MAX_SHARED_STRINGS = 2_000_000
 MAX_SHEET_CELLS = 2_000_000  # rows × columns a sheet may span; a 500-district form spans 45,000
 
 
-
 class Refusable:
     """A verdict that may refuse: `rejected` is the reason in Chinese (empty when the bytes may go on),
     `rejected_code` its catalogue code. Dataclasses that mix this in declare both fields."""
@@ -64,7 +63,6 @@ def openpyxl_is_defused() -> bool:
     except ImportError:
         return False
     return bool(DEFUSEDXML)
-
 
 
 @dataclass
@@ -120,7 +118,6 @@ def _bounded_read(handle: int, limit: int) -> bytes:
         chunks.append(chunk)
         total += len(chunk)
     return b"".join(chunks)
-
 
 
 @dataclass

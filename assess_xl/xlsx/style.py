@@ -295,7 +295,6 @@ class MemoryWorkbook(xlsxwriter.Workbook):  # type: ignore[misc]  # xlsxwriter s
         return self.buffer.getvalue()
 
 
-
 _CELL = {"font_name": FONT, "font_size": 10, "valign": "vcenter", "border": 1}  # a cell of a table we lay out
 _LIST = {"font_name": FONT, "border": 1}  # a cell of a plain list a person fills or copies from
 _INPUT = {**_CELL, "text_wrap": True, "align": "center", "bg_color": INPUT_FILL, "locked": False}

@@ -202,7 +202,6 @@ def test_items_of_one_kinship_go_to_the_child_given_the_first_while_others_can_b
     assert pool._next_item(second, queue) == 0  # the kin of a child that is gone
 
 
-
 def pid_when_children_at_work(item):
     """The child's pid, once `wanted` children have started on an item of this folder (or `seconds` have passed)."""
     folder, wanted, seconds = item
