@@ -5,12 +5,13 @@ by xlsx.preflight. Knows nothing of scoring."""
 from __future__ import annotations
 
 import hashlib
+import operator
 import os
 import stat
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from assess_xl import problems as P
 from assess_xl.xlsx import preflight
@@ -52,6 +53,37 @@ class FileInfo(Refusable):
         for it (a message's receipt, a file's time). Equal keys are a tie: nothing says which is later."""
         second = self.received if self.mailed else self.modified
         return self.submitted_at.timestamp(), second.timestamp() if second else 0.0
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled compactly, as a reader child sends one for every file it reads: its fields' values in order,
+        the path as text and times in UTC without their timezone (which of them were in UTC marked by the bits of
+        `utc`). Pickled as they are, a path is rebuilt from each of its parts and a time's timezone by calls of
+        its own: this halves the cost of taking a file's read back in the run's process."""
+        values = list(_VALUES(self))
+        utc = 0
+        for bit, position in enumerate(_TIMES):
+            stamp = values[position]
+            if stamp is not None and stamp.tzinfo is timezone.utc:
+                values[position], utc = stamp.replace(tzinfo=None), utc | 1 << bit
+        values[0] = os.fspath(values[0])
+        return _unpickled_info, (utc, *values)
+
+
+def _unpickled_info(utc: int, *values: Any) -> FileInfo:
+    """A FileInfo as FileInfo.__reduce__ gave it."""
+    restored = list(values)
+    restored[0] = Path(restored[0])
+    for bit, position in enumerate(_TIMES):
+        if utc >> bit & 1:
+            restored[position] = restored[position].replace(tzinfo=timezone.utc)
+    info = FileInfo.__new__(FileInfo)
+    info.__dict__.update(zip(_FIELDS, restored))
+    return info
+
+
+_FIELDS = [f.name for f in fields(FileInfo)]
+_VALUES = operator.attrgetter(*_FIELDS)
+_TIMES = [_FIELDS.index(name) for name in ("modified", "saved", "mailed", "received")]
 
 
 EARLIEST = datetime(1990, 1, 1, tzinfo=timezone.utc)

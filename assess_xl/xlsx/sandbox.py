@@ -14,8 +14,10 @@ from __future__ import annotations
 import multiprocessing
 import multiprocessing.context
 import multiprocessing.process
-import os
 import itertools
+import os
+import pickle
+import select
 import signal
 import sys
 import threading
@@ -228,11 +230,13 @@ def _describe(exc: BaseException) -> str:
 def _send(connection: Connection, index: int, result: object) -> None:
     """Return a result to the run; a result that cannot be pickled is a verdict, not a dead child."""
     try:
-        connection.send((index, result))
+        message = pickle.dumps((index, result), pickle.HIGHEST_PROTOCOL)
+    except BaseException as exc:  # noqa: B036  pickling runs arbitrary __reduce__ code
+        message = pickle.dumps((index, Failure("error", "结果无法传回：" + _describe(exc))), pickle.HIGHEST_PROTOCOL)
+    try:
+        connection.send_bytes(message)
     except (BrokenPipeError, EOFError, ConnectionError):
         os._exit(1)  # the run is gone
-    except BaseException as exc:  # noqa: B036  pickling runs arbitrary __reduce__ code
-        connection.send((index, Failure("error", "结果无法传回：" + _describe(exc))))
 
 
 def _serve(connection: Connection, function: Callable[..., object], limit: int, context: tuple[Any, ...], run: int) -> None:
@@ -339,6 +343,42 @@ class _Child:
     sent: deque[int] = field(default_factory=deque)  # items sent, in order: it works on the first
     since: float = 0.0  # when it started, or started on its first item (when the item before came back)
 
+    @property
+    def handles(self) -> tuple[int, int]:
+        """What the run waits on: its pipe (a message from it) and its sentinel (its end)."""
+        return self.connection.fileno(), self.process.sentinel
+
+
+class _Waiter:
+    """Waiting for the children: a message on a pipe, a child's end or the nearest clock. One poll object serves
+    the whole run where there is poll (multiprocessing.connection.wait builds a selector and registers every
+    handle again at each wait); elsewhere (Windows' pipes are not sockets) multiprocessing's wait is used."""
+
+    def __init__(self) -> None:
+        self.poller = select.poll() if hasattr(select, "poll") else None
+        self.connections: dict[int, Connection] = {}  # for multiprocessing's wait
+
+    def add(self, child: _Child) -> None:
+        pipe, sentinel = child.handles
+        self.connections[pipe] = child.connection
+        if self.poller is not None:
+            self.poller.register(pipe, select.POLLIN)
+            self.poller.register(sentinel, select.POLLIN)
+
+    def remove(self, child: _Child) -> None:
+        pipe, sentinel = child.handles
+        del self.connections[pipe]
+        if self.poller is not None:
+            self.poller.unregister(pipe)
+            self.poller.unregister(sentinel)
+
+    def wait(self, sentinels: list[int], timeout: float) -> set[int]:
+        """The handles (pipes, sentinels) that are ready, once one is or `timeout` seconds have passed."""
+        if self.poller is not None:
+            return {handle for handle, _ in self.poller.poll(timeout * 1000)}  # milliseconds, rounded up
+        ready = wait([*self.connections.values(), *sentinels], timeout=timeout)
+        return {handle.fileno() if isinstance(handle, Connection) else cast(int, handle) for handle in ready}
+
 
 class _Pool(Generic[Item, Result]):
     """Children that each work on one item at a time, in the order sent (the next one already waiting
@@ -354,26 +394,39 @@ class _Pool(Generic[Item, Result]):
         self.mp = _context()
         self.kinship: list[Hashable] | None = None  # of each item of the current run, when given
         self.kin: dict[Hashable, _Child] = {}  # kinship → the child last given an item of it
+        self.waiter = _Waiter()
+        self.arrived: list[int] = []  # items whose verdict came since `each` was last told
 
     def run(self, items: list[Item], workers: int, each: Callable[[int, Result | Failure], None] | None = None,
             order: list[int] | None = None, kinship: list[Hashable] | None = None) -> list[Result | Failure]:
         self.kinship, self.kin = kinship, {}
         results: list[Result | Failure | None] = [None] * len(items)
         queue = deque(range(len(items)) if order is None else order)
-        untold = set(range(len(items))) if each is not None else set()
+        self.arrived = []
         busy = 0
         while queue or busy:
             self._staff(min(self._usable(workers), len(queue) + busy))
             if not self.children or self.failed_starts >= MAX_FAILED_STARTS and not self._any_ready():
                 for index in queue:  # no child can run at all: the machine's fault, not the files'
                     results[index] = Failure("worker", "子进程无法启动")
+                self.arrived += queue
                 break
             self._deal(items, queue)
             self._collect(results, queue, self._wait())
-            _tell(results, untold, each)
+            self._tell(results, each)
             busy = sum(len(child.sent) for child in self.children)
-        _tell(results, untold, each)
+        self._tell(results, each)
         return _filled(results)
+
+    def _tell(self, results: list[Result | Failure | None], each: Callable[[int, Result | Failure], None] | None) -> None:
+        """Tell `each` of the items whose verdict arrived since it was last told, in the order of their indexes."""
+        arrived, self.arrived = sorted(self.arrived), []
+        if each is None:
+            return
+        for index in arrived:
+            verdict = results[index]
+            assert verdict is not None
+            each(index, verdict)
 
     def _deal(self, items: list[Item], queue: deque[int]) -> None:
         """An item to every ready child without one; then a next one to each, while more items wait than
@@ -383,7 +436,7 @@ class _Pool(Generic[Item, Result]):
                 if child.ready and len(child.sent) < depth and queue and (depth == 1 or len(queue) > len(self.children)):
                     index = self._next_item(child, queue)
                     try:
-                        child.connection.send((index, items[index]))
+                        child.connection.send_bytes(pickle.dumps((index, items[index]), pickle.HIGHEST_PROTOCOL))
                     except OSError:  # it died on the item it holds: its death is collected next, this item goes on
                         queue.appendleft(index)
                         continue
@@ -434,49 +487,60 @@ class _Pool(Generic[Item, Result]):
             finally:
                 theirs.close()
             self.children.append(_Child(process, ours, since=time.monotonic()))
+            self.waiter.add(self.children[-1])
 
-    def _wait(self) -> list[Any]:
-        """The connections and sentinels that are ready, once one is or the nearest clock runs out."""
+    def _wait(self) -> set[int]:
+        """The pipes and sentinels that are ready, once one is or the nearest clock runs out."""
         now = time.monotonic()
         limits = [child.since + (self.time_limit if child.ready else STARTUP_LIMIT) - now
                   for child in self.children if child.sent or not child.ready]  # idle ones have none
         if self._caller_is_busy():
             limits.append(BUSY_LOOK)  # a caller that becomes free gives its core to another child soon
-        handles = [c.connection for c in self.children] + [c.process.sentinel for c in self.children]
-        return wait(handles, timeout=max(0.0, min(limits, default=1.0)))
+        sentinels = [child.process.sentinel for child in self.children]
+        return self.waiter.wait(sentinels, max(0.0, min(limits, default=1.0)))
 
-    def _collect(self, results: list[Result | Failure | None], queue: deque[int], ready: list[Any]) -> None:
+    def _collect(self, results: list[Result | Failure | None], queue: deque[int], ready: set[int]) -> None:
         """Take what children sent; a child that died or overran gives its item a verdict and goes (the
         items it had not started go back to the queue)."""
         for child in list(self.children):
-            if child.connection in ready or child.process.sentinel in ready:
+            pipe, sentinel = child.handles
+            if sentinel in ready:  # it may have ended: everything it sent is taken before its end is judged
+                while self._receive(child, results, child.connection.poll):
+                    pass
+            elif pipe in ready:  # one message; any more make the pipe ready again at the next wait
                 self._receive(child, results)
-            if child.process.sentinel in ready and not child.process.is_alive():
+            if sentinel in ready and not child.process.is_alive():
                 self._retire(child, results, queue, _death(child.process.exitcode))
             elif time.monotonic() - child.since > (self.time_limit if child.ready else STARTUP_LIMIT):
                 if child.ready and not child.sent:
                     continue
                 self._retire(child, results, queue, Failure("timeout") if child.ready else None)
 
-    @staticmethod
-    def _receive(child: _Child, results: list[Result | Failure | None]) -> None:
+    def _receive(self, child: _Child, results: list[Result | Failure | None],
+                 sent: Callable[[], bool] = lambda: True) -> bool:
+        """One message of `child`'s, when `sent()` says there is one (a ready pipe has one): True when one was taken."""
         try:
-            while child.connection.poll():
-                message = child.connection.recv()
-                if message == READY:
-                    child.ready, child.since = True, time.monotonic()
-                elif child.sent and message[0] == child.sent[0]:
-                    results[child.sent.popleft()], child.since = message[1], time.monotonic()
+            if not sent():
+                return False
+            message = child.connection.recv()
         except (EOFError, OSError):
-            pass
+            return False
+        if message == READY:
+            child.ready, child.since = True, time.monotonic()
+        elif child.sent and message[0] == child.sent[0]:
+            self.arrived.append(child.sent[0])
+            results[child.sent.popleft()], child.since = message[1], time.monotonic()
+        return True
 
     def _retire(self, child: _Child, results: list[Result | Failure | None], queue: deque[int],
                 verdict: Failure | None) -> None:
         if not child.ready:
             self.failed_starts += 1
         elif child.sent and verdict is not None:
+            self.arrived.append(child.sent[0])
             results[child.sent.popleft()] = verdict
         queue.extendleft(reversed(child.sent))
+        self.waiter.remove(child)
         child.process.kill()
         child.process.join(5)
         child.connection.close()
@@ -493,20 +557,9 @@ class _Pool(Generic[Item, Result]):
             if child.process.is_alive():
                 child.process.kill()
                 child.process.join(5)
+            self.waiter.remove(child)
             child.connection.close()
         self.children = []
-
-
-def _tell(results: list[Result | Failure | None], untold: set[int],
-          each: Callable[[int, Result | Failure], None] | None) -> None:
-    """Tell `each` of the items whose verdict arrived since it was last told."""
-    if each is None:
-        return
-    for index in sorted(i for i in untold if results[i] is not None):
-        untold.discard(index)
-        verdict = results[index]
-        assert verdict is not None
-        each(index, verdict)
 
 
 def _filled(results: list[Result | Failure | None]) -> list[Result | Failure]:

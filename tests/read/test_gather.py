@@ -519,3 +519,27 @@ def test_a_file_of_a_folder_reached_through_a_link_is_the_file_given_by_its_real
     found, skipped = gather.gather([tmp_path / "via", real / "a.xlsx"])
     assert [name for _, name in found] == ["via/a.xlsx"]
     assert {(s.name, s.code) for s in skipped} == {("via/link.xlsx", "skip_symlink"), (str(real / "a.xlsx"), "skip_same_path")}
+
+
+def test_a_file_record_comes_back_from_a_child_as_it_was_sent():
+    """A FileInfo is pickled compactly (its path as text, times in UTC without their timezone): every field comes
+    back equal and of its type, times in UTC, at another offset or without a timezone included."""
+    import pickle
+    from datetime import datetime, timedelta, timezone
+    from pathlib import Path
+    east8 = timezone(timedelta(hours=8))
+    info = gather.FileInfo(Path("/in/收件/a.xlsx"), "收件/a.xlsx", "ab" * 32, 9068,
+                           modified=datetime(2026, 12, 4, 15, 27, 55, 90768, tzinfo=timezone.utc),
+                           saved=datetime(2007, 1, 5, 8, 0, tzinfo=east8), saved_ignored="9999-01-01T00:00:00",
+                           format="xlsm", rejected="拒绝", macros=True, rejected_code="too_large",
+                           mailed=datetime(2008, 1, 6, 8, 0), received=datetime(2008, 1, 6, 9, 0, fold=1, tzinfo=timezone.utc),
+                           envelope="发件人", sender="a@b.cn", error_cells={"表": {"A1"}}, formula_cells={"表": {"B2": "=1"}})
+    for sent in (info, gather.FileInfo(Path("a.xlsx"), "a.xlsx")):
+        back = pickle.loads(pickle.dumps(sent, pickle.HIGHEST_PROTOCOL))
+        assert back == sent and repr(back) == repr(sent) and type(back.path) is type(sent.path)
+        assert [getattr(back, name) for name in ("modified", "saved", "mailed", "received")] == [
+            getattr(sent, name) for name in ("modified", "saved", "mailed", "received")]
+    assert b"pathlib" not in pickle.dumps(info)  # not rebuilt from each of its parts
+    back = pickle.loads(pickle.dumps(info))
+    assert back.modified.tzinfo is timezone.utc and back.saved.tzinfo == east8 and back.mailed.tzinfo is None
+    assert back.received.fold == 1

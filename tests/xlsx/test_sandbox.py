@@ -233,3 +233,28 @@ def test_a_busy_caller_keeps_a_core_and_gives_it_once_free(tmp_path):
     with sandbox.isolation(pid_when_children_at_work, workers=2, caller_busy=busy) as run:
         results = run([(str(folders[1]), 1, 0)] + [(str(folders[2]), 2, 20)] * 5, free_after_first)
     assert len(set(results[1:])) == 2
+
+
+def test_a_run_waits_on_one_poll_object_not_a_selector_per_look(monkeypatch):
+    """multiprocessing's wait builds a selector and registers every handle at each call: the run keeps one poll
+    object instead, and uses that wait only to stop its children (joining them), not once per item."""
+    from multiprocessing import connection
+    calls = []
+    real_wait = connection.wait
+
+    def counted(*args, **kwargs):
+        calls.append(args)
+        return real_wait(*args, **kwargs)
+
+    monkeypatch.setattr(connection, "wait", counted)
+    assert sandbox.run_isolated(square, list(range(60)), workers=2) == [x * x for x in range(60)]
+    assert len(calls) <= 10, len(calls)  # one per item or more before
+
+
+def test_where_there_is_no_poll_multiprocessings_wait_serves(monkeypatch):
+    """Without select.poll (Windows), the run waits with multiprocessing's wait: results, deaths and overruns are
+    each item's as before."""
+    import select
+    monkeypatch.delattr(select, "poll")
+    results = sandbox.run_isolated(misbehave, ["a", "abort", "b", "hang", "c"] + ["d"] * 10, workers=2, time_limit=3)
+    assert results == ["A", sandbox.Failure("crash", "SIGABRT"), "B", sandbox.Failure("timeout"), "C"] + ["D"] * 10
