@@ -21,6 +21,7 @@ from defusedxml import DTDForbidden, EntitiesForbidden, ExternalReferenceForbidd
 
 from assess_xl import problems as P
 from assess_xl.problems import Code
+from assess_xl.xlsx import zipmembers
 from assess_xl.xlsx.layout import column_letters
 
 if TYPE_CHECKING:
@@ -234,7 +235,7 @@ def _inspect_zip(verdict: Verdict, data: bytes) -> None:
     names = {m.filename for m in members}
     if "mimetype" in names and b"opendocument.spreadsheet" in _read(archive, "mimetype"):
         verdict.format = "ods"
-        whole = _check_xml(verdict, archive, [n for n in names if n.endswith(".xml")])
+        whole = _check_xml(verdict, archive, [n for n in names if n.endswith(".xml")], data)
         if not verdict.rejected and "meta.xml" in names:
             verdict.saved = _time_in(_ODS_DATE, _read(archive, "meta.xml", whole), local=True)
         return
@@ -250,7 +251,7 @@ def _inspect_zip(verdict: Verdict, data: bytes) -> None:
     if verdict.macros:
         verdict.format = "xlsm"
     xml_parts = [n for n in names if n.endswith((".xml", ".rels"))]
-    whole = _check_xml(verdict, archive, xml_parts)
+    whole = _check_xml(verdict, archive, xml_parts, data)
     if not verdict.rejected:
         verdict.saved = _saved_time(archive, names, whole)
         if verdict.error_cells or verdict.formula_cells:  # by part until now: by sheet name from here on
@@ -269,39 +270,47 @@ def _read(archive: zipfile.ZipFile, name: str, whole: dict[str, bytes] | None = 
         return b""
 
 
-def _check_xml(verdict: Verdict, archive: zipfile.ZipFile, parts: list[str]) -> dict[str, bytes]:
+_HEAD = 65536  # what is read of a part other than a sheet: its declarations come first
+
+
+def _check_xml(verdict: Verdict, archive: zipfile.ZipFile, parts: list[str], source: bytes) -> dict[str, bytes]:
     """Each XML part's declarations and each sheet's reach; returns the parts it read whole (to the end,
-    their checksum verified), so that what is read again later is not decompressed twice."""
+    their checksum verified), so that what is read again later is not decompressed twice. `source` is the
+    archive's bytes (its members are read straight from them where zipfile would read the same)."""
     whole: dict[str, bytes] = {}
     for part in parts:
         is_sheet = part.startswith("xl/worksheets/sheet") and part.endswith(".xml")
-        try:
-            if is_sheet:
-                data = archive.read(part)
-            else:  # declarations come first: the head is enough, and saves decompressing twice
-                with archive.open(part) as stream:
-                    data = stream.read(65536)
+        try:  # of a part other than a sheet the head is enough, and saves decompressing twice
+            data = zipmembers.read(archive, source, part, -1 if is_sheet else _HEAD)
         except Exception:
             verdict.reject(Code.PART_DAMAGED, part=part)
             return whole
+        if is_sheet:
+            if not _check_sheet_part(verdict, part, data):
+                return whole
+            continue
         head = data[:4096]
-        if b"<!DOCTYPE" in head or b"<!ENTITY" in data[:65536]:
+        if b"<!DOCTYPE" in head or b"<!ENTITY" in data:
             verdict.reject(Code.XML_ENTITIES, part=part)
-            return whole
-        if is_sheet and not _check_sheet_part(verdict, part, data):
             return whole
         if part == "xl/sharedStrings.xml" and not _shared_strings_ok(verdict, head):
             return whole
-        if not is_sheet and len(data) < 65536:
+        if len(data) < _HEAD:
             whole[part] = data
     return whole
 
 
 def _check_sheet_part(verdict: Verdict, part: str, data: bytes) -> bool:
-    """The sheet's size as the parser will read it, and where its error values and formulas are
-    (noted for read-back)."""
+    """The sheet's DTD or entity declarations, its size as the parser will read it, and where its error values
+    and formulas are (noted for read-back). A plain sheet (_plain_scan) has none of them and no `<!` at all, so
+    that it passes the search for declarations too: it is answered first."""
+    if _is_plain(data):
+        return True
+    if b"<!DOCTYPE" in data[:4096] or b"<!ENTITY" in data[:_HEAD]:
+        verdict.reject(Code.XML_ENTITIES, part=part)
+        return False
     try:
-        scan = scan_sheet(data)
+        scan = _SheetScanner().scan_part(data)
     except SheetPartTooLarge as big:
         verdict.reject(Code.SHEET_PART_TOO_LARGE, part=part, rows=big.rows, columns=big.columns)
         return False
@@ -313,6 +322,39 @@ def _check_sheet_part(verdict: Verdict, part: str, data: bytes) -> bool:
     if scan.formulas:
         verdict.formula_cells[part] = scan.formulas
     return True
+
+
+# Sheets found plain before, by their bytes (a run's forms share the sheets their senders did not touch): kept
+# for sheets of at most MAX_KEPT_SHEET bytes, forgotten when they would hold more than MAX_KEPT_SHEETS bytes.
+MAX_KEPT_SHEET = 256 * 1024
+MAX_KEPT_SHEETS = 16 * 1024 * 1024
+_plain_before: set[bytes] = set()
+_plain_bytes = 0
+
+
+def _is_plain(data: bytes) -> bool:
+    """Whether _plain_scan answers for the sheet: its bytes are plain (and then within every limit)."""
+    global _plain_bytes
+    keep = len(data) <= MAX_KEPT_SHEET
+    if keep and data in _plain_before:
+        return True
+    if _plain_scan(data) is None:
+        return False
+    if keep:
+        if _plain_bytes + len(data) > MAX_KEPT_SHEETS:
+            _plain_before.clear()
+            _plain_bytes = 0
+        _plain_before.add(data)
+        _plain_bytes += len(data)
+    return True
+
+
+def forget() -> None:
+    """Drop what was remembered of parts seen before (for measurements and tests)."""
+    global _plain_bytes
+    _plain_before.clear()
+    _plain_bytes = 0
+    zipmembers.forget()
 
 
 def _shared_strings_ok(verdict: Verdict, head: bytes) -> bool:
@@ -388,8 +430,8 @@ _NOT_PLAIN_TAG = re.compile(rb'<(?:[!?]|f[\s/>]'
                             rb'|c(?! r="[A-Z]{1,3}[1-9][0-9]{0,6}")[\s/>]'
                             rb'|row(?! r="[1-9][0-9]{0,6}")[\s/>]'
                             rb'|dimension(?! ref="[A-Z]{1,3}[1-9][0-9]{0,6}(?::[A-Z]{1,3}[1-9][0-9]{0,6})?")[\s/>])')
-_NOT_PLAIN = (re.compile(rb":(?:c|row|dimension|f)[\s/>]"),
-              re.compile(rb't(?<=\st)\s*=\s*["\'][e&]'))  # a prefixed element; t="e" (or a character reference)
+_PREFIXED = re.compile(rb":(?:c|row|dimension|f)[\s/>]")  # a prefixed cell, row, dimension or formula element
+_ERROR_TYPE = re.compile(rb't(?<=\st)\s*=\s*["\'][e&]')  # t="e" (or a character reference) anywhere
 
 
 def _plain_scan(data: bytes) -> SheetScan | None:
@@ -397,12 +439,16 @@ def _plain_scan(data: bytes) -> SheetScan | None:
     element; None for any other sheet, which the element-by-element scan then reads. It answers only when
     the answer is certain to be the scan's: the XML is well-formed (expat, with no handler), so every `<`
     opens a tag; every cell, row and dimension tag is one of the plain ones counted, so each has an
-    explicit reference and none is placed after the one before; nothing can be an error value or formula.
-    A sheet that reaches past the limits is left to the scan, which names where it stopped."""
+    explicit reference and none is placed after the one before; nothing can be an error value or formula
+    (a sheet within its dimension: no cell tag has a type attribute starting with e or &; any other: no
+    attribute named t anywhere does). A sheet that reaches past the limits is left to the scan, which names
+    where it stopped."""
     start = _content_start(data)
-    if start is None or b"\0" in data or any(pattern.search(data, start) for pattern in _NOT_PLAIN):
+    if start is None or b"\0" in data or _PREFIXED.search(data, start):
         return None
-    scan = _reach_within_dimension(data, start) or _reach_of_plain_tags(data, start)
+    scan = _reach_within_dimension(data, start)
+    if scan is None and not _ERROR_TYPE.search(data, start):
+        scan = _reach_of_plain_tags(data, start)
     if scan is None:
         return None
     try:
@@ -426,9 +472,10 @@ def _content_start(data: bytes) -> int | None:
 
 def _reach_within_dimension(data: bytes, start: int) -> SheetScan | None:
     """The reach of a plain sheet whose every cell, row and dimension tag is plain and lies within its first plain
-    dimension (as programs write them): that dimension's own, found by one search for a tag that is not so (or
-    is not plain in another way: _NOT_PLAIN_TAG) instead of a Python object per cell. None when there is no
-    dimension, it reaches past the limits, or some tag is not so."""
+    dimension (as programs write them), and whose every cell tag is as programs write it (_not_plain_or_past):
+    that dimension's own, found by one search for a tag that is not so (or is not plain in another way:
+    _NOT_PLAIN_TAG) instead of a Python object per cell. None when there is no dimension, it reaches past the
+    limits, or some tag is not so."""
     dimension = _PLAIN_DIMENSION.search(data, start)
     if dimension is None:
         return None
@@ -441,13 +488,20 @@ def _reach_within_dimension(data: bytes, start: int) -> SheetScan | None:
     return SheetScan(rows, columns)
 
 
+# The rest of a cell tag as programs write it, after its reference: a style, a type that is not an error value
+# (nor starts with a character reference), in that order, each optional, then the tag's end (/> or >, the XML
+# being well-formed). No other attribute, no other spelling.
+_PLAIN_CELL_REST = rb'(?: s="[0-9]++")?+(?: t="[^e&"][^"]*+")?+[/>]'
+
+
 @functools.lru_cache(maxsize=256)  # the forms of a run share a few dimensions
 def _not_plain_or_past(rows: int, columns: int) -> re.Pattern[bytes]:
-    """_NOT_PLAIN_TAG, with a cell, row or dimension tag that lies past row `rows` or column `columns` as not plain."""
+    """_NOT_PLAIN_TAG, with a cell, row or dimension tag that lies past row `rows` or column `columns`, and a
+    cell tag that is not written as programs write it (_PLAIN_CELL_REST), as not plain."""
     row = _at_most(str(rows), "1", "0", "9")
     cell = _at_most(column_letters(columns - 1), "A", "A", "Z") + row
     return re.compile(rb'<(?:[!?]|f[\s/>]'
-                      rb'|c(?! r="' + cell.encode() + rb'")[\s/>]'
+                      rb'|c(?! r="' + cell.encode() + rb'"' + _PLAIN_CELL_REST + rb')[\s/>]'
                       rb'|row(?! r="' + row.encode() + rb'")[\s/>]'
                       rb'|dimension(?! ref="' + cell.encode() + rb'(?::' + cell.encode() + rb')?")[\s/>])')
 

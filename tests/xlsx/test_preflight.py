@@ -202,3 +202,102 @@ def test_a_sheet_within_its_dimension_has_the_dimension_as_its_reach(body, answe
 def test_a_sheet_within_its_dimension_with_an_error_value_is_left_to_the_full_scan():
     xml = b'<worksheet><dimension ref="A1:C3"/><sheetData><row r="2"><c r="B2" t="e"/></row></sheetData></worksheet>'
     assert preflight._plain_scan(xml) is None and preflight._SheetScanner().scan_part(xml).errors == {"B2"}
+
+
+# ---- a cell tag as programs write it (reference, style, type, in that order) needs no search for error types ----
+
+@pytest.mark.parametrize("cell,within", [
+    (b'<c r="B2"/>', True),
+    (b'<c r="B2" s="1" t="s"/>', True),
+    (b'<c r="B2" s="12" t="inlineStr"><is><t>e</t></is></c>', True),
+    (b'<c r="B2" t="n"><v>1</v></c>', True),
+    (b'<c r="B2" t="s" s="1"/>', False),  # another order: every reference counted instead
+    (b'<c r="B2" cm="1"/>', False),  # another attribute
+    (b'<c r="B2"  s="1"/>', False),  # another spacing
+    (b'<c r="B2" s="1" t="e"/>', False),  # an error value: the full scan
+    (b'<c r="B2" t="&#101;"/>', False),
+    (b'<c r="B2" t="eee"/>', False),
+    (b'<c r="B2" s="1" t=""/>', False),
+])
+def test_a_cell_within_the_dimension_is_plain_only_as_programs_write_it(cell, within):
+    xml = b'<worksheet><dimension ref="A1:C3"/><sheetData><row r="2">' + cell + b"</row></sheetData></worksheet>"
+    assert (preflight._reach_within_dimension(xml, 0) is not None) == within
+    assert _outcome(preflight._plain_scan, xml) in (None, _outcome(lambda d: preflight._SheetScanner().scan_part(d), xml))
+
+
+_CELL_RESTS = ["", ' s="1"', ' t="s"', ' s="1" t="s"', ' s="12" t="inlineStr"', ' t="e"', ' s="1" t="e"', ' t="e" s="1"',
+               ' s="1" t="&#101;"', ' t="&#101;"', ' s="01"', ' cm="1"', ' t=""', ' t="str"', ' s="1"  t="s"', " t='e'",
+               ' s="1" t="e "', ' s="1" t=" e"', ' s="" t="s"', ' s="1" t="n" x="e"', ' t="n" t="e"', ' s="1" t="s>"',
+               ' t="eee"', ' s="1" t="E"', ' s="1"\tt="e"', ' s="1"\nt="e"']
+
+
+def _cell(rng, plain: bool) -> str:
+    column = rng.choice(["A", "B", "C"] if plain else ["A", "B", "C", "Z", "AA", "ALS", "ALT", "XFD"])
+    row = rng.choice(["1", "2", "3"] if plain else ["1", "2", "3", "9", "10", "11", "99999", "100001"])
+    rest = rng.choice(_CELL_RESTS if rng.random() < 0.5 or not plain else _CELL_RESTS[:5])
+    inner = ["/>", "><v>1</v></c>"] + ([] if plain else ["><f>1</f></c>", "><is><t>e</t></is></c>",
+                                                         "><x:f xmlns:x='u'>1</x:f></c>"])
+    return f'<c r="{column}{row}"{rest}{rng.choice(inner)}'
+
+
+def test_cells_spelt_every_way_within_a_dimension_are_answered_as_the_full_scan_would():
+    import random
+    rng = random.Random(24)
+    answered = within = 0
+    for _ in range(4000):
+        plain = rng.random() < 0.7
+        dimension = rng.choice(['<dimension ref="A1:C3"/>', '<dimension ref="A1:ALS11"/>', '<dimension ref="A1"/>', ""])
+        rows = "".join(f'<row r="{rng.choice(["1", "2", "3", "12"])}">' + "".join(_cell(rng, plain) for _ in range(rng.randrange(4)))
+                       + "</row>" for _ in range(rng.randrange(4)))
+        tail = rng.choice(["", "<!-- c -->", '<mergeCells count="1"><mergeCell ref="A1:B2"/></mergeCells>', '<x t="e"/>'])
+        data = f'<worksheet xmlns="urn:m">{dimension}<sheetData>{rows}</sheetData>{tail}</worksheet>'.encode()
+        found = _outcome(preflight._plain_scan, data)
+        if found is not None:
+            answered += 1
+            within += preflight._reach_within_dimension(data, 0) is not None
+            assert found == _outcome(lambda d: preflight._SheetScanner().scan_part(d), data), data
+    assert answered > 1000 and within > 500
+
+
+# ---- a sheet found plain before is not scanned again; what is remembered is bounded ----
+
+def test_a_sheet_found_plain_before_is_known_by_its_bytes(monkeypatch):
+    preflight.forget()
+    xml = b'<worksheet><dimension ref="A1:B2"/><sheetData><row r="1"><c r="B2" s="1"/></row></sheetData></worksheet>'
+    assert preflight._is_plain(xml)
+    monkeypatch.setattr(preflight, "_plain_scan", lambda data: pytest.fail("scanned again"))
+    assert preflight._is_plain(bytes(bytearray(xml)))  # equal bytes, another object
+    monkeypatch.undo()
+    assert not preflight._is_plain(xml.replace(b's="1"', b't="e"'))
+    preflight.forget()
+
+
+def test_what_is_remembered_of_plain_sheets_is_bounded(monkeypatch):
+    preflight.forget()
+    monkeypatch.setattr(preflight, "MAX_KEPT_SHEETS", 2_000)
+    for n in range(1, 40):
+        assert preflight._is_plain(b'<worksheet><sheetData><row r="%d"/></sheetData></worksheet>' % n)
+        assert preflight._plain_bytes <= 2_000
+    preflight.forget()
+
+
+def test_the_same_workbook_twice_and_a_changed_copy_have_their_own_verdicts(tmp_path):
+    import io
+    import zipfile
+    from assess_xl.publish import forms
+    from assess_xl.rules import load
+    preflight.forget()
+    content = forms.build_forms(load.load(), ["甲区", "乙区"])[0].content
+    first, again = preflight.check(content), preflight.check(content)
+    assert not first.rejected and (first.format, first.saved, first.error_cells) == (again.format, again.saved, again.error_cells)
+    source = zipfile.ZipFile(io.BytesIO(content))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as copy:
+        for info in source.infolist():
+            body = source.read(info.filename)
+            if info.filename == "xl/worksheets/sheet2.xml":
+                body = body.replace(b"<sheetData>", b'<sheetData><row r="1"><c r="A1" t="e"><v>#N/A</v></c></row>', 1)
+            copy.writestr(info.filename, body)
+    changed = preflight.check(out.getvalue())
+    assert not changed.rejected and "A1" in next(iter(cells for cells in changed.error_cells.values() if cells))
+    preflight.forget()
