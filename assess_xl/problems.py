@@ -3,6 +3,9 @@ template per kind, so wording stays consistent (the 问题清单 of the report).
 from __future__ import annotations
 
 import errno
+import functools
+import string
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from enum import Enum
 from typing import ClassVar, cast
@@ -426,10 +429,49 @@ def make(kind: Code, /, *, file: object = "", sheet: object = "", cell: object =
     """A Problem of `kind` at the given place, its message from the catalogue."""
     kind = code_of(kind)
     raw_text = shorten(raw)
-    fields.update(raw=raw_text, file=file, sheet=sheet, district=district, code=code)
-    message = _formatted(kind.template, fields)
+    message = _message(kind, fields, raw=raw_text, file=file, sheet=sheet, district=district, code=code)
     return Problem(level or kind.level, kind._value_, message, str(file), str(sheet), str(cell), str(district),
                    str(code), raw_text)  # _value_: Enum's `value` is a property, looked up in the class each time
+
+
+def _message(kind: Code, fields: dict[str, object], **place: object) -> str:
+    """The message of a problem of `kind` with `fields` and its place (file, sheet, district, code and the entry
+    shortened, as raw), which its template may name too; `fields` is changed."""
+    fields.update(place)
+    return _formatted(kind.template, fields)
+
+
+PLACE = ("file", "sheet", "cell", "district", "code")  # where a problem is: make's keywords and Problem's fields
+
+
+def make_many(kinds: list[Code], columns: Mapping[str, Sequence[object]]) -> list[Problem]:
+    """make(kinds[n], **{name: column[n] for name, column in columns.items()}) for each n (no column `level`): the
+    same Problems, made column by column, each distinct message formatted once (a message depends only on its kind
+    and the fields its template names, compared with their types: 1, 1.0 and True print differently)."""
+    count = len(kinds)
+    given: dict[str, Sequence[object]] = {name: columns.get(name, [""] * count) for name in (*PLACE, "raw")}
+    raws = list(map(shorten, given["raw"]))
+    named = sorted({name for kind in set(kinds) for name in _template_names(kind.template)} & columns.keys() - {"cell"})
+    keys = zip(kinds, *(columns[name] for name in named), *(map(type, columns[name]) for name in named))
+    made: dict[tuple[object, ...], str] = {}
+    messages = []
+    for row, key in enumerate(keys):
+        message = made.get(key)
+        if message is None:
+            fields = {name: columns[name][row] for name in named}
+            message = made[key] = _message(kinds[row], fields, raw=raws[row], file=given["file"][row],
+                                           sheet=given["sheet"][row], district=given["district"][row],
+                                           code=given["code"][row])
+        messages.append(message)
+    places = (list(map(str, given[name])) for name in PLACE)
+    return list(map(Problem, [kind.level for kind in kinds], [kind._value_ for kind in kinds], messages, *places, raws))
+
+
+@functools.lru_cache(maxsize=None)  # one entry per template of the catalogue at most
+def _template_names(template: str) -> frozenset[str]:
+    """The fields a template names ({old}, {count:d} …: old, count); a template naming {cell} gets none (make
+    takes the cell as a place, not as a field)."""
+    return frozenset(name.split(".")[0].split("[")[0] for _, name, _, _ in string.Formatter().parse(template) if name)
 
 
 class AssessError(Exception):

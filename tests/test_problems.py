@@ -120,3 +120,18 @@ _NAMES = sorted({name for code in P.Code for _, name, _, _ in string.Formatter()
        fields=st.dictionaries(st.sampled_from(_NAMES), st.one_of(st.none(), st.text(max_size=8), st.integers(-3, 3))))
 def test_a_problem_made_with_every_field_given_or_some_missing_is_as_made_field_by_field(kind, fields):
     assert P.make(kind, **dict(fields)) == _made_field_by_field(kind, dict(fields))
+
+
+_VALUES = st.one_of(st.none(), st.text(max_size=3), st.integers(-1, 1), st.sampled_from([1.0, 0.0, True, False]))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sets(st.sampled_from(_NAMES), max_size=8).flatmap(
+    lambda names: st.lists(st.tuples(st.sampled_from(list(P.Code)), st.fixed_dictionaries({n: _VALUES for n in names})),
+                           max_size=12)))
+def test_problems_made_column_by_column_are_those_made_one_by_one(rows):
+    """make_many equals make for each row, whatever the kinds and fields (also 1, 1.0 and True, which are equal
+    and print differently, and a field the template names among those of another kind)."""
+    kinds = [kind for kind, _ in rows]
+    columns = {name: [fields[name] for _, fields in rows] for name in (rows[0][1] if rows else {})}
+    assert P.make_many(kinds, columns) == [P.make(kind, **fields) for kind, fields in rows]

@@ -12,6 +12,7 @@ import itertools
 import json
 import math
 import operator
+from array import array
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, NamedTuple
@@ -28,8 +29,6 @@ from assess_xl.xlsx.parse import SheetData, SheetTooLarge, parse_workbook
 from assess_xl.rules.model import Rulebook
 from assess_xl.problems import Code
 
-RECORD_COLUMNS = ("key", "code", "value", "raw", "blank", "valid", "file", "sheet", "cell", "order")
-CELL_COLUMNS = ("value", "raw", "blank", "valid", "cell")  # what a sheet's read holds for each of its input cells
 
 # File verdicts, shown in 来源.
 READ, REJECTED, DUPLICATE, NOT_A_FORM, OTHER_RULEBOOK, TOOL_OUTPUT = (
@@ -49,12 +48,37 @@ NO_COLUMNS = DistrictColumns([], [], [], [])
 
 
 @dataclass
+class Cells:
+    """A sheet's input cells, one entry per (code, district column), code by code. The numbers and flags are packed
+    (an array of doubles; bytes of 0 or 1), so that a child sends each as a few bytes rather than an object, and
+    the merge takes them as arrays without a look at each."""
+    value: array[float] = field(default_factory=lambda: array("d"))  # NaN where nothing usable was entered
+    raw: list[str] = field(default_factory=list)  # the entry as typed
+    blank: bytearray = field(default_factory=bytearray)
+    valid: bytearray = field(default_factory=bytearray)
+    cell: list[str] = field(default_factory=list)  # e.g. H4
+
+    def add(self, readings: list[Reading], cells: list[str]) -> None:
+        """One code's readings, one per district column, and their cells."""
+        if readings:
+            value, raw, blank, valid, _ = zip(*readings)
+            self.value.extend(value)
+            self.raw += raw
+            self.blank.extend(blank)
+            self.valid.extend(valid)
+        self.cell += cells
+
+    def __len__(self) -> int:
+        return len(self.cell)
+
+
+@dataclass
 class SheetRead:
     """One department sheet of one file: its district columns and one record per input cell."""
     department: str
     sheet: str
     columns: DistrictColumns
-    records: dict[str, list[Any]]  # CELL_COLUMNS → values, one entry per (code, district column), code by code
+    records: Cells
     problems: list[Problem]  # problems of cells; their district field holds the header as written
     expected: list[str] | None = None  # the districts the file's metadata lists, if valid
     codes: list[str] = field(default_factory=list)  # the codes read, in the order of the records: each has one
@@ -278,7 +302,7 @@ def read_department_sheet(sheet: SheetData, department: str, book: Rulebook, inf
     """Records for every (code, district column) input cell of one department sheet, and its problems."""
     where = {"file": info.name, "sheet": sheet.name}
     out: list[Problem] = []
-    found: dict[str, list[Any]] = {column: [] for column in CELL_COLUMNS}
+    found = Cells()
     codes: list[str] = []
     header = find_header(sheet.rows)
     if header is None:
@@ -299,14 +323,8 @@ def read_department_sheet(sheet: SheetData, department: str, book: Rulebook, inf
         cells_here = list(map(operator.add, letters, itertools.repeat(str(row + 1))))
         readings = _read_row(indicator, sheet.rows[row], cols, cells_here, row, headers, special, where, out)
         codes.append(code)
-        if readings:
-            value, raw, blank, valid, _ = zip(*readings)
-            found["value"] += value
-            found["raw"] += raw
-            found["blank"] += blank
-            found["valid"] += valid
-        found["cell"] += cells_here
-    blank = found["blank"]
+        found.add(readings, cells_here)
+    blank = found.blank
     filled = [not all(blank[i::len(keys)]) for i in range(len(keys))]
     header_cells = list(map(operator.add, letters, itertools.repeat(str(header_row + 1))))
     return SheetRead(department, sheet.name, DistrictColumns(keys, headers, header_cells, filled), found, out,

@@ -21,14 +21,13 @@ from assess_xl.read.cells import refusal
 from assess_xl.xlsx.layout import district_name_problems, name_key, normalise_text
 from assess_xl.read.gather import SEPARATOR
 from assess_xl.problems import Problem
-from assess_xl.read.form import CELL_COLUMNS, DUPLICATE, READ, RECORD_COLUMNS, FileRead, SheetRead
+from assess_xl.read.form import DUPLICATE, READ, DistrictColumns, FileRead, SheetRead
+from assess_xl.read.records import Placed, Records, latest, records_of, text_dtype
 from assess_xl.xlsx.collector import collection_paused
 from assess_xl.rules.model import Rulebook
 from assess_xl.problems import Code
 
 EXCLUDED = "已排除"
-
-FRAME_COLUMNS = ("district", *[c for c in RECORD_COLUMNS if c != "key"])
 
 
 @dataclass
@@ -176,43 +175,42 @@ def merge_files(reads: list[FileRead], book: Rulebook, strict: bool = False, ski
     reads, reports = _unique(reads, problems)
     chosen, district_problems = run_districts(reads, districts)
     problems.extend(district_problems)
-    index = {name_key(d): d for d in chosen}
+    positions = Positions.of(chosen, book)
     position = {key: n for n, key in enumerate(sorted({read.info.submission_key for read in reads}))}
     rank = {id(read): position[read.info.submission_key] for read in reads}  # equal when nothing says which is later
-    records: list[dict[str, list[Any]]] = []
+    placed: list[Placed] = []
     for read in reads:
         report = FileReport(read.info, read.status, read.reason)
         reports.append(report)
         problems.extend(read.problems)
         for sheet in read.sheets:
-            settled, sheet_problems = _settle(sheet, index, rank[id(read)], read.info.name)
+            settled, sheet_problems = _settle(sheet, positions, rank[id(read)], read.info.name)
             problems.extend(sheet_problems)
-            if not all(settled["blank"]):
+            if _submitted(settled):
                 report.supplied.append(sheet.department)
-                records.append(settled)
+                placed.append(settled)
             else:
                 report.not_submitted.append(sheet.department)  # shown in 来源, not a problem
-    frame = with_positions(_records_frame(records), chosen, book)
-    values, winners, merge_problems = merge(frame, book, chosen, strict, reports)
+    records = records_of(placed, chosen, list(positions.code_at))
+    values, winners, merge_problems = merge(records, book, strict, reports)
     problems = _without_superseded(problems, winners) + merge_problems
-    problems.extend(_unsupplied(frame, book, chosen))
-    supply = _supply(winners, book, chosen)
-    winners = winners.drop(columns=list(POSITIONS))
+    problems.extend(_unsupplied(records, book))
+    supply = _supply(winners, book)
     problems.sort(key=P.sort_key)
-    return ReadResult(values, problems, reports, list(skipped or []), chosen, winners, supply)
+    return ReadResult(values, problems, reports, list(skipped or []), chosen, winners.frame(text_dtype(records)), supply)
 
 
 MERGE_KINDS = {Code.CONFLICT, Code.CONFLICT_STRICT, Code.CORRECTED, Code.MISSING}
 
 
-def _without_superseded(problems: list[Problem], winners: pd.DataFrame) -> list[Problem]:
+def _without_superseded(problems: list[Problem], winners: Records) -> list[Problem]:
     """A cell's problem no longer counts once a later file gave that (district, code) a valid value
     (the merge reports the correction instead)."""
     cells = [p for p in problems if p.cell and p.code and p.district and p.kind not in MERGE_KINDS]
     if not cells:  # as in a clean year: no need to look at every winner
         return problems
-    won = {(d, c): f for d, c, f, v in zip(winners["district"].tolist(), winners["code"].tolist(),
-                                           winners["file"].tolist(), winners["valid"].tolist()) if v}
+    won = {(d, c): f for d, c, f, v in zip(winners.texts("district").tolist(), winners.texts("code").tolist(),
+                                           winners.file.tolist(), winners.valid.tolist()) if v}
     return [p for p in problems
             if not (p.cell and p.code and p.district and p.kind not in MERGE_KINDS
                     and won.get((p.district, p.code), p.file) != p.file)]
@@ -234,201 +232,165 @@ def _unique(reads: list[FileRead], problems: list[Problem]) -> tuple[list[FileRe
     return unique, reports
 
 
-def _settle(sheet: SheetRead, index: dict[str, str], order: int,
-            file_name: str) -> tuple[dict[str, list[Any]], list[Problem]]:
+@dataclass(frozen=True)
+class Positions:
+    """Where records stand: each district column's key (layout.name_key) as the run's district it names and that
+    district's position in the run's list; each code's position in the rulebook's codes, any other code met
+    numbered after them (in the order met)."""
+    index: dict[str, str]
+    district_at: dict[str, int]
+    code_at: dict[str, int]
+
+    @classmethod
+    def of(cls, districts: list[str], book: Rulebook) -> Positions:
+        index = {name_key(d): d for d in districts}
+        position = {district: n for n, district in enumerate(districts)}
+        return cls(index, {key: position[district] for key, district in index.items()},
+                   {code: n for n, code in enumerate(book.indicators)})
+
+    def codes(self, codes: list[str]) -> list[int]:
+        return [self.code_at.setdefault(code, len(self.code_at)) for code in codes]
+
+
+def _settle(sheet: SheetRead, positions: Positions, order: int, file_name: str) -> tuple[Placed, list[Problem]]:
     """A sheet's records matched to the run's districts; columns of other districts become problems."""
+    index = positions.index
     where = {"file": file_name, "sheet": sheet.sheet}
-    problems = []
-    headers = set(sheet.columns.keys)
-    for key, header, cell, filled in zip(*sheet.columns):
-        if key not in index:
-            kind = Code.DISTRICT_UNKNOWN_FILLED if filled else Code.DISTRICT_UNKNOWN
-            problems.append(P.make(kind, raw=header, cell=cell, **where))
-    for key, district in index.items():
-        if key not in headers:
-            problems.append(P.make(Code.DISTRICT_MISSING, district=district, **where))
+    problems = _column_problems(sheet.columns, index, where)
     for problem in sheet.problems:
         key = name_key(problem.district)
         if not problem.district or key in index:
             problems.append(problem.with_district(index.get(key, "")))
     keys, codes = sheet.columns.keys, sheet.codes
-    if index.keys() >= set(keys):  # every column a district of the run, as in almost every return: taken as read
-        settled = {column: sheet.records[column] for column in CELL_COLUMNS}
-        settled["district"] = list(map(index.__getitem__, keys)) * len(codes)
-        settled["code"] = list(itertools.chain.from_iterable(itertools.repeat(code, len(keys)) for code in codes))
-    else:
-        kept = [n for n, key in enumerate(keys) if key in index]
-        keep = [start + n for start in range(0, len(keys) * len(codes), len(keys)) for n in kept]
-        settled = {column: [sheet.records[column][i] for i in keep] for column in CELL_COLUMNS}
-        settled["district"] = [index[keys[n]] for n in kept] * len(codes)
-        settled["code"] = list(itertools.chain.from_iterable(itertools.repeat(code, len(kept)) for code in codes))
-    count = len(settled["district"])
-    settled["file"], settled["sheet"], settled["order"] = [file_name] * count, [sheet.sheet] * count, [order] * count
-    return settled, problems
+    at = np.array(list(map(positions.district_at.get, keys, itertools.repeat(-1))), dtype=np.int64)
+    kept = None  # every column a district of the run, as in almost every return: every cell taken as read
+    if (at < 0).any():
+        columns = np.flatnonzero(at >= 0)
+        kept = (np.arange(0, len(keys) * len(codes), len(keys), dtype=np.int64)[:, None] + columns[None, :]).ravel()
+        at = at[columns]
+    code_at = np.array(positions.codes(codes), dtype=np.int64)
+    return Placed(sheet, file_name, order, kept, np.tile(at, len(codes)), np.repeat(code_at, len(at))), problems
 
 
-NUMERIC_TYPES = {"value": np.float64, "blank": np.bool_, "valid": np.bool_, "order": np.int64}
+def _column_problems(columns: DistrictColumns, index: dict[str, str], where: dict[str, str]) -> list[Problem]:
+    """A sheet's columns of districts not in the run, then the run's districts it has no column for."""
+    present = set(columns.keys)
+    problems = []
+    if not index.keys() >= present:
+        for key, header, cell, filled in zip(*columns):
+            if key not in index:
+                kind = Code.DISTRICT_UNKNOWN_FILLED if filled else Code.DISTRICT_UNKNOWN
+                problems.append(P.make(kind, raw=header, cell=cell, **where))
+    if not present >= index.keys():
+        for key, district in index.items():
+            if key not in present:
+                problems.append(P.make(Code.DISTRICT_MISSING, district=district, **where))
+    return problems
 
 
-def _records_frame(records: list[dict[str, list[Any]]]) -> pd.DataFrame:
-    """The sheets' records as one frame; the numbers, flags and order as arrays of their types from the start
-    (pandas would first look at every cell of them to infer one)."""
-    columns: dict[str, Any] = {}
-    for column in FRAME_COLUMNS:
-        joined = list(itertools.chain.from_iterable(settled[column] for settled in records))
-        columns[column] = np.array(joined, dtype=NUMERIC_TYPES[column]) if column in NUMERIC_TYPES else joined
-    return pd.DataFrame(columns)
+def _submitted(settled: Placed) -> bool:
+    """Whether any kept cell of the sheet holds something (a sheet left blank was not submitted)."""
+    blank = np.frombuffer(settled.sheet.records.blank, dtype=np.bool_)
+    return not (blank if settled.kept is None else blank[settled.kept]).all()
 
 
-def merge(frame: pd.DataFrame, book: Rulebook, districts: list[str], strict: bool,
-          reports: list[FileReport]) -> tuple[pd.DataFrame, pd.DataFrame, list[Problem]]:
+def merge(records: Records, book: Rulebook, strict: bool,
+          reports: list[FileReport]) -> tuple[pd.DataFrame, Records, list[Problem]]:
     """Latest non-blank record per (district, code); conflicts, ties and 缺报 become problems. Records
     of equal order were submitted at the same time: when they differ, no value is taken."""
-    filled = frame[~frame["blank"]].sort_values("order", kind="stable").reset_index(drop=True)
-    group = _pairs(filled)  # each record's (district, code), numbered
-    winner_of = _latest(group)[group]  # the row of each record's winner: the last of its (district, code)
-    is_winner = winner_of == np.arange(len(filled))
-    winners = filled[is_winner]
-    differing, rows = _superseded_records(filled, winner_of)
-    tied = differing["order"] == differing["order_w"]
-    problems = _conflicts(differing, tied.tolist(), strict, book)
-    superseded = differing[~tied]["file"].value_counts().to_dict()
-    for report in reports:
-        report.superseded = int(superseded.get(report.info.name, 0))
-    disputed = (tied | ~(differing["valid_w"] & ~differing["valid"])).to_numpy()  # a correction is not a dispute
-    contested = rows[disputed if strict else tied.to_numpy()]
-    if len(contested):
-        winners = filled[is_winner & ~np.isin(group, group[contested])]
-    usable = winners[winners["valid"]]
-    values = value_table(usable, districts, list(book.indicators), _district_positions(usable, districts),
-                         _code_positions(usable, book))
-    problems.extend(_blank_problems(frame, filled, book))
-    return values, winners.reset_index(drop=True), problems
+    filled = records.take(~records.blank)
+    pairs = filled.pairs
+    winner_of = latest(pairs, filled.pair_count)[pairs]  # the row of each record's winner: the last of its pair
+    rows, of = _differing(filled, winner_of)
+    order = filled.order
+    tied = order[rows] == order[of]
+    problems = _conflicts(filled.take(rows), filled.take(of), tied, strict, book)
+    _count_superseded(reports, filled.take(rows[~tied]))
+    disputed = tied | ~(filled.valid[of] & ~filled.valid[rows])  # a correction is not a dispute
+    contested = np.zeros(filled.pair_count, dtype=bool)
+    contested[pairs[rows[disputed if strict else tied]]] = True
+    winners = filled.take(np.flatnonzero((winner_of == np.arange(len(filled))) & ~contested[pairs]))
+    values = value_table(winners.take(winners.valid), list(book.indicators))
+    problems.extend(_blank_problems(records, filled, book))
+    return values, winners, problems
 
 
-POSITIONS = ("_district_at", "_code_at")  # a record's district and code as positions in the run's and the rulebook's
-
-
-def with_positions(frame: pd.DataFrame, districts: list[str], book: Rulebook) -> pd.DataFrame:
-    """`frame` with each record's district and code as positions in `districts` and in the rulebook's codes (-1
-    for none), worked out once for the steps after it, which would each look the texts up again."""
-    return frame.assign(_district_at=_positions(frame["district"], {district: n for n, district in enumerate(districts)}),
-                        _code_at=_positions(frame["code"], {code: n for n, code in enumerate(book.indicators)}))
-
-
-def _district_positions(frame: pd.DataFrame, districts: list[str]) -> np.ndarray:
-    """Each record's district as a position in `districts` (the run's, as with_positions was given), -1 for none."""
-    if POSITIONS[0] in frame:
-        return np.asarray(frame[POSITIONS[0]].to_numpy(), dtype=int)
-    return _positions(frame["district"], {district: n for n, district in enumerate(districts)})
-
-
-def _code_positions(frame: pd.DataFrame, book: Rulebook) -> np.ndarray:
-    """Each record's code as a position in the rulebook's codes, -1 for none."""
-    if POSITIONS[1] in frame:
-        return np.asarray(frame[POSITIONS[1]].to_numpy(), dtype=int)
-    return _positions(frame["code"], {code: n for n, code in enumerate(book.indicators)})
-
-
-def _pairs(filled: pd.DataFrame) -> np.ndarray:
-    """Each record's (district, code) as a number, the same for the same pair: from their positions when
-    every record has both, else from the texts."""
-    if all(column in filled for column in POSITIONS):
-        districts, codes = (np.asarray(filled[column].to_numpy(), dtype=int) for column in POSITIONS)
-        if len(filled) and min(districts.min(), codes.min()) >= 0:
-            return np.asarray(pd.factorize(districts * (int(codes.max()) + 1) + codes)[0], dtype=int)
-    return np.asarray(filled.groupby(["district", "code"], sort=False).ngroup().to_numpy(), dtype=int)
-
-
-def _latest(group: np.ndarray) -> np.ndarray:
-    """For each group number, the last row that holds it."""
-    latest = np.full(int(group.max()) + 1 if len(group) else 0, -1)
-    np.maximum.at(latest, group, np.arange(len(group)))
-    return latest
-
-
-def value_table(usable: pd.DataFrame, districts: list[str], codes: list[str], rows: np.ndarray | None = None,
-                columns: np.ndarray | None = None) -> pd.DataFrame:
-    """district × code: each (district, code)'s one usable value, NaN elsewhere (what pivot and reindex give,
-    placed through positions looked up once per distinct name instead)."""
-    table = np.full((len(districts), len(codes)), np.nan)
-    if rows is None or columns is None:  # each record's district and code as positions, when not given
-        rows = _positions(usable["district"], {district: n for n, district in enumerate(districts)})
-        columns = _positions(usable["code"], {code: n for n, code in enumerate(codes)})
-    known = (rows >= 0) & (columns >= 0)
-    table[rows[known], columns[known]] = usable["value"].to_numpy(dtype=float)[known]
-    return pd.DataFrame(table, index=pd.Index(districts, name="区"), columns=pd.Index(codes))
-
-
-CONFLICT_FIELDS = ("district", "code", "file", "raw", "valid", "file_w", "sheet_w", "cell_w", "raw_w", "valid_w")
-
-
-def _conflicts(differing: pd.DataFrame, tied: list[bool], strict: bool, book: Rulebook) -> list[Problem]:
-    """The problem of each earlier record that differs from its winner, read from whole columns."""
-    columns = [differing[column].tolist() for column in CONFLICT_FIELDS]
-    return [_conflict(dict(zip(CONFLICT_FIELDS, row)), strict, tie, book) for row, tie in zip(zip(*columns), tied)]
-
-
-def _conflict(row: dict[str, Any], strict: bool, tie: bool, book: Rulebook) -> Problem:
-    """An earlier record that differs from the winner: a tie (nothing says which is later), a
-    correction of an unreadable entry, or a conflict (the later wins, or none under --on-conflict error)."""
-    if tie:
-        kind = Code.CONFLICT_STRICT if strict else Code.CONFLICT_TIE
-    elif row["valid_w"] and not row["valid"]:
-        kind = Code.CORRECTED
-    else:
-        kind = Code.CONFLICT_STRICT if strict else Code.CONFLICT
-    return P.make(kind, file=row["file_w"], sheet=row["sheet_w"], cell=row["cell_w"], district=row["district"],
-                  code=row["code"], raw=row["raw_w"], old=P.shorten(row["raw"]), old_file=row["file"],
-                  winner=P.shorten(row["raw_w"]), winner_file=row["file_w"],
-                  why=refusal(book.indicators[row["code"]], row["raw"]) if kind == Code.CORRECTED else "")
-
-
-WINNER_FIELDS = ("value", "raw", "valid", "file", "sheet", "cell", "order")
-
-
-def _superseded_records(filled: pd.DataFrame, winner_of: np.ndarray) -> tuple[pd.DataFrame, np.ndarray]:
-    """Earlier records whose value differs from the one that won, each beside its winner (suffix _w), in the
-    order of `filled`, and their rows in it."""
+def _differing(filled: Records, winner_of: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The rows of earlier records whose value differs from the one that won, and the rows of their winners."""
     rows = np.flatnonzero(winner_of != np.arange(len(filled)))
-    winner = winner_of[rows]
-    columns = {column: filled[column].to_numpy()[rows] for column in filled.columns}
-    columns.update({f"{column}_w": filled[column].to_numpy()[winner] for column in WINNER_FIELDS})
-    both_valid = columns["valid"] & columns["valid_w"]
+    of = winner_of[rows]
+    both_valid = filled.valid[rows] & filled.valid[of]
+    differs = np.empty(len(rows), dtype=bool)
     with np.errstate(invalid="ignore"):
-        differs = np.where(both_valid, np.abs(columns["value"] - columns["value_w"]) > 1e-9,
-                           columns["raw"] != columns["raw_w"])
-    return pd.DataFrame({column: values[differs] for column, values in columns.items()}), rows[differs]
+        differs[both_valid] = np.abs(filled.value[rows[both_valid]] - filled.value[of[both_valid]]) > 1e-9
+    texts = ~both_valid
+    differs[texts] = filled.raw[rows[texts]] != filled.raw[of[texts]]
+    return rows[differs], of[differs]
 
 
-def _blank_problems(frame: pd.DataFrame, filled: pd.DataFrame, book: Rulebook) -> list[Problem]:
+def _count_superseded(reports: list[FileReport], superseded: Records) -> None:
+    """Each file's count of values replaced by a later file (by the file's name, as 来源 shows it)."""
+    per_sheet = np.bincount(superseded.sheet, minlength=len(superseded.sheets.file))
+    counts: Counter[str] = Counter()
+    for name, count in zip(superseded.sheets.file.tolist(), per_sheet.tolist()):
+        counts[name] += count
+    for report in reports:
+        report.superseded = counts.get(report.info.name, 0)
+
+
+def value_table(usable: Records, codes: list[str]) -> pd.DataFrame:
+    """district × code: each (district, code)'s one usable value, NaN elsewhere (what pivot and reindex give);
+    codes outside `codes` (the rulebook's) are left out."""
+    table = np.full((len(usable.districts), len(codes)), np.nan)
+    known = usable.code < len(codes)
+    table[usable.district[known], usable.code[known]] = usable.value[known]
+    return pd.DataFrame(table, index=pd.Index(usable.districts, name="区"), columns=pd.Index(codes))
+
+
+def _conflicts(earlier: Records, winners: Records, tied: np.ndarray, strict: bool, book: Rulebook) -> list[Problem]:
+    """The problem of each earlier record that differs from its winner: a tie (nothing says which is later), a
+    correction of an unreadable entry, or a conflict (the later wins, or none under --on-conflict error)."""
+    corrected = (~tied & winners.valid & ~earlier.valid).tolist()
+    tie_kind = Code.CONFLICT_STRICT if strict else Code.CONFLICT_TIE
+    other_kind = Code.CONFLICT_STRICT if strict else Code.CONFLICT
+    kinds = [tie_kind if tie else Code.CORRECTED if correction else other_kind
+             for tie, correction in zip(tied.tolist(), corrected)]
+    codes, raws, raws_w, files_w = earlier.texts("code").tolist(), earlier.raw.tolist(), winners.raw.tolist(), winners.file.tolist()
+    shown = {raw: P.shorten(raw) for raw in {*raws, *raws_w}}  # each distinct entry shortened once
+    why = [refusal(book.indicators[code], raw) if correction else "" for code, raw, correction in zip(codes, raws, corrected)]
+    return P.make_many(kinds, {"file": files_w, "sheet": winners.texts("sheet").tolist(), "cell": winners.cell.tolist(),
+                               "district": earlier.texts("district").tolist(), "code": codes, "raw": raws_w,
+                               "old": [shown[raw] for raw in raws], "old_file": earlier.file.tolist(),
+                               "winner": [shown[raw] for raw in raws_w], "winner_file": files_w, "why": why})
+
+
+def _blank_problems(records: Records, filled: Records, book: Rulebook) -> list[Problem]:
     """缺报 for required cells left blank in submitted sheets and not filled in any other file."""
-    blanks = frame[frame["blank"]].sort_values("order", kind="stable").groupby(["district", "code"], sort=False).tail(1)
-    required = [code for code, indicator in book.indicators.items() if not indicator.blank_is_zero]
-    blanks = blanks[blanks["code"].isin(required)]
-    if not len(blanks):
-        return []
-    have = set(zip(filled["district"].tolist(), filled["code"].tolist()))
-    out = []
-    for row in blanks.itertuples(index=False):
-        indicator = book.indicators[row.code]
-        if (row.district, row.code) in have:
-            continue
-        out.append(P.make(Code.MISSING, file=row.file, sheet=row.sheet, cell=row.cell, district=row.district,
-                          code=row.code, expected=indicator.what_to_type()))
-    return out
+    blanks = records.take(records.blank)
+    pairs = blanks.pairs
+    last = latest(pairs, blanks.pair_count)[pairs] == np.arange(len(blanks))  # each pair's last blank record
+    required = np.zeros(len(records.codes), dtype=bool)
+    required[:len(book.indicators)] = [not indicator.blank_is_zero for indicator in book.indicators.values()]
+    have = np.zeros(filled.pair_count, dtype=bool)
+    have[filled.pairs] = True
+    missing = blanks.take(np.flatnonzero(last & required[blanks.code] & ~have[pairs]))
+    codes = missing.texts("code").tolist()
+    return P.make_many([Code.MISSING] * len(missing), {
+        "file": missing.file.tolist(), "sheet": missing.texts("sheet").tolist(), "cell": missing.cell.tolist(),
+        "district": missing.texts("district").tolist(), "code": codes,
+        "expected": [book.indicators[code].what_to_type() for code in codes]})
 
 
-def _unsupplied(frame: pd.DataFrame, book: Rulebook, districts: list[str]) -> list[Problem]:
+def _unsupplied(records: Records, book: Rulebook) -> list[Problem]:
     """One problem per department that no file supplied for some district."""
+    districts = records.districts
     departments = {department: n for n, department in enumerate(book.departments)}
     owner = {code: departments[indicator.department] for code, indicator in book.indicators.items()
              if not indicator.blank_is_zero and indicator.department in departments}
-    rows = _owners(_code_positions(frame, book), [owner.get(code, -1) for code in book.indicators])
-    columns = _district_positions(frame, districts)
-    known = (rows >= 0) & (columns >= 0)
+    rows = _owners(records.code, [owner.get(code, -1) for code in records.codes])
+    known = rows >= 0
     supplied = np.zeros((len(departments), len(districts)), dtype=bool)  # department × district: some record
-    supplied[rows[known], columns[known]] = True
+    supplied[rows[known], records.district[known]] = True
     out = []
     for department in book.departments:
         codes = [i.code for i in book.department_indicators(department) if not i.blank_is_zero]
@@ -442,32 +404,24 @@ def _unsupplied(frame: pd.DataFrame, book: Rulebook, districts: list[str]) -> li
 
 
 def _owners(codes: np.ndarray, owner: list[int]) -> np.ndarray:
-    """Each code position's owner (`owner[position]`), -1 for a code of none or of no position."""
-    table = np.array([*owner, -1], dtype=int)  # position -1 reads the last entry: none
-    return table[codes] if len(codes) else np.zeros(0, dtype=int)
+    """Each code position's owner (`owner[position]`), -1 for a code of none."""
+    return np.array(owner, dtype=np.int64)[codes] if len(codes) else np.zeros(0, dtype=np.int64)
 
 
-def _positions(column: pd.Series, position: dict[str, int]) -> np.ndarray:
-    """Each cell's position by `position`, -1 where it has none (looked up once per distinct text)."""
-    ids, names = pd.factorize(column)
-    found = np.array([position.get(name, -1) for name in names], dtype=int)
-    return found[ids] if len(ids) else np.zeros(0, dtype=int)
-
-
-def _supply(winners: pd.DataFrame, book: Rulebook, districts: list[str]) -> pd.DataFrame:
-    """department × district: the file that supplied the latest values ('' if none)."""
+def _supply(winners: Records, book: Rulebook) -> pd.DataFrame:
+    """department × district: the file that supplied the latest values ('' if none); the winners stand in
+    submission order, so the last written into a cell is the latest."""
+    districts = winners.districts
     departments = [d for d in book.departments if book.department_indicators(d)]
     row = {department: n for n, department in enumerate(departments)}
     owner = {code: row[indicator.department] for code, indicator in book.indicators.items()
              if indicator.department in row}
-    latest = winners.sort_values("order", kind="stable")  # the last file written into a cell is the latest
-    rows = _owners(_code_positions(latest, book), [owner.get(code, -1) for code in book.indicators])
-    columns = _district_positions(latest, districts)
-    known = (rows >= 0) & (columns >= 0)
+    rows = _owners(winners.code, [owner.get(code, -1) for code in winners.codes])
+    known = rows >= 0
     files = np.full((len(departments), len(districts)), "", dtype=object)
-    cells = rows[known] * len(districts) + columns[known]
+    cells = rows[known] * len(districts) + winners.district[known]
     last = np.full(files.size, -1)
     np.maximum.at(last, cells, np.arange(len(cells)))  # the latest record of each cell
     written = np.flatnonzero(last >= 0)
-    files.flat[written] = latest["file"].to_numpy(dtype=object)[known][last[written]]
+    files.flat[written] = winners.file[known][last[written]]
     return pd.DataFrame(files, index=pd.Index(departments, name="部门"), columns=pd.Index(districts), dtype=object)

@@ -2,15 +2,23 @@
 import hashlib
 import io
 import json
+import math
+from array import array
 from datetime import datetime
+from pathlib import Path
 
+import numpy as np
 import openpyxl
+import pandas as pd
 import pytest
 from hypothesis import HealthCheck, assume, given, settings, strategies as st
 
 from assess_xl.publish import forms
 
+from assess_xl import problems as P
 from assess_xl.read import merge
+from assess_xl.read.cells import refusal
+from assess_xl.read.records import FRAME_COLUMNS, text_dtype
 from assess_xl.demo import fill_workbook
 from assess_xl.xlsx.layout import META_SHEET, district_name_problems
 from helpers import write_forms
@@ -189,44 +197,69 @@ def test_round_trip_returns_every_value_to_its_district(book, tmp_path_factory, 
 
 def test_read_back_frame_has_the_named_columns(book, inbox):
     result = read_paths([inbox[1]], book)
-    assert set(merge.FRAME_COLUMNS) <= set(result.winners.columns)
+    assert set(FRAME_COLUMNS) <= set(result.winners.columns)
     assert list(result.values.columns) == list(book.indicators) and result.values.index.name == "区"
 
 
 # ---- the merging steps at scale: whole columns, the same problems ---------------------------------------
 
-RECORDS = st.lists(st.fixed_dictionaries({
-    "district": st.sampled_from(DISTRICTS + ["别的区"]), "code": st.sampled_from(["1-1", "6-1", "16-1", "38-1", "14-1"]),
-    "value": st.one_of(st.none(), st.floats(-5, 5, allow_nan=False)), "raw": st.text(max_size=3),
-    "blank": st.booleans(), "valid": st.booleans(), "file": st.sampled_from(["a.xlsx", "b.xlsx"]),
-    "sheet": st.just("办公室"), "cell": st.just("C4"), "order": st.integers(0, 3)}), max_size=30)
+CODES = ["1-1", "6-1", "16-1", "38-1", "14-1"]
+CELL_FIELDS = ("district", "code", "value", "raw", "blank", "valid", "cell")
+CELL = st.fixed_dictionaries({
+    "district": st.sampled_from(DISTRICTS), "code": st.sampled_from(CODES),
+    "value": st.one_of(st.just(math.nan), st.floats(-5, 5, allow_nan=False)), "raw": st.text(max_size=3),
+    "blank": st.booleans(), "valid": st.booleans(), "cell": st.sampled_from(["C4", "D5"])})
+SHEETS = st.lists(st.tuples(st.sampled_from(["a.xlsx", "b.xlsx"]), st.integers(0, 3), st.lists(CELL, max_size=8)),
+                  max_size=5)  # (file, order, cells) of each sheet, cells in any (district, code) at all
 
 
-def as_sheets(rows, size):
-    """Records as merge_files collects them: one dict of columns per sheet of `size` records."""
-    sheets = [rows[i:i + size] for i in range(0, len(rows), size)]
-    return [{column: [row[column] for row in sheet] for column in merge.FRAME_COLUMNS} for sheet in sheets]
+def as_records(sheets, districts, codes=None):
+    """The sheets as merge_files lays them out (records.records_of), each cell's district and code as positions."""
+    from assess_xl.read.form import NO_COLUMNS, Cells, SheetRead
+    from assess_xl.read.records import Placed, records_of
+    codes = codes or list(merge_book().indicators)
+    at = {district: n for n, district in enumerate(districts)}
+    code_at = {code: n for n, code in enumerate(codes)}
+    placed = []
+    for n, (file, order, cells) in enumerate(sheets):
+        column = {name: [cell[name] for cell in cells] for name in CELL_FIELDS}
+        sheet = SheetRead("办公室", f"表{n}", NO_COLUMNS, Cells(array("d", column["value"]), column["raw"],
+                          bytearray(column["blank"]), bytearray(column["valid"]), column["cell"]), [])
+        placed.append(Placed(sheet, file, order, None, np.array([at[d] for d in column["district"]], dtype=np.int64),
+                             np.array([code_at[c] for c in column["code"]], dtype=np.int64)))
+    return records_of(placed, districts, codes)
+
+
+def as_frame(sheets):
+    """The sheets' cells as one frame in the order given, as pandas infers it from lists (the merge's reference)."""
+    rows = [{**cell, "file": file, "sheet": f"表{n}", "order": order} for n, (file, order, cells) in enumerate(sheets)
+            for cell in cells]
+    frame = pd.DataFrame({column: [row[column] for row in rows] for column in FRAME_COLUMNS})
+    return frame.astype({"value": float, "blank": bool, "valid": bool, "order": int})
+
+
+def merge_book():
+    from assess_xl.rules import load
+    return load.load()
 
 
 @settings(max_examples=60, deadline=None)
-@given(RECORDS, st.integers(1, 7))
-def test_records_frame_is_what_pandas_infers_and_converts(rows, size):
-    import pandas as pd
-    records = as_sheets(rows, size)
-    inferred = pd.DataFrame({column: [x for settled in records for x in settled[column]] for column in merge.FRAME_COLUMNS})
-    expected = inferred.astype({"value": float, "blank": bool, "valid": bool, "order": int})
-    pd.testing.assert_frame_equal(merge._records_frame(records), expected)
+@given(SHEETS, st.sampled_from([DISTRICTS, [*DISTRICTS, "别的区"]]))
+def test_records_frame_is_what_pandas_infers_from_the_cells_in_submission_order(sheets, districts):
+    records = as_records(sheets, districts)
+    expected = as_frame(sheets).sort_values("order", kind="stable").reset_index(drop=True)
+    pd.testing.assert_frame_equal(records.frame(text_dtype(records)), expected)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(RECORDS, st.integers(1, 7))
-def test_unsupplied_departments_are_those_without_any_record_of_a_district(book, rows, size):
+@given(SHEETS, st.booleans())
+def test_unsupplied_departments_are_those_without_any_record_of_a_district(book, sheets, other_code):
     """One problem per department with required codes, naming in the run's order each district no record of
-    that department's required codes reached (blank or not); nothing for a department that reached all."""
-    frame = merge._records_frame(as_sheets(rows, size))
-    found = {(p.sheet, p.district) for p in merge._unsupplied(frame, book, DISTRICTS)}
-    assert merge._unsupplied(merge.with_positions(frame, DISTRICTS, book), book, DISTRICTS) == \
-        merge._unsupplied(frame, book, DISTRICTS)
+    that department's required codes reached (blank or not); nothing for a department that reached all. A code
+    the rulebook does not have (numbered after its codes) belongs to none."""
+    codes = [*book.indicators, "99-9"] if other_code else None
+    found = {(p.sheet, p.district) for p in merge._unsupplied(as_records(sheets, DISTRICTS, codes), book)}
+    frame = as_frame(sheets)
     supplied = set(zip(frame["district"], frame["code"]))
     expected = set()
     for department in book.departments:
@@ -238,23 +271,49 @@ def test_unsupplied_departments_are_those_without_any_record_of_a_district(book,
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(RECORDS, st.integers(1, 7), st.booleans())
-def test_merged_values_are_the_winners_pivoted(book, rows, size, strict):
+@given(SHEETS, st.booleans(), st.sampled_from([DISTRICTS, [*DISTRICTS, "别的区"]]))
+def test_merged_values_are_the_winners_pivoted(book, sheets, strict, districts):
     """merge's district × code table: each usable winner's value in its place, as pivot and reindex lay it out."""
-    import pandas as pd
-    frame = merge._records_frame(as_sheets(rows, size))
-    values, winners, _ = merge.merge(frame, book, DISTRICTS, strict, [])
-    usable = winners[winners["valid"]]
+    records = as_records(sheets, districts)
+    values, winners, _ = merge.merge(records, book, strict, [])
+    frame = winners.frame(text_dtype(records))
+    usable = frame[frame["valid"]]
     expected = (usable.pivot(index="district", columns="code", values="value").astype(float)
-                .reindex(index=DISTRICTS, columns=list(book.indicators)))
+                .reindex(index=districts, columns=list(book.indicators)))
     expected.index.name, expected.columns.name = "区", None
     pd.testing.assert_frame_equal(values, expected)
 
 
+def conflict_as_before(row, strict, tie, book):
+    """The problem of an earlier record that differs from its winner, as merge._conflict made it one by one."""
+    if tie:
+        kind = P.Code.CONFLICT_STRICT if strict else P.Code.CONFLICT_TIE
+    elif row["valid_w"] and not row["valid"]:
+        kind = P.Code.CORRECTED
+    else:
+        kind = P.Code.CONFLICT_STRICT if strict else P.Code.CONFLICT
+    return P.make(kind, file=row["file_w"], sheet=row["sheet_w"], cell=row["cell_w"], district=row["district"],
+                  code=row["code"], raw=row["raw_w"], old=P.shorten(row["raw"]), old_file=row["file"],
+                  winner=P.shorten(row["raw_w"]), winner_file=row["file_w"],
+                  why=refusal(book.indicators[row["code"]], row["raw"]) if kind == P.Code.CORRECTED else "")
+
+
+def blank_problems_as_before(frame, filled, book):
+    """缺报 as merge._blank_problems found them with groupby."""
+    blanks = frame[frame["blank"]].sort_values("order", kind="stable").groupby(["district", "code"], sort=False).tail(1)
+    required = [code for code, indicator in book.indicators.items() if not indicator.blank_is_zero]
+    blanks = blanks[blanks["code"].isin(required)]
+    have = set(zip(filled["district"].tolist(), filled["code"].tolist()))
+    return [P.make(P.Code.MISSING, file=row.file, sheet=row.sheet, cell=row.cell, district=row.district, code=row.code,
+                   expected=book.indicators[row.code].what_to_type())
+            for row in blanks.itertuples(index=False) if (row.district, row.code) not in have]
+
+
+CONFLICT_FIELDS = ("district", "code", "file", "raw", "valid", "file_w", "sheet_w", "cell_w", "raw_w", "valid_w")
+
+
 def merge_by_pandas_join(frame, book, districts, strict, reports):
     """merge as it was written with pandas' groupby and join: the reference the array version must equal."""
-    import numpy as np
-    import pandas as pd
     key = ["district", "code"]
     filled = frame[~frame["blank"]].sort_values("order", kind="stable").reset_index(drop=True)
     filled["_row"] = np.arange(len(filled))
@@ -266,9 +325,8 @@ def merge_by_pandas_join(frame, book, districts, strict, reports):
     differing = joined[np.where(both_valid, (joined["value"] - joined["value_w"]).abs() > 1e-9,
                                 joined["raw"] != joined["raw_w"])]
     tied = differing["order"] == differing["order_w"]
-    rows = [dict(zip(merge.CONFLICT_FIELDS, row)) for row in
-            zip(*(differing[column].tolist() for column in merge.CONFLICT_FIELDS))]
-    problems = [merge._conflict(row, strict, tie, book) for row, tie in zip(rows, tied.tolist())]
+    rows = [dict(zip(CONFLICT_FIELDS, row)) for row in zip(*(differing[column].tolist() for column in CONFLICT_FIELDS))]
+    problems = [conflict_as_before(row, strict, tie, book) for row, tie in zip(rows, tied.tolist())]
     superseded = differing[~tied]["file"].value_counts().to_dict()
     for report in reports:
         report.superseded = int(superseded.get(report.info.name, 0))
@@ -277,45 +335,41 @@ def merge_by_pandas_join(frame, book, districts, strict, reports):
     if len(contested):
         unsettled = pd.MultiIndex.from_frame(contested[key].drop_duplicates())
         winners = winners[~pd.MultiIndex.from_frame(winners[key]).isin(unsettled)]
-    values = merge.value_table(winners[winners["valid"]], districts, list(book.indicators))
-    problems.extend(merge._blank_problems(frame, filled, book))
+    usable = winners[winners["valid"]]
+    values = (usable.pivot(index="district", columns="code", values="value").astype(float)
+              .reindex(index=districts, columns=list(book.indicators)))
+    values.index, values.columns.name = pd.Index(districts, name="区"), None  # as value_table names them, none too
+    problems.extend(blank_problems_as_before(frame, filled, book))
     return values, winners.drop(columns="_row").reset_index(drop=True), problems
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(RECORDS, st.integers(1, 7), st.booleans(), st.sampled_from([None, DISTRICTS, [*DISTRICTS, "别的区"]]))
-def test_merge_on_arrays_gives_what_the_pandas_join_gave(book, rows, size, strict, positions):
+@given(SHEETS, st.booleans(), st.sampled_from([DISTRICTS, [*DISTRICTS, "别的区"]]))
+def test_merge_on_arrays_gives_what_the_pandas_join_gave(book, sheets, strict, districts):
     """Winners, values, conflicts, ties, corrections and 缺报 (and each file's superseded count) as the merge
-    written with groupby and a join found them, in the same order; with the records' positions worked out
-    before (for the run's districts, every record's or not) or not."""
-    import pandas as pd
+    written with groupby and a join found them, in the same order."""
     from assess_xl.read import gather
-    from pathlib import Path
-    districts = positions or DISTRICTS
-    frame = merge._records_frame(as_sheets(rows, size))
-    given = frame if positions is None else merge.with_positions(frame, districts, book)
     reports = [merge.FileReport(gather.FileInfo(Path(name), name)) for name in ("a.xlsx", "b.xlsx")]
     expected_reports = [merge.FileReport(gather.FileInfo(Path(name), name)) for name in ("a.xlsx", "b.xlsx")]
-    values, winners, problems = merge.merge(given, book, districts, strict, reports)
-    expected_values, expected_winners, expected_problems = merge_by_pandas_join(frame, book, districts, strict,
-                                                                                expected_reports)
+    records = as_records(sheets, districts)
+    values, winners, problems = merge.merge(records, book, strict, reports)
+    expected_values, expected_winners, expected_problems = merge_by_pandas_join(as_frame(sheets), book, districts,
+                                                                                strict, expected_reports)
     pd.testing.assert_frame_equal(values, expected_values)
-    pd.testing.assert_frame_equal(winners.drop(columns=[c for c in merge.POSITIONS if c in winners]), expected_winners)
+    pd.testing.assert_frame_equal(winners.frame(text_dtype(records)), expected_winners)
     assert problems == expected_problems
     assert [r.superseded for r in reports] == [r.superseded for r in expected_reports]
 
 
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(RECORDS, st.integers(1, 7))
-def test_supply_names_the_file_of_each_departments_latest_winner(book, rows, size):
-    """department × district: the file of the last winner (by order, then as listed) of a department's codes."""
-    import numpy as np
-    frame = merge._records_frame(as_sheets(rows, size))
-    supply = merge._supply(frame, book, DISTRICTS)
-    assert supply.equals(merge._supply(merge.with_positions(frame, DISTRICTS, book), book, DISTRICTS))
+@given(SHEETS, st.booleans())
+def test_supply_names_the_file_of_each_departments_latest_winner(book, sheets, other_code):
+    """department × district: the file of the last record (by order, then as listed) of a department's codes."""
+    codes = [*book.indicators, "99-9"] if other_code else None
+    supply = merge._supply(as_records(sheets, DISTRICTS, codes), book)
     departments = [d for d in book.departments if book.department_indicators(d)]
     expected = np.full((len(departments), len(DISTRICTS)), "", dtype=object)
-    latest = frame.sort_values("order", kind="stable")
+    latest = as_frame(sheets).sort_values("order", kind="stable")
     for code, district, file in zip(latest["code"], latest["district"], latest["file"]):
         department = book.indicators[code].department
         if department in departments and district in DISTRICTS:
@@ -325,21 +379,142 @@ def test_supply_names_the_file_of_each_departments_latest_winner(book, rows, siz
 
 
 @pytest.mark.parametrize("keys", [["甲区", "乙区", "丙区"], ["甲区", "别的区", "丙区"], ["别的区"], []])
-def test_a_sheets_cells_are_settled_as_one_record_per_code_and_district_column(keys):
+def test_a_sheets_cells_are_settled_as_one_record_per_code_and_district_column(book, keys):
     """A sheet's read holds each input cell once and each code once (in the order read); settled, every
     cell becomes a record with its district, code, file, sheet and order; columns of other districts drop out."""
-    from assess_xl.read.form import DistrictColumns, SheetRead
+    from assess_xl.read.form import Cells, DistrictColumns, SheetRead
+    from assess_xl.read.records import records_of
     codes = ["6-1", "7-1"]
     cells = [(code, key, n) for n, (code, key) in enumerate((c, k) for c in codes for k in keys)]
-    records = {"value": [float(n) for *_, n in cells], "raw": [str(n) for *_, n in cells],
-               "blank": [n % 2 == 0 for *_, n in cells], "valid": [True for _ in cells], "cell": [f"H{n}" for *_, n in cells]}
+    records = Cells(array("d", [float(n) for *_, n in cells]), [str(n) for *_, n in cells],
+                    bytearray(n % 2 == 0 for *_, n in cells), bytearray(True for _ in cells), [f"H{n}" for *_, n in cells])
     columns = DistrictColumns(keys, keys, [f"H{n}" for n in range(len(keys))], [True] * len(keys))
     sheet = SheetRead("开发处", "开发处", columns, records, [], None, codes)
-    index = {"甲区": "甲区", "乙区": "乙区", "丙区": "丙区"}
-    settled, _ = merge._settle(sheet, index, 3, "a.xlsx")
-    kept = [(code, key, n) for code, key, n in cells if key in index]
-    assert settled == {"value": [float(n) for *_, n in kept], "raw": [str(n) for *_, n in kept],
-                       "blank": [n % 2 == 0 for *_, n in kept], "valid": [True for _ in kept],
-                       "cell": [f"H{n}" for *_, n in kept], "district": [key for _, key, _ in kept],
-                       "code": [code for code, _, _ in kept], "file": ["a.xlsx"] * len(kept),
-                       "sheet": ["开发处"] * len(kept), "order": [3] * len(kept)}
+    districts = ["甲区", "乙区", "丙区"]
+    placed, _ = merge._settle(sheet, merge.Positions.of(districts, book), 3, "a.xlsx")
+    frame = records_of([placed], districts, list(book.indicators)).frame("str")
+    kept = [(code, key, n) for code, key, n in cells if key in districts]
+    assert frame.to_dict("list") == {
+        "district": [key for _, key, _ in kept], "code": [code for code, _, _ in kept],
+        "value": [float(n) for *_, n in kept], "raw": [str(n) for *_, n in kept], "blank": [n % 2 == 0 for *_, n in kept],
+        "valid": [True for _ in kept], "file": ["a.xlsx"] * len(kept), "sheet": ["开发处"] * len(kept),
+        "cell": [f"H{n}" for *_, n in kept], "order": [3] * len(kept)}
+
+
+# ---- the whole merge, against the merge written with pandas ------------------------------------------------
+
+ENTRIES = st.sampled_from(["", "", "1", "2", "是", "否", "坏", "-1"])
+RETURNS = st.lists(st.tuples(st.sampled_from(["办公室", "开发处"]), st.integers(0, 2),
+                             st.lists(st.sampled_from([*DISTRICTS, "别的区"]), min_size=1, max_size=4, unique=True),
+                             st.lists(ENTRIES, min_size=1, max_size=12)), max_size=6)
+
+
+def returned_read(n, department, order, headers, entries, book):
+    """What a child sends back for a return of `department` with `headers` as district columns, its input cells
+    filled from `entries` in turn, saved at `order` days after the first; the same content, the same SHA-256."""
+    from datetime import timezone
+    from assess_xl.read import gather
+    from assess_xl.read.cells import interpret
+    from assess_xl.read.form import Cells, DistrictColumns, FileRead, SheetRead
+    from assess_xl.xlsx.layout import name_key
+    name = f"inbox/{n}-{department}.xlsx"
+    codes = [i.code for i in book.department_indicators(department)][:3]
+    cells, problems = Cells(), []
+    for row, code in enumerate(codes):
+        readings = [interpret(book.indicators[code], entries[(row * len(headers) + column) % len(entries)])
+                    for column in range(len(headers))]
+        here = [f"{chr(ord('H') + column)}{row + 4}" for column in range(len(headers))]
+        for reading, header, cell in zip(readings, headers, here):
+            problems += [P.make(kind, raw=reading.raw, cell=cell, district=header, code=code, file=name, sheet=department,
+                                **fields) for kind, fields in reading.notes]
+        cells.add(readings, here)
+    filled = [not all(cells.blank[i::len(headers)]) for i in range(len(headers))]
+    columns = DistrictColumns([name_key(h) for h in headers], headers, [f"{chr(ord('H') + c)}3" for c in range(len(headers))],
+                              filled)
+    digest = hashlib.sha256(json.dumps([department, order, headers, entries], ensure_ascii=False).encode()).hexdigest()
+    info = gather.FileInfo(Path(name), name, sha256=digest, modified=datetime(2007, 3, 1 + order, tzinfo=timezone.utc))
+    return FileRead(info, sheets=[SheetRead(department, department, columns, cells, problems, None, codes)])
+
+
+def merge_files_as_before(reads, book, strict, districts):
+    """merge_files as it was written before the records became arrays: settled into lists of names, one frame,
+    the pandas join, and the supply and 缺报 of departments found by loops."""
+    from assess_xl.xlsx.layout import name_key
+    problems = []
+    reads, reports = merge._unique(reads, problems)
+    chosen, district_problems = merge.run_districts(reads, districts)
+    problems += district_problems
+    index = {name_key(d): d for d in chosen}
+    position = {key: n for n, key in enumerate(sorted({read.info.submission_key for read in reads}))}
+    rows = []
+    for read in reads:
+        report = merge.FileReport(read.info, read.status, read.reason)
+        reports.append(report)
+        problems += read.problems
+        for sheet in read.sheets:
+            where = {"file": read.info.name, "sheet": sheet.sheet}
+            for key, header, cell, filled in zip(*sheet.columns):
+                if key not in index:
+                    kind = P.Code.DISTRICT_UNKNOWN_FILLED if filled else P.Code.DISTRICT_UNKNOWN
+                    problems.append(P.make(kind, raw=header, cell=cell, **where))
+            problems += [P.make(P.Code.DISTRICT_MISSING, district=district, **where)
+                         for key, district in index.items() if key not in sheet.columns.keys]
+            problems += [problem.with_district(index.get(name_key(problem.district), "")) for problem in sheet.problems
+                         if not problem.district or name_key(problem.district) in index]
+            keys, cells = sheet.columns.keys, sheet.records
+            kept = [{"district": index[keys[i % len(keys)]], "code": sheet.codes[i // len(keys)], "value": cells.value[i],
+                     "raw": cells.raw[i], "blank": bool(cells.blank[i]), "valid": bool(cells.valid[i]), "file": read.info.name,
+                     "sheet": sheet.sheet, "cell": cells.cell[i], "order": position[read.info.submission_key]}
+                    for i in range(len(cells)) if keys[i % len(keys)] in index]
+            if not all(row["blank"] for row in kept):
+                report.supplied.append(sheet.department)
+                rows += kept
+            else:
+                report.not_submitted.append(sheet.department)
+    frame = pd.DataFrame({column: [row[column] for row in rows] for column in FRAME_COLUMNS})
+    frame = frame.astype({"value": float, "blank": bool, "valid": bool, "order": int})
+    values, winners, merge_problems = merge_by_pandas_join(frame, book, chosen, strict, reports)
+    won = {(d, c): f for d, c, f, v in zip(winners["district"], winners["code"], winners["file"], winners["valid"]) if v}
+    problems = [p for p in problems if not (p.cell and p.code and p.district and p.kind not in merge.MERGE_KINDS
+                                            and won.get((p.district, p.code), p.file) != p.file)]
+    problems += merge_problems + unsupplied_as_before(frame, book, chosen)
+    return values, sorted(problems, key=P.sort_key), reports, winners, supply_as_before(winners, book, chosen)
+
+
+def unsupplied_as_before(frame, book, districts):
+    supplied = set(zip(frame["district"], frame["code"]))
+    out = []
+    for department in book.departments:
+        codes = [i.code for i in book.department_indicators(department) if not i.blank_is_zero]
+        lacking = [d for d in districts if codes and not any((d, c) in supplied for c in codes)]
+        if lacking:
+            problem = P.make(P.Code.DEPARTMENT_MISSING, sheet=department, department=department, count=len(lacking))
+            out.append(problem.with_district("、".join(lacking)))
+    return out
+
+
+def supply_as_before(winners, book, districts):
+    departments = [d for d in book.departments if book.department_indicators(d)]
+    files = np.full((len(departments), len(districts)), "", dtype=object)
+    latest = winners.sort_values("order", kind="stable")
+    for code, district, file in zip(latest["code"], latest["district"], latest["file"]):
+        if book.indicators[code].department in departments:
+            files[departments.index(book.indicators[code].department), districts.index(district)] = file
+    return pd.DataFrame(files, index=pd.Index(departments, name="部门"), columns=pd.Index(districts), dtype=object)
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(RETURNS, st.booleans(), st.sampled_from([None, DISTRICTS, ["姑苏区", "吴中区", "相城区"]]))
+def test_merging_returns_gives_what_the_merge_on_a_frame_gave(book, returns, strict, districts):
+    """Returns with conflicts, ties (the same saved time), corrections of unreadable entries, blanks, copies,
+    columns of districts outside the run and cell problems later superseded: values, winners, supply, each
+    file's report and every problem in order as the merge written on one pandas frame gave them."""
+    reads = [returned_read(n, *one, book) for n, one in enumerate(returns)]
+    result = merge.merge_files(reads, book, strict, None, districts)
+    values, problems, reports, winners, supply = merge_files_as_before(reads, book, strict, districts)
+    pd.testing.assert_frame_equal(result.values, values)
+    assert result.problems == problems
+    assert [(r.info.name, r.status, r.reason, r.supplied, r.not_submitted, r.superseded) for r in result.files] == \
+        [(r.info.name, r.status, r.reason, r.supplied, r.not_submitted, r.superseded) for r in reports]
+    pd.testing.assert_frame_equal(result.winners, winners)
+    pd.testing.assert_frame_equal(result.supply, supply)
