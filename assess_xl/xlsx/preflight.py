@@ -324,17 +324,22 @@ def _check_sheet_part(verdict: Verdict, part: str, data: bytes) -> bool:
     return True
 
 
-# Sheets found plain before, by their bytes (a run's forms share the sheets their senders did not touch): kept
-# for sheets of at most MAX_KEPT_SHEET bytes, forgotten when they would hold more than MAX_KEPT_SHEETS bytes.
+# Sheets found plain before, by their bytes (a run's forms share the sheets their senders did not touch), under
+# the limits they were found within: kept for sheets of at most MAX_KEPT_SHEET bytes, forgotten when they would
+# hold more than MAX_KEPT_SHEETS bytes or the limits change.
 MAX_KEPT_SHEET = 256 * 1024
 MAX_KEPT_SHEETS = 16 * 1024 * 1024
 _plain_before: set[bytes] = set()
 _plain_bytes = 0
+_plain_limits = (MAX_ROWS, MAX_COLS, MAX_SHEET_CELLS)
 
 
 def _is_plain(data: bytes) -> bool:
     """Whether _plain_scan answers for the sheet: its bytes are plain (and then within every limit)."""
-    global _plain_bytes
+    global _plain_bytes, _plain_limits
+    if _plain_limits != (MAX_ROWS, MAX_COLS, MAX_SHEET_CELLS):
+        forget()
+        _plain_limits = (MAX_ROWS, MAX_COLS, MAX_SHEET_CELLS)
     keep = len(data) <= MAX_KEPT_SHEET
     if keep and data in _plain_before:
         return True

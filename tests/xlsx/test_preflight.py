@@ -281,6 +281,17 @@ def test_what_is_remembered_of_plain_sheets_is_bounded(monkeypatch):
     preflight.forget()
 
 
+def test_a_sheet_found_plain_is_found_again_under_other_limits(monkeypatch):
+    preflight.forget()
+    xml = b'<worksheet><dimension ref="A1:C300"/><sheetData><row r="300"><c r="C300"/></row></sheetData></worksheet>'
+    assert preflight._is_plain(xml)
+    monkeypatch.setattr(preflight, "MAX_ROWS", 100)
+    assert not preflight._is_plain(xml)
+    monkeypatch.undo()
+    assert preflight._is_plain(xml)
+    preflight.forget()
+
+
 def test_the_same_workbook_twice_and_a_changed_copy_have_their_own_verdicts(tmp_path):
     import io
     import zipfile
