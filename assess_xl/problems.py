@@ -418,6 +418,11 @@ def _formatted(template: str, fields: dict[str, object]) -> str:
     for key, value in fields.items():
         if value is None:
             fields[key] = ""
+    return _format(template, fields)
+
+
+def _format(template: str, fields: Mapping[str, object]) -> str:
+    """`template` with `fields`, none of them None; a missing field reads as empty."""
     try:
         return template.format_map(fields)  # every field given, as for most problems: no copy into _Fields
     except KeyError:
@@ -451,27 +456,46 @@ def make_many(kinds: list[Code], columns: Mapping[str, Sequence[object]]) -> lis
     count = len(kinds)
     given: dict[str, Sequence[object]] = {name: columns.get(name, [""] * count) for name in (*PLACE, "raw")}
     raws = list(map(shorten, given["raw"]))
-    named = sorted({name for kind in set(kinds) for name in _template_names(kind.template)} & columns.keys() - {"cell"})
+    sources = {name: _none_empty(column) for name, column in {**columns, **given, "raw": raws}.items()}
+    fields = {kind: sorted(_template_names(kind.template) & sources.keys()) for kind in set(kinds)}  # each kind's
+    named = sorted(set().union(*fields.values()) & columns.keys())  # what its messages differ by
     keys = zip(kinds, *(columns[name] for name in named), *(map(type, columns[name]) for name in named))
     made: dict[tuple[object, ...], str] = {}
     messages = []
     for row, key in enumerate(keys):
         message = made.get(key)
         if message is None:
-            fields = {name: columns[name][row] for name in named}
-            message = made[key] = _message(kinds[row], fields, raw=raws[row], file=given["file"][row],
-                                           sheet=given["sheet"][row], district=given["district"][row],
-                                           code=given["code"][row])
+            kind = kinds[row]
+            message = made[key] = _format(kind.template, {name: sources[name][row] for name in fields[kind]})
         messages.append(message)
     places = (list(map(str, given[name])) for name in PLACE)
-    return list(map(Problem, [kind.level for kind in kinds], [kind._value_ for kind in kinds], messages, *places, raws))
+    return _problems([kind.level for kind in kinds], [kind._value_ for kind in kinds], messages, *places, raws)
+
+
+def _none_empty(column: Sequence[object]) -> Sequence[object]:
+    """The column with None read as empty, as a message reads it."""
+    return ["" if value is None else value for value in column] if None in column else column
+
+
+def _problems(*columns: list[str]) -> list[Problem]:
+    """Problem(*row) for each row of `columns` (one per field, in order). Equal objects, their fields put in place at
+    once: a frozen dataclass's __init__ sets each through object.__setattr__, most of the cost of making one."""
+    make_one = object.__new__
+    out = []
+    for level, kind, message, file, sheet, cell, district, code, raw in zip(*columns):
+        problem = make_one(Problem)
+        problem.__dict__.update(level=level, kind=kind, message=message, file=file, sheet=sheet, cell=cell,
+                                district=district, code=code, raw=raw)
+        out.append(problem)
+    return out
 
 
 @functools.lru_cache(maxsize=None)  # one entry per template of the catalogue at most
 def _template_names(template: str) -> frozenset[str]:
-    """The fields a template names ({old}, {count:d} …: old, count); a template naming {cell} gets none (make
-    takes the cell as a place, not as a field)."""
-    return frozenset(name.split(".")[0].split("[")[0] for _, name, _, _ in string.Formatter().parse(template) if name)
+    """The fields a template names ({old}, {count:d} …: old, count) that make gives it: not the cell (make takes it as
+    a place only)."""
+    names = {name.split(".")[0].split("[")[0] for _, name, _, _ in string.Formatter().parse(template) if name}
+    return frozenset(names - {"cell"})
 
 
 class AssessError(Exception):

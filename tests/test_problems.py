@@ -1,3 +1,4 @@
+import pickle
 import string
 
 import pytest
@@ -134,4 +135,7 @@ def test_problems_made_column_by_column_are_those_made_one_by_one(rows):
     and print differently, and a field the template names among those of another kind)."""
     kinds = [kind for kind, _ in rows]
     columns = {name: [fields[name] for _, fields in rows] for name in (rows[0][1] if rows else {})}
-    assert P.make_many(kinds, columns) == [P.make(kind, **fields) for kind, fields in rows]
+    made, expected = P.make_many(kinds, columns), [P.make(kind, **fields) for kind, fields in rows]
+    assert made == expected
+    assert [(type(p), vars(p), hash(p)) for p in made] == [(type(p), vars(p), hash(p)) for p in expected]
+    assert pickle.loads(pickle.dumps(made)) == expected

@@ -22,7 +22,7 @@ from assess_xl.xlsx.layout import district_name_problems, name_key, normalise_te
 from assess_xl.read.gather import SEPARATOR
 from assess_xl.problems import Problem
 from assess_xl.read.form import DUPLICATE, READ, DistrictColumns, FileRead, SheetRead
-from assess_xl.read.records import Placed, Records, latest, records_of, text_dtype
+from assess_xl.read.records import Placed, Placing, Records, latest, records_of, text_dtype
 from assess_xl.xlsx.collector import collection_paused
 from assess_xl.rules.model import Rulebook
 from assess_xl.problems import Code
@@ -236,10 +236,11 @@ def _unique(reads: list[FileRead], problems: list[Problem]) -> tuple[list[FileRe
 class Positions:
     """Where records stand: each district column's key (layout.name_key) as the run's district it names and that
     district's position in the run's list; each code's position in the rulebook's codes, any other code met
-    numbered after them (in the order met)."""
+    numbered after them (in the order met); and the placing of the cells of each distinct sheet layout."""
     index: dict[str, str]
     district_at: dict[str, int]
     code_at: dict[str, int]
+    placings: dict[tuple[tuple[str, ...], tuple[str, ...]], Placing] = field(default_factory=dict)
 
     @classmethod
     def of(cls, districts: list[str], book: Rulebook) -> Positions:
@@ -248,28 +249,36 @@ class Positions:
         return cls(index, {key: position[district] for key, district in index.items()},
                    {code: n for n, code in enumerate(book.indicators)})
 
-    def codes(self, codes: list[str]) -> list[int]:
-        return [self.code_at.setdefault(code, len(self.code_at)) for code in codes]
+    def placing(self, keys: list[str], codes: list[str]) -> Placing:
+        """Where the cells of a sheet of these district columns and codes go (worked out once for each: the copies
+        of a department's form all have the same)."""
+        layout = (tuple(keys), tuple(codes))
+        found = self.placings.get(layout)
+        if found is None:
+            found = self.placings[layout] = self._placing(keys, codes)
+        return found
+
+    def _placing(self, keys: list[str], codes: list[str]) -> Placing:
+        at = np.array(list(map(self.district_at.get, keys, itertools.repeat(-1))), dtype=np.int64)
+        kept = None
+        if (at < 0).any():
+            columns = np.flatnonzero(at >= 0)
+            kept = (np.arange(0, len(keys) * len(codes), len(keys), dtype=np.int64)[:, None] + columns[None, :]).ravel()
+            at = at[columns]
+        code_at = np.array([self.code_at.setdefault(code, len(self.code_at)) for code in codes], dtype=np.int64)
+        return Placing(kept, np.tile(at, len(codes)), np.repeat(code_at, len(at)), set(keys) == self.index.keys())
 
 
 def _settle(sheet: SheetRead, positions: Positions, order: int, file_name: str) -> tuple[Placed, list[Problem]]:
     """A sheet's records matched to the run's districts; columns of other districts become problems."""
     index = positions.index
-    where = {"file": file_name, "sheet": sheet.sheet}
-    problems = _column_problems(sheet.columns, index, where)
+    placing = positions.placing(sheet.columns.keys, sheet.codes)
+    problems = [] if placing.exact else _column_problems(sheet.columns, index, {"file": file_name, "sheet": sheet.sheet})
     for problem in sheet.problems:
         key = name_key(problem.district)
         if not problem.district or key in index:
             problems.append(problem.with_district(index.get(key, "")))
-    keys, codes = sheet.columns.keys, sheet.codes
-    at = np.array(list(map(positions.district_at.get, keys, itertools.repeat(-1))), dtype=np.int64)
-    kept = None  # every column a district of the run, as in almost every return: every cell taken as read
-    if (at < 0).any():
-        columns = np.flatnonzero(at >= 0)
-        kept = (np.arange(0, len(keys) * len(codes), len(keys), dtype=np.int64)[:, None] + columns[None, :]).ravel()
-        at = at[columns]
-    code_at = np.array(positions.codes(codes), dtype=np.int64)
-    return Placed(sheet, file_name, order, kept, np.tile(at, len(codes)), np.repeat(code_at, len(at))), problems
+    return Placed(sheet, file_name, order, placing), problems
 
 
 def _column_problems(columns: DistrictColumns, index: dict[str, str], where: dict[str, str]) -> list[Problem]:
@@ -290,8 +299,8 @@ def _column_problems(columns: DistrictColumns, index: dict[str, str], where: dic
 
 def _submitted(settled: Placed) -> bool:
     """Whether any kept cell of the sheet holds something (a sheet left blank was not submitted)."""
-    blank = np.frombuffer(settled.sheet.records.blank, dtype=np.bool_)
-    return not (blank if settled.kept is None else blank[settled.kept]).all()
+    blank, kept = settled.sheet.records.blank, settled.placing.kept
+    return 0 in blank if kept is None else not np.frombuffer(blank, dtype=np.bool_)[kept].all()
 
 
 def merge(records: Records, book: Rulebook, strict: bool,
@@ -349,19 +358,21 @@ def value_table(usable: Records, codes: list[str]) -> pd.DataFrame:
 
 def _conflicts(earlier: Records, winners: Records, tied: np.ndarray, strict: bool, book: Rulebook) -> list[Problem]:
     """The problem of each earlier record that differs from its winner: a tie (nothing says which is later), a
-    correction of an unreadable entry, or a conflict (the later wins, or none under --on-conflict error)."""
-    corrected = (~tied & winners.valid & ~earlier.valid).tolist()
-    tie_kind = Code.CONFLICT_STRICT if strict else Code.CONFLICT_TIE
-    other_kind = Code.CONFLICT_STRICT if strict else Code.CONFLICT
-    kinds = [tie_kind if tie else Code.CORRECTED if correction else other_kind
-             for tie, correction in zip(tied.tolist(), corrected)]
+    correction of an unreadable entry, or a conflict (the later wins, or none under --on-conflict error). Made in
+    the order 问题清单 shows them (problems.sort_key, stably), so that sorting every problem finds them in order."""
+    kinds = (Code.CONFLICT_STRICT if strict else Code.CONFLICT_TIE, Code.CORRECTED,
+             Code.CONFLICT_STRICT if strict else Code.CONFLICT)
+    which = np.where(tied, 0, np.where(winners.valid & ~earlier.valid, 1, 2))
+    shown = winners.shown_order(np.array([P.LEVEL_ORDER.get(kind.level, 9) for kind in kinds])[which])
+    earlier, winners, which = earlier.take(shown), winners.take(shown), which[shown]
     codes, raws, raws_w, files_w = earlier.texts("code").tolist(), earlier.raw.tolist(), winners.raw.tolist(), winners.file.tolist()
-    shown = {raw: P.shorten(raw) for raw in {*raws, *raws_w}}  # each distinct entry shortened once
-    why = [refusal(book.indicators[code], raw) if correction else "" for code, raw, correction in zip(codes, raws, corrected)]
-    return P.make_many(kinds, {"file": files_w, "sheet": winners.texts("sheet").tolist(), "cell": winners.cell.tolist(),
-                               "district": earlier.texts("district").tolist(), "code": codes, "raw": raws_w,
-                               "old": [shown[raw] for raw in raws], "old_file": earlier.file.tolist(),
-                               "winner": [shown[raw] for raw in raws_w], "winner_file": files_w, "why": why})
+    shortened = {raw: P.shorten(raw) for raw in {*raws, *raws_w}}  # each distinct entry shortened once
+    why = [refusal(book.indicators[code], raw) if kind == 1 else "" for code, raw, kind in zip(codes, raws, which.tolist())]
+    return P.make_many([kinds[kind] for kind in which.tolist()], {
+        "file": files_w, "sheet": winners.texts("sheet").tolist(), "cell": winners.cell.tolist(),
+        "district": earlier.texts("district").tolist(), "code": codes, "raw": raws_w,
+        "old": [shortened[raw] for raw in raws], "old_file": earlier.file.tolist(),
+        "winner": [shortened[raw] for raw in raws_w], "winner_file": files_w, "why": why})
 
 
 def _blank_problems(records: Records, filled: Records, book: Rulebook) -> list[Problem]:

@@ -21,18 +21,26 @@ PER_RECORD = ("district", "code", "value", "blank", "valid", "raw", "cell", "she
 
 
 @dataclass(frozen=True)
-class Placed:
-    """One submitted sheet matched to the run: which of its cells are kept (None: all of them, as when every
-    column is a district of the run) and each kept cell's district and code as positions."""
-    sheet: SheetRead
-    file: str
-    order: int  # its submission's rank: equal when nothing says which is later
+class Placing:
+    """Where the cells of a sheet go, the same for every sheet of the same district columns and codes: which cells
+    are kept (None: all of them, as when every column is a district of the run), each kept cell's district and code
+    as positions, and whether the columns are the run's districts exactly (none other, none missing)."""
     kept: np.ndarray | None
     districts: np.ndarray
     codes: np.ndarray
+    exact: bool
+
+
+@dataclass(frozen=True)
+class Placed:
+    """One submitted sheet matched to the run."""
+    sheet: SheetRead
+    file: str
+    order: int  # its submission's rank: equal when nothing says which is later
+    placing: Placing
 
     def __len__(self) -> int:
-        return len(self.districts)
+        return len(self.placing.districts)
 
 
 @dataclass(frozen=True)
@@ -94,6 +102,13 @@ class Records:
             return np.asarray(getattr(self.sheets, "file" if column == "file" else "name")[self.sheet])
         return np.asarray(getattr(self, column))
 
+    def shown_order(self, levels: np.ndarray) -> np.ndarray:
+        """The records' rows sorted stably by (level, file, sheet, district, code), `levels` being each one's level
+        as its order (problems.LEVEL_ORDER): how problems at these places stand once sorted (problems.sort_key)."""
+        sheets = self.sheets
+        return np.lexsort((np.arange(len(self)), _ranks(self.codes)[self.code], _ranks(self.districts)[self.district],
+                           _ranks(sheets.name.tolist())[self.sheet], _ranks(sheets.file.tolist())[self.sheet], levels))
+
     def frame(self, text: Any) -> pd.DataFrame:
         """The records as a frame of FRAME_COLUMNS, its texts of dtype `text` (text_dtype)."""
         columns = {column: pd.array(self.texts(column), dtype=text) if column in TEXT_COLUMNS
@@ -120,8 +135,8 @@ def records_of(placed: list[Placed], districts: list[str], codes: list[str]) -> 
         cells = {column: values[kept] for column, values in cells.items()}
     sheets = Sheets(objects([one.file for one in placed]), objects([one.sheet.sheet for one in placed]),
                     np.array([one.order for one in placed], dtype=np.int64))
-    return Records(district=_positions([one.districts for one in placed]),
-                   code=_positions([one.codes for one in placed]),
+    return Records(district=_positions([one.placing.districts for one in placed]),
+                   code=_positions([one.placing.codes for one in placed]),
                    sheet=np.repeat(np.arange(len(placed), dtype=np.int64), [len(one) for one in placed]),
                    sheets=sheets, districts=districts, codes=codes, **cells)
 
@@ -138,18 +153,24 @@ def _joined(parts: list[list[str]]) -> np.ndarray:
 
 def _kept(placed: list[Placed]) -> np.ndarray | None:
     """The kept cells' positions among every cell of the sheets; None when every cell is kept."""
-    if all(one.kept is None for one in placed):
+    if all(one.placing.kept is None for one in placed):
         return None
     parts, start = [], 0
     for one in placed:
-        size = len(one.sheet.records)
-        parts.append(np.arange(start, start + size) if one.kept is None else start + one.kept)
+        size, kept = len(one.sheet.records), one.placing.kept
+        parts.append(np.arange(start, start + size) if kept is None else start + kept)
         start += size
     return np.concatenate(parts)
 
 
 def _positions(parts: list[np.ndarray]) -> np.ndarray:
     return np.concatenate(parts).astype(np.int64, copy=False) if parts else np.zeros(0, dtype=np.int64)
+
+
+def _ranks(texts: list[str]) -> np.ndarray:
+    """Each text's place among the distinct texts sorted (equal texts, equal places)."""
+    place = {text: n for n, text in enumerate(sorted(set(texts)))}
+    return np.array([place[text] for text in texts], dtype=np.int64)
 
 
 def objects(items: list[Any]) -> np.ndarray:
