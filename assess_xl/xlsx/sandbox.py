@@ -176,12 +176,13 @@ def _serve_forks(listener: int, alive_r: int, alive_w: int) -> NoReturn:
     os._exit(status)
 
 
-def _prepare_child(limit: int, context: tuple[Any, ...], run: int) -> None:
-    """Load what the reader needs, then limit memory; silence stdout/stderr (a parser that aborts
-    prints its own panic, and the user reads our verdict instead)."""
+def _prepare_child(limit: int, context: bytes, run: int) -> None:
+    """Load what the reader needs and the context (pickled once by the run for all its children), then limit
+    memory; silence stdout/stderr (a parser that aborts prints its own panic, and the user reads our verdict
+    instead)."""
     global _CONTEXT
     _die_with_run(run)
-    _CONTEXT = context
+    _CONTEXT = pickle.loads(context)
     import importlib
     for module in PRELOAD:
         try:
@@ -239,7 +240,7 @@ def _send(connection: Connection, index: int, result: object) -> None:
         os._exit(1)  # the run is gone
 
 
-def _serve(connection: Connection, function: Callable[..., object], limit: int, context: tuple[Any, ...], run: int) -> None:
+def _serve(connection: Connection, function: Callable[..., object], limit: int, context: bytes, run: int) -> None:
     """A child: prepare, say it is ready, then run one item at a time until told to stop."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the run's to handle, not a verdict on a file
     _prepare_child(limit, context, run)
@@ -356,27 +357,27 @@ class _Waiter:
 
     def __init__(self) -> None:
         self.poller = select.poll() if hasattr(select, "poll") else None
-        self.connections: dict[int, Connection] = {}  # for multiprocessing's wait
+        self.handles: dict[int, Connection | int] = {}  # for multiprocessing's wait: pipe → its connection, sentinels
 
     def add(self, child: _Child) -> None:
         pipe, sentinel = child.handles
-        self.connections[pipe] = child.connection
+        self.handles[pipe], self.handles[sentinel] = child.connection, sentinel
         if self.poller is not None:
             self.poller.register(pipe, select.POLLIN)
             self.poller.register(sentinel, select.POLLIN)
 
     def remove(self, child: _Child) -> None:
         pipe, sentinel = child.handles
-        del self.connections[pipe]
+        del self.handles[pipe], self.handles[sentinel]
         if self.poller is not None:
             self.poller.unregister(pipe)
             self.poller.unregister(sentinel)
 
-    def wait(self, sentinels: list[int], timeout: float) -> set[int]:
+    def wait(self, timeout: float) -> set[int]:
         """The handles (pipes, sentinels) that are ready, once one is or `timeout` seconds have passed."""
         if self.poller is not None:
             return {handle for handle, _ in self.poller.poll(timeout * 1000)}  # milliseconds, rounded up
-        ready = wait([*self.connections.values(), *sentinels], timeout=timeout)
+        ready = wait(list(self.handles.values()), timeout=timeout)
         return {handle.fileno() if isinstance(handle, Connection) else cast(int, handle) for handle in ready}
 
 
@@ -386,7 +387,8 @@ class _Pool(Generic[Item, Result]):
 
     def __init__(self, function: Callable[..., Result], context: tuple[Any, ...], time_limit: float,
                  memory_limit: int, caller_busy: threading.Event | None = None) -> None:
-        self.function, self.context = function, context
+        self.function = function
+        self.context = pickle.dumps(context, pickle.HIGHEST_PROTOCOL)  # once, not again for every child started
         self.time_limit, self.memory_limit = time_limit, memory_limit
         self.caller_busy = caller_busy
         self.children: list[_Child] = []
@@ -496,8 +498,7 @@ class _Pool(Generic[Item, Result]):
                   for child in self.children if child.sent or not child.ready]  # idle ones have none
         if self._caller_is_busy():
             limits.append(BUSY_LOOK)  # a caller that becomes free gives its core to another child soon
-        sentinels = [child.process.sentinel for child in self.children]
-        return self.waiter.wait(sentinels, max(0.0, min(limits, default=1.0)))
+        return self.waiter.wait(max(0.0, min(limits, default=1.0)))
 
     def _collect(self, results: list[Result | Failure | None], queue: deque[int], ready: set[int]) -> None:
         """Take what children sent; a child that died or overran gives its item a verdict and goes (the

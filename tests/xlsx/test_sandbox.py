@@ -258,3 +258,28 @@ def test_where_there_is_no_poll_multiprocessings_wait_serves(monkeypatch):
     monkeypatch.delattr(select, "poll")
     results = sandbox.run_isolated(misbehave, ["a", "abort", "b", "hang", "c"] + ["d"] * 10, workers=2, time_limit=3)
     assert results == ["A", sandbox.Failure("crash", "SIGABRT"), "B", sandbox.Failure("timeout"), "C"] + ["D"] * 10
+
+
+class Counted:
+    """A context that counts how often the run pickles it."""
+    pickled = 0
+
+    def __init__(self, value):
+        self.value = value
+
+    def __reduce__(self):
+        Counted.pickled += 1
+        return Counted, (self.value,)
+
+
+def add_context(item, context):
+    return item + context.value
+
+
+def test_the_context_is_pickled_once_for_all_the_children_of_a_run():
+    """The context (a rulebook of 34 KB pickled) goes to every child: pickled once, not again at each start."""
+    Counted.pickled = 0
+    with sandbox.isolation(add_context, (Counted(10),), workers=2) as run:
+        assert run([1, 2, 3, 4]) == [11, 12, 13, 14]
+        assert run([5, 6]) == [15, 16]
+    assert Counted.pickled == 1
