@@ -513,16 +513,20 @@ def _not_plain_or_past(rows: int, columns: int) -> re.Pattern[bytes]:
 
 def _at_most(bound: str, first: str, low: str, high: str) -> str:
     """A regular expression (a group) for the numerals of at most `bound`'s value, written as it is: digits with
-    no leading zero (`first` 1, `low` 0, `high` 9), or column letters (A, A, Z). A shorter numeral is smaller; one
-    as long is smaller where, after a common start, its next symbol is."""
+    no leading zero (`first` 1, `low` 0, `high` 9), or column letters (A, A, Z). One as long is smaller where,
+    after a common start, its next symbol is; a shorter numeral is smaller. Those as long as the bound come first
+    (most numerals up to a bound are as long as it); a shorter one's symbols are taken possessively, as what
+    follows a numeral in a reference is never one of its symbols (giving one back could not help a match)."""
     longest = len(bound)
-    choices = [f"[{first}-{high}][{low}-{high}]{{0,{longest - 2}}}"] if longest > 1 else []
+    choices = []
     for at, symbol in enumerate(bound):
         lowest = first if at == 0 else low
         if symbol > lowest:
             rest = f"[{low}-{high}]{{{longest - at - 1}}}" if at < longest - 1 else ""
             choices.append(f"{bound[:at]}[{lowest}-{chr(ord(symbol) - 1)}]{rest}")
     choices.append(bound)
+    if longest > 1:
+        choices.append(f"[{first}-{high}]" + (f"[{low}-{high}]{{0,{longest - 2}}}+" if longest > 2 else ""))
     return "(?:" + "|".join(choices) + ")"
 
 

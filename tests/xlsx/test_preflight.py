@@ -312,3 +312,16 @@ def test_the_same_workbook_twice_and_a_changed_copy_have_their_own_verdicts(tmp_
     changed = preflight.check(out.getvalue())
     assert not changed.rejected and "A1" in next(iter(cells for cells in changed.error_cells.values() if cells))
     preflight.forget()
+
+
+@settings(max_examples=300, deadline=None)
+@given(rows=st.integers(1, 100_000), columns=st.integers(1, 5_000), row=st.integers(1, 10_000_000),
+       column=st.integers(1, 18_278), near=st.booleans())
+def test_a_cell_or_row_tag_is_past_the_dimension_exactly_when_it_lies_past_it(rows, columns, row, column, near):
+    from assess_xl.xlsx.layout import column_letters
+    if near:  # at the bound, or just past it
+        row, column = rows + row % 2, columns + column % 2
+    pattern = preflight._not_plain_or_past(rows, columns)
+    cell = f'<c r="{column_letters(column - 1)}{row}" s="3" t="s"><v>1</v></c>'.encode()
+    assert (pattern.search(cell) is None) == (row <= rows and column <= columns)
+    assert (pattern.search(f'<row r="{row}" spans="1:2">'.encode()) is None) == (row <= rows)
