@@ -468,8 +468,13 @@ def make_many(kinds: list[Code], columns: Mapping[str, Sequence[object]]) -> lis
             kind = kinds[row]
             message = made[key] = _format(kind.template, {name: sources[name][row] for name in fields[kind]})
         messages.append(message)
-    places = (list(map(str, given[name])) for name in PLACE)
+    places = (_texts(given[name]) for name in PLACE)
     return _problems([kind.level for kind in kinds], [kind._value_ for kind in kinds], messages, *places, raws)
+
+
+def _texts(column: Sequence[object]) -> list[str]:
+    """str() of each value (the column itself when every value is a str already)."""
+    return column if isinstance(column, list) and set(map(type, column)) <= {str} else list(map(str, column))
 
 
 def _none_empty(column: Sequence[object]) -> Sequence[object]:

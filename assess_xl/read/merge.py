@@ -4,6 +4,7 @@ same comparison (layout.name_key), the later submission winning each (district, 
 problem collected, never raised."""
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 from typing import Any
@@ -123,6 +124,9 @@ def _exclusion_key(name: str) -> str:
     return re.sub(r"\s*[›>]\s*", "›", normalise_text(name).replace("\\", "/")).casefold()
 
 
+_name_key = functools.lru_cache(maxsize=1 << 14)(name_key)  # a run's district names are compared more than once
+
+
 # ---- the districts of a run -----------------------------------------------------------------
 
 def run_districts(reads: list[FileRead], explicit: list[str] | None) -> tuple[list[str], list[Problem]]:
@@ -139,7 +143,7 @@ def run_districts(reads: list[FileRead], explicit: list[str] | None) -> tuple[li
             continue
         as_written = tuple(listed)
         if as_written not in keys:
-            keys[as_written] = None if district_name_problems(listed) else tuple(name_key(n) for n in listed)
+            keys[as_written] = None if district_name_problems(listed) else tuple(map(_name_key, listed))
         key = keys[as_written]
         if key is not None:
             votes[key] += 1
@@ -219,16 +223,18 @@ def _without_superseded(problems: list[Problem], winners: Records) -> list[Probl
 def _unique(reads: list[FileRead], problems: list[Problem]) -> tuple[list[FileRead], list[FileReport]]:
     """The same content twice counts once (by SHA-256)."""
     first: dict[str, str] = {}
-    unique, reports = [], []
+    unique, reports, copies = [], [], []
     for read in reads:
         digest = read.info.sha256
         if digest and digest in first:
             reports.append(FileReport(read.info, DUPLICATE, f"与“{first[digest]}”内容完全相同，只计一次。"))
-            problems.append(P.make(Code.FILE_DUPLICATE, file=read.info.name, other=first[digest]))
+            copies.append((read.info.name, first[digest]))
             continue
         if digest:
             first[digest] = read.info.name
         unique.append(read)
+    files, others = [name for name, _ in copies], [other for _, other in copies]
+    problems.extend(P.make_many([Code.FILE_DUPLICATE] * len(copies), {"file": files, "other": others}))
     return unique, reports
 
 
@@ -244,7 +250,7 @@ class Positions:
 
     @classmethod
     def of(cls, districts: list[str], book: Rulebook) -> Positions:
-        index = {name_key(d): d for d in districts}
+        index = {_name_key(d): d for d in districts}
         position = {district: n for n, district in enumerate(districts)}
         return cls(index, {key: position[district] for key, district in index.items()},
                    {code: n for n, code in enumerate(book.indicators)})
@@ -275,7 +281,7 @@ def _settle(sheet: SheetRead, positions: Positions, order: int, file_name: str) 
     placing = positions.placing(sheet.columns.keys, sheet.codes)
     problems = [] if placing.exact else _column_problems(sheet.columns, index, {"file": file_name, "sheet": sheet.sheet})
     for problem in sheet.problems:
-        key = name_key(problem.district)
+        key = _name_key(problem.district)
         if not problem.district or key in index:
             problems.append(problem.with_district(index.get(key, "")))
     return Placed(sheet, file_name, order, placing), problems

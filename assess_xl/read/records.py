@@ -110,10 +110,11 @@ class Records:
                            _ranks(sheets.name.tolist())[self.sheet], _ranks(sheets.file.tolist())[self.sheet], levels))
 
     def frame(self, text: Any) -> pd.DataFrame:
-        """The records as a frame of FRAME_COLUMNS, its texts of dtype `text` (text_dtype)."""
-        columns = {column: pd.array(self.texts(column), dtype=text) if column in TEXT_COLUMNS
+        """The records as a frame of FRAME_COLUMNS, its texts of dtype `text` (text_dtype). It holds the records'
+        arrays themselves, not copies: the records are not used after it."""
+        columns = {column: pd.array(self.texts(column), dtype=text, copy=False) if column in TEXT_COLUMNS
                    else self.order if column == "order" else getattr(self, column) for column in FRAME_COLUMNS}
-        return pd.DataFrame(columns)
+        return pd.DataFrame(columns, copy=False)
 
 
 def text_dtype(records: Records) -> Any:
