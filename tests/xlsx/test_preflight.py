@@ -325,3 +325,14 @@ def test_a_cell_or_row_tag_is_past_the_dimension_exactly_when_it_lies_past_it(ro
     cell = f'<c r="{column_letters(column - 1)}{row}" s="3" t="s"><v>1</v></c>'.encode()
     assert (pattern.search(cell) is None) == (row <= rows and column <= columns)
     assert (pattern.search(f'<row r="{row}" spans="1:2">'.encode()) is None) == (row <= rows)
+
+
+@settings(max_examples=300, deadline=None)
+@given(pieces=st.lists(st.sampled_from([b":", b":c ", b":c>", b":row/", b":f>", b":dimension ", b":x", b"a:b", b"<c r=\"A1\"/>",
+                                        b"ref=\"A1:B2\"", b"x" * 50]), max_size=100),
+       start=st.integers(0, 20), looks=st.sampled_from([0, 1, 3, 64]))
+def test_prefixed_elements_are_found_as_the_regular_search_finds_them(pieces, start, looks):
+    data = b"".join(pieces)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(preflight, "_COLON_LOOKS", looks)
+        assert preflight._has_prefixed(data, start) == (preflight._PREFIXED.search(data, start) is not None)
