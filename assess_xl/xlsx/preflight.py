@@ -221,7 +221,7 @@ def _inspect_zip(verdict: Verdict, data: bytes) -> None:
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
         members = archive.infolist()
-    except (zipfile.BadZipFile, ValueError, OSError):
+    except (zipfile.BadZipFile, ValueError, OSError, NotImplementedError):  # the last: a version zipfile cannot read
         verdict.reject(Code.ZIP_DAMAGED)
         return
     if len(members) > MAX_MEMBERS:
@@ -232,10 +232,11 @@ def _inspect_zip(verdict: Verdict, data: bytes) -> None:
     if biggest > MAX_MEMBER_BYTES or total > MAX_TOTAL_BYTES or total > MAX_RATIO * max(len(data), 1) + 10_000_000:
         verdict.reject(Code.ZIP_BOMB, size=total // 1048576)
         return
-    names = {m.filename for m in members}
+    in_order = list(dict.fromkeys(m.filename for m in members))  # parts are checked in the archive's order: a
+    names = set(in_order)  # workbook with two faulty parts is refused for the same one in every run
     if "mimetype" in names and b"opendocument.spreadsheet" in _read(archive, "mimetype"):
         verdict.format = "ods"
-        whole = _check_xml(verdict, archive, [n for n in names if n.endswith(".xml")], data)
+        whole = _check_xml(verdict, archive, [n for n in in_order if n.endswith(".xml")], data)
         if not verdict.rejected and "meta.xml" in names:
             verdict.saved = _time_in(_ODS_DATE, _read(archive, "meta.xml", whole), local=True)
         return
@@ -250,7 +251,7 @@ def _inspect_zip(verdict: Verdict, data: bytes) -> None:
     verdict.macros = any(n.lower().endswith("vbaproject.bin") for n in names)
     if verdict.macros:
         verdict.format = "xlsm"
-    xml_parts = [n for n in names if n.endswith((".xml", ".rels"))]
+    xml_parts = [n for n in in_order if n.endswith((".xml", ".rels"))]
     whole = _check_xml(verdict, archive, xml_parts, data)
     if not verdict.rejected:
         verdict.saved = _saved_time(archive, names, whole)

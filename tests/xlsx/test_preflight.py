@@ -336,3 +336,41 @@ def test_prefixed_elements_are_found_as_the_regular_search_finds_them(pieces, st
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(preflight, "_COLON_LOOKS", looks)
         assert preflight._has_prefixed(data, start) == (preflight._PREFIXED.search(data, start) is not None)
+
+
+# ---- verdicts that do not depend on the run ------------------------------------------------------
+
+def _workbook(parts: list[tuple[str, bytes]]) -> bytes:
+    import io
+    import zipfile
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, body in parts:
+            archive.writestr(name, body)
+    return out.getvalue()
+
+
+def test_a_workbook_with_two_faulty_parts_is_refused_for_the_first_in_the_archive_in_every_run():
+    """Parts are checked in the archive's order, not in a set's, whose order changes with the hash seed."""
+    import subprocess
+    import sys
+    faulty = b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "b">]><worksheet/>'
+    parts = [("[Content_Types].xml", b"<Types/>"), ("xl/workbook.xml", b"<workbook/>")]
+    parts += [(f"xl/worksheets/sheet{n}.xml", faulty) for n in (7, 3, 5, 1, 9, 2)]
+    data = _workbook(parts)
+    verdict = preflight.check(data)
+    assert verdict.rejected_code == "xml_entities" and "xl/worksheets/sheet7.xml" in verdict.rejected
+    script = ("import sys; from assess_xl.xlsx import preflight; "
+              "print(preflight.check(sys.stdin.buffer.read()).rejected)")
+    seen = {subprocess.run([sys.executable, "-c", script], input=data, capture_output=True, check=True,
+                           env={"PYTHONHASHSEED": str(seed), "PATH": ""}).stdout for seed in range(6)}
+    assert seen == {verdict.rejected.encode() + b"\n"}
+
+
+def test_an_archive_of_a_zip_version_zipfile_cannot_read_is_damaged():
+    """zipfile raises NotImplementedError (not BadZipFile) for a central directory asking for a later version."""
+    data = bytearray(_workbook([("xl/workbook.xml", b"<workbook/>")]))
+    directory = data.index(b"PK\x01\x02")
+    data[directory + 6:directory + 8] = (64).to_bytes(2, "little")  # version needed to extract: 6.4
+    verdict = preflight.check(bytes(data))
+    assert verdict.rejected_code == "zip_damaged"
