@@ -3,6 +3,7 @@
 import pytest
 
 from assess_xl.xlsx import preflight
+from assess_xl.yearwork import zip_of
 
 
 def test_openpyxl_uses_defusedxml():
@@ -302,14 +303,10 @@ def test_the_same_workbook_twice_and_a_changed_copy_have_their_own_verdicts(tmp_
     first, again = preflight.check(content), preflight.check(content)
     assert not first.rejected and (first.format, first.saved, first.error_cells) == (again.format, again.saved, again.error_cells)
     source = zipfile.ZipFile(io.BytesIO(content))
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as copy:
-        for info in source.infolist():
-            body = source.read(info.filename)
-            if info.filename == "xl/worksheets/sheet2.xml":
-                body = body.replace(b"<sheetData>", b'<sheetData><row r="1"><c r="A1" t="e"><v>#N/A</v></c></row>', 1)
-            copy.writestr(info.filename, body)
-    changed = preflight.check(out.getvalue())
+    error_row = b'<sheetData><row r="1"><c r="A1" t="e"><v>#N/A</v></c></row>'
+    changed = preflight.check(zip_of([(info.filename, source.read(info.filename).replace(b"<sheetData>", error_row, 1)
+                                       if info.filename == "xl/worksheets/sheet2.xml" else source.read(info.filename))
+                                      for info in source.infolist()]))
     assert not changed.rejected and "A1" in next(iter(cells for cells in changed.error_cells.values() if cells))
     preflight.forget()
 
@@ -340,16 +337,6 @@ def test_prefixed_elements_are_found_as_the_regular_search_finds_them(pieces, st
 
 # ---- verdicts that do not depend on the run ------------------------------------------------------
 
-def _workbook(parts: list[tuple[str, bytes]]) -> bytes:
-    import io
-    import zipfile
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, body in parts:
-            archive.writestr(name, body)
-    return out.getvalue()
-
-
 def test_a_workbook_with_two_faulty_parts_is_refused_for_the_first_in_the_archive_in_every_run():
     """Parts are checked in the archive's order, not in a set's, whose order changes with the hash seed."""
     import subprocess
@@ -357,7 +344,7 @@ def test_a_workbook_with_two_faulty_parts_is_refused_for_the_first_in_the_archiv
     faulty = b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "b">]><worksheet/>'
     parts = [("[Content_Types].xml", b"<Types/>"), ("xl/workbook.xml", b"<workbook/>")]
     parts += [(f"xl/worksheets/sheet{n}.xml", faulty) for n in (7, 3, 5, 1, 9, 2)]
-    data = _workbook(parts)
+    data = zip_of(parts)
     verdict = preflight.check(data)
     assert verdict.rejected_code == "xml_entities" and "xl/worksheets/sheet7.xml" in verdict.rejected
     script = ("import sys; from assess_xl.xlsx import preflight; "
@@ -369,7 +356,7 @@ def test_a_workbook_with_two_faulty_parts_is_refused_for_the_first_in_the_archiv
 
 def test_an_archive_of_a_zip_version_zipfile_cannot_read_is_damaged():
     """zipfile raises NotImplementedError (not BadZipFile) for a central directory asking for a later version."""
-    data = bytearray(_workbook([("xl/workbook.xml", b"<workbook/>")]))
+    data = bytearray(zip_of([("xl/workbook.xml", b"<workbook/>")]))
     directory = data.index(b"PK\x01\x02")
     data[directory + 6:directory + 8] = (64).to_bytes(2, "little")  # version needed to extract: 6.4
     verdict = preflight.check(bytes(data))
