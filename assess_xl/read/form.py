@@ -12,9 +12,11 @@ import itertools
 import json
 import math
 import operator
+import re
 from array import array
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 from assess_xl import problems as P
@@ -47,6 +49,32 @@ class DistrictColumns(NamedTuple):
 NO_COLUMNS = DistrictColumns([], [], [], [])
 
 
+class RowRead(NamedTuple):
+    """One indicator's row: each district column's entry (any key that stands for it), and what each distinct entry
+    reads as, in the order first met."""
+    entries: Sequence[Any]
+    readings: dict[Any, Reading]
+
+
+def _byte_table(flags: list[bool]) -> bytes:
+    """A table for bytes.translate: byte n becomes flags[n] (0 or 1)."""
+    return bytes(flags).ljust(256, b"\0")
+
+
+def _spread_doubles(values: list[float], numbers: bytes) -> bytearray:
+    """The machine bytes of an array of doubles holding values[n] for each byte n of `numbers` (at most 256 values):
+    each of a double's 8 bytes translated from `numbers` by its own table and laid in its place, 8 bytes apart."""
+    packed = array("d", values).tobytes()
+    spread = bytearray(8 * len(numbers))
+    for k in range(8):
+        spread[k::8] = numbers.translate(packed[k::8].ljust(256, b"\0"))
+    return spread
+
+
+SPREAD_WIDTH = 64  # from this many columns a row's fields are spread from its distinct readings (measured: at 10
+# columns gathering them reading by reading costs a third of spreading them, at 100 a little more)
+
+
 @dataclass
 class Cells:
     """A sheet's input cells, one entry per (code, district column), code by code. The numbers and flags are packed
@@ -58,10 +86,26 @@ class Cells:
     valid: bytearray = field(default_factory=bytearray)
     cell: list[str] = field(default_factory=list)  # e.g. H4
 
-    def add(self, readings: list[Reading], cells: list[str]) -> None:
-        """One code's readings, one per district column, and their cells."""
-        if readings:
-            value, raw, blank, valid, _ = zip(*readings)
+    def add(self, row: RowRead, cells: list[str]) -> None:
+        """One code's readings, one per district column, and their cells. A wide row's fields are spread from its
+        few distinct readings (by each column's number among them, in C), not gathered reading by reading."""
+        entries, readings = row
+        if len(readings) == 1:  # a row of one entry repeated, as a row left blank: each field copied
+            (reading,) = readings.values()
+            count = len(entries)
+            self.value.extend(array("d", (reading.value,)) * count)
+            self.raw += [reading.raw] * count
+            self.blank += bytes((reading.blank,)) * count
+            self.valid += bytes((reading.valid,)) * count
+        elif len(entries) >= SPREAD_WIDTH and len(readings) <= 256:
+            numbers = bytes(map({entry: n for n, entry in enumerate(readings)}.__getitem__, entries))
+            distinct = list(readings.values())
+            self.value.frombytes(_spread_doubles([reading.value for reading in distinct], numbers))
+            self.raw += map(tuple(reading.raw for reading in distinct).__getitem__, numbers)
+            self.blank += numbers.translate(_byte_table([reading.blank for reading in distinct]))
+            self.valid += numbers.translate(_byte_table([reading.valid for reading in distinct]))
+        elif readings:  # a narrow row, or one of many distinct entries: reading by reading
+            value, raw, blank, valid, _ = zip(*map(readings.__getitem__, entries))
             self.value.extend(value)
             self.raw += raw
             self.blank.extend(blank)
@@ -308,10 +352,11 @@ def read_department_sheet(sheet: SheetData, department: str, book: Rulebook, inf
     if header is None:
         return SheetRead(department, sheet.name, NO_COLUMNS, found, [P.make(Code.NO_HEADER, **where)], expected_districts)
     header_row, code_col = header
-    keys, headers, cols, letters, _ = _district_columns(sheet.rows[header_row], header_row, code_col, where, out)
+    keys, headers, cols, letters, header_cells, _ = _district_columns(sheet.rows[header_row], header_row, code_col,
+                                                                      where, out)
     code_rows = _code_rows(sheet.rows, header_row, code_col, department, book, where, out)
     wanted = expected_codes or [i.code for i in book.department_indicators(department)]
-    special = _special_cells(info, sheet, header_row)
+    special = _special_cells(info, sheet, header_row, cols)
     for code in dict.fromkeys(wanted):
         indicator = book.indicators.get(code)
         if indicator is None or indicator.department != department:
@@ -324,11 +369,19 @@ def read_department_sheet(sheet: SheetData, department: str, book: Rulebook, inf
         readings = _read_row(indicator, sheet.rows[row], cols, cells_here, row, headers, special, where, out)
         codes.append(code)
         found.add(readings, cells_here)
-    blank = found.blank
-    filled = [not all(blank[i::len(keys)]) for i in range(len(keys))]
-    header_cells = list(map(operator.add, letters, itertools.repeat(str(header_row + 1))))
-    return SheetRead(department, sheet.name, DistrictColumns(keys, headers, header_cells, filled), found, out,
-                     expected_districts, codes)
+    columns = DistrictColumns(keys, headers, header_cells, _filled(found.blank, len(keys)))
+    return SheetRead(department, sheet.name, columns, found, out, expected_districts, codes)
+
+
+def _filled(blank: bytearray, width: int) -> list[bool]:
+    """Whether each of `width` columns has an entry not blank, `blank` holding rows of `width` flags (0 or 1) one
+    after another: the rows' flags and-ed together as one number each, not column by column."""
+    if not width:
+        return []
+    all_blank = int.from_bytes(b"\x01" * width, "little")
+    for start in range(0, len(blank), width):
+        all_blank &= int.from_bytes(blank[start:start + width], "little")
+    return [not flag for flag in all_blank.to_bytes(width, "little")]
 
 
 @dataclass(frozen=True)
@@ -338,38 +391,76 @@ class SpecialCells:
     formulas: dict[str, str]  # cell → formula
     merged: dict[tuple[int, int], str]  # (row, column) → the merged range it lies in, e.g. "H4:I4"
     cells: set[str]  # every cell above
+    rows: set[int] | None  # the rows (zero-based) with one of them in a district column; None: not known
 
 
-def _special_cells(info: gather.FileInfo, sheet: SheetData, header_row: int) -> SpecialCells:
+def _special_cells(info: gather.FileInfo, sheet: SheetData, header_row: int, cols: list[int]) -> SpecialCells:
+    """The sheet's special cells, and the rows where one lies in a district column (`cols`)."""
     errors = info.error_cells.get(sheet.name, set())
     formulas = info.formula_cells.get(sheet.name, {})
     merged = _merged_lookup([m for m in sheet.merged if m[0] > header_row])  # titles and context merges are ours
-    return SpecialCells(errors, formulas, merged,
-                        errors | set(formulas) | {cell_name(r, c) for r, c in merged})
+    names = errors | set(formulas)
+    named, district_cols = _positions_of(names), set(cols)
+    rows = None if named is None else {r for r, c in itertools.chain(named, merged) if c in district_cols}
+    return SpecialCells(errors, formulas, merged, names | {cell_name(r, c) for r, c in merged}, rows)
+
+
+_CELL_NAME = re.compile(r"([A-Z]{1,3})([1-9][0-9]{0,6})")
+
+
+def _positions_of(names: set[str]) -> list[tuple[int, int]] | None:
+    """The zero-based (row, column) of cell names such as H4; None when one of them is not such a name."""
+    matches = [_CELL_NAME.fullmatch(name) for name in names]
+    if not all(matches):
+        return None
+    return [(int(match.group(2)) - 1, _column_number(match.group(1))) for match in matches if match]
+
+
+def _column_number(letters: str) -> int:
+    """The zero-based column Excel names `letters`: A → 0, AA → 26 (layout.column_letters the other way)."""
+    number = 0
+    for letter in letters:
+        number = number * 26 + ord(letter) - ord("A") + 1
+    return number - 1
 
 
 def _read_row(indicator: Indicator, values: list[Any], cols: list[int], cells_here: list[str], row: int,
-              headers: list[str], special: SpecialCells, where: dict[str, str], out: list[Problem]) -> list[Reading]:
+              headers: list[str], special: SpecialCells, where: dict[str, str], out: list[Problem]) -> RowRead:
     """The readings of one indicator's row (`cells_here`: each column's cell reference); a form repeats the
     same few entries, so each distinct entry is interpreted once (for the whole run: `_known_readings`)."""
-    width = len(values)
-    raws = [values[col] if col < width else "" for col in cols]
-    if special.cells and not special.cells.isdisjoint(cells_here):
-        return _read_row_with_special(indicator, raws, cols, cells_here, row, headers, special, where, out)
+    raws = _entries(values, cols)
+    if special.cells and (special.rows is None or row in special.rows) and not special.cells.isdisjoint(cells_here):
+        by_cell = _read_row_with_special(indicator, raws, cols, cells_here, row, headers, special, where, out)
+        return RowRead(range(len(by_cell)), dict(enumerate(by_cell)))
     known = _known_readings(indicator)
-    keys = raws if set(map(type, raws)) <= {str} else list(zip(map(type, raws), raws))  # 1 == 1.0 == True
-    for key in dict.fromkeys(keys):
+    # Texts and decimals are their own keys (never equal to each other); other types go with their type, as
+    # 1 == 1.0 == True.
+    keys = raws if set(map(type, raws)) <= _OWN_KEYS else list(zip(map(type, raws), raws))
+    distinct = dict.fromkeys(keys)
+    for key in distinct:
         if key not in known:
-            known[key] = interpret(indicator, key if isinstance(key, str) else key[1])
-    readings = list(map(known.__getitem__, keys))
-    if any(reading.notes for reading in map(known.__getitem__, set(keys))):
-        for i, reading in enumerate(readings):
+            known[key] = interpret(indicator, key[1] if type(key) is tuple else key)
+    readings = {key: known[key] for key in distinct}
+    if any(reading.notes for reading in readings.values()):
+        for i, key in enumerate(keys):
+            reading = readings[key]
             if reading.notes:
                 at = {"cell": cells_here[i], "district": headers[i], "code": indicator.code, **where}
                 out.extend(P.make(kind, raw=reading.raw, **fields, **at) for kind, fields in reading.notes)
     if len(known) > MAX_KNOWN:
         known.clear()
-    return readings
+    return RowRead(keys, readings)
+
+
+_OWN_KEYS = {str, float}
+
+
+def _entries(values: list[Any], cols: list[int]) -> list[Any]:
+    """The row's value in each of `cols` ("" past its end)."""
+    if cols and cols[-1] < len(values):  # cols rise left to right (_header_columns)
+        return list(map(values.__getitem__, cols))
+    width = len(values)
+    return [values[col] if col < width else "" for col in cols]
 
 
 MAX_KNOWN = 4096  # distinct entries kept per indicator (a hostile file may hold many)
@@ -449,11 +540,13 @@ _normalised = functools.lru_cache(maxsize=1 << 14)(normalise_text)
 
 class HeaderColumns(NamedTuple):
     """A header row's district columns, in order: each one's key (layout.name_key), header as shown, column and
-    column letters; and for each key found in more than one column, its first header and its second column."""
+    column letters, each header's cell; and for each key found in more than one column, its first header and its
+    second column. The same lists for every sheet of the same header row (sent once in a file's pickle)."""
     keys: list[str]
     headers: list[str]
     columns: list[int]
     letters: list[str]
+    cells: list[str]
     duplicates: list[tuple[str, int]]
 
 
@@ -461,14 +554,14 @@ def _district_columns(header: list[Any], header_row: int, code_col: int, where: 
                       out: list[Problem]) -> HeaderColumns:
     """The district-like headers of a header row (each key once; duplicates are problems). Worked out once per
     distinct row (_header_columns): every department sheet of a form, and every copy of it, has the same one."""
-    found = _header_columns(tuple(header), tuple(map(type, header)), code_col)  # 1 == 1.0 == True: types apart
+    found = _header_columns(tuple(header), tuple(map(type, header)), code_col, header_row)  # 1 == 1.0 == True
     for shown, col in found.duplicates:
         out.append(P.make(Code.DISTRICT_DUPLICATE, district=shown, cell=cell_name(header_row, col), **where))
     return found
 
 
 @functools.lru_cache(maxsize=64)
-def _header_columns(header: tuple[Any, ...], types: tuple[type, ...], code_col: int) -> HeaderColumns:
+def _header_columns(header: tuple[Any, ...], types: tuple[type, ...], code_col: int, header_row: int) -> HeaderColumns:
     columns: dict[str, list[tuple[str, int]]] = {}
     for col, cell in enumerate(header):
         key, shown = _header_key(cells.raw_text(cell).strip() if cell is not None else "")
@@ -478,8 +571,9 @@ def _header_columns(header: tuple[Any, ...], types: tuple[type, ...], code_col: 
     kept = {key: found[0] for key, found in columns.items() if len(found) == 1}
     duplicates = [(found[0][0], found[1][1]) for found in columns.values() if len(found) > 1]
     cols = [col for _, col in kept.values()]
-    return HeaderColumns(list(kept), [shown for shown, _ in kept.values()], cols, [_column_letters(col) for col in cols],
-                         duplicates)
+    letters = [_column_letters(col) for col in cols]
+    return HeaderColumns(list(kept), [shown for shown, _ in kept.values()], cols, letters,
+                         list(map(operator.add, letters, itertools.repeat(str(header_row + 1)))), duplicates)
 
 
 def _code_rows(rows: list[list[Any]], header_row: int, code_col: int, department: str, book: Rulebook,

@@ -417,7 +417,7 @@ def returned_read(n, department, order, headers, entries, book):
     from datetime import timezone
     from assess_xl.read import gather
     from assess_xl.read.cells import interpret
-    from assess_xl.read.form import Cells, DistrictColumns, FileRead, SheetRead
+    from assess_xl.read.form import Cells, DistrictColumns, FileRead, RowRead, SheetRead
     from assess_xl.xlsx.layout import name_key
     name = f"inbox/{n}-{department}.xlsx"
     codes = [i.code for i in book.department_indicators(department)][:3]
@@ -429,7 +429,7 @@ def returned_read(n, department, order, headers, entries, book):
         for reading, header, cell in zip(readings, headers, here):
             problems += [P.make(kind, raw=reading.raw, cell=cell, district=header, code=code, file=name, sheet=department,
                                 **fields) for kind, fields in reading.notes]
-        cells.add(readings, here)
+        cells.add(RowRead(range(len(readings)), dict(enumerate(readings))), here)
     filled = [not all(cells.blank[i::len(headers)]) for i in range(len(headers))]
     columns = DistrictColumns([name_key(h) for h in headers], headers, [f"{chr(ord('H') + c)}3" for c in range(len(headers))],
                               filled)
