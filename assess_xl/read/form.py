@@ -79,16 +79,20 @@ SPREAD_WIDTH = 64  # from this many columns a row's fields are spread from its d
 class Cells:
     """A sheet's input cells, one entry per (code, district column), code by code. The numbers and flags are packed
     (an array of doubles; bytes of 0 or 1), so that a child sends each as a few bytes rather than an object, and
-    the merge takes them as arrays without a look at each."""
+    the merge takes them as arrays without a look at each. Their cells are not sent one by one either: a reader
+    sends its sheet's column letters once and each code's row number (cells() makes the names where needed)."""
     value: array[float] = field(default_factory=lambda: array("d"))  # NaN where nothing usable was entered
     raw: list[str] = field(default_factory=list)  # the entry as typed
     blank: bytearray = field(default_factory=bytearray)
     valid: bytearray = field(default_factory=bytearray)
-    cell: list[str] = field(default_factory=list)  # e.g. H4
+    cell: list[str] = field(default_factory=list)  # each entry's cell, e.g. H4, when given one by one; else
+    letters: list[str] = field(default_factory=list)  # the district columns' letters, e.g. H
+    rows: list[str] = field(default_factory=list)  # and each code's row number, e.g. 4: its cells are H4, I4, ...
 
-    def add(self, row: RowRead, cells: list[str]) -> None:
-        """One code's readings, one per district column, and their cells. A wide row's fields are spread from its
-        few distinct readings (by each column's number among them, in C), not gathered reading by reading."""
+    def add(self, row: RowRead, row_number: str) -> None:
+        """One code's readings, one per district column (of `letters`), from its row `row_number`. A wide row's
+        fields are spread from its few distinct readings (by each column's number among them, in C), not gathered
+        reading by reading."""
         entries, readings = row
         if len(readings) == 1:  # a row of one entry repeated, as a row left blank: each field copied
             (reading,) = readings.values()
@@ -110,10 +114,21 @@ class Cells:
             self.raw += raw
             self.blank.extend(blank)
             self.valid.extend(valid)
-        self.cell += cells
+        self.rows.append(row_number)
+
+    def cells(self) -> list[str]:
+        """Each entry's cell, e.g. H4: as given one by one, else each code's row number after each column's letters."""
+        if self.cell or not self.rows:
+            return self.cell
+        return list(itertools.chain.from_iterable(map(cells_of, itertools.repeat(self.letters), self.rows)))
 
     def __len__(self) -> int:
-        return len(self.cell)
+        return len(self.raw)
+
+
+def cells_of(letters: list[str], row_number: str) -> list[str]:
+    """The cells of a row: its number after each column's letters."""
+    return list(map(operator.add, letters, itertools.repeat(row_number)))
 
 
 @dataclass
@@ -346,14 +361,15 @@ def read_department_sheet(sheet: SheetData, department: str, book: Rulebook, inf
     """Records for every (code, district column) input cell of one department sheet, and its problems."""
     where = {"file": info.name, "sheet": sheet.name}
     out: list[Problem] = []
-    found = Cells()
     codes: list[str] = []
     header = find_header(sheet.rows)
     if header is None:
-        return SheetRead(department, sheet.name, NO_COLUMNS, found, [P.make(Code.NO_HEADER, **where)], expected_districts)
+        return SheetRead(department, sheet.name, NO_COLUMNS, Cells(), [P.make(Code.NO_HEADER, **where)],
+                         expected_districts)
     header_row, code_col = header
     keys, headers, cols, letters, header_cells, _ = _district_columns(sheet.rows[header_row], header_row, code_col,
                                                                       where, out)
+    found = Cells(letters=letters)
     code_rows = _code_rows(sheet.rows, header_row, code_col, department, book, where, out)
     wanted = expected_codes or [i.code for i in book.department_indicators(department)]
     special = _special_cells(info, sheet, header_row, cols)
@@ -365,10 +381,9 @@ def read_department_sheet(sheet: SheetData, department: str, book: Rulebook, inf
         if row is None:
             out.append(P.make(Code.CODE_MISSING, code=code, **where))
             continue
-        cells_here = list(map(operator.add, letters, itertools.repeat(str(row + 1))))
-        readings = _read_row(indicator, sheet.rows[row], cols, cells_here, row, headers, special, where, out)
+        readings = _read_row(indicator, sheet.rows[row], cols, letters, row, headers, special, where, out)
         codes.append(code)
-        found.add(readings, cells_here)
+        found.add(readings, str(row + 1))
     columns = DistrictColumns(keys, headers, header_cells, _filled(found.blank, len(keys)))
     return SheetRead(department, sheet.name, columns, found, out, expected_districts, codes)
 
@@ -424,14 +439,17 @@ def _column_number(letters: str) -> int:
     return number - 1
 
 
-def _read_row(indicator: Indicator, values: list[Any], cols: list[int], cells_here: list[str], row: int,
+def _read_row(indicator: Indicator, values: list[Any], cols: list[int], letters: list[str], row: int,
               headers: list[str], special: SpecialCells, where: dict[str, str], out: list[Problem]) -> RowRead:
-    """The readings of one indicator's row (`cells_here`: each column's cell reference); a form repeats the
-    same few entries, so each distinct entry is interpreted once (for the whole run: `_known_readings`)."""
+    """The readings of one indicator's row (`letters`: each column's); a form repeats the same few entries, so
+    each distinct entry is interpreted once (for the whole run: `_known_readings`). The cells are named only
+    when a problem or a special cell needs them."""
     raws = _entries(values, cols)
-    if special.cells and (special.rows is None or row in special.rows) and not special.cells.isdisjoint(cells_here):
-        by_cell = _read_row_with_special(indicator, raws, cols, cells_here, row, headers, special, where, out)
-        return RowRead(range(len(by_cell)), dict(enumerate(by_cell)))
+    if special.cells and (special.rows is None or row in special.rows):
+        cells_here = cells_of(letters, str(row + 1))
+        if not special.cells.isdisjoint(cells_here):
+            by_cell = _read_row_with_special(indicator, raws, cols, cells_here, row, headers, special, where, out)
+            return RowRead(range(len(by_cell)), dict(enumerate(by_cell)))
     known = _known_readings(indicator)
     # Texts and decimals are their own keys (never equal to each other); other types go with their type, as
     # 1 == 1.0 == True.
@@ -442,6 +460,7 @@ def _read_row(indicator: Indicator, values: list[Any], cols: list[int], cells_he
             known[key] = interpret(indicator, key[1] if type(key) is tuple else key)
     readings = {key: known[key] for key in distinct}
     if any(reading.notes for reading in readings.values()):
+        cells_here = cells_of(letters, str(row + 1))
         for i, key in enumerate(keys):
             reading = readings[key]
             if reading.notes:

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from assess_xl.read.form import SheetRead
+from assess_xl.read.form import Cells, SheetRead
 
 # The columns of a frame of records (ReadResult.winners), in this order; those of text.
 FRAME_COLUMNS = ("district", "code", "value", "raw", "blank", "valid", "file", "sheet", "cell", "order")
@@ -130,7 +130,7 @@ def records_of(placed: list[Placed], districts: list[str], codes: list[str]) -> 
              "blank": _packed([one.sheet.records.blank for one in placed], np.bool_),
              "valid": _packed([one.sheet.records.valid for one in placed], np.bool_),
              "raw": _joined([one.sheet.records.raw for one in placed]),
-             "cell": _joined([one.sheet.records.cell for one in placed])}
+             "cell": _cell_names([one.sheet.records for one in placed])}
     kept = _kept(placed)
     if kept is not None:
         cells = {column: values[kept] for column, values in cells.items()}
@@ -150,6 +150,14 @@ def _packed(parts: list[Any], dtype: Any) -> np.ndarray:
 def _joined(parts: list[list[str]]) -> np.ndarray:
     """Lists of texts joined into one array of objects."""
     return np.fromiter(itertools.chain.from_iterable(parts), dtype=object, count=sum(map(len, parts)))
+
+
+def _cell_names(sheets: list[Cells]) -> np.ndarray:
+    """The cells of the sheets' records (Cells.cells) joined into one array of objects; those a reader sent as column
+    letters and row numbers are added up pair by pair by numpy, not made into a list first."""
+    parts = [objects(cells.cell) if cells.cell or not cells.rows
+             else np.add(objects(cells.letters)[None, :], objects(cells.rows)[:, None]).ravel() for cells in sheets]
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=object)
 
 
 def _kept(placed: list[Placed]) -> np.ndarray | None:

@@ -10,7 +10,7 @@ from hypothesis import given, settings, strategies as st
 
 from assess_xl.read import gather
 from assess_xl.read.cells import interpret
-from assess_xl.xlsx.layout import cell_name
+from assess_xl.xlsx.layout import cell_name, column_letters
 
 DEPARTMENT = "开发处"
 HEADER_ROW, CODE_COL = 2, 1
@@ -90,8 +90,10 @@ def department_sheets(draw, book):
 
 
 def _records(cells):
-    """A Cells' fields as comparable lists (NaN compared by its bytes)."""
-    return (cells.value.tobytes(), cells.raw, bytes(cells.blank), bytes(cells.valid), cells.cell, len(cells))
+    """A Cells' fields as comparable lists. NaN stands for itself; 0.0 and -0.0 are equal, as the readings kept per
+    indicator (form._known_readings) have always taken one for the other."""
+    values = ["NaN" if math.isnan(value) else value for value in cells.value]
+    return (values, cells.raw, bytes(cells.blank), bytes(cells.valid), cells.cells(), len(cells))
 
 
 def test_a_sheet_read_by_distinct_entries_is_the_sheet_read_cell_by_cell(book):
@@ -119,14 +121,15 @@ def test_a_rows_fields_are_spread_from_its_distinct_readings_as_read_one_by_one(
     indicator = Indicator("1-1", 1, DEPARTMENT, "数", "number")
     keys = [n % distinct for n in range(count)]
     readings = {key: interpret(indicator, entries[key % len(entries)]) for key in dict.fromkeys(keys)}
-    found = form.Cells()
-    found.add(form.RowRead(keys, readings), [str(n) for n in range(count)])
+    letters = [column_letters(n) for n in range(count)]
+    found = form.Cells(letters=letters)
+    found.add(form.RowRead(keys, readings), "4")
     one_by_one = [readings[key] for key in keys]
     assert found.value.tobytes() == array("d", [r.value for r in one_by_one]).tobytes()
     assert found.raw == [r.raw for r in one_by_one]
     assert bytes(found.blank) == bytes(r.blank for r in one_by_one)
     assert bytes(found.valid) == bytes(r.valid for r in one_by_one)
-    assert len(found) == count
+    assert len(found) == count and found.cells() == [f"{letter}4" for letter in letters]
 
 
 @settings(max_examples=300, deadline=None)
@@ -135,3 +138,20 @@ def test_filled_columns_are_those_found_column_by_column(flags, width):
     from assess_xl.read import form
     blank = bytearray(flags[:len(flags) - len(flags) % width] if width else [])
     assert form._filled(blank, width) == [not all(blank[i::width]) for i in range(width)]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(st.lists(st.sampled_from(["C4", "D5", "AA10"]), max_size=5).map(lambda cell: ("one by one", cell)),
+                          st.tuples(st.integers(0, 40), st.lists(st.integers(1, 1_000), max_size=6))), max_size=5))
+def test_the_merge_names_the_cells_as_the_sheets_do(sheets):
+    """records._cell_names (numpy, in the main process) against Cells.cells for cells given one by one and for
+    column letters by row numbers, empty ones too."""
+    from assess_xl.read import form, records
+    cells = []
+    for first, rest in sheets:
+        if first == "one by one":
+            cells.append(form.Cells(cell=rest))
+        else:
+            cells.append(form.Cells(letters=[column_letters(n) for n in range(first)], rows=[str(row) for row in rest]))
+    assert records._cell_names(cells).tolist() == [name for one in cells for name in one.cells()]
+    assert records._cell_names(cells).dtype == object

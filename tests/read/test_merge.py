@@ -421,7 +421,7 @@ def returned_read(n, department, order, headers, entries, book):
     from assess_xl.xlsx.layout import name_key
     name = f"inbox/{n}-{department}.xlsx"
     codes = [i.code for i in book.department_indicators(department)][:3]
-    cells, problems = Cells(), []
+    cells, problems = Cells(letters=[chr(ord("H") + column) for column in range(len(headers))]), []
     for row, code in enumerate(codes):
         readings = [interpret(book.indicators[code], entries[(row * len(headers) + column) % len(entries)])
                     for column in range(len(headers))]
@@ -429,7 +429,7 @@ def returned_read(n, department, order, headers, entries, book):
         for reading, header, cell in zip(readings, headers, here):
             problems += [P.make(kind, raw=reading.raw, cell=cell, district=header, code=code, file=name, sheet=department,
                                 **fields) for kind, fields in reading.notes]
-        cells.add(RowRead(range(len(readings)), dict(enumerate(readings))), here)
+        cells.add(RowRead(range(len(readings)), dict(enumerate(readings))), str(row + 4))
     filled = [not all(cells.blank[i::len(headers)]) for i in range(len(headers))]
     columns = DistrictColumns([name_key(h) for h in headers], headers, [f"{chr(ord('H') + c)}3" for c in range(len(headers))],
                               filled)
@@ -463,10 +463,10 @@ def merge_files_as_before(reads, book, strict, districts):
                          for key, district in index.items() if key not in sheet.columns.keys]
             problems += [problem.with_district(index.get(name_key(problem.district), "")) for problem in sheet.problems
                          if not problem.district or name_key(problem.district) in index]
-            keys, cells = sheet.columns.keys, sheet.records
+            keys, cells, cell = sheet.columns.keys, sheet.records, sheet.records.cells()
             kept = [{"district": index[keys[i % len(keys)]], "code": sheet.codes[i // len(keys)], "value": cells.value[i],
                      "raw": cells.raw[i], "blank": bool(cells.blank[i]), "valid": bool(cells.valid[i]), "file": read.info.name,
-                     "sheet": sheet.sheet, "cell": cells.cell[i], "order": position[read.info.submission_key]}
+                     "sheet": sheet.sheet, "cell": cell[i], "order": position[read.info.submission_key]}
                     for i in range(len(cells)) if keys[i % len(keys)] in index]
             if not all(row["blank"] for row in kept):
                 report.supplied.append(sheet.department)
