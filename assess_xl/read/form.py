@@ -477,6 +477,8 @@ _OWN_KEYS = {str, float}
 def _entries(values: list[Any], cols: list[int]) -> list[Any]:
     """The row's value in each of `cols` ("" past its end)."""
     if cols and cols[-1] < len(values):  # cols rise left to right (_header_columns)
+        if cols[-1] - cols[0] == len(cols) - 1:  # side by side, as in a form: one slice
+            return values[cols[0]:cols[-1] + 1]
         return list(map(values.__getitem__, cols))
     width = len(values)
     return [values[col] if col < width else "" for col in cols]

@@ -63,8 +63,8 @@ def department_sheets(draw, book):
     known = [i.code for i in book.department_indicators(DEPARTMENT)]
     if draw(st.booleans()):
         headers = draw(st.lists(st.sampled_from(HEADERS), min_size=0, max_size=6))
-    else:  # as wide as a form of many districts (form.SPREAD_WIDTH), with a duplicate
-        headers = [f"区{n}" for n in range(draw(st.integers(60, 80)))] + ["区1"]
+    else:  # as wide as a form of many districts (form.SPREAD_WIDTH), side by side or with a duplicate
+        headers = [f"区{n}" for n in range(draw(st.integers(60, 80)))] + draw(st.sampled_from([[], ["区1"], ["目标"]]))
     width = 2 + len(headers)
     codes = draw(st.lists(st.sampled_from([*known, "9-99", known[0]]), max_size=len(known) + 2))
     rows = [["标题"], [], ["", "编号", *headers]]
