@@ -303,14 +303,33 @@ def calamine_floor(paths):
         workbook.close()
 
 
-def calamine_two_processes(paths) -> dict:
+def calamine_two_processes(paths, repeat: int = 3) -> dict:
     """python-calamine over the inputs in two fresh processes (the files dealt alternately), each including
     its own start: the floor read-back is compared with, since read-back also reads in child processes."""
     floor = str(HERE / "floor.py")
     commands = [shlex.join([sys.executable, floor, "--read", *map(str, half)]) for half in (paths[0::2], paths[1::2])
                 if half]
     script = " & ".join(commands) + " & wait"
-    return counted(["sh", "-c", script], 3)
+    return counted(["sh", "-c", script], repeat)
+
+
+def read_against_floor(figures, read, paths, pairs):
+    """Read-back and python-calamine in two fresh processes, in turn `pairs` times (A B A B ...): the median wall
+    and CPU of each, and the median of their wall ratios taken pair by pair, which the target is judged by (pairing
+    keeps the ratio when the machine's speed drifts, as `paired` does for the scorecard). Returns the last read."""
+    reads, floors, ratios, result = [], [], [], None
+    for _ in range(pairs):
+        cpu, started = cpu_all(), time.perf_counter()
+        result = read()
+        reads.append((time.perf_counter() - started, cpu_all() - cpu))
+        floor = calamine_two_processes(paths, 1)
+        floors.append((floor["wall"], floor["cpu"]))
+        ratios.append(reads[-1][0] / floor["wall"])
+    for key, runs in (("readback", reads), ("calamine_two", floors)):
+        figures[key] = statistics.median(wall for wall, _ in runs)
+        figures[key + "_cpu"] = round(statistics.median(cpu for _, cpu in runs), 3)
+    figures["readback_ratio"] = statistics.median(ratios)
+    return result
 
 
 def openpyxl_by_hand(paths):
@@ -360,7 +379,10 @@ def run_scenario(scenario: str, repeat: int, queue, documents: bool = True):
         # The process's first read also starts the sandbox's fork server (a fresh interpreter loading the reader),
         # which `assess-xl collect` forks at its launch, before reading: timed apart, then the reads that find it.
         timed(figures, "readback_first", lambda: pipeline.read([inbox], book)[0], 1)
-        read = timed(figures, "readback", lambda: pipeline.read([inbox], book)[0], repeat)
+        if scenario in ("H", "E"):  # crafted files would exhaust the floor; a mailbox is not a workbook
+            read = timed(figures, "readback", lambda: pipeline.read([inbox], book)[0], repeat)
+        else:
+            read = read_against_floor(figures, lambda: pipeline.read([inbox], book)[0], paths, 2 * repeat + 1)
         timed(figures, "pipeline", lambda: pipeline.collect([inbox], book), repeat)
         scores = timed(figures, "scoring", lambda: scoring.score(read.values, book), repeat)
         explanations = timed(figures, "explain", lambda: scoring.explain(read.values, book, scores, read.unreadable), repeat)
@@ -372,8 +394,6 @@ def run_scenario(scenario: str, repeat: int, queue, documents: bool = True):
             lambda: floor_module.write_cells(cells), 2 * repeat + 1)
         if scenario not in ("H", "E"):  # crafted files would exhaust the floors; a mailbox is not a workbook
             timed(figures, "calamine_floor", lambda: calamine_floor(paths), repeat)
-            two = calamine_two_processes(paths)
-            figures.update(calamine_two=two["wall"], calamine_two_cpu=two["cpu"])
             if scenario not in PAST_THE_CAP:
                 timed(figures, "openpyxl_by_hand", lambda: openpyxl_by_hand(paths), 1)
         figures["problems"] = len(read.problems)
@@ -669,14 +689,15 @@ def render(results, quick):
         cells = [_fmt(results[s].get(key)) for s in results]
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
     lines += ["", "| ratio | " + " | ".join(results) + " |", "|---|" + "---|" * len(results)]
-    ratios = [("read-back / calamine in two processes, wall (target ≤ 2)", "readback", "calamine_two"),
-              ("read-back / calamine in two processes, CPU", "readback_cpu", "calamine_two_cpu"),
+    ratios = [("read-back / calamine in two processes, CPU", "readback_cpu", "calamine_two_cpu"),
               ("the process's first read-back / calamine in two processes, wall", "readback_first", "calamine_two"),
               ("openpyxl baseline / read-back", "openpyxl_by_hand", "readback"),
               ("collect wall / its floor", "collect_cli", "collect_floor"),
               ("collect CPU / its floor", "collect_cli_cpu", "collect_floor_cpu")]
     lines.append("| report / xlsxwriter floor, CPU, paired (target ≤ 1.3) | "
                  + " | ".join(_fmt(results[s].get("report_ratio")) for s in results) + " |")
+    lines.append("| read-back / calamine in two processes, wall, paired (target ≤ 2) | "
+                 + " | ".join(_fmt(results[s].get("readback_ratio")) for s in results) + " |")
     for label, a, b in ratios:
         lines.append(f"| {label} | " + " | ".join(_fmt(_ratio(results[s], a, b)) for s in results) + " |")
     lines += ["", "## Where the targets stand", "", "| target | scenario | figure | status |", "|---|---|---|---|"]
@@ -699,8 +720,8 @@ def _targets(results):
     """(target, scenario, figure, unit, met) for every issue target the run can judge."""
     out = []
     for name in ("L", "F", "X", "T"):
-        if name in results and results[name].get("calamine_two"):
-            ratio = results[name]["readback"] / results[name]["calamine_two"]
+        if name in results and results[name].get("readback_ratio"):
+            ratio = results[name]["readback_ratio"]
             out.append(("read-back within 2× of python-calamine in two processes", name, ratio, "×", ratio <= 2))
     for name, r in results.items():
         ratio = r["report_ratio"]
