@@ -24,7 +24,8 @@ from assess_xl.read import cells, gather
 from assess_xl.read.cells import Reading, interpret, is_blank
 from assess_xl.rules.components import Indicator
 from assess_xl.xlsx.layout import (CONTEXT_HEADERS, GUIDE_SHEET, MAX_DISTRICT_NAME, MAX_DISTRICTS, META_SHEET, RESULT_META_SHEET,
-                     RETURN_SHEET, TOOL, cell_name, column_letters, name_key, normalise_text, printable)
+                     RETURN_SHEET, TOOL, cell_name, column_letters, name_key, normalise_text, printable,
+                     repeated_name_key)
 from assess_xl.problems import Problem
 from assess_xl.xlsx.collector import collection_paused
 from assess_xl.xlsx.parse import SheetData, SheetTooLarge, parse_workbook
@@ -312,12 +313,12 @@ def _checked_district_list(text: str, limit: int) -> tuple[str, ...] | None:
 def _assign_sheets(sheets: dict[str, SheetData], book: Rulebook, file_name: str,
                    notes: list[Problem]) -> dict[str, SheetData]:
     """Department → its sheet: by name (compared as names are), or by the codes it holds when renamed."""
-    departments = {_name_key(d): d for d in book.departments}
+    departments = {repeated_name_key(d): d for d in book.departments}
     by_department: dict[str, list[SheetData]] = {}
     for sheet in sheets.values():
         if sheet.name in (META_SHEET, GUIDE_SHEET, RETURN_SHEET):
             continue
-        department = departments.get(_name_key(sheet.name)) or _department_by_codes(sheet, book)
+        department = departments.get(repeated_name_key(sheet.name)) or _department_by_codes(sheet, book)
         if department:
             by_department.setdefault(department, []).append(sheet)
     assigned: dict[str, SheetData] = {}
@@ -331,7 +332,7 @@ def _assign_sheets(sheets: dict[str, SheetData], book: Rulebook, file_name: str,
             sheet = found[0]
             if not sheet.visible:
                 notes.append(P.make(Code.SHEET_HIDDEN, file=file_name, sheet=sheet.name))
-            if _name_key(sheet.name) != _name_key(department):
+            if repeated_name_key(sheet.name) != repeated_name_key(department):
                 notes.append(P.make(Code.SHEET_RENAMED, file=file_name, sheet=sheet.name, department=department))
             assigned[department] = sheet
     return assigned
@@ -555,7 +556,6 @@ def _header_key(text: str) -> tuple[str, str]:
 
 _column_letters = functools.lru_cache(maxsize=1 << 14)(column_letters)
 # Sheet names, headers and codes repeat in every sheet of every file a child reads: each compared once.
-_name_key = functools.lru_cache(maxsize=1 << 14)(name_key)
 _normalised = functools.lru_cache(maxsize=1 << 14)(normalise_text)
 
 

@@ -4,7 +4,6 @@ same comparison (layout.name_key), the later submission winning each (district, 
 problem collected, never raised."""
 from __future__ import annotations
 
-import functools
 import itertools
 import re
 from typing import Any
@@ -19,7 +18,7 @@ from assess_xl.read import gather
 from assess_xl import problems as P
 
 from assess_xl.read.cells import refusal
-from assess_xl.xlsx.layout import district_name_problems, name_key, normalise_text
+from assess_xl.xlsx.layout import district_name_problems, name_key, normalise_text, repeated_name_key
 from assess_xl.read.gather import SEPARATOR
 from assess_xl.problems import Problem
 from assess_xl.read.form import DUPLICATE, READ, DistrictColumns, FileRead, SheetRead
@@ -124,7 +123,6 @@ def _exclusion_key(name: str) -> str:
     return re.sub(r"\s*[›>]\s*", "›", normalise_text(name).replace("\\", "/")).casefold()
 
 
-_name_key = functools.lru_cache(maxsize=1 << 14)(name_key)  # a run's district names are compared more than once
 
 
 # ---- the districts of a run -----------------------------------------------------------------
@@ -143,7 +141,7 @@ def run_districts(reads: list[FileRead], explicit: list[str] | None) -> tuple[li
             continue
         as_written = tuple(listed)
         if as_written not in keys:
-            keys[as_written] = None if district_name_problems(listed) else tuple(map(_name_key, listed))
+            keys[as_written] = None if district_name_problems(listed) else tuple(map(repeated_name_key, listed))
         key = keys[as_written]
         if key is not None:
             votes[key] += 1
@@ -250,7 +248,7 @@ class Positions:
 
     @classmethod
     def of(cls, districts: list[str], book: Rulebook) -> Positions:
-        index = {_name_key(d): d for d in districts}
+        index = {repeated_name_key(d): d for d in districts}
         position = {district: n for n, district in enumerate(districts)}
         return cls(index, {key: position[district] for key, district in index.items()},
                    {code: n for n, code in enumerate(book.indicators)})
@@ -281,7 +279,7 @@ def _settle(sheet: SheetRead, positions: Positions, order: int, file_name: str) 
     placing = positions.placing(sheet.columns.keys, sheet.codes)
     problems = [] if placing.exact else _column_problems(sheet.columns, index, {"file": file_name, "sheet": sheet.sheet})
     for problem in sheet.problems:
-        key = _name_key(problem.district)
+        key = repeated_name_key(problem.district)
         if not problem.district or key in index:
             problems.append(problem.with_district(index.get(key, "")))
     return Placed(sheet, file_name, order, placing), problems

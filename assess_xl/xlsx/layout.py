@@ -54,6 +54,10 @@ def name_key(name: object) -> str:
     return _SPACE.sub("", normalise_text("" if name is None else str(name))).casefold()
 
 
+# name_key of texts a run compares again and again (sheet names, headers, the run's district names), kept per process
+repeated_name_key = functools.lru_cache(maxsize=1 << 14)(name_key)
+
+
 _LIST_SEPARATORS = re.compile(r"[,，、;；\s\u3000]+")
 _COMMAS = re.compile(r"[,，、;；]+")
 
