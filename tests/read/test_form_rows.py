@@ -13,7 +13,7 @@ from assess_xl.read.cells import interpret
 from assess_xl.xlsx.layout import cell_name, column_letters
 
 DEPARTMENT = "开发处"
-HEADER_ROW, CODE_COL = 2, 1
+HEADER_ROW = 2
 HEADERS = ["甲区", "乙区", "丙区", "甲区 ", "别的区", "", 1.0, "目标"]  # "甲区 " repeats 甲区's key; 目标 is context
 ENTRIES = ["", None, " ", "1", 1.0, 1, True, False, 0.0, -0.0, "是", "否", "85%", "坏", "1e99", 2.5, "x" * 1_001,
            datetime(2024, 1, 2), math.nan]

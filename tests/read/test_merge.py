@@ -239,6 +239,12 @@ def as_frame(sheets):
     return frame.astype({"value": float, "blank": bool, "valid": bool, "order": int})
 
 
+def with_other_code(sheets):
+    """The sheets with the first cell of each given a code the rulebook does not have ("99-9")."""
+    return [(file, order, [{**cell, "code": "99-9"} if i == 0 else cell for i, cell in enumerate(cells)])
+            for file, order, cells in sheets]
+
+
 def merge_book():
     from assess_xl.rules import load
     return load.load()
@@ -259,6 +265,7 @@ def test_unsupplied_departments_are_those_without_any_record_of_a_district(book,
     that department's required codes reached (blank or not); nothing for a department that reached all. A code
     the rulebook does not have (numbered after its codes) belongs to none."""
     codes = [*book.indicators, "99-9"] if other_code else None
+    sheets = with_other_code(sheets) if other_code else sheets
     found = {(p.sheet, p.district) for p in merge._unsupplied(as_records(sheets, DISTRICTS, codes), book)}
     frame = as_frame(sheets)
     supplied = set(zip(frame["district"], frame["code"]))
@@ -368,13 +375,14 @@ def test_merge_on_arrays_gives_what_the_pandas_join_gave(book, sheets, strict, d
 def test_supply_names_the_file_of_each_departments_latest_winner(book, sheets, other_code):
     """department × district: the file of the last record (by order, then as listed) of a department's codes."""
     codes = [*book.indicators, "99-9"] if other_code else None
+    sheets = with_other_code(sheets) if other_code else sheets
     supply = merge._supply(as_records(sheets, DISTRICTS, codes), book)
     departments = [d for d in book.departments if book.department_indicators(d)]
     expected = np.full((len(departments), len(DISTRICTS)), "", dtype=object)
     latest = as_frame(sheets).sort_values("order", kind="stable")
     for code, district, file in zip(latest["code"], latest["district"], latest["file"]):
-        department = book.indicators[code].department
-        if department in departments and district in DISTRICTS:
+        department = book.indicators[code].department if code in book.indicators else None  # "99-9": none
+        if department in departments:
             expected[departments.index(department), DISTRICTS.index(district)] = file
     assert list(supply.index) == departments and list(supply.columns) == DISTRICTS
     assert (supply.to_numpy() == expected).all()

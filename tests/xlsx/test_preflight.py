@@ -293,7 +293,7 @@ def test_a_sheet_found_plain_is_found_again_under_other_limits(monkeypatch):
     preflight.forget()
 
 
-def test_the_same_workbook_twice_and_a_changed_copy_have_their_own_verdicts(tmp_path):
+def test_the_same_workbook_twice_and_a_changed_copy_have_their_own_verdicts():
     import io
     import zipfile
     from assess_xl.publish import forms

@@ -247,6 +247,7 @@ def test_a_run_waits_on_one_poll_object_not_a_selector_per_look(monkeypatch):
         return real_wait(*args, **kwargs)
 
     monkeypatch.setattr(connection, "wait", counted)
+    monkeypatch.setattr(sandbox, "wait", counted)  # the sandbox's own name for it
     assert sandbox.run_isolated(square, list(range(60)), workers=2) == [x * x for x in range(60)]
     assert len(calls) <= 10, len(calls)  # one per item or more before
 
