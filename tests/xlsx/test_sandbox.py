@@ -96,7 +96,7 @@ def _alive(pid: int) -> bool:
     try:
         with open(f"/proc/{pid}/status") as status:
             return "\nState:\tZ" not in status.read()
-    except FileNotFoundError:
+    except (FileNotFoundError, ProcessLookupError):  # gone before the open, or between the open and the read
         return False
 
 
