@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from xml.parsers import expat
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from defusedxml import DTDForbidden, EntitiesForbidden, ExternalReferenceForbidden
 
@@ -336,7 +336,8 @@ _plain_limits = (MAX_ROWS, MAX_COLS, MAX_SHEET_CELLS)
 
 
 def _is_plain(data: bytes) -> bool:
-    """Whether _plain_scan answers for the sheet: its bytes are plain (and then within every limit)."""
+    """Whether the sheet is plain and within every limit: _plain_scan's search, its tags held against its dimension
+    rounded up (_within_rounded_dimension) rather than against the dimension itself."""
     global _plain_bytes, _plain_limits
     if _plain_limits != (MAX_ROWS, MAX_COLS, MAX_SHEET_CELLS):
         forget()
@@ -344,7 +345,7 @@ def _is_plain(data: bytes) -> bool:
     keep = len(data) <= MAX_KEPT_SHEET
     if keep and data in _plain_before:
         return True
-    if _plain_scan(data) is None:
+    if _plain(data, _within_rounded_dimension) is None:
         return False
     if keep:
         if _plain_bytes + len(data) > MAX_KEPT_SHEETS:
@@ -449,10 +450,16 @@ def _plain_scan(data: bytes) -> SheetScan | None:
     (a sheet within its dimension: no cell tag has a type attribute starting with e or &; any other: no
     attribute named t anywhere does). A sheet that reaches past the limits is left to the scan, which names
     where it stopped."""
+    return _plain(data, _reach_within_dimension)
+
+
+def _plain(data: bytes, within: Callable[[bytes, int], SheetScan | None]) -> SheetScan | None:
+    """_plain_scan, with `within` answering for a sheet whose tags are all plain and lie within a bound its first
+    plain dimension gives (its reach; or, for _is_plain, a bound within the limits that the reach cannot pass)."""
     start = _content_start(data)
     if start is None or b"\0" in data or _has_prefixed(data, start):
         return None
-    scan = _reach_within_dimension(data, start)
+    scan = within(data, start)
     if scan is None and not _ERROR_TYPE.search(data, start):
         scan = _reach_of_plain_tags(data, start)
     if scan is None:
@@ -493,22 +500,42 @@ def _content_start(data: bytes) -> int | None:
     return start if data[start:start + 1] == b"<" else None
 
 
-def _reach_within_dimension(data: bytes, start: int) -> SheetScan | None:
+def _reach_within_dimension(data: bytes, start: int, rounded: bool = False) -> SheetScan | None:
     """The reach of a plain sheet whose every cell, row and dimension tag is plain and lies within its first plain
     dimension (as programs write them), and whose every cell tag is as programs write it (_not_plain_or_past):
     that dimension's own, found by one search for a tag that is not so (or is not plain in another way:
     _NOT_PLAIN_TAG) instead of a Python object per cell. None when there is no dimension, it reaches past the
-    limits, or some tag is not so."""
+    limits, or some tag is not so. `rounded`: the same with the dimension rounded up (_rounded), which answers with
+    a bound the sheet's reach does not pass (a sheet within its dimension is within the rounded one too)."""
     dimension = _PLAIN_DIMENSION.search(data, start)
     if dimension is None:
         return None
     rows = max(int(number) for number in dimension.group(2, 4) if number)
     columns = max(_column_number(letters.decode()) for letters in dimension.group(1, 3) if letters)
-    if rows > MAX_ROWS or columns > MAX_COLS or rows * columns > MAX_SHEET_CELLS:
-        return None
-    if _not_plain_or_past(rows, columns).search(data, start):
+    if rounded:
+        rows, columns = _rounded(rows, columns)
+    if not _within_limits(rows, columns) or _not_plain_or_past(rows, columns).search(data, start):
         return None
     return SheetScan(rows, columns)
+
+
+# For _is_plain, which needs no reach: rounded, the dimensions of a run's many forms are a few, so that a child compiles
+# a few searches (_not_plain_or_past), each costing as much as reading a sheet, rather than one per dimension.
+_within_rounded_dimension = functools.partial(_reach_within_dimension, rounded=True)
+
+
+def _within_limits(rows: int, columns: int) -> bool:
+    return rows <= MAX_ROWS and columns <= MAX_COLS and rows * columns <= MAX_SHEET_CELLS
+
+
+_ROUNDED_COLUMNS = (26, 702)  # Z, ZZ: every column of one or two letters
+
+
+def _rounded(rows: int, columns: int) -> tuple[int, int]:
+    """A bound no less than (rows, columns): rows up to the largest number of as many digits (9, 99, 999…), columns up to
+    the last of as many letters (Z, ZZ); where that passes a limit, the bound itself."""
+    rounded = (10 ** len(str(rows)) - 1, next((bound for bound in _ROUNDED_COLUMNS if columns <= bound), columns))
+    return rounded if _within_limits(*rounded) else (rows, columns)
 
 
 # The rest of a cell tag as programs write it, after its reference: a style, a type that is not an error value
@@ -561,9 +588,7 @@ def _reach_of_plain_tags(data: bytes, start: int) -> SheetScan | None:
         letters.update(cell_letters)
         numbers.update(cell_numbers)
     scan = SheetScan(max(map(int, numbers), default=0), max(map(_column_number, map(bytes.decode, letters)), default=0))
-    if scan.rows > MAX_ROWS or scan.columns > MAX_COLS or scan.rows * scan.columns > MAX_SHEET_CELLS:
-        return None
-    return scan
+    return scan if _within_limits(scan.rows, scan.columns) else None
 
 
 class _SheetScanner:

@@ -260,6 +260,65 @@ def test_cells_spelt_every_way_within_a_dimension_are_answered_as_the_full_scan_
     assert answered > 1000 and within > 500
 
 
+# ---- for the verdict alone, a sheet's tags are held against its dimension rounded up ----
+
+@settings(max_examples=300, deadline=None)
+@given(rows=st.integers(1, 200_000), columns=st.integers(1, 18_278))
+def test_a_dimension_rounded_up_is_no_less_and_within_the_limits_where_it_was(rows, columns):
+    bound = preflight._rounded(rows, columns)
+    assert bound[0] >= rows and bound[1] >= columns
+    assert preflight._within_limits(*bound) == preflight._within_limits(rows, columns)
+
+
+def test_the_dimensions_of_many_forms_round_to_a_few():
+    dimensions = [(rows, columns) for rows in range(2, 100) for columns in (2, 17, 26)]
+    assert {preflight._rounded(*dimension) for dimension in dimensions} == {(9, 26), (99, 26)}
+    assert preflight._rounded(27, 1000) == (99, 1000)  # past two letters: the columns as they are
+    assert preflight._rounded(3000, 1000) == (3000, 1000)  # 9,999 rows of 1,000 columns would pass the cell limit
+
+
+@pytest.mark.parametrize("body,exact,rounded", [
+    (b'<row r="2"><c r="B2"/><c r="C3"/></row>', True, True),
+    (b'<row r="9"><c r="Z9" s="1"/></row>', False, True),  # past the dimension, within its rounding (9 rows, Z)
+    (b'<row r="10"><c r="B10"/></row>', False, False),  # past the rounding: the tags are counted instead
+    (b'<row r="2"><c r="AA2"/></row>', False, False),
+    (b'<row r="2"><c r="B2" t="e"/></row>', False, False),  # an error value: the full scan
+])
+def test_a_sheet_within_its_rounded_dimension_is_plain_as_the_full_scan_finds_it(body, exact, rounded):
+    xml = b'<worksheet><dimension ref="A1:C3"/><sheetData>' + body + b"</sheetData></worksheet>"
+    assert (preflight._reach_within_dimension(xml, 0) is not None) == exact
+    assert (preflight._within_rounded_dimension(xml, 0) is not None) == rounded
+    preflight.forget()
+    full = _outcome(lambda d: preflight._SheetScanner().scan_part(d), xml)
+    assert preflight._is_plain(xml) == (full is not None and full[2:] == (set(), {}))
+    preflight.forget()
+
+
+def test_sheets_spelt_every_way_are_plain_by_the_rounded_dimension_only_where_the_full_scan_passes_them():
+    """Whenever the rounded search answers, the element-by-element scan finds the sheet within the limits, with no
+    error value or formula and a reach within the bound; and wherever the exact search answers, so does it."""
+    import random
+    rng = random.Random(25)
+    answered = past = 0
+    for _ in range(4000):
+        plain = rng.random() < 0.7
+        dimension = rng.choice(['<dimension ref="A1:C3"/>', '<dimension ref="A1:ALS11"/>', '<dimension ref="A1"/>',
+                                '<dimension ref="B2:C12"/>', ""])
+        rows = "".join(f'<row r="{rng.choice(["1", "2", "3", "9", "12", "99", "100"])}">'
+                       + "".join(_cell(rng, plain) for _ in range(rng.randrange(4))) + "</row>" for _ in range(rng.randrange(4)))
+        tail = rng.choice(["", "<!-- c -->", '<mergeCells count="1"><mergeCell ref="A1:B2"/></mergeCells>', '<x t="e"/>'])
+        data = f'<worksheet xmlns="urn:m">{dimension}<sheetData>{rows}</sheetData>{tail}</worksheet>'.encode()
+        found = preflight._plain(data, preflight._within_rounded_dimension)
+        if preflight._plain_scan(data) is not None:
+            assert found is not None, data
+        if found is not None:
+            answered += 1
+            past += preflight._plain_scan(data) is None
+            full = preflight._SheetScanner().scan_part(data)
+            assert (full.errors, full.formulas) == (set(), {}) and full.rows <= found.rows and full.columns <= found.columns
+    assert answered > 1000 and past > 20
+
+
 # ---- a sheet found plain before is not scanned again; what is remembered is bounded ----
 
 def test_a_sheet_found_plain_before_is_known_by_its_bytes(monkeypatch):
