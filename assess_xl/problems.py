@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import errno
 import functools
+import itertools
+import operator
 import string
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
@@ -451,25 +453,43 @@ PLACE = ("file", "sheet", "cell", "district", "code")  # where a problem is: mak
 
 def make_many(kinds: list[Code], columns: Mapping[str, Sequence[object]]) -> list[Problem]:
     """make(kinds[n], **{name: column[n] for name, column in columns.items()}) for each n (no column `level`): the
-    same Problems, made column by column, each distinct message formatted once (a message depends only on its kind
-    and the fields its template names, compared with their types: 1, 1.0 and True print differently)."""
+    same Problems, made column by column, each message by str.format of its kind's template with its fields given by
+    position (no dict of fields for each)."""
     count = len(kinds)
     given: dict[str, Sequence[object]] = {name: columns.get(name, [""] * count) for name in (*PLACE, "raw")}
     raws = list(map(shorten, given["raw"]))
-    sources = {name: _none_empty(column) for name, column in {**columns, **given, "raw": raws}.items()}
-    fields = {kind: sorted(_template_names(kind.template) & sources.keys()) for kind in set(kinds)}  # each kind's
-    named = sorted(set().union(*fields.values()) & columns.keys())  # what its messages differ by
-    keys = zip(kinds, *(columns[name] for name in named), *(map(type, columns[name]) for name in named))
-    made: dict[tuple[object, ...], str] = {}
-    messages = []
-    for row, key in enumerate(keys):
-        message = made.get(key)
-        if message is None:
-            kind = kinds[row]
-            message = made[key] = _format(kind.template, {name: sources[name][row] for name in fields[kind]})
-        messages.append(message)
+    messages = _messages(kinds, {**columns, **given, "raw": raws})
     places = (_texts(given[name]) for name in PLACE)
-    return _problems([kind.level for kind in kinds], [kind._value_ for kind in kinds], messages, *places, raws)
+    return _problems(list(map(_LEVEL, kinds)), list(map(_VALUE, kinds)), messages, *places, raws)
+
+
+_LEVEL, _VALUE = operator.attrgetter("level"), operator.attrgetter("_value_")  # _value_: see make
+
+
+def _messages(kinds: list[Code], sources: Mapping[str, Sequence[object]]) -> list[str]:
+    """Each row's message: its kind's template with the fields of that row it names, from `sources` (None and any field
+    not given, the cell among them, read as empty, as make reads them)."""
+    present = set(kinds)
+    names = sorted(set().union(*(_field_names(kind.template) for kind in present)))
+    number = {name: str(n) for n, name in enumerate(names)}
+    numbered = {kind: _numbered(kind.template, number) for kind in present}
+    fields = [_none_empty(sources[name]) if name in sources and name != "cell" else itertools.repeat("") for name in names]
+    templates = (itertools.repeat(next(iter(numbered.values())), len(kinds)) if len(numbered) == 1  # one kind, as in
+                 else map(numbered.__getitem__, kinds))  # most calls: no look-up for each row
+    return list(map(str.format, templates, *fields))
+
+
+def _numbered(template: str, number: dict[str, str]) -> str:
+    """`template` with each field named by its number in `number` ({old} → {3}, {old!r:>5} → {3!r:>5}), for str.format
+    with the fields given by position."""
+    parts = []
+    for literal, name, spec, conversion in string.Formatter().parse(template):
+        parts.append(literal.replace("{", "{{").replace("}", "}}"))
+        if name is not None:
+            root = _root(name)
+            parts.append("{" + number[root] + name[len(root):] + (f"!{conversion}" if conversion else "")
+                         + (f":{_numbered(spec, number)}" if spec else "") + "}")
+    return "".join(parts)
 
 
 def _texts(column: Sequence[object]) -> list[str]:
@@ -496,11 +516,20 @@ def _problems(*columns: list[str]) -> list[Problem]:
 
 
 @functools.lru_cache(maxsize=None)  # one entry per template of the catalogue at most
-def _template_names(template: str) -> frozenset[str]:
-    """The fields a template names ({old}, {count:d} …: old, count) that make gives it: not the cell (make takes it as
-    a place only)."""
-    names = {name.split(".")[0].split("[")[0] for _, name, _, _ in string.Formatter().parse(template) if name}
-    return frozenset(names - {"cell"})
+def _field_names(template: str) -> frozenset[str]:
+    """The fields a template names ({old}, {count:d}, {x.y} …: old, count, x), in its format specs too."""
+    names = set()
+    for _, name, spec, _ in string.Formatter().parse(template):
+        if name is not None:
+            names.add(_root(name))
+        if spec:
+            names |= _field_names(spec)
+    return frozenset(names)
+
+
+def _root(name: str) -> str:
+    """A field's name without its attribute or index ({x.y}, {x[0]}: x)."""
+    return name.split(".")[0].split("[")[0]
 
 
 class AssessError(Exception):

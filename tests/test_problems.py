@@ -139,3 +139,14 @@ def test_problems_made_column_by_column_are_those_made_one_by_one(rows):
     assert made == expected
     assert [(type(p), vars(p), hash(p)) for p in made] == [(type(p), vars(p), hash(p)) for p in expected]
     assert pickle.loads(pickle.dumps(made)) == expected
+
+
+def test_a_template_with_its_fields_numbered_formats_as_with_them_named():
+    """make_many gives the fields by position: conversions, format specs (a field in one too), attributes, indexes
+    and doubled braces read as they do by name."""
+    template = "{a}{{b}}{c!r:>{w}}{d.real:.1f}{e[0]}{a}"
+    fields = {"a": 1, "c": "x", "w": 5, "d": 2.25, "e": "yz"}
+    names = sorted(P._field_names(template))
+    numbered = P._numbered(template, {name: str(n) for n, name in enumerate(names)})
+    assert names == ["a", "c", "d", "e", "w"]
+    assert numbered.format(*(fields[name] for name in names)) == template.format_map(fields) == "1{b}  'x'2.2y1"

@@ -370,13 +370,21 @@ def _conflicts(earlier: Records, winners: Records, tied: np.ndarray, strict: boo
     shown = winners.shown_order(np.array([P.LEVEL_ORDER.get(kind.level, 9) for kind in kinds])[which])
     earlier, winners, which = earlier.take(shown), winners.take(shown), which[shown]
     codes, raws, raws_w, files_w = earlier.texts("code").tolist(), earlier.raw.tolist(), winners.raw.tolist(), winners.file.tolist()
-    shortened = {raw: P.shorten(raw) for raw in {*raws, *raws_w}}  # each distinct entry shortened once
-    why = [refusal(book.indicators[code], raw) if kind == 1 else "" for code, raw, kind in zip(codes, raws, which.tolist())]
-    return P.make_many([kinds[kind] for kind in which.tolist()], {
+    shortened = {raw: P.shorten(raw) for raw in {*raws, *raws_w}}.__getitem__  # each distinct entry shortened once
+    return P.make_many(list(map(kinds.__getitem__, which.tolist())), {
         "file": files_w, "sheet": winners.texts("sheet").tolist(), "cell": winners.cell.tolist(),
         "district": earlier.texts("district").tolist(), "code": codes, "raw": raws_w,
-        "old": [shortened[raw] for raw in raws], "old_file": earlier.file.tolist(),
-        "winner": [shortened[raw] for raw in raws_w], "winner_file": files_w, "why": why})
+        "old": list(map(shortened, raws)), "old_file": earlier.file.tolist(),
+        "winner": list(map(shortened, raws_w)), "winner_file": files_w,
+        "why": _refusals(book, codes, raws, np.flatnonzero(which == 1).tolist())})
+
+
+def _refusals(book: Rulebook, codes: list[str], raws: list[str], corrected: list[int]) -> list[str]:
+    """Why each entry at the rows `corrected` was not taken (cells.refusal); '' at every other row."""
+    why = [""] * len(codes)
+    for row in corrected:
+        why[row] = refusal(book.indicators[codes[row]], raws[row])
+    return why
 
 
 def _blank_problems(records: Records, filled: Records, book: Rulebook) -> list[Problem]:

@@ -154,10 +154,21 @@ def _joined(parts: list[list[str]]) -> np.ndarray:
 
 def _cell_names(sheets: list[Cells]) -> np.ndarray:
     """The cells of the sheets' records (Cells.cells) joined into one array of objects; those a reader sent as column
-    letters and row numbers are added up pair by pair by numpy, not made into a list first."""
-    parts = [objects(cells.cell) if cells.cell or not cells.rows
-             else np.add(objects(cells.letters)[None, :], objects(cells.rows)[:, None]).ravel() for cells in sheets]
+    letters and row numbers are added up pair by pair by numpy, not made into a list first, once for each distinct
+    layout of letters and rows (the copies of a department's form all have the same)."""
+    made: dict[tuple[tuple[str, ...], tuple[str, ...]], np.ndarray] = {}
+    parts = [objects(cells.cell) if cells.cell or not cells.rows else _layout_names(cells, made) for cells in sheets]
     return np.concatenate(parts) if parts else np.zeros(0, dtype=object)
+
+
+def _layout_names(cells: Cells, made: dict[tuple[tuple[str, ...], tuple[str, ...]], np.ndarray]) -> np.ndarray:
+    """The cells of a sheet sent as column letters and row numbers (H4, I4, … H5, …), taken from `made` when a sheet of
+    the same letters and rows has made them, else made and kept there."""
+    layout = (tuple(cells.letters), tuple(cells.rows))
+    names = made.get(layout)
+    if names is None:
+        names = made[layout] = np.add(objects(cells.letters)[None, :], objects(cells.rows)[:, None]).ravel()
+    return names
 
 
 def _kept(placed: list[Placed]) -> np.ndarray | None:

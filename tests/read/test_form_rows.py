@@ -145,10 +145,12 @@ def test_filled_columns_are_those_found_column_by_column(flags, width):
                           st.tuples(st.integers(0, 40), st.lists(st.integers(1, 1_000), max_size=6))), max_size=5))
 def test_the_merge_names_the_cells_as_the_sheets_do(sheets):
     """records._cell_names (numpy, in the main process) against Cells.cells for cells given one by one and for
-    column letters by row numbers, empty ones too."""
+    column letters by row numbers, empty ones too; each sheet twice (the names of a layout are made once), and once
+    more with the same letters and its rows one higher (the same letters, another layout)."""
     from assess_xl.read import form, records
     cells = []
-    for first, rest in sheets:
+    again = [(first, rest if first == "one by one" else [row + 1 for row in rest]) for first, rest in sheets]
+    for first, rest in [*sheets, *sheets, *again]:
         if first == "one by one":
             cells.append(form.Cells(cell=rest))
         else:
