@@ -270,11 +270,11 @@ def read_metadata(sheets: dict[str, SheetData], file_name: str, notes: list[Prob
         notes.append(P.make(Code.METADATA_INVALID, file=file_name, field="districts"))
     for key, value in fields.items():
         if key.startswith("codes:"):
-            codes = _string_list(value, 1_000, 40)
+            codes = _checked_codes(value)
             if codes is None:
                 notes.append(P.make(Code.METADATA_INVALID, file=file_name, field=printable(key)[:60]))
             else:
-                meta.codes[key[len("codes:"):]] = codes
+                meta.codes[key[len("codes:"):]] = list(codes)
     return meta
 
 
@@ -288,6 +288,13 @@ def _string_list(text: object, max_items: int, max_length: int) -> list[str] | N
     if not all(isinstance(v, str) and 0 < len(v) <= max_length for v in value):
         return None
     return [str(v) for v in value]
+
+
+@functools.lru_cache(maxsize=256)  # every form and copy of a department lists the same codes: decoded once per child
+def _checked_codes(text: str) -> tuple[str, ...] | None:
+    """A department's codes as the metadata lists them (a JSON list of at most 1,000 codes of 1 to 40 characters)."""
+    codes = _string_list(text, 1_000, 40)
+    return None if codes is None else tuple(codes)
 
 
 def _district_list(text: object) -> list[str] | None:
@@ -405,18 +412,20 @@ class SpecialCells:
     """The input cells of one sheet that are not plain entries: error values, formulas, merged ranges."""
     errors: set[str]  # cells holding an error value
     formulas: dict[str, str]  # cell → formula
-    merged: dict[tuple[int, int], str]  # (row, column) → the merged range it lies in, e.g. "H4:I4"
+    merged: dict[tuple[int, int], str]  # (row, district column) → the merged range it lies in, e.g. "H4:I4"
     cells: set[str]  # every cell above
     rows: set[int] | None  # the rows (zero-based) with one of them in a district column; None: not known
 
 
 def _special_cells(info: gather.FileInfo, sheet: SheetData, header_row: int, cols: list[int]) -> SpecialCells:
-    """The sheet's special cells, and the rows where one lies in a district column (`cols`)."""
+    """The sheet's special cells, and the rows where one lies in a district column (`cols`). Of merged ranges, only their
+    cells in district columns: no other cell is read (a form's context columns are merged, row over row)."""
     errors = info.error_cells.get(sheet.name, set())
     formulas = info.formula_cells.get(sheet.name, {})
-    merged = _merged_lookup([m for m in sheet.merged if m[0] > header_row])  # titles and context merges are ours
+    district_cols = set(cols)
+    merged = _merged_lookup([m for m in sheet.merged if m[0] > header_row], district_cols)  # titles are ours
     names = errors | set(formulas)
-    named, district_cols = _positions_of(names), set(cols)
+    named = _positions_of(names)
     rows = None if named is None else {r for r, c in itertools.chain(named, merged) if c in district_cols}
     return SpecialCells(errors, formulas, merged, names | {cell_name(r, c) for r, c in merged}, rows)
 
@@ -533,14 +542,19 @@ def _read_special(indicator: Indicator, raw: Any, at: dict[str, str], special: S
     return reading._replace(notes=[])
 
 
-def _merged_lookup(merged: list[tuple[int, int, int, int]]) -> dict[tuple[int, int], str]:
+def _merged_lookup(merged: list[tuple[int, int, int, int]], columns: set[int]) -> dict[tuple[int, int], str]:
+    """(row, column) → the merged range it lies in, e.g. "H4:I4", for the cells of `columns` in ranges of at most 10,000
+    cells (a later range over an earlier one)."""
     lookup = {}
     for r0, c0, r1, c1 in merged:
         if (r1 - r0 + 1) * (c1 - c0 + 1) > 10_000:
             continue
+        inside = [c for c in range(c0, c1 + 1) if c in columns]
+        if not inside:
+            continue
         text = f"{cell_name(r0, c0)}:{cell_name(r1, c1)}"
         for r in range(r0, r1 + 1):
-            for c in range(c0, c1 + 1):
+            for c in inside:
                 lookup[(r, c)] = text
     return lookup
 

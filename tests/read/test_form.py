@@ -187,6 +187,28 @@ def test_a_metadata_district_list_is_checked_once_and_given_to_each_form_as_its_
     assert form._district_list(None) is None
 
 
+def test_a_metadata_code_list_is_decoded_once_and_given_to_each_form_as_its_own():
+    """Every form of a department lists the same codes: each gets a list of its own; a list that is not one of codes is
+    refused however often it comes."""
+    import json
+    from assess_xl.read import form
+    from assess_xl.read.form import META_SHEET, TOOL
+    from assess_xl.xlsx.parse import SheetData
+
+    def meta(codes: str):
+        rows = [["tool", TOOL], ["districts", json.dumps(["甲区"], ensure_ascii=False)], ["codes:综合处", codes]]
+        notes: list = []
+        return form.read_metadata({META_SHEET: SheetData(META_SHEET, False, rows)}, "a.xlsx", notes), notes
+
+    (first, _), (second, _) = meta('["2-1", "2-2"]'), meta('["2-1", "2-2"]')
+    assert first.codes == second.codes == {"综合处": ["2-1", "2-2"]}
+    assert first.codes["综合处"] is not second.codes["综合处"]
+    for refused in ('[["2-1"]]', "{}", '["' + "x" * 41 + '"]', "not json ["):
+        for _ in range(2):
+            found, notes = meta(refused)
+            assert found.codes == {} and [p.kind for p in notes] == ["metadata_invalid"]
+
+
 def test_a_workbook_is_read_with_the_cycle_collector_paused_and_resumed_after(book, returned, monkeypatch):
     """Its pre-flight, parse and sheets make many small objects and no cycles: no collection scans them while
     they are made, and the collector is as it was afterwards (also when reading raises)."""

@@ -157,3 +157,30 @@ def test_the_merge_names_the_cells_as_the_sheets_do(sheets):
             cells.append(form.Cells(letters=[column_letters(n) for n in range(first)], rows=[str(row) for row in rest]))
     assert records._cell_names(cells).tolist() == [name for one in cells for name in one.cells()]
     assert records._cell_names(cells).dtype == object
+
+
+def test_merged_ranges_outside_the_district_columns_change_no_read(book):
+    """Only a merged range's cells in district columns are looked up: a sheet read with ranges merged over its context
+    and code columns (as a form's are, row over row) reads as the sheet without them."""
+    from dataclasses import replace
+    from assess_xl.read import form
+
+    @settings(max_examples=200, deadline=None)
+    @given(department_sheets(book), st.lists(st.tuples(st.integers(0, 1), st.integers(0, 12), st.integers(0, 4)),
+                                             max_size=4))
+    def check(drawn, ranges):
+        sheet, info = drawn
+        context = [(HEADER_ROW + 1 + row, 0, HEADER_ROW + 1 + row + height, last) for last, row, height in ranges]
+        with_context = replace(sheet, merged=[*context, *sheet.merged])
+        found = form.read_department_sheet(with_context, DEPARTMENT, book, info, None, None)
+        expected = form.read_department_sheet(sheet, DEPARTMENT, book, info, None, None)
+        assert (found.columns, found.codes, found.problems) == (expected.columns, expected.codes, expected.problems)
+        assert _records(found.records) == _records(expected.records)
+    check()
+
+
+def test_a_merged_range_is_looked_up_by_its_cells_in_the_columns_given_and_named_whole():
+    from assess_xl.read import form
+    lookup = form._merged_lookup([(3, 0, 4, 4), (9, 0, 9, 1), (6, 3, 6, 3)], {2, 3})
+    assert lookup == {(3, 2): "A4:E5", (3, 3): "A4:E5", (4, 2): "A4:E5", (4, 3): "A4:E5", (6, 3): "D7:D7"}
+    assert form._merged_lookup([(0, 0, 200, 200)], {2}) == {}  # more than 10,000 cells: not looked up
