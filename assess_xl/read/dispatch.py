@@ -106,7 +106,7 @@ _FAILURE_CODES = {"crash": Code.PARSE_CRASH, "timeout": Code.PARSE_TIMEOUT, "mem
 
 def first_units(found: list[tuple[Path, str]]) -> list[Unit]:
     """The gathered (path, name) pairs as the first round of units, numbered in the order given."""
-    return [Unit(str(path), name, gather.kind_of(Path(path)), (number,)) for number, (path, name) in enumerate(found)]
+    return [Unit(str(path), name, gather.kind_of(path), (number,)) for number, (path, name) in enumerate(found)]
 
 
 class Reading:

@@ -163,6 +163,8 @@ def _walk(folder: Path, found: list[tuple[Path, str]], skipped: list[Skipped], s
 
     for root, dirs, files in os.walk(folder, onerror=unreadable):
         real_root = os.path.realpath(root)  # a file's real path is its folder's and its name: it is no link
+        root_path = Path(root)
+        shown_root = str(root_path.relative_to(folder.parent))  # a name is shown relative to the given folder's parent
         dirs.sort()
         for entry in sorted(dirs):
             if os.path.islink(os.path.join(root, entry)):
@@ -171,8 +173,8 @@ def _walk(folder: Path, found: list[tuple[Path, str]], skipped: list[Skipped], s
         for entry in sorted(files):
             if entry == FETCH_RECORD:  # fetch's own bookkeeping, not an input
                 continue
-            path = Path(root, entry)
-            name = display_name(str(path.relative_to(folder.parent)))
+            path = root_path / entry
+            name = display_name(entry if shown_root == "." else shown_root + os.sep + entry)
             try:
                 mode = path.lstat().st_mode
             except OSError as exc:
