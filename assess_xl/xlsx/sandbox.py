@@ -14,6 +14,7 @@ from __future__ import annotations
 import multiprocessing
 import multiprocessing.context
 import multiprocessing.process
+import functools
 import itertools
 import os
 import pickle
@@ -332,6 +333,13 @@ def seconds_per_item() -> float:
 
 
 AHEAD = 2  # items sent to a child at once: the one it works on and the next, so it never waits for the run
+DEEP = 8  # items a child may hold while many are queued (_Pool._depth), so that its results can be left to gather
+DEEP_FROM = 4  # a child may hold one item more than AHEAD for every DEEP_FROM items queued per child, up to DEEP
+# Seconds the results are left to gather while every child holds GATHER_WHILE items or more: one look at several
+# instead of one per result. A child's end is seen at once all the same; an item's clock, which starts when the
+# result before it is taken, may start up to GATHER after that result came (a few milliseconds of a minute).
+GATHER = 0.002
+GATHER_WHILE = 4
 BUSY_LOOK = 0.05  # seconds between looks at whether a busy caller has become free to give its core to a child
 KIN_LOOKAHEAD = 64  # queued items looked at for one that no other child has kin of
 
@@ -357,21 +365,28 @@ class _Waiter:
 
     def __init__(self) -> None:
         self.poller = select.poll() if hasattr(select, "poll") else None
+        self.ends = select.poll() if hasattr(select, "poll") else None  # the sentinels alone
+        self.looks: dict[int, Any] = {}  # pipe → a poll object of its own, to look for a next message
         self.handles: dict[int, Connection | int] = {}  # for multiprocessing's wait: pipe → its connection, sentinels
 
     def add(self, child: _Child) -> None:
         pipe, sentinel = child.handles
         self.handles[pipe], self.handles[sentinel] = child.connection, sentinel
-        if self.poller is not None:
+        if self.poller is not None and self.ends is not None:
             self.poller.register(pipe, select.POLLIN)
             self.poller.register(sentinel, select.POLLIN)
+            self.ends.register(sentinel, select.POLLIN)
+            self.looks[pipe] = select.poll()
+            self.looks[pipe].register(pipe, select.POLLIN)
 
     def remove(self, child: _Child) -> None:
         pipe, sentinel = child.handles
         del self.handles[pipe], self.handles[sentinel]
-        if self.poller is not None:
+        if self.poller is not None and self.ends is not None:
             self.poller.unregister(pipe)
             self.poller.unregister(sentinel)
+            self.ends.unregister(sentinel)
+            del self.looks[pipe]
 
     def wait(self, timeout: float) -> set[int]:
         """The handles (pipes, sentinels) that are ready, once one is or `timeout` seconds have passed."""
@@ -379,6 +394,18 @@ class _Waiter:
             return {handle for handle, _ in self.poller.poll(timeout * 1000)}  # milliseconds, rounded up
         ready = wait(list(self.handles.values()), timeout=timeout)
         return {handle.fileno() if isinstance(handle, Connection) else cast(int, handle) for handle in ready}
+
+    def has_message(self, child: _Child) -> bool:
+        """Whether `child`'s pipe holds a message (a look with poll: Connection.poll builds a selector each time)."""
+        look = self.looks.get(child.connection.fileno())
+        return bool(look.poll(0)) if look is not None else child.connection.poll()
+
+    def wait_for_an_end(self, timeout: float) -> bool:
+        """Wait `timeout` seconds unless a child ends first (its sentinel): messages meanwhile are left to gather.
+        True when one ended. Where there is no poll, nothing is waited for (False)."""
+        if self.ends is None:
+            return False
+        return bool(self.ends.poll(timeout * 1000))
 
 
 class _Pool(Generic[Item, Result]):
@@ -431,9 +458,10 @@ class _Pool(Generic[Item, Result]):
             each(index, verdict)
 
     def _deal(self, items: list[Item], queue: deque[int]) -> None:
-        """An item to every ready child without one; then a next one to each, while more items wait than
-        there are children (at the end of a run an item waits for whichever child is free first)."""
-        for depth in range(1, AHEAD + 1):
+        """An item to every ready child without one; then a next one to each, and more while many are queued
+        (_depth), while more items wait than there are children (at the end of a run an item waits for
+        whichever child is free first)."""
+        for depth in range(1, self._depth(len(queue)) + 1):
             for child in self.children:
                 if child.ready and len(child.sent) < depth and queue and (depth == 1 or len(queue) > len(self.children)):
                     index = self._next_item(child, queue)
@@ -445,6 +473,13 @@ class _Pool(Generic[Item, Result]):
                     if not child.sent:
                         child.since = time.monotonic()
                     child.sent.append(index)
+
+    def _depth(self, queued: int) -> int:
+        """How many items a child may hold: AHEAD, and while many are queued one more for every DEEP_FROM queued
+        per child, up to DEEP. Deep while many are left, its results can be left to gather (_wait) without the
+        child running out of work; shallow near the end, so that no child is left with several items to read
+        while another has none."""
+        return max(AHEAD, min(DEEP, queued // (DEEP_FROM * max(1, len(self.children)))))
 
     def _next_item(self, child: _Child, queue: deque[int]) -> int:
         """The next item for `child`, taken from the queue: the first, unless another child still alive was
@@ -492,24 +527,28 @@ class _Pool(Generic[Item, Result]):
             self.waiter.add(self.children[-1])
 
     def _wait(self) -> set[int]:
-        """The pipes and sentinels that are ready, once one is or the nearest clock runs out."""
+        """The pipes and sentinels that are ready, once one is or the nearest clock runs out. While every child
+        holds several items (GATHER_WHILE), their results are first left to gather for GATHER seconds, unless
+        a child ends meanwhile: one look at several results instead of one per result."""
         now = time.monotonic()
         limits = [child.since + (self.time_limit if child.ready else STARTUP_LIMIT) - now
                   for child in self.children if child.sent or not child.ready]  # idle ones have none
         if self._caller_is_busy():
             limits.append(BUSY_LOOK)  # a caller that becomes free gives its core to another child soon
-        return self.waiter.wait(max(0.0, min(limits, default=1.0)))
+        timeout = max(0.0, min(limits, default=1.0))
+        if timeout > GATHER and all(len(child.sent) >= GATHER_WHILE for child in self.children):
+            self.waiter.wait_for_an_end(GATHER)
+            timeout = max(0.0, timeout - (time.monotonic() - now))
+        return self.waiter.wait(timeout)
 
     def _collect(self, results: list[Result | Failure | None], queue: deque[int], ready: set[int]) -> None:
         """Take what children sent; a child that died or overran gives its item a verdict and goes (the
         items it had not started go back to the queue)."""
         for child in list(self.children):
             pipe, sentinel = child.handles
-            if sentinel in ready:  # it may have ended: everything it sent is taken before its end is judged
-                while self._receive(child, results, child.connection.poll):
+            if sentinel in ready or pipe in ready:  # all it sent; if it ended, taken before its end is judged
+                while self._receive(child, results, functools.partial(self.waiter.has_message, child)):
                     pass
-            elif pipe in ready:  # one message; any more make the pipe ready again at the next wait
-                self._receive(child, results)
             if sentinel in ready and not child.process.is_alive():
                 self._retire(child, results, queue, _death(child.process.exitcode))
             elif time.monotonic() - child.since > (self.time_limit if child.ready else STARTUP_LIMIT):
