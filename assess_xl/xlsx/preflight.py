@@ -290,11 +290,10 @@ def _check_xml(verdict: Verdict, archive: zipfile.ZipFile, parts: list[str], sou
             if not _check_sheet_part(verdict, part, data):
                 return whole
             continue
-        head = data[:4096]
-        if b"<!DOCTYPE" in head or b"<!ENTITY" in data:
+        if _declares(data):
             verdict.reject(Code.XML_ENTITIES, part=part)
             return whole
-        if part == "xl/sharedStrings.xml" and not _shared_strings_ok(verdict, head):
+        if part == "xl/sharedStrings.xml" and not _shared_strings_ok(verdict, data[:4096]):
             return whole
         if len(data) < _HEAD:
             whole[part] = data
@@ -325,42 +324,64 @@ def _check_sheet_part(verdict: Verdict, part: str, data: bytes) -> bool:
     return True
 
 
-# Sheets found plain before, by their bytes (a run's forms share the sheets their senders did not touch), under
-# the limits they were found within: kept for sheets of at most MAX_KEPT_SHEET bytes, forgotten when they would
-# hold more than MAX_KEPT_SHEETS bytes or the limits change.
+class _Remembered(set[bytes]):
+    """Parts found harmless before, by their bytes: kept for parts of at most MAX_KEPT_SHEET bytes (the caller does not
+    look a larger one up, which would hash it), forgotten when they would hold more than MAX_KEPT_SHEETS bytes."""
+    held = 0
+
+    def add(self, data: bytes) -> None:
+        if len(data) > MAX_KEPT_SHEET:
+            return
+        if self.held + len(data) > MAX_KEPT_SHEETS:
+            self.clear()
+        super().add(data)
+        self.held += len(data)
+
+    def clear(self) -> None:
+        super().clear()
+        self.held = 0
+
+
 MAX_KEPT_SHEET = 256 * 1024
 MAX_KEPT_SHEETS = 16 * 1024 * 1024
-_plain_before: set[bytes] = set()
-_plain_bytes = 0
+# Sheets found plain before (a run's forms share the sheets their senders did not touch), under the limits they were
+# found within (forgotten when the limits change).
+_plain_before = _Remembered()
 _plain_limits = (MAX_ROWS, MAX_COLS, MAX_SHEET_CELLS)
+# Parts other than sheets found without declarations before (a run's forms share their themes, styles, relationships…;
+# zipmembers gives the same bytes object for each, so that looking one up hashes nothing).
+_undeclared_before = _Remembered()
 
 
 def _is_plain(data: bytes) -> bool:
     """Whether the sheet is plain and within every limit: _plain_scan's search, its tags held against its dimension
     rounded up (_within_rounded_dimension) rather than against the dimension itself."""
-    global _plain_bytes, _plain_limits
+    global _plain_limits
     if _plain_limits != (MAX_ROWS, MAX_COLS, MAX_SHEET_CELLS):
         forget()
         _plain_limits = (MAX_ROWS, MAX_COLS, MAX_SHEET_CELLS)
-    keep = len(data) <= MAX_KEPT_SHEET
-    if keep and data in _plain_before:
+    if len(data) <= MAX_KEPT_SHEET and data in _plain_before:
         return True
     if _plain(data, _within_rounded_dimension) is None:
         return False
-    if keep:
-        if _plain_bytes + len(data) > MAX_KEPT_SHEETS:
-            _plain_before.clear()
-            _plain_bytes = 0
-        _plain_before.add(data)
-        _plain_bytes += len(data)
+    _plain_before.add(data)
     return True
+
+
+def _declares(data: bytes) -> bool:
+    """Whether a part other than a sheet holds a DOCTYPE (in its first 4 KB) or an entity declaration."""
+    if len(data) <= MAX_KEPT_SHEET and data in _undeclared_before:
+        return False
+    if b"<!DOCTYPE" in data[:4096] or b"<!ENTITY" in data:
+        return True
+    _undeclared_before.add(data)
+    return False
 
 
 def forget() -> None:
     """Drop what was remembered of parts seen before (for measurements and tests)."""
-    global _plain_bytes
     _plain_before.clear()
-    _plain_bytes = 0
+    _undeclared_before.clear()
     zipmembers.forget()
 
 

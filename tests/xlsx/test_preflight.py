@@ -337,7 +337,7 @@ def test_what_is_remembered_of_plain_sheets_is_bounded(monkeypatch):
     monkeypatch.setattr(preflight, "MAX_KEPT_SHEETS", 2_000)
     for n in range(1, 40):
         assert preflight._is_plain(b'<worksheet><sheetData><row r="%d"/></sheetData></worksheet>' % n)
-        assert preflight._plain_bytes <= 2_000
+        assert preflight._plain_before.held <= 2_000
     preflight.forget()
 
 
@@ -420,3 +420,44 @@ def test_an_archive_of_a_zip_version_zipfile_cannot_read_is_damaged():
     data[directory + 6:directory + 8] = (64).to_bytes(2, "little")  # version needed to extract: 6.4
     verdict = preflight.check(bytes(data))
     assert verdict.rejected_code == "zip_damaged"
+
+
+# ---- a part other than a sheet found without declarations is not searched again; a changed one is ----
+
+def test_a_part_found_without_declarations_is_known_by_its_bytes_and_a_declaring_one_never_is():
+    preflight.forget()
+    clean, declaring = b"<styleSheet><fonts/></styleSheet>", b'<!ENTITY e "x"><styleSheet/>'
+    assert not preflight._declares(clean) and not preflight._declares(bytes(bytearray(clean)))
+    assert clean in preflight._undeclared_before
+    for _ in range(2):
+        assert preflight._declares(declaring)
+        assert preflight._declares(b"<!DOCTYPE s><styleSheet/>")
+    assert not preflight._declares(b" " * 4096 + b"<!DOCTYPE s>")  # a DOCTYPE is looked for in the first 4 KB
+    preflight.forget()
+    assert not preflight._undeclared_before
+
+
+def test_what_is_remembered_of_parts_without_declarations_is_bounded(monkeypatch):
+    preflight.forget()
+    monkeypatch.setattr(preflight, "MAX_KEPT_SHEETS", 2_000)
+    for n in range(1, 60):
+        assert not preflight._declares(b"<styleSheet><fonts count='%d'/></styleSheet>" % n)
+        assert preflight._undeclared_before.held <= 2_000
+    preflight.forget()
+
+
+def test_a_workbook_whose_styles_gain_an_entity_declaration_after_a_clean_copy_is_refused():
+    import io
+    import zipfile
+    from assess_xl.publish import forms
+    from assess_xl.rules import load
+    preflight.forget()
+    content = forms.build_forms(load.load(), ["甲区", "乙区"])[0].content
+    assert not preflight.check(content).rejected
+    source = zipfile.ZipFile(io.BytesIO(content))
+    changed = zip_of([(info.filename, source.read(info.filename).replace(b"<styleSheet", b'<!ENTITY e "x"><styleSheet', 1)
+                       if info.filename == "xl/styles.xml" else source.read(info.filename)) for info in source.infolist()])
+    refused = preflight.check(changed)
+    assert refused.rejected_code == "xml_entities" and "xl/styles.xml" in refused.rejected
+    assert not preflight.check(content).rejected
+    preflight.forget()
