@@ -2,12 +2,13 @@
 template per kind, so wording stays consistent (the 问题清单 of the report)."""
 from __future__ import annotations
 
+import bisect
 import errno
 import functools
 import itertools
 import operator
 import string
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from enum import Enum
 from typing import ClassVar, cast
@@ -471,12 +472,30 @@ def _messages(kinds: list[Code], sources: Mapping[str, Sequence[object]]) -> lis
     not given, the cell among them, read as empty, as make reads them)."""
     present = set(kinds)
     names = sorted(set().union(*(_field_names(kind.template) for kind in present)))
+    fields = [_none_empty(sources[name]) if name in sources and name != "cell" else itertools.repeat("") for name in names]
+    joined = _joined(next(iter(present)).template, dict(zip(names, fields)), len(kinds)) if len(present) == 1 else None
+    if joined is not None:
+        return joined
     number = {name: str(n) for n, name in enumerate(names)}
     numbered = {kind: _numbered(kind.template, number) for kind in present}
-    fields = [_none_empty(sources[name]) if name in sources and name != "cell" else itertools.repeat("") for name in names]
-    templates = (itertools.repeat(next(iter(numbered.values())), len(kinds)) if len(numbered) == 1  # one kind, as in
-                 else map(numbered.__getitem__, kinds))  # most calls: no look-up for each row
-    return list(map(str.format, templates, *fields))
+    return list(map(str.format, map(numbered.__getitem__, kinds), *fields))
+
+
+def _joined(template: str, fields: Mapping[str, Iterable[object]], count: int) -> list[str] | None:
+    """`count` messages of `template` joined from its literal parts and the fields' texts, row by row (quicker than
+    formatting each); None when they cannot be: a field with a conversion, a format spec, an attribute or an index, or
+    a value that is not a text (a count, say)."""
+    parts: list[Iterable[object]] = []
+    for literal, name, spec, conversion in string.Formatter().parse(template):
+        parts.append(itertools.repeat(literal))
+        if name is not None:
+            if spec or conversion or name != _root(name):
+                return None
+            parts.append(fields[name])
+    try:
+        return list(map("".join, itertools.islice(zip(*parts), count)))
+    except TypeError:
+        return None
 
 
 def _numbered(template: str, number: dict[str, str]) -> str:
@@ -595,3 +614,26 @@ def reason(exc: BaseException) -> str:
 
 def sort_key(problem: Problem) -> tuple[int, str, str, str, str]:
     return (LEVEL_ORDER.get(problem.level, 9), problem.file, problem.sheet, problem.district, problem.code)
+
+
+def in_order(before: list[Problem], ordered: list[Problem], after: list[Problem]) -> list[Problem]:
+    """sorted([*before, *ordered, *after], key=sort_key), `ordered` being in that order already (as merge makes its
+    conflicts): only the others are sorted, each put into `ordered` where a bisection finds its place, so that the keys
+    of `ordered` are made only where it looks rather than for every problem."""
+    others = [*before, *after]
+    out: list[Problem] = []
+    start = 0
+    for n in sorted(range(len(others)), key=lambda n: sort_key(others[n])):
+        end = _place(ordered, sort_key(others[n]), start, first=n < len(before))
+        out += ordered[start:end]
+        out.append(others[n])
+        start = end
+    return out + ordered[start:]
+
+
+def _place(ordered: list[Problem], key: tuple[int, str, str, str, str], start: int, first: bool) -> int:
+    """Where a problem of `key` stands in `ordered` from `start` on: before those of an equal key if `first` (it came
+    before them), else after them; at the end at once when it comes after the last (a lower level, as often)."""
+    if start == len(ordered) or key > sort_key(ordered[-1]):
+        return len(ordered)
+    return (bisect.bisect_left if first else bisect.bisect_right)(ordered, key, start, key=sort_key)

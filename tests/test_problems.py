@@ -150,3 +150,29 @@ def test_a_template_with_its_fields_numbered_formats_as_with_them_named():
     numbered = P._numbered(template, {name: str(n) for n, name in enumerate(names)})
     assert names == ["a", "c", "d", "e", "w"]
     assert numbered.format(*(fields[name] for name in names)) == template.format_map(fields) == "1{b}  'x'2.2y1"
+
+
+_PLACED = st.builds(lambda level, file, district, message: P.Problem(level, "k", message, file, "", "", district),
+                    st.sampled_from([P.ERROR, P.WARNING, P.INFO]), st.sampled_from(["a", "b"]),
+                    st.sampled_from(["", "x", "y"]), st.text(max_size=2))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(_PLACED, max_size=6), st.lists(_PLACED, max_size=12), st.lists(_PLACED, max_size=6))
+def test_problems_put_among_some_in_order_stand_as_sorting_them_all_leaves_them(before, ordered, after):
+    """in_order is the stable sort of before + ordered + after (the same objects in the same places: problems of
+    equal keys stay in the order given, before's ahead of ordered's ahead of after's)."""
+    ordered = sorted(ordered, key=P.sort_key)
+    expected = sorted([*before, *ordered, *after], key=P.sort_key)
+    assert list(map(id, P.in_order(before, ordered, after))) == list(map(id, expected))
+
+
+def test_messages_are_joined_from_texts_and_formatted_otherwise():
+    """A template of plain fields given texts is joined from its parts (as formatting it would give); with a count
+    among the values, or a field with a conversion, a spec, an attribute or an index, it is left to str.format."""
+    texts = {"a": ["x", "y{0}"], "b": ["", "z"]}
+    assert P._joined("{a}与{{b}}{b}。", texts, 2) == ["x与{b}。", "y{0}与{b}z。"]
+    assert P._joined("无字段", {}, 3) == ["无字段"] * 3
+    assert P._joined("{a}{b}", {"a": ["x", 1], "b": ["", ""]}, 2) is None
+    for template in ("{a!r}", "{a:>3}", "{a.real}", "{a[0]}"):
+        assert P._joined(template, texts, 2) is None

@@ -84,8 +84,7 @@ def merge_reads(reads: list[FileRead], failures: list[str], skipped: list[gather
     kept, unmatched = _exclude(reads, excluded or [])
     with collection_paused():
         result = merge_files(kept, book, strict_conflicts, skipped, districts)
-    in_order = sorted([*result.problems, *unmatched], key=P.sort_key) if unmatched else result.problems
-    return replace(result, problems=in_order, worker_failures=failures)
+    return replace(result, problems=P.in_order([], result.problems, unmatched), worker_failures=failures)
 
 
 def _exclude(reads: list[FileRead], excluded: list[Any]) -> tuple[list[FileRead], list[Problem]]:
@@ -194,11 +193,9 @@ def merge_files(reads: list[FileRead], book: Rulebook, strict: bool = False, ski
             else:
                 report.not_submitted.append(sheet.department)  # shown in 来源, not a problem
     records = records_of(placed, chosen, list(positions.code_at))
-    values, winners, merge_problems = merge(records, book, strict, reports)
-    problems = _without_superseded(problems, winners) + merge_problems
-    problems.extend(_unsupplied(records, book))
+    values, winners, conflicts, missing = merge(records, book, strict, reports)
+    problems = P.in_order(_without_superseded(problems, winners), conflicts, missing + _unsupplied(records, book))
     supply = _supply(winners, book)
-    problems.sort(key=P.sort_key)
     return ReadResult(values, problems, reports, list(skipped or []), chosen, winners.frame(text_dtype(records)), supply)
 
 
@@ -308,24 +305,24 @@ def _submitted(settled: Placed) -> bool:
 
 
 def merge(records: Records, book: Rulebook, strict: bool,
-          reports: list[FileReport]) -> tuple[pd.DataFrame, Records, list[Problem]]:
-    """Latest non-blank record per (district, code); conflicts, ties and 缺报 become problems. Records
-    of equal order were submitted at the same time: when they differ, no value is taken."""
+          reports: list[FileReport]) -> tuple[pd.DataFrame, Records, list[Problem], list[Problem]]:
+    """Latest non-blank record per (district, code); conflicts and ties become problems (in the order 问题清单 shows
+    them), and so does 缺报. Records of equal order were submitted at the same time: when they differ, no value is
+    taken."""
     filled = records.take(~records.blank)
     pairs = filled.pairs
     winner_of = latest(pairs, filled.pair_count)[pairs]  # the row of each record's winner: the last of its pair
     rows, of = _differing(filled, winner_of)
     order = filled.order
     tied = order[rows] == order[of]
-    problems = _conflicts(filled.take(rows), filled.take(of), tied, strict, book)
+    conflicts = _conflicts(filled.take(rows), filled.take(of), tied, strict, book)
     _count_superseded(reports, filled.take(rows[~tied]))
     disputed = tied | ~(filled.valid[of] & ~filled.valid[rows])  # a correction is not a dispute
     contested = np.zeros(filled.pair_count, dtype=bool)
     contested[pairs[rows[disputed if strict else tied]]] = True
     winners = filled.take(np.flatnonzero((winner_of == np.arange(len(filled))) & ~contested[pairs]))
     values = value_table(winners.take(winners.valid), list(book.indicators))
-    problems.extend(_blank_problems(records, filled, book))
-    return values, winners, problems
+    return values, winners, conflicts, _blank_problems(records, filled, book)
 
 
 def _differing(filled: Records, winner_of: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -363,7 +360,8 @@ def value_table(usable: Records, codes: list[str]) -> pd.DataFrame:
 def _conflicts(earlier: Records, winners: Records, tied: np.ndarray, strict: bool, book: Rulebook) -> list[Problem]:
     """The problem of each earlier record that differs from its winner: a tie (nothing says which is later), a
     correction of an unreadable entry, or a conflict (the later wins, or none under --on-conflict error). Made in
-    the order 问题清单 shows them (problems.sort_key, stably), so that sorting every problem finds them in order."""
+    the order 问题清单 shows them (problems.sort_key, stably), so that the other problems are put among them
+    (problems.in_order) without sorting them all."""
     kinds = (Code.CONFLICT_STRICT if strict else Code.CONFLICT_TIE, Code.CORRECTED,
              Code.CONFLICT_STRICT if strict else Code.CONFLICT)
     which = np.where(tied, 0, np.where(winners.valid & ~earlier.valid, 1, 2))

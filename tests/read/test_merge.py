@@ -283,7 +283,7 @@ def test_unsupplied_departments_are_those_without_any_record_of_a_district(book,
 def test_merged_values_are_the_winners_pivoted(book, sheets, strict, districts):
     """merge's district × code table: each usable winner's value in its place, as pivot and reindex lay it out."""
     records = as_records(sheets, districts)
-    values, winners, _ = merge.merge(records, book, strict, [])
+    values, winners, _, _ = merge.merge(records, book, strict, [])
     frame = winners.frame(text_dtype(records))
     usable = frame[frame["valid"]]
     expected = (usable.pivot(index="district", columns="code", values="value").astype(float)
@@ -360,13 +360,14 @@ def test_merge_on_arrays_gives_what_the_pandas_join_gave(book, sheets, strict, d
     reports = [merge.FileReport(gather.FileInfo(Path(name), name)) for name in ("a.xlsx", "b.xlsx")]
     expected_reports = [merge.FileReport(gather.FileInfo(Path(name), name)) for name in ("a.xlsx", "b.xlsx")]
     records = as_records(sheets, districts)
-    values, winners, problems = merge.merge(records, book, strict, reports)
+    values, winners, conflicts, missing = merge.merge(records, book, strict, reports)
     expected_values, expected_winners, expected_problems = merge_by_pandas_join(as_frame(sheets), book, districts,
                                                                                 strict, expected_reports)
     pd.testing.assert_frame_equal(values, expected_values)
     pd.testing.assert_frame_equal(winners.frame(text_dtype(records)), expected_winners)
-    missing = [p for p in expected_problems if p.kind == P.Code.MISSING]
-    assert problems == sorted([p for p in expected_problems if p not in missing], key=P.sort_key) + missing
+    expected_missing = [p for p in expected_problems if p.kind == P.Code.MISSING]
+    assert conflicts == sorted([p for p in expected_problems if p not in expected_missing], key=P.sort_key)
+    assert missing == expected_missing
     assert [r.superseded for r in reports] == [r.superseded for r in expected_reports]
 
 
