@@ -417,7 +417,7 @@ def _unsupplied(records: Records, book: Rulebook) -> list[Problem]:
         codes = [i.code for i in book.department_indicators(department) if not i.blank_is_zero]
         if not codes:
             continue
-        lacking = [d for d, found in zip(districts, supplied[departments[department]].tolist()) if not found]
+        lacking = list(map(districts.__getitem__, np.flatnonzero(~supplied[departments[department]]).tolist()))
         if lacking:
             problem = P.make(Code.DEPARTMENT_MISSING, sheet=department, department=department, count=len(lacking))
             out.append(problem.with_district("、".join(lacking)))
@@ -444,5 +444,5 @@ def _supply(winners: Records, book: Rulebook) -> pd.DataFrame:
     last = np.full(files.size, -1)
     np.maximum.at(last, cells, np.arange(len(cells)))  # the latest record of each cell
     written = np.flatnonzero(last >= 0)
-    files.flat[written] = winners.file[known][last[written]]
+    files.flat[written] = winners.sheets.file[winners.sheet[known][last[written]]]  # only their sheets' files looked up
     return pd.DataFrame(files, index=pd.Index(departments, name="部门"), columns=pd.Index(districts), dtype=object)

@@ -152,23 +152,37 @@ def _joined(parts: list[list[str]]) -> np.ndarray:
     return np.fromiter(itertools.chain.from_iterable(parts), dtype=object, count=sum(map(len, parts)))
 
 
+Layouts = dict[tuple[tuple[str, ...], tuple[str, ...]], np.ndarray]  # names by sheet layout (letters, rows)
+Rows = dict[tuple[str, ...], dict[str, np.ndarray]]  # names by letters, then row
+
+
 def _cell_names(sheets: list[Cells]) -> np.ndarray:
     """The cells of the sheets' records (Cells.cells) joined into one array of objects; those a reader sent as column
     letters and row numbers are added up pair by pair by numpy, not made into a list first, once for each distinct
-    layout of letters and rows (the copies of a department's form all have the same)."""
-    made: dict[tuple[tuple[str, ...], tuple[str, ...]], np.ndarray] = {}
-    parts = [objects(cells.cell) if cells.cell or not cells.rows else _layout_names(cells, made) for cells in sheets]
+    layout of letters and rows (the copies of a department's form all have the same), and that of each distinct row
+    of the same letters once (the sheets of a run have the same district columns, its forms rows of the same numbers)."""
+    layouts: Layouts = {}
+    rows: Rows = {}
+    parts = [objects(cells.cell) if cells.cell or not cells.rows else _layout_names(cells, layouts, rows)
+             for cells in sheets]
     return np.concatenate(parts) if parts else np.zeros(0, dtype=object)
 
 
-def _layout_names(cells: Cells, made: dict[tuple[tuple[str, ...], tuple[str, ...]], np.ndarray]) -> np.ndarray:
-    """The cells of a sheet sent as column letters and row numbers (H4, I4, … H5, …), taken from `made` when a sheet of
-    the same letters and rows has made them, else made and kept there."""
+def _layout_names(cells: Cells, layouts: Layouts, rows: Rows) -> np.ndarray:
+    """The cells of a sheet sent as column letters and row numbers (H4, I4, … H5, …): those a sheet of the same layout
+    made, else its rows' names, each made unless a sheet of the same letters made it."""
     layout = (tuple(cells.letters), tuple(cells.rows))
-    names = made.get(layout)
-    if names is None:
-        names = made[layout] = np.add(objects(cells.letters)[None, :], objects(cells.rows)[:, None]).ravel()
-    return names
+    if layout not in layouts:
+        letters, made = objects(cells.letters), rows.setdefault(layout[0], {})
+        layouts[layout] = np.concatenate([_row_names(made, letters, row) for row in cells.rows])
+    return layouts[layout]
+
+
+def _row_names(made: dict[str, np.ndarray], letters: np.ndarray, row: str) -> np.ndarray:
+    """The cells of `row` in the columns of `letters` (H4, I4, …), made unless `made` holds them."""
+    if row not in made:
+        made[row] = np.add(letters, row)
+    return made[row]
 
 
 def _kept(placed: list[Placed]) -> np.ndarray | None:
