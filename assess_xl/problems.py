@@ -472,13 +472,14 @@ def _messages(kinds: list[Code], sources: Mapping[str, Sequence[object]]) -> lis
     not given, the cell among them, read as empty, as make reads them)."""
     present = set(kinds)
     names = sorted(set().union(*(_field_names(kind.template) for kind in present)))
-    fields = [_none_empty(sources[name]) if name in sources and name != "cell" else itertools.repeat("") for name in names]
+    empty = [""] * len(kinds)
+    fields = [sources[name] if name in sources and name != "cell" else empty for name in names]
     joined = _joined(next(iter(present)).template, dict(zip(names, fields)), len(kinds)) if len(present) == 1 else None
-    if joined is not None:
+    if joined is not None:  # texts all, as most are (not a None among them)
         return joined
     number = {name: str(n) for n, name in enumerate(names)}
     numbered = {kind: _numbered(kind.template, number) for kind in present}
-    return list(map(str.format, map(numbered.__getitem__, kinds), *fields))
+    return list(map(str.format, map(numbered.__getitem__, kinds), *map(_none_empty, fields)))
 
 
 def _joined(template: str, fields: Mapping[str, Iterable[object]], count: int) -> list[str] | None:

@@ -22,7 +22,7 @@ from assess_xl.xlsx.layout import district_name_problems, name_key, normalise_te
 from assess_xl.read.gather import SEPARATOR
 from assess_xl.problems import Problem
 from assess_xl.read.form import DUPLICATE, READ, DistrictColumns, FileRead, SheetRead
-from assess_xl.read.records import Placed, Placing, Records, latest, records_of, text_dtype
+from assess_xl.read.records import Placed, Placing, Records, Sheets, latest, records_of, text_dtype
 from assess_xl.xlsx.collector import collection_paused
 from assess_xl.rules.model import Rulebook
 from assess_xl.problems import Code
@@ -315,8 +315,8 @@ def merge(records: Records, book: Rulebook, strict: bool,
     rows, of = _differing(filled, winner_of)
     order = filled.order
     tied = order[rows] == order[of]
-    conflicts = _conflicts(filled.take(rows), filled.take(of), tied, strict, book)
-    _count_superseded(reports, filled.take(rows[~tied]))
+    conflicts = _conflicts(filled, rows, of, tied, strict, book)
+    _count_superseded(reports, filled.sheets, filled.sheet[rows[~tied]])
     disputed = tied | ~(filled.valid[of] & ~filled.valid[rows])  # a correction is not a dispute
     contested = np.zeros(filled.pair_count, dtype=bool)
     contested[pairs[rows[disputed if strict else tied]]] = True
@@ -338,11 +338,12 @@ def _differing(filled: Records, winner_of: np.ndarray) -> tuple[np.ndarray, np.n
     return rows[differs], of[differs]
 
 
-def _count_superseded(reports: list[FileReport], superseded: Records) -> None:
-    """Each file's count of values replaced by a later file (by the file's name, as 来源 shows it)."""
-    per_sheet = np.bincount(superseded.sheet, minlength=len(superseded.sheets.file))
+def _count_superseded(reports: list[FileReport], sheets: Sheets, superseded: np.ndarray) -> None:
+    """Each file's count of values replaced by a later file (by the file's name, as 来源 shows it), from the numbers of
+    the superseded records' sheets."""
+    per_sheet = np.bincount(superseded, minlength=len(sheets.file))
     counts: Counter[str] = Counter()
-    for name, count in zip(superseded.sheets.file.tolist(), per_sheet.tolist()):
+    for name, count in zip(sheets.file.tolist(), per_sheet.tolist()):
         counts[name] += count
     for report in reports:
         report.superseded = counts.get(report.info.name, 0)
@@ -357,16 +358,17 @@ def value_table(usable: Records, codes: list[str]) -> pd.DataFrame:
     return pd.DataFrame(table, index=pd.Index(usable.districts, name="区"), columns=pd.Index(codes))
 
 
-def _conflicts(earlier: Records, winners: Records, tied: np.ndarray, strict: bool, book: Rulebook) -> list[Problem]:
-    """The problem of each earlier record that differs from its winner: a tie (nothing says which is later), a
-    correction of an unreadable entry, or a conflict (the later wins, or none under --on-conflict error). Made in
-    the order 问题清单 shows them (problems.sort_key, stably), so that the other problems are put among them
-    (problems.in_order) without sorting them all."""
+def _conflicts(filled: Records, rows: np.ndarray, of: np.ndarray, tied: np.ndarray, strict: bool,
+               book: Rulebook) -> list[Problem]:
+    """The problem of each earlier record (at `rows`) that differs from its winner (at `of`): a tie (nothing says
+    which is later), a correction of an unreadable entry, or a conflict (the later wins, or none under
+    --on-conflict error). Made in the order 问题清单 shows them (problems.sort_key, stably), so that the other
+    problems are put among them (problems.in_order) without sorting them all."""
     kinds = (Code.CONFLICT_STRICT if strict else Code.CONFLICT_TIE, Code.CORRECTED,
              Code.CONFLICT_STRICT if strict else Code.CONFLICT)
-    which = np.where(tied, 0, np.where(winners.valid & ~earlier.valid, 1, 2))
-    shown = winners.shown_order(np.array([P.LEVEL_ORDER.get(kind.level, 9) for kind in kinds])[which])
-    earlier, winners, which = earlier.take(shown), winners.take(shown), which[shown]
+    which = np.where(tied, 0, np.where(filled.valid[of] & ~filled.valid[rows], 1, 2))
+    shown = filled.shown_order(of, np.array([P.LEVEL_ORDER.get(kind.level, 9) for kind in kinds])[which])
+    earlier, winners, which = filled.take(rows[shown]), filled.take(of[shown]), which[shown]
     codes, raws, raws_w, files_w = earlier.texts("code").tolist(), earlier.raw.tolist(), winners.raw.tolist(), winners.file.tolist()
     shortened = {raw: P.shorten(raw) for raw in {*raws, *raws_w}}.__getitem__  # each distinct entry shortened once
     return P.make_many(list(map(kinds.__getitem__, which.tolist())), {

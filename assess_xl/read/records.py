@@ -102,12 +102,14 @@ class Records:
             return np.asarray(getattr(self.sheets, "file" if column == "file" else "name")[self.sheet])
         return np.asarray(getattr(self, column))
 
-    def shown_order(self, levels: np.ndarray) -> np.ndarray:
-        """The records' rows sorted stably by (level, file, sheet, district, code), `levels` being each one's level
-        as its order (problems.LEVEL_ORDER): how problems at these places stand once sorted (problems.sort_key)."""
-        sheets = self.sheets
-        return np.lexsort((np.arange(len(self)), _ranks(self.codes)[self.code], _ranks(self.districts)[self.district],
-                           _ranks(sheets.name.tolist())[self.sheet], _ranks(sheets.file.tolist())[self.sheet], levels))
+    def shown_order(self, rows: np.ndarray, levels: np.ndarray) -> np.ndarray:
+        """The order of `rows` (positions of records) sorted stably by their records' (level, file, sheet, district,
+        code), `levels` being each one's level as its order (problems.LEVEL_ORDER): how problems at these places stand
+        once sorted (problems.sort_key)."""
+        sheets, sheet = self.sheets, self.sheet[rows]
+        return np.lexsort((np.arange(len(rows)), _ranks(self.codes)[self.code[rows]],
+                           _ranks(self.districts)[self.district[rows]], _ranks(sheets.name.tolist())[sheet],
+                           _ranks(sheets.file.tolist())[sheet], levels))
 
     def frame(self, text: Any) -> pd.DataFrame:
         """The records as a frame of FRAME_COLUMNS, its texts of dtype `text` (text_dtype). It holds the records'
