@@ -333,13 +333,13 @@ def seconds_per_item() -> float:
 
 
 AHEAD = 2  # items sent to a child at once: the one it works on and the next, so it never waits for the run
-DEEP = 8  # items a child may hold while many are queued (_Pool._depth), so that its results can be left to gather
-DEEP_FROM = 4  # a child may hold one item more than AHEAD for every DEEP_FROM items queued per child, up to DEEP
+DEEP = 16  # items a child may hold while many are queued (_Pool._depth), so that its results can be left to gather
+DEEP_FROM = 2  # a child may hold one item for every DEEP_FROM items queued per child (AHEAD at least, DEEP at most)
 # Seconds the results are left to gather while every child holds GATHER_WHILE items or more: one look at several
 # instead of one per result. A child's end is seen at once all the same; an item's clock, which starts when the
 # result before it is taken, may start up to GATHER after that result came (a few milliseconds of a minute).
-GATHER = 0.002
-GATHER_WHILE = 4
+GATHER = 0.003
+GATHER_WHILE = 6
 BUSY_LOOK = 0.05  # seconds between looks at whether a busy caller has become free to give its core to a child
 KIN_LOOKAHEAD = 64  # queued items looked at for one that no other child has kin of
 
@@ -475,10 +475,9 @@ class _Pool(Generic[Item, Result]):
                     child.sent.append(index)
 
     def _depth(self, queued: int) -> int:
-        """How many items a child may hold: AHEAD, and while many are queued one more for every DEEP_FROM queued
-        per child, up to DEEP. Deep while many are left, its results can be left to gather (_wait) without the
-        child running out of work; shallow near the end, so that no child is left with several items to read
-        while another has none."""
+        """How many items a child may hold: one for every DEEP_FROM queued per child, AHEAD at least, DEEP at most.
+        Deep while many are left, its results can be left to gather (_wait) without the child running out of
+        work; shallow near the end, so that no child is left with several items to read while another has none."""
         return max(AHEAD, min(DEEP, queued // (DEEP_FROM * max(1, len(self.children)))))
 
     def _next_item(self, child: _Child, queue: deque[int]) -> int:

@@ -72,7 +72,7 @@ def test_each_verdict_is_told_once_in_a_deep_run():
 def test_children_hold_more_items_while_many_are_queued_and_two_near_the_end():
     pool = sandbox._Pool(square, (), 60.0, sandbox.MEMORY_LIMIT)
     pool.children = [sandbox._Child(None, None, ready=True) for _ in range(2)]  # type: ignore[arg-type]
-    assert [pool._depth(queued) for queued in (500, 64, 40, 24, 16, 8, 1, 0)] == [8, 8, 5, 3, 2, 2, 2, 2]
+    assert [pool._depth(queued) for queued in (500, 64, 40, 24, 16, 8, 1, 0)] == [16, 16, 10, 6, 4, 2, 2, 2]
 
 
 class Waiter:
