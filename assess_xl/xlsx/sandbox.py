@@ -334,7 +334,7 @@ def seconds_per_item() -> float:
 
 AHEAD = 2  # items sent to a child at once: the one it works on and the next, so it never waits for the run
 DEEP = 16  # items a child may hold while many are queued (_Pool._depth), so that its results can be left to gather
-DEEP_FROM = 2  # a child may hold one item for every DEEP_FROM items queued per child (AHEAD at least, DEEP at most)
+DEEP_FROM = 4  # a child may hold one item for every DEEP_FROM items queued per child (AHEAD at least, DEEP at most)
 # Seconds the results are left to gather while every child holds GATHER_WHILE items or more: one look at several
 # instead of one per result. A child's end is seen at once all the same; an item's clock, which starts when the
 # result before it is taken, may start up to GATHER after that result came (a few milliseconds of a minute).

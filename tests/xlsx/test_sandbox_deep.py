@@ -40,26 +40,26 @@ def deepest_dealt(monkeypatch) -> list[int]:
 
 def test_a_child_holding_many_items_that_dies_blames_only_the_one_it_was_reading(monkeypatch):
     held = deepest_dealt(monkeypatch)
-    items = ["a"] * 80
+    items = ["a"] * 200
     items[20], items[45], items[46] = "abort", "segfault", "hard-exit"
     results = sandbox.run_isolated(misbehave, items, workers=2)
     assert max(held) == sandbox.DEEP > sandbox.AHEAD
     assert results[20] == sandbox.Failure("crash", "SIGABRT")
     assert results[45] == sandbox.Failure("crash", "SIGSEGV")
     assert results[46] == sandbox.Failure("crash", "exit 7")
-    assert [r for i, r in enumerate(results) if i not in (20, 45, 46)] == ["A"] * 77
+    assert [r for i, r in enumerate(results) if i not in (20, 45, 46)] == ["A"] * 197
 
 
 def test_a_child_holding_many_items_that_hangs_gives_only_that_item_a_timeout(monkeypatch):
     held = deepest_dealt(monkeypatch)
-    items = ["a"] * 40
+    items = ["a"] * 80
     items[10] = "hang"
     started = time.monotonic()
     results = sandbox.run_isolated(misbehave, items, workers=1, time_limit=2)
     assert max(held) == sandbox.DEEP
     assert time.monotonic() - started < 20
     assert results[10] == sandbox.Failure("timeout")
-    assert [r for i, r in enumerate(results) if i != 10] == ["A"] * 39
+    assert [r for i, r in enumerate(results) if i != 10] == ["A"] * 79
 
 
 def test_each_verdict_is_told_once_in_a_deep_run():
@@ -72,7 +72,7 @@ def test_each_verdict_is_told_once_in_a_deep_run():
 def test_children_hold_more_items_while_many_are_queued_and_two_near_the_end():
     pool = sandbox._Pool(square, (), 60.0, sandbox.MEMORY_LIMIT)
     pool.children = [sandbox._Child(None, None, ready=True) for _ in range(2)]  # type: ignore[arg-type]
-    assert [pool._depth(queued) for queued in (500, 64, 40, 24, 16, 8, 1, 0)] == [16, 16, 10, 6, 4, 2, 2, 2]
+    assert [pool._depth(queued) for queued in (500, 128, 64, 40, 24, 15, 8, 1, 0)] == [16, 16, 8, 5, 3, 2, 2, 2, 2]
 
 
 class Waiter:
