@@ -11,7 +11,7 @@ import string
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from enum import Enum
-from typing import ClassVar, cast
+from typing import ClassVar, TypeGuard, cast
 
 
 class Level(str, Enum):
@@ -454,11 +454,11 @@ PLACE = ("file", "sheet", "cell", "district", "code")  # where a problem is: mak
 
 def make_many(kinds: list[Code], columns: Mapping[str, Sequence[object]]) -> list[Problem]:
     """make(kinds[n], **{name: column[n] for name, column in columns.items()}) for each n (no column `level`): the
-    same Problems, made column by column, each message by str.format of its kind's template with its fields given by
-    position (no dict of fields for each)."""
+    same Problems, made column by column: each message joined from its kind's template's parts and its fields' texts,
+    or by str.format with the fields given by position (no dict of fields for each), each field a column."""
     count = len(kinds)
     given: dict[str, Sequence[object]] = {name: columns.get(name, [""] * count) for name in (*PLACE, "raw")}
-    raws = list(map(shorten, given["raw"]))
+    raws = _shortened(given["raw"])
     messages = _messages(kinds, {**columns, **given, "raw": raws})
     places = (_texts(given[name]) for name in PLACE)
     return _problems(list(map(_LEVEL, kinds)), list(map(_VALUE, kinds)), messages, *places, raws)
@@ -514,7 +514,16 @@ def _numbered(template: str, number: dict[str, str]) -> str:
 
 def _texts(column: Sequence[object]) -> list[str]:
     """str() of each value (the column itself when every value is a str already)."""
-    return column if isinstance(column, list) and set(map(type, column)) <= {str} else list(map(str, column))
+    return column if _all_texts(column) else list(map(str, column))
+
+
+def _shortened(column: Sequence[object]) -> list[str]:
+    """shorten() of each value (the column itself when every value is a str short enough already)."""
+    return column if _all_texts(column) and max(map(len, column), default=0) <= SHORT else list(map(shorten, column))
+
+
+def _all_texts(column: Sequence[object]) -> TypeGuard[list[str]]:
+    return isinstance(column, list) and set(map(type, column)) <= {str}
 
 
 def _none_empty(column: Sequence[object]) -> Sequence[object]:
@@ -523,14 +532,15 @@ def _none_empty(column: Sequence[object]) -> Sequence[object]:
 
 
 def _problems(*columns: list[str]) -> list[Problem]:
-    """Problem(*row) for each row of `columns` (one per field, in order). Equal objects, their fields put in place at
-    once: a frozen dataclass's __init__ sets each through object.__setattr__, most of the cost of making one."""
-    make_one = object.__new__
+    """Problem(*row) for each row of `columns` (one per field, in order). Equal objects, each given its fields as one
+    dict made at once: a frozen dataclass's __init__ sets each through object.__setattr__, most of the cost of making
+    one (and a dict of texts made so is not one the cycle collector looks at)."""
+    make_one, put = object.__new__, object.__setattr__
     out = []
     for level, kind, message, file, sheet, cell, district, code, raw in zip(*columns):
         problem = make_one(Problem)
-        problem.__dict__.update(level=level, kind=kind, message=message, file=file, sheet=sheet, cell=cell,
-                                district=district, code=code, raw=raw)
+        put(problem, "__dict__", {"level": level, "kind": kind, "message": message, "file": file, "sheet": sheet,
+                                  "cell": cell, "district": district, "code": code, "raw": raw})
         out.append(problem)
     return out
 
@@ -592,7 +602,10 @@ class AssessError(Exception):
         return cls(make(kind, **fields))  # type: ignore[arg-type]
 
 
-def shorten(raw: object, limit: int = 200) -> str:
+SHORT = 200  # characters of an entry quoted in full (shorten)
+
+
+def shorten(raw: object, limit: int = SHORT) -> str:
     text = "" if raw is None else str(raw)
     return text if len(text) <= limit else text[:limit] + f"…（共{len(text)}字）"
 

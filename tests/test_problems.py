@@ -176,3 +176,13 @@ def test_messages_are_joined_from_texts_and_formatted_otherwise():
     assert P._joined("{a}{b}", {"a": ["x", 1], "b": ["", ""]}, 2) is None
     for template in ("{a!r}", "{a:>3}", "{a.real}", "{a[0]}"):
         assert P._joined(template, texts, 2) is None
+
+
+@pytest.mark.parametrize("raws", [["1", "x" * 200], ["1", "x" * 201], ["长" * 300, None], [1.5, "2"], []])
+def test_entries_are_shortened_in_problems_made_together_as_in_those_made_alone(raws):
+    """make_many quotes each entry as make does: in full up to SHORT characters, else cut with its length said
+    (a column of short texts taken as it is)."""
+    kinds = [P.Code.CONFLICT] * len(raws)
+    made = P.make_many(kinds, {"raw": raws, "old": raws})
+    assert made == [P.make(P.Code.CONFLICT, raw=raw, old=raw) for raw in raws]
+    assert [p.raw for p in made] == [P.shorten(raw) for raw in raws]
