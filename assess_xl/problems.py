@@ -632,14 +632,16 @@ def sort_key(problem: Problem) -> tuple[int, str, str, str, str]:
 
 def in_order(before: list[Problem], ordered: list[Problem], after: list[Problem]) -> list[Problem]:
     """sorted([*before, *ordered, *after], key=sort_key), `ordered` being in that order already (as merge makes its
-    conflicts): only the others are sorted, each put into `ordered` where a bisection finds its place, so that the keys
-    of `ordered` are made only where it looks rather than for every problem."""
+    conflicts): only the others are sorted (each one's key made once), each put into `ordered` where a bisection finds
+    its place, so that the keys of `ordered` are made only where it looks rather than for every problem."""
     others = [*before, *after]
+    keys = list(map(sort_key, others))
+    last = sort_key(ordered[-1]) if ordered else None
     out: list[Problem] = []
     start = 0
-    for n in sorted(range(len(others)), key=lambda n: sort_key(others[n])):
-        end = _place(ordered, sort_key(others[n]), start, first=n < len(before))
-        out += ordered[start:end]
+    for n in sorted(range(len(others)), key=keys.__getitem__):
+        end = len(ordered) if last is None or keys[n] > last else _place(ordered, keys[n], start, n < len(before))
+        out += ordered[start:end]  # at the end at once when it comes after the last (a lower level, as often)
         out.append(others[n])
         start = end
     return out + ordered[start:]
@@ -647,7 +649,5 @@ def in_order(before: list[Problem], ordered: list[Problem], after: list[Problem]
 
 def _place(ordered: list[Problem], key: tuple[int, str, str, str, str], start: int, first: bool) -> int:
     """Where a problem of `key` stands in `ordered` from `start` on: before those of an equal key if `first` (it came
-    before them), else after them; at the end at once when it comes after the last (a lower level, as often)."""
-    if start == len(ordered) or key > sort_key(ordered[-1]):
-        return len(ordered)
+    before them), else after them."""
     return (bisect.bisect_left if first else bisect.bisect_right)(ordered, key, start, key=sort_key)
