@@ -461,10 +461,17 @@ def make_many(kinds: list[Code], columns: Mapping[str, Sequence[object]]) -> lis
     raws = _shortened(given["raw"])
     messages = _messages(kinds, {**columns, **given, "raw": raws})
     places = (_texts(given[name]) for name in PLACE)
-    return _problems(list(map(_LEVEL, kinds)), list(map(_VALUE, kinds)), messages, *places, raws)
+    return _problems(_per_row(kinds, _LEVEL), _per_row(kinds, _VALUE), messages, *places, raws)
 
 
 _LEVEL, _VALUE = operator.attrgetter("level"), operator.attrgetter("_value_")  # _value_: see make
+
+
+def _per_row(kinds: list[Code], attribute: operator.attrgetter[str]) -> list[str]:
+    """Each row's kind's `attribute`, looked up once when every row is of one kind (as in most calls)."""
+    if kinds and kinds.count(kinds[0]) == len(kinds):
+        return [attribute(kinds[0])] * len(kinds)
+    return list(map(attribute, kinds))
 
 
 def _messages(kinds: list[Code], sources: Mapping[str, Sequence[object]]) -> list[str]:
