@@ -489,21 +489,19 @@ def _messages(kinds: list[Code], sources: Mapping[str, Sequence[object]]) -> lis
     return list(map(str.format, map(numbered.__getitem__, kinds), *map(_none_empty, fields)))
 
 
-def _joined(template: str, fields: Mapping[str, Iterable[object]], count: int) -> list[str] | None:
+def _joined(template: str, fields: Mapping[str, Sequence[object]], count: int) -> list[str] | None:
     """`count` messages of `template` joined from its literal parts and the fields' texts, row by row (quicker than
     formatting each); None when they cannot be: a field with a conversion, a format spec, an attribute or an index, or
-    a value that is not a text (a count, say)."""
+    a column with a value that is not exactly a str (a count, None, or a str subclass, which str.format would show
+    through its own __format__, as an Enum member's name)."""
     parts: list[Iterable[object]] = []
     for literal, name, spec, conversion in string.Formatter().parse(template):
         parts.append(itertools.repeat(literal))
         if name is not None:
-            if spec or conversion or name != _root(name):
+            if spec or conversion or name != _root(name) or not _all_texts(fields[name]):
                 return None
             parts.append(fields[name])
-    try:
-        return list(map("".join, itertools.islice(zip(*parts), count)))
-    except TypeError:
-        return None
+    return list(map("".join, itertools.islice(zip(*parts), count)))
 
 
 def _numbered(template: str, number: dict[str, str]) -> str:

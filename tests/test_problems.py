@@ -123,7 +123,18 @@ def test_a_problem_made_with_every_field_given_or_some_missing_is_as_made_field_
     assert P.make(kind, **dict(fields)) == _made_field_by_field(kind, dict(fields))
 
 
-_VALUES = st.one_of(st.none(), st.text(max_size=3), st.integers(-1, 1), st.sampled_from([1.0, 0.0, True, False]))
+class Shown(str):
+    """A str that shows itself otherwise (as a str Enum member shows its name): str.format shows what __format__ says."""
+
+    def __format__(self, spec: str) -> str:
+        return "«" + str.__str__(self) + "»"
+
+    def __str__(self) -> str:
+        return "«" + str.__str__(self) + "»"
+
+
+_VALUES = st.one_of(st.none(), st.text(max_size=3), st.integers(-1, 1), st.sampled_from([1.0, 0.0, True, False]),
+                    st.text(max_size=3).map(Shown), st.sampled_from(list(P.Level)))
 
 
 @settings(max_examples=300, deadline=None)
@@ -174,6 +185,7 @@ def test_messages_are_joined_from_texts_and_formatted_otherwise():
     assert P._joined("{a}与{{b}}{b}。", texts, 2) == ["x与{b}。", "y{0}与{b}z。"]
     assert P._joined("无字段", {}, 3) == ["无字段"] * 3
     assert P._joined("{a}{b}", {"a": ["x", 1], "b": ["", ""]}, 2) is None
+    assert P._joined("{a}{b}", {"a": ["x", Shown("y")], "b": ["", ""]}, 2) is None  # a str subclass: formatted
     for template in ("{a!r}", "{a:>3}", "{a.real}", "{a[0]}"):
         assert P._joined(template, texts, 2) is None
 

@@ -290,22 +290,34 @@ def _string_list(text: object, max_items: int, max_length: int) -> list[str] | N
     return [str(v) for v in value]
 
 
-@functools.lru_cache(maxsize=256)  # every form and copy of a department lists the same codes: decoded once per child
+# The longest metadata text whose check a child remembers (every form and copy of a run lists the same codes and
+# districts: checked once per child). Longer texts, a hostile file's, are checked each time and not kept, so that what
+# one file leaves in a child's memory stays small beside its limit (a later file is not refused for want of memory).
+REMEMBERED_TEXT = 256 * 1024
+
+
 def _checked_codes(text: str) -> tuple[str, ...] | None:
     """A department's codes as the metadata lists them (a JSON list of at most 1,000 codes of 1 to 40 characters)."""
+    return _remembered_codes(text) if len(text) <= REMEMBERED_TEXT else _codes(text)
+
+
+def _codes(text: str) -> tuple[str, ...] | None:
     codes = _string_list(text, 1_000, 40)
     return None if codes is None else tuple(codes)
+
+
+_remembered_codes = functools.lru_cache(maxsize=64)(_codes)
 
 
 def _district_list(text: object) -> list[str] | None:
     """The metadata's list of districts, when every name is shown as written and no two compare alike."""
     if not isinstance(text, str):
         return None
-    names = _checked_district_list(text, MAX_DISTRICTS)
+    checked = _remembered_district_list if len(text) <= REMEMBERED_TEXT else _checked_district_list
+    names = checked(text, MAX_DISTRICTS)
     return None if names is None else list(names)
 
 
-@functools.lru_cache(maxsize=64)  # every form and copy of a run lists the same districts: checked once per child
 def _checked_district_list(text: str, limit: int) -> tuple[str, ...] | None:
     names = _string_list(text, limit, MAX_DISTRICT_NAME)
     if names is None or any(printable(n) != n or not name_key(n) for n in names):
@@ -313,6 +325,9 @@ def _checked_district_list(text: str, limit: int) -> tuple[str, ...] | None:
     if len({name_key(n) for n in names}) != len(names):
         return None
     return tuple(names)
+
+
+_remembered_district_list = functools.lru_cache(maxsize=64)(_checked_district_list)
 
 
 # ---- sheets -------------------------------------------------------------------------------

@@ -304,7 +304,7 @@ def isolation(function: Callable[..., Result], context: tuple[Any, ...] = (), wo
     of a new set per batch; `run(items, each)` tells `each` of every verdict as run_isolated does;
     `run(items, each, order)` hands the items out in that order of their indexes (results stay in item
     order); `run(items, each, order, kinship)` hands items of equal kinship (e.g. files of one size, which may
-    be copies of one file) to one child where the balance of the work allows (see _Pool._next_item). While
+    be copies of one file) to one child where the balance of the work allows (see _Pool._next_position). While
     `caller_busy` is set, the calling process is at work on a core of its own (the run importing pandas while
     the children read ahead): one child fewer runs then (one at least), so that the caller's core is not
     shared three ways, and more are started once it is cleared. The children go when the block ends."""
@@ -333,6 +333,11 @@ def seconds_per_item() -> float:
 
 
 AHEAD = 2  # items sent to a child at once: the one it works on and the next, so it never waits for the run
+# Bytes of items a child holds beyond the one it works on: well within a pipe's buffer (about 200 KB on Linux), so that
+# sending one never waits for the child, which reads its next item only once it has sent the result before it (a
+# child busy on a hung item, or sending a large result, would otherwise hold the run in the send: no clock checked,
+# or both waiting on each other). A larger item (a whole mail message to examine) is sent when the child is free.
+AHEAD_BYTES = 32 * 1024
 DEEP = 16  # items a child may hold while many are queued (_Pool._depth), so that its results can be left to gather
 DEEP_FROM = 4  # a child may hold one item for every DEEP_FROM items queued per child (AHEAD at least, DEEP at most)
 # Seconds the results are left to gather while every child holds GATHER_WHILE items or more: one look at several
@@ -350,6 +355,7 @@ class _Child:
     connection: Connection
     ready: bool = False
     sent: deque[int] = field(default_factory=deque)  # items sent, in order: it works on the first
+    sizes: deque[int] = field(default_factory=deque)  # the bytes of each item sent, in the same order
     since: float = 0.0  # when it started, or started on its first item (when the item before came back)
 
     @property
@@ -464,15 +470,20 @@ class _Pool(Generic[Item, Result]):
         for depth in range(1, self._depth(len(queue)) + 1):
             for child in self.children:
                 if child.ready and len(child.sent) < depth and queue and (depth == 1 or len(queue) > len(self.children)):
-                    index = self._next_item(child, queue)
+                    position = self._next_position(child, queue)
+                    message = pickle.dumps((queue[position], items[queue[position]]), pickle.HIGHEST_PROTOCOL)
+                    if child.sent and sum(child.sizes) - child.sizes[0] + len(message) > AHEAD_BYTES:
+                        continue  # it would fill the pipe while the child is busy: sent once the child is free
+                    index = self._take(child, queue, position)
                     try:
-                        child.connection.send_bytes(pickle.dumps((index, items[index]), pickle.HIGHEST_PROTOCOL))
+                        child.connection.send_bytes(message)
                     except OSError:  # it died on the item it holds: its death is collected next, this item goes on
                         queue.appendleft(index)
                         continue
                     if not child.sent:
                         child.since = time.monotonic()
                     child.sent.append(index)
+                    child.sizes.append(len(message))
 
     def _depth(self, queued: int) -> int:
         """How many items a child may hold: one for every DEEP_FROM queued per child, AHEAD at least, DEEP at most.
@@ -480,20 +491,22 @@ class _Pool(Generic[Item, Result]):
         work; shallow near the end, so that no child is left with several items to read while another has none."""
         return max(AHEAD, min(DEEP, queued // (DEEP_FROM * max(1, len(self.children)))))
 
-    def _next_item(self, child: _Child, queue: deque[int]) -> int:
-        """The next item for `child`, taken from the queue: the first, unless another child still alive was
+    def _next_position(self, child: _Child, queue: deque[int]) -> int:
+        """Where in the queue the next item for `child` is: the first, unless another child still alive was
         given an item of its kinship; then the first of the next few that no other child has kin of (a
         child that has read one copy of a file knows the next copy), else the first all the same, so that
         no child waits while items are queued."""
-        taken = 0
         if self.kinship is not None:
             for position, index in enumerate(itertools.islice(queue, KIN_LOOKAHEAD)):
                 holder = self.kin.get(self.kinship[index])
                 if holder is None or holder is child or all(holder is not other for other in self.children):
-                    taken = position
-                    break
-        index = queue[taken]
-        del queue[taken]
+                    return position
+        return 0
+
+    def _take(self, child: _Child, queue: deque[int], position: int) -> int:
+        """The item at `position` of the queue, taken out of it for `child` (its kinship now `child`'s)."""
+        index = queue[position]
+        del queue[position]
         if self.kinship is not None:
             self.kin[self.kinship[index]] = child
         return index
@@ -569,6 +582,7 @@ class _Pool(Generic[Item, Result]):
         elif child.sent and message[0] == child.sent[0]:
             self.arrived.append(child.sent[0])
             results[child.sent.popleft()], child.since = message[1], time.monotonic()
+            child.sizes.popleft()
         return True
 
     def _retire(self, child: _Child, results: list[Result | Failure | None], queue: deque[int],
@@ -578,6 +592,7 @@ class _Pool(Generic[Item, Result]):
         elif child.sent and verdict is not None:
             self.arrived.append(child.sent[0])
             results[child.sent.popleft()] = verdict
+            child.sizes.popleft()
         queue.extendleft(reversed(child.sent))
         self.waiter.remove(child)
         child.process.kill()

@@ -209,6 +209,27 @@ def test_a_metadata_code_list_is_decoded_once_and_given_to_each_form_as_its_own(
             assert found.codes == {} and [p.kind for p in notes] == ["metadata_invalid"]
 
 
+def test_metadata_lists_are_checked_once_when_short_and_long_ones_are_not_kept():
+    """A list of a length a form can have is checked once per child (the next form's is remembered); a longer text,
+    valid or not (a hostile file's), is checked each time and not kept in the child's memory."""
+    import json
+    from assess_xl.read import form
+    form._remembered_codes.cache_clear()
+    form._remembered_district_list.cache_clear()
+    codes = json.dumps([f"{n}-1" for n in range(1_000)])
+    assert form._checked_codes(codes) == form._checked_codes(codes) == tuple(f"{n}-1" for n in range(1_000))
+    assert form._remembered_codes.cache_info()[:2] == (1, 1)  # hits, misses
+    long_text = "[" + " " * form.REMEMBERED_TEXT + '"2-1"]'
+    assert form._checked_codes(long_text) == ("2-1",)
+    assert form._checked_codes("x" * (form.REMEMBERED_TEXT + 1)) is None
+    assert form._remembered_codes.cache_info().currsize == 1
+    districts = json.dumps(["甲区", "乙区"], ensure_ascii=False)
+    assert form._district_list(districts) == form._district_list(districts) == ["甲区", "乙区"]
+    assert form._district_list("[" + " " * form.REMEMBERED_TEXT + '"甲区"]') == ["甲区"]
+    assert form._remembered_district_list.cache_info()[:2] == (1, 1)
+    assert form._remembered_district_list.cache_info().currsize == 1
+
+
 def test_a_workbook_is_read_with_the_cycle_collector_paused_and_resumed_after(book, returned, monkeypatch):
     """Its pre-flight, parse and sheets make many small objects and no cycles: no collection scans them while
     they are made, and the collector is as it was afterwards (also when reading raises)."""

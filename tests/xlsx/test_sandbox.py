@@ -181,6 +181,11 @@ def test_items_are_handed_out_in_the_order_given_and_come_back_in_item_order(tmp
     assert open(log).read().split() == ["item3", "item1", "item0", "item2"]
 
 
+def next_item(pool, child, queue):
+    """The item the pool deals `child` next, taken from the queue as _deal takes it."""
+    return pool._take(child, queue, pool._next_position(child, queue))
+
+
 def test_items_of_one_kinship_go_to_the_child_given_the_first_while_others_can_be_given():
     """Kinship (e.g. files of one size, maybe copies of one file): a child is not given an item whose kin
     another child holds while an item without such kin is queued; when none is, it takes the first."""
@@ -190,16 +195,16 @@ def test_items_of_one_kinship_go_to_the_child_given_the_first_while_others_can_b
     pool.children = [first, second]
     pool.kinship = ["a", "a", "a", "b", "b", "c"]
     queue = deque(range(6))
-    taken = [(name, pool._next_item(child, queue)) for name, child in
+    taken = [(name, next_item(pool, child, queue)) for name, child in
              [("first", first), ("second", second), ("first", first), ("second", second), ("first", first)]]
     assert taken == [("first", 0), ("second", 3), ("first", 1), ("second", 4), ("first", 2)]
-    assert pool._next_item(second, queue) == 5  # kin of nobody's
+    assert next_item(pool, second, queue) == 5  # kin of nobody's
     pool.kinship, queue = ["a", "a"], deque([0, 1])
     pool.kin = {"a": first}
-    assert pool._next_item(second, queue) == 0  # only the first child's kin is left: taken all the same
+    assert next_item(pool, second, queue) == 0  # only the first child's kin is left: taken all the same
     pool.children = [second]
     pool.kinship, queue, pool.kin = ["b", "c"], deque([0, 1]), {"b": first}
-    assert pool._next_item(second, queue) == 0  # the kin of a child that is gone
+    assert next_item(pool, second, queue) == 0  # the kin of a child that is gone
 
 
 def pid_when_children_at_work(item):

@@ -101,3 +101,49 @@ def test_results_gather_only_while_every_child_holds_several_items():
     first.since = second.since = time.monotonic() - 60.0 + sandbox.GATHER / 2  # a deadline nearer than a gathering
     pool._wait()
     assert pool.waiter.gathered == [sandbox.GATHER]  # type: ignore[attr-defined]
+
+
+def big_result(item):
+    """A result of 5 MB for an item of 30 KB (or a hang): larger both ways than a pipe holds."""
+    if item.startswith("hang"):
+        time.sleep(30)
+    return item[:1] * (5 * 1024 * 1024)
+
+
+def within(seconds, function, *args, **kwargs):
+    """function(*args, **kwargs) on a thread of its own, failing the test instead of hanging it when it does not end
+    within `seconds` (a run held in a send to a child never would)."""
+    import threading
+    out = []
+    thread = threading.Thread(target=lambda: out.append(function(*args, **kwargs)), daemon=True)
+    thread.start()
+    thread.join(seconds)
+    assert out, f"still running after {seconds} s"
+    return out[0]
+
+
+def test_large_items_and_large_results_are_not_dealt_into_a_full_pipe(monkeypatch):
+    """Items of 30 KB are not dealt ahead past AHEAD_BYTES: a child sending a 5 MB result while the run sends it more
+    items would leave both waiting on each other (a pipe holds about 200 KB)."""
+    held = deepest_dealt(monkeypatch)
+    items = [chr(ord("a") + n % 26) * 30_000 for n in range(40)]
+    results = within(60, sandbox.run_isolated, big_result, items, workers=1, time_limit=20)
+    assert [r[:1] * len(r) == r and len(r) == 5 * 1024 * 1024 and r[:1] == item[:1]
+            for r, item in zip(results, items)] == [True] * 40
+    assert max(held) == 2  # the one it works on and one of 30 KB (within AHEAD_BYTES), not DEEP
+
+
+def test_a_hung_item_among_large_ones_is_timed_out():
+    """A child hung on its item with large items queued: the run is not held in a send to it, and the item's clock
+    runs out as it would among small ones."""
+    items = ["hang" + "x" * 30_000] + ["a" * 30_000] * 39
+    results = within(20, sandbox.run_isolated, big_result, items, workers=1, time_limit=2)
+    assert results[0] == sandbox.Failure("timeout")
+    assert all(r == "a" * (5 * 1024 * 1024) for r in results[1:])
+
+
+def test_an_item_larger_than_ahead_bytes_is_sent_only_to_a_free_child(monkeypatch):
+    held = deepest_dealt(monkeypatch)
+    items = ["b" * (sandbox.AHEAD_BYTES + 1)] * 12
+    assert sandbox.run_isolated(len, items, workers=1) == [sandbox.AHEAD_BYTES + 1] * 12
+    assert max(held) == 1
