@@ -24,7 +24,7 @@ from assess_xl.read import cells, gather
 from assess_xl.read.cells import Reading, interpret, is_blank
 from assess_xl.rules.components import Indicator
 from assess_xl.xlsx.layout import (CONTEXT_HEADERS, GUIDE_SHEET, MAX_DISTRICT_NAME, MAX_DISTRICTS, META_SHEET, RESULT_META_SHEET,
-                     RETURN_SHEET, TOOL, cell_name, column_letters, name_key, normalise_text, printable,
+                     RETURN_SHEET, TOOL, cell_name, column_letters, column_number, name_key, normalise_text, printable,
                      repeated_name_key)
 from assess_xl.problems import Problem
 from assess_xl.xlsx.collector import collection_paused
@@ -453,15 +453,7 @@ def _positions_of(names: set[str]) -> list[tuple[int, int]] | None:
     matches = [_CELL_NAME.fullmatch(name) for name in names]
     if not all(matches):
         return None
-    return [(int(match.group(2)) - 1, _column_number(match.group(1))) for match in matches if match]
-
-
-def _column_number(letters: str) -> int:
-    """The zero-based column Excel names `letters`: A → 0, AA → 26 (layout.column_letters the other way)."""
-    number = 0
-    for letter in letters:
-        number = number * 26 + ord(letter) - ord("A") + 1
-    return number - 1
+    return [(int(match.group(2)) - 1, column_number(match.group(1))) for match in matches if match]
 
 
 def _read_row(indicator: Indicator, values: list[Any], cols: list[int], letters: list[str], row: int,

@@ -122,8 +122,6 @@ def _exclusion_key(name: str) -> str:
     return re.sub(r"\s*[›>]\s*", "›", normalise_text(name).replace("\\", "/")).casefold()
 
 
-
-
 # ---- the districts of a run -----------------------------------------------------------------
 
 def run_districts(reads: list[FileRead], explicit: list[str] | None) -> tuple[list[str], list[Problem]]:

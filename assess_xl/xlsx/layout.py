@@ -111,6 +111,14 @@ def column_letters(col: int) -> str:
     return letters
 
 
+def column_number(letters: str) -> int:
+    """The zero-based column Excel names `letters`, in either case: A → 0, AA → 26 (column_letters the other way)."""
+    number = 0
+    for letter in letters.upper():
+        number = number * 26 + ord(letter) - ord("A") + 1
+    return number - 1
+
+
 def cell_name(row: int, col: int) -> str:
     """A zero-based cell position as Excel names it: (0, 0) → A1, (6, 27) → AB7."""
     return f"{column_letters(col)}{row + 1}"

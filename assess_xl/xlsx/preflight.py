@@ -22,7 +22,7 @@ from defusedxml import DTDForbidden, EntitiesForbidden, ExternalReferenceForbidd
 from assess_xl import problems as P
 from assess_xl.problems import Code
 from assess_xl.xlsx import zipmembers
-from assess_xl.xlsx.layout import column_letters
+from assess_xl.xlsx.layout import column_letters, column_number
 
 if TYPE_CHECKING:
     import olefile  # imported where a legacy workbook is inspected
@@ -430,10 +430,8 @@ def _ref(text: str | None) -> tuple[int, int] | None:
 
 @functools.lru_cache(maxsize=1 << 14)
 def _column_number(letters: str) -> int:
-    column = 0
-    for letter in letters.upper():
-        column = column * 26 + ord(letter) - 64
-    return column
+    """The one-based column of `letters` (A → 1), as a sheet's reach is counted."""
+    return column_number(letters) + 1
 
 
 def scan_sheet(data: bytes) -> SheetScan:

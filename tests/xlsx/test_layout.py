@@ -1,7 +1,7 @@
 import pytest
 
 from assess_xl.xlsx.layout import (MAX_DISTRICT_NAME, MAX_DISTRICTS, RESERVED_NAMES, cell_name, column_letters,
-                                   district_name_problems, name_key)
+                                   column_number, district_name_problems, name_key)
 
 
 @pytest.mark.parametrize("a,b", [("高新区（虎丘区）", "高新区(虎丘区)"), ("Ａ区", "A区"), ("a区", "A区"),
@@ -43,3 +43,8 @@ def test_cell_names_are_excels_as_xlsxwriter_writes_them():
         assert column_letters(col) == xl_col_to_name(col)
     for row, col in [(0, 0), (6, 27), (1_048_575, 16_383), (99, 701), (99, 702)]:
         assert cell_name(row, col) == xl_rowcol_to_cell(row, col)
+
+
+def test_column_numbers_are_column_letters_read_back_in_either_case():
+    for col in [*range(0, 800), 16_383]:
+        assert column_number(column_letters(col)) == column_number(column_letters(col).lower()) == col
